@@ -1,0 +1,55 @@
+"""The zoo CLI as a user runs it: help, composed config, and one-line errors with exit code 2."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml  # PyYAML comes with omegaconf
+
+
+def zoo(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_help_lists_every_subcommand():
+    out = zoo("--help")
+    assert out.returncode == 0
+    for sub in ("fit", "bench", "search", "report", "config", "list"):
+        assert sub in out.stdout
+    for sub in ("fit", "bench", "config"):
+        assert zoo(sub, "--help").returncode == 0
+
+
+def test_config_prints_the_composed_config():
+    out = zoo("config", "strategy=2", "model.attention=infini")
+    assert out.returncode == 0, out.stderr
+    cfg = yaml.safe_load(out.stdout)
+    assert cfg["strategy"] == 2 and cfg["model"]["attention"]["name"] == "infini"
+    assert cfg["model"]["attention"]["segment_len"] > 0 and "ppo" in cfg
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["fit", "strategy=3"], "unknown strategy '3'"),
+        (["fit", "strategy=1", "model.atention=x"], "unknown config key 'model.atention'"),
+        (["config", "env.suite=nope"], "unknown value for 'env.suite' 'nope'"),
+        (["config", "env.tasks=[click-buton]"], "did you mean 'click-button'"),
+        (["bench", "warp"], "unknown bench target 'warp'"),
+        (["list", "atention"], "unknown family 'atention' (did you mean 'attention'?)"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, needle):
+    out = zoo(*args)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_list_shows_registered_components():
+    out = zoo("list", "attention")
+    assert out.returncode == 0
+    for name in ("dense", "sliding", "xl", "infini", "ring"):
+        assert name in out.stdout

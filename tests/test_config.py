@@ -1,0 +1,100 @@
+"""Config composition, group selection and the one-line errors of zoo.config."""
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from zoo.config import CONFIG_DIR, GROUPS, compose, group_choices, parse_tool_config
+from zoo.errors import ZooError
+from zoo.runs import find_resume_dir, new_run_dir, save_config
+from zoo.schema.tools import BenchConfig
+
+
+def test_defaults_compose_for_both_strategies():
+    s1, s2 = compose(["strategy=1"]), compose([])
+    assert s1.strategy == 1 and s1.stage == "all" and "foundation" in s1 and "ppo" not in s1
+    assert s2.strategy == 2 and "ppo" in s2 and "foundation" not in s2
+    assert s2.model.attention.name == "xl"  # configs/strategy2.yaml selects the xl group file
+
+
+@pytest.mark.parametrize("key,group", sorted(GROUPS.items()))
+def test_every_group_file_composes(key, group):
+    choices = group_choices(group)
+    assert choices, f"configs/{group}/ is empty"
+    for choice in choices:
+        cfg = compose([f"{key}={choice}"])
+        assert OmegaConf.select(cfg, key).name == choice
+
+
+def test_group_then_field_override_order():
+    cfg = compose(["model.attention=infini", "model.attention.segment_len=16", "trainer.max_steps=7"])
+    assert cfg.model.attention.name == "infini"
+    assert cfg.model.attention.segment_len == 16
+    assert cfg.model.attention.delta_rule is True  # from configs/attention/infini.yaml
+    assert cfg.trainer.max_steps == 7
+
+
+def test_config_file_layer(tmp_path):
+    best = tmp_path / "best.yaml"
+    best.write_text("model:\n  dim: 32\n  attention: sliding\nppo:\n  lr: 0.01\n")
+    cfg = compose([f"config={best}", "model.attention.window=5"])
+    assert cfg.model.dim == 32 and cfg.ppo.lr == 0.01
+    assert cfg.model.attention.name == "sliding" and cfg.model.attention.window == 5
+
+
+@pytest.mark.parametrize(
+    "overrides,needle",
+    [
+        (["strategy=3"], "unknown strategy '3'; valid choices: 1, 2"),
+        (["strategy=1", "model.atention=x"], "unknown config key 'model.atention' (did you mean 'model.attention'?)"),
+        (["trainer.max_step=1"], "did you mean 'trainer.max_steps'?"),
+        (["trainer.max_steps=abc"], "bad value for 'trainer.max_steps'"),
+        (["model.attention=flsh"], "unknown value for 'model.attention' 'flsh'; valid choices: dense"),
+        (["model.attention.name=flsh"], "unknown value for 'model.attention.name' 'flsh'"),
+        (["strategy=1", "stage=fly"], "valid choices: all, pretrain, rl, sft"),
+        (["trainer.strategy=deepspeed"], "valid choices: auto, ddp, fsdp, fsdp_cpu"),
+        (["model.n_heads=3"], "does not divide model.dim"),
+        (["ppo.lr"], "expected key=value"),
+        (["foundation.data.fps=2"], "unknown config key 'foundation'"),  # strategy-1 section on strategy 2
+        (["config=/nonexistent.yaml"], "config file not found"),
+    ],
+)
+def test_bad_input_is_one_clear_line(overrides, needle):
+    with pytest.raises(ZooError) as info:
+        compose(overrides)
+    message = str(info.value)
+    assert needle in message
+    assert "\n" not in message
+
+
+def test_yaml_layer_with_unknown_key_names_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainer:\n  max_stepz: 3\n")
+    with pytest.raises(ZooError, match=r"unknown config key 'trainer.max_stepz'.*bad.yaml"):
+        compose([f"config={bad}"])
+
+
+def test_tool_configs_use_the_same_override_rules():
+    cfg = parse_tool_config(BenchConfig, ["agent=oracle", "episodes=3", "contexts=[1,2]"])
+    assert cfg.agent == "oracle" and cfg.episodes == 3 and list(cfg.contexts) == [1, 2]
+    with pytest.raises(ZooError, match="unknown config key 'episodez'"):
+        parse_tool_config(BenchConfig, ["episodez=3"])
+
+
+def test_run_dirs_never_overwrite_and_resume_finds_them(tmp_path):
+    cfg = compose([f"run_root={tmp_path}", "name=exp"])
+    first, second = new_run_dir(cfg), new_run_dir(cfg)
+    assert first != second and first.name == "exp" and second.name == "exp-2"
+    assert first.parent == tmp_path / "strategy2"
+    save_config(cfg, first)
+    assert OmegaConf.load(first / "config.yaml").name == "exp"
+    ckpt = first / "checkpoints" / "last.ckpt"
+    ckpt.write_bytes(b"x")
+    assert find_resume_dir(str(ckpt)) == first and find_resume_dir(str(first)) == first
+    with pytest.raises(ZooError, match="cannot resume"):
+        find_resume_dir(str(second))
+
+
+def test_every_yaml_under_configs_parses():
+    for path in CONFIG_DIR.rglob("*.yaml"):
+        assert OmegaConf.load(path) is not None, path

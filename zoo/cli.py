@@ -1,0 +1,233 @@
+"""The ``zoo`` command line: fit, bench, search, report, config, list.
+
+Every subcommand takes ``key=value`` overrides (OmegaConf dotlist). User errors
+(unknown key, bad value, unknown component or task) print one line and exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+EPILOG = """examples:
+  zoo fit                                   # strategy 2 on the embedded default (CPU, minutes)
+  zoo fit strategy=1 stage=sft              # one stage of strategy 1
+  zoo fit strategy=2 model.attention=infini trainer.max_steps=200
+  zoo fit resume=runs/strategy2/NAME        # continue a run from its last checkpoint
+  zoo config strategy=2 model.attention=xl  # print the fully composed config
+  zoo list attention                        # registered components of a family
+  zoo bench agent=oracle suite=miniwob-core episodes=10
+  zoo bench env contexts=[1,2,4]            # harness throughput
+  zoo bench attention seq_lens=[1024,4096]  # attention time/memory scaling
+  zoo search strategy=2 trials=8 space=configs/search/strategy2.yaml
+  zoo report name=latest
+"""
+
+
+class NotAvailable(Exception):
+    pass
+
+
+def _entry(module: str, attr: str) -> Any:
+    """Import a pipeline's entry point; a pipeline that is not built yet says so clearly."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name and (module == err.name or module.startswith(err.name + ".")):
+            raise NotAvailable(module) from None
+        raise
+    if not hasattr(mod, attr):
+        raise NotAvailable(f"{module}.{attr}")
+    return getattr(mod, attr)
+
+
+# ---------------------------------------------------------------- subcommands
+def cmd_config(args: argparse.Namespace) -> int:
+    from zoo.config import compose, to_yaml
+
+    print(to_yaml(compose(args.overrides)), end="")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from zoo.config import GROUPS, group_choices
+    from zoo.errors import unknown
+    from zoo.registry import load_all
+
+    families = dict(load_all())
+    extra = {"suite": None, "strategy": None}
+    valid = sorted(list(families) + list(extra))
+    if args.family and args.family not in valid:
+        raise unknown("family", args.family, valid)
+    console = Console()
+    wanted = [args.family] if args.family else valid
+    for fam in wanted:
+        table = Table(title=fam, title_justify="left")
+        table.add_column("name", style="bold")
+        table.add_column("description")
+        if fam == "suite":
+            from zoo.suites import suite_names, suite_tasks
+
+            for name in suite_names():
+                table.add_row(name, ", ".join(suite_tasks(name)))
+        elif fam == "strategy":
+            table.add_row("1", "multimodal foundation model -> SFT instructions -> RL with tree search")
+            table.add_row("2", "PPO agent with compressive memory (Transformer-XL / Infini-attention)")
+        else:
+            for name, doc in families[fam].describe().items():
+                table.add_row(name, doc)
+        console.print(table)
+    if not args.family:
+        configs = {k: group_choices(v) for k, v in GROUPS.items()}
+        console.print("config groups: " + "; ".join(f"{k}={'|'.join(v)}" for k, v in configs.items()))
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    import lightning as L
+    from omegaconf import OmegaConf
+
+    from zoo.config import compose
+    from zoo.runs import find_resume_dir, new_run_dir, save_config
+
+    overrides = list(args.overrides)
+    resume = next((v for k, v in (o.split("=", 1) for o in overrides if "=" in o) if k == "resume"), None)
+    if resume:
+        run_dir = find_resume_dir(resume)
+        saved = OmegaConf.load(run_dir / "config.yaml")
+        # the saved config is the base; new overrides (e.g. a larger max_steps) apply on top
+        overrides = [f"strategy={saved.strategy}", f"config={run_dir / 'config.yaml'}"] + overrides
+    cfg = compose(overrides)
+    fit = _entry(strategy_module_name(cfg.strategy), "fit")
+    if not resume:
+        run_dir = new_run_dir(cfg)
+    save_config(cfg, run_dir)
+    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    console.print(f"[bold]zoo fit[/] strategy={cfg.strategy} run_dir={run_dir}")
+    results = fit(cfg, Path(run_dir))
+    _print_results(results, run_dir)
+    return 0
+
+
+def strategy_module_name(n: int) -> str:
+    from strategies import STRATEGIES
+
+    return STRATEGIES[n]
+
+
+def _print_results(results: Any, run_dir: Any) -> None:
+    from rich.console import Console
+
+    console = Console()
+    if isinstance(results, dict):
+        overall = results.get("overall", {})
+        if overall:
+            console.print(
+                f"[bold green]done[/]: success {overall.get('success_rate', float('nan')):.3f} "
+                f"mean reward {overall.get('mean_reward', float('nan')):.3f} -> {run_dir}/results.json"
+            )
+            return
+    console.print(f"[bold green]done[/] -> {run_dir}")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from zoo.config import parse_tool_config
+    from zoo.schema.tools import BenchConfig
+
+    target, overrides = "harness", list(args.overrides)
+    if overrides and "=" not in overrides[0]:
+        target, overrides = overrides[0], overrides[1:]
+    entries = {
+        "harness": ("zoo.web.bench", "main"),
+        "env": ("zoo.web.bench", "throughput_main"),
+        "attention": ("components.bench", "main"),
+    }
+    if target not in entries:
+        from zoo.errors import unknown
+
+        raise unknown("bench target", target, entries)
+    cfg = parse_tool_config(BenchConfig, overrides)
+    _entry(*entries[target])(cfg)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from zoo.config import parse_tool_config
+    from zoo.schema.tools import StudyConfig
+
+    cfg = parse_tool_config(StudyConfig, args.overrides)
+    _entry("zoo.search", "main")(cfg)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from zoo.config import parse_tool_config
+    from zoo.schema.tools import ReportConfig
+
+    cfg = parse_tool_config(ReportConfig, args.overrides)
+    _entry("zoo.report", "main")(cfg)
+    return 0
+
+
+COMMANDS = {
+    "fit": (cmd_fit, "train a strategy (key=value overrides; see `zoo config`)"),
+    "bench": (cmd_bench, "score agents on the web benchmark, or time the harness / attention variants"),
+    "search": (cmd_search, "Optuna hyper-parameter search over a YAML search space"),
+    "report": (cmd_report, "generate the comparison report (HTML + Markdown) from results JSON"),
+    "config": (cmd_config, "print the fully composed config of a run"),
+    "list": (cmd_list, "list registered components, tasks, suites and strategies"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoo",
+        description="actionzoo: build, train and compare web action models.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version="actionzoo 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
+    for name, (fn, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "list":
+            p.add_argument("family", nargs="?", help="attention | tokenizer | head | task | suite | strategy")
+        else:
+            p.add_argument("overrides", nargs="*", help="key=value overrides")
+        p.set_defaults(fn=fn)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "fn", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from zoo.errors import ZooError
+
+    try:
+        return int(args.fn(args) or 0)
+    except ZooError as err:
+        print(f"zoo {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except NotAvailable as err:
+        print(f"zoo {args.command}: error: not available yet ({err} is not built)", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"zoo {args.command}: interrupted; everything written so far is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Lightning Trainer settings shared by every training stage."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class TrainerConfig:
+    """accelerator: cpu | gpu | auto.  devices: count or list.  num_nodes: for multi-node runs.
+    strategy: auto | ddp | fsdp (GPU) | fsdp_cpu (FSDP2 via ModelParallelStrategy on gloo, for tests).
+    precision: Lightning precision string (32-true, bf16-mixed, ...).
+    max_steps: optimiser steps (PPO: updates) per training stage.
+    max_time_min: optional wall-clock budget per stage, in minutes.
+    checkpoint_every: save a checkpoint every N steps (the last one is always kept).
+    activation_checkpointing: recompute Block activations in backward (FSDP).
+    progress: show rich progress bars.
+    """
+
+    accelerator: str = "cpu"
+    devices: Any = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    max_steps: int = 200
+    max_time_min: Any = None
+    checkpoint_every: int = 50
+    log_every_n_steps: int = 5
+    activation_checkpointing: bool = False
+    gradient_clip_val: float = 0.5
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    """Final scoring on the shared benchmark (evaluation seeds, disjoint from training seeds).
+    episodes: episodes per task.  suite / tasks: what to score on (empty: the training tasks).
+    """
+
+    episodes: int = 20
+    suite: str = ""
+    tasks: Any = None

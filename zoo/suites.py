@@ -1,0 +1,30 @@
+"""Named task suites: ``configs/suite/<name>.yaml`` holds ``description`` and ``tasks``."""
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+from zoo.config import CONFIG_DIR
+from zoo.errors import unknown
+
+
+def suite_names() -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / "suite").glob("*.yaml"))
+
+
+def suite_tasks(name: str) -> list[str]:
+    path = CONFIG_DIR / "suite" / f"{name}.yaml"
+    if not path.is_file():
+        raise unknown("suite", name, suite_names())
+    return [str(t) for t in OmegaConf.load(path).tasks]
+
+
+def resolve_tasks(suite: str, tasks: list[str] | None) -> list[str]:
+    """Explicit ``tasks`` win over ``suite``; task names are checked against the task registry."""
+    from zoo.registry import family, load_all
+
+    load_all()
+    names = list(tasks) if tasks else suite_tasks(suite)
+    registry = family("task")
+    for task in names:
+        registry.get(task)  # raises the one-line unknown-task error
+    return names

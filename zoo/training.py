@@ -1,0 +1,125 @@
+"""One place that turns ``cfg.trainer`` into a Lightning Trainer, for every strategy and stage.
+
+``trainer.strategy``:
+  auto      single process (CPU or one GPU)
+  ddp       DistributedDataParallel (gloo on CPU, NCCL on GPU)
+  fsdp      Lightning FSDP on GPUs, the transformer ``Block`` as wrap unit (+ activation checkpointing)
+  fsdp_cpu  FSDP2 through ``ModelParallelStrategy``; each LightningModule's ``configure_model`` calls
+            ``shard_for_model_parallel(self)``, which ``fully_shard``s every Block then the root.
+            Works on CPU processes over gloo, so sharded training is testable without GPUs.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import DictConfig
+
+from zoo.errors import ZooError
+
+
+def block_classes() -> set[type]:
+    from components.block import Block
+
+    return {Block}
+
+
+def build_strategy(tc: DictConfig) -> Any:
+    name = tc.strategy
+    if name == "auto":
+        return "auto"
+    if name == "ddp":
+        from lightning.pytorch.strategies import DDPStrategy
+
+        backend = "nccl" if tc.accelerator in ("gpu", "cuda") else "gloo"
+        return DDPStrategy(process_group_backend=backend, find_unused_parameters=True)
+    if name == "fsdp":
+        if tc.accelerator not in ("gpu", "cuda", "auto") or not torch.cuda.is_available():
+            raise ZooError("trainer.strategy=fsdp needs CUDA GPUs; on CPU use trainer.strategy=fsdp_cpu (FSDP2 over gloo)")
+        from lightning.pytorch.strategies import FSDPStrategy
+
+        blocks = block_classes()
+        return FSDPStrategy(
+            auto_wrap_policy=blocks,
+            activation_checkpointing_policy=blocks if tc.activation_checkpointing else None,
+            state_dict_type="full",
+            use_orig_params=True,
+        )
+    if name == "fsdp_cpu":
+        from lightning.pytorch.strategies import ModelParallelStrategy
+
+        return ModelParallelStrategy(
+            data_parallel_size=int(tc.devices) * int(tc.num_nodes),
+            tensor_parallel_size=1,
+            save_distributed_checkpoint=False,  # one full checkpoint file, loadable anywhere
+            process_group_backend="gloo",
+        )
+    raise ZooError(f"unknown value for 'trainer.strategy' '{name}'; valid choices: auto, ddp, fsdp, fsdp_cpu")
+
+
+def shard_for_model_parallel(module: L.LightningModule) -> None:
+    """Call from ``configure_model``: FSDP2-shard each Block, then the root, when a device mesh is set."""
+    mesh = getattr(module, "device_mesh", None)
+    if mesh is None:
+        return
+    from torch.distributed.fsdp import fully_shard
+
+    dp_mesh = mesh["data_parallel"] if "data_parallel" in (mesh.mesh_dim_names or ()) else mesh
+    blocks = tuple(block_classes())
+    for sub in module.modules():
+        if isinstance(sub, blocks):
+            fully_shard(sub, mesh=dp_mesh)
+    fully_shard(module, mesh=dp_mesh)
+
+
+def make_trainer(
+    cfg: DictConfig,
+    run_dir: str | Path,
+    stage: str = "",
+    max_steps: int | None = None,
+    callbacks: list[Callback] | None = None,
+    checkpoint: bool = True,
+    **overrides: Any,
+) -> L.Trainer:
+    """A Trainer whose logs and checkpoints live inside ``run_dir`` (under ``stage`` when given)."""
+    tc = cfg.trainer
+    run_dir = Path(run_dir)
+    cbs: list[Callback] = list(callbacks or [])
+    if checkpoint:
+        cbs.append(
+            ModelCheckpoint(
+                dirpath=run_dir / "checkpoints" / stage if stage else run_dir / "checkpoints",
+                filename="step{step:06d}",
+                auto_insert_metric_name=False,
+                every_n_train_steps=max(1, int(tc.checkpoint_every)),
+                save_last=True,
+                save_top_k=1,
+            )
+        )
+    if tc.progress:
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        cbs.append(RichProgressBar(leave=True))
+    kwargs: dict[str, Any] = dict(
+        accelerator="gpu" if tc.accelerator == "cuda" else tc.accelerator,
+        devices=tc.devices,
+        num_nodes=tc.num_nodes,
+        strategy=build_strategy(tc),
+        precision=tc.precision,
+        max_steps=int(max_steps if max_steps is not None else tc.max_steps),
+        max_time=timedelta(minutes=float(tc.max_time_min)) if tc.max_time_min else None,
+        logger=CSVLogger(save_dir=str(run_dir), name="csv", version=stage or "main"),
+        callbacks=cbs,
+        log_every_n_steps=int(tc.log_every_n_steps),
+        enable_progress_bar=bool(tc.progress),
+        enable_model_summary=False,
+        default_root_dir=str(run_dir),
+        deterministic=False,
+    )
+    kwargs.update(overrides)
+    return L.Trainer(**kwargs)
