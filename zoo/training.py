@@ -10,6 +10,9 @@
 """
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,44 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig
 
 from zoo.errors import ZooError
+
+
+# Callbacks added to every Trainer built while ``extra_callbacks`` is active: how ``zoo search``
+# hands its pruning callback to a strategy's ``fit`` without the strategy knowing about Optuna.
+_EXTRA_CALLBACKS: list[Callback] = []
+
+
+@contextmanager
+def extra_callbacks(*callbacks: Callback) -> Iterator[None]:
+    _EXTRA_CALLBACKS.extend(callbacks)
+    try:
+        yield
+    finally:
+        for cb in callbacks:
+            _EXTRA_CALLBACKS.remove(cb)
+
+
+class WallClock(Callback):
+    """Logs ``time/wall_s``: training seconds so far, carried through checkpoints so a resumed run's
+    curve continues where it stopped (``zoo report`` plots success against it)."""
+
+    def __init__(self) -> None:
+        self.elapsed = 0.0
+        self._start: float | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter() - self.elapsed
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if self._start is not None:
+            self.elapsed = time.perf_counter() - self._start
+            pl_module.log("time/wall_s", self.elapsed, on_step=True, on_epoch=False, batch_size=1, rank_zero_only=True)
+
+    def state_dict(self) -> dict[str, float]:
+        return {"elapsed": self.elapsed}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.elapsed = float(state_dict.get("elapsed", 0.0))
 
 
 def block_classes() -> set[type]:
@@ -89,7 +130,7 @@ def make_trainer(
     """A Trainer whose logs and checkpoints live inside ``run_dir`` (under ``stage`` when given)."""
     tc = cfg.trainer
     run_dir = Path(run_dir)
-    cbs: list[Callback] = list(callbacks or [])
+    cbs: list[Callback] = list(callbacks or []) + list(_EXTRA_CALLBACKS) + [WallClock()]
     if checkpoint:
         cbs.append(
             ModelCheckpoint(

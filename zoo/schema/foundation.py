@@ -7,39 +7,83 @@ from dataclasses import dataclass, field
 @dataclass
 class DataConfig:
     """Recorded browser episodes (generated locally on first use, never downloaded).
+
     episodes_per_task: recorded episodes per task.  explore_fraction: share recorded by an exploring agent.
-    fps: screen frames recorded per second of episode.  root: dataset directory (versioned inside).
+    explore_epsilon: exploring episodes replace the oracle's action by a random one with this probability.
+    fps: screen frames recorded per second of episode (a frame is also kept at every step).
+    frames_per_step: recorded frames fed to the model per step (the latest ones before the action).
+    val_fraction: share of each task's episodes held out for SFT metrics (exact match, token accuracy).
+    root: dataset directory; each recording config gets its own versioned sub-directory there.
     """
 
     episodes_per_task: int = 12
     explore_fraction: float = 0.25
+    explore_epsilon: float = 0.5
     fps: float = 3.0
+    frames_per_step: int = 1
+    val_fraction: float = 0.2
     root: str = "data/episodes"
 
 
 @dataclass
 class StageConfig:
+    """One training stage.  lr: AdamW learning rate.  max_steps: optimiser steps of the stage.
+    batch_size: episodes per batch.  weight_decay: AdamW weight decay.
+    frame_coef: weight of the next-frame-token loss (pretraining).
+    action_coef: weight of the pointer/action-head losses (SFT and RL).
+    """
+
     lr: float = 1e-3
     max_steps: int = 100
     batch_size: int = 8
+    weight_decay: float = 0.01
+    frame_coef: float = 1.0
+    action_coef: float = 1.0
+
+
+@dataclass
+class RLConfig(StageConfig):
+    """RL alignment with tree search (besides the StageConfig fields).
+
+    episodes_per_round: search episodes played per task in each collection round (training seeds).
+    updates_per_round: optimiser steps between collection rounds (the first round comes after them,
+    so the value head has seen the recorded returns before it guides the search).
+    value_coef / distill_coef: weights of the value loss and of the search-distillation loss.
+    """
+
+    max_steps: int = 60
+    episodes_per_round: int = 2
+    updates_per_round: int = 20
+    value_coef: float = 1.0
+    distill_coef: float = 1.0
 
 
 @dataclass
 class SearchConfig:
     """MCTS/PUCT over the DOM's actionable elements.
-    simulations: node expansions per decision (the budget).  c_puct: exploration constant.
-    max_depth: actions deep a simulation may go.
+
+    simulations: node expansions per decision (the budget; each one replays the episode in the browser).
+    c_puct: exploration constant of PUCT = Q + c * P * sqrt(sum N) / (1 + N_a).
+    max_depth: actions deep a simulation may go below the decision's root.
+    top_k: candidate actions per node (the policy's most likely elements).
+    gamma: discount per action when backing up a value (prefers shorter solutions).
+    in_agent: `load_agent` wraps the policy in search (otherwise the plain policy acts).
     """
 
     simulations: int = 16
     c_puct: float = 1.5
     max_depth: int = 4
+    top_k: int = 6
+    gamma: float = 0.95
+    in_agent: bool = True
 
 
 @dataclass
 class FoundationConfig:
+    """data: recorded dataset.  pretrain / sft / rl: per-stage optimisation.  search: tree search."""
+
     data: DataConfig = field(default_factory=DataConfig)
     pretrain: StageConfig = field(default_factory=StageConfig)
     sft: StageConfig = field(default_factory=StageConfig)
-    rl: StageConfig = field(default_factory=StageConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
     search: SearchConfig = field(default_factory=SearchConfig)

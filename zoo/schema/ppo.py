@@ -6,11 +6,19 @@ from dataclasses import dataclass
 
 @dataclass
 class PPOConfig:
-    """lr: Adam learning rate.  rollout_steps: env steps per env per update.
+    """lr: Adam learning rate.  rollout_steps: env steps per env per update (trainer.max_steps = updates).
     gamma / gae_lambda: discount and GAE lambda.  clip_coef: PPO ratio clip.
     ent_coef / vf_coef: entropy bonus and value-loss weights.  update_epochs / minibatches: PPO epochs
-    over each rollout and minibatches per epoch.  norm_adv: normalise advantages per minibatch.
-    target_kl: stop the epoch loop early past this approx KL (null: never).
+    over each rollout and minibatches (groups of whole envs, replayed in time order) per epoch.
+    norm_adv: normalise advantages per minibatch.
+    target_kl: stop an update's epoch loop once a minibatch's approx KL exceeds this (null: never).
+
+    Agent (observation encoder and action space):
+    encoder_layers: bidirectional layers mixing instruction tokens and DOM elements each step.
+    max_instruction_len: instruction tokens kept.  max_spans: candidate instruction spans (quoted
+    strings, then words) a ``type`` action may copy.  max_options: <select> options kept per page.
+    greedy_eval: act by argmax (not sampling) when scoring on the benchmark.
+    tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
     """
 
     lr: float = 3e-4
@@ -24,3 +32,9 @@ class PPOConfig:
     minibatches: int = 2
     norm_adv: bool = True
     target_kl: float | None = None
+    encoder_layers: int = 1
+    max_instruction_len: int = 48
+    max_spans: int = 16
+    max_options: int = 16
+    greedy_eval: bool = True
+    tokenizer_steps: int = 4

@@ -39,10 +39,20 @@ class BenchConfig:
 class StudyConfig:
     """zoo search strategy=1|2 trials=N space=configs/search/<file>.yaml
 
-    storage: Optuna storage: sqlite path/URL (default reports/search/optuna.db), any RDB URL, or a .log journal file.
-    study: study name (re-running with the same name continues the study).
-    objective: success | success+params | success+time.  pruner: median | none.
-    overrides: extra key=value applied to every trial's run config.
+    strategy: which strategy the trials train.
+    trials: finished (complete or pruned) trials the study should hold; re-running continues up to it.
+    space: search space YAML (a path, or the name of a file in configs/search/; format in configs/search/README.md).
+    storage: Optuna storage: a SQLite file (default <out>/optuna.db), any RDB URL, or a *.log journal file.
+      Several `zoo search` processes on one storage share the study (parallel workers).
+    study: study name (default strategy<N>-<space name>); re-running with the same name continues the study.
+    objective: success (maximise benchmark success) | success+params | success+time (also minimise the
+      parameter count / the trial's training wall time: a Pareto front).
+    pruner: median | percentile | hyperband | none (prunes on the space's `metric`, single objective only).
+    seed: sampler seed (offset by the trials already in the study; give parallel workers different seeds).
+    timeout_min: stop starting new trials after this many minutes (null: no limit).
+    out: folder of <study>/study.json and <study>/best.yaml (and the default storage).
+    run_root: trial runs go to <run_root>/search/<study>/strategy<N>/t<number>.
+    overrides: extra key=value applied to every trial's run config (before the space's values).
     """
 
     strategy: int = 2
@@ -55,14 +65,27 @@ class StudyConfig:
     seed: int = 0
     timeout_min: Any = None
     out: str = "reports/search"
+    run_root: str = "runs"
     overrides: list[str] = field(default_factory=list)
 
 
 @dataclass
 class ReportConfig:
-    """zoo report name=NAME runs=DIR bench=DIR: gather results JSON and write reports/<name>/."""
+    """zoo report name=NAME: gather results JSON and write reports/<name>/index.html + README.md.
+
+    name: report folder name under `out`.
+    runs: run root scanned for <runs>/strategy*/*/ (config.yaml, results.json, csv/*/metrics.csv).
+    bench: folder of `zoo bench` outputs: harness results (*.json), attention.json, env_throughput.json.
+    search: folder of `zoo search` outputs (<study>/study.json).
+    out: parent folder of the report.
+    title: heading of the report.
+    confidence: level of the success-rate confidence intervals (Wilson score).
+    """
 
     name: str = "latest"
     runs: str = "runs"
-    bench: str = "reports"
+    bench: str = "reports/bench"
+    search: str = "reports/search"
     out: str = "reports"
+    title: str = "actionzoo: Strategy 1 vs Strategy 2"
+    confidence: float = 0.95

@@ -1,0 +1,121 @@
+"""``sliding``: sliding-window sparse attention; each query sees exactly ``window`` keys.
+
+Window convention (pinned by tests/test_attention_sliding.py): causal query i sees keys
+i-W+1 .. i, i.e. W keys counting itself. The FlexAttention idiom ``q - kv <= W`` would keep
+W+1 keys; ``keep_key`` below uses ``q - kv < W`` and is the single rule both backends share.
+Non-causal: keys i-(W-1)//2 .. i+W//2 (again exactly W).
+
+Backends: on CUDA, FlexAttention with a block mask (compiled once, cached per length); on CPU
+(and whenever dropout is active, which Flex lacks) SDPA over blocks of queries, each block
+attending to its own span of keys through a band mask, so memory grows as T*W, not T*T.
+FlexAttention has no CPU backward, hence SDPA there.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from components.attention.base import Attention, check_positive
+from components.attention.registry import register_attention
+
+MIN_BLOCK = 128  # query block of the CPU path; small windows still get reasonably sized matmuls
+
+
+def window_bounds(window: int, causal: bool) -> tuple[int, int]:
+    """(before, after): query i sees keys i-before .. i+after; before + after + 1 == window."""
+    if causal:
+        return window - 1, 0
+    return (window - 1) // 2, window // 2
+
+
+def keep_key(q_idx: torch.Tensor, kv_idx: torch.Tensor, window: int, causal: bool) -> torch.Tensor:
+    """True where query ``q_idx`` may attend key ``kv_idx`` (works on broadcastable index tensors)."""
+    before, after = window_bounds(window, causal)
+    diff = q_idx - kv_idx
+    return (diff <= before) & (diff >= -after)
+
+
+def band_mask(n: int, window: int, causal: bool, device: Any = None) -> torch.Tensor:
+    idx = torch.arange(n, device=device)
+    return keep_key(idx[:, None], idx[None, :], window, causal)
+
+
+def blocked_sliding_sdpa(q, k, v, window: int, causal: bool, dropout: float = 0.0) -> torch.Tensor:
+    """Exact sliding-window attention with SDPA over query blocks (CPU-friendly, differentiable)."""
+    n = q.shape[-2]
+    block = max(window, MIN_BLOCK)
+    if n <= block:
+        mask = band_mask(n, window, causal, q.device)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+    before, after = window_bounds(window, causal)
+    n_blocks = -(-n // block)
+    pad_end = n_blocks * block - n
+    span = block + before + after  # keys a block of queries can reach
+    # pad keys so block b's span starts at b*block in padded coordinates
+    kp = F.pad(k, (0, 0, before, after + pad_end))
+    vp = F.pad(v, (0, 0, before, after + pad_end))
+    kb = kp.unfold(-2, span, block).transpose(-1, -2)  # (B, H, nb, span, Dh)
+    vb = vp.unfold(-2, span, block).transpose(-1, -2)
+    qb = F.pad(q, (0, 0, 0, pad_end)).unflatten(-2, (n_blocks, block))  # (B, H, nb, block, Dh)
+    q_pos = torch.arange(n_blocks * block, device=q.device).view(n_blocks, block, 1)
+    k_pos = (torch.arange(n_blocks, device=q.device) * block).view(n_blocks, 1, 1) - before
+    k_pos = k_pos + torch.arange(span, device=q.device).view(1, 1, span)
+    mask = keep_key(q_pos, k_pos, window, causal) & (k_pos >= 0) & (k_pos < n)
+    mask = mask | (q_pos >= n)  # padded queries (dropped below) must not be all-masked rows (NaN)
+    out = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=mask, dropout_p=dropout)
+    return out.flatten(-3, -2)[..., :n, :]
+
+
+@functools.lru_cache(maxsize=32)
+def _flex_block_mask(n: int, window: int, causal: bool, device: str):
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    def mask_mod(b, h, q_idx, kv_idx):
+        return keep_key(q_idx, kv_idx, window, causal)
+
+    return create_block_mask(mask_mod, None, None, n, n, device=device)
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_flex():
+    from torch.nn.attention.flex_attention import flex_attention
+
+    return torch.compile(flex_attention, dynamic=False)
+
+
+def flex_sliding(q, k, v, window: int, causal: bool, compiled: bool = True) -> torch.Tensor:
+    from torch.nn.attention.flex_attention import flex_attention
+
+    mask = _flex_block_mask(q.shape[-2], window, causal, str(q.device))
+    fn = _compiled_flex() if compiled else flex_attention
+    return fn(q, k, v, block_mask=mask)
+
+
+@register_attention("sliding")
+class SlidingWindowAttention(Attention):
+    """Sliding-window sparse attention over exactly `window` keys (Flex on CUDA, banded SDPA on CPU)."""
+
+    def __init__(self, dim: int, n_heads: int, window: int = 64, **kw: Any):
+        super().__init__(dim, n_heads, **kw)
+        self.window = check_positive("window", window)
+        self.backend = "auto"  # auto | sdpa | flex (tests force "flex" to check the mask on CPU)
+
+    def use_flex(self, q: torch.Tensor) -> bool:
+        if self.backend != "auto":
+            return self.backend == "flex"
+        return q.is_cuda and not (self.training and self.dropout > 0)
+
+    def forward(self, x: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
+        q, k, v = self.qkv_heads(x)
+        if self.use_flex(q):
+            y = flex_sliding(q, k, v, self.window, self.causal, compiled=q.is_cuda)
+        else:
+            p = self.dropout if self.training else 0.0
+            y = blocked_sliding_sdpa(q, k, v, self.window, self.causal, p)
+        return self.merge_heads(y), None
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, window={self.window}"

@@ -1,0 +1,93 @@
+"""``xl``: Transformer-XL segment recurrence with a detached memory and relative positions.
+
+State: a tensor (B, mem_len, D) holding this layer's inputs at the last ``mem_len`` positions
+(detached). Rows that are all zero are empty slots and are masked out, so ``init_state`` (all
+zeros) is the empty memory and ``reset_state`` (zeroing a sequence's rows) clears an episode.
+
+Relative positions: a learned bias per head over log-spaced buckets of the query-key distance
+(T5-style), added to the attention logits. We chose this over XL's sinusoidal scheme because it
+is zero-initialised: with an empty memory and a zero bias the layer computes exactly ``dense``
+with the same ``qkv``/``proj`` weights (checked by the tests), and distances are relative to the
+query, so they stay consistent across the memory boundary (memory slot j of M sits at -M+j).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from components.attention.base import Attention, check_positive
+from components.attention.registry import register_attention
+
+MAX_DISTANCE = 1024  # distances beyond share the last bucket; fixed so buckets do not depend on mem_len
+
+
+def relative_bucket(distance: torch.Tensor, n_buckets: int, max_distance: int, bidirectional: bool) -> torch.Tensor:
+    """Bucket of ``distance = query_pos - key_pos``: exact for small distances, log-spaced beyond."""
+    offset = torch.zeros_like(distance)
+    if bidirectional:
+        n_buckets //= 2
+        offset = (distance < 0).long() * n_buckets
+        distance = distance.abs()
+    else:
+        distance = distance.clamp(min=0)
+    exact = max(1, n_buckets // 2)
+    far = exact + (
+        torch.log(distance.float().clamp(min=1) / exact) / math.log(max(max_distance / exact, 2.0)) * (n_buckets - exact)
+    ).long()
+    far = far.clamp(max=n_buckets - 1)
+    return offset + torch.where(distance < exact, distance, far)
+
+
+@register_attention("xl")
+class XLAttention(Attention):
+    """Transformer-XL: attend over a detached memory of past layer inputs + the segment, relative bias."""
+
+    segmented = True
+    state_doc = "Tensor (B, mem_len, D): detached past inputs of this layer; all-zero rows are empty"
+
+    def __init__(self, dim: int, n_heads: int, mem_len: int = 64, segment_len: int = 64, rel_buckets: int = 32, **kw: Any):
+        super().__init__(dim, n_heads, **kw)
+        self.mem_len = check_positive("mem_len", mem_len, minimum=0)
+        self.segment_len = check_positive("segment_len", segment_len)
+        self.rel_buckets = check_positive("rel_buckets", rel_buckets, minimum=4)
+        self.max_distance = MAX_DISTANCE
+        self.rel_bias = nn.Parameter(torch.zeros(n_heads, self.rel_buckets))
+
+    def init_state(self, batch: int, device: Any = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.zeros(batch, self.mem_len, self.dim, device=device, dtype=dtype)
+
+    def position_bias(self, n_query: int, n_mem: int, device: Any) -> torch.Tensor:
+        """(H, T, M+T) learned bias; memory slot j is at position j - M, the segment at 0..T-1."""
+        q_pos = torch.arange(n_query, device=device)[:, None]
+        k_pos = torch.arange(-n_mem, n_query, device=device)[None, :]
+        bucket = relative_bucket(q_pos - k_pos, self.rel_buckets, self.max_distance, bidirectional=not self.causal)
+        return self.rel_bias[:, bucket]
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        b, n, d = x.shape
+        mem = self.init_state(b, x.device, x.dtype) if state is None else state.to(x.dtype)
+        m = mem.shape[1]
+        context = torch.cat([mem, x], dim=1)
+        # queries only for the segment, keys/values for memory + segment (same fused weights as dense)
+        w_q, w_kv = self.qkv.weight.split([d, 2 * d]), self.qkv.bias.split([d, 2 * d])
+        q = self.split_heads(F.linear(x, w_q[0], w_kv[0]))
+        k, v = F.linear(context, w_q[1], w_kv[1]).chunk(2, dim=-1)
+        k, v = self.split_heads(k), self.split_heads(v)
+
+        valid = torch.cat([mem.detach().abs().amax(-1) > 0, x.new_ones(b, n, dtype=torch.bool)], dim=1)  # (B, M+T)
+        keep = valid[:, None, None, :]
+        if self.causal:
+            q_pos = torch.arange(n, device=x.device)[:, None] + m
+            keep = keep & (torch.arange(m + n, device=x.device)[None, :] <= q_pos)
+        bias = self.position_bias(n, m, x.device).to(q.dtype)  # (H, T, M+T)
+        mask = bias.unsqueeze(0).masked_fill(~keep, float("-inf"))  # (B, H, T, M+T)
+        y = self.merge_heads(self.attend(q, k, v, mask=mask))
+        new_mem = context[:, context.shape[1] - self.mem_len :].detach() if self.mem_len else context[:, :0].detach()
+        return y, new_mem
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, mem_len={self.mem_len}, rel_buckets={self.rel_buckets}"

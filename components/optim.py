@@ -1,0 +1,46 @@
+"""Optimiser parameter groups for models built from components.
+
+``param_groups(model, base_lr, weight_decay)`` returns groups for ``torch.optim.AdamW(groups)``:
+
+    decay        matrices (Linear/conv weights, codebooks)      lr, weight_decay
+    no_decay     biases, norms, position tables, 1-d params      lr, 0
+    infini_gate  Infini-attention memory gates                   lr * gate_lr_mult, 0
+
+The Infini-attention gate is one scalar per head that learns poorly at the base learning rate
+(reference notes), hence its own higher rate and no decay pulling it back to 0.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+NO_DECAY_NAMES = ("rel_bias", "pos_embed", "cls_token", "gate_bias", "logit_scale")
+
+
+def param_groups(model: nn.Module, base_lr: float, weight_decay: float = 0.0) -> list[dict[str, Any]]:
+    gate_groups: dict[float, list[nn.Parameter]] = {}
+    seen: set[int] = set()
+    for module in model.modules():
+        mult = getattr(module, "gate_lr_mult", None)
+        gate = getattr(module, "gate", None)
+        if mult is not None and isinstance(gate, nn.Parameter) and gate.requires_grad:
+            gate_groups.setdefault(float(mult), []).append(gate)
+            seen.add(id(gate))
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad or id(p) in seen:
+            continue
+        seen.add(id(p))
+        leaf = name.rsplit(".", 1)[-1]
+        if p.dim() < 2 or leaf in NO_DECAY_NAMES:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    groups = [
+        {"name": "decay", "params": decay, "lr": base_lr, "weight_decay": weight_decay},
+        {"name": "no_decay", "params": no_decay, "lr": base_lr, "weight_decay": 0.0},
+    ]
+    for mult, params in sorted(gate_groups.items()):
+        groups.append({"name": "infini_gate", "params": params, "lr": base_lr * mult, "weight_decay": 0.0})
+    return [g for g in groups if g["params"]]

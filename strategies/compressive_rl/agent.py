@@ -1,0 +1,66 @@
+"""The trained Strategy-2 network as a benchmark ``Agent`` (zoo.web.agents protocol), and loading it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from strategies.compressive_rl.features import Featurizer, stack
+from strategies.compressive_rl.model import ActionModel
+from strategies.compressive_rl.rollout import policy_step, to_action, to_tensors
+
+
+class MemoryAgent:
+    """``reset(n) -> state``; ``act(observations, state, done_mask) -> (actions, state)``.
+
+    The state is the memory core's attention state; ``done_mask`` (True where the observation opens
+    a new episode) zeroes those envs' memory before the step, as in training.
+    """
+
+    def __init__(self, model: ActionModel, featurizer: Featurizer, greedy: bool = True, device: str = "cpu"):
+        self.model = model.to(device).eval()
+        self.featurizer, self.greedy, self.device = featurizer, greedy, torch.device(device)
+        self.name = "compressive_rl"
+
+    def reset(self, n_envs: int) -> Any:
+        return {"memory": self.model.init_state(n_envs, self.device), "first": True}
+
+    @torch.no_grad()
+    def act(self, observations: list[Any], state: Any, done_mask: Any = None) -> tuple[list[Any], Any]:
+        n = len(observations)
+        if state is None:
+            state = self.reset(n)
+        starts = np.ones(n, bool) if state.get("first") else np.asarray(
+            done_mask if done_mask is not None else np.zeros(n), dtype=bool)
+        fz = [self.featurizer(o) for o in observations]
+        batch = to_tensors(stack([f.arrays for f in fz]), self.device)
+        dist, memory = policy_step(self.model, batch, state["memory"], torch.as_tensor(starts, device=self.device),
+                                   greedy=self.greedy)
+        actions = [to_action(f, a) for f, a in zip(fz, dist.slot.cpu().numpy())]
+        return actions, {"memory": memory, "first": False}
+
+
+def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: str = "cpu") -> MemoryAgent:
+    """Rebuild the agent from a ``zoo fit strategy=2`` checkpoint (config and tokenizer are inside it)."""
+    from omegaconf import OmegaConf
+
+    from strategies.compressive_rl.module import make_featurizer
+    from strategies.compressive_rl.tokenizer import tokenizer_from_json
+    from zoo.errors import ZooError
+
+    path = Path(checkpoint_path)
+    if not path.is_file():
+        raise ZooError(f"checkpoint not found: {path}")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    hp = ckpt.get("hyper_parameters", {})
+    if hp.get("strategy") != 2 or "tokenizer_json" not in hp:
+        raise ZooError(f"{path} is not a strategy-2 (compressive_rl) checkpoint")
+    cfg = OmegaConf.create(hp["cfg"])
+    tok = tokenizer_from_json(hp["tokenizer_json"])
+    model = ActionModel(cfg.model, cfg.ppo, tok.vocab_size, int(tok.pad_id))
+    prefix = "model."
+    model.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    return MemoryAgent(model, make_featurizer(tok, cfg), greedy=cfg.ppo.greedy_eval if greedy is None else greedy,
+                       device=device)

@@ -1,0 +1,190 @@
+"""Observation -> fixed-shape integer/float arrays the agent's encoder reads.
+
+One ``Observation`` (zoo.web.types) becomes a ``dict[str, np.ndarray]`` of fixed shapes, so
+rollouts can be stacked and replayed without touching the page again:
+
+  instr_ids (Li,)        BPE ids of the instruction, word by word (lower-cased), padded
+  el_text   (E, Lt)      BPE ids of each element's text;  el_attr (E, Lt): of "key value" attribute text
+  el_tag / el_cat (E,)   tag and category indices;  el_num (E, NUM_FEATURES) floats (position, flags,
+                         overlap of the element's text with the instruction)
+  el_valid / el_click / el_type / el_select (E,)   slot filled / may be clicked / typed into / selected
+  span_w  (S, Li)        which instruction tokens each candidate span covers (the "type" arguments)
+  span_num (S, 3)        quoted?, already typed somewhere?, position in the instruction
+  opt_ids (O, Lt), opt_owner (O,), opt_num (O, 2)   <select> options (the "select" arguments)
+  step ()                step index within the episode
+
+``el_slots`` / ``spans`` / ``options`` (python lists, kept beside the arrays) map chosen indices
+back to element ids and strings when an action is built.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+TAGS = [
+    "<other>", "div", "span", "p", "label", "a", "button", "input", "textarea", "select", "option",
+    "form", "img", "ul", "ol", "li", "table", "tr", "td", "th", "h1", "h2", "h3", "h4", "b", "i",
+    "strong", "em", "br", "svg", "canvas", "body", "section", "nav", "header", "footer", "t",
+]
+TAG_INDEX = {t: i for i, t in enumerate(TAGS)}
+CATEGORIES = ["<other>", "style", "text", "link", "input", "action"]
+CAT_INDEX = {c: i for i, c in enumerate(CATEGORIES)}
+KINDS = ["click", "type", "select"]
+TYPEABLE_INPUTS = {"", "text", "password", "email", "search", "tel", "url", "number"}
+ATTR_KEYS = ("type", "placeholder", "name", "id", "aria-label", "title", "value", "href")
+NUM_FEATURES = 14
+QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|'([^']+)'")
+WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._\-]*")
+
+
+def words(text: str) -> list[str]:
+    return [w.lower().strip(".-_") for w in WORD.findall(text or "") if w.strip(".-_")]
+
+
+@dataclass
+class Featurized:
+    arrays: dict[str, np.ndarray]
+    el_slots: list[int]  # slot -> element id in obs.elements
+    spans: list[str]  # span index -> text to type
+    options: list[str]  # option index -> option text
+
+
+class Featurizer:
+    """Turns observations into arrays; ``tokenizer`` needs ``encode(str) -> list[int]`` and ``pad_id``."""
+
+    def __init__(self, tokenizer: Any, max_elements: int = 48, max_text_len: int = 16,
+                 max_instruction_len: int = 48, max_spans: int = 16, max_options: int = 16):
+        self.tok = tokenizer
+        self.pad = int(tokenizer.pad_id)
+        self.E, self.Lt, self.Li = max_elements, max_text_len, max_instruction_len
+        self.S, self.O = max_spans, max_options
+        specials = {getattr(tokenizer, n, None) for n in ("bos_id", "eos_id")}
+        self._specials = {int(s) for s in specials if s is not None and int(s) != self.pad}
+
+    # ------------------------------------------------------------------ text
+    def encode(self, text: str, length: int) -> np.ndarray:
+        out = np.full(length, self.pad, dtype=np.int64)
+        ids = [i for i in self.tok.encode((text or "").lower()) if i not in self._specials][:length]
+        out[: len(ids)] = ids
+        return out
+
+    def _instruction(self, instruction: str) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+        """Token ids word by word, and for each word (char_start, char_end, tok_start, tok_end)."""
+        ids: list[int] = []
+        spans = []
+        for m in re.finditer(r"\S+", instruction or ""):
+            piece = [i for i in self.tok.encode(m.group().lower()) if i not in self._specials]
+            start = len(ids)
+            ids.extend(piece)
+            spans.append((m.start(), m.end(), min(start, self.Li), min(len(ids), self.Li)))
+        arr = np.full(self.Li, self.pad, dtype=np.int64)
+        ids = ids[: self.Li]
+        arr[: len(ids)] = ids
+        return arr, spans
+
+    @staticmethod
+    def candidate_spans(instruction: str) -> list[tuple[str, int, int, bool]]:
+        """Strings the agent may type: quoted strings first, then single words; (text, start, end, quoted)."""
+        out: list[tuple[str, int, int, bool]] = []
+        seen: set[str] = set()
+        for m in QUOTED.finditer(instruction or ""):
+            g = next(i for i in range(1, 4) if m.group(i) is not None)
+            text = m.group(g)
+            if text.strip() and text not in seen:
+                seen.add(text)
+                out.append((text, m.start(g), m.end(g), True))
+        for m in re.finditer(r"\S+", instruction or ""):
+            raw = m.group()
+            text = raw.strip("\"'“”.,:;!?()")
+            if text and text not in seen:
+                seen.add(text)
+                offset = m.start() + raw.index(text)
+                out.append((text, offset, offset + len(text), False))
+        return out
+
+    # ------------------------------------------------------------------ elements
+    def _pick_elements(self, elements: list[Any]) -> list[int]:
+        """Up to E element ids: actionable and texted ones first, kept in page order."""
+        visible = [e for e in elements if getattr(e, "visible", True)]
+        rank = sorted(visible, key=lambda e: (not e.actionable, not (e.text or "").strip(), e.id))
+        return sorted(e.id for e in rank[: self.E])
+
+    def __call__(self, obs: Any) -> Featurized:
+        E, Lt, S, O = self.E, self.Lt, self.S, self.O
+        instr = obs.instruction or ""
+        instr_words = set(words(instr))
+        instr_ids, word_spans = self._instruction(instr)
+        cands = self.candidate_spans(instr)[:S]
+        quoted = {c[0].strip().lower() for c in cands if c[3]}
+        values = {str(e.attrs.get("value", "")).strip().lower() for e in obs.elements} - {""}
+
+        a: dict[str, np.ndarray] = {
+            "instr_ids": instr_ids,
+            "el_text": np.full((E, Lt), self.pad, np.int64), "el_attr": np.full((E, Lt), self.pad, np.int64),
+            "el_tag": np.zeros(E, np.int64), "el_cat": np.zeros(E, np.int64),
+            "el_num": np.zeros((E, NUM_FEATURES), np.float32),
+            "el_valid": np.zeros(E, bool), "el_click": np.zeros(E, bool),
+            "el_type": np.zeros(E, bool), "el_select": np.zeros(E, bool),
+            "span_w": np.zeros((S, self.Li), np.float32), "span_num": np.zeros((S, 3), np.float32),
+            "span_valid": np.zeros(S, bool),
+            "opt_ids": np.full((O, Lt), self.pad, np.int64), "opt_owner": np.full(O, -1, np.int64),
+            "opt_num": np.zeros((O, 2), np.float32), "opt_valid": np.zeros(O, bool),
+            "step": np.array(min(int(getattr(obs, "step", 0)), 31), np.int64),
+        }
+        slots = self._pick_elements(obs.elements)
+        width = max([e.bbox[0] + e.bbox[2] for e in obs.elements] + [1.0])
+        height = max([e.bbox[1] + e.bbox[3] for e in obs.elements] + [1.0])
+        options: list[str] = []
+        by_id = {e.id: e for e in obs.elements}
+        for s, eid in enumerate(slots):
+            e = by_id[eid]
+            text = (e.text or "").strip()
+            attrs = {k: str(v) for k, v in (e.attrs or {}).items()}
+            a["el_text"][s] = self.encode(text, Lt)
+            a["el_attr"][s] = self.encode(" ".join(f"{k} {attrs[k]}" for k in ATTR_KEYS if attrs.get(k)), Lt)
+            a["el_tag"][s] = TAG_INDEX.get(e.tag.lower(), 0)
+            a["el_cat"][s] = CAT_INDEX.get(e.category, 0)
+            tag = e.tag.lower()
+            can_type = e.actionable and (tag == "textarea" or (tag == "input" and attrs.get("type", "").lower() in TYPEABLE_INPUTS))
+            has_options = bool(getattr(e, "options", None))
+            a["el_valid"][s], a["el_click"][s] = True, bool(e.actionable)
+            a["el_type"][s], a["el_select"][s] = can_type, e.actionable and has_options
+            ew = words(text)
+            aw = words(" ".join(attrs.get(k, "") for k in ("placeholder", "name", "id", "aria-label", "title")))
+            value = attrs.get("value", "").strip().lower()
+            x, y, w, h = e.bbox
+            a["el_num"][s] = [
+                x / width, y / height, w / width, h / height, min(e.depth, 16) / 16.0,
+                float(e.actionable), float(can_type), float(has_options),
+                float(text.lower() in quoted) if text else 0.0,  # exact match with a quoted string
+                sum(t in instr_words for t in ew) / len(ew) if ew else 0.0,  # share of its words in the instruction
+                float(bool(text) and text.lower() in instr.lower()),
+                float(any(t in instr_words for t in aw)),  # e.g. placeholder "username" vs instruction
+                float(bool(value)), float(bool(value) and value in quoted),  # filled, filled as asked
+            ]
+            for opt in (getattr(e, "options", None) or []):
+                if len(options) < O and e.actionable:
+                    k = len(options)
+                    options.append(str(opt))
+                    a["opt_ids"][k] = self.encode(str(opt), Lt)
+                    a["opt_owner"][k], a["opt_valid"][k] = s, True
+                    ow = words(str(opt))
+                    a["opt_num"][k] = [float(str(opt).strip().lower() in quoted),
+                                       sum(t in instr_words for t in ow) / len(ow) if ow else 0.0]
+        spans: list[str] = []
+        for k, (text, start, end, is_quoted) in enumerate(cands):
+            toks = [(ts, te) for (cs, ce, ts, te) in word_spans if cs < end and ce > start]
+            for ts, te in toks:
+                a["span_w"][k, ts:te] = 1.0
+            a["span_num"][k] = [float(is_quoted), float(text.strip().lower() in values), start / max(len(instr), 1)]
+            a["span_valid"][k] = True
+            spans.append(text)
+        return Featurized(a, slots, spans, options)
+
+
+def stack(items: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Batch featurized observations along a new first axis."""
+    return {k: np.stack([it[k] for it in items]) for k in items[0]}

@@ -1,0 +1,127 @@
+"""``zoo fit strategy=2``: PPO on the browser env, checkpoints, then scoring on the shared benchmark.
+
+  1. tasks from ``env.tasks`` / ``env.suite``; a VecWebEnv of ``env.num_envs`` browser contexts.
+  2. the run's BPE vocabulary: trained on pages a random agent visits (or taken from the checkpoint
+     when resuming).
+  3. the Lightning Trainer from zoo.training (CSV metrics in csv/ppo/, checkpoints in
+     checkpoints/ppo/); one training step = one PPO update; ``trainer.max_steps`` updates.
+  4. the final checkpoint is scored with zoo.web.bench.evaluate on evaluation seeds and the
+     results written to ``run_dir/results.json``.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from zoo.errors import ZooError
+
+
+def make_env(cfg: DictConfig, tasks: list[str]) -> Any:
+    from zoo.web.vector import VecWebEnv
+
+    e = cfg.env
+    return VecWebEnv(tasks, num_envs=int(e.num_envs), max_episode_steps=int(e.max_episode_steps), screenshot=bool(e.screenshot),
+                     screenshot_size=int(e.screenshot_size), step_timeout_s=float(e.step_timeout_s),
+                     invalid_action_penalty=float(e.invalid_action_penalty), headless=bool(e.headless))
+
+
+def gather_pages(env: Any, seeds: list[int], steps: int, seed: int) -> list[Any]:
+    """Observations a random clicker meets in ``steps`` steps per env (texts for the BPE vocabulary)."""
+    from zoo.web.types import Action
+
+    rng = random.Random(seed)
+    pages = list(env.reset(seeds=seeds))
+    for _ in range(steps):
+        actions = []
+        for o in pages[-len(seeds):]:
+            ids = [e.id for e in o.elements if e.actionable and e.visible]
+            actions.append(Action.click(rng.choice(ids)) if ids else Action.noop())
+        pages += env.step(actions)[0]
+    return pages
+
+
+def build_module(cfg: DictConfig, run_dir: Path, env: Any, seeds: list[int], ckpt: Path | None) -> Any:
+    from strategies.compressive_rl.module import PPOModule
+    from strategies.compressive_rl.tokenizer import tokenizer_to_json, train_tokenizer
+
+    if ckpt is not None:
+        hp = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
+        tok_json = hp["tokenizer_json"]
+    else:
+        pages = gather_pages(env, seeds, int(cfg.ppo.tokenizer_steps), int(cfg.seed))
+        tok_json = tokenizer_to_json(train_tokenizer(pages, int(cfg.model.vocab_size)))
+    (run_dir / "tokenizer.json").write_text(tok_json)
+    module = PPOModule(OmegaConf.to_container(cfg, resolve=True), tok_json)
+    module.attach_env(env, seeds)
+    return module
+
+
+def check_config(cfg: DictConfig) -> None:
+    p = cfg.ppo
+    for key in ("rollout_steps", "update_epochs", "minibatches", "max_spans", "max_options", "max_instruction_len"):
+        if int(p[key]) <= 0:
+            raise ZooError(f"bad value for 'ppo.{key}': {p[key]} (must be > 0)")
+    if int(cfg.env.num_envs) <= 0:
+        raise ZooError(f"bad value for 'env.num_envs': {cfg.env.num_envs} (must be > 0)")
+    if cfg.model.use_screen:
+        raise ZooError("model.use_screen=true is not supported by strategy 2 (it reads the DOM); set it to false")
+
+
+def evaluate_checkpoint(cfg: DictConfig, ckpt: Path, tasks: list[str], run_dir: Path) -> dict:
+    from strategies.compressive_rl.agent import load_agent
+    from zoo.web.bench import evaluate
+    from zoo.web.results import write_results
+
+    agent = load_agent(ckpt)
+    e = cfg.eval
+    eval_tasks = list(e.tasks) if e.tasks else None
+    if not eval_tasks:
+        from zoo.suites import resolve_tasks
+
+        eval_tasks = resolve_tasks(e.suite, None) if e.suite else tasks
+    results = evaluate(agent, eval_tasks, int(e.episodes), seed=int(cfg.seed), num_envs=int(cfg.env.num_envs),
+                       max_episode_steps=int(cfg.env.max_episode_steps))
+    results.setdefault("agent", {})
+    if isinstance(results["agent"], dict):
+        results["agent"].update({"strategy": 2, "checkpoint": str(ckpt), "attention": cfg.model.attention.name})
+    write_results(run_dir / "results.json", results)
+    return results
+
+
+def fit(cfg: DictConfig, run_dir: Path) -> dict:
+    from zoo.runs import last_checkpoint
+    from zoo.suites import resolve_tasks
+    from zoo.training import make_trainer
+    from zoo.web.seeds import train_seed
+
+    from strategies.compressive_rl.module import UpdateStream
+
+    check_config(cfg)
+    run_dir = Path(run_dir)
+    tasks = resolve_tasks(cfg.env.suite, list(cfg.env.tasks))
+    ckpt = last_checkpoint(run_dir) if cfg.resume else None
+    if cfg.resume and ckpt is None:
+        raise ZooError(f"cannot resume {run_dir}: no checkpoint in {run_dir / 'checkpoints'}")
+    torch.manual_seed(int(cfg.seed))
+    n = int(cfg.env.num_envs)
+    # a resumed run continues on fresh training seeds rather than replaying the first episodes
+    offset = 0 if ckpt is None else 100_000 + int(torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]) * 1000
+    seeds = [train_seed(int(cfg.seed) * 10_000 + offset + i) for i in range(n)]
+    env = make_env(cfg, tasks)
+    try:
+        module = build_module(cfg, run_dir, env, seeds, ckpt)
+        trainer = make_trainer(cfg, run_dir, stage="ppo")
+        trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(UpdateStream(), batch_size=None),
+                    ckpt_path=str(ckpt) if ckpt else None)
+    finally:
+        env.close()
+    final = run_dir / "checkpoints" / "ppo" / "last.ckpt"
+    if not final.is_file():
+        final = last_checkpoint(run_dir)
+    if final is None:
+        raise ZooError(f"training saved no checkpoint in {run_dir / 'checkpoints'}")
+    return evaluate_checkpoint(cfg, final, tasks, run_dir)

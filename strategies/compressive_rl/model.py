@@ -1,0 +1,147 @@
+"""The Strategy-2 network: observation encoder -> recurrent memory core -> pointer policy + value.
+
+Per env step:
+  1. ``ObservationEncoder``: element embeddings (tag, category, text, attributes, position, flags)
+     and instruction tokens go through a small bidirectional encoder together with a summary slot;
+     the summary slot's output pools the whole observation into one token.
+  2. ``MemoryCore``: that token goes through the components ``Transformer`` trunk, one token per
+     step, with the attention state (``xl`` memory / ``infini`` compressive memory) carried across
+     the steps of an episode and zeroed where an episode starts.  ``dense`` carries nothing.
+  3. ``policy.py`` turns the core output and the element/span/option embeddings into the factored
+     action distribution (element pointer -> action kind -> type/select argument) and the value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+
+from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, TAGS
+
+MAX_STEPS_EMBEDDED = 32
+
+
+def masked_mean(x: Tensor, mask: Tensor, dim: int) -> Tensor:
+    m = mask.to(x.dtype).unsqueeze(-1)
+    return (x * m).sum(dim) / m.sum(dim).clamp(min=1.0)
+
+
+@dataclass
+class Encoded:
+    summary: Tensor  # (B, D) one token per observation, the memory core's input
+    elements: Tensor  # (B, E, D) pointer keys
+    spans: Tensor  # (B, S, D) candidate strings to type
+    options: Tensor  # (B, O, D) <select> options
+
+
+class ObservationEncoder(nn.Module):
+    def __init__(self, dim: int, n_heads: int, vocab_size: int, pad_id: int, max_instruction_len: int,
+                 layers: int, mlp_ratio: float, dropout: float):
+        super().__init__()
+        self.pad_id = pad_id
+        self.tok = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
+        self.tag = nn.Embedding(len(TAGS), dim)
+        self.cat = nn.Embedding(len(CATEGORIES), dim)
+        self.num = nn.Linear(NUM_FEATURES, dim)
+        self.element = nn.Sequential(nn.Linear(5 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.instr_pos = nn.Parameter(torch.randn(max_instruction_len, dim) * 0.02)
+        self.segment = nn.Parameter(torch.randn(3, dim) * 0.02)  # summary / instruction / element
+        self.summary = nn.Parameter(torch.randn(dim) * 0.02)
+        self.step = nn.Embedding(MAX_STEPS_EMBEDDED, dim)
+        layer = nn.TransformerEncoderLayer(dim, n_heads, int(mlp_ratio * dim), dropout, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.mixer = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(dim), enable_nested_tensor=False)
+        self.span_num = nn.Linear(3, dim)
+        self.option = nn.Sequential(nn.Linear(dim + 2, dim), nn.GELU(), nn.Linear(dim, dim))
+
+    def pooled_text(self, ids: Tensor) -> Tensor:
+        return masked_mean(self.tok(ids), ids != self.pad_id, dim=-2)
+
+    def forward(self, b: dict[str, Tensor]) -> Encoded:
+        B = b["el_tag"].shape[0]
+        el = torch.cat([self.pooled_text(b["el_text"]), self.pooled_text(b["el_attr"]),
+                        self.tag(b["el_tag"]), self.cat(b["el_cat"]), self.num(b["el_num"])], dim=-1)
+        el = self.element(el) + self.segment[2]
+        instr_ids = b["instr_ids"]
+        instr = self.tok(instr_ids) + self.instr_pos[: instr_ids.shape[1]] + self.segment[1]
+        summary = (self.summary + self.step(b["step"]) + self.segment[0]).unsqueeze(1)
+        x = torch.cat([summary, instr, el], dim=1)
+        keep = torch.cat([torch.ones(B, 1, dtype=torch.bool, device=x.device), instr_ids != self.pad_id,
+                          b["el_valid"]], dim=1)
+        y = self.mixer(x, src_key_padding_mask=~keep)
+        Li = instr_ids.shape[1]
+        instr_out, el_out = y[:, 1 : 1 + Li], y[:, 1 + Li :]
+        w = b["span_w"] / b["span_w"].sum(-1, keepdim=True).clamp(min=1.0)
+        spans = torch.einsum("bsl,bld->bsd", w, instr_out) + self.span_num(b["span_num"])
+        owner = b["opt_owner"].clamp(min=0)
+        owner_emb = torch.gather(el_out, 1, owner.unsqueeze(-1).expand(-1, -1, el_out.shape[-1]))
+        options = self.option(torch.cat([self.pooled_text(b["opt_ids"]), b["opt_num"]], -1)) + owner_emb
+        return Encoded(y[:, 0], el_out, spans, options)
+
+
+# ---------------------------------------------------------------- recurrent memory core
+class MemoryCore(nn.Module):
+    """One token per env step through the Transformer trunk, attention state carried across steps.
+
+    ``step`` (acting) uses the trunk's forward, whose returned state is detached.  ``unroll`` (the
+    PPO replay of a rollout) runs the same blocks step by step without detaching between steps, so
+    gradients flow back through the compressive memory (infini) over the whole rollout: truncated
+    BPTT.  (xl memory is detached inside the attention by design: Transformer-XL's stop-gradient.)
+    """
+
+    def __init__(self, model_cfg: DictConfig):
+        super().__init__()
+        from components.trunk import Transformer
+
+        self.memory = model_cfg.attention.name != "dense"
+        self.trunk = Transformer(model_cfg)
+
+    def init_state(self, batch: int, device: torch.device) -> Any:
+        return self.trunk.init_state(batch, device) if self.memory else None
+
+    def step(self, x: Tensor, state: Any, starts: Tensor, detach: bool = True) -> tuple[Tensor, Any]:
+        """x (B, D) -> (B, D).  The state is reset first where ``starts`` (an episode's first step)."""
+        if not self.memory:
+            return self.trunk(x.unsqueeze(1), None)[0][:, 0], None
+        state = self.trunk.reset_state(state, starts)
+        if detach:
+            y, state = self.trunk(x.unsqueeze(1), state)
+            return y[:, 0], state
+        h, new_state = x.unsqueeze(1), []
+        for blk, st in zip(self.trunk.blocks, state):
+            h, st = blk(h, st)
+            new_state.append(st)
+        return self.trunk.norm(h)[:, 0], new_state
+
+    def unroll(self, x: Tensor, state: Any, starts: Tensor) -> Tensor:
+        """x (T, B, D) in time order from ``state`` -> (T, B, D); starts (T, B) bool."""
+        if not self.memory:  # nothing carried: all steps at once
+            T, B, D = x.shape
+            return self.trunk(x.reshape(T * B, 1, D), None)[0].view(T, B, D)
+        out = []
+        for t in range(x.shape[0]):
+            y, state = self.step(x[t], state, starts[t], detach=False)
+            out.append(y)
+        return torch.stack(out)
+
+
+class ActionModel(nn.Module):
+    """Encoder + memory core + heads, built from ``cfg.model`` and ``cfg.ppo`` (see zoo/schema)."""
+
+    def __init__(self, model_cfg: DictConfig, ppo_cfg: DictConfig, vocab_size: int, pad_id: int):
+        super().__init__()
+        from strategies.compressive_rl.policy import PolicyHeads
+
+        if not isinstance(model_cfg, DictConfig):
+            model_cfg = OmegaConf.create(model_cfg)
+        dim = int(model_cfg.dim)
+        self.encoder = ObservationEncoder(dim, int(model_cfg.n_heads), vocab_size, pad_id, int(ppo_cfg.max_instruction_len),
+                                          int(ppo_cfg.encoder_layers), float(model_cfg.mlp_ratio), float(model_cfg.dropout))
+        self.core = MemoryCore(model_cfg)
+        self.heads = PolicyHeads(dim)
+
+    def init_state(self, batch: int, device: torch.device) -> Any:
+        return self.core.init_state(batch, device)

@@ -1,0 +1,151 @@
+"""PPO as a LightningModule with manual optimisation: one ``training_step`` = one PPO update.
+
+training_step: collect a rollout from the VecWebEnv (memory carried across steps and updates),
+compute GAE, then run ``update_epochs`` x ``minibatches`` clipped-PPO steps.  Minibatches are sets
+of whole envs: each env's rollout is replayed in time order from the stored initial memory
+state, so log-probs are recomputed with the same memory the actions were sampled with.
+
+Step counting: the minibatch steps inside an update go to the optimizer through the strategy
+(precision plugin, FSDP/DDP aware), and only the update's last step goes through the
+LightningOptimizer, so ``trainer.global_step`` counts PPO updates: ``trainer.max_steps``,
+``checkpoint_every`` and the logging cadence are all in updates.
+
+The env is not part of the module (not in the state_dict); ``attach_env`` plugs it in.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import IterableDataset
+
+from strategies.compressive_rl import ppo_math
+from strategies.compressive_rl.features import Featurizer
+from components.attention import index_state
+
+from strategies.compressive_rl.model import ActionModel
+from strategies.compressive_rl.rollout import Rollout, RolloutCollector, to_tensors
+
+
+class UpdateStream(IterableDataset):
+    """One dummy item per PPO update; the data comes from the env inside training_step."""
+
+    def __iter__(self):
+        while True:
+            yield torch.zeros(1)
+
+
+def make_featurizer(tokenizer: Any, cfg: DictConfig) -> Featurizer:
+    return Featurizer(tokenizer, max_elements=int(cfg.model.max_elements), max_text_len=int(cfg.model.max_text_len),
+                      max_instruction_len=int(cfg.ppo.max_instruction_len), max_spans=int(cfg.ppo.max_spans),
+                      max_options=int(cfg.ppo.max_options))
+
+
+class PPOModule(L.LightningModule):
+    def __init__(self, cfg: dict, tokenizer_json: str):
+        super().__init__()
+        # hyper_parameters in the checkpoint hold everything load_agent needs: strategy, config, tokenizer
+        self.save_hyperparameters({"strategy": 2, "cfg": cfg, "tokenizer_json": tokenizer_json})
+        self.automatic_optimization = False
+        self.cfg = OmegaConf.create(cfg)
+        from strategies.compressive_rl.tokenizer import tokenizer_from_json
+
+        self.tokenizer = tokenizer_from_json(tokenizer_json)
+        self.featurizer = make_featurizer(self.tokenizer, self.cfg)
+        self.model = ActionModel(self.cfg.model, self.cfg.ppo, self.tokenizer.vocab_size, int(self.tokenizer.pad_id))
+        self.collector: RolloutCollector | None = None
+        self._env: Any = None
+
+    # ---------------------------------------------------------------- wiring
+    def attach_env(self, env: Any, seeds: list[int]) -> None:
+        self._env = env
+        self.collector = RolloutCollector(env, self.featurizer, len(seeds), seeds)
+
+    def configure_model(self) -> None:
+        from zoo.training import shard_for_model_parallel
+
+        shard_for_model_parallel(self)
+
+    def configure_optimizers(self):
+        from components.optim import param_groups
+
+        # param_groups gives infini-attention's memory gate its own higher lr and no decay
+        return torch.optim.Adam(param_groups(self.model, float(self.cfg.ppo.lr)), lr=float(self.cfg.ppo.lr), eps=1e-5)
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(UpdateStream(), batch_size=None)
+
+    # ---------------------------------------------------------------- PPO
+    def replay(self, ro: dict[str, Any], envs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Recompute (logp, entropy, value), each (T, n), for envs ``envs`` of the rollout, in time order."""
+        obs = {k: v[:, envs] for k, v in ro["obs"].items()}
+        T, n = obs["el_tag"].shape[:2]
+        flat = {k: v.reshape(T * n, *v.shape[2:]) for k, v in obs.items()}
+        enc = self.model.encoder(flat)
+        state = index_state(ro["init_state"], envs)
+        h = self.model.core.unroll(enc.summary.view(T, n, -1), state, ro["starts"][:, envs])
+        dist = self.model.heads(h.reshape(T * n, -1), enc, flat, actions=ro["actions"][:, envs].reshape(T * n, 3))
+        return dist.logp.view(T, n), dist.entropy.view(T, n), dist.value.view(T, n)
+
+    def ppo_update(self, rollout: Rollout) -> dict[str, float]:
+        ppo, dev = self.cfg.ppo, self.device
+        t = lambda x: torch.as_tensor(x, device=dev)  # noqa: E731
+        values, rewards, dones = t(rollout.values), t(rollout.rewards), t(rollout.dones)
+        adv, returns = ppo_math.gae(rewards, values, dones, t(rollout.last_value), float(ppo.gamma), float(ppo.gae_lambda))
+        ro = {"obs": to_tensors(rollout.obs, dev), "starts": t(rollout.starts), "actions": t(rollout.actions),
+              "init_state": rollout.init_state}
+        old_logp = t(rollout.logp)
+        N = rewards.shape[1]
+        n_mb = max(1, min(int(ppo.minibatches), N))
+        opt = self.optimizers()
+        plan = [(e, mb) for e in range(int(ppo.update_epochs)) for mb in range(n_mb)]
+        stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")}
+        order = torch.randperm(N, device=dev)
+        for i, (epoch, mb) in enumerate(plan):
+            if mb == 0:
+                order = torch.randperm(N, device=dev)
+            envs = order.chunk(n_mb)[mb]
+            logp, entropy, new_values = self.replay(ro, envs)
+            mb_adv = adv[:, envs]
+            if ppo.norm_adv:
+                mb_adv = ppo_math.normalize_advantages(mb_adv)
+            pg_loss, kl, clip_frac = ppo_math.clipped_policy_loss(logp, old_logp[:, envs], mb_adv, float(ppo.clip_coef))
+            v_loss = ppo_math.value_loss(new_values, returns[:, envs])
+            ent = entropy.mean()
+            loss = pg_loss + float(ppo.vf_coef) * v_loss - float(ppo.ent_coef) * ent
+            opt.zero_grad()
+            self.manual_backward(loss)
+            self.clip_gradients(opt, gradient_clip_val=float(self.cfg.trainer.gradient_clip_val), gradient_clip_algorithm="norm")
+            stop = ppo.target_kl is not None and kl.item() > float(ppo.target_kl)
+            if stop or i == len(plan) - 1:
+                opt.step()  # counted by Lightning: global_step == PPO updates
+            else:
+                self.trainer.strategy.optimizer_step(opt.optimizer, closure=lambda: None)
+            for k, v in zip(stats, (pg_loss, v_loss, ent, kl, clip_frac)):
+                stats[k].append(float(v))
+            if stop:
+                break
+        out = {k: float(np.mean(v)) for k, v in stats.items()}
+        out["explained_variance"] = ppo_math.explained_variance(values.flatten(), returns.flatten())
+        out["ppo_steps"] = float(len(stats["approx_kl"]))
+        return out
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        assert self.collector is not None, "attach_env() before fitting"
+        self.model.eval()  # collection and replay must see the same (dropout-free) network
+        rollout = self.collector.collect(self.model, int(self.cfg.ppo.rollout_steps), self.device)
+        self.model.train()
+        stats = self.ppo_update(rollout)
+        stats["env_steps_per_s"] = rollout.env_steps_per_s
+        stats["mean_step_reward"] = float(rollout.rewards.mean())
+        if rollout.episodes:
+            stats["episode_return"] = float(np.mean([e["reward"] for e in rollout.episodes]))
+            stats["success_rate"] = float(np.mean([float(e["success"]) for e in rollout.episodes]))
+            stats["episode_length"] = float(np.mean([e["steps"] for e in rollout.episodes]))
+            stats["episodes"] = float(len(rollout.episodes))
+        self.log_dict({f"train/{k}": v for k, v in stats.items()}, on_step=True, prog_bar=False, batch_size=1)
+        if "success_rate" in stats:
+            self.log("success", stats["success_rate"], on_step=True, prog_bar=True, logger=False, batch_size=1)

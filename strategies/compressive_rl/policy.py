@@ -1,0 +1,92 @@
+"""The factored action distribution: element pointer -> action kind -> argument, plus the value.
+
+An action is three indices ``(slot, kind, arg)``:
+  slot  element slot, pointer over the actionable elements of the observation
+  kind  0 click / 1 type / 2 select, masked by what the chosen element allows
+  arg   type: index of a candidate instruction span; select: index of an option of that element;
+        ignored (0) for click.
+log pi(a) = log p(slot) + log p(kind | slot) + [log p(arg | slot, kind) for type/select].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Categorical
+
+from strategies.compressive_rl.model import Encoded
+
+CLICK, TYPE, SELECT = 0, 1, 2
+
+
+def _guard(mask: Tensor) -> Tensor:
+    """A row with nothing allowed would give NaNs: allow its first entry (acted out as a no-op)."""
+    empty = ~mask.any(-1, keepdim=True)
+    first = torch.zeros_like(mask)
+    first[..., 0] = True
+    return mask | (empty & first)
+
+
+def _masked(logits: Tensor, mask: Tensor) -> Tensor:
+    return logits.masked_fill(~mask, torch.finfo(logits.dtype).min)
+
+
+def _gather(x: Tensor, index: Tensor) -> Tensor:
+    """x (B, N, D), index (B,) -> (B, D)."""
+    return x.gather(1, index.view(-1, 1, 1).expand(-1, 1, x.shape[-1])).squeeze(1)
+
+
+@dataclass
+class ActionDist:
+    slot: Tensor  # (B, 3) long actions
+    logp: Tensor  # (B,)
+    entropy: Tensor  # (B,)
+    value: Tensor  # (B,)
+
+
+class PolicyHeads(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        from components.heads import create_head
+
+        self.element_pointer = create_head("pointer", dim=dim)
+        self.kind = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, 3))
+        self.arg_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.arg_pointer = create_head("pointer", dim=dim)
+        self.value = create_head("value", dim=dim)
+
+    def forward(self, h: Tensor, enc: Encoded, b: dict[str, Tensor], actions: Tensor | None = None,
+                greedy: bool = False) -> ActionDist:
+        """Sample (``actions`` None; argmax when ``greedy``) or score the given ``actions`` (B, 3)."""
+        el_mask = _guard(b["el_click"] & b["el_valid"])
+        el_dist = Categorical(logits=_masked(self.element_pointer(h, enc.elements, el_mask), el_mask))
+        slot = actions[:, 0] if actions is not None else (el_dist.probs.argmax(-1) if greedy else el_dist.sample())
+        e_sel = _gather(enc.elements, slot)
+        ctx = torch.cat([h, e_sel], -1)
+
+        rows = torch.arange(len(slot), device=slot.device)
+        can_type = b["el_type"][rows, slot] & b["span_valid"].any(-1)
+        opt_mask = b["opt_valid"] & (b["opt_owner"] == slot.unsqueeze(-1))
+        can_select = b["el_select"][rows, slot] & opt_mask.any(-1)
+        kind_mask = torch.stack([torch.ones_like(can_type), can_type, can_select], -1)
+        kind_dist = Categorical(logits=_masked(self.kind(ctx), kind_mask))
+        kind = actions[:, 1] if actions is not None else (kind_dist.probs.argmax(-1) if greedy else kind_dist.sample())
+
+        # both argument pointers are scored; the action's kind decides which one counts
+        q = self.arg_query(ctx)
+        span_mask, opt_mask = _guard(b["span_valid"]), _guard(opt_mask)
+        span_dist = Categorical(logits=_masked(self.arg_pointer(q, enc.spans, span_mask), span_mask))
+        opt_dist = Categorical(logits=_masked(self.arg_pointer(q, enc.options, opt_mask), opt_mask))
+        if actions is not None:
+            arg = actions[:, 2]
+        else:
+            pick = (lambda d: d.probs.argmax(-1)) if greedy else (lambda d: d.sample())
+            arg = torch.where(kind == TYPE, pick(span_dist), torch.where(kind == SELECT, pick(opt_dist), 0))
+        is_type, is_select = (kind == TYPE).float(), (kind == SELECT).float()
+        arg_logp = is_type * span_dist.log_prob(arg.clamp(max=span_mask.shape[-1] - 1)) + \
+            is_select * opt_dist.log_prob(arg.clamp(max=opt_mask.shape[-1] - 1))
+        arg_ent = is_type * span_dist.entropy() + is_select * opt_dist.entropy()
+        logp = el_dist.log_prob(slot) + kind_dist.log_prob(kind) + arg_logp
+        entropy = el_dist.entropy() + kind_dist.entropy() + arg_ent
+        return ActionDist(torch.stack([slot, kind, arg], -1), logp, entropy, self.value(h))

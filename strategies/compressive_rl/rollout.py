@@ -1,0 +1,109 @@
+"""Rollout collection from a vectorised env with the recurrent state carried across steps.
+
+The rollout keeps the featurized observations (not the pages), the actions, their log-probs and
+values, and the memory state at the rollout's start, so the PPO update can replay every env's
+sequence in order and recompute log-probs with exactly the memory the actions were taken with.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from components.attention import map_state
+from torch import Tensor
+
+from strategies.compressive_rl.features import Featurized, Featurizer, stack
+from strategies.compressive_rl.model import ActionModel
+from strategies.compressive_rl.policy import SELECT, TYPE
+
+
+def to_action(f: Featurized, act: np.ndarray) -> Any:
+    """(slot, kind, arg) -> zoo.web.types.Action on the real element ids / strings."""
+    from zoo.web.types import Action
+
+    slot, kind, arg = (int(v) for v in act)
+    if slot >= len(f.el_slots):
+        return Action.noop()
+    eid = f.el_slots[slot]
+    if kind == TYPE and arg < len(f.spans):
+        return Action.type(eid, f.spans[arg])
+    if kind == SELECT and arg < len(f.options):
+        return Action.select(eid, f.options[arg])
+    return Action.click(eid)
+
+
+def to_tensors(arrays: dict[str, np.ndarray], device: torch.device) -> dict[str, Tensor]:
+    return {k: torch.as_tensor(v, device=device) for k, v in arrays.items()}
+
+
+@torch.no_grad()
+def policy_step(model: ActionModel, batch: dict[str, Tensor], state: Any, starts: Tensor,
+                greedy: bool = False) -> tuple[Any, Any]:
+    """One step of every env: encode, advance the memory, sample. Returns (ActionDist, new state)."""
+    enc = model.encoder(batch)
+    h, state = model.core.step(enc.summary, state, starts)
+    return model.heads(h, enc, batch, greedy=greedy), state
+
+
+@dataclass
+class Rollout:
+    obs: dict[str, np.ndarray]  # featurized observations, each (T, N, ...)
+    starts: np.ndarray  # (T, N) bool: obs[t] opens an episode (memory reset before it)
+    actions: np.ndarray  # (T, N, 3)
+    logp: np.ndarray  # (T, N)
+    values: np.ndarray  # (T, N)
+    rewards: np.ndarray  # (T, N)
+    dones: np.ndarray  # (T, N) bool: the episode ended with this step
+    init_state: Any  # memory state before obs[0] (detached)
+    last_value: np.ndarray  # (N,) value of the observation after the last step
+    episodes: list[dict] = field(default_factory=list)  # infos["episode"] of episodes that ended
+    env_steps_per_s: float = 0.0
+
+
+class RolloutCollector:
+    """Owns the running env loop between updates: current observations, episode starts, memory."""
+
+    def __init__(self, env: Any, featurizer: Featurizer, num_envs: int, seeds: list[int]):
+        self.env, self.featurizer, self.n = env, featurizer, num_envs
+        self.obs = env.reset(seeds=seeds)
+        self.starts = np.ones(num_envs, dtype=bool)
+        self.state: Any = None
+
+    @torch.no_grad()
+    def collect(self, model: ActionModel, steps: int, device: torch.device) -> Rollout:
+        if self.state is None:
+            self.state = model.init_state(self.n, device)
+        init_state = map_state(lambda t: t.detach().clone(), self.state)
+        feats, starts, actions, logps, values, rewards, dones, episodes = [], [], [], [], [], [], [], []
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            fz = [self.featurizer(o) for o in self.obs]
+            arrays = stack([f.arrays for f in fz])
+            dist, self.state = policy_step(model, to_tensors(arrays, device), self.state,
+                                           torch.as_tensor(self.starts, device=device))
+            acts = dist.slot.cpu().numpy()
+            self.obs, rew, term, trunc, infos = self.env.step([to_action(f, a) for f, a in zip(fz, acts)])
+            done = np.asarray(term, bool) | np.asarray(trunc, bool)
+            feats.append(arrays)
+            starts.append(self.starts.copy())
+            actions.append(acts)
+            logps.append(dist.logp.cpu().numpy())
+            values.append(dist.value.cpu().numpy())
+            rewards.append(np.asarray(rew, np.float32))
+            dones.append(done)
+            episodes += [info["episode"] for info in infos if isinstance(info, dict) and "episode" in info]
+            self.starts = done
+        elapsed = time.perf_counter() - t0
+        # bootstrap value of the next observation, without advancing the carried memory
+        arrays = stack([self.featurizer(o).arrays for o in self.obs])
+        last, _ = policy_step(model, to_tensors(arrays, device), self.state, torch.as_tensor(self.starts, device=device))
+        return Rollout(
+            obs={k: np.stack([f[k] for f in feats]) for k in feats[0]},
+            starts=np.stack(starts), actions=np.stack(actions), logp=np.stack(logps), values=np.stack(values),
+            rewards=np.stack(rewards), dones=np.stack(dones), init_state=init_state,
+            last_value=last.value.cpu().numpy(), episodes=episodes,
+            env_steps_per_s=steps * self.n / max(elapsed, 1e-9),
+        )

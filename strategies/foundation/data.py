@@ -1,0 +1,174 @@
+"""The recorded dataset as model inputs: episodes -> ``sequence.Episode`` -> Lightning DataModule.
+
+Split: per task, the last ``val_fraction`` of the oracle episodes are held out (SFT exact match
+and token accuracy are measured on them); everything else trains.  Per stage:
+
+    pretrain  every training episode, oracle and exploring (the world model sees failures too)
+    sft       successful episodes whose every action came from the oracle (clean instructions)
+    rl        every training episode, with return targets for the value head (see ``rl.py``)
+
+The run's BPE tokenizer is trained on the training texts the first time and saved in the run
+directory (``tokenizer/bpe.json``); later stages and the agent load that file.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader
+
+from components.text import BPETokenizer
+from components.tokenizers import FrameSampler
+from strategies.foundation.batch import collate
+from strategies.foundation.recording import dict_action, ensure_dataset, recording_config, row_element
+from strategies.foundation.sequence import Episode, SequenceBuilder, Step, element_text
+from zoo.errors import ZooError
+
+
+@dataclass
+class Recorded:
+    meta: dict[str, Any]
+    frames: np.ndarray
+    times: np.ndarray
+    frame_step: np.ndarray
+
+    @property
+    def clean(self) -> bool:
+        """Successful, and every action came from the oracle."""
+        return bool(self.meta["success"]) and all(s["source"] == "oracle" for s in self.meta["steps"])
+
+
+def load_recorded(directory: str | Path) -> list[Recorded]:
+    directory = Path(directory)
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.is_file():
+        raise ZooError(f"no recorded dataset at {directory} (manifest.json missing)")
+    manifest = json.loads(manifest_path.read_text())
+    out = []
+    for entry in manifest["episodes"]:
+        meta = json.loads((directory / f"{entry['file']}.json").read_text())
+        with np.load(directory / f"{entry['file']}.npz") as z:
+            out.append(Recorded(meta, z["frames"], z["times"], z["step"]))
+    return out
+
+
+def terminal_value(raw_reward: float, truncated: bool) -> float:
+    """Final value of an episode in [-1, 1]: the page's raw reward; running out of steps is a failure."""
+    return -1.0 if truncated else float(raw_reward)
+
+
+def step_frames(rec: Recorded, t: int, fps: float, k: int) -> np.ndarray:
+    """The last ``k`` frames of the recording watched at ``fps`` up to step t, the step's own frame last."""
+    own = int(np.flatnonzero(rec.frame_step == t)[0])
+    ticks = FrameSampler(fps, 1).indices(rec.times.tolist())
+    t0 = float(rec.times[0])
+    seen = sorted({i for n, i in enumerate(ticks) if t0 + n / fps <= rec.times[own] + 1e-9 and i < own} | {own})
+    return rec.frames[seen[-k:]]
+
+
+def to_episode(rec: Recorded, fps: float = 3.0, frames_per_step: int = 1, gamma: float = 0.95) -> Episode:
+    meta = rec.meta
+    outcome = terminal_value(meta["raw_reward"], meta.get("truncated", False))
+    n = len(meta["steps"])
+    steps = []
+    for t, s in enumerate(meta["steps"]):
+        steps.append(Step(
+            instruction=s["instruction"], elements=[row_element(r) for r in s["elements"]],
+            frames=step_frames(rec, t, fps, frames_per_step), action=dict_action(s["action"]), line=s["line"],
+            value=outcome * gamma ** (n - 1 - t), expert=bool(meta["success"]) and s["source"] == "oracle",
+            page=s["page"],
+        ))
+    return Episode(meta["task"], steps)
+
+
+def split(recs: list[Recorded], val_fraction: float) -> tuple[list[Recorded], list[Recorded]]:
+    train, val = [], []
+    for task in dict.fromkeys(r.meta["task"] for r in recs):
+        oracle = [r for r in recs if r.meta["task"] == task and r.meta["agent"] == "oracle"]
+        n_val = int(round(len(oracle) * val_fraction))
+        held = {id(r) for r in oracle[len(oracle) - n_val:]} if n_val else set()
+        for r in recs:
+            if r.meta["task"] == task:
+                (val if id(r) in held else train).append(r)
+    return train, val
+
+
+def tokenizer_texts(episodes: list[Episode]) -> list[str]:
+    texts = []
+    for ep in episodes:
+        for i, s in enumerate(ep.steps):
+            texts.append(s.instruction)
+            texts.extend(element_text(e) for e in s.elements)
+            if s.line:
+                texts.append(f"{i + 1}. {s.line}")
+    return texts
+
+
+def load_or_train_tokenizer(run_dir: Path, episodes: list[Episode], vocab_size: int) -> BPETokenizer:
+    path = Path(run_dir) / "tokenizer" / "bpe.json"
+    if path.is_file():
+        return BPETokenizer.load(path)
+    tok = BPETokenizer.train(tokenizer_texts(episodes), vocab_size=vocab_size)
+    tok.save(path)
+    return tok
+
+
+def builder_for(cfg: Any, tokenizer: BPETokenizer, tokens_per_frame: int) -> SequenceBuilder:
+    return SequenceBuilder(tokenizer, tokens_per_frame, int(cfg.model.max_elements), int(cfg.model.max_text_len),
+                           int(cfg.foundation.data.frames_per_step))
+
+
+def tokens_per_frame(cfg: Any) -> int:
+    if not cfg.model.use_screen:
+        return 0
+    return (int(cfg.model.tokenizer.image_size) // int(cfg.model.tokenizer.patch_size)) ** 2
+
+
+class EpisodeDataModule(L.LightningDataModule):
+    """Records the dataset on first use (``prepare_data``) and serves encoded episodes of one stage."""
+
+    def __init__(self, cfg: Any, run_dir: str | Path, stage: str, tasks: list[str]):
+        super().__init__()
+        self.cfg, self.run_dir, self.stage, self.tasks = cfg, Path(run_dir), stage, list(tasks)
+        self.config = recording_config(self.tasks, cfg.foundation.data, cfg.env, int(cfg.seed))
+        self.ready = False
+
+    def prepare_data(self) -> None:
+        self.directory = ensure_dataset(self.cfg.foundation.data.root, self.config, headless=bool(self.cfg.env.headless),
+                                        step_timeout_s=float(self.cfg.env.step_timeout_s),
+                                        progress=bool(self.cfg.trainer.progress))
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.ready:
+            return
+        from strategies.foundation.recording import dataset_dir
+
+        data = self.cfg.foundation.data
+        gamma = float(self.cfg.foundation.search.gamma)
+        recs = load_recorded(dataset_dir(data.root, self.config))
+        train, val = split(recs, float(data.val_fraction))
+        convert = lambda rs: [to_episode(r, float(data.fps), int(data.frames_per_step), gamma) for r in rs]  # noqa: E731
+        self.train_episodes = convert([r for r in train if self.stage != "sft" or r.clean])
+        self.val_episodes = convert([r for r in val if r.clean])
+        if not self.train_episodes:
+            raise ZooError(f"stage {self.stage}: the recorded dataset has no usable training episodes")
+        self.tokenizer = load_or_train_tokenizer(self.run_dir, convert(train), int(self.cfg.model.vocab_size))
+        self.builder = builder_for(self.cfg, self.tokenizer, tokens_per_frame(self.cfg))
+        self.train_examples = [self.builder.build(e) for e in self.train_episodes]
+        self.val_examples = [self.builder.build(e) for e in self.val_episodes]
+        self.ready = True
+
+    def batch_size(self) -> int:
+        return int(self.cfg.foundation[self.stage].batch_size)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_examples, batch_size=self.batch_size(), shuffle=True, collate_fn=collate,
+                          num_workers=0)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_examples or self.train_examples[:1], batch_size=self.batch_size(), shuffle=False,
+                          collate_fn=collate, num_workers=0)

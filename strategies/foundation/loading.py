@@ -1,0 +1,61 @@
+"""A Strategy-1 checkpoint (any stage) -> policy / agent.  Checkpoints carry their tokenizer."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+
+from zoo.errors import ZooError
+
+
+def load_module(checkpoint_path: str | Path, device: str = "cpu") -> tuple[Any, Any, Any]:
+    """(module, tokenizer, builder) from a checkpoint file or a run directory (its latest stage)."""
+    from tokenizers import Tokenizer
+
+    from components.text import BPETokenizer
+    from strategies.foundation.data import builder_for
+    from strategies.foundation.module import FoundationModule
+
+    path = resolve_checkpoint(checkpoint_path)
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    hp = ckpt.get("hyper_parameters", {})
+    if "cfg" not in hp or "foundation_tokenizer" not in ckpt:
+        raise ZooError(f"{path} is not a Strategy-1 checkpoint (no foundation config/tokenizer inside)")
+    cfg = OmegaConf.create(hp["cfg"])
+    module = FoundationModule(cfg, hp["stage"], hp["vocab_size"], hp["pad_id"], ckpt["foundation_tokenizer"])
+    module.load_state_dict(ckpt["state_dict"])
+    module.to(device).eval()
+    tokenizer = BPETokenizer(Tokenizer.from_str(ckpt["foundation_tokenizer"]))
+    return module, tokenizer, builder_for(cfg, tokenizer, module.model.tokens_per_frame)
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A .ckpt file, or a run dir: its last completed stage's final checkpoint."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        for stage in ("rl", "sft", "pretrain"):
+            final = p / "checkpoints" / stage / "final.ckpt"
+            if final.is_file():
+                return final
+    raise ZooError(f"checkpoint not found: {p} (give a .ckpt file or a Strategy-1 run directory)")
+
+
+def load_agent(checkpoint_path: str | Path, search: bool | None = None, device: str = "cpu") -> Any:
+    from strategies.foundation.agent import FoundationAgent
+    from strategies.foundation.policy import Policy
+    from strategies.foundation.stages import env_kwargs
+
+    module, _tokenizer, builder = load_module(checkpoint_path, device)
+    cfg = module.cfg
+    policy = Policy(module.model, builder, int(cfg.foundation.search.top_k), device)
+    use_search = bool(cfg.foundation.search.in_agent) if search is None else bool(search)
+    agent = FoundationAgent(policy, cfg.foundation.search if use_search else None, env_kwargs(cfg),
+                            int(cfg.foundation.data.frames_per_step))
+    agent.name = "strategy1-" + ("policy+mcts" if use_search else "policy")
+    agent.screenshot = bool(cfg.model.use_screen)
+    agent.screenshot_size = int(cfg.env.screenshot_size)
+    return agent

@@ -1,0 +1,101 @@
+"""The training objectives of the three stages, computed from one forward pass.
+
+    pretrain  lm (goal text + action lines) + frame (next-frame-token pixels) + tokenizer aux loss
+    sft       lm (action lines only: the numbered instructions) + action heads on expert steps
+    rl        value (returns) + distill (search visit distributions) + action heads + lm on lines
+
+Every term is averaged over the positions that have a target; a term without targets in the
+batch is a zero that still depends on the parameters (DDP/FSDP see the same graph every step).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from strategies.foundation.batch import Batch
+from strategies.foundation.model import FoundationModel
+from strategies.foundation.sequence import IGNORE
+
+STAGE_TERMS = {
+    "pretrain": {"lm_goal", "lm_line", "frame", "aux"},
+    "sft": {"lm_line", "pointer", "kind", "key", "span"},
+    "rl": {"lm_line", "pointer", "kind", "key", "span", "value", "distill"},
+}
+
+
+def _ce(logits: torch.Tensor, target: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+    if target.numel() == 0:
+        return anchor.sum() * 0.0
+    return F.cross_entropy(logits, target)
+
+
+def compute_losses(model: FoundationModel, batch: Batch, terms: set[str]) -> dict[str, torch.Tensor]:
+    """Loss terms (and accuracies, detached) named in ``terms``."""
+    h, aux = model(batch)
+    anchor = h  # zero terms hang off the graph so every parameter path stays used
+    out: dict[str, torch.Tensor] = {}
+    if "aux" in terms:
+        out["aux"] = aux + anchor.sum() * 0.0
+    for name, kind in (("lm_goal", 1), ("lm_line", 2)):
+        if name not in terms:
+            continue
+        sel = (batch.lm_target != IGNORE) & (batch.lm_kind == kind)
+        logits = model.lm_head(h[sel])
+        target = batch.lm_target[sel]
+        out[name] = _ce(logits, target, anchor)
+        if target.numel():
+            out[f"{name}_acc"] = (logits.argmax(-1) == target).float().mean().detach()
+    if "frame" in terms and model.frame_tokenizer is not None:
+        sel = batch.next_frame_no >= 0
+        if bool(sel.any()):
+            target = model.frame_targets(batch.frames)[batch.next_frame_no[sel], batch.next_frame_j[sel]]
+            out["frame"] = F.mse_loss(model.frame_head(h[sel]), target)
+        else:
+            out["frame"] = anchor.sum() * 0.0
+    act_terms = terms & {"pointer", "kind", "key", "span", "value", "distill"}
+    if act_terms and batch.act_b.numel():
+        heads = model.act_heads(h, batch)
+        out.update(_action_losses(model, h, batch, heads, act_terms, anchor))
+    return out
+
+
+def _action_losses(model, h, batch, heads, terms, anchor) -> dict[str, torch.Tensor]:
+    out: dict[str, torch.Tensor] = {}
+    has_slot = batch.slot >= 0
+    if "pointer" in terms:
+        out["pointer"] = _ce(heads["pointer"][has_slot], batch.slot[has_slot], anchor)
+        if bool(has_slot.any()):
+            out["pointer_acc"] = (heads["pointer"][has_slot].argmax(-1) == batch.slot[has_slot]).float().mean().detach()
+    if "kind" in terms:
+        sel = batch.kind >= 0
+        out["kind"] = _ce(heads["kind"][sel], batch.kind[sel], anchor)
+    if "key" in terms:
+        sel = batch.key >= 0
+        out["key"] = _ce(heads["key"][sel], batch.key[sel], anchor)
+    if "span" in terms:
+        rows = torch.nonzero((batch.span >= 0) & has_slot).flatten()
+        if rows.numel():
+            element_h = heads["keys"][rows, batch.slot[rows]]
+            logits = model.span_logits(h, batch, rows, heads["q"][rows], element_h)
+            out["span"] = F.cross_entropy(logits, batch.span[rows])
+            out["span_acc"] = (logits.argmax(-1) == batch.span[rows]).float().mean().detach()
+        else:
+            out["span"] = anchor.sum() * 0.0
+    if "value" in terms:
+        sel = ~torch.isnan(batch.value)
+        out["value"] = F.mse_loss(heads["value"][sel], batch.value[sel]) if bool(sel.any()) else anchor.sum() * 0.0
+    if "distill" in terms:
+        sel = batch.has_visit
+        if bool(sel.any()):
+            logp = torch.log_softmax(heads["pointer"][sel], dim=-1)
+            logp = torch.where(heads["mask"][sel], logp, torch.zeros_like(logp))  # -inf * 0 would be nan
+            out["distill"] = -(batch.visit[sel] * logp).sum(-1).mean()
+        else:
+            out["distill"] = anchor.sum() * 0.0
+    return out
+
+
+def weighted_total(losses: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    """Sum of the loss terms (accuracies excluded) with per-term weights (default 1)."""
+    terms = [weights.get(k, 1.0) * v for k, v in losses.items() if not k.endswith("_acc")]
+    return torch.stack(terms).sum()

@@ -1,0 +1,138 @@
+"""The multimodal foundation model: frame tokens + DOM element tokens + text in one causal trunk.
+
+Inputs are embedded per token type (``sequence.py``): BPE text tokens (shared table with the LM
+head), frame tokens from the registered frame tokenizer, one embedding per DOM element.  The trunk
+is ``components.trunk.Transformer`` with the configured attention (sliding, xl, infini, ring,
+dense).  Heads:
+
+    lm       next text token (goal text in pretraining, numbered action lines in SFT)
+    frame    pixels of the next frame token (next-frame-token prediction, pretraining)
+    pointer  element to act on, from the ``<act>`` query over the step's element tokens
+    kind     click / type / select / press / noop;  key: which key to press
+    span     which instruction span to type/select, given the query and the chosen element
+    value    expected final reward of the state (registered ``reward`` head, in [-1, 1])
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from components.heads import create_head
+from components.tokenizers import create_tokenizer
+from components.trunk import Transformer
+from strategies.foundation.batch import Batch
+from strategies.foundation.sequence import (
+    ELEMENT, FRAME, KEYS, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, TAG_BUCKETS,
+)
+from zoo.web.types import ACTION_KINDS, CATEGORIES
+
+
+class ElementEncoder(nn.Module):
+    """One embedding per DOM element: mean of its text token embeddings + tag, category, box, flags."""
+
+    def __init__(self, dim: int, text_embedding: nn.Embedding, pad_id: int):
+        super().__init__()
+        self.text, self.pad_id = text_embedding, int(pad_id)
+        self.tag = nn.Embedding(TAG_BUCKETS, dim)
+        self.cat = nn.Embedding(len(CATEGORIES), dim)
+        self.box = nn.Linear(4, dim)
+        self.flags = nn.Linear(N_FLAGS, dim)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, text: torch.Tensor, tag: torch.Tensor, cat: torch.Tensor, box: torch.Tensor,
+                flags: torch.Tensor) -> torch.Tensor:
+        m = (text != self.pad_id).unsqueeze(-1).float()
+        t = (self.text(text) * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return self.norm(t + self.tag(tag) + self.cat(cat) + self.box(box) + self.flags(flags))
+
+
+class FoundationModel(nn.Module):
+    def __init__(self, model_cfg: Any, vocab_size: int, pad_id: int):
+        super().__init__()
+        dim = int(model_cfg.dim)
+        self.dim, self.vocab_size = dim, int(vocab_size)
+        self.embed = nn.Embedding(self.vocab_size, dim)
+        self.type_embed = nn.Embedding(N_TYPES, dim)
+        self.pos_embed = nn.Embedding(MAX_POS, dim)
+        self.step_embed = nn.Embedding(MAX_STEPS, dim)
+        self.elements = ElementEncoder(dim, self.embed, pad_id)
+        self.frame_tokenizer = None
+        self.tokens_per_frame = 0
+        if bool(model_cfg.use_screen):
+            tok_cfg = {k: v for k, v in dict(model_cfg.tokenizer).items()}
+            if tok_cfg.get("name") == "clip":
+                tok_cfg["vocab_size"] = self.vocab_size
+            self.frame_tokenizer = create_tokenizer(tok_cfg.pop("name"), dim, **tok_cfg)
+            self.tokens_per_frame = int(self.frame_tokenizer.tokens_per_frame)
+            self.frame_pos = nn.Embedding(self.tokens_per_frame, dim)
+            patch = self.frame_tokenizer.image_size // self.frame_tokenizer.grid
+            self.frame_head = nn.Linear(dim, 3 * patch * patch)
+        trunk_fields = {k: model_cfg[k] for k in ("dim", "n_layers", "n_heads", "mlp_ratio", "dropout",
+                                                  "gated_residual", "attention")}
+        self.trunk = Transformer(**trunk_fields)
+        self.lm_head = create_head("lm", dim, vocab=self.vocab_size).tie(self.embed)
+        self.pointer = create_head("pointer", dim)
+        self.span_pointer = create_head("pointer", dim)
+        self.span_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.kind_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(ACTION_KINDS)))
+        self.key_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(KEYS)))
+        self.value_head = create_head("reward", dim)
+        for table in (self.embed, self.type_embed, self.pos_embed, self.step_embed):
+            nn.init.normal_(table.weight, std=0.02)  # small: the LM head shares ``embed``
+
+    # ------------------------------------------------------------------ trunk
+    def encode_frames(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.frame_tokenizer is None or frames.shape[0] == 0:
+            return frames.new_zeros(0, max(self.tokens_per_frame, 1), self.dim), frames.new_zeros(())
+        return self.frame_tokenizer(frames)
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hidden states (B, S, D) of the interleaved sequence, and the frame tokenizer's aux loss."""
+        x = self.embed(batch.ids)
+        aux = x.new_zeros(())
+        frame_mask = batch.ttype == FRAME
+        if self.frame_tokenizer is not None and bool(frame_mask.any()):
+            tokens, aux = self.encode_frames(batch.frames)
+            fno, fj = batch.frame_no[frame_mask], batch.frame_j[frame_mask]
+            x = x.masked_scatter(frame_mask.unsqueeze(-1), (tokens[fno, fj] + self.frame_pos(fj)).to(x.dtype))
+        elem_mask = batch.ttype == ELEMENT
+        if bool(elem_mask.any()):
+            emb = self.elements(batch.el_text, batch.el_tag, batch.el_cat, batch.el_box, batch.el_flags)
+            x = x.masked_scatter(elem_mask.unsqueeze(-1), emb[batch.elem_ref[elem_mask]].to(x.dtype))
+        x = x + self.type_embed(batch.ttype) + self.pos_embed(batch.pos) + self.step_embed(batch.step)
+        h, _ = self.trunk(x)
+        return h, aux
+
+    # ------------------------------------------------------------------ heads
+    def act_heads(self, h: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        """Per <act> row: query, element keys + mask, pointer / kind / key logits and value."""
+        q = h[batch.act_b, batch.act_pos]
+        mask = batch.elem_pos >= 0
+        keys = h[batch.act_b.unsqueeze(1), batch.elem_pos.clamp(min=0)]
+        return {
+            "q": q, "keys": keys, "mask": mask,
+            "pointer": self.pointer(q, keys, mask),
+            "kind": self.kind_head(q), "key": self.key_head(q), "value": self.value_head(q),
+        }
+
+    def span_logits(self, h: torch.Tensor, batch: Batch, rows: torch.Tensor, q: torch.Tensor,
+                    element_h: torch.Tensor) -> torch.Tensor:
+        """(R, C) logits over candidate spans of act rows ``rows`` for the chosen elements."""
+        pos = batch.span_pos[rows]  # (R, C, L)
+        tok_mask = pos >= 0
+        b = batch.act_b[rows].view(-1, 1, 1)
+        span_h = (h[b, pos.clamp(min=0)] * tok_mask.unsqueeze(-1)).sum(2) / tok_mask.sum(2, keepdim=True).clamp(min=1)
+        query = self.span_query(torch.cat([q, element_h], dim=-1))
+        return self.span_pointer(query, span_h, tok_mask.any(-1))
+
+    def frame_targets(self, frames: torch.Tensor) -> torch.Tensor:
+        """(F, N, 3*p*p) pixel patches of each frame token, in the tokenizer's resolution."""
+        tok = self.frame_tokenizer
+        size = tok.image_size
+        if frames.shape[-2:] != (size, size):
+            frames = F.interpolate(frames, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        p = size // tok.grid
+        return F.unfold(frames, kernel_size=p, stride=p).transpose(1, 2)

@@ -1,0 +1,96 @@
+"""The LightningModule of all three stages (the stage picks the loss terms and their weights)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from components.optim import param_groups
+from strategies.foundation.batch import Batch
+from strategies.foundation.losses import STAGE_TERMS, compute_losses, weighted_total
+from strategies.foundation.model import FoundationModel
+from zoo.training import shard_for_model_parallel
+
+WARMUP_STEPS = 10
+
+
+def as_config(cfg: Any) -> DictConfig:
+    return cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
+
+
+class FoundationModule(L.LightningModule):
+    """cfg: the run config (as a plain dict in the checkpoint's hyper-parameters).  stage: pretrain | sft | rl.
+    vocab_size / pad_id: of the run's BPE tokenizer plus the sequence specials.
+    The tokenizer itself (``tokenizer_json``) is stored inside every checkpoint, so one file is a whole agent.
+    """
+
+    def __init__(self, cfg: Any, stage: str, vocab_size: int, pad_id: int, tokenizer_json: str | None = None):
+        super().__init__()
+        cfg = as_config(cfg)
+        self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg, resolve=True), "stage": stage,
+                                   "vocab_size": int(vocab_size), "pad_id": int(pad_id)})
+        self.cfg, self.stage = cfg, stage
+        self.tokenizer_json = tokenizer_json
+        self.model = FoundationModel(cfg.model, vocab_size, pad_id)
+        self.terms = STAGE_TERMS[stage]
+        stage_cfg = cfg.foundation[stage]
+        self.weights = {"frame": float(stage_cfg.frame_coef)}
+        for name in ("pointer", "kind", "key", "span"):
+            self.weights[name] = float(stage_cfg.action_coef)
+        if stage == "rl":
+            self.weights.update(value=float(stage_cfg.value_coef), distill=float(stage_cfg.distill_coef))
+        self._sharded = False
+
+    def configure_model(self) -> None:
+        if not self._sharded:
+            shard_for_model_parallel(self)
+            self._sharded = True
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model(batch)
+
+    def step_losses(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        losses = compute_losses(self.model, batch, self.terms)
+        return weighted_total(losses, self.weights), losses
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        total, losses = self.step_losses(batch)
+        self.log(f"{self.stage}/loss", total.detach(), prog_bar=True, batch_size=batch.size)
+        for k, v in losses.items():
+            self.log(f"{self.stage}/{k}", v.detach(), batch_size=batch.size)
+        return total
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        total, losses = self.step_losses(batch)
+        self.log(f"val/{self.stage}_loss", total.detach(), batch_size=batch.size)
+        for k in ("lm_line_acc", "pointer_acc", "span_acc"):
+            if k in losses:
+                self.log(f"val/{k}", losses[k], batch_size=batch.size)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        return batch.to(device) if isinstance(batch, Batch) else super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def configure_optimizers(self) -> Any:
+        stage_cfg = self.cfg.foundation[self.stage]
+        # components.optim: decay / no-decay groups, and Infini-attention gates at their own higher lr
+        groups = param_groups(self.model, float(stage_cfg.lr), float(stage_cfg.weight_decay))
+        optimizer = torch.optim.AdamW(groups)
+        total = max(1, int(stage_cfg.max_steps))
+
+        def schedule(step: int) -> float:  # linear warm-up, then cosine down to 10%
+            if step < WARMUP_STEPS:
+                return (step + 1) / WARMUP_STEPS
+            progress = min(1.0, (step - WARMUP_STEPS) / max(1, total - WARMUP_STEPS))
+            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["foundation_tokenizer"] = self.tokenizer_json
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.tokenizer_json = checkpoint.get("foundation_tokenizer", self.tokenizer_json)

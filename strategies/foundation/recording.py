@@ -1,0 +1,207 @@
+"""Record browser episodes into a versioned on-disk dataset (generated locally, never downloaded).
+
+Layout (one directory per recording config, so a changed config never mixes with old data)::
+
+    <root>/v<VERSION>-<config hash>/
+        manifest.json                 schema, version, the recording config, one entry per episode
+        <task>/<seed>.json            instruction, per-step DOM (elements), page, time, action, instruction line
+        <task>/<seed>.npz             screen recording: frames uint8 (T, H, W, 3), times (T,), step (T,)
+
+The screen recording holds one frame per observation (each step and the final page) stamped with
+its time since the episode start; ``frames_at_fps`` resamples it at the configured fps the way a
+screencast is watched (the latest frame at each tick).  Episodes are written atomically one by
+one and the manifest last, so an interrupted recording resumes where it stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from strategies.foundation.instructions import action_line, format_instructions
+from zoo.web.seeds import train_seed
+from zoo.web.types import Action, Element, Observation, instruction_spans
+
+VERSION = 1
+SCHEMA = "actionzoo.episodes/1"
+
+
+# ---------------------------------------------------------------- (de)serialisation
+def element_row(e: Element) -> list[Any]:
+    return [e.id, e.tag, e.text, dict(e.attrs), list(e.bbox), e.parent, e.depth, e.visible, e.category,
+            e.actionable, list(e.options)]
+
+
+def row_element(r: list[Any]) -> Element:
+    return Element(int(r[0]), r[1], r[2], dict(r[3]), tuple(float(v) for v in r[4]), int(r[5]), int(r[6]),
+                   bool(r[7]), r[8], bool(r[9]), list(r[10]))
+
+
+def action_dict(a: Action) -> dict[str, Any]:
+    return {k: v for k, v in asdict(a).items() if v is not None}
+
+
+def dict_action(d: dict[str, Any]) -> Action:
+    return Action(d["kind"], element=d.get("element"), text=d.get("text"), option=d.get("option"), key=d.get("key"))
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    with open(path, "wb") as f:  # a file object: numpy would append .npz to a bare name
+        np.savez_compressed(f, **arrays)
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- the recording config
+def recording_config(tasks: list[str], data_cfg: Any, env_cfg: Any, seed: int) -> dict[str, Any]:
+    return {
+        "tasks": list(tasks), "episodes_per_task": int(data_cfg.episodes_per_task),
+        "explore_fraction": float(data_cfg.explore_fraction), "explore_epsilon": float(data_cfg.explore_epsilon),
+        "fps": float(data_cfg.fps), "screenshot_size": int(env_cfg.screenshot_size),
+        "max_episode_steps": int(env_cfg.max_episode_steps), "seed": int(seed),
+    }
+
+
+def dataset_dir(root: str | Path, config: dict[str, Any]) -> Path:
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+    return Path(root) / f"v{VERSION}-{digest}"
+
+
+def episode_plan(config: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """(task, seed, agent) for every episode: the first ones of each task by the oracle, the rest exploring."""
+    n = config["episodes_per_task"]
+    n_explore = int(round(n * config["explore_fraction"]))
+    plan = []
+    for t, task in enumerate(config["tasks"]):
+        for i in range(n):
+            seed = train_seed(config["seed"] * 100_003 + t * 10_007 + i)
+            plan.append((task, seed, "explore" if i >= n - n_explore else "oracle"))
+    return plan
+
+
+# ---------------------------------------------------------------- exploring
+def random_action(obs: Observation, rng: np.random.Generator) -> Action | None:
+    """A random but well-formed action on a visible actionable element (typing copies an instruction span)."""
+    targets = [e for e in obs.elements if e.actionable and e.visible]
+    if not targets:
+        return None
+    el = targets[int(rng.integers(len(targets)))]
+    if el.options:
+        return Action.select(el.id, el.options[int(rng.integers(len(el.options)))])
+    if el.typable and rng.random() < 0.5:
+        spans = instruction_spans(obs.instruction) or [(0, 0)]
+        s, e = spans[int(rng.integers(len(spans)))]
+        return Action.type(el.id, obs.instruction[s:e])
+    return Action.click(el.id)
+
+
+class Recorder:
+    """Plays the planned episodes with the oracle (exploring: epsilon-random actions) and writes them."""
+
+    def __init__(self, directory: Path, config: dict[str, Any], headless: bool = True, step_timeout_s: float = 10.0,
+                 progress: bool = True):
+        self.dir, self.config = Path(directory), config
+        self.headless, self.step_timeout_s, self.progress = headless, step_timeout_s, progress
+
+    def manifest_path(self) -> Path:
+        return self.dir / "manifest.json"
+
+    def complete(self) -> bool:
+        return self.manifest_path().is_file()
+
+    def record(self) -> Path:
+        if self.complete():
+            return self.dir
+        from rich.progress import Progress
+
+        from zoo.web.env import WebEnv
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        plan = episode_plan(self.config)
+        entries = []
+        with Progress(disable=not self.progress, transient=True) as bar:
+            job = bar.add_task(f"recording {len(plan)} episodes", total=len(plan))
+            for task in self.config["tasks"]:
+                env = None
+                try:
+                    for t, seed, agent in [p for p in plan if p[0] == task]:
+                        json_path = self.dir / t / f"{seed}.json"
+                        if not json_path.is_file():
+                            if env is None:
+                                env = WebEnv(t, max_episode_steps=self.config["max_episode_steps"], screenshot=True,
+                                             screenshot_size=self.config["screenshot_size"],
+                                             step_timeout_s=self.step_timeout_s, headless=self.headless)
+                            self.record_episode(env, t, seed, agent)
+                        meta = json.loads(json_path.read_text())
+                        entries.append({"task": t, "seed": seed, "agent": agent, "success": meta["success"],
+                                        "steps": len(meta["steps"]), "file": f"{t}/{seed}"})
+                        bar.advance(job)
+                finally:
+                    if env is not None:
+                        env.close()
+        manifest = {"schema": SCHEMA, "version": VERSION, "config": self.config, "episodes": entries,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        _atomic_write(self.manifest_path(), lambda p: p.write_text(json.dumps(manifest, indent=1)))
+        return self.dir
+
+    def record_episode(self, env: Any, task: str, seed: int, agent_kind: str) -> dict[str, Any]:
+        from zoo.web.agents import OracleAgent
+
+        rng = np.random.default_rng(seed)
+        oracle = OracleAgent()
+        state = oracle.reset(1)
+        obs, _ = env.reset(seed=seed)
+        t0 = time.monotonic()
+        frames, times, frame_step, steps = [], [], [], []
+        summary: dict[str, Any] = {}
+        done, first = False, True
+        while not done:
+            now = time.monotonic() - t0
+            frames.append(obs.screenshot)
+            times.append(now)
+            frame_step.append(len(steps))
+            actions, state = oracle.act([obs], state, np.array([first]))
+            first = False
+            action, source = actions[0], "oracle"
+            if agent_kind == "explore" and rng.random() < self.config["explore_epsilon"]:
+                action, source = random_action(obs, rng) or action, "random"
+            steps.append({"instruction": obs.instruction, "page": obs.page, "time": round(now, 4),
+                          "elements": [element_row(e) for e in obs.elements], "action": action_dict(action),
+                          "source": source, "line": action_line(action, obs.elements)})
+            obs, _reward, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+            summary = info.get("episode", {}) if done else summary
+        frames.append(obs.screenshot)  # the page after the last action
+        times.append(time.monotonic() - t0)
+        frame_step.append(len(steps))
+        raw = float(summary.get("raw_reward", 0.0))
+        meta = {
+            "task": task, "seed": seed, "agent": agent_kind, "raw_reward": raw,
+            "reward": float(summary.get("reward", 0.0)), "success": bool(summary.get("success", raw > 0)),
+            "truncated": bool(truncated), "steps": steps,
+            "final": {"instruction": obs.instruction, "page": obs.page},
+            "instructions": format_instructions([s["line"] for s in steps]),
+        }
+        (self.dir / task).mkdir(parents=True, exist_ok=True)
+        size = self.config["screenshot_size"]
+        video = np.stack([f if f is not None else np.zeros((size, size, 3), np.uint8) for f in frames])
+        _atomic_write(self.dir / task / f"{seed}.npz", lambda p: _save_npz(
+            p, frames=video, times=np.asarray(times, np.float32), step=np.asarray(frame_step, np.int64)))
+        _atomic_write(self.dir / task / f"{seed}.json", lambda p: p.write_text(json.dumps(meta)))
+        return meta
+
+
+def ensure_dataset(root: str | Path, config: dict[str, Any], **recorder_kw: Any) -> Path:
+    """The dataset directory for ``config``, recorded first if it is not complete."""
+    directory = dataset_dir(root, config)
+    return Recorder(directory, config, **recorder_kw).record()

@@ -1,0 +1,124 @@
+"""RL alignment with tree search: collect search episodes in the browser, distill them into the policy.
+
+Training alternates, inside one Lightning ``fit``:
+
+1. ``updates_per_round`` optimiser steps on the replay buffer: the recorded episodes (return
+   targets for the value head, oracle actions as policy targets) plus every search episode so far
+   (visit distributions as pointer targets, returns as value targets, the chosen actions of
+   successful searches as supervised targets -- the distillation of search into the policy);
+2. a collection round: ``episodes_per_round`` episodes per task played by MCTS with the current
+   policy as prior and value head at the leaves, on fresh training seeds, in the real browser.
+
+The first round comes after the first updates, so the value head has seen the recorded returns
+before it guides a search.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from torch.utils.data import IterableDataset
+
+from strategies.foundation.batch import Batch, collate
+from strategies.foundation.policy import Policy
+from strategies.foundation.search import ReplayEnv, history_episode, make_search, visit_by_element
+from strategies.foundation.sequence import Episode, Example, SequenceBuilder
+from zoo.web.seeds import train_seed
+
+SEARCH_SEED_BASE = 500_000  # search episodes use training seeds far from the recorded ones
+MAX_SEARCH_EPISODES = 256
+
+
+class SearchCollector:
+    """Plays MCTS episodes on training seeds; one simulator browser per task."""
+
+    def __init__(self, tasks: list[str], search_cfg: Any, env_kwargs: dict[str, Any], gamma: float,
+                 frames_per_step: int = 1, seed: int = 0):
+        self.tasks, self.search_cfg, self.env_kwargs = list(tasks), search_cfg, dict(env_kwargs)
+        self.gamma, self.frames_per_step = float(gamma), int(frames_per_step)
+        self.replays: dict[str, ReplayEnv] = {}
+        self.next_seed = SEARCH_SEED_BASE + 10_000 * int(seed)
+        self.rounds: list[dict[str, Any]] = []
+
+    def replay(self, task: str) -> ReplayEnv:
+        if task not in self.replays:
+            from zoo.web.env import WebEnv
+
+            self.replays[task] = ReplayEnv(WebEnv(task, **self.env_kwargs))
+        return self.replays[task]
+
+    def play(self, policy: Policy, task: str, seed: int) -> tuple[Episode, dict[str, Any]]:
+        search = make_search(policy, self.replay(task), task, seed, self.search_cfg, self.frames_per_step)
+        prefix: tuple = ()
+        visits, expansions = [], 0
+        while True:
+            if search.sim.step_to(prefix).terminal:
+                break
+            result = search.search(prefix)
+            expansions += result.expansions
+            if result.action is None:
+                break
+            visits.append(visit_by_element(result))
+            prefix += (result.action,)
+        final = search.sim.step_to(prefix)
+        outcome = final.reward if final.terminal else -1.0
+        observations = search.sim.observations(prefix)[:-1]
+        episode = history_episode(task, observations, list(prefix), self.frames_per_step)
+        n = len(episode.steps)
+        for t, (step, visit) in enumerate(zip(episode.steps, visits)):
+            step.value = outcome * self.gamma ** (n - 1 - t)
+            step.visit = visit
+            step.expert = outcome > 0
+        return episode, {"task": task, "seed": seed, "success": outcome > 0, "steps": n, "expansions": expansions}
+
+    def collect(self, policy: Policy, episodes_per_task: int) -> list[Episode]:
+        out, stats = [], []
+        for task in self.tasks:
+            for _ in range(int(episodes_per_task)):
+                seed = train_seed(self.next_seed)
+                self.next_seed += 1
+                episode, info = self.play(policy, task, seed)
+                out.append(episode)
+                stats.append(info)
+        self.rounds.append({
+            "round": len(self.rounds) + 1, "episodes": len(stats),
+            "success_rate": sum(s["success"] for s in stats) / max(1, len(stats)),
+            "mean_expansions": sum(s["expansions"] for s in stats) / max(1, len(stats)),
+        })
+        return out
+
+    def close(self) -> None:
+        for r in self.replays.values():
+            r.close()
+        self.replays.clear()
+
+
+class SearchReplay(IterableDataset):
+    """Yields ready batches: ``updates_per_round`` from the buffer, then a collection round, forever."""
+
+    def __init__(self, recorded: list[Example], builder: SequenceBuilder, collector: SearchCollector,
+                 make_policy: Callable[[], Policy], batch_size: int, updates_per_round: int, episodes_per_round: int,
+                 seed: int = 0):
+        self.recorded, self.builder, self.collector = list(recorded), builder, collector
+        self.make_policy = make_policy
+        self.batch_size, self.updates_per_round = int(batch_size), max(1, int(updates_per_round))
+        self.episodes_per_round = int(episodes_per_round)
+        self.searched: list[Example] = []
+        self.rng = random.Random(seed)
+
+    def sample(self) -> Batch:
+        pool = self.recorded + self.searched
+        # half of every batch comes from search episodes once there are some (they are few but on-policy)
+        n_search = min(len(self.searched), self.batch_size // 2)
+        picks = self.rng.sample(self.searched, n_search) if n_search else []
+        picks += [self.rng.choice(pool) for _ in range(self.batch_size - n_search)]
+        return collate(picks)
+
+    def __iter__(self) -> Iterator[Batch]:
+        while True:
+            for _ in range(self.updates_per_round):
+                yield self.sample()
+            if self.episodes_per_round > 0:
+                new = self.collector.collect(self.make_policy(), self.episodes_per_round)
+                self.searched = (self.searched + [self.builder.build(e) for e in new])[-MAX_SEARCH_EPISODES:]

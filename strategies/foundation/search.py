@@ -1,0 +1,121 @@
+"""Tree search in the real browser: the simulator replays an episode from its seed, the policy
+gives PUCT priors and the value head evaluates leaves (``mcts.py`` holds the search itself).
+
+A node's state is reached by ``WebEnv.reset(seed)`` and stepping its action prefix; every prefix
+passed on the way is cached (observation, terminal flag, reward), and when the requested prefix
+extends the one the browser is at, only the missing actions are stepped.  Clicking a link loads
+the next page, so that child's candidate actions come from the new page's DOM tree.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from strategies.foundation.data import terminal_value
+from strategies.foundation.instructions import action_line
+from strategies.foundation.mcts import MCTS, Outcome
+from strategies.foundation.policy import Policy
+from strategies.foundation.sequence import Episode, Step
+from zoo.web.types import Action, Observation
+
+
+def action_key(a: Action) -> tuple:
+    return (a.kind, a.element, a.text, a.option, a.key)
+
+
+class ReplayEnv:
+    """A WebEnv shared by the simulators of one task; ``owner``/``at`` say whose prefix it is at."""
+
+    def __init__(self, env: Any):
+        self.env, self.owner, self.at = env, None, None
+        self.resets = self.steps = 0
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class BrowserSimulator:
+    """``step_to(prefix)`` for one episode (task + seed) on a shared ``ReplayEnv``."""
+
+    def __init__(self, replay: ReplayEnv, seed: int):
+        self.replay, self.seed = replay, int(seed)
+        self.cache: dict[tuple, Outcome] = {}
+
+    def _reset(self) -> Observation:
+        obs, _ = self.replay.env.reset(seed=self.seed)
+        self.replay.owner, self.replay.at = self, ()
+        self.replay.resets += 1
+        self.cache[()] = Outcome(obs, False, 0.0, obs.page)
+        return obs
+
+    def step_to(self, prefix: tuple) -> Outcome:
+        keys = tuple(action_key(a) for a in prefix)
+        if keys in self.cache:
+            return self.cache[keys]
+        r = self.replay
+        if r.owner is self and r.at is not None and keys[: len(r.at)] == r.at:
+            start = len(r.at)
+        else:
+            self._reset()
+            start = 0
+        for i in range(start, len(prefix)):
+            obs, reward, terminated, truncated, info = r.env.step(prefix[i])
+            r.steps += 1
+            if terminated or truncated:
+                summary = info.get("episode", {})
+                value = terminal_value(summary.get("raw_reward", reward), truncated and not terminated)
+                out = Outcome(obs, True, value, obs.page)
+                self.cache[keys[: i + 1]] = out
+                r.at = None
+                return out
+            self.cache[keys[: i + 1]] = Outcome(obs, False, 0.0, obs.page)
+            r.at = keys[: i + 1]
+        return self.cache[keys]
+
+    def observations(self, prefix: tuple) -> list[Observation]:
+        """The observation before each action of ``prefix`` and after the last one (all cached)."""
+        return [self.step_to(prefix[:i]).observation for i in range(len(prefix) + 1)]
+
+
+def history_episode(task: str, observations: list[Observation], actions: list[Action], frames_per_step: int = 1) -> Episode:
+    """The model's view of a live episode: past steps with their actions and lines, the last one open."""
+    steps = []
+    shots = [o.screenshot for o in observations]
+    for t, obs in enumerate(observations):
+        recent = [s for s in shots[: t + 1][-frames_per_step:] if s is not None]
+        action = actions[t] if t < len(actions) else None
+        steps.append(Step(obs.instruction, obs.elements, np.stack(recent) if recent else None, action,
+                          action_line(action, obs.elements) if action is not None else None, page=obs.page))
+    return Episode(task, steps)
+
+
+class PolicyEvaluator:
+    """MCTS evaluator: candidates and priors from the policy, leaf value from the value head."""
+
+    def __init__(self, policy: Policy, simulator: BrowserSimulator, task: str, frames_per_step: int = 1):
+        self.policy, self.sim, self.task, self.frames_per_step = policy, simulator, task, frames_per_step
+        self.calls = 0
+
+    def evaluate(self, prefix: tuple, outcome: Outcome) -> tuple[list[Action], list[float], float]:
+        self.calls += 1
+        episode = history_episode(self.task, self.sim.observations(prefix), list(prefix), self.frames_per_step)
+        d = self.policy.decide([episode])[0]
+        return d.candidates, d.priors, d.value
+
+
+def make_search(policy: Policy, replay: ReplayEnv, task: str, seed: int, search_cfg: Any,
+                frames_per_step: int = 1) -> MCTS:
+    sim = BrowserSimulator(replay, seed)
+    return MCTS(sim, PolicyEvaluator(policy, sim, task, frames_per_step), simulations=int(search_cfg.simulations),
+                c_puct=float(search_cfg.c_puct), max_depth=int(search_cfg.max_depth), gamma=float(search_cfg.gamma),
+                key=action_key)
+
+
+def visit_by_element(result: Any) -> dict[int, float]:
+    """Root visit shares keyed by element id (the pointer head's distillation target)."""
+    out: dict[int, float] = {}
+    for action, share in zip(result.root.actions, result.policy):
+        if action.element is not None:
+            out[int(action.element)] = out.get(int(action.element), 0.0) + float(share)
+    return out

@@ -1,0 +1,304 @@
+"""Episodes -> one interleaved token sequence per episode, and batches of them.
+
+Layout of an episode (``t`` = step; the goal is repeated per step so a sliding window still sees it)::
+
+    <bos> | <step> frame_t tokens  goal tokens  element tokens  <act> "t+1. Press on ..." <eol> | <step> ...
+
+* frame tokens come from the registered frame tokenizer (one token per patch); the model predicts
+  each frame token's pixels from the position before it (next-frame-token prediction), so the
+  frame of step t+1 is predicted right after the action line of step t.
+* element tokens are one embedding per DOM element (its text, tag, category, box, state flags).
+* ``<act>`` is the acting query: the pointer head scores the step's element tokens from it, the kind
+  / key / span heads decode the rest of the Action, and the value head estimates the return.
+* the action line is the numbered instruction of the design note; all lines of an episode together
+  are its numbered instruction list (the SFT output), produced by the LM head.
+
+``SequenceBuilder.build`` turns an ``Episode`` into an ``Example`` (numpy arrays), ``collate`` pads
+examples into a ``Batch`` of tensors.  The same code serves training and acting (the last step of
+an acting episode has no action yet, so its sequence ends at ``<act>``).
+"""
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from strategies.foundation.instructions import element_label, element_noun, number_lines
+from zoo.web.types import ACTION_KINDS, CATEGORIES, instruction_spans
+
+# token types (index into the model's type embedding)
+PAD, SPECIAL, GOAL, FRAME, ELEMENT, ACT, LINE = range(7)
+N_TYPES = 7
+KEYS = ("Enter", "Tab", "Escape", "Backspace", "ArrowDown", "ArrowUp", "Space", "<other>")
+TAG_BUCKETS = 64
+N_FLAGS = 9
+MAX_POS, MAX_STEPS = 512, 32
+MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS = 64, 40, 16, 8
+IGNORE = -100
+
+
+@dataclass
+class Step:
+    """One recorded (or live) step.  frames: (k, H, W, 3) uint8, the latest frames before the action.
+    action / line: what was done and its instruction sentence (None on the live step).
+    value: return target.  visit: element id -> search visit share (distillation target).
+    expert: the action is a supervised target (recorded oracle steps, search choices).
+    """
+
+    instruction: str
+    elements: list[Any]
+    frames: np.ndarray | None = None
+    action: Any = None
+    line: str | None = None
+    value: float | None = None
+    visit: dict[int, float] | None = None
+    expert: bool = False
+    page: str = ""
+
+
+@dataclass
+class Episode:
+    task: str
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def instruction(self) -> str:
+        return self.steps[0].instruction if self.steps else ""
+
+    def instruction_list(self) -> str:
+        """The numbered instruction list of the episode's actions (the SFT target text)."""
+        return "\n".join(number_lines([s.line for s in self.steps if s.line]))
+
+
+def tag_bucket(el: Any) -> int:
+    """Stable bucket of the element's tag and input type (crc32: Python's hash() is salted per process)."""
+    key = f"{el.tag.lower()}:{str((el.attrs or {}).get('type', '')).lower()}"
+    return zlib.crc32(key.encode()) % TAG_BUCKETS
+
+
+def element_text(el: Any) -> str:
+    return f"{element_noun(el)} {element_label(el)}".strip()
+
+
+def choose_slots(elements: list[Any], max_elements: int) -> list[int]:
+    """Up to ``max_elements`` element ids in page order: visible actionable ones first, then texts."""
+    ranked = sorted(
+        elements, key=lambda e: (not (e.actionable and e.visible), not e.visible, not (e.text or "").strip(), e.id)
+    )
+    return sorted(e.id for e in ranked[:max_elements])
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 1}
+
+
+def element_flags(el: Any, goal: str) -> list[float]:
+    """State and goal-overlap features: a tiny model learns which element the goal names much faster."""
+    attrs = el.attrs or {}
+    label = element_label(el).lower()
+    words = _words(label)
+    overlap = len(words & _words(goal)) / len(words) if words else 0.0
+    value = str(attrs.get("value", "")).strip().lower()
+    return [
+        float(el.actionable), float(el.visible), float(str(attrs.get("checked", "")).lower() in ("true", "checked", "1")),
+        float(bool(value)), float(bool(value) and value in goal.lower()), float(bool(label) and label in goal.lower()),
+        overlap, float(bool(getattr(el, "options", None))), min(el.depth, 16) / 16.0,
+    ]
+
+
+def key_index(key: str | None) -> int:
+    return KEYS.index(key) if key in KEYS else len(KEYS) - 1
+
+
+def span_index(goal: str, text: str | None) -> int:
+    """Index of the candidate span (zoo.web.types.instruction_spans) equal to ``text``, else -1."""
+    if not text:
+        return -1
+    spans = instruction_spans(goal)[:MAX_SPANS]
+    texts = [goal[s:e] for s, e in spans]
+    for wanted in (text, text.lower()):
+        for i, t in enumerate(texts):
+            if (t if wanted is text else t.lower()) == wanted:
+                return i
+    return -1
+
+
+@dataclass
+class Example:
+    """One encoded episode; arrays are indexed by sequence position unless noted."""
+
+    ids: np.ndarray
+    ttype: np.ndarray
+    pos: np.ndarray
+    step: np.ndarray
+    frame_no: np.ndarray  # frame (index into frames) of a frame token, else -1
+    frame_j: np.ndarray  # token index inside that frame
+    elem_ref: np.ndarray  # row of the element table, else -1
+    lm_target: np.ndarray  # next text token predicted from this position, else IGNORE
+    lm_kind: np.ndarray  # 1 goal text, 2 action line, 0 none
+    next_frame_no: np.ndarray  # frame whose token ``next_frame_j`` is predicted from this position, else -1
+    next_frame_j: np.ndarray
+    frames: np.ndarray  # (F, H, W, 3) uint8
+    el_text: np.ndarray  # (NE, L) token ids
+    el_tag: np.ndarray
+    el_cat: np.ndarray
+    el_box: np.ndarray  # (NE, 4)
+    el_flags: np.ndarray  # (NE, N_FLAGS)
+    acts: list[dict[str, Any]]  # one per <act>: positions and targets
+    slots: list[list[int]]  # per step: element ids of its element tokens
+    spans: list[list[str]]  # per step: candidate span texts
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class SequenceBuilder:
+    """Encodes episodes with a BPE tokenizer; three special tokens are appended after its vocabulary.
+
+    tokens_per_frame: frame tokens per frame (0: screen not used).  max_elements / max_text_len:
+    element slots per step and BPE tokens per element text.
+    """
+
+    def __init__(self, tokenizer: Any, tokens_per_frame: int, max_elements: int = 48, max_text_len: int = 16,
+                 frames_per_step: int = 1):
+        self.tok = tokenizer
+        base = int(tokenizer.vocab_size)
+        self.STEP, self.ACT, self.EOL = base, base + 1, base + 2
+        self.vocab_size = base + 3
+        self.tokens_per_frame = int(tokens_per_frame)
+        self.max_elements, self.max_text_len = int(max_elements), int(max_text_len)
+        self.frames_per_step = int(frames_per_step)
+
+    # ------------------------------------------------------------------ text
+    def encode(self, text: str, max_len: int) -> list[int]:
+        return self.tok.encode(text, max_len=max_len)
+
+    def goal_pieces(self, goal: str) -> tuple[list[int], list[tuple[int, int, int, int]]]:
+        """Goal ids word by word (each with its leading space, as byte-level BPE sees it in context)
+        and per word (char_start, char_end, tok_start, tok_end)."""
+        ids: list[int] = []
+        words = []
+        for m in re.finditer(r"\s*\S+", goal):
+            piece = self.tok.encode(m.group())
+            start = len(ids)
+            ids.extend(piece)
+            words.append((m.start(), m.end(), start, len(ids)))
+        keep = MAX_GOAL_TOKENS
+        return ids[:keep], [(cs, ce, ts, min(te, keep)) for cs, ce, ts, te in words if ts < keep]
+
+    def line_ids(self, number: int, line: str) -> list[int]:
+        return self.encode(f"{number}. {line}", MAX_LINE_TOKENS)
+
+    def decode_line(self, ids: list[int]) -> str:
+        """Generated ids of one line -> the sentence without its number."""
+        text = self.tok.decode([i for i in ids if i < self.STEP])
+        return re.sub(r"^\s*\d+\.\s*", "", text).strip()
+
+    # ------------------------------------------------------------------ episodes
+    def build(self, episode: Episode) -> Example:
+        cols: dict[str, list[int]] = {k: [] for k in (
+            "ids", "ttype", "pos", "step", "frame_no", "frame_j", "elem_ref", "lm_target", "lm_kind",
+            "next_frame_no", "next_frame_j")}
+        frames: list[np.ndarray] = []
+        table: dict[str, list[Any]] = {k: [] for k in ("text", "tag", "cat", "box", "flags")}
+        acts: list[dict[str, Any]] = []
+        all_slots, all_spans = [], []
+        seg_start = 0
+
+        def push(tok: int, ttype: int, t: int, frame_no: int = -1, frame_j: int = 0, elem: int = -1) -> int:
+            p = len(cols["ids"])
+            for k, v in (("ids", tok), ("ttype", ttype), ("pos", min(p - seg_start, MAX_POS - 1)),
+                         ("step", min(t, MAX_STEPS - 1)), ("frame_no", frame_no), ("frame_j", frame_j),
+                         ("elem_ref", elem), ("lm_target", IGNORE), ("lm_kind", 0), ("next_frame_no", -1),
+                         ("next_frame_j", 0)):
+                cols[k].append(v)
+            return p
+
+        def predict_text(p: int, target: int, kind: int) -> None:
+            cols["lm_target"][p], cols["lm_kind"][p] = target, kind
+
+        push(self.tok.bos_id, SPECIAL, 0)
+        for t, step in enumerate(episode.steps):
+            seg_start = len(cols["ids"])
+            push(self.STEP, SPECIAL, t)
+            if self.tokens_per_frame and step.frames is not None and len(step.frames):
+                for frame in step.frames[-self.frames_per_step:]:
+                    f = len(frames)
+                    frames.append(frame)
+                    for j in range(self.tokens_per_frame):
+                        prev = len(cols["ids"]) - 1
+                        cols["next_frame_no"][prev], cols["next_frame_j"][prev] = f, j
+                        push(0, FRAME, t, frame_no=f, frame_j=j)
+            goal = step.instruction or ""
+            goal_ids, words = self.goal_pieces(goal)
+            goal_start = len(cols["ids"])
+            for tok_id in goal_ids:
+                if t == 0:  # the goal is predicted once; its later copies are only context
+                    predict_text(len(cols["ids"]) - 1, tok_id, 1)
+                push(tok_id, GOAL, t)
+            slots = choose_slots(step.elements, self.max_elements)
+            by_id = {e.id: e for e in step.elements}
+            width = max([e.bbox[0] + e.bbox[2] for e in step.elements] + [1.0])
+            height = max([e.bbox[1] + e.bbox[3] for e in step.elements] + [1.0])
+            elem_pos = []
+            for eid in slots:
+                el = by_id[eid]
+                row = len(table["text"])
+                ids = self.encode(element_text(el), self.max_text_len)
+                table["text"].append(ids + [self.tok.pad_id] * (self.max_text_len - len(ids)))
+                table["tag"].append(tag_bucket(el))
+                table["cat"].append(CATEGORIES.index(el.category) if el.category in CATEGORIES else 0)
+                x, y, w, h = el.bbox
+                table["box"].append([x / width, y / height, w / width, h / height])
+                table["flags"].append(element_flags(el, goal))
+                elem_pos.append(push(0, ELEMENT, t, elem=row))
+            # candidate spans to type/select, as token positions of this step's goal copy
+            spans = instruction_spans(goal)[:MAX_SPANS]
+            span_pos = []
+            for s, e in spans:
+                toks = [p for cs, ce, ts, te in words if cs < e and ce > s for p in range(ts, te)]
+                span_pos.append([goal_start + p for p in toks[:MAX_SPAN_TOKENS]] or [goal_start])
+            act_pos = push(self.ACT, ACT, t)
+            action = step.action
+            target_slot = slots.index(action.element) if action is not None and action.element in slots else -1
+            visit = None
+            if step.visit:
+                visit = [float(step.visit.get(eid, 0.0)) for eid in slots]
+                visit = visit if sum(visit) > 0 else None
+            acts.append({
+                "pos": act_pos, "elem_pos": elem_pos, "span_pos": span_pos,
+                "slot": target_slot if step.expert else -1,
+                "kind": ACTION_KINDS.index(action.kind) if action is not None and step.expert else -1,
+                "key": key_index(action.key) if action is not None and step.expert and action.kind == "press" else -1,
+                "span": span_index(goal, action.text or action.option) if action is not None and step.expert
+                and action.kind in ("type", "select") else -1,
+                "value": float("nan") if step.value is None else float(step.value),
+                "visit": visit,
+            })
+            all_slots.append(slots)
+            all_spans.append([goal[s:e] for s, e in spans])
+            if step.line is not None:
+                prev = act_pos
+                for tok_id in self.line_ids(t + 1, step.line) + [self.EOL]:
+                    predict_text(prev, tok_id, 2)
+                    if tok_id == self.EOL:
+                        break
+                    prev = push(tok_id, LINE, t)
+        size = self.frame_shape(frames)
+        return Example(
+            **{k: np.asarray(v, dtype=np.int64) for k, v in cols.items()},
+            frames=np.stack(frames) if frames else np.zeros((0, *size), np.uint8),
+            el_text=np.asarray(table["text"], np.int64).reshape(-1, self.max_text_len),
+            el_tag=np.asarray(table["tag"], np.int64), el_cat=np.asarray(table["cat"], np.int64),
+            el_box=np.asarray(table["box"], np.float32).reshape(-1, 4),
+            el_flags=np.asarray(table["flags"], np.float32).reshape(-1, N_FLAGS),
+            acts=acts, slots=all_slots, spans=all_spans,
+        )
+
+    @staticmethod
+    def frame_shape(frames: list[np.ndarray]) -> tuple[int, int, int]:
+        return tuple(frames[0].shape) if frames else (1, 1, 3)  # type: ignore[return-value]

@@ -1,0 +1,127 @@
+"""Running the three stages: each a Lightning ``fit`` through ``zoo.training.make_trainer``.
+
+Checkpoints of stage S live in ``run_dir/checkpoints/S/``: ``last.ckpt`` (periodic, for resuming a
+partly trained stage) and ``final.ckpt`` (written when the stage completes).  A stage whose
+final checkpoint exists is skipped; a stage starts from the previous stage's final weights.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from torch.utils.data import DataLoader
+
+from strategies.foundation.data import EpisodeDataModule, tokens_per_frame
+from strategies.foundation.metrics import instruction_metrics
+from strategies.foundation.module import FoundationModule
+from strategies.foundation.policy import Policy
+from strategies.foundation.rl import SearchCollector, SearchReplay
+
+STAGES = ("pretrain", "sft", "rl")
+console = Console(stderr=True)
+
+
+def final_checkpoint(run_dir: Path, stage: str) -> Path:
+    return Path(run_dir) / "checkpoints" / stage / "final.ckpt"
+
+
+def last_stage_checkpoint(run_dir: Path, stage: str) -> Path | None:
+    last = Path(run_dir) / "checkpoints" / stage / "last.ckpt"
+    return last if last.is_file() else None
+
+
+def env_kwargs(cfg: Any) -> dict[str, Any]:
+    """WebEnv options of the simulator browsers: the same episode rules as the benchmark's envs."""
+    return dict(max_episode_steps=int(cfg.env.max_episode_steps), screenshot=bool(cfg.model.use_screen),
+                screenshot_size=int(cfg.env.screenshot_size), step_timeout_s=float(cfg.env.step_timeout_s),
+                invalid_action_penalty=float(cfg.env.invalid_action_penalty), headless=bool(cfg.env.headless))
+
+
+def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | None) -> FoundationModule:
+    module = FoundationModule(cfg, stage, dm.builder.vocab_size, dm.tokenizer.pad_id,
+                              tokenizer_json=dm.tokenizer.tok.to_str())
+    if init_from is not None and init_from.is_file():
+        state = torch.load(init_from, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    return module
+
+
+def trainer_for(cfg: Any, run_dir: Path, stage: str) -> Any:
+    from zoo.training import make_trainer
+
+    extra: dict[str, Any] = {"limit_val_batches": 0, "num_sanity_val_steps": 0}
+    if cfg.trainer.strategy in ("auto", "ddp"):  # FSDP2 shards clip through their own strategy
+        extra["gradient_clip_val"] = float(cfg.trainer.gradient_clip_val)
+    return make_trainer(cfg, run_dir, stage=stage, max_steps=int(cfg.foundation[stage].max_steps), **extra)
+
+
+def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: Path | None) -> dict[str, Any]:
+    """Train one stage to its final checkpoint; returns the stage's summary (time, metrics)."""
+    t0 = time.time()
+    dm = EpisodeDataModule(cfg, run_dir, stage, tasks)
+    dm.prepare_data()
+    dm.setup("fit")
+    resume = last_stage_checkpoint(run_dir, stage)
+    module = build_module(cfg, stage, dm, None if resume else init_from)
+    trainer = trainer_for(cfg, run_dir, stage)
+    console.print(f"[bold]stage {stage}[/]: {len(dm.train_episodes)} training episodes, {len(dm.val_episodes)} held out"
+                  + (f", resuming from {resume}" if resume else "") + (f", from {init_from.parent.name}" if init_from and not resume else ""))
+    summary: dict[str, Any] = {"train_episodes": len(dm.train_episodes), "val_episodes": len(dm.val_episodes)}
+    if stage == "rl":
+        rl_cfg = cfg.foundation.rl
+        collector = SearchCollector(tasks, cfg.foundation.search, env_kwargs(cfg), float(cfg.foundation.search.gamma),
+                                    int(cfg.foundation.data.frames_per_step), seed=int(cfg.seed))
+        make_policy = lambda: Policy(module.model, dm.builder, int(cfg.foundation.search.top_k), module.device)  # noqa: E731
+        replay = SearchReplay(dm.train_examples, dm.builder, collector, make_policy, int(rl_cfg.batch_size),
+                              int(rl_cfg.updates_per_round), int(rl_cfg.episodes_per_round), seed=int(cfg.seed))
+        try:
+            trainer.fit(module, train_dataloaders=DataLoader(replay, batch_size=None, num_workers=0), ckpt_path=resume)
+        finally:
+            collector.close()
+        summary["search_rounds"] = collector.rounds
+    else:
+        trainer.fit(module, datamodule=dm, ckpt_path=resume)
+        validated = trainer.validate(module, datamodule=dm, verbose=False)
+        summary["validation"] = {k: float(v) for k, v in (validated[0] if validated else {}).items()}
+    final = final_checkpoint(run_dir, stage)
+    trainer.save_checkpoint(final)
+    if stage in ("sft", "rl") and trainer.is_global_zero:
+        policy = Policy(module.model, dm.builder, int(cfg.foundation.search.top_k), module.device)
+        summary["instructions"] = instruction_metrics(policy, dm.val_episodes)
+    summary.update(steps=int(trainer.global_step), seconds=round(time.time() - t0, 1), checkpoint=str(final))
+    write_json(Path(run_dir) / f"{stage}_summary.json", summary)
+    return summary
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def run_stages(cfg: Any, run_dir: Path, tasks: list[str]) -> dict[str, Any]:
+    """Run the requested stage(s) in order, skipping completed ones; returns per-stage summaries."""
+    wanted = STAGES if cfg.stage == "all" else (cfg.stage,)
+    out: dict[str, Any] = {}
+    previous: Path | None = None
+    for stage in STAGES:
+        final = final_checkpoint(run_dir, stage)
+        if stage in wanted:
+            if final.is_file():
+                console.print(f"[bold]stage {stage}[/]: done already ({final}), skipped")
+                saved = Path(run_dir) / f"{stage}_summary.json"
+                out[stage] = json.loads(saved.read_text()) if saved.is_file() else {"checkpoint": str(final)}
+            else:
+                out[stage] = run_stage(cfg, run_dir, stage, tasks, previous)
+        if final.is_file():
+            previous = final
+    out["final_checkpoint"] = str(previous) if previous else None
+    return out
+
+
+__all__ = ["STAGES", "env_kwargs", "final_checkpoint", "run_stages", "tokens_per_frame"]

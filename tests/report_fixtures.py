@@ -1,0 +1,97 @@
+"""Fixture inputs for the ``zoo report`` tests, laid out exactly as the real commands write them.
+
+Run dirs get a real composed ``config.yaml`` (zoo.config.compose + zoo.runs.save_config) and a
+CSVLogger-style ``metrics.csv``; benchmark results are per-episode outcomes drawn from a seeded
+generator and summarised into the results schema; the Optuna study is a real (cheap) study run
+by ``zoo.search.run_study``.  Nothing here is a real agent's score: the tests check how the
+report presents numbers, not the numbers.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import random
+import sys
+from pathlib import Path
+
+import zoo  # noqa: F401
+from zoo.config import compose, parse_tool_config
+from zoo.runs import save_config
+
+TASKS = ["click-test", "click-button", "focus-text", "enter-text"]
+
+
+def bench_results(agent: dict, rates: dict[str, float], episodes: int, seed: int) -> dict:
+    """A results dict (schema actionzoo.bench/1) from per-episode outcomes with the given odds."""
+    rng = random.Random(seed)
+    tasks, total, wins, reward_sum = {}, 0, 0, 0.0
+    for task in TASKS:
+        outcomes = [rng.random() < rates[task] for _ in range(episodes)]
+        rewards = [rng.uniform(0.3, 0.9) if ok else -1.0 for ok in outcomes]
+        k = sum(outcomes)
+        tasks[task] = {"episodes": episodes, "successes": k, "success_rate": k / episodes,
+                       "mean_reward": sum(rewards) / episodes}
+        total, wins, reward_sum = total + episodes, wins + k, reward_sum + sum(rewards)
+    return {"schema": "actionzoo.bench/1", "agent": agent, "tasks": tasks,
+            "overall": {"episodes": total, "success_rate": wins / total, "mean_reward": reward_sum / total}}
+
+
+def write_curve(path: Path, updates: int, final: float, seed: int, with_success: bool = True) -> None:
+    rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cols = ["epoch", "step", "time/wall_s", "train/policy_loss"] + (["train/success_rate"] if with_success else [])
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        for step in range(updates):
+            row = [0, step, round(1.7 * (step + 1), 3), round(rng.uniform(-0.1, 0.1), 4)]
+            if with_success:
+                row.append(round(min(1.0, max(0.0, final * (step + 1) / updates + rng.uniform(-0.1, 0.1))), 3))
+            w.writerow(row)
+
+
+def make_run(root: Path, strategy: int, name: str, overrides: list[str], rates: dict[str, float], seed: int) -> Path:
+    cfg = compose([f"strategy={strategy}", f"run_root={root}", f"name={name}", *overrides], validate_choices=False)
+    run_dir = root / f"strategy{strategy}" / name
+    (run_dir / "checkpoints").mkdir(parents=True)
+    save_config(cfg, run_dir)
+    agent = {"name": f"strategy{strategy}", "strategy": strategy, "attention": cfg.model.attention.name,
+             "params": 10_000 * (seed + 3)}
+    (run_dir / "results.json").write_text(json.dumps(bench_results(agent, rates, 8, seed)))
+    if strategy == 1:
+        write_curve(run_dir / "csv/sft/metrics.csv", 10, 0.0, seed, with_success=False)
+        write_curve(run_dir / "csv/rl/metrics.csv", 12, max(rates.values()), seed)
+    else:
+        write_curve(run_dir / "csv/ppo/metrics.csv", 20, max(rates.values()), seed)
+    return run_dir
+
+
+def make_inputs(tmp: Path, with_bench: bool = True, with_study: bool = True) -> dict[str, Path]:
+    runs, bench, search = tmp / "runs", tmp / "reports/bench", tmp / "reports/search"
+    make_run(runs, 2, "xl-seed0", ["model.attention=xl"], dict(zip(TASKS, (0.9, 0.6, 0.7, 0.2))), 0)
+    make_run(runs, 2, "infini-seed0", ["model.attention=infini"], dict(zip(TASKS, (0.8, 0.5, 0.6, 0.1))), 1)
+    make_run(runs, 2, "dense-seed0", ["model.attention=dense"], dict(zip(TASKS, (0.7, 0.3, 0.4, 0.0))), 2)
+    make_run(runs, 1, "sliding-seed0", [], dict(zip(TASKS, (0.95, 0.7, 0.8, 0.4))), 3)
+    if with_bench:
+        bench.mkdir(parents=True)
+        (bench / "random.json").write_text(json.dumps(bench_results({"name": "random"}, dict.fromkeys(TASKS, 0.15), 10, 7)))
+        (bench / "oracle.json").write_text(json.dumps(bench_results({"name": "oracle"}, dict.fromkeys(TASKS, 1.0), 10, 8)))
+        seq = [1024, 2048, 4096, 8192]
+        attention = {"device": "cpu", "dim": 256, "results": [
+            {"variant": v, "seq_len": n, "ms": base * (n / 1024) ** power, "peak_mb": mem * (n / 1024) ** mpow}
+            for v, base, power, mem, mpow in (("dense", 2.0, 2.0, 8.0, 2.0), ("sliding", 3.0, 1.0, 6.0, 1.0),
+                                              ("infini", 2.5, 1.0, 4.0, 1.0), ("xl", 2.2, 1.1, 5.0, 1.0))
+            for n in seq]}
+        (bench / "attention.json").write_text(json.dumps(attention))
+        throughput = {"results": [{"contexts": c, "steps_per_s": 14.0 * c ** 0.8} for c in (1, 2, 4)]}
+        (bench / "env_throughput.json").write_text(json.dumps(throughput))
+    if with_study:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from search_helpers import quadratic
+
+        from zoo.schema.tools import StudyConfig
+        from zoo.search import run_study
+
+        run_study(parse_tool_config(StudyConfig, ["trials=5", f"out={search}", f"run_root={tmp / 'runs-search'}"]),
+                  objective=quadratic)
+    return {"runs": runs, "bench": bench, "search": search, "out": tmp / "reports"}

@@ -1,0 +1,122 @@
+"""Each variant reduces to dense attention where it should, and the sliding window is exactly W wide."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from components.attention import create_attention
+from components.attention.sliding import band_mask, blocked_sliding_sdpa, keep_key
+
+DIM, HEADS, B = 32, 4, 2
+
+
+def pair(name: str, **kw):
+    """A variant and a dense layer with the same qkv/proj weights."""
+    torch.manual_seed(0)
+    attn = create_attention(name, DIM, HEADS, **kw).eval()
+    dense = create_attention("dense", DIM, HEADS, causal=kw.get("causal", True)).eval()
+    missing, unexpected = dense.load_state_dict(attn.state_dict(), strict=False)
+    assert not missing, missing
+    return attn, dense
+
+
+# ---------------------------------------------------------------- sliding
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("length", [24, 300])  # 300 > the CPU query block: exercises the blocked path
+def test_sliding_with_window_covering_the_input_equals_dense(causal, length):
+    attn, dense = pair("sliding", window=2 * length, causal=causal)
+    x = torch.randn(B, length, DIM)
+    torch.testing.assert_close(attn(x)[0], dense(x)[0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_sliding_window_keeps_exactly_w_keys(causal):
+    """Off-by-one pin: the FlexAttention idiom `q - kv <= W` keeps W+1 keys; we keep exactly W."""
+    w, n = 5, 300
+    idx = torch.arange(n)
+    counts = band_mask(n, w, causal).sum(-1)
+    interior = counts[w : n - w]
+    assert (interior == w).all()
+    if causal:
+        assert (counts == torch.clamp(idx + 1, max=w)).all()
+        naive = ((idx[:, None] - idx[None, :]) <= w) & (idx[:, None] >= idx[None, :])
+        assert (naive.sum(-1)[w:] == w + 1).all()  # the trap we avoid
+    # the computation agrees: with uniform attention (q = k = 0) output = mean visible key position
+    q = torch.zeros(1, 1, n, 4)
+    v = idx.float().view(1, 1, n, 1).expand(1, 1, n, 4).contiguous()
+    out = blocked_sliding_sdpa(q, q, v, w, causal)[0, 0, :, 0]
+    vis = keep_key(idx[:, None], idx[None, :], w, causal).float()
+    torch.testing.assert_close(out, (vis @ idx.float()) / vis.sum(-1))
+    if causal:
+        torch.testing.assert_close(out[w:], idx[w:].float() - (w - 1) / 2)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_sliding_flex_mask_matches_sdpa_path(causal):
+    """The FlexAttention path (used on CUDA; forward-only eager here on CPU) sees the same W keys."""
+    attn, _ = pair("sliding", window=7, causal=causal)
+    x = torch.randn(B, 256, DIM)
+    y_sdpa = attn(x)[0]
+    attn.backend = "flex"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "flex_attention called without torch.compile()"
+        with torch.no_grad():
+            y_flex = attn(x)[0]
+    torch.testing.assert_close(y_flex, y_sdpa, atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- xl
+@pytest.mark.parametrize("causal", [True, False])
+def test_xl_with_empty_memory_equals_dense(causal):
+    attn, dense = pair("xl", mem_len=16, causal=causal)
+    x = torch.randn(B, 24, DIM)
+    for state in (None, attn.init_state(B)):
+        torch.testing.assert_close(attn(x, state)[0], dense(x)[0], atol=1e-5, rtol=1e-5)
+    torch.nn.init.normal_(attn.rel_bias)  # the relative bias is really applied once it has learned
+    assert (attn(x)[0] - dense(x)[0]).abs().max() > 1e-3
+
+
+def test_xl_memory_equals_attending_over_the_concatenation():
+    """Segment 2 with segment 1 as memory == the second half of one pass over both segments."""
+    attn, _ = pair("xl", mem_len=16)
+    torch.nn.init.normal_(attn.rel_bias)
+    x = torch.randn(B, 32, DIM)
+    long = create_attention("xl", DIM, HEADS, mem_len=0).eval()
+    long.load_state_dict(attn.state_dict())
+    y_full = long(x)[0]
+    _, mem = attn(x[:, :16], attn.init_state(B))
+    torch.testing.assert_close(attn(x[:, 16:], mem)[0], y_full[:, 16:], atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- infini
+@pytest.mark.parametrize("delta_rule", [True, False])
+def test_infini_one_segment_with_closed_gate_equals_local_attention(delta_rule):
+    attn, dense = pair("infini", segment_len=32, delta_rule=delta_rule)
+    with torch.no_grad():
+        attn.gate.fill_(-1e4)  # sigmoid(gate) = 0: memory read switched off
+    x = torch.randn(B, 32, DIM)
+    torch.testing.assert_close(attn(x, attn.init_state(B))[0], dense(x)[0], atol=1e-6, rtol=1e-6)
+    with torch.no_grad():
+        attn.gate.zero_()  # half open, but memory is empty on the first segment: read = 0
+    torch.testing.assert_close(attn(x)[0] - attn.proj.bias, (dense(x)[0] - dense.proj.bias) / 2, atol=1e-5, rtol=1e-5)
+
+
+def test_infini_memory_recalls_a_written_value():
+    """After writing one (k, v) pair, a read with any query returns v (sigma(q).sigma(k) cancels)."""
+    attn = create_attention("infini", DIM, HEADS, delta_rule=False)
+    m, z = attn.init_state(1)
+    k, v = torch.randn(1, HEADS, 1, DIM // HEADS), torch.randn(1, HEADS, 1, DIM // HEADS)
+    _, m, z = attn.read_and_update(k, k, v, m, z)
+    read, _, _ = attn.read_and_update(torch.randn(1, HEADS, 3, DIM // HEADS), k, v, m, z)
+    torch.testing.assert_close(read, v.expand(-1, -1, 3, -1), atol=1e-4, rtol=1e-4)
+
+
+def test_infini_delta_rule_does_not_rewrite_a_stored_pair():
+    attn = create_attention("infini", DIM, HEADS, delta_rule=True)
+    m, z = attn.init_state(1)
+    k, v = torch.randn(1, HEADS, 1, DIM // HEADS), torch.randn(1, HEADS, 1, DIM // HEADS)
+    _, m1, _ = attn.read_and_update(k, k, v, m, z)
+    _, m2, z2 = attn.read_and_update(k, k, v, m1, z + torch.nn.functional.elu(k[:, :, 0]) + 1)
+    torch.testing.assert_close(m2, m1, atol=1e-4, rtol=1e-4)  # value already retrievable: no update

@@ -1,0 +1,156 @@
+"""``zoo report``: generation from fixture results, missing inputs, intervals, and the page in Chromium."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import zoo  # noqa: F401
+from zoo.config import parse_tool_config
+from zoo.errors import ZooError
+from zoo.report import build_report
+from zoo.report.gather import gather, learning_curve
+from zoo.report.stats import wilson
+from zoo.schema.tools import ReportConfig
+
+sys.path.insert(0, str(Path(__file__).parent))
+from report_fixtures import TASKS, make_inputs  # noqa: E402
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def report_cfg(paths: dict[str, Path], *extra: str):
+    return parse_tool_config(ReportConfig, [f"runs={paths['runs']}", f"bench={paths['bench']}",
+                                            f"search={paths['search']}", f"out={paths['out']}", *extra])
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory) -> Path:
+    """One report built from every kind of input (shared: building it is the slow part)."""
+    tmp = tmp_path_factory.mktemp("report")
+    index = build_report(report_cfg(make_inputs(tmp), "name=full"))
+    return index
+
+
+def test_wilson_interval_matches_known_values():
+    lo, hi = wilson(5, 10)
+    assert lo == pytest.approx(0.2366, abs=1e-3) and hi == pytest.approx(0.7634, abs=1e-3)
+    lo, hi = wilson(0, 10)  # never zero width at the boundary
+    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-3)
+    assert wilson(10, 10)[1] == pytest.approx(1.0) and wilson(10, 10)[0] < 1.0
+    narrow, wide = wilson(50, 100), wilson(5, 10)
+    assert narrow[1] - narrow[0] < wide[1] - wide[0]
+    assert wilson(5, 10, 0.99)[0] < lo or wilson(5, 10, 0.99)[0] < wilson(5, 10)[0]
+
+
+def test_gather_reads_runs_baselines_studies(full_report):
+    root = full_report.parents[2]
+    g = gather(root / "runs", root / "reports/bench", root / "reports/search")
+    assert sorted(r.name for r in g.runs) == ["strategy1/sliding-seed0", "strategy2/dense-seed0",
+                                             "strategy2/infini-seed0", "strategy2/xl-seed0"]
+    assert sorted(b.label for b in g.baselines) == ["oracle", "random"]
+    for r in g.runs:
+        assert r.scored is not None and set(r.scored.tasks) == set(TASKS) and r.scored.episodes == 32
+        assert r.params and r.curve
+    assert [s["study"] for s in g.studies] == ["strategy2-strategy2"]
+    assert not g.problems
+
+
+def test_learning_curve_lays_stages_end_to_end(full_report):
+    root = full_report.parents[2]
+    from omegaconf import OmegaConf
+
+    s1 = root / "runs/strategy1/sliding-seed0"
+    pts = learning_curve(s1, OmegaConf.load(s1 / "config.yaml"))
+    assert len(pts) == 12 and pts[0]["step"] == 10  # the SFT stage's 10 steps come first
+    assert pts[0]["wall_s"] > 17.0  # ... and so does its wall time
+    s2 = root / "runs/strategy2/xl-seed0"
+    cfg = OmegaConf.load(s2 / "config.yaml")
+    pts = learning_curve(s2, cfg)
+    per_update = cfg.ppo.rollout_steps * cfg.env.num_envs  # not logged: derived from the config
+    assert [p["env_steps"] for p in pts[:2]] == [per_update, 2 * per_update]
+
+
+def test_report_files_tables_and_figures(full_report):
+    out = full_report.parent
+    html = full_report.read_text()
+    readme = (out / "README.md").read_text()
+    summary = json.loads((out / "report.json").read_text())
+    ids = [s["id"] for s in summary["sections"]]
+    assert ids == ["overview", "strategies", "tasks", "variants", "published", "curves", "scaling", "throughput",
+                   "runs", "search"]
+    for s in summary["sections"]:
+        assert not s["missing"], s  # every input was there
+        for img in s["images"]:
+            data = (out / img).read_bytes()
+            assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+            assert f'src="{img}"' in html and f"]({img})" in readme
+    pngs = {p.name for p in out.glob("*.png")}
+    assert {"curve_env_steps.png", "curve_wall_time.png", "attention_time.png", "attention_memory.png",
+            "throughput.png", "strategies.png", "study_strategy2_strategy2_history.png",
+            "study_strategy2_strategy2_importance.png"} <= pngs
+    # per-task table: every task, each cell a rate with its interval and episode count
+    for task in TASKS:
+        assert f"<td>{task}</td>" in html and f"| {task} |" in readme
+    assert "59.4% [42.3, 74.5] (n=32)" in html  # strategy 1: 19 of 32 episodes
+    assert html.count("[published]") >= 5 and "Shaw et al. 2023" in readme and "Koh et al. 2024" in html
+    assert "Strategy 2 · infini" in html and "baseline: oracle" in html
+    assert "http://" not in html and "https://" not in html  # nothing fetched: viewable offline
+
+
+def test_missing_inputs_become_notes(tmp_path):
+    paths = make_inputs(tmp_path, with_bench=False, with_study=False)
+    index = build_report(report_cfg(paths))
+    summary = {s["id"]: s for s in json.loads((index.parent / "report.json").read_text())["sections"]}
+    for sid, command in (("scaling", "zoo bench attention"), ("throughput", "zoo bench env"), ("search", "zoo search")):
+        assert not summary[sid]["images"] and command in summary[sid]["missing"][0]
+    assert summary["strategies"]["images"] and summary["curves"]["images"]  # the rest is still there
+    html = index.read_text()
+    assert html.count('class="missing"') == 3
+
+
+def test_rebuild_replaces_the_old_report(tmp_path):
+    paths = make_inputs(tmp_path, with_bench=True, with_study=False)
+    first = build_report(report_cfg(paths))
+    assert (first.parent / "throughput.png").is_file()
+    (paths["bench"] / "env_throughput.json").unlink()
+    second = build_report(report_cfg(paths))
+    assert second == first and not (second.parent / "throughput.png").exists()  # no stale figure
+    assert not list(paths["out"].glob(".*building"))
+
+
+def test_bad_report_config_is_one_line(tmp_path, capsys):
+    from zoo.cli import main
+
+    with pytest.raises(ZooError, match="nothing to report"):
+        build_report(parse_tool_config(ReportConfig, [f"runs={tmp_path / 'no'}", f"bench={tmp_path / 'no'}",
+                                                      f"search={tmp_path / 'no'}"]))
+    assert main(["report", "name=a/b", f"runs={tmp_path}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "zoo report: error: bad value for 'name': 'a/b' (a folder name, e.g. name=latest)"
+
+
+@pytest.mark.browser
+def test_report_renders_in_headless_chromium(full_report):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            failed: list[str] = []
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.goto(full_report.resolve().as_uri(), wait_until="load")
+            tables = page.eval_on_selector_all("table", "ts => ts.map(t => t.querySelectorAll('tbody tr').length)")
+            images = page.eval_on_selector_all(
+                "img", "is => is.map(i => ({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0}))")
+            headings = page.eval_on_selector_all("h2", "hs => hs.map(h => h.textContent)")
+        finally:
+            browser.close()
+    assert len(tables) >= 9 and all(n > 0 for n in tables)
+    assert len(images) >= 10 and all(i["ok"] for i in images), images
+    assert "Strategy 1 vs Strategy 2" in headings and "Per-task success" in headings
+    assert not failed

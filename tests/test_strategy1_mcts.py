@@ -1,0 +1,120 @@
+"""Strategy 1 tree search on hand-made trees (pure python: no browser, no model)."""
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from strategies.foundation.mcts import MCTS, Outcome
+
+# A two-page site.  On the start page, "ad" and "about" end the episode badly; "shop" is a link
+# whose click loads a second page (its own tree) where only "buy" wins.  The policy prior
+# prefers the wrong actions, so only search can find "shop" -> "buy".
+SITE = {
+    "start": {"page": "home", "children": {"ad": "lose", "about": "lose2", "shop": "shop_page"}},
+    "shop_page": {"page": "shop", "children": {"back": "lose3", "buy": "win", "cart": "meh"}},
+    "lose": {"terminal": -1.0}, "lose2": {"terminal": -1.0}, "lose3": {"terminal": -1.0},
+    "win": {"terminal": 1.0}, "meh": {"terminal": 0.0},
+}
+MISLEADING_PRIOR = {"ad": 0.6, "about": 0.3, "shop": 0.1, "back": 0.5, "cart": 0.4, "buy": 0.1}
+
+
+class TreeSimulator:
+    def __init__(self, site: dict, root: str = "start"):
+        self.site, self.root = site, root
+        self.calls = 0
+
+    def step_to(self, prefix: tuple) -> Outcome:
+        self.calls += 1
+        node = self.root
+        for action in prefix:
+            node = self.site[node]["children"][action]
+        spec = self.site[node]
+        if "terminal" in spec:
+            return Outcome(node, True, spec["terminal"], "end")
+        return Outcome(node, False, 0.0, spec["page"])
+
+
+class PriorEvaluator:
+    """Children of the node with a fixed prior; value 0 everywhere (the search must find the reward)."""
+
+    def __init__(self, site: dict, prior: dict[str, float] | None = None):
+        self.site, self.prior, self.calls = site, prior or {}, 0
+
+    def evaluate(self, prefix: tuple, outcome: Outcome):
+        self.calls += 1
+        actions = list(self.site[outcome.observation]["children"])
+        return actions, [self.prior.get(a, 1.0) for a in actions], 0.0
+
+
+def test_search_finds_the_link_then_the_winning_action_despite_a_misleading_prior():
+    sim = TreeSimulator(SITE)
+    search = MCTS(sim, PriorEvaluator(SITE, MISLEADING_PRIOR), simulations=12, c_puct=1.5, max_depth=4)
+    first = search.search(())
+    assert first.action == "shop"
+    assert first.policy[first.root.actions.index("shop")] == max(first.policy)
+    # the link leads to another page's tree: the child node is on page "shop"
+    assert search.node(("shop",)).outcome.page == "shop"
+    second = search.search(("shop",))
+    assert second.action == "buy"
+    assert search.node(("shop", "buy")).value == 1.0
+
+
+def test_puct_formula_picks_by_q_plus_prior_bonus():
+    search = MCTS(TreeSimulator(SITE), PriorEvaluator(SITE, MISLEADING_PRIOR), simulations=1, c_puct=2.0)
+    root = search.node(())
+    search.expand(root)
+    # visits so far: ad 3 (mean -1), about 0, shop 1 (mean 0.5)
+    for action, n, total in (("ad", 3, -3.0), ("shop", 1, 0.5)):
+        kid = search.node((action,))
+        kid.visits, kid.total = n, total
+    priors = dict(zip(root.actions, root.priors))
+    scores = {a: (search.node((a,)).q if search.node((a,)).visits else 0.0)
+              + 2.0 * priors[a] * math.sqrt(4) / (1 + search.node((a,)).visits) for a in root.actions}
+    assert root.actions[search.puct_index(root)] == max(scores, key=scores.get)
+
+
+def random_tree(rng: random.Random, depth: int, branching: int) -> dict:
+    site, counter = {}, [0]
+
+    def grow(name: str, d: int) -> None:
+        if d == depth or rng.random() < 0.15:
+            site[name] = {"terminal": rng.choice([-1.0, 0.0, 1.0])}
+            return
+        kids = {}
+        for _ in range(rng.randint(1, branching)):
+            counter[0] += 1
+            child = f"n{counter[0]}"
+            kids[f"a{counter[0]}"] = child
+            grow(child, d + 1)
+        site[name] = {"page": f"p{d}", "children": kids}
+
+    grow("start", 0)
+    return site
+
+
+@pytest.mark.parametrize("budget", [1, 3, 8, 25])
+@pytest.mark.parametrize("tree_seed", [0, 1, 2])
+def test_search_never_exceeds_its_node_budget(budget, tree_seed):
+    site = random_tree(random.Random(tree_seed), depth=5, branching=4)
+    sim, ev = TreeSimulator(site), PriorEvaluator(site)
+    search = MCTS(sim, ev, simulations=budget, max_depth=5)
+    result = search.search(())
+    assert result.expansions <= budget
+    assert sim.calls <= budget and ev.calls <= budget
+    assert sum(n.expanded for n in search.nodes.values()) <= budget
+    if result.root.actions:
+        assert abs(sum(result.policy) - 1.0) < 1e-6
+    # a second decision reuses the tree and again spends at most its own budget
+    if result.action is not None and not search.node((result.action,)).terminal:
+        before = sim.calls
+        again = search.search((result.action,))
+        assert again.expansions <= budget and sim.calls - before <= budget
+
+
+def test_small_tree_is_exhausted_without_spinning():
+    site = {"start": {"page": "p", "children": {"x": "end"}}, "end": {"terminal": 1.0}}
+    sim = TreeSimulator(site)
+    result = MCTS(sim, PriorEvaluator(site), simulations=50).search(())
+    assert result.action == "x" and result.expansions == 2 and sim.calls == 2

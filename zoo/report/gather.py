@@ -1,0 +1,279 @@
+"""Find and read everything a report compares.
+
+- runs:   ``<runs>/strategy<N>/<name>/`` with ``config.yaml``, ``results.json`` (benchmark scoring,
+          schema ``actionzoo.bench/1``) and ``csv/<stage>/metrics.csv`` (CSVLogger learning curves)
+- bench:  ``<bench>/*.json`` harness results of baseline agents (same schema), ``attention.json``
+          (attention time/memory sweep) and ``env_throughput.json`` (harness steps per second)
+- search: ``<search>/<study>/study.json`` written by ``zoo search``
+
+Missing or unreadable inputs are skipped and listed in ``Gathered.problems``; the report
+omits what they would have fed and says so.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+BENCH_SCHEMA = "actionzoo.bench/1"
+STUDY_SCHEMA = "actionzoo.study/1"
+STAGE_ORDER = ("pretrain", "sft", "rl", "ppo", "main")
+SPECIAL_BENCH_FILES = ("attention.json", "env_throughput.json")
+
+
+@dataclass
+class TaskScore:
+    successes: float
+    episodes: int
+    mean_reward: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.successes / self.episodes if self.episodes else float("nan")
+
+
+@dataclass
+class Scored:
+    """Anything with benchmark results: a trained run or a baseline agent."""
+
+    label: str
+    results: dict
+    tasks: dict[str, TaskScore]
+
+    @property
+    def episodes(self) -> int:
+        return sum(t.episodes for t in self.tasks.values())
+
+    @property
+    def successes(self) -> float:
+        return sum(t.successes for t in self.tasks.values())
+
+    @property
+    def rate(self) -> float:
+        overall = self.results.get("overall") or {}
+        if "success_rate" in overall:
+            return float(overall["success_rate"])
+        return self.successes / self.episodes if self.episodes else float("nan")
+
+
+@dataclass
+class Run:
+    path: Path
+    strategy: int
+    attention: str
+    config: Any
+    scored: Scored | None = None
+    curve: list[dict[str, float]] = field(default_factory=list)  # step, success, env_steps?, wall_s?
+    params: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"strategy{self.strategy}/{self.path.name}"
+
+    @property
+    def variant(self) -> str:
+        return f"Strategy {self.strategy} · {self.attention}"
+
+    def last(self, key: str) -> float | None:
+        vals = [p[key] for p in self.curve if p.get(key) is not None]
+        return vals[-1] if vals else None
+
+
+@dataclass
+class Gathered:
+    runs: list[Run] = field(default_factory=list)
+    baselines: list[Scored] = field(default_factory=list)
+    studies: list[dict] = field(default_factory=list)
+    attention: Any = None
+    throughput: Any = None
+    problems: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- results JSON
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _score_from_episodes(episodes: list[dict]) -> dict[str, TaskScore]:
+    by_task: dict[str, list[dict]] = {}
+    for ep in episodes:
+        by_task.setdefault(str(ep.get("task", "?")), []).append(ep)
+    out = {}
+    for task, eps in by_task.items():
+        rewards = [_num(e.get("reward")) for e in eps if _num(e.get("reward")) is not None]
+        out[task] = TaskScore(sum(bool(e.get("success")) for e in eps), len(eps),
+                              sum(rewards) / len(rewards) if rewards else None)
+    return out
+
+
+def task_scores(results: dict) -> dict[str, TaskScore]:
+    """Per-task successes / episodes from a results dict (task records or raw episode records)."""
+    tasks = results.get("tasks")
+    records: list[tuple[str, dict]] = []
+    if isinstance(tasks, dict):
+        records = [(str(k), v) for k, v in tasks.items() if isinstance(v, dict)]
+    elif isinstance(tasks, list):
+        records = [(str(v.get("task", v.get("name", "?"))), v) for v in tasks if isinstance(v, dict)]
+    out: dict[str, TaskScore] = {}
+    for task, rec in records:
+        eps = rec.get("episodes")
+        if isinstance(eps, list):
+            out[task] = _score_from_episodes([{**e, "task": task} for e in eps])[task]
+            continue
+        n = int(eps) if isinstance(eps, (int, float)) else int(rec.get("n", 0) or 0)
+        rate = _num(rec.get("success_rate"))
+        succ = _num(rec.get("successes"))
+        if succ is None and rate is not None:
+            succ = round(rate * n)
+        if n > 0 and succ is not None:
+            out[task] = TaskScore(succ, n, _num(rec.get("mean_reward")))
+    if not out and isinstance(results.get("episodes"), list):
+        out = _score_from_episodes(results["episodes"])
+    return out
+
+
+def agent_label(results: dict, fallback: str) -> str:
+    agent = results.get("agent")
+    if isinstance(agent, dict):
+        return str(agent.get("name") or agent.get("kind") or fallback)
+    return str(agent or fallback)
+
+
+def read_json(path: Path, problems: list[str]) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        problems.append(f"{path}: unreadable ({str(err).splitlines()[0]})")
+        return None
+
+
+# ---------------------------------------------------------------- learning curves
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _pick(columns: list[str], wanted: tuple[str, ...], contains: str) -> str | None:
+    for name in wanted:
+        if name in columns:
+            return name
+    return next((c for c in columns if contains in c), None)
+
+
+def learning_curve(run_dir: Path, config: Any) -> list[dict[str, float]]:
+    """Success-rate points over the run's stages; env steps and wall time where logged.
+
+    Each stage's CSV starts at step 0 and wall time 0: stages are laid end to end.  Strategy 2
+    runs that did not log env steps get them from the config (updates x rollout_steps x num_envs).
+    """
+    files = sorted((run_dir / "csv").glob("*/metrics.csv"),
+                   key=lambda p: (STAGE_ORDER.index(p.parent.name) if p.parent.name in STAGE_ORDER else 99, p.parent.name))
+    points: list[dict[str, float]] = []
+    step0 = wall0 = env0 = 0.0
+    for f in files:
+        rows = read_metrics(f)
+        cols = list(rows[0].keys()) if rows else []
+        succ = _pick(cols, ("train/success_rate", "rl/success_rate", "val/success_rate"), "success_rate")
+        wall_col = _pick(cols, ("time/wall_s",), "wall_s")
+        if succ is None:  # a stage without success (pretraining, SFT) still takes steps and time
+            steps = [v for v in (_num(r.get("step")) for r in rows) if v is not None]
+            walls = [v for v in (_num(r.get(wall_col)) for r in rows) if v is not None] if wall_col else []
+            step0 += max(steps, default=-1) + 1
+            wall0 += max(walls, default=0.0)
+            continue
+        env_col = _pick(cols, ("train/env_steps", "env_steps"), "env_steps")
+        per_update = None
+        if env_col is None and OmegaConf.select(config, "ppo.rollout_steps") is not None:
+            per_update = int(config.ppo.rollout_steps) * int(config.env.num_envs)
+        last = {"step": step0, "wall_s": wall0, "env_steps": env0}
+        for row in rows:
+            s, step = _num(row.get(succ)), _num(row.get("step"))
+            if s is None or step is None:
+                continue
+            p = {"success": s, "step": step0 + step}
+            wall = _num(row.get(wall_col)) if wall_col else None
+            if wall is not None:
+                p["wall_s"] = wall0 + wall
+            env = _num(row.get(env_col)) if env_col else ((step + 1) * per_update if per_update else None)
+            if env is not None:
+                p["env_steps"] = env0 + env
+            points.append(p)
+            last = p
+        step0, wall0, env0 = last["step"] + 1, last.get("wall_s", wall0), last.get("env_steps", env0)
+    return points
+
+
+# ---------------------------------------------------------------- everything
+def load_run(run_dir: Path, problems: list[str]) -> Run | None:
+    try:
+        config = OmegaConf.load(run_dir / "config.yaml")
+    except Exception as err:  # noqa: BLE001 - a broken run must not break the report
+        problems.append(f"{run_dir}: config.yaml unreadable ({str(err).splitlines()[0]})")
+        return None
+    strategy = int(config.get("strategy", 0) or 0)
+    attention = str(OmegaConf.select(config, "model.attention.name", default="?"))
+    run = Run(path=run_dir, strategy=strategy, attention=attention, config=config)
+    res_path = run_dir / "results.json"
+    if res_path.is_file():
+        results = read_json(res_path, problems)
+        if isinstance(results, dict):
+            run.scored = Scored(run.name, results, task_scores(results))
+            agent = results.get("agent") if isinstance(results.get("agent"), dict) else {}
+            run.params = agent.get("params") if isinstance(agent.get("params"), int) else None
+    try:
+        run.curve = learning_curve(run_dir, config)
+    except (OSError, csv.Error) as err:
+        problems.append(f"{run_dir}: metrics unreadable ({err})")
+    if run.params is None:
+        run.params = checkpoint_params(run_dir)
+    return run
+
+
+def checkpoint_params(run_dir: Path) -> int | None:
+    from zoo.runs import last_checkpoint
+
+    ckpt = last_checkpoint(run_dir)
+    if ckpt is None:
+        return None
+    try:
+        import torch
+
+        state = torch.load(ckpt, map_location="cpu", weights_only=False).get("state_dict", {})
+    except Exception:  # noqa: BLE001 - an unreadable checkpoint just leaves the count out
+        return None
+    return int(sum(v.numel() for v in state.values() if hasattr(v, "numel") and v.is_floating_point()))
+
+
+def gather(runs: str | Path, bench: str | Path, search: str | Path) -> Gathered:
+    g = Gathered()
+    runs, bench, search = Path(runs), Path(bench), Path(search)
+    for run_dir in sorted(runs.glob("strategy*/*/")):
+        if (run_dir / "config.yaml").is_file():
+            run = load_run(run_dir, g.problems)
+            if run is not None:
+                g.runs.append(run)
+    if bench.is_dir():
+        for path in sorted(bench.glob("*.json")):
+            if path.name in SPECIAL_BENCH_FILES:
+                continue
+            data = read_json(path, g.problems)
+            if isinstance(data, dict) and data.get("schema") == BENCH_SCHEMA:
+                g.baselines.append(Scored(agent_label(data, path.stem), data, task_scores(data)))
+        for name, attr in (("attention.json", "attention"), ("env_throughput.json", "throughput")):
+            if (bench / name).is_file():
+                setattr(g, attr, read_json(bench / name, g.problems))
+    for path in sorted(search.glob("*/study.json")) if search.is_dir() else []:
+        data = read_json(path, g.problems)
+        if isinstance(data, dict) and data.get("schema") == STUDY_SCHEMA:
+            data["_dir"] = str(path.parent)
+            g.studies.append(data)
+    return g

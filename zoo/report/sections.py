@@ -1,0 +1,234 @@
+"""The report's sections, each built from gathered inputs (tables, figures, notes).
+
+A section whose input is missing still appears, holding one note that says which file was
+not found and which command writes it, so a reader knows the gap is not a zero.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from zoo.report import plots
+from zoo.report.document import Image, Note, Section, Table
+from zoo.report.gather import Gathered, Run, Scored
+from zoo.report.published import PUBLISHED
+from zoo.report.stats import fmt_count, fmt_rate, fmt_seconds, wilson
+
+MAX_CURVES = 10
+
+
+class Ctx:
+    """Where figures go and how confident the intervals are."""
+
+    def __init__(self, out_dir: Path, confidence: float):
+        self.out_dir = out_dir
+        self.confidence = confidence
+
+    def image(self, made: Path | None, caption: str) -> list[Image]:
+        return [Image(made.name, caption)] if made else []
+
+    def ci(self, s: Scored) -> tuple[float, float]:
+        return wilson(s.successes, s.episodes, self.confidence)
+
+    def rate_cell(self, s: Scored | None) -> str:
+        if s is None or not s.episodes:
+            return "-" if s is None else fmt_rate(s.rate)
+        return fmt_rate(s.rate, *self.ci(s)) + f" (n={s.episodes})"
+
+
+def best_by(runs: list[Run], key: Any) -> dict[Any, Run]:
+    """The best-scoring run of each group (unscored runs only when a group has nothing else)."""
+    out: dict[Any, Run] = {}
+    for r in runs:
+        k = key(r)
+        score = r.scored.rate if r.scored and not math.isnan(r.scored.rate) else -1.0
+        cur = out.get(k)
+        cur_score = cur.scored.rate if cur and cur.scored and not math.isnan(cur.scored.rate) else -1.0
+        if cur is None or score > cur_score:
+            out[k] = r
+    return out
+
+
+def _bar_entry(ctx: Ctx, label: str, s: Scored, color: str, hatch: str | None = None) -> dict:
+    lo, hi = ctx.ci(s) if s.episodes else (None, None)
+    return {"label": label, "rate": s.rate, "lo": lo, "hi": hi, "color": color, "hatch": hatch}
+
+
+def _runs_missing() -> Note:
+    return Note("No trained runs found: train with `zoo fit strategy=1` / `zoo fit strategy=2` "
+                "(runs/strategy<N>/<name>/results.json).", missing=True)
+
+
+# ---------------------------------------------------------------- sections
+def overview(ctx: Ctx, g: Gathered, inputs: dict[str, str]) -> Section:
+    scored = [r for r in g.runs if r.scored]
+    rows = [
+        ["trained runs", f"{len(g.runs)} ({len(scored)} scored on the benchmark)", inputs["runs"]],
+        ["baseline agents", ", ".join(b.label for b in g.baselines) or "none", inputs["bench"]],
+        ["Optuna studies", ", ".join(str(s.get("study")) for s in g.studies) or "none", inputs["search"]],
+        ["attention benchmark", "found" if g.attention is not None else "missing", f"{inputs['bench']}/attention.json"],
+        ["harness throughput", "found" if g.throughput is not None else "missing",
+         f"{inputs['bench']}/env_throughput.json"],
+    ]
+    blocks: list[Any] = [Table(["input", "found", "where"], rows, "What this report was built from")]
+    blocks.append(Note(f"Success rates are benchmark successes over evaluation episodes (page raw reward > 0), "
+                       f"with {int(ctx.confidence * 100)}% Wilson score intervals in brackets; n = episodes."))
+    blocks += [Note(f"Skipped: {p}", missing=True) for p in g.problems]
+    return Section("overview", "Overview", blocks)
+
+
+def strategies(ctx: Ctx, g: Gathered) -> Section:
+    sec = Section("strategies", "Strategy 1 vs Strategy 2")
+    best = best_by([r for r in g.runs if r.scored], lambda r: r.strategy)
+    if not best:
+        sec.blocks.append(_runs_missing())
+        return sec
+    rows, bars = [], []
+    for n in (1, 2):
+        r = best.get(n)
+        if r is None:
+            rows.append([f"Strategy {n}", "(no scored run)", "-", "-", "-", "-", "-"])
+            continue
+        rows.append([f"Strategy {n}", r.name, r.attention, ctx.rate_cell(r.scored), fmt_count(r.params),
+                     fmt_count(r.last("env_steps")), fmt_seconds(r.last("wall_s"))])
+        bars.append(_bar_entry(ctx, f"Strategy {n} ({r.attention})", r.scored, plots.COLORS[n]))
+    for b in g.baselines:
+        bars.append(_bar_entry(ctx, f"baseline: {b.label}", b, plots.PALETTE[5], hatch="//"))
+    sec.blocks.append(Table(["strategy", "best run", "attention", "success", "parameters", "env steps",
+                             "training time"], rows, "Best scored run of each strategy"))
+    sec.blocks += ctx.image(plots.success_bars(bars, ctx.out_dir / "strategies.png", "Benchmark success"),
+                            "Overall benchmark success of each strategy's best run and of the baseline agents "
+                            "(whiskers: confidence interval).")
+    if len(best) < 2:
+        sec.blocks.append(Note(f"Only Strategy {next(iter(best))} has a scored run; train the other to compare.",
+                               missing=True))
+    return sec
+
+
+def per_task(ctx: Ctx, g: Gathered) -> Section:
+    sec = Section("tasks", "Per-task success")
+    best = best_by([r for r in g.runs if r.scored], lambda r: (r.strategy, r.attention))
+    entries: list[tuple[str, Scored]] = [(r.variant, r.scored) for _, r in sorted(best.items())]  # type: ignore[misc]
+    entries += [(f"baseline: {b.label}", b) for b in g.baselines]
+    if not entries:
+        sec.blocks.append(_runs_missing())
+        return sec
+    tasks = sorted({t for _, s in entries for t in s.tasks})
+    rows = []
+    for t in tasks:
+        row = [t]
+        for _, s in entries:
+            ts = s.tasks.get(t)
+            row.append("-" if ts is None else fmt_rate(ts.rate, *wilson(ts.successes, ts.episodes, ctx.confidence))
+                       + f" (n={ts.episodes})")
+        rows.append(row)
+    rows.append(["all tasks"] + [ctx.rate_cell(s) for _, s in entries])
+    sec.blocks.append(Table(["task"] + [label for label, _ in entries], rows,
+                            "Success per task: best run of each strategy and attention variant, and baselines"))
+    return sec
+
+
+def attention_variants(ctx: Ctx, g: Gathered) -> Section:
+    sec = Section("variants", "Attention variants")
+    groups: dict[tuple[int, str], list[Run]] = {}
+    for r in g.runs:
+        if r.scored:
+            groups.setdefault((r.strategy, r.attention), []).append(r)
+    if not groups:
+        sec.blocks.append(_runs_missing())
+        return sec
+    rows, bars = [], []
+    for (n, att), runs in sorted(groups.items()):
+        rates = [r.scored.rate for r in runs if r.scored]
+        top = max(runs, key=lambda r: r.scored.rate if r.scored else -1)
+        rows.append([f"Strategy {n}", att, str(len(runs)), fmt_rate(sum(rates) / len(rates)),
+                     ctx.rate_cell(top.scored), fmt_count(top.params), fmt_seconds(top.last("wall_s"))])
+        assert top.scored is not None
+        bars.append(_bar_entry(ctx, f"S{n} · {att}", top.scored, plots.COLORS.get(n, plots.PALETTE[5])))
+    sec.blocks.append(Table(["strategy", "attention", "runs", "mean success", "best run success",
+                             "parameters (best)", "training time (best)"], rows,
+                            "Runs grouped by strategy and attention variant"))
+    sec.blocks += ctx.image(plots.success_bars(bars, ctx.out_dir / "variants.png", "Best run per attention variant"),
+                            "Best run of each strategy / attention variant (whiskers: confidence interval).")
+    return sec
+
+
+def published(ctx: Ctx, g: Gathered) -> Section:
+    sec = Section("published", "Published reference figures")
+    rows = [[f"{p.system} [published]", p.benchmark, p.result, p.training_data, p.source] for p in PUBLISHED]
+    best = best_by([r for r in g.runs if r.scored], lambda r: r.strategy)
+    for n, r in sorted(best.items()):
+        assert r.scored is not None
+        rows.append([f"ours: Strategy {n} ({r.attention})", f"our benchmark ({len(r.scored.tasks)} tasks)",
+                     ctx.rate_cell(r.scored), f"{fmt_count(r.last('env_steps'))} env steps", r.name])
+    sec.blocks.append(Table(["system", "benchmark", "result", "training data", "source"], rows,
+                            "Published results (labelled [published], numbers as reported by their source) "
+                            "beside ours"))
+    sec.blocks.append(Note("Published figures come from other systems, task sets and training budgets "
+                           "(millions of demonstrations); they give context, not a like-for-like comparison."))
+    return sec
+
+
+def curves(ctx: Ctx, g: Gathered) -> Section:
+    sec = Section("curves", "Learning curves")
+    runs = [r for r in g.runs if r.curve]
+    if not runs:
+        sec.blocks.append(Note("No learning curves: no run logged a success rate in csv/<stage>/metrics.csv.",
+                               missing=True))
+        return sec
+    runs = sorted(runs, key=lambda r: r.scored.rate if r.scored else -1, reverse=True)[:MAX_CURVES]
+    sec.blocks += ctx.image(plots.learning_curves(runs, "env_steps", "environment steps",
+                                                  ctx.out_dir / "curve_env_steps.png"),
+                            "Training success rate against environment steps (exponential moving average).")
+    sec.blocks += ctx.image(plots.learning_curves(runs, "wall_s", "training wall time (s)",
+                                                  ctx.out_dir / "curve_wall_time.png"),
+                            "Training success rate against training wall time.")
+    if len(sec.blocks) < 2:
+        sec.blocks.append(Note("Some runs logged neither env steps nor wall time; their curves are left out.",
+                               missing=True))
+    return sec
+
+
+def runs_table(ctx: Ctx, g: Gathered) -> Section:
+    sec = Section("runs", "All runs and parameter counts")
+    if not g.runs:
+        sec.blocks.append(_runs_missing())
+        return sec
+    rows = [[r.name, str(r.strategy), r.attention, ctx.rate_cell(r.scored), fmt_count(r.params),
+             fmt_count(r.last("env_steps")), fmt_seconds(r.last("wall_s")), str(len(r.curve))] for r in g.runs]
+    sec.blocks.append(Table(["run", "strategy", "attention", "success", "parameters", "env steps",
+                             "training time", "curve points"], rows, "Every run found"))
+    sec.blocks += ctx.image(plots.parameter_counts(g.runs, ctx.out_dir / "parameters.png"),
+                            "Parameter count of each run's trained model (log scale).")
+    return sec
+
+
+def search(ctx: Ctx, g: Gathered) -> Section:
+    sec = Section("search", "Hyper-parameter searches (Optuna)")
+    if not g.studies:
+        sec.blocks.append(Note("No Optuna studies: run `zoo search strategy=2 trials=N` "
+                               "(writes reports/search/<study>/study.json).", missing=True))
+        return sec
+    for st in g.studies:
+        trials = st.get("trials") or []
+        states = {s: sum(t["state"] == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")}
+        best = st.get("best") or {}
+        labels = st.get("directions_labels") or ["success"]
+        best_vals = ", ".join(f"{k}={v:.4g}" for k, v in zip(labels, best.get("values") or []))
+        rows = [["study", str(st.get("study"))], ["strategy", str(st.get("strategy"))],
+                ["objective", f"{st.get('objective')} ({', '.join(st.get('directions', []))})"],
+                ["trials", ", ".join(f"{v} {k.lower()}" for k, v in states.items() if v) or "0"],
+                ["pruned on", str(st.get("metric"))],
+                ["best trial", f"#{best.get('number')}: {best_vals}" if best else "-"]]
+        rows += [[f"best {k}", f"{v:.4g}" if isinstance(v, float) else str(v)]
+                 for k, v in (best.get("params") or {}).items()]
+        sec.blocks.append(Table(["", "value"], rows, f"Study {st.get('study')}"))
+        slug = "".join(c if c.isalnum() else "_" for c in str(st.get("study")))
+        sec.blocks += ctx.image(plots.study_history(st, ctx.out_dir / f"study_{slug}_history.png"),
+                                f"Study {st.get('study')}: benchmark success of each trial and the best so far.")
+        imp = ctx.image(plots.study_importance(st, ctx.out_dir / f"study_{slug}_importance.png"),
+                        f"Study {st.get('study')}: importance of each searched parameter for success.")
+        sec.blocks += imp or [Note(f"Study {st.get('study')}: no parameter importance yet "
+                                   "(needs two or more completed trials with different parameters).", missing=True)]
+    return sec

@@ -1,0 +1,198 @@
+"""One headless Chromium per environment, driven by async Playwright on a shared background
+event-loop thread (so the synchronous gym-style API can step many contexts concurrently).
+
+Launch: ``/usr/bin/chromium`` (or ``$ZOO_CHROMIUM``) with a fixed set of network-quiet flags,
+falling back to Playwright's own Chromium build when that binary is missing or fails.
+Each browser gets a unique ``--zoo-host=`` marker switch so its process can be found (for
+crash tests and as a last-resort kill when ``close()`` hangs).
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import os
+import signal
+import threading
+import uuid
+import weakref
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+    # defence in depth beside request routing: no DNS lookups, no prefetching
+    "--host-resolver-rules=MAP * ~NOTFOUND", "--dns-prefetch-disable",
+]
+VIEWPORT = {"width": 500, "height": 320}  # MiniWoB's window; the task area is the top-left 160x210
+OBSERVE_JS = (Path(__file__).resolve().parent / "js" / "observe.js").read_text()
+
+
+class LoopThread:
+    """A daemon thread running one asyncio loop; ``run`` submits a coroutine and waits for it."""
+
+    _shared: LoopThread | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="zoo-web-loop", daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def shared(cls) -> LoopThread:
+        with cls._lock:
+            if cls._shared is None:
+                cls._shared = LoopThread()
+            return cls._shared
+
+    def run(self, coro: Any, timeout: float | None = None) -> Any:
+        if threading.current_thread() is self.thread:
+            raise RuntimeError("LoopThread.run called from inside its own loop")
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"browser call did not finish within {timeout:.0f}s") from None
+
+
+_HOSTS: weakref.WeakSet[BrowserHost] = weakref.WeakSet()
+
+
+def _close_all_hosts() -> None:  # never leave a browser behind when Python exits
+    for host in list(_HOSTS):
+        try:
+            host.close()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+atexit.register(_close_all_hosts)
+
+
+class BrowserHost:
+    """Playwright + one browser; ``restart()`` replaces a crashed or hung browser."""
+
+    def __init__(self, headless: bool = True, loop: LoopThread | None = None):
+        self.headless = headless
+        self.loop = loop or LoopThread.shared()
+        self.marker = f"--zoo-host={uuid.uuid4().hex}"
+        self._pw: Any = None
+        self.browser: Any = None
+        self.executable: str | None = None
+        self.version = ""
+        self.restarts = 0
+        _HOSTS.add(self)
+
+    # ---------------------------------------------------------------- lifecycle (async, on the loop)
+    async def start(self) -> None:
+        from playwright.async_api import async_playwright
+
+        if self._pw is None:
+            self._pw = await async_playwright().start()
+        await self._launch()
+
+    async def _launch(self) -> None:
+        from playwright.async_api import Error as PlaywrightError
+
+        exe = os.environ.get("ZOO_CHROMIUM") or (DEFAULT_CHROMIUM if Path(DEFAULT_CHROMIUM).exists() else None)
+        args = CHROMIUM_ARGS + [self.marker]
+        tries = [exe, None] if exe else [None]
+        last: Exception | None = None
+        for path in tries:
+            try:
+                self.browser = await self._pw.chromium.launch(executable_path=path, args=args, headless=self.headless)
+                self.executable = path or "playwright-chromium"
+                self.version = self.browser.version
+                return
+            except PlaywrightError as err:
+                last = err
+        raise ZooError(f"cannot start Chromium ({exe or 'playwright build'}): {str(last).splitlines()[0]}")
+
+    async def new_context(self, site: Any) -> Any:
+        context = await self.browser.new_context(viewport=VIEWPORT, service_workers="block", accept_downloads=False)
+        await site.attach(context)
+        await context.add_init_script(script=OBSERVE_JS)
+        return context
+
+    async def restart(self) -> None:
+        """Throw the browser away (killing it if it does not close) and launch a new one."""
+        self.restarts += 1
+        await self._shutdown_browser()
+        await self._launch()
+
+    async def _shutdown_browser(self) -> None:
+        if self.browser is None:
+            return
+        pid = self.pid()
+        try:
+            await asyncio.wait_for(self.browser.close(), 5)
+        except Exception:  # noqa: BLE001 - a dead or hung browser is killed below
+            pass
+        if pid is not None and _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.browser = None
+
+    async def stop(self) -> None:
+        await self._shutdown_browser()
+        if self._pw is not None:
+            try:
+                await asyncio.wait_for(self._pw.stop(), 10)
+            except Exception:  # noqa: BLE001
+                pass
+            self._pw = None
+
+    # ---------------------------------------------------------------- state
+    @property
+    def alive(self) -> bool:
+        if self.browser is None or not self.browser.is_connected():
+            return False
+        pid = self.pid()
+        return pid is None or _alive(pid)
+
+    def pid(self) -> int | None:
+        """PID of this host's main browser process (found by its marker switch), if running."""
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if self.marker.encode() in cmd and not any(c.startswith(b"--type=") for c in cmd):
+                return int(proc.name)
+        return None
+
+    def close(self) -> None:
+        """Synchronous shutdown (safe to call twice)."""
+        if self._pw is None and self.browser is None:
+            return
+        try:
+            self.loop.run(self.stop(), timeout=30)
+        except Exception:  # noqa: BLE001 - last resort: kill the process directly
+            pid = self.pid()
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+            self.browser = self._pw = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a killed child we never reaped is a zombie: dead for our purposes
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

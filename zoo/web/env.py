@@ -1,0 +1,71 @@
+"""``WebEnv``: one task in one browser context, with the gymnasium ``reset``/``step`` API.
+
+    with WebEnv("click-button") as env:
+        obs, info = env.reset(seed=3)
+        obs, reward, terminated, truncated, info = env.step(Action.click(4))
+
+It is a one-env ``VecWebEnv`` without auto-reset (so crash recovery, timeouts, invalid-action
+handling and the reward protocol are the same); observations are ``zoo.web.types.Observation``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from zoo.errors import ZooError
+from zoo.web.seeds import train_seed
+from zoo.web.tasks import TaskSpec
+from zoo.web.types import Action, Observation
+from zoo.web.vector import VecWebEnv
+
+
+class WebEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, task: str | TaskSpec, max_episode_steps: int = 8, screenshot: bool = False,
+                 screenshot_size: int = 64, step_timeout_s: float = 10.0, invalid_action_penalty: float = -0.05,
+                 headless: bool = True, max_elements: int = 256):
+        self.vec = VecWebEnv([task], num_envs=1, max_episode_steps=max_episode_steps, screenshot=screenshot,
+                             screenshot_size=screenshot_size, step_timeout_s=step_timeout_s,
+                             invalid_action_penalty=invalid_action_penalty, headless=headless,
+                             max_elements=max_elements, autoreset=False)
+        self.task = self.vec.specs[0].name
+        self._episodes = 0
+        self._done = True
+        self.render_mode = "rgb_array"
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict]:
+        if seed is None:
+            seed = train_seed(self._episodes)
+        self._episodes += 1
+        obs = self.vec.reset([int(seed)])[0]
+        self._done = False
+        return obs, {"task": self.task, "seed": int(seed)}
+
+    def step(self, action: Action) -> tuple[Observation, float, bool, bool, dict]:
+        if self._done:
+            raise ZooError("the episode is over: call reset() before step()")
+        obs, rewards, terminated, truncated, infos = self.vec.step([action])
+        self._done = bool(terminated[0] or truncated[0])
+        return obs[0], float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos[0]
+
+    def render(self) -> Any:
+        obs = self.vec.observations[0]
+        return None if obs is None else obs.screenshot
+
+    @property
+    def observation(self) -> Observation | None:
+        return self.vec.observations[0]
+
+    def browser_pid(self) -> int | None:
+        return self.vec.browser_pid()
+
+    def close(self) -> None:
+        self.vec.close()
+
+    def __enter__(self) -> WebEnv:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

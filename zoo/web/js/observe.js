@@ -1,0 +1,236 @@
+// actionzoo page helper, added to every document of a browser context as an init script.
+// It reads the page in one call (window.__zoo.observe) and carries out element actions
+// by the element ids of the last observation (window.__zoo.nodes).
+(() => {
+  if (window.__zoo) return;
+
+  // Task chrome that is not part of the task: the reward HUD, the start cover, click canvases
+  // and the instruction box (the instruction is reported separately).
+  const SKIP_IDS = new Set(['reward-display', 'sync-task-cover', 'click-canvas', 'attention-canvas', 'query']);
+  const SKIP_TAGS = new Set(['script', 'style', 'noscript', 'template', 'meta', 'link', 'head', 'title',
+    'br', 'option', 'optgroup', 'defs', 'clippath', 'lineargradient', 'radialgradient']);
+  const TEXT_TAGS = new Set(['p', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'label', 'td', 'th', 'b', 'strong', 'em',
+    'i', 'u', 'small', 'pre', 'code', 'blockquote', 'caption', 'legend', 'dt', 'dd', 'figcaption', 'q', 'cite',
+    'mark', 'abbr', 'time', 'font', 'tt', 'text', 'tspan']);
+  const LINK_TAGS = new Set(['a', 'img', 'area']);
+  const BUTTON_TYPES = new Set(['button', 'submit', 'reset', 'image']);
+  const NON_TEXT_INPUTS = new Set(['button', 'submit', 'reset', 'image', 'checkbox', 'radio', 'file', 'range', 'color', 'hidden']);
+  const ACTION_ROLES = new Set(['button', 'menuitem', 'tab', 'option', 'treeitem', 'checkbox', 'radio', 'switch']);
+  const ATTR_KEYS = ['id', 'class', 'name', 'type', 'placeholder', 'href', 'title', 'alt', 'role', 'aria-label', 'for'];
+  const CLICK_EVENTS = ['click', 'mousedown', 'mouseup', 'dblclick'];
+
+  const zoo = {
+    nodes: [],
+    leaving: false,  // set when this document starts unloading (a navigation is under way)
+    doc: String(performance.timeOrigin) + ':' + String(performance.now()),
+  };
+  Object.defineProperty(window, '__zoo', { value: zoo, enumerable: false });
+  window.addEventListener('beforeunload', () => { zoo.leaving = true; });
+  // Link activations and form submissions start their navigation a little later than the
+  // click returns; flag them now so the harness waits for the next document.
+  const otherDocument = (href) => {
+    try {
+      const u = new URL(href, location.href);
+      if (u.protocol === 'javascript:') return false;
+      return u.origin !== location.origin || u.pathname !== location.pathname || u.search !== location.search;
+    } catch (e) { return false; }
+  };
+  window.addEventListener('click', (e) => {
+    const a = !e.defaultPrevented && e.target && e.target.closest ? e.target.closest('a[href]') : null;
+    if (a && (!a.target || a.target === '_self') && otherDocument(a.href)) zoo.leaving = true;
+  });
+  window.addEventListener('submit', (e) => { if (!e.defaultPrevented) zoo.leaving = true; });
+
+  const global = (name) => (typeof window[name] === 'undefined' ? null : window[name]);
+
+  function ownText(el) {
+    let t = '';
+    for (const c of el.childNodes) if (c.nodeType === 3) t += c.data + ' ';
+    return t.replace(/\s+/g, ' ').trim().slice(0, 200);
+  }
+
+  // Click handlers registered by the libraries the task pages use, or inline.
+  function hasClickHandler(el) {
+    if (el.onclick || el.onmousedown || el.onmouseup || el.hasAttribute('onclick')) return true;
+    if (el.__onclick || el.__onmousedown || el.__onmouseup) return true;  // d3 v3
+    if (Array.isArray(el.__on) && el.__on.some((h) => CLICK_EVENTS.includes(h.type))) return true;  // d3 v4+
+    const jq = window.jQuery;
+    if (jq && jq._data) {
+      const ev = jq._data(el, 'events');
+      if (ev && CLICK_EVENTS.some((k) => ev[k])) return true;
+    }
+    return false;
+  }
+
+  function category(el, tag, text) {
+    const role = el.getAttribute('role');
+    if (tag === 'button' || (tag === 'input' && BUTTON_TYPES.has(el.type)) || ACTION_ROLES.has(role)) return 'action';
+    if (tag === 'input' || tag === 'textarea' || tag === 'select' ||
+        (el.hasAttribute('contenteditable') && el.isContentEditable)) return 'input';
+    if (LINK_TAGS.has(tag) || role === 'link') return 'link';
+    if (TEXT_TAGS.has(tag) || text) return 'text';
+    return 'style';
+  }
+
+  function isVisible(el, rect, style) {
+    return rect.width > 0 && rect.height > 0 && style.visibility !== 'hidden' && style.display !== 'none' &&
+      parseFloat(style.opacity) > 0 && rect.right > 0 && rect.bottom > 0 &&
+      rect.left < window.innerWidth && rect.top < window.innerHeight;
+  }
+
+  function attrsOf(el, tag) {
+    const a = {};
+    for (const k of ATTR_KEYS) {
+      const v = el.getAttribute(k);
+      if (v !== null && v !== '') a[k] = v.slice(0, 100);
+    }
+    if (tag === 'input' && (el.type === 'checkbox' || el.type === 'radio')) a.checked = String(el.checked);
+    else if (tag === 'input' || tag === 'textarea') a.value = String(el.value).slice(0, 200);
+    else if (tag === 'select') a.value = el.selectedIndex >= 0 ? el.options[el.selectedIndex].text.trim() : '';
+    if (el.disabled) a.disabled = 'true';
+    if (document.activeElement === el) a.focused = 'true';
+    return a;
+  }
+
+  function instruction() {
+    const core = global('core');
+    if (core && typeof core.getUtterance === 'function') {
+      try {
+        const u = core.getUtterance();
+        return typeof u === 'string' ? u : (u && u.utterance) || '';
+      } catch (e) { /* no #query on this page */ }
+    }
+    const q = document.getElementById('query');
+    return q ? q.textContent.replace(/\s+/g, ' ').trim() : '';
+  }
+
+  zoo.status = () => {
+    const core = global('core');
+    return {
+      has_core: !!(core && typeof core.startEpisodeReal === 'function'),
+      done: !!global('WOB_DONE_GLOBAL'),
+      raw_reward: Number(global('WOB_RAW_REWARD_GLOBAL') || 0),
+      reward: Number(global('WOB_REWARD_GLOBAL') || 0),
+      reason: global('WOB_REWARD_REASON') === null ? null : String(global('WOB_REWARD_REASON')),
+      ready: global('WOB_TASK_READY') !== false,
+      leaving: zoo.leaving,
+      doc: zoo.doc,
+      ready_state: document.readyState,
+      page: location.pathname.replace(/^\//, ''),
+    };
+  };
+
+  // The whole observation in one call: status, instruction, task area and the element tree
+  // as rows [tag, text, attrs, x, y, w, h, parent, depth, visible, category, actionable, options].
+  zoo.observe = (maxElements) => {
+    const out = zoo.status();
+    out.instruction = instruction();
+    const wrap = document.getElementById('wrap');
+    const ar = wrap ? wrap.getBoundingClientRect() : { left: 0, top: 0, width: window.innerWidth, height: window.innerHeight };
+    out.area = [ar.left, ar.top, ar.width, ar.height];
+    const nodes = [];
+    const rows = [];
+    out.truncated = false;
+    const walk = (el, parent, depth) => {
+      for (const child of el.children) {
+        if (rows.length >= maxElements) { out.truncated = true; return; }
+        const tag = child.tagName.toLowerCase();
+        if (SKIP_TAGS.has(tag) || SKIP_IDS.has(child.id)) continue;
+        const rect = child.getBoundingClientRect();
+        const style = window.getComputedStyle(child);
+        const text = ownText(child);
+        const cat = category(child, tag, text);
+        const interactive = cat === 'input' || cat === 'action' || (tag === 'a' && child.hasAttribute('href')) ||
+          (tag === 'label' && (child.control || child.querySelector('input')));
+        const actionable = !child.disabled && !!(interactive || style.cursor === 'pointer' || hasClickHandler(child) ||
+          (child.hasAttribute('tabindex') && child.tabIndex >= 0));
+        const options = tag === 'select' ? Array.from(child.options).map((o) => o.text.trim()) : [];
+        const id = rows.length;
+        nodes.push(child);
+        rows.push([tag, text, attrsOf(child, tag), rect.left, rect.top, rect.width, rect.height, parent, depth,
+          isVisible(child, rect, style), cat, actionable, options]);
+        walk(child, id, depth + 1);
+      }
+    };
+    if (document.body) walk(document.body, -1, 0);
+    zoo.nodes = nodes;
+    out.elements = rows;
+    return out;
+  };
+
+  function resolve(i) {
+    const el = zoo.nodes[i];
+    if (!el) return [null, `element ${i} does not exist (the observation has ${zoo.nodes.length} elements)`];
+    if (!el.isConnected) return [null, `element ${i} is no longer on the page`];
+    return [el, null];
+  }
+
+  function visibleNow(el) {
+    return isVisible(el, el.getBoundingClientRect(), window.getComputedStyle(el));
+  }
+
+  // A viewport point that lands on the element (or a descendant): the centre of its first
+  // box, else an inset corner; a fully covered element is clicked at its centre anyway,
+  // exactly as a user would hit whatever covers it.
+  zoo.clickPoint = (i) => {
+    const [el, err] = resolve(i);
+    if (err) return { error: err };
+    let rect = el.getBoundingClientRect();
+    if (rect.width > 0 && rect.height > 0 && !visibleNow(el)) {
+      el.scrollIntoView({ block: 'center', inline: 'center' });
+      rect = el.getBoundingClientRect();
+    }
+    if (!visibleNow(el)) return { error: `element ${i} (${el.tagName.toLowerCase()}) is not visible` };
+    const boxes = Array.from(el.getClientRects()).filter((r) => r.width > 0 && r.height > 0);
+    const box = boxes.length ? boxes[0] : rect;
+    const cx = box.left + box.width / 2, cy = box.top + box.height / 2;
+    const points = [[cx, cy], [box.left + box.width * 0.25, cy], [box.left + box.width * 0.75, cy],
+      [cx, box.top + box.height * 0.25], [cx, box.top + box.height * 0.75]];
+    for (const [x, y] of points) {
+      const hit = document.elementFromPoint(x, y);
+      if (hit && (hit === el || el.contains(hit))) return { x, y, covered: false };
+    }
+    return { x: cx, y: cy, covered: true };
+  };
+
+  // Focus a text field and select its content, so the typed text replaces it.
+  zoo.focusForTyping = (i) => {
+    const [el, err] = resolve(i);
+    if (err) return { error: err };
+    const tag = el.tagName.toLowerCase();
+    const editable = tag === 'textarea' || (tag === 'input' && !NON_TEXT_INPUTS.has(el.type)) || el.isContentEditable;
+    if (!editable) return { error: `element ${i} (${tag}) does not take text; type into an input, textarea or editable element` };
+    if (!visibleNow(el)) return { error: `element ${i} (${tag}) is not visible` };
+    if (el.disabled || el.readOnly) return { error: `element ${i} (${tag}) is disabled or read-only` };
+    el.focus();
+    if (el.isContentEditable) {
+      const range = document.createRange();
+      range.selectNodeContents(el);
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+    } else {
+      try { el.select(); } catch (e) { /* some input types have no selection */ }
+      if (typeof el.selectionStart !== 'number') el.value = '';
+    }
+    return { focused: document.activeElement === el };
+  };
+
+  zoo.selectOption = (i, option) => {
+    const [el, err] = resolve(i);
+    if (err) return { error: err };
+    if (el.tagName.toLowerCase() !== 'select') return { error: `element ${i} (${el.tagName.toLowerCase()}) is not a <select>` };
+    if (!visibleNow(el)) return { error: `element ${i} (select) is not visible` };
+    const opts = Array.from(el.options);
+    const want = String(option).trim();
+    let idx = opts.findIndex((o) => o.text.trim() === want);
+    if (idx < 0) idx = opts.findIndex((o) => o.value === want);
+    if (idx < 0) idx = opts.findIndex((o) => o.text.trim().toLowerCase() === want.toLowerCase());
+    if (idx < 0) return { error: `option '${want}' is not in element ${i}; options: ${opts.map((o) => o.text.trim()).join(', ')}` };
+    el.focus();
+    el.selectedIndex = idx;
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    el.dispatchEvent(new Event('change', { bubbles: true }));
+    return { ok: true };
+  };
+})();

@@ -1,0 +1,280 @@
+"""One browser context running one episode at a time (async; driven by the vector env).
+
+Episode protocol (the same for MiniWoB pages and ours): load the task page, then
+``Math.seedrandom(seed); core.startEpisodeReal()``; after every action read
+``WOB_DONE_GLOBAL`` and, once done, ``WOB_RAW_REWARD_GLOBAL`` (the task's verdict in [-1, 1])
+and ``WOB_REWARD_GLOBAL`` (the same, decayed with episode time).  Success = raw reward > 0.
+
+Clicks are mouse clicks at a point the page itself reports as landing on the element (one
+``evaluate`` plus the input events; no actionability waits).  The observation is one
+``evaluate`` of ``window.__zoo.observe`` (js/observe.js); a navigation started by an action
+is waited for by polling the document until the new one has loaded.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import ZooError
+from zoo.web.tasks import TaskSpec
+from zoo.web.types import ACTION_KINDS, Action, Element, Observation
+
+START_JS = """(seed) => {
+  if (typeof core === 'undefined' || typeof core.startEpisodeReal !== 'function') return {error: 'no episode core'};
+  if (core.EP_TIMER !== null && core.EP_TIMER !== undefined && !WOB_DONE_GLOBAL) core.endEpisode(0, false, 'reset');
+  Math.seedrandom(seed);
+  core.startEpisodeReal();
+  return window.__zoo.status();
+}"""
+OBSERVE_JS = "(m) => window.__zoo ? window.__zoo.observe(m) : null"
+STATUS_JS = "() => window.__zoo ? window.__zoo.status() : null"  # (ignores an argument)
+CLICK_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.clickPoint(i)"
+FOCUS_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.focusForTyping(i)"
+SELECT_JS = "([i, o]) => window.__zoo.status().done ? {done: true} : window.__zoo.selectOption(i, o)"
+
+NAMED_KEYS = {"Enter", "Tab", "Backspace", "Delete", "Escape", "Space", "Home", "End", "PageUp", "PageDown",
+              "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Insert"}
+MODIFIERS = {"Control", "Shift", "Alt", "Meta"}
+NAVIGATION_ERRORS = re.compile(r"context was destroyed|navigat|Cannot find context|frame was detached", re.I)
+CANCELLED_NAVIGATION_S = 1.0  # a document flagged as unloading for this long is taken to have stayed
+
+
+class TaskPageError(ZooError):
+    """The task's page itself is broken (missing file, HTTP error, no episode core): not retried."""
+
+
+def check_key(key: Any) -> str | None:
+    """None if ``key`` is a key ``press`` accepts, else the reason it is not."""
+    if not isinstance(key, str) or not key:
+        return "press needs a key name, e.g. Enter, Tab, ArrowDown, a, Control+a"
+    *mods, base = key.split("+") if len(key) > 1 else [key]
+    bad = [m for m in mods if m not in MODIFIERS]
+    if bad or not (base in NAMED_KEYS or (len(base) == 1 and base.isprintable())):
+        return f"unknown key '{key}'; use one printable character or {', '.join(sorted(NAMED_KEYS))}, optionally with Control+/Shift+/Alt+"
+    return None
+
+
+@dataclass
+class Episode:
+    task: TaskSpec
+    seed: int
+    steps: int = 0
+    invalid_actions: int = 0
+    t0: float = field(default_factory=time.monotonic)
+
+    def summary(self, raw_reward: float, reward: float, reason: str | None, error: str | None = None) -> dict[str, Any]:
+        return {"task": self.task.name, "seed": self.seed, "raw_reward": float(raw_reward), "reward": float(reward),
+                "success": bool(raw_reward > 0), "steps": self.steps, "invalid_actions": self.invalid_actions,
+                "reason": reason, "error": error, "wall_s": round(time.monotonic() - self.t0, 3)}
+
+
+@dataclass
+class StepOutcome:
+    obs: Observation
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: dict[str, Any]
+
+
+class Slot:
+    """A browser context + page of one env index."""
+
+    def __init__(self, host: Any, site: Any, index: int, *, max_episode_steps: int = 8, screenshot: bool = False,
+                 screenshot_size: int = 64, step_timeout_s: float = 10.0, invalid_action_penalty: float = -0.05,
+                 max_elements: int = 256):
+        self.host, self.site, self.index = host, site, index
+        self.max_episode_steps = max_episode_steps
+        self.screenshot = screenshot
+        self.screenshot_size = screenshot_size
+        self.step_timeout_s = step_timeout_s
+        self.invalid_action_penalty = invalid_action_penalty
+        self.max_elements = max_elements
+        self.context: Any = None
+        self.page: Any = None
+        self.episode: Episode | None = None
+        self.last_obs: Observation | None = None
+
+    # ---------------------------------------------------------------- context lifecycle
+    async def open(self) -> None:
+        self.context = await self.host.new_context(self.site)
+        self.page = await self.context.new_page()
+        self.page.set_default_timeout(self.step_timeout_s * 1000)
+        self.page.on("popup", lambda p: asyncio.ensure_future(p.close()))  # popups are never part of a task
+
+    async def close(self) -> None:
+        # the episode record survives a reopen so the env can still report what was lost
+        context, self.context, self.page = self.context, None, None
+        if context is not None:
+            await context.close()
+
+    # ---------------------------------------------------------------- episodes
+    async def load(self, task: TaskSpec) -> None:
+        from playwright.async_api import Error as PlaywrightError
+
+        try:
+            response = await self.page.goto(task.url, wait_until="load")
+        except PlaywrightError as err:
+            if "net::ERR" in str(err):
+                raise TaskPageError(f"task '{task.name}': page {task.url} failed to load: {str(err).splitlines()[0]}") from None
+            raise
+        if response is None or response.status != 200:
+            code = response.status if response is not None else "no response"
+            raise TaskPageError(f"task '{task.name}': page {task.url} failed to load (HTTP {code})")
+        status = await self.page.evaluate(STATUS_JS)
+        if not status or not status["has_core"]:
+            raise TaskPageError(f"task '{task.name}': page {task.url} loaded but has no episode core (core.startEpisodeReal)")
+
+    async def start(self, task: TaskSpec, seed: int) -> Observation:
+        """Begin an episode of ``task`` with ``seed`` and return its first observation."""
+        if task.multipage or self.page.url != task.url:
+            await self.load(task)
+        status = await self.page.evaluate(START_JS, seed)
+        if status.get("error"):
+            raise TaskPageError(f"task '{task.name}': cannot start an episode: {status['error']}")
+        for _ in range(100):  # some tasks build their problem asynchronously (WOB_TASK_READY)
+            if status["ready"]:
+                break
+            await asyncio.sleep(0.02)
+            status = await self.page.evaluate(STATUS_JS)
+        else:
+            raise TaskPageError(f"task '{task.name}': episode never became ready (WOB_TASK_READY stayed false)")
+        self.episode = Episode(task, seed)
+        obs, _ = await self.observe()
+        return obs
+
+    async def step(self, action: Action) -> StepOutcome:
+        ep = self.episode
+        if ep is None:
+            raise RuntimeError(f"env {self.index}: step() before reset()")
+        ep.steps += 1
+        invalid = await self._act(action)
+        if invalid:
+            ep.invalid_actions += 1
+        obs, raw = await self.observe()
+        reward, terminated, truncated = 0.0, False, False
+        info: dict[str, Any] = {"invalid": invalid, "page": obs.page}
+        if not raw["has_core"]:  # the action led off the task's pages (e.g. a blocked link)
+            terminated = True
+            info["episode"] = ep.summary(-1.0, -1.0, f"left the task pages (now at {obs.page or 'an error page'})")
+            reward = -1.0
+        elif raw["done"]:
+            terminated = True
+            reward = float(raw["reward"])
+            info["episode"] = ep.summary(raw["raw_reward"], raw["reward"], raw["reason"])
+        elif ep.steps >= self.max_episode_steps:
+            truncated = True
+            info["episode"] = ep.summary(0.0, 0.0, "max episode steps")
+        if invalid:
+            reward += self.invalid_action_penalty
+        if terminated or truncated:
+            self.episode = None
+        return StepOutcome(obs, reward, terminated, truncated, info)
+
+    async def _act(self, action: Action) -> str | None:
+        """Carry out an action; the reason it is invalid, or None."""
+        kind = getattr(action, "kind", None)
+        if kind not in ACTION_KINDS:
+            return f"unknown action kind {kind!r}; valid kinds: {', '.join(ACTION_KINDS)}"
+        if kind == "noop":
+            return None
+        if kind == "press":
+            bad = check_key(action.key)
+            if bad:
+                return bad
+            await self.page.keyboard.press(action.key)
+            return None
+        i = action.element
+        n = len(self.last_obs.elements) if self.last_obs else 0
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
+            return f"{kind} needs an element id in [0, {n}), got {i!r}"
+        i = int(i)
+        if kind == "click":
+            r = await self.page.evaluate(CLICK_JS, i)
+            if r.get("error"):
+                return r["error"]
+            if not r.get("done"):
+                await self.page.mouse.click(r["x"], r["y"])
+            return None
+        if kind == "type":
+            if not isinstance(action.text, str):
+                return "type needs text (a string or a span copied from the instruction)"
+            r = await self.page.evaluate(FOCUS_JS, i)
+            if r.get("error"):
+                return r["error"]
+            if r.get("focused") and action.text:
+                # one input event for the whole text (like a paste): one browser call however long the text
+                await self.page.keyboard.insert_text(action.text)
+            return None
+        if not isinstance(action.option, str):
+            return "select needs an option (the option's text)"
+        r = await self.page.evaluate(SELECT_JS, [i, action.option])
+        return r.get("error")
+
+    # ---------------------------------------------------------------- observation
+    async def observe(self) -> tuple[Observation, dict[str, Any]]:
+        raw = await self._settled_observation()
+        task = self.episode.task.name if self.episode else ""
+        elements = [Element(k, r[0], r[1], r[2], (r[3], r[4], r[5], r[6]), r[7], r[8], r[9], r[10], r[11], r[12])
+                    for k, r in enumerate(raw["elements"])]
+        shot = await self._screenshot(raw["area"]) if self.screenshot and raw["has_core"] else None
+        if self.screenshot and shot is None:
+            shot = np.zeros((self.screenshot_size, self.screenshot_size, 3), np.uint8)
+        obs = Observation(task, raw["instruction"], elements, shot, raw["page"], self.episode.steps if self.episode else 0)
+        self.last_obs = obs
+        return obs, raw
+
+    async def _settled_observation(self) -> dict[str, Any]:
+        """Observe; if the document is unloading or still loading, wait for the next one."""
+        from playwright.async_api import Error as PlaywrightError
+
+        deadline = time.monotonic() + self.step_timeout_s
+        flagged: tuple[str, float] | None = None  # (doc id, since) of a document seen unloading
+        waiting = False  # while waiting, poll the cheap status instead of the whole observation
+        while True:
+            try:
+                raw = await self.page.evaluate(STATUS_JS if waiting else OBSERVE_JS, self.max_elements)
+            except PlaywrightError as err:
+                if not NAVIGATION_ERRORS.search(str(err)) or time.monotonic() > deadline:
+                    raise
+                raw = "navigating"
+            if raw is None:  # a document without our helper: an error page or a foreign scheme
+                return {"has_core": False, "done": False, "raw_reward": -1.0, "reward": -1.0, "reason": None,
+                        "instruction": "", "elements": [], "area": [0, 0, 160, 210], "page": self.page.url}
+            if isinstance(raw, dict):
+                if not raw["leaving"] and raw["ready_state"] == "complete":
+                    if waiting:
+                        waiting = False
+                        continue
+                    return raw
+                if raw["ready_state"] != "complete" and not raw["leaving"]:  # the next document is loading
+                    await self.page.wait_for_load_state("load")
+                    continue
+                if raw["leaving"]:
+                    if flagged is None or flagged[0] != raw["doc"]:
+                        flagged = (raw["doc"], time.monotonic())
+                    elif time.monotonic() - flagged[1] > CANCELLED_NAVIGATION_S:  # the navigation never happened
+                        await self.page.evaluate("() => { window.__zoo.leaving = false; }")
+                        waiting = False
+                        continue
+            if time.monotonic() > deadline:
+                raise asyncio.TimeoutError("page did not finish navigating")
+            waiting = True
+            await asyncio.sleep(0.01)
+
+    async def _screenshot(self, area: list[float]) -> np.ndarray:
+        from PIL import Image
+
+        x, y, w, h = area
+        clip = {"x": max(0.0, x), "y": max(0.0, y), "width": max(1.0, w), "height": max(1.0, h)}
+        png = await self.page.screenshot(clip=clip, type="png")
+        img = Image.open(io.BytesIO(png)).convert("RGB")
+        if self.screenshot_size and img.size != (self.screenshot_size, self.screenshot_size):
+            img = img.resize((self.screenshot_size, self.screenshot_size), Image.BILINEAR)
+        return np.asarray(img, dtype=np.uint8)

@@ -1,0 +1,159 @@
+"""The benchmark's data types: what an agent sees (``Observation`` of ``Element``s) and does (``Action``).
+
+Element ids are indices into ``Observation.elements``; they are only valid for the step
+that produced the observation (the page may re-render between steps).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Category = Literal["style", "text", "link", "input", "action"]
+ActionKind = Literal["click", "type", "select", "press", "noop"]
+CATEGORIES: tuple[str, ...] = ("style", "text", "link", "input", "action")
+ACTION_KINDS: tuple[str, ...] = ("click", "type", "select", "press", "noop")
+
+
+@dataclass
+class Element:
+    """One DOM element, in document (pre-)order so ``parent < id``.
+
+    text: the element's own text (its direct text nodes, whitespace-collapsed); inputs carry
+    their current value in ``attrs["value"]`` instead.  attrs: a few key attributes (id, class,
+    name, type, value, placeholder, href, title, alt, role, aria-label, for, checked, disabled).
+    bbox: (x, y, w, h) in CSS pixels of the viewport.  visible: has area, not hidden by style and
+    inside the viewport.  category: design-note class (style / text / link / input / action; a
+    style tag holding its own text counts as text).  actionable: clicking or typing into it can
+    do something (interactive tag, ARIA role, click handler or pointer cursor).
+    options: the option texts of a <select>, else empty.
+    """
+
+    id: int
+    tag: str
+    text: str
+    attrs: dict[str, str]
+    bbox: tuple[float, float, float, float]
+    parent: int
+    depth: int
+    visible: bool
+    category: str
+    actionable: bool
+    options: list[str] = field(default_factory=list)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        x, y, w, h = self.bbox
+        return (x + w / 2, y + h / 2)
+
+    @property
+    def typable(self) -> bool:
+        return self.category == "input" and self.tag != "select" and self.attrs.get("type") not in ("checkbox", "radio")
+
+    def describe(self) -> str:
+        """Short one-line form for logs and text prompts: ``[3] button "Submit"``."""
+        label = self.text or self.attrs.get("value") or self.attrs.get("placeholder") or self.attrs.get("id", "")
+        return f'[{self.id}] {self.tag} "{label[:40]}"'
+
+
+@dataclass
+class Observation:
+    """task: task name.  instruction: the page's utterance (may change across pages).
+    elements: the DOM tree, flattened.  screenshot: uint8 (H, W, 3) of the task area, or None.
+    page: path of the current page on the task site (``miniwob/click-test.html``).  step: actions so far.
+    """
+
+    task: str
+    instruction: str
+    elements: list[Element]
+    screenshot: np.ndarray | None = None
+    page: str = ""
+    step: int = 0
+
+    def action_mask(self) -> np.ndarray:
+        """bool[len(elements)]: elements an agent can sensibly target (actionable and visible)."""
+        return np.array([e.actionable and e.visible for e in self.elements], dtype=bool)
+
+    def find(self, text: str | None = None, tag: str | None = None, **attrs: str) -> list[Element]:
+        """Elements whose own text equals ``text`` (if given), tag equals ``tag`` and attrs match."""
+        out = []
+        for e in self.elements:
+            if text is not None and e.text != text:
+                continue
+            if tag is not None and e.tag != tag:
+                continue
+            if any(e.attrs.get(k) != v for k, v in attrs.items()):
+                continue
+            out.append(e)
+        return out
+
+    def children(self, element_id: int) -> list[Element]:
+        return [e for e in self.elements if e.parent == element_id]
+
+    def ancestors(self, element_id: int) -> list[Element]:
+        """Parents of an element, nearest first."""
+        out, parent = [], self.elements[element_id].parent
+        while parent >= 0:
+            out.append(self.elements[parent])
+            parent = self.elements[parent].parent
+        return out
+
+
+@dataclass
+class Action:
+    """kind: click | type | select | press | noop.  element: target element id (click/type/select).
+    text: what ``type`` writes (replacing the field's content).  option: the <select> option text
+    (or value) to choose.  key: a key name for ``press`` (``Enter``, ``Tab``, ``ArrowDown``, ``a``,
+    ``Control+a``) sent to the focused element.
+    """
+
+    kind: str
+    element: int | None = None
+    text: str | None = None
+    option: str | None = None
+    key: str | None = None
+
+    @classmethod
+    def click(cls, element: int) -> Action:
+        return cls("click", element=element)
+
+    @classmethod
+    def type(cls, element: int, text: str) -> Action:
+        return cls("type", element=element, text=text)
+
+    @classmethod
+    def copy(cls, element: int, instruction: str, start: int, end: int) -> Action:
+        """Type the span ``instruction[start:end]`` (a pointer-style copy from the instruction)."""
+        return cls("type", element=element, text=instruction[start:end])
+
+    @classmethod
+    def select(cls, element: int, option: str) -> Action:
+        return cls("select", element=element, option=option)
+
+    @classmethod
+    def press(cls, key: str) -> Action:
+        return cls("press", key=key)
+
+    @classmethod
+    def noop(cls) -> Action:
+        return cls("noop")
+
+    def __str__(self) -> str:
+        arg = {"click": "", "type": f", {self.text!r}", "select": f", {self.option!r}"}.get(self.kind, "")
+        if self.kind == "press":
+            return f"press({self.key!r})"
+        if self.kind == "noop":
+            return "noop()"
+        return f"{self.kind}({self.element}{arg})"
+
+
+_QUOTED = re.compile(r'"([^"]+)"')
+
+
+def instruction_spans(instruction: str) -> list[tuple[int, int]]:
+    """Candidate (start, end) spans an agent may copy: quoted strings first, then single words."""
+    spans = [(m.start(1), m.end(1)) for m in _QUOTED.finditer(instruction)]
+    spans += [(m.start(), m.end()) for m in re.finditer(r"[^\s\",.:]+", instruction) if (m.start(), m.end()) not in spans]
+    return spans

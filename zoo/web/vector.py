@@ -1,0 +1,293 @@
+"""``VecWebEnv``: N browser contexts of one Chromium stepped concurrently.
+
+Env ``i`` runs ``tasks[i % len(tasks)]``.  Its seed stream starts at the seed given to
+``reset`` and continues ``seed + k * num_envs`` (kept inside the train or eval range the first
+seed came from), so consecutive reset seeds give every env distinct episodes.
+
+Finished envs are reset automatically: the returned observation is the new episode's first
+one, ``infos[i]["episode"]`` holds the finished episode's summary and
+``infos[i]["final_observation"]`` its last observation.
+
+Robustness: every browser call runs under ``step_timeout_s``.  A timed-out (hung) or crashed
+page gets a fresh context; a dead or unresponsive browser is relaunched (which ends every
+env's episode).  An episode lost that way ends with ``truncated=True`` and an ``"error"`` in
+its summary; the next episode starts normally.  A task page that cannot load at all raises a
+``ZooError`` naming the task.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import ZooError
+from zoo.web.browser import BrowserHost, LoopThread
+from zoo.web.seeds import advance, train_seed
+from zoo.web.site import Site
+from zoo.web.slot import Slot, StepOutcome, TaskPageError
+from zoo.web.tasks import TaskSpec, get_task
+from zoo.web.types import Action, Observation
+
+Job = tuple[TaskSpec, int]
+START_ATTEMPTS = 3
+
+
+class _Failed:
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+class VecWebEnv:
+    def __init__(self, tasks: Sequence[str | TaskSpec], num_envs: int = 4, max_episode_steps: int = 8,
+                 screenshot: bool = False, screenshot_size: int = 64, step_timeout_s: float = 10.0,
+                 invalid_action_penalty: float = -0.05, headless: bool = True, max_elements: int = 256,
+                 autoreset: bool = True, job_source: Callable[[int], tuple[str | TaskSpec, int] | None] | None = None):
+        if not tasks:
+            raise ZooError("VecWebEnv needs at least one task")
+        if num_envs < 1:
+            raise ZooError(f"bad value for num_envs: {num_envs} (must be >= 1)")
+        self.specs = [get_task(t) for t in tasks]
+        self.num_envs = num_envs
+        self.step_timeout_s = step_timeout_s
+        self.autoreset = autoreset
+        self.job_source = job_source
+        self.loop = LoopThread.shared()
+        self.host = BrowserHost(headless=headless, loop=self.loop)
+        self.site = Site()
+        opts = dict(max_episode_steps=max_episode_steps, screenshot=screenshot, screenshot_size=screenshot_size,
+                    step_timeout_s=step_timeout_s, invalid_action_penalty=invalid_action_penalty,
+                    max_elements=max_elements)
+        self.slots = [Slot(self.host, self.site, i, **opts) for i in range(num_envs)]
+        self._base_seed = [train_seed(i) for i in range(num_envs)]
+        self._episode_count = [0] * num_envs
+        self._obs: list[Observation | None] = [None] * num_envs
+        self.idle = [False] * num_envs  # envs whose job_source ran dry
+        self.env_steps = 0
+        self.closed = False
+        self._call(self._open(), timeout=60 + 10 * num_envs)
+
+    @classmethod
+    def from_config(cls, env_cfg: Any, tasks: Sequence[str] | None = None, **overrides: Any) -> VecWebEnv:
+        """Build from an ``EnvConfig`` (DictConfig or dataclass); ``tasks`` default to env.tasks / env.suite."""
+        from zoo.suites import resolve_tasks
+
+        names = list(tasks) if tasks else resolve_tasks(env_cfg.suite, list(env_cfg.tasks or []))
+        kw = dict(num_envs=env_cfg.num_envs, max_episode_steps=env_cfg.max_episode_steps, screenshot=env_cfg.screenshot,
+                  screenshot_size=env_cfg.screenshot_size, step_timeout_s=env_cfg.step_timeout_s,
+                  invalid_action_penalty=env_cfg.invalid_action_penalty, headless=env_cfg.headless,
+                  max_elements=getattr(env_cfg, "max_elements", 256))
+        kw.update(overrides)
+        return cls(names, **kw)
+
+    # ---------------------------------------------------------------- public API
+    def task_of(self, i: int) -> TaskSpec:
+        return self.specs[i % len(self.specs)]
+
+    def reset(self, seeds: Sequence[int] | None = None) -> list[Observation]:
+        self._check_open()
+        if seeds is not None:
+            if len(seeds) != self.num_envs:
+                raise ZooError(f"reset needs {self.num_envs} seeds (one per env), got {len(seeds)}")
+            self._base_seed = [int(s) for s in seeds]
+        self._episode_count = [0] * self.num_envs
+        self.idle = [False] * self.num_envs
+        jobs = {i: self._next_job(i) for i in range(self.num_envs)}
+        self.idle = [j is None for j in jobs.values()]
+        for slot in self.slots:
+            slot.episode = None
+        self._start_jobs({i: j for i, j in jobs.items() if j is not None})
+        return [o for o in self._obs]  # type: ignore[misc]
+
+    def step(self, actions: Sequence[Action]) -> tuple[list[Observation], np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+        self._check_open()
+        if len(actions) != self.num_envs:
+            raise ZooError(f"step needs {self.num_envs} actions (one per env), got {len(actions)}")
+        n = self.num_envs
+        rewards = np.zeros(n, np.float32)
+        terminated = np.zeros(n, bool)
+        truncated = np.zeros(n, bool)
+        infos: list[dict[str, Any]] = [{} for _ in range(n)]
+        active = [i for i in range(n) if not self.idle[i] and self.slots[i].episode is not None]
+        for i in range(n):
+            if i not in active:
+                infos[i] = {"idle": True}
+        results = self._guarded({i: self.slots[i].step(actions[i]) for i in active})
+        self.env_steps += len(active)
+        outcomes: dict[int, StepOutcome | _Failed] = dict(results)
+        failed = {i: r.reason for i, r in results.items() if isinstance(r, _Failed)}
+        lost = self._recover(failed) if failed else set()
+        for i in lost:  # episodes cut short by a crash, a hang or a browser restart
+            outcomes[i] = _Failed(failed.get(i, "browser restarted after another env failed"))
+        finished: dict[int, Job] = {}
+        for i, out in outcomes.items():
+            if isinstance(out, _Failed):
+                info = {"invalid": None, "error": out.reason, "episode": self._failed_summary(i, out.reason)}
+                obs = self._obs[i]
+                truncated[i] = True
+            else:
+                info, obs = out.info, out.obs
+                rewards[i], terminated[i], truncated[i] = out.reward, out.terminated, out.truncated
+                self._obs[i] = obs
+            infos[i] = info
+            if terminated[i] or truncated[i]:
+                info["final_observation"] = obs
+                self.slots[i].episode = None
+                if self.autoreset:
+                    job = self._next_job(i)
+                    if job is None:
+                        self.idle[i] = True
+                    else:
+                        finished[i] = job
+        if finished:
+            for i in self._start_jobs(finished):
+                # a browser restart while starting the finished envs also ended this env's episode
+                infos[i].update(error="browser restarted after another env failed", final_observation=self._obs[i],
+                                episode=self._failed_summary(i, "browser restarted after another env failed"))
+                truncated[i] = True
+                self.slots[i].episode = None
+                job = self._next_job(i)
+                if job is None:
+                    self.idle[i] = True
+                else:
+                    self._start_jobs({i: job})
+        return [o for o in self._obs], rewards, terminated, truncated, infos  # type: ignore[misc]
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._call(self._close_slots(), timeout=30)
+        except Exception:  # noqa: BLE001 - the browser is shut down below either way
+            pass
+        self.host.close()
+
+    def __enter__(self) -> VecWebEnv:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "closed", True):
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    @property
+    def observations(self) -> list[Observation | None]:
+        return list(self._obs)
+
+    def browser_pid(self) -> int | None:
+        return self.host.pid()
+
+    # ---------------------------------------------------------------- internals
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ZooError("this VecWebEnv is closed")
+
+    def _call(self, coro: Any, timeout: float) -> Any:
+        return self.loop.run(coro, timeout=timeout)
+
+    async def _open(self) -> None:
+        await self.host.start()
+        await asyncio.gather(*(s.open() for s in self.slots))
+
+    async def _close_slots(self) -> None:
+        await asyncio.gather(*(s.close() for s in self.slots if s.context is not None), return_exceptions=True)
+
+    def _next_job(self, i: int) -> Job | None:
+        if self.job_source is not None:
+            job = self.job_source(i)
+            return None if job is None else (get_task(job[0]), int(job[1]))
+        k = self._episode_count[i]
+        self._episode_count[i] += 1
+        return self.task_of(i), advance(self._base_seed[i], k, self.num_envs)
+
+    def _failed_summary(self, i: int, reason: str) -> dict[str, Any]:
+        ep = self.slots[i].episode
+        if ep is None:
+            return {"task": "", "seed": -1, "raw_reward": 0.0, "reward": 0.0, "success": False, "steps": 0,
+                    "invalid_actions": 0, "reason": None, "error": reason}
+        return ep.summary(0.0, 0.0, None, error=reason)
+
+    def _guarded(self, coros: dict[int, Any], timeout: float | None = None) -> dict[int, Any]:
+        """Run one coroutine per env concurrently, each under the step timeout; failures become _Failed."""
+        if not coros:
+            return {}
+        limit = timeout or self.step_timeout_s
+
+        async def guard(coro: Any) -> Any:
+            try:
+                return await asyncio.wait_for(coro, limit)
+            except TaskPageError:
+                raise
+            except asyncio.TimeoutError:
+                return _Failed(f"timeout: no answer from the page within {limit:.1f}s (hung page)")
+            except Exception as err:  # noqa: BLE001 - any browser-side failure is recovered from
+                alive = self.host.alive
+                what = "page crashed" if alive else "browser crashed"
+                return _Failed(f"{what}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+
+        async def run_all() -> list[Any]:
+            return await asyncio.gather(*(guard(c) for c in coros.values()))
+
+        results = self._call(run_all(), timeout=limit * 2 + 30)
+        return dict(zip(coros.keys(), results))
+
+    def _recover(self, failed: dict[int, str]) -> set[int]:
+        """Give failed envs a fresh context; relaunch the browser if it is gone.  Returns every env
+        whose episode was lost (more than ``failed`` when the browser had to be relaunched)."""
+
+        async def reopen(slot: Slot) -> None:
+            try:
+                await asyncio.wait_for(slot.close(), 5)
+            except Exception:  # noqa: BLE001 - a context of a dead browser cannot close
+                pass
+            await asyncio.wait_for(slot.open(), 15)
+
+        async def recover() -> set[int]:
+            if self.host.alive:
+                results = await asyncio.gather(*(reopen(self.slots[i]) for i in failed), return_exceptions=True)
+                if not any(isinstance(r, BaseException) for r in results) and self.host.alive:
+                    return set(failed)
+            lost = set(failed) | {i for i, s in enumerate(self.slots) if s.episode is not None}
+            await self.host.restart()
+            for slot in self.slots:
+                slot.context = slot.page = None
+            await asyncio.gather(*(s.open() for s in self.slots))
+            return lost
+
+        return self._call(recover(), timeout=120)
+
+    def _start_jobs(self, jobs: dict[int, Job]) -> set[int]:
+        """Start episodes (concurrently), retrying envs whose browser side failed.  Returns the
+        envs outside ``jobs`` whose running episode a browser restart took away (the caller ends them)."""
+        pending = dict(jobs)
+        taken: set[int] = set()
+        for attempt in range(START_ATTEMPTS):
+            results = self._guarded({i: self.slots[i].start(task, seed) for i, (task, seed) in pending.items()},
+                                    timeout=self.step_timeout_s * 2)
+            failed = {i: r.reason for i, r in results.items() if isinstance(r, _Failed)}
+            for i, r in results.items():
+                if not isinstance(r, _Failed):
+                    self._obs[i] = r
+            if not failed:
+                return taken
+            if attempt == START_ATTEMPTS - 1:
+                i, reason = next(iter(failed.items()))
+                raise ZooError(f"task '{pending[i][0].name}': could not start an episode after {START_ATTEMPTS} attempts: {reason}")
+            lost = self._recover(failed)
+            retry = {i: pending[i] for i in failed}
+            for i in lost - set(failed):
+                if i in pending:  # started fine, but the browser restart took it away: start it again
+                    retry[i] = pending[i]
+                elif i in jobs:
+                    retry[i] = jobs[i]
+                elif self.slots[i].episode is not None:
+                    taken.add(i)
+            pending = retry
+        return taken
