@@ -14,6 +14,8 @@ import random
 import sys
 from pathlib import Path
 
+import torch
+
 import zoo  # noqa: F401
 from zoo.config import compose, parse_tool_config
 from zoo.runs import save_config
@@ -21,19 +23,22 @@ from zoo.runs import save_config
 TASKS = ["click-test", "click-button", "focus-text", "enter-text"]
 
 
-def bench_results(agent: dict, rates: dict[str, float], episodes: int, seed: int) -> dict:
-    """A results dict (schema actionzoo.bench/1) from per-episode outcomes with the given odds."""
+def bench_results(agent: str, rates: dict[str, float], episodes: int, seed: int) -> dict:
+    """Results (schema actionzoo.bench/1, built by zoo.web.results) from seeded per-episode outcomes."""
+    from zoo.web.results import build_results
+
     rng = random.Random(seed)
-    tasks, total, wins, reward_sum = {}, 0, 0, 0.0
+    eps = []
     for task in TASKS:
-        outcomes = [rng.random() < rates[task] for _ in range(episodes)]
-        rewards = [rng.uniform(0.3, 0.9) if ok else -1.0 for ok in outcomes]
-        k = sum(outcomes)
-        tasks[task] = {"episodes": episodes, "successes": k, "success_rate": k / episodes,
-                       "mean_reward": sum(rewards) / episodes}
-        total, wins, reward_sum = total + episodes, wins + k, reward_sum + sum(rewards)
-    return {"schema": "actionzoo.bench/1", "agent": agent, "tasks": tasks,
-            "overall": {"episodes": total, "success_rate": wins / total, "mean_reward": reward_sum / total}}
+        for k in range(episodes):
+            ok = rng.random() < rates[task]
+            eps.append({"task": task, "seed": 1_000_000 + k, "raw_reward": 1.0 if ok else -1.0,
+                        "reward": rng.uniform(0.3, 0.9) if ok else -1.0, "success": ok, "steps": rng.randint(1, 4),
+                        "invalid_actions": 0, "reason": None, "error": None, "wall_s": 0.1, "attempt": 1})
+    return build_results(eps, TASKS, agent=agent, suite="custom",
+                         config={"episodes": episodes, "seed": 0, "num_envs": 2, "max_episode_steps": 8},
+                         timing={"wall_s": 1.0, "env_steps": len(eps), "env_steps_per_s": 10.0},
+                         env={"browser": "fixture", "executable": "", "restarts": 0})
 
 
 def write_curve(path: Path, updates: int, final: float, seed: int, with_success: bool = True) -> None:
@@ -55,8 +60,9 @@ def make_run(root: Path, strategy: int, name: str, overrides: list[str], rates: 
     run_dir = root / f"strategy{strategy}" / name
     (run_dir / "checkpoints").mkdir(parents=True)
     save_config(cfg, run_dir)
-    agent = {"name": f"strategy{strategy}", "strategy": strategy, "attention": cfg.model.attention.name,
-             "params": 10_000 * (seed + 3)}
+    torch.save({"state_dict": {"w": torch.zeros(100 * (seed + 3), 100)}, "global_step": 1},
+               run_dir / "checkpoints" / "last.ckpt")  # the report counts parameters from it
+    agent = f"checkpoint:{run_dir / 'checkpoints' / 'last.ckpt'}"
     (run_dir / "results.json").write_text(json.dumps(bench_results(agent, rates, 8, seed)))
     if strategy == 1:
         write_curve(run_dir / "csv/sft/metrics.csv", 10, 0.0, seed, with_success=False)
@@ -74,16 +80,20 @@ def make_inputs(tmp: Path, with_bench: bool = True, with_study: bool = True) -> 
     make_run(runs, 1, "sliding-seed0", [], dict(zip(TASKS, (0.95, 0.7, 0.8, 0.4))), 3)
     if with_bench:
         bench.mkdir(parents=True)
-        (bench / "random.json").write_text(json.dumps(bench_results({"name": "random"}, dict.fromkeys(TASKS, 0.15), 10, 7)))
-        (bench / "oracle.json").write_text(json.dumps(bench_results({"name": "oracle"}, dict.fromkeys(TASKS, 1.0), 10, 8)))
+        (bench / "random.json").write_text(json.dumps(bench_results("random", dict.fromkeys(TASKS, 0.15), 10, 7)))
+        (bench / "oracle.json").write_text(json.dumps(bench_results("oracle", dict.fromkeys(TASKS, 1.0), 10, 8)))
         seq = [1024, 2048, 4096, 8192]
-        attention = {"device": "cpu", "dim": 256, "results": [
-            {"variant": v, "seq_len": n, "ms": base * (n / 1024) ** power, "peak_mb": mem * (n / 1024) ** mpow}
-            for v, base, power, mem, mpow in (("dense", 2.0, 2.0, 8.0, 2.0), ("sliding", 3.0, 1.0, 6.0, 1.0),
-                                              ("infini", 2.5, 1.0, 4.0, 1.0), ("xl", 2.2, 1.1, 5.0, 1.0))
-            for n in seq]}
+        rows = [{"variant": v, "seq_len": n, "status": "ok", "fwd_ms": base * (n / 1024) ** power / 3,
+                 "fwd_bwd_ms": base * (n / 1024) ** power, "peak_mb": mem * (n / 1024) ** mpow}
+                for v, base, power, mem, mpow in (("dense", 2.0, 2.0, 8.0, 2.0), ("sliding", 3.0, 1.0, 6.0, 1.0),
+                                                  ("infini", 2.5, 1.0, 4.0, 1.0), ("xl", 2.2, 1.1, 5.0, 1.0))
+                for n in seq]
+        rows[3] = {"variant": "dense", "seq_len": 8192, "status": "timeout", "note": "over 60 s"}
+        attention = {"schema": "actionzoo.bench.attention/1", "device": "cpu", "dim": 256,
+                     "measure": "forward + backward of one attention layer", "rows": rows}
         (bench / "attention.json").write_text(json.dumps(attention))
-        throughput = {"results": [{"contexts": c, "steps_per_s": 14.0 * c ** 0.8} for c in (1, 2, 4)]}
+        throughput = {"schema": "actionzoo.env-throughput/1", "agent": "random",
+                      "results": [{"contexts": c, "env_steps_per_s": 14.0 * c ** 0.8} for c in (1, 2, 4)]}
         (bench / "env_throughput.json").write_text(json.dumps(throughput))
     if with_study:
         sys.path.insert(0, str(Path(__file__).parent))

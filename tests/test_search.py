@@ -64,6 +64,7 @@ BAD_SPACES = {
     "fixed of wrong type": ("fixed: {trainer.max_steps: many}\nparams: {ppo.lr: [0.1, 0.2]}", "trainer.max_steps"),
     "wrong strategy": ("strategy: 1\nparams: {ppo.lr: [0.1]}", "it is for strategy=1"),
     "top-level typo": ("parms: {ppo.lr: [0.1]}", "unknown top-level key 'parms' (did you mean 'params'?)"),
+    "bad metric mode": ("metric_mode: up\nparams: {ppo.lr: [0.1]}", "unknown metric_mode 'up'"),
     "not yaml": ("params: {ppo.lr: [0.1", "cannot parse search space"),
 }
 

@@ -114,7 +114,24 @@ def test_search_never_exceeds_its_node_budget(budget, tree_seed):
 
 
 def test_small_tree_is_exhausted_without_spinning():
-    site = {"start": {"page": "p", "children": {"x": "end"}}, "end": {"terminal": 1.0}}
+    site = {"start": {"page": "p", "children": {"x": "end", "y": "end2"}},
+            "end": {"terminal": 1.0}, "end2": {"terminal": -1.0}}
     sim = TreeSimulator(site)
-    result = MCTS(sim, PriorEvaluator(site), simulations=50).search(())
-    assert result.action == "x" and result.expansions == 2 and sim.calls == 2
+    result = MCTS(sim, PriorEvaluator(site), simulations=50, stop_on_win=False).search(())
+    assert result.action == "x" and result.expansions == 3 and sim.calls == 3
+
+
+def test_stop_on_win_commits_to_the_solution_and_saves_budget():
+    sim = TreeSimulator(SITE)
+    search = MCTS(sim, PriorEvaluator(SITE, {"shop": 0.9, "buy": 0.9}), simulations=50)
+    result = search.search(())
+    assert result.action == "shop" and result.policy == [0.0, 0.0, 1.0]
+    assert result.expansions < 50  # root, shop page, win: it stopped as soon as the win was found
+    assert search.search(("shop",)).action == "buy"
+
+
+def test_a_single_candidate_needs_no_simulation():
+    site = {"start": {"page": "p", "children": {"only": "end"}}, "end": {"terminal": -1.0}}
+    sim = TreeSimulator(site)
+    result = MCTS(sim, PriorEvaluator(site), simulations=10).search(())
+    assert result.action == "only" and result.expansions == 1 and sim.calls == 1

@@ -169,8 +169,12 @@ def finished_count(study: Any) -> int:
 
 
 # ---------------------------------------------------------------- the real objective
-def make_pruning_callback(trial: Any, metric: str) -> Any:
-    """A Lightning callback reporting ``metric`` to the trial; raises ``TrialPruned`` to stop it."""
+def make_pruning_callback(trial: Any, metric: str, mode: str = "max") -> Any:
+    """A Lightning callback reporting ``metric`` to the trial; raises ``TrialPruned`` to stop it.
+
+    The study maximises success, so a ``min`` metric (a loss) is reported negated: the pruner
+    then compares every trial's intermediate values in the study's own direction."""
+    sign = -1.0 if mode == "min" else 1.0
     import optuna
     from lightning.pytorch.callbacks import Callback
 
@@ -191,7 +195,7 @@ def make_pruning_callback(trial: Any, metric: str) -> Any:
             if value is None or step <= self.last:
                 return
             self.last = step
-            trial.report(float(value), step)
+            trial.report(sign * float(value), step)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"{metric}={float(value):.4f} at step {step}")
 
@@ -221,10 +225,14 @@ def count_params(results: dict, run_dir: Path) -> int:
 
 
 def overall_success(results: Any) -> float:
+    """results["overall"]["success_rate"]: a number, or the ``{"mean", "ci95"}`` statistic of
+    ``actionzoo.bench/1`` results (zoo/web/results.py)."""
     if isinstance(results, dict):
-        overall = results.get("overall") or {}
-        if isinstance(overall, dict) and "success_rate" in overall:
-            return float(overall["success_rate"])
+        rate = (results.get("overall") or {}).get("success_rate")
+        if isinstance(rate, dict):
+            rate = rate.get("mean")
+        if isinstance(rate, (int, float)):
+            return float(rate)
     raise TrialFailed("the strategy's fit() returned no results['overall']['success_rate']")
 
 
@@ -243,7 +251,7 @@ def fit_objective(trial: Any, space: SearchSpace, overrides: list[str]) -> dict:
     trial.set_user_attr("run_dir", str(run_dir))
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     start = time.perf_counter()
-    with extra_callbacks(make_pruning_callback(trial, space.metric)):
+    with extra_callbacks(make_pruning_callback(trial, space.metric, space.metric_mode)):
         results = strategies.strategy_module(int(cfg.strategy)).fit(cfg, run_dir)
     elapsed = time.perf_counter() - start
     return {"success": overall_success(results), "time_s": elapsed, "params": count_params(results, run_dir),

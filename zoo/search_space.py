@@ -4,6 +4,7 @@ Format (every top-level key is optional except ``params``)::
 
     strategy: 2                      # the strategy this space is for (checked against strategy=)
     metric: train/success_rate       # logged Lightning metric reported to the pruner
+    metric_mode: max                 # max: higher is better (success); min: lower is (a loss)
     fixed:                           # overrides applied to every trial (make trials fast)
       trainer.max_steps: 20
     params:                          # dotted run-config key -> distribution
@@ -31,7 +32,8 @@ from omegaconf import DictConfig, OmegaConf
 from zoo.errors import ZooError, unknown
 
 PARAM_TYPES = ("categorical", "float", "int")
-TOP_KEYS = ("strategy", "metric", "fixed", "params", "description")
+TOP_KEYS = ("strategy", "metric", "metric_mode", "fixed", "params", "description")
+METRIC_MODES = ("max", "min")
 PARAM_KEYS = {
     "categorical": {"type", "choices", "when"},
     "float": {"type", "low", "high", "log", "step", "when"},
@@ -71,6 +73,7 @@ class SearchSpace:
     params: list[Param]
     fixed: dict[str, Any] = field(default_factory=dict)
     metric: str = DEFAULT_METRIC
+    metric_mode: str = "max"
     strategy: int | None = None
     description: str = ""
 
@@ -233,8 +236,11 @@ def load_space(space: str, strategy: int) -> SearchSpace:
     metric = data.get("metric", DEFAULT_METRIC)
     if not isinstance(metric, str) or not metric:
         raise _bad(path, "'metric' must be the name of a logged metric, e.g. train/success_rate")
-    space_obj = SearchSpace(path=path, params=params, fixed=fixed, metric=metric, strategy=data.get("strategy"),
-                            description=str(data.get("description", "")))
+    mode = data.get("metric_mode", "max")
+    if mode not in METRIC_MODES:
+        raise _bad(path, f"{unknown('metric_mode', mode, METRIC_MODES)}")
+    space_obj = SearchSpace(path=path, params=params, fixed=fixed, metric=metric, metric_mode=mode,
+                            strategy=data.get("strategy"), description=str(data.get("description", "")))
     # every fixed value and every first choice must compose into a valid config (types, groups)
     probe = {p.key: p.choices[0] if p.type == "categorical" else int(p.low) if p.type == "int" else p.low
              for p in params}

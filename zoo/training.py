@@ -64,6 +64,18 @@ class WallClock(Callback):
         self.elapsed = float(state_dict.get("elapsed", 0.0))
 
 
+class RunCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` always holds the final step, also when training stops between two periodic saves
+    (``max_steps`` not a multiple of ``checkpoint_every``, ``max_time``); Lightning's own end-of-training
+    save is skipped once any ``last.ckpt`` was written, so evaluation would score stale weights."""
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.save_last and self._last_global_step_saved < trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        else:
+            super().on_train_end(trainer, pl_module)
+
+
 def block_classes() -> set[type]:
     from components.block import Block
 
@@ -104,7 +116,16 @@ def build_strategy(tc: DictConfig) -> Any:
 
 
 def shard_for_model_parallel(module: L.LightningModule) -> None:
-    """Call from ``configure_model``: FSDP2-shard each Block, then the root, when a device mesh is set."""
+    """Call from ``configure_model``: FSDP2-shard the model when a device mesh is set (fsdp_cpu).
+
+    Units: every ``Block``, and every other module that directly owns parameters (embeddings,
+    norms, heads...).  Each unit all-gathers its parameters in its own forward, so any code path
+    works -- ``training_step`` calling submodules or their non-forward methods, several
+    forward/backward passes inside one manual-optimisation step (PPO) -- which sharding the
+    LightningModule as one root unit would not (its ``forward`` is never called).  Parameters
+    must be used inside their owner's ``forward``: no bare ``nn.Parameter`` on the
+    LightningModule itself, no weights read from another module's forward.
+    """
     mesh = getattr(module, "device_mesh", None)
     if mesh is None:
         return
@@ -112,10 +133,23 @@ def shard_for_model_parallel(module: L.LightningModule) -> None:
 
     dp_mesh = mesh["data_parallel"] if "data_parallel" in (mesh.mesh_dim_names or ()) else mesh
     blocks = tuple(block_classes())
+    checkpointing = bool(getattr(module.trainer.strategy, "zoo_activation_checkpointing", False))
+    inside_block: set[int] = set()
     for sub in module.modules():
         if isinstance(sub, blocks):
+            inside_block.update(id(m) for m in sub.modules())
+            if checkpointing:
+                from torch.distributed._composable import checkpoint
+
+                checkpoint(sub)  # recompute the Block's activations in backward
             fully_shard(sub, mesh=dp_mesh)
-    fully_shard(module, mesh=dp_mesh)
+    for sub in module.modules():
+        if id(sub) in inside_block or not any(True for _ in sub.parameters(recurse=False)):
+            continue
+        if sub is module:
+            raise ZooError(f"{type(module).__name__} owns parameters directly; fsdp_cpu needs them inside "
+                           "submodules (wrap them in an nn.Module)")
+        fully_shard(sub, mesh=dp_mesh)
 
 
 def make_trainer(
@@ -133,7 +167,7 @@ def make_trainer(
     cbs: list[Callback] = list(callbacks or []) + list(_EXTRA_CALLBACKS) + [WallClock()]
     if checkpoint:
         cbs.append(
-            ModelCheckpoint(
+            RunCheckpoint(
                 dirpath=run_dir / "checkpoints" / stage if stage else run_dir / "checkpoints",
                 filename="step{step:06d}",
                 auto_insert_metric_name=False,

@@ -83,7 +83,7 @@ def _flex_block_mask(n: int, window: int, causal: bool, device: str):
 def _compiled_flex():
     from torch.nn.attention.flex_attention import flex_attention
 
-    return torch.compile(flex_attention, dynamic=False)
+    return torch.compile(flex_attention)  # fused kernel; lengths go dynamic after the first recompile
 
 
 def flex_sliding(q, k, v, window: int, causal: bool, compiled: bool = True) -> torch.Tensor:

@@ -82,11 +82,18 @@ class FoundationAgent:
             st.seed = int(seed)
             st.search = make_search(self.policy, self.replay_env(obs.task), obs.task, st.seed, self.search_cfg,
                                     self.frames_per_step)
+        st.search.sim.remember(tuple(st.actions), st.observations)
         result = st.search.search(tuple(st.actions))
         st.expansions.append(result.expansions)
         self.stats["searched"] += 1
         self.stats["expansions"] += result.expansions
         return result.action
+
+    def prepare(self, tasks: list[str]) -> None:
+        """Start the simulator browsers before episodes begin (a launch would eat an episode's time)."""
+        if self.uses_search:
+            for task in tasks:
+                self.replay_env(task)
 
     def replay_env(self, task: str) -> ReplayEnv:
         if task not in self.replays:

@@ -51,6 +51,7 @@ class Node:
     value: float = 0.0  # evaluator estimate (terminal: the reward)
     visits: int = 0
     total: float = 0.0  # sum of backed-up values
+    best: float = -math.inf  # best terminal reward found below this node
 
     @property
     def expanded(self) -> bool:
@@ -82,6 +83,9 @@ class MCTS:
     """PUCT search: score(a) = Q(a) + c * P(a) * sqrt(sum_b N(b)) / (1 + N(a)).
 
     key: maps an action to a hashable key (nodes are stored by the keys of their prefix).
+    win: a terminal reward above this is a solved episode; with ``stop_on_win`` the search stops
+    there and commits to the winning root action (the simulator is the real, deterministic page,
+    so the win is certain and the remaining budget would only cost time).
     """
 
     def __init__(
@@ -93,12 +97,15 @@ class MCTS:
         max_depth: int = 4,
         gamma: float = 1.0,
         key: Callable[[Any], Hashable] = lambda a: a,
+        stop_on_win: bool = True,
+        win: float = 0.0,
     ):
         if simulations < 1:
             raise ValueError("search needs a budget of at least one simulation")
         self.sim, self.evaluator = simulator, evaluator
         self.simulations, self.c_puct, self.max_depth, self.gamma = int(simulations), float(c_puct), int(max_depth), float(gamma)
         self.key = key
+        self.stop_on_win, self.win = bool(stop_on_win), float(win)
         self.nodes: dict[tuple, Node] = {}
 
     # ------------------------------------------------------------------ tree
@@ -148,6 +155,8 @@ class MCTS:
         for _ in range(4 * self.simulations + 8):
             if expansions >= self.simulations or root.terminal or not root.actions:
                 break
+            if len(root.actions) == 1 or (self.stop_on_win and root.best > self.win):
+                break  # nothing to choose, or a solution is already known
             path, node, depth = [root], root, 0
             while node.expanded and not node.terminal and node.actions and depth < self.max_depth:
                 node = self.child(node, self.puct_index(node))
@@ -156,13 +165,14 @@ class MCTS:
             if not node.expanded:
                 self.expand(node)
                 expansions += 1
-            self.backup(path, node.value)
+            self.backup(path, node.value, node.value if node.terminal else -math.inf)
         return self.result(root, expansions)
 
-    def backup(self, path: list[Node], value: float) -> None:
+    def backup(self, path: list[Node], value: float, terminal_reward: float = -math.inf) -> None:
         for node in reversed(path):
             node.visits += 1
             node.total += value
+            node.best = max(node.best, terminal_reward)
             value *= self.gamma
 
     def result(self, root: Node, expansions: int) -> SearchResult:
@@ -172,6 +182,10 @@ class MCTS:
         visits = [k.visits if k else 0 for k in kids]
         total = sum(visits)
         policy = [v / total for v in visits] if total else list(root.priors)
-        # most visited; ties go to the better mean value, then the prior
-        index = max(range(len(kids)), key=lambda i: (visits[i], kids[i].q if kids[i] else -math.inf, root.priors[i]))
+        winners = [i for i, k in enumerate(kids) if k and k.best > self.win]
+        if self.stop_on_win and winners:  # a solved branch: commit to it (and teach it, one-hot)
+            index = max(winners, key=lambda i: (kids[i].best, visits[i]))
+            policy = [float(i == index) for i in range(len(kids))]
+        else:  # most visited; ties go to the better mean value, then the prior
+            index = max(range(len(kids)), key=lambda i: (visits[i], kids[i].q if kids[i] else -math.inf, root.priors[i]))
         return SearchResult(root.actions[index], index, policy, expansions, root)

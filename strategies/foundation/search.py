@@ -8,6 +8,7 @@ the next page, so that child's candidate actions come from the new page's DOM tr
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -25,11 +26,19 @@ def action_key(a: Action) -> tuple:
 
 
 class ReplayEnv:
-    """A WebEnv shared by the simulators of one task; ``owner``/``at`` say whose prefix it is at."""
+    """A WebEnv shared by the simulators of one task; ``owner``/``at`` say whose prefix it is at.
 
-    def __init__(self, env: Any):
+    max_age_s: an episode older than this is replayed from a reset rather than continued (MiniWoB
+    pages time out after ~10 s; a long-running replay must not turn into a timeout failure).
+    """
+
+    def __init__(self, env: Any, max_age_s: float = 5.0):
         self.env, self.owner, self.at = env, None, None
+        self.max_age_s, self.started = float(max_age_s), 0.0
         self.resets = self.steps = 0
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self.started < self.max_age_s
 
     def close(self) -> None:
         self.env.close()
@@ -44,7 +53,7 @@ class BrowserSimulator:
 
     def _reset(self) -> Observation:
         obs, _ = self.replay.env.reset(seed=self.seed)
-        self.replay.owner, self.replay.at = self, ()
+        self.replay.owner, self.replay.at, self.replay.started = self, (), time.monotonic()
         self.replay.resets += 1
         self.cache[()] = Outcome(obs, False, 0.0, obs.page)
         return obs
@@ -54,7 +63,7 @@ class BrowserSimulator:
         if keys in self.cache:
             return self.cache[keys]
         r = self.replay
-        if r.owner is self and r.at is not None and keys[: len(r.at)] == r.at:
+        if r.owner is self and r.at is not None and keys[: len(r.at)] == r.at and r.fresh():
             start = len(r.at)
         else:
             self._reset()
@@ -72,6 +81,13 @@ class BrowserSimulator:
             self.cache[keys[: i + 1]] = Outcome(obs, False, 0.0, obs.page)
             r.at = keys[: i + 1]
         return self.cache[keys]
+
+    def remember(self, prefix: tuple, observations: list[Observation]) -> None:
+        """Seed the cache with observations already seen in the real episode (replay is deterministic
+        from the seed), so the search's root costs no browser call."""
+        keys = tuple(action_key(a) for a in prefix)
+        for i, obs in enumerate(observations[: len(prefix) + 1]):
+            self.cache.setdefault(keys[:i], Outcome(obs, False, 0.0, obs.page))
 
     def observations(self, prefix: tuple) -> list[Observation]:
         """The observation before each action of ``prefix`` and after the last one (all cached)."""

@@ -7,6 +7,7 @@ final checkpoint exists is skipped; a stage starts from the previous stage's fin
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -51,13 +52,16 @@ def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | 
     return module
 
 
-def trainer_for(cfg: Any, run_dir: Path, stage: str) -> Any:
+def trainer_for(cfg: Any, run_dir: Path, stage: str, steps_per_epoch: int = 1) -> Any:
     from zoo.training import make_trainer
 
-    extra: dict[str, Any] = {"limit_val_batches": 0, "num_sanity_val_steps": 0}
+    steps = int(cfg.foundation[stage].max_steps)
+    extra: dict[str, Any] = {"num_sanity_val_steps": 0}
+    if stage != "rl":  # validate about four times per stage (epochs are a handful of batches)
+        extra["check_val_every_n_epoch"] = max(1, int(math.ceil(steps / max(1, steps_per_epoch) / 4)))
     if cfg.trainer.strategy in ("auto", "ddp"):  # FSDP2 shards clip through their own strategy
         extra["gradient_clip_val"] = float(cfg.trainer.gradient_clip_val)
-    return make_trainer(cfg, run_dir, stage=stage, max_steps=int(cfg.foundation[stage].max_steps), **extra)
+    return make_trainer(cfg, run_dir, stage=stage, max_steps=steps, **extra)
 
 
 def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: Path | None) -> dict[str, Any]:
@@ -68,7 +72,8 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
     dm.setup("fit")
     resume = last_stage_checkpoint(run_dir, stage)
     module = build_module(cfg, stage, dm, None if resume else init_from)
-    trainer = trainer_for(cfg, run_dir, stage)
+    steps_per_epoch = math.ceil(len(dm.train_examples) / dm.batch_size())
+    trainer = trainer_for(cfg, run_dir, stage, steps_per_epoch)
     console.print(f"[bold]stage {stage}[/]: {len(dm.train_episodes)} training episodes, {len(dm.val_episodes)} held out"
                   + (f", resuming from {resume}" if resume else "") + (f", from {init_from.parent.name}" if init_from and not resume else ""))
     summary: dict[str, Any] = {"train_episodes": len(dm.train_episodes), "val_episodes": len(dm.val_episodes)}
@@ -86,8 +91,7 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
         summary["search_rounds"] = collector.rounds
     else:
         trainer.fit(module, datamodule=dm, ckpt_path=resume)
-        validated = trainer.validate(module, datamodule=dm, verbose=False)
-        summary["validation"] = {k: float(v) for k, v in (validated[0] if validated else {}).items()}
+        summary["validation"] = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     final = final_checkpoint(run_dir, stage)
     trainer.save_checkpoint(final)
     if stage in ("sft", "rl") and trainer.is_global_zero:
@@ -107,6 +111,8 @@ def write_json(path: Path, data: Any) -> None:
 def run_stages(cfg: Any, run_dir: Path, tasks: list[str]) -> dict[str, Any]:
     """Run the requested stage(s) in order, skipping completed ones; returns per-stage summaries."""
     wanted = STAGES if cfg.stage == "all" else (cfg.stage,)
+    if cfg.foundation.cpu_threads and cfg.trainer.accelerator == "cpu":
+        torch.set_num_threads(int(cfg.foundation.cpu_threads))
     out: dict[str, Any] = {}
     previous: Path | None = None
     for stage in STAGES:

@@ -13,7 +13,7 @@ from zoo.report.stats import fmt_count
 
 VARIANT_KEYS = ("variant", "attention", "name")
 LEN_KEYS = ("seq_len", "seq", "length", "tokens", "T")
-TIME_MS_KEYS = ("ms", "time_ms", "mean_ms", "fwd_ms", "forward_ms", "fwd_bwd_ms", "median_ms")
+TIME_MS_KEYS = ("fwd_bwd_ms", "ms", "time_ms", "median_ms", "mean_ms", "fwd_ms", "forward_ms")
 TIME_S_KEYS = ("time_s", "seconds", "s")
 MEM_MB_KEYS = ("peak_mb", "memory_mb", "mem_mb", "peak_mem_mb", "peak_memory_mb", "state_mb")
 MEM_BYTES_KEYS = ("peak_bytes", "memory_bytes", "mem_bytes", "bytes")
@@ -39,16 +39,23 @@ def _first(rec: dict, keys: tuple[str, ...], scale: float = 1.0) -> float | None
     return None
 
 
-def attention_points(data: Any) -> tuple[dict[str, list[tuple[float, float]]], dict[str, list[tuple[float, float]]]]:
-    """Per variant: (seq_len, ms) and (seq_len, MB) points; failed/OOM records are skipped."""
-    times: dict[str, list[tuple[float, float]]] = {}
-    mems: dict[str, list[tuple[float, float]]] = {}
+Points = dict[str, list[tuple[float, float]]]
+
+
+def attention_points(data: Any) -> tuple[Points, Points, dict[tuple[str, float], str]]:
+    """Per variant: (seq_len, ms) and (seq_len, MB) points, and the status of each point that was
+    not measured (oom, timeout, skipped, error)."""
+    times: Points = {}
+    mems: Points = {}
+    failed: dict[tuple[str, float], str] = {}
     for r in records(data):
-        if r.get("error") or r.get("oom") or r.get("status") not in (None, "ok"):
-            continue
         name = next((str(r[k]) for k in VARIANT_KEYS if r.get(k) is not None), "?")
         n = _first(r, LEN_KEYS)
         if n is None:
+            continue
+        status = r.get("status") or ("oom" if r.get("oom") else "error" if r.get("error") else "ok")
+        if status != "ok":
+            failed[(name, n)] = str(status)
             continue
         ms = _first(r, TIME_MS_KEYS)
         ms = ms if ms is not None else _first(r, TIME_S_KEYS, 1000.0)
@@ -58,7 +65,7 @@ def attention_points(data: Any) -> tuple[dict[str, list[tuple[float, float]]], d
             times.setdefault(name, []).append((n, ms))
         if mb is not None and mb > 0:
             mems.setdefault(name, []).append((n, mb))
-    return times, mems
+    return times, mems, failed
 
 
 def attention_scaling(ctx: Any, data: Any, where: str) -> Section:
@@ -66,23 +73,31 @@ def attention_scaling(ctx: Any, data: Any, where: str) -> Section:
     if data is None:
         sec.blocks.append(Note(f"No attention benchmark ({where} not found): run `zoo bench attention`.", missing=True))
         return sec
-    times, mems = attention_points(data)
+    times, mems, failed = attention_points(data)
     if not times and not mems:
         sec.blocks.append(Note(f"{where} holds no usable measurements.", missing=True))
         return sec
-    lens = sorted({n for pts in list(times.values()) + list(mems.values()) for n, _ in pts})
+    lens = sorted({n for pts in list(times.values()) + list(mems.values()) for n, _ in pts} | {n for _, n in failed})
     rows = []
-    for name in sorted(set(times) | set(mems)):
+    for name in sorted(set(times) | set(mems) | {v for v, _ in failed}):
         t, m = dict(times.get(name, [])), dict(mems.get(name, []))
-        rows.append([name] + [(f"{t[n]:.3g} ms" if n in t else "-") + " / " + (f"{m[n]:.3g} MB" if n in m else "-")
-                              for n in lens])
+        cells = []
+        for n in lens:
+            if (name, n) in failed:
+                cells.append(failed[(name, n)])
+            else:
+                cells.append((f"{t[n]:.3g} ms" if n in t else "-") + " / " + (f"{m[n]:.3g} MB" if n in m else "-"))
+        rows.append([name] + cells)
+    measure = data.get("measure", "one attention layer") if isinstance(data, dict) else "one attention layer"
     sec.blocks.append(Table(["variant"] + [fmt_count(n) for n in lens], rows,
-                            "Time / peak memory per forward pass at each sequence length (- : not run or out of memory)"))
+                            f"Time / peak memory at each sequence length ({measure}); "
+                            "oom / timeout / skipped: not measured"))
     device = data.get("device") if isinstance(data, dict) else None
     suffix = f" on {device}" if device else ""
-    sec.blocks += ctx.image(plots.scaling(times, "time per forward (ms)", f"Attention time{suffix}",
+    sec.blocks += ctx.image(plots.scaling(times, "time (ms)", f"Attention time{suffix}",
                                           ctx.out_dir / "attention_time.png"),
-                            "Forward time against sequence length (log-log).")
+                            "Time against sequence length (log-log): quadratic variants bend upward, "
+                            "linear-memory variants stay straight.")
     sec.blocks += ctx.image(plots.scaling(mems, "peak memory (MB)", f"Attention memory{suffix}",
                                           ctx.out_dir / "attention_memory.png"),
                             "Peak memory against sequence length (log-log).")

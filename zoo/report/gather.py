@@ -56,8 +56,9 @@ class Scored:
     @property
     def rate(self) -> float:
         overall = self.results.get("overall") or {}
-        if "success_rate" in overall:
-            return float(overall["success_rate"])
+        rate = _num(overall.get("success_rate"))
+        if rate is not None:
+            return rate
         return self.successes / self.episodes if self.episodes else float("nan")
 
 
@@ -96,6 +97,9 @@ class Gathered:
 
 # ---------------------------------------------------------------- results JSON
 def _num(v: Any) -> float | None:
+    """A finite number; a ``{"mean": x, "ci95": [...]}`` statistic counts as its mean."""
+    if isinstance(v, dict):
+        v = v.get("mean")
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -109,7 +113,7 @@ def _score_from_episodes(episodes: list[dict]) -> dict[str, TaskScore]:
         by_task.setdefault(str(ep.get("task", "?")), []).append(ep)
     out = {}
     for task, eps in by_task.items():
-        rewards = [_num(e.get("reward")) for e in eps if _num(e.get("reward")) is not None]
+        rewards = [r for r in (_num(e.get("reward")) for e in eps) if r is not None]
         out[task] = TaskScore(sum(bool(e.get("success")) for e in eps), len(eps),
                               sum(rewards) / len(rewards) if rewards else None)
     return out

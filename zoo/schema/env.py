@@ -11,8 +11,12 @@ class EnvConfig:
     max_episode_steps: actions before an episode is cut off (counted as a failure).
     screenshot: include an RGB screenshot of the task area in each observation.
     screenshot_size: screenshots are resized to this square size.
-    step_timeout_s: a step slower than this counts as a hung page; the browser is restarted.
-    invalid_action_penalty: reward of a step whose action could not be carried out.
+    step_timeout_s: a browser call slower than this counts as a hung page: its context is replaced (the whole
+    browser if it is dead) and the episode ends with an error.
+    invalid_action_penalty: reward added to a step whose action could not be carried out (the episode goes on).
+    headless: run Chromium without a window.
+    max_elements: DOM elements kept per observation (document order; the rest are dropped).
+    Episode seeds: zoo.web.seeds (training seeds < 1_000_000 <= evaluation seeds).
     """
 
     suite: str = "miniwob-core"
@@ -24,3 +28,4 @@ class EnvConfig:
     step_timeout_s: float = 10.0
     invalid_action_penalty: float = -0.05
     headless: bool = True
+    max_elements: int = 256

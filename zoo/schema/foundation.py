@@ -80,10 +80,14 @@ class SearchConfig:
 
 @dataclass
 class FoundationConfig:
-    """data: recorded dataset.  pretrain / sft / rl: per-stage optimisation.  search: tree search."""
+    """data: recorded dataset.  pretrain / sft / rl: per-stage optimisation.  search: tree search.
+    cpu_threads: torch intra-op threads on CPU while fitting (the default tiny model is fastest on
+    one thread, several are slower on a shared machine); 0 leaves torch's default.
+    """
 
     data: DataConfig = field(default_factory=DataConfig)
     pretrain: StageConfig = field(default_factory=StageConfig)
     sft: StageConfig = field(default_factory=StageConfig)
     rl: RLConfig = field(default_factory=RLConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    cpu_threads: int = 1

@@ -9,10 +9,17 @@ from typing import Any
 class BenchConfig:
     """zoo bench [harness|env|attention] key=value ...
 
-    agent: random | oracle | checkpoint (with checkpoint=PATH).  suite / tasks: what to run.
-    episodes: evaluation episodes per task (fixed evaluation seeds).  num_envs: concurrent browser contexts.
-    out: results file or directory (default: reports/bench/).  seed: base of the evaluation seeds.
-    contexts: env throughput benchmark: context counts to time.  steps: env steps per timing.
+    agent: random | oracle | checkpoint (with checkpoint=PATH; a checkpoint alone implies agent=checkpoint).
+    suite / tasks: what to run (explicit tasks win over the suite).
+    episodes: evaluation episodes per task, on seeds eval_seed(seed + k), disjoint from training seeds.
+    num_envs: concurrent browser contexts.  max_episode_steps: actions before an episode is cut off (a failure).
+    out: results .json file or directory (default: reports/bench/<agent>-<suite>.json; env: reports/bench/).
+    seed: base of the evaluation seeds (and the random agent's seed).
+    retries: extra attempts for an episode lost to a browser crash or hang before it is scored as failed.
+    step_timeout_s: a browser call slower than this counts as a hung page (the context is replaced).
+    headless: run Chromium headless.  progress: rich progress bar.  screenshot: force screenshots in
+    observations (otherwise only when the agent asks for them; env: time with screenshots).
+    contexts: env throughput benchmark: context counts to time.  steps: vector steps per timing.
     seq_lens / variants / dim / n_heads / device: attention benchmark sweep.
     """
 
@@ -25,6 +32,11 @@ class BenchConfig:
     max_episode_steps: int = 8
     out: str | None = None
     seed: int = 0
+    retries: int = 2
+    step_timeout_s: float = 10.0
+    headless: bool = True
+    progress: bool = True
+    screenshot: bool = False
     contexts: list[int] = field(default_factory=lambda: [1, 2, 4])
     steps: int = 100
     seq_lens: list[int] = field(default_factory=lambda: [1024, 2048, 4096, 8192, 16384, 32768, 65536])

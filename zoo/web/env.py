@@ -9,13 +9,14 @@ handling and the reward protocol are the same); observations are ``zoo.web.types
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
 from zoo.errors import ZooError
 from zoo.web.seeds import train_seed
-from zoo.web.tasks import TaskSpec
+from zoo.web.tasks import TaskSpec, get_task
 from zoo.web.types import Action, Observation
 from zoo.web.vector import VecWebEnv
 
@@ -25,17 +26,22 @@ class WebEnv(gym.Env):
 
     def __init__(self, task: str | TaskSpec, max_episode_steps: int = 8, screenshot: bool = False,
                  screenshot_size: int = 64, step_timeout_s: float = 10.0, invalid_action_penalty: float = -0.05,
-                 headless: bool = True, max_elements: int = 256):
+                 headless: bool = True, max_elements: int = 256, extra_roots: dict[str, Path] | None = None):
         self.vec = VecWebEnv([task], num_envs=1, max_episode_steps=max_episode_steps, screenshot=screenshot,
                              screenshot_size=screenshot_size, step_timeout_s=step_timeout_s,
                              invalid_action_penalty=invalid_action_penalty, headless=headless,
-                             max_elements=max_elements, autoreset=False)
+                             max_elements=max_elements, autoreset=False, extra_roots=extra_roots)
         self.task = self.vec.specs[0].name
         self._episodes = 0
         self._done = True
         self.render_mode = "rgb_array"
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict]:
+        """Start an episode; ``options={"task": name}`` switches this env to another task first."""
+        if options and options.get("task") is not None:
+            spec = get_task(options["task"])
+            self.vec.specs = [spec]
+            self.task = spec.name
         if seed is None:
             seed = train_seed(self._episodes)
         self._episodes += 1

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import ZooError
-from zoo.web.tasks import TaskSpec
+from zoo.web.tasks import ORIGIN, TaskSpec
 from zoo.web.types import ACTION_KINDS, Action, Element, Observation
 
 START_JS = """(seed) => {
@@ -226,7 +226,10 @@ class Slot:
         shot = await self._screenshot(raw["area"]) if self.screenshot and raw["has_core"] else None
         if self.screenshot and shot is None:
             shot = np.zeros((self.screenshot_size, self.screenshot_size, 3), np.uint8)
-        obs = Observation(task, raw["instruction"], elements, shot, raw["page"], self.episode.steps if self.episode else 0)
+        url = self.page.url
+        page = url[len(ORIGIN):].split("?")[0].split("#")[0] if url.startswith(ORIGIN) else url
+        obs = Observation(task, raw["instruction"], elements, shot, page, self.episode.steps if self.episode else 0,
+                          seed=self.episode.seed if self.episode else None)
         self.last_obs = obs
         return obs, raw
 

@@ -62,7 +62,8 @@ class Element:
 class Observation:
     """task: task name.  instruction: the page's utterance (may change across pages).
     elements: the DOM tree, flattened.  screenshot: uint8 (H, W, 3) of the task area, or None.
-    page: path of the current page on the task site (``miniwob/click-test.html``).  step: actions so far.
+    page: path of the current page on the task site (``miniwob/click-test.html``; the full URL when off the
+    site, e.g. a blocked link's error page).  step: actions so far.  seed: the episode's seed.
     """
 
     task: str
@@ -71,6 +72,7 @@ class Observation:
     screenshot: np.ndarray | None = None
     page: str = ""
     step: int = 0
+    seed: int | None = None  # the episode's seed (lets a tree-search agent replay it in its own browser)
 
     def action_mask(self) -> np.ndarray:
         """bool[len(elements)]: elements an agent can sensibly target (actionable and visible)."""

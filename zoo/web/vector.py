@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from zoo.web.browser import BrowserHost, LoopThread
 from zoo.web.seeds import advance, train_seed
 from zoo.web.site import Site
 from zoo.web.slot import Slot, StepOutcome, TaskPageError
-from zoo.web.tasks import TaskSpec, get_task
+from zoo.web.tasks import TaskSpec, get_task, site_roots
 from zoo.web.types import Action, Observation
 
 Job = tuple[TaskSpec, int]
@@ -43,7 +44,8 @@ class VecWebEnv:
     def __init__(self, tasks: Sequence[str | TaskSpec], num_envs: int = 4, max_episode_steps: int = 8,
                  screenshot: bool = False, screenshot_size: int = 64, step_timeout_s: float = 10.0,
                  invalid_action_penalty: float = -0.05, headless: bool = True, max_elements: int = 256,
-                 autoreset: bool = True, job_source: Callable[[int], tuple[str | TaskSpec, int] | None] | None = None):
+                 autoreset: bool = True, job_source: Callable[[int], tuple[str | TaskSpec, int] | None] | None = None,
+                 extra_roots: dict[str, Path] | None = None):
         if not tasks:
             raise ZooError("VecWebEnv needs at least one task")
         if num_envs < 1:
@@ -55,7 +57,7 @@ class VecWebEnv:
         self.job_source = job_source
         self.loop = LoopThread.shared()
         self.host = BrowserHost(headless=headless, loop=self.loop)
-        self.site = Site()
+        self.site = Site({**site_roots(), **(extra_roots or {})})
         opts = dict(max_episode_steps=max_episode_steps, screenshot=screenshot, screenshot_size=screenshot_size,
                     step_timeout_s=step_timeout_s, invalid_action_penalty=invalid_action_penalty,
                     max_elements=max_elements)
@@ -176,6 +178,32 @@ class VecWebEnv:
                 self.close()
             except Exception:  # noqa: BLE001
                 pass
+
+    def reset_one(self, i: int, seed: int, task: str | TaskSpec | None = None) -> Observation:
+        """Start env ``i`` on (``task`` or its own task, ``seed``) now, dropping its current episode;
+        the same seed and actions replay the same episode (e.g. to re-simulate a search branch)."""
+        self._check_open()
+        if not 0 <= i < self.num_envs:
+            raise ZooError(f"bad env index {i}: this VecWebEnv has {self.num_envs} envs")
+        self.slots[i].episode = None
+        self.idle[i] = False
+        self._start_jobs({i: (get_task(task) if task is not None else self.task_of(i), int(seed))})
+        return self._obs[i]  # type: ignore[return-value]
+
+    def wake_idle(self) -> list[int]:
+        """Ask ``job_source`` again for every idle env (e.g. after re-queueing a failed job);
+        returns the envs that started a new episode (their observation is its first)."""
+        self._check_open()
+        jobs = {}
+        for i in range(self.num_envs):
+            if self.idle[i]:
+                job = self._next_job(i)
+                if job is not None:
+                    jobs[i] = job
+                    self.idle[i] = False
+        if jobs:
+            self._start_jobs(jobs)
+        return sorted(jobs)
 
     @property
     def observations(self) -> list[Observation | None]:

@@ -72,10 +72,24 @@
     return 'style';
   }
 
-  function isVisible(el, rect, style) {
+  // Visible: has area, is not hidden by style and shows inside ``clip`` (the viewport cut down
+  // by every ancestor that clips its overflow).
+  function isVisible(el, rect, style, clip) {
     return rect.width > 0 && rect.height > 0 && style.visibility !== 'hidden' && style.display !== 'none' &&
-      parseFloat(style.opacity) > 0 && rect.right > 0 && rect.bottom > 0 &&
-      rect.left < window.innerWidth && rect.top < window.innerHeight;
+      parseFloat(style.opacity) > 0 && rect.right > clip[0] && rect.bottom > clip[1] &&
+      rect.left < clip[2] && rect.top < clip[3];
+  }
+  const viewport = () => [0, 0, window.innerWidth, window.innerHeight];
+  const clips = (style) => style.overflowX !== 'visible' || style.overflowY !== 'visible';
+  function narrow(clip, rect) {
+    return [Math.max(clip[0], rect.left), Math.max(clip[1], rect.top), Math.min(clip[2], rect.right), Math.min(clip[3], rect.bottom)];
+  }
+  function clipOf(el) {
+    let clip = viewport();
+    for (let a = el.parentElement; a && a !== document.body && a !== document.documentElement; a = a.parentElement) {
+      if (clips(window.getComputedStyle(a))) clip = narrow(clip, a.getBoundingClientRect());
+    }
+    return clip;
   }
 
   function attrsOf(el, tag) {
@@ -131,7 +145,7 @@
     const nodes = [];
     const rows = [];
     out.truncated = false;
-    const walk = (el, parent, depth) => {
+    const walk = (el, parent, depth, clip) => {
       for (const child of el.children) {
         if (rows.length >= maxElements) { out.truncated = true; return; }
         const tag = child.tagName.toLowerCase();
@@ -148,11 +162,11 @@
         const id = rows.length;
         nodes.push(child);
         rows.push([tag, text, attrsOf(child, tag), rect.left, rect.top, rect.width, rect.height, parent, depth,
-          isVisible(child, rect, style), cat, actionable, options]);
-        walk(child, id, depth + 1);
+          isVisible(child, rect, style, clip), cat, actionable, options]);
+        walk(child, id, depth + 1, clips(style) ? narrow(clip, rect) : clip);
       }
     };
-    if (document.body) walk(document.body, -1, 0);
+    if (document.body) walk(document.body, -1, 0, viewport());
     zoo.nodes = nodes;
     out.elements = rows;
     return out;
@@ -166,26 +180,36 @@
   }
 
   function visibleNow(el) {
-    return isVisible(el, el.getBoundingClientRect(), window.getComputedStyle(el));
+    return isVisible(el, el.getBoundingClientRect(), window.getComputedStyle(el), clipOf(el));
+  }
+
+  // Scroll an element with area into view when it is off-screen or inside a scrollable box
+  // (never inside a box that merely hides its overflow: a user could not get there either).
+  function reveal(el) {
+    const rect = el.getBoundingClientRect();
+    if (rect.width <= 0 || rect.height <= 0 || visibleNow(el)) return;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const st = window.getComputedStyle(a);
+      if (clips(st) && !/auto|scroll/.test(st.overflowX + st.overflowY)) return;
+    }
+    el.scrollIntoView({ block: 'center', inline: 'center' });
   }
 
   // A viewport point that lands on the element (or a descendant): the centre of its first
-  // box, else an inset corner; a fully covered element is clicked at its centre anyway,
-  // exactly as a user would hit whatever covers it.
+  // box's visible part, else an inset point; a fully covered element is clicked at its centre
+  // anyway, exactly as a user would hit whatever covers it.
   zoo.clickPoint = (i) => {
     const [el, err] = resolve(i);
     if (err) return { error: err };
-    let rect = el.getBoundingClientRect();
-    if (rect.width > 0 && rect.height > 0 && !visibleNow(el)) {
-      el.scrollIntoView({ block: 'center', inline: 'center' });
-      rect = el.getBoundingClientRect();
-    }
+    reveal(el);
     if (!visibleNow(el)) return { error: `element ${i} (${el.tagName.toLowerCase()}) is not visible` };
-    const boxes = Array.from(el.getClientRects()).filter((r) => r.width > 0 && r.height > 0);
-    const box = boxes.length ? boxes[0] : rect;
-    const cx = box.left + box.width / 2, cy = box.top + box.height / 2;
-    const points = [[cx, cy], [box.left + box.width * 0.25, cy], [box.left + box.width * 0.75, cy],
-      [cx, box.top + box.height * 0.25], [cx, box.top + box.height * 0.75]];
+    const clip = clipOf(el);
+    const boxes = Array.from(el.getClientRects()).map((r) => narrow(clip, r)).filter((b) => b[2] > b[0] && b[3] > b[1]);
+    const r = el.getBoundingClientRect();
+    const [x0, y0, x1, y1] = boxes.length ? boxes[0] : narrow(clip, r);
+    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+    const points = [[cx, cy], [x0 + (x1 - x0) * 0.25, cy], [x0 + (x1 - x0) * 0.75, cy],
+      [cx, y0 + (y1 - y0) * 0.25], [cx, y0 + (y1 - y0) * 0.75]];
     for (const [x, y] of points) {
       const hit = document.elementFromPoint(x, y);
       if (hit && (hit === el || el.contains(hit))) return { x, y, covered: false };

@@ -1,0 +1,226 @@
+"""The single-task env on real Chromium: DOM extraction, reward protocol, navigation, actions,
+blocked requests and recovery from hung pages and a killed browser.  One browser for the module."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoo.errors import ZooError
+from zoo.web.env import WebEnv
+from zoo.web.oracles import quoted
+from zoo.web.tasks import TaskSpec
+from zoo.web.types import Action
+
+pytestmark = pytest.mark.browser
+
+PAGES = Path(__file__).resolve().parent / "web_pages"
+DOM_PAGE = TaskSpec("test-dom", "zoo", "test/dom.html", multipage=True)
+
+
+@pytest.fixture(scope="module")
+def env():
+    e = WebEnv("click-test", max_episode_steps=6, screenshot=True, screenshot_size=32, step_timeout_s=3.0,
+               extra_roots={"test": PAGES})
+    yield e
+    e.close()
+
+
+def start(env, task, seed):
+    obs, info = env.reset(seed=seed, options={"task": task})
+    assert info["seed"] == seed and obs.task == env.task
+    return obs
+
+
+def by_id(obs, element_id):
+    return next(e for e in obs.elements if e.attrs.get("id") == element_id)
+
+
+# ---------------------------------------------------------------- observation
+def test_dom_extraction_on_a_fixed_page(env):
+    obs = start(env, DOM_PAGE, 1)
+    assert obs.instruction == "Fixed page for DOM tests." and obs.page == "test/dom.html"
+    els = obs.elements
+    assert els[0].attrs["id"] == "wrap" and els[0].parent == -1 and els[0].depth == 0
+    assert not any(e.attrs.get("id") == "query" for e in els)  # the instruction box is reported separately
+    for e in els:  # pre-order: parents come first, depth follows the parent
+        assert e.id == els.index(e) and e.parent < e.id
+        assert e.depth == (0 if e.parent < 0 else els[e.parent].depth + 1)
+    p = next(e for e in els if e.tag == "p")
+    bold = next(e for e in els if e.tag == "b")
+    assert p.text == "Some text" and bold.text == "bold" and bold.parent == p.id and p.category == "text"
+    assert [by_id(obs, i).category for i in ("next", "name", "yes", "wrap")] == ["link", "input", "action", "style"]
+    assert by_id(obs, "name").attrs["value"] == "Ada"
+    assert by_id(obs, "cb").attrs["checked"] == "true" and els[by_id(obs, "cb").parent].tag == "label"
+    sel = by_id(obs, "sel")
+    assert sel.options == ["One", "Two"] and sel.attrs["value"] == "Two"
+    assert by_id(obs, "handler").actionable and by_id(obs, "pdiv").actionable  # click handler / pointer cursor
+    assert not by_id(obs, "off").actionable and not by_id(obs, "abs").actionable  # disabled / plain text
+    hidden = by_id(obs, "hidden")
+    assert not hidden.visible and not obs.children(hidden.id)[0].visible
+    assert not by_id(obs, "below").visible  # cut off by the hidden overflow of #wrap
+    assert by_id(obs, "abs").bbox == (10, 170, 30, 12)
+    assert obs.screenshot.shape == (32, 32, 3) and obs.screenshot.dtype == np.uint8 and obs.screenshot.std() > 0
+
+
+def test_reward_on_fixed_page_and_navigation(env):
+    obs = start(env, DOM_PAGE, 2)
+    _, r, term, trunc, info = env.step(Action.click(by_id(obs, "yes").id))
+    assert term and not trunc and 0 < r <= 1 and info["episode"]["success"] and info["episode"]["raw_reward"] == 1
+    obs = start(env, DOM_PAGE, 3)
+    _, r, term, _, info = env.step(Action.click(by_id(obs, "no").id))
+    assert term and r == -1 and not info["episode"]["success"]
+    obs = start(env, DOM_PAGE, 4)
+    obs, r, term, _, info = env.step(Action.click(by_id(obs, "next").id))  # a link to the site's second page
+    assert not term and r == 0 and obs.page == "test/other.html" and obs.instruction == "Second page."
+    _, r, term, _, _ = env.step(Action.click(by_id(obs, "done").id))  # the episode went on across the page load
+    assert term and r > 0
+
+
+def test_external_requests_are_blocked(env):
+    obs = start(env, DOM_PAGE, 5)
+    assert "https://example.com/pixel.png" in env.vec.site.blocked  # the page's external image
+    page = env.vec.slots[0].page
+    got = env.vec.loop.run(page.evaluate("() => fetch('https://example.com/x').then(() => 'reached', () => 'blocked')"))
+    assert got == "blocked" and "https://example.com/x" in env.vec.site.blocked
+    got = env.vec.loop.run(page.evaluate("() => fetch('/test/../../../etc/passwd').then(r => r.status)"))
+    assert got == 404
+    _, r, term, _, info = env.step(Action.click(by_id(obs, "away").id))  # a link off the site
+    assert term and r == -1 and "left the task pages" in info["episode"]["reason"]
+    assert "https://example.com/" in env.vec.site.blocked
+
+
+# ---------------------------------------------------------------- reward protocol on MiniWoB++ tasks
+def test_click_button_right_and_wrong(env):
+    obs = start(env, "click-button", 11)
+    _, r, term, _, info = env.step(Action.click(obs.find(text=quoted(obs.instruction)[0], tag="button")[0].id))
+    assert term and r > 0 and info["episode"]["raw_reward"] == 1.0 and r <= info["episode"]["raw_reward"]
+    for seed in range(12, 40):  # find an episode with a wrong button to press
+        obs = start(env, "click-button", seed)
+        wrong = [e for e in obs.elements if e.tag == "button" and e.text != quoted(obs.instruction)[0]]
+        if wrong:
+            break
+    _, r, term, _, info = env.step(Action.click(wrong[0].id))
+    assert term and r < 0 and not info["episode"]["success"]
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_enter_text_reward(env, right):
+    obs = start(env, "enter-text", 21)
+    want = quoted(obs.instruction)[0]
+    field = next(e for e in obs.elements if e.typable)
+    obs, r, term, _, _ = env.step(Action.type(field.id, want if right else want + "x"))
+    assert not term and r == 0 and obs.elements[field.id].attrs["value"] == (want if right else want + "x")
+    _, r, term, _, _ = env.step(Action.click(obs.find(text="Submit")[0].id))
+    assert term and (r > 0 if right else r < 0)
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_choose_list_reward(env, right):
+    obs = start(env, "choose-list", 31)
+    want = obs.instruction.split("Select ")[1].split(" from")[0]
+    sel = next(e for e in obs.elements if e.tag == "select")
+    choice = want if right else next(o for o in sel.options if o != want)
+    obs, _, _, _, info = env.step(Action.select(sel.id, choice))
+    assert info["invalid"] is None and obs.elements[sel.id].attrs["value"] == choice
+    _, r, term, _, _ = env.step(Action.click(obs.find(text="Submit")[0].id))
+    assert term and (r > 0 if right else r < 0)
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_click_tab_reward(env, right):
+    obs = start(env, "click-tab", 41)
+    want = obs.instruction.split("Click on ")[1].rstrip(".")
+    tab = next(e for e in obs.elements if e.tag == "a" and (e.text == want) == right)
+    _, r, term, _, _ = env.step(Action.click(tab.id))
+    assert term and (r > 0 if right else r < 0)
+
+
+def test_press_edits_the_focused_field(env):
+    obs = start(env, "enter-text", 51)
+    field = next(e for e in obs.elements if e.typable)
+    obs, *_ = env.step(Action.type(field.id, "abc"))
+    obs, _, _, _, info = env.step(Action.press("Backspace"))
+    assert info["invalid"] is None and obs.elements[field.id].attrs["value"] == "ab"
+
+
+def test_episode_is_cut_off_after_max_steps(env):
+    start(env, "click-tab", 61)
+    for k in range(6):
+        _, r, term, trunc, info = env.step(Action.noop())
+    assert trunc and not term and r == 0 and info["episode"]["reason"] == "max episode steps"
+    with pytest.raises(ZooError, match="reset"):
+        env.step(Action.noop())
+
+
+# ---------------------------------------------------------------- invalid actions
+def test_invalid_actions_are_penalised_not_fatal(env):
+    obs = start(env, "login-user", 71)
+    div = next(e for e in obs.elements if e.tag == "div")
+    button = obs.find(text="Login")[0]
+    cases = [(Action.click(999), "element id"), (Action.click(-1), "element id"), (Action("jump"), "unknown action kind"),
+             (Action.type(div.id, "x"), "does not take text"), (Action.type(button.id, None), "needs text"),
+             (Action.select(button.id, "x"), "not a <select>"), (Action.press("Hyper"), "unknown key")]
+    for action, message in cases[:5]:
+        _, r, term, trunc, info = env.step(action)
+        assert message in info["invalid"] and r == pytest.approx(-0.05) and not term and not trunc
+    obs = start(env, "choose-list", 72)
+    sel = next(e for e in obs.elements if e.tag == "select")
+    _, r, _, _, info = env.step(Action.select(sel.id, "Atlantis"))
+    assert "is not in element" in info["invalid"] and "options:" in info["invalid"]
+    _, _, _, _, info = env.step(cases[-1][0])
+    assert "unknown key" in info["invalid"]
+    obs = start(env, DOM_PAGE, 73)
+    _, _, _, _, info = env.step(Action.click(by_id(obs, "hidden").id))
+    assert "not visible" in info["invalid"]
+
+
+# ---------------------------------------------------------------- robustness
+def test_missing_task_page_names_the_task(env):
+    with pytest.raises(ZooError, match="task 'no-such-page'.*failed to load"):
+        env.reset(seed=1, options={"task": TaskSpec("no-such-page", "miniwob", "miniwob/no-such-page.html")})
+    assert start(env, "click-test", 1).instruction == "Click the button."  # the env still works
+
+
+def test_hung_page_is_detected_and_replaced(env):
+    start(env, "click-test", 81)
+    slot = env.vec.slots[0]
+    env.vec.loop.run(slot.page.evaluate("() => { setTimeout(() => { for (;;) {} }, 0); }"))
+    t0 = time.monotonic()
+    _, r, term, trunc, info = env.step(Action.noop())
+    assert trunc and not term and r == 0 and "timeout" in info["error"]
+    assert info["episode"]["error"] and info["episode"]["seed"] == 81 and not info["episode"]["success"]
+    assert time.monotonic() - t0 < 20
+    obs = start(env, "click-test", 82)
+    _, r, term, _, _ = env.step(Action.click(obs.find(tag="button")[0].id))
+    assert term and r > 0
+
+
+def test_killed_browser_is_restarted(env):
+    obs = start(env, "click-button", 91)
+    pid = env.browser_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    _, r, term, trunc, info = env.step(Action.click(obs.find(tag="button")[0].id))
+    assert trunc and r == 0 and "browser crashed" in info["error"] and info["episode"]["task"] == "click-button"
+    assert env.browser_pid() not in (None, pid) and env.vec.host.restarts >= 1
+    obs = start(env, "click-button", 91)  # the same episode again, on the new browser
+    _, r, term, _, _ = env.step(Action.click(obs.find(text=quoted(obs.instruction)[0], tag="button")[0].id))
+    assert term and r > 0
+
+
+# ---------------------------------------------------------------- our multi-page tasks
+def test_remember_code_instruction_only_on_first_page(env):
+    obs = start(env, "mp-remember-code", 101)
+    code = obs.instruction.split("code ")[1].split(",")[0]
+    assert code.isdigit() and len(code) == 4
+    obs, *_ = env.step(Action.click(obs.find(text="Settings", tag="a")[0].id))
+    assert obs.page.endswith("settings.html") and code not in obs.instruction
+    assert all(code not in e.text and code not in e.attrs.get("value", "") for e in obs.elements)
+    obs, *_ = env.step(Action.type(by_id(obs, "code").id, code))
+    _, r, term, _, _ = env.step(Action.click(by_id(obs, "save").id))
+    assert term and r > 0

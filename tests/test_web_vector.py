@@ -1,0 +1,107 @@
+"""The vectorised env (auto-reset, seed streams, crash recovery across envs) and the scoring
+harness (evaluate, `zoo bench` and `zoo bench env` mains)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from zoo.config import parse_tool_config
+from zoo.errors import ZooError
+from zoo.schema.tools import BenchConfig
+from zoo.web.agents import OracleAgent
+from zoo.web.bench import evaluate, main, throughput_main
+from zoo.web.seeds import eval_seed
+from zoo.web.types import Action
+from zoo.web.vector import VecWebEnv
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def vec():
+    env = VecWebEnv(["click-test", "focus-text"], num_envs=2, max_episode_steps=3, step_timeout_s=4.0)
+    yield env
+    env.close()
+
+
+def solve(obs):
+    """click-test and focus-text are both solved by clicking their one control."""
+    return [Action.click(next(e for e in o.elements if e.tag in ("button", "input")).id) for o in obs]
+
+
+def test_auto_reset_and_seed_streams(vec):
+    obs = vec.reset([10, 20])
+    assert [o.task for o in obs] == ["click-test", "focus-text"] and [o.seed for o in obs] == [10, 20]
+    new_obs, rewards, term, trunc, infos = vec.step(solve(obs))
+    assert term.all() and not trunc.any() and (rewards > 0).all() and rewards.dtype == np.float32
+    assert [i["episode"]["seed"] for i in infos] == [10, 20]
+    assert [o.seed for o in new_obs] == [12, 22]  # each env's stream: seed + k * num_envs
+    assert all(o.step == 0 for o in new_obs) and infos[0]["final_observation"].seed == 10
+    # an unfinished episode carries on; noop steps give no reward
+    new_obs, rewards, term, trunc, infos = vec.step([Action.noop(), Action.noop()])
+    assert not term.any() and (rewards == 0).all() and "episode" not in infos[0]
+
+
+def test_wrong_action_count_is_a_clear_error(vec):
+    with pytest.raises(ZooError, match="needs 2 actions"):
+        vec.step([Action.noop()])
+
+
+def test_browser_killed_mid_episode_ends_both_episodes_and_recovers(vec):
+    obs = vec.reset([30, 40])
+    os.kill(vec.browser_pid(), signal.SIGKILL)
+    obs, rewards, term, trunc, infos = vec.step(solve(obs))
+    assert trunc.all() and (rewards == 0).all()
+    assert all("browser crashed" in i["error"] for i in infos)
+    assert [i["episode"]["seed"] for i in infos] == [30, 40]  # the lost episodes are reported, not dropped
+    assert [o.seed for o in obs] == [32, 42] and vec.host.restarts >= 1
+    _, rewards, term, _, _ = vec.step(solve(obs))
+    assert term.all() and (rewards > 0).all()
+
+
+def test_reset_one_replays_a_seed(vec):
+    vec.reset([50, 60])
+    a = vec.reset_one(1, 77, task="click-button")
+    b = vec.reset_one(1, 77, task="click-button")
+    assert a.task == "click-button" and a.instruction == b.instruction
+    assert [(e.tag, e.text) for e in a.elements] == [(e.tag, e.text) for e in b.elements]
+
+
+def test_evaluate_oracle_on_two_tasks(tmp_path):
+    log = tmp_path / "eps.jsonl"
+    res = evaluate(OracleAgent(), ["click-button", "mp-search-open"], episodes=2, seed=5, num_envs=2,
+                   progress=False, log_path=log, suite="custom")
+    assert res["schema"] == "actionzoo.bench/1" and res["agent"] == "oracle" and not res["interrupted"]
+    for task in ("click-button", "mp-search-open"):
+        t = res["tasks"][task]
+        assert t["episodes"] == 2 and t["success_rate"]["mean"] == 1.0 and t["errors"] == 0
+        assert t["mean_steps"]["ci95"][0] <= t["mean_steps"]["mean"] <= t["mean_steps"]["ci95"][1]
+    seeds = sorted({e["seed"] for e in res["episodes"]})
+    assert seeds == [eval_seed(5), eval_seed(6)]
+    assert len(log.read_text().splitlines()) == 4  # every episode was logged as it finished
+    assert res["timing"]["env_steps"] > 0
+
+
+def test_bench_main_writes_results_json(tmp_path):
+    cfg = parse_tool_config(BenchConfig, ["agent=random", "tasks=[click-test]", "episodes=3", "num_envs=1",
+                                          f"out={tmp_path}", "progress=false"])
+    res = main(cfg)
+    path = tmp_path / "random-custom.json"
+    assert res["path"] == str(path) and path.is_file()
+    data = json.loads(path.read_text())
+    assert data["tasks"]["click-test"]["episodes"] == 3 and len(data["episodes"]) == 3
+    with pytest.raises(ZooError, match="no oracle for task"):
+        main(parse_tool_config(BenchConfig, ["agent=oracle", "tasks=[click-pie]", f"out={tmp_path}"]))
+
+
+def test_env_throughput_report(tmp_path):
+    cfg = parse_tool_config(BenchConfig, ["contexts=[1,2]", "steps=5", "tasks=[click-test,click-button]",
+                                          f"out={tmp_path}"])
+    report = throughput_main(cfg)
+    assert [r["contexts"] for r in report["results"]] == [1, 2]
+    assert all(r["env_steps"] == 5 * r["contexts"] and r["env_steps_per_s"] > 0 for r in report["results"])
+    assert (tmp_path / "env_throughput.json").is_file() and "| 2 |" in (tmp_path / "env_throughput.md").read_text()

@@ -1,0 +1,162 @@
+"""Benchmark results: statistics with 95% confidence intervals, the JSON file and the rich table.
+
+Results JSON schema ``"actionzoo.bench/1"`` (written by ``write_results``)::
+
+    {
+      "schema": "actionzoo.bench/1",
+      "agent": "oracle",                      # agent name (random | oracle | checkpoint:<path> | ...)
+      "suite": "miniwob-core",                # suite name, or "custom" for an explicit task list
+      "created": "2025-01-01T12:00:00Z",      # UTC time the evaluation finished
+      "config": {"episodes": 10, "seed": 0, "num_envs": 4, "max_episode_steps": 8, "retries": 2, ...},
+      "seeds": {"first": 1000000, "count": 10},  # evaluation seeds eval_seed(seed + k), k < episodes
+      "tasks": {
+        "<task>": {
+          "episodes": 10,                     # episodes scored (errored ones count as failures)
+          "successes": 10,
+          "errors": 0,                        # episodes lost to crashes/hangs after all retries
+          "success_rate": {"mean": 1.0, "ci95": [0.72, 1.0]},    # Wilson score interval
+          "mean_reward":  {"mean": 0.97, "ci95": [0.96, 0.98]},  # time-decayed reward, bootstrap CI
+          "mean_raw_reward": {"mean": 1.0, "ci95": [1.0, 1.0]},  # raw page reward, bootstrap CI
+          "mean_steps":   {"mean": 1.0, "ci95": [1.0, 1.0]}       # actions per episode, bootstrap CI
+        }, ...
+      },
+      "overall": {                            # all episodes pooled, same fields as a task, plus:
+        "macro_success_rate": 0.98            # mean of the per-task success rates
+      },
+      "timing": {"wall_s": 12.3, "env_steps": 400, "env_steps_per_s": 32.5},
+      "env": {"browser": "chromium 120.0", "executable": "/usr/bin/chromium", "restarts": 0},
+      "interrupted": false,                   # true when the run was stopped early (partial results)
+      "episodes": [                           # one record per scored episode
+        {"task": "click-test", "seed": 1000000, "raw_reward": 1.0, "reward": 0.98, "success": true,
+         "steps": 1, "invalid_actions": 0, "reason": null, "error": null, "wall_s": 0.05, "attempt": 1}, ...
+      ]
+    }
+
+Means are computed with torchmetrics' ``MeanMetric``; reward and step intervals are percentile
+bootstrap intervals from torchmetrics' ``BootStrapper`` (fixed seed, so results are
+reproducible); the success-rate interval is the Wilson score interval, which stays sensible
+for rates of 0 or 1 with few episodes.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "actionzoo.bench/1"
+Z95 = 1.959963984540054
+BOOTSTRAPS = 500
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> list[float]:
+    if n == 0:
+        return [0.0, 1.0]
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return [lo, hi]
+
+
+def mean_ci(values: list[float], seed: int = 0) -> dict[str, Any]:
+    """Mean (torchmetrics MeanMetric) and 95% percentile-bootstrap interval (torchmetrics BootStrapper)."""
+    import zoo  # noqa: F401  (torchvision guard before torchmetrics)
+    import torch
+    from torchmetrics.aggregation import MeanMetric
+    from torchmetrics.wrappers import BootStrapper
+
+    if not values:
+        return {"mean": None, "ci95": [None, None]}
+    data = torch.tensor(values, dtype=torch.float64)
+    mean = MeanMetric()
+    mean.update(data)
+    if len(values) == 1 or bool((data == data[0]).all()):
+        m = float(mean.compute())
+        return {"mean": m, "ci95": [m, m]}
+    boot = BootStrapper(MeanMetric(), num_bootstraps=BOOTSTRAPS, mean=False, std=False,
+                        quantile=torch.tensor([0.025, 0.975]), sampling_strategy="multinomial")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        boot.update(data)
+        lo, hi = boot.compute()["quantile"].tolist()
+    return {"mean": float(mean.compute()), "ci95": [float(lo), float(hi)]}
+
+
+def summarize_episodes(episodes: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(episodes)
+    wins = sum(bool(e["success"]) for e in episodes)
+    return {
+        "episodes": n,
+        "successes": wins,
+        "errors": sum(1 for e in episodes if e.get("error")),
+        "success_rate": {"mean": wins / n if n else None, "ci95": wilson(wins, n)},
+        "mean_reward": mean_ci([float(e["reward"]) for e in episodes]),
+        "mean_raw_reward": mean_ci([float(e["raw_reward"]) for e in episodes]),
+        "mean_steps": mean_ci([float(e["steps"]) for e in episodes]),
+    }
+
+
+def build_results(episodes: list[dict[str, Any]], tasks: list[str], *, agent: str, suite: str,
+                  config: dict[str, Any], timing: dict[str, Any], env: dict[str, Any],
+                  interrupted: bool = False) -> dict[str, Any]:
+    import time
+
+    per_task = {t: summarize_episodes([e for e in episodes if e["task"] == t]) for t in tasks}
+    overall = summarize_episodes(episodes)
+    rates = [v["success_rate"]["mean"] for v in per_task.values() if v["episodes"]]
+    overall["macro_success_rate"] = sum(rates) / len(rates) if rates else None
+    first = 1_000_000 + int(config.get("seed", 0))
+    return {
+        "schema": SCHEMA, "agent": agent, "suite": suite,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": config, "seeds": {"first": first, "count": int(config.get("episodes", 0))},
+        "tasks": per_task, "overall": overall, "timing": timing, "env": env,
+        "interrupted": interrupted, "episodes": episodes,
+    }
+
+
+def write_results(path: str | os.PathLike, results: dict[str, Any]) -> Path:
+    """Write results JSON atomically (a killed run never leaves a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def load_results(path: str | os.PathLike) -> dict[str, Any]:
+    from zoo.errors import ZooError
+
+    data = json.loads(Path(path).read_text())
+    if data.get("schema") != SCHEMA:
+        raise ZooError(f"{path} is not an actionzoo bench result (schema {data.get('schema')!r}, expected {SCHEMA})")
+    return data
+
+
+def _fmt(stat: dict[str, Any], pct: bool = False, digits: int = 2) -> str:
+    m, (lo, hi) = stat["mean"], stat["ci95"]
+    if m is None:
+        return "-"
+    if pct:
+        return f"{100 * m:.0f}% [{100 * lo:.0f},{100 * hi:.0f}]"
+    return f"{m:.{digits}f} [{lo:.{digits}f},{hi:.{digits}f}]"
+
+
+def results_table(results: dict[str, Any]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    title = f"{results['agent']} on {results['suite']} ({results['config'].get('episodes')} episodes/task, 95% CI)"
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    for col in ("task", "success", "reward", "steps", "n", "err"):
+        table.add_column(col, justify="left" if col == "task" else "right", no_wrap=True)
+    rows = list(results["tasks"].items()) + [("overall", results["overall"])]
+    for name, s in rows:
+        table.add_row(name, _fmt(s["success_rate"], pct=True), _fmt(s["mean_reward"]), _fmt(s["mean_steps"], digits=1),
+                      str(s["episodes"]), str(s["errors"]), end_section=name == rows[-2][0])
+    return table
