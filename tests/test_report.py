@@ -95,7 +95,10 @@ def test_report_files_tables_and_figures(full_report):
     # per-task table: every task, each cell a rate with its interval and episode count
     for task in TASKS:
         assert f"<td>{task}</td>" in html and f"| {task} |" in readme
-    assert "59.4% [42.3, 74.5] (n=32)" in html  # strategy 1: 19 of 32 episodes
+    s1 = json.loads((full_report.parents[2] / "runs/strategy1/sliding-seed0/results.json").read_text())
+    wins, n = s1["overall"]["successes"], s1["overall"]["episodes"]
+    lo, hi = wilson(wins, n)
+    assert f"{100 * wins / n:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] (n={n})" in html  # overall, with its interval
     assert html.count("[published]") >= 5 and "Shaw et al. 2023" in readme and "Koh et al. 2024" in html
     assert "Strategy 2 · infini" in html and "baseline: oracle" in html
     assert "http://" not in html and "https://" not in html  # nothing fetched: viewable offline

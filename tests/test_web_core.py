@@ -14,7 +14,7 @@ from zoo.suites import resolve_tasks, suite_tasks
 from zoo.web.agents import OracleAgent, RandomAgent
 from zoo.web.bench import make_agent, results_path
 from zoo.web.oracles import ORACLES
-from zoo.web.results import build_results, mean_ci, wilson
+from zoo.web.results import build_results, mean_ci, t_quantile, wilson
 from zoo.web.seeds import EVAL_BASE, advance, eval_seed, is_eval_seed, train_seed
 from zoo.web.site import Site
 from zoo.web.slot import check_key
@@ -100,13 +100,14 @@ def test_wilson_interval():
     assert wilson(0, 0) == [0.0, 1.0]
 
 
-def test_bootstrap_mean_ci_is_reproducible_and_brackets_the_mean():
+def test_mean_ci_t_interval():
     values = [1.0, 0.5, -1.0, 0.9, 0.8, 1.0, -1.0, 0.7]
-    a, b = mean_ci(values), mean_ci(values)
-    assert a == b
-    assert a["ci95"][0] <= a["mean"] <= a["ci95"][1]
-    assert a["mean"] == pytest.approx(np.mean(values), abs=1e-6)
-    assert mean_ci([2.0, 2.0])["ci95"] == [2.0, 2.0]
+    res = mean_ci(values)
+    half = t_quantile(7) * np.std(values, ddof=1) / np.sqrt(8)
+    assert res["mean"] == pytest.approx(np.mean(values))
+    assert res["ci95"] == pytest.approx([np.mean(values) - half, np.mean(values) + half])
+    assert t_quantile(9) == pytest.approx(2.262, abs=0.01) and t_quantile(1000) == pytest.approx(1.96, abs=0.01)
+    assert mean_ci([2.0, 2.0])["ci95"] == [2.0, 2.0] and mean_ci([3.0])["ci95"] == [3.0, 3.0]
 
 
 def test_results_schema_fields():

@@ -105,3 +105,23 @@ def test_env_throughput_report(tmp_path):
     assert [r["contexts"] for r in report["results"]] == [1, 2]
     assert all(r["env_steps"] == 5 * r["contexts"] and r["env_steps_per_s"] > 0 for r in report["results"])
     assert (tmp_path / "env_throughput.json").is_file() and "| 2 |" in (tmp_path / "env_throughput.md").read_text()
+
+
+def test_envs_can_share_one_browser():
+    from zoo.web.env import WebEnv
+
+    a = WebEnv("click-test", share_browser=True)
+    b = WebEnv("enter-text", share_browser=True)
+    try:
+        pid = a.browser_pid()
+        assert pid is not None and b.browser_pid() == pid
+        obs_a, _ = a.reset(seed=1)
+        obs_b, _ = b.reset(seed=1)
+        assert obs_a.task == "click-test" and obs_b.task == "enter-text"
+        a.close()
+        _, r, term, _, _ = b.step(Action.click(obs_b.find(text="Submit")[0].id))  # still running after a closed
+        assert term and r < 0
+    finally:
+        a.close()
+        b.close()
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"

@@ -132,9 +132,12 @@ def _print_results(results: Any, run_dir: Any) -> None:
     if isinstance(results, dict):
         overall = results.get("overall", {})
         if overall:
+            # results statistics are {"mean": x, "ci95": [lo, hi]} (zoo/web/results.py)
+            mean = lambda v: v.get("mean") if isinstance(v, dict) else v  # noqa: E731
+            success, reward = mean(overall.get("success_rate")), mean(overall.get("mean_reward"))
             console.print(
-                f"[bold green]done[/]: success {overall.get('success_rate', float('nan')):.3f} "
-                f"mean reward {overall.get('mean_reward', float('nan')):.3f} -> {run_dir}/results.json"
+                f"[bold green]done[/]: success {float('nan') if success is None else success:.3f} "
+                f"mean reward {float('nan') if reward is None else reward:.3f} -> {run_dir}/results.json"
             )
             return
     console.print(f"[bold green]done[/] -> {run_dir}")

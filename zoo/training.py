@@ -100,31 +100,71 @@ def build_strategy(tc: DictConfig) -> Any:
         return FSDPStrategy(
             auto_wrap_policy=blocks,
             activation_checkpointing_policy=blocks if tc.activation_checkpointing else None,
-            state_dict_type="full",
+            state_dict_type="sharded" if tc.sharded_checkpoint else "full",
             use_orig_params=True,
         )
     if name == "fsdp_cpu":
         from lightning.pytorch.strategies import ModelParallelStrategy
 
-        return ModelParallelStrategy(
+        strategy = ModelParallelStrategy(
             data_parallel_size=int(tc.devices) * int(tc.num_nodes),
             tensor_parallel_size=1,
-            save_distributed_checkpoint=False,  # one full checkpoint file, loadable anywhere
+            save_distributed_checkpoint=bool(tc.sharded_checkpoint),  # default: one full file, loadable anywhere
             process_group_backend="gloo",
         )
+        strategy.zoo_activation_checkpointing = bool(tc.activation_checkpointing)  # read by shard_for_model_parallel
+        return strategy
     raise ZooError(f"unknown value for 'trainer.strategy' '{name}'; valid choices: auto, ddp, fsdp, fsdp_cpu")
+
+
+def _within(path: str, parent: str) -> bool:
+    return parent == "" or path.startswith(parent + ".")
+
+
+def shard_units(module: torch.nn.Module) -> list[str]:
+    """Paths of the submodules ``shard_for_model_parallel`` turns into FSDP2 units, innermost first.
+
+    A unit all-gathers its parameters when its own ``forward`` runs, so a parameter has to live in
+    a unit whose forward encloses every use of it.  Units are therefore:
+      - each ``Block`` and each torch layer that reads its children's weights itself
+        (``nn.MultiheadAttention`` passes ``out_proj.weight`` to a functional call; encoder layers);
+      - the closest common ancestor of the modules sharing one parameter (tied weights);
+      - every other module that directly owns parameters (embeddings, norms, linears, heads...).
+    """
+    from torch import nn
+
+    atomic_types = tuple(block_classes()) + (nn.MultiheadAttention, nn.TransformerEncoderLayer,
+                                             nn.TransformerDecoderLayer)
+    atomic = {path for path, m in module.named_modules() if isinstance(m, atomic_types) and path}
+    owners: dict[int, set[str]] = {}
+    for name, p in module.named_parameters(remove_duplicate=False):
+        owners.setdefault(id(p), set()).add(name.rpartition(".")[0])
+    for paths in owners.values():
+        if len(paths) > 1:  # tied weights: one unit around every module using them
+            parts = [p.split(".") if p else [] for p in paths]
+            common = []
+            for level in zip(*parts):
+                if len(set(level)) > 1:
+                    break
+                common.append(level[0])
+            atomic.add(".".join(common))
+    outer = {a for a in atomic if not any(b != a and _within(a, b) for b in atomic)}
+    units = set(outer)
+    for path, m in module.named_modules():
+        if any(True for _ in m.parameters(recurse=False)) and not any(_within(path, a) for a in outer):
+            units.add(path)
+    order = [path for path, _ in module.named_modules()]
+    return sorted(units, key=order.index, reverse=True)  # descendants before their ancestors
 
 
 def shard_for_model_parallel(module: L.LightningModule) -> None:
     """Call from ``configure_model``: FSDP2-shard the model when a device mesh is set (fsdp_cpu).
 
-    Units: every ``Block``, and every other module that directly owns parameters (embeddings,
-    norms, heads...).  Each unit all-gathers its parameters in its own forward, so any code path
-    works -- ``training_step`` calling submodules or their non-forward methods, several
-    forward/backward passes inside one manual-optimisation step (PPO) -- which sharding the
-    LightningModule as one root unit would not (its ``forward`` is never called).  Parameters
-    must be used inside their owner's ``forward``: no bare ``nn.Parameter`` on the
-    LightningModule itself, no weights read from another module's forward.
+    The LightningModule itself is not made a unit: Lightning calls ``training_step``, never its
+    ``forward``, so a root unit would never all-gather (and PPO's several forward/backward passes
+    inside one manual-optimisation step would find it resharded).  Finer units (``shard_units``)
+    each gather in their own forward, so any code path works.  A module must not own parameters
+    directly on the LightningModule (wrap them in a submodule).
     """
     mesh = getattr(module, "device_mesh", None)
     if mesh is None:
@@ -132,24 +172,33 @@ def shard_for_model_parallel(module: L.LightningModule) -> None:
     from torch.distributed.fsdp import fully_shard
 
     dp_mesh = mesh["data_parallel"] if "data_parallel" in (mesh.mesh_dim_names or ()) else mesh
+    units = shard_units(module)
+    if "" in units:
+        raise ZooError(f"{type(module).__name__} owns (or ties) parameters at its top level; fsdp_cpu needs "
+                       "them inside a submodule")
+    modules = dict(module.named_modules())
     blocks = tuple(block_classes())
     checkpointing = bool(getattr(module.trainer.strategy, "zoo_activation_checkpointing", False))
-    inside_block: set[int] = set()
-    for sub in module.modules():
-        if isinstance(sub, blocks):
-            inside_block.update(id(m) for m in sub.modules())
-            if checkpointing:
-                from torch.distributed._composable import checkpoint
+    for path in units:
+        sub = modules[path]
+        if checkpointing and isinstance(sub, blocks):
+            from torch.distributed._composable import checkpoint
 
-                checkpoint(sub)  # recompute the Block's activations in backward
-            fully_shard(sub, mesh=dp_mesh)
-    for sub in module.modules():
-        if id(sub) in inside_block or not any(True for _ in sub.parameters(recurse=False)):
-            continue
-        if sub is module:
-            raise ZooError(f"{type(module).__name__} owns parameters directly; fsdp_cpu needs them inside "
-                           "submodules (wrap them in an nn.Module)")
+            checkpoint(sub)  # recompute the Block's activations in backward
         fully_shard(sub, mesh=dp_mesh)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint as one dict (``state_dict``, ``hyper_parameters``, ``global_step``...),
+    from a full checkpoint file or a sharded checkpoint directory (``trainer.sharded_checkpoint``),
+    which is consolidated in memory on this one process."""
+    path = Path(path)
+    if path.is_dir():
+        from lightning.fabric.utilities.load import _load_distributed_checkpoint
+        from lightning.pytorch.utilities.consolidate_checkpoint import _format_checkpoint
+
+        return _format_checkpoint(_load_distributed_checkpoint(path))
+    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 def make_trainer(

@@ -12,6 +12,7 @@ query, so they stay consistent across the memory boundary (memory slot j of M si
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -42,6 +43,14 @@ def relative_bucket(distance: torch.Tensor, n_buckets: int, max_distance: int, b
     return offset + torch.where(distance < exact, distance, far)
 
 
+@functools.lru_cache(maxsize=64)
+def bucket_grid(n_query: int, n_mem: int, n_buckets: int, bidirectional: bool, device: str) -> torch.Tensor:
+    """(T, M+T) bucket ids; memory slot j sits at position j - M, the segment at 0..T-1 (cached per shape)."""
+    q_pos = torch.arange(n_query, device=device)[:, None]
+    k_pos = torch.arange(-n_mem, n_query, device=device)[None, :]
+    return relative_bucket(q_pos - k_pos, n_buckets, MAX_DISTANCE, bidirectional)
+
+
 @register_attention("xl")
 class XLAttention(Attention):
     """Transformer-XL: attend over a detached memory of past layer inputs + the segment, relative bias."""
@@ -54,18 +63,14 @@ class XLAttention(Attention):
         self.mem_len = check_positive("mem_len", mem_len, minimum=0)
         self.segment_len = check_positive("segment_len", segment_len)
         self.rel_buckets = check_positive("rel_buckets", rel_buckets, minimum=4)
-        self.max_distance = MAX_DISTANCE
         self.rel_bias = nn.Parameter(torch.zeros(n_heads, self.rel_buckets))
 
     def init_state(self, batch: int, device: Any = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         return torch.zeros(batch, self.mem_len, self.dim, device=device, dtype=dtype)
 
     def position_bias(self, n_query: int, n_mem: int, device: Any) -> torch.Tensor:
-        """(H, T, M+T) learned bias; memory slot j is at position j - M, the segment at 0..T-1."""
-        q_pos = torch.arange(n_query, device=device)[:, None]
-        k_pos = torch.arange(-n_mem, n_query, device=device)[None, :]
-        bucket = relative_bucket(q_pos - k_pos, self.rel_buckets, self.max_distance, bidirectional=not self.causal)
-        return self.rel_bias[:, bucket]
+        """(H, T, M+T) learned bias of each query-key distance."""
+        return self.rel_bias[:, bucket_grid(n_query, n_mem, self.rel_buckets, not self.causal, str(device))]
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         b, n, d = x.shape
@@ -78,7 +83,7 @@ class XLAttention(Attention):
         k, v = F.linear(context, w_q[1], w_kv[1]).chunk(2, dim=-1)
         k, v = self.split_heads(k), self.split_heads(v)
 
-        valid = torch.cat([mem.detach().abs().amax(-1) > 0, x.new_ones(b, n, dtype=torch.bool)], dim=1)  # (B, M+T)
+        valid = torch.cat([mem.detach().ne(0).any(-1), x.new_ones(b, n, dtype=torch.bool)], dim=1)  # (B, M+T)
         keep = valid[:, None, None, :]
         if self.causal:
             q_pos = torch.arange(n, device=x.device)[:, None] + m

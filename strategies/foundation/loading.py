@@ -51,6 +51,8 @@ def load_agent(checkpoint_path: str | Path, search: bool | None = None, device: 
 
     module, _tokenizer, builder = load_module(checkpoint_path, device)
     cfg = module.cfg
+    if str(device) == "cpu" and int(cfg.foundation.cpu_threads) > 0:
+        torch.set_num_threads(int(cfg.foundation.cpu_threads))  # acting is per-step tiny batches: one thread wins
     policy = Policy(module.model, builder, int(cfg.foundation.search.top_k), device)
     use_search = bool(cfg.foundation.search.in_agent) if search is None else bool(search)
     agent = FoundationAgent(policy, cfg.foundation.search if use_search else None, env_kwargs(cfg),

@@ -14,6 +14,8 @@ class TrainerConfig:
     max_time_min: optional wall-clock budget per stage, in minutes.
     checkpoint_every: save a checkpoint every N steps (the last one is always kept).
     activation_checkpointing: recompute Block activations in backward (FSDP).
+    sharded_checkpoint: fsdp / fsdp_cpu: each rank writes its own shard (a checkpoint directory; no
+      gather onto one process) instead of one full file; read either with zoo.training.load_checkpoint.
     progress: show rich progress bars.
     """
 
@@ -27,6 +29,7 @@ class TrainerConfig:
     checkpoint_every: int = 50
     log_every_n_steps: int = 5
     activation_checkpointing: bool = False
+    sharded_checkpoint: bool = False
     gradient_clip_val: float = 0.5
     progress: bool = True
 

@@ -62,6 +62,7 @@ class LoopThread:
 
 
 _HOSTS: weakref.WeakSet[BrowserHost] = weakref.WeakSet()
+_SHARED: dict[bool, BrowserHost] = {}  # headless -> the process-wide shared host
 
 
 def _close_all_hosts() -> None:  # never leave a browser behind when Python exits
@@ -87,7 +88,25 @@ class BrowserHost:
         self.executable: str | None = None
         self.version = ""
         self.restarts = 0
+        self.users = 0  # envs holding a shared host
         _HOSTS.add(self)
+
+    @classmethod
+    def acquire_shared(cls, headless: bool = True) -> BrowserHost:
+        """The process-wide browser for envs created with ``share_browser=True`` (one Chromium,
+        one context per env); ``release()`` closes it after its last user."""
+        host = _SHARED.get(headless)
+        if host is None:
+            host = _SHARED[headless] = cls(headless=headless)
+        host.users += 1
+        return host
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users <= 0:
+            if _SHARED.get(self.headless) is self:
+                del _SHARED[self.headless]
+            self.close()
 
     # ---------------------------------------------------------------- lifecycle (async, on the loop)
     async def start(self) -> None:
@@ -95,7 +114,8 @@ class BrowserHost:
 
         if self._pw is None:
             self._pw = await async_playwright().start()
-        await self._launch()
+        if self.browser is None or not self.alive:  # a shared host is started by its first user only
+            await self._launch()
 
     async def _launch(self) -> None:
         from playwright.async_api import Error as PlaywrightError

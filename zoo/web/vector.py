@@ -8,6 +8,9 @@ Finished envs are reset automatically: the returned observation is the new episo
 one, ``infos[i]["episode"]`` holds the finished episode's summary and
 ``infos[i]["final_observation"]`` its last observation.
 
+``share_browser=True`` puts the env's contexts in one process-wide Chromium shared with other
+such envs (e.g. many single-task simulators) instead of launching its own.
+
 Robustness: every browser call runs under ``step_timeout_s``.  A timed-out (hung) or crashed
 page gets a fresh context; a dead or unresponsive browser is relaunched (which ends every
 env's episode).  An episode lost that way ends with ``truncated=True`` and an ``"error"`` in
@@ -45,7 +48,7 @@ class VecWebEnv:
                  screenshot: bool = False, screenshot_size: int = 64, step_timeout_s: float = 10.0,
                  invalid_action_penalty: float = -0.05, headless: bool = True, max_elements: int = 256,
                  autoreset: bool = True, job_source: Callable[[int], tuple[str | TaskSpec, int] | None] | None = None,
-                 extra_roots: dict[str, Path] | None = None):
+                 extra_roots: dict[str, Path] | None = None, share_browser: bool = False):
         if not tasks:
             raise ZooError("VecWebEnv needs at least one task")
         if num_envs < 1:
@@ -56,7 +59,8 @@ class VecWebEnv:
         self.autoreset = autoreset
         self.job_source = job_source
         self.loop = LoopThread.shared()
-        self.host = BrowserHost(headless=headless, loop=self.loop)
+        self.shared_browser = share_browser
+        self.host = BrowserHost.acquire_shared(headless) if share_browser else BrowserHost(headless=headless, loop=self.loop)
         self.site = Site({**site_roots(), **(extra_roots or {})})
         opts = dict(max_episode_steps=max_episode_steps, screenshot=screenshot, screenshot_size=screenshot_size,
                     step_timeout_s=step_timeout_s, invalid_action_penalty=invalid_action_penalty,
@@ -164,7 +168,10 @@ class VecWebEnv:
             self._call(self._close_slots(), timeout=30)
         except Exception:  # noqa: BLE001 - the browser is shut down below either way
             pass
-        self.host.close()
+        if self.shared_browser:
+            self.host.release()
+        else:
+            self.host.close()
 
     def __enter__(self) -> VecWebEnv:
         return self

@@ -1,0 +1,98 @@
+"""Strategy 1 dataset: recording browser episodes to disk and reading them back; the browser simulator."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from strategies.foundation.data import load_recorded, split, step_frames, to_episode
+from strategies.foundation.instructions import action_line
+from strategies.foundation.recording import (
+    action_dict, dataset_dir, dict_action, element_row, ensure_dataset, episode_plan, row_element,
+)
+from zoo.web.types import Action, Element
+
+CONFIG = {"tasks": ["click-button", "enter-text"], "episodes_per_task": 2, "explore_fraction": 0.5,
+          "explore_epsilon": 1.0, "fps": 3.0, "screenshot_size": 32, "max_episode_steps": 4, "seed": 0}
+
+
+def test_rows_and_actions_round_trip_exactly():
+    el = Element(3, "select", "pick", {"id": "s", "value": "b"}, (1.5, 2.0, 30.0, 12.25), 1, 2, True, "input", True,
+                 ["a", "b"])
+    assert row_element(json.loads(json.dumps(element_row(el)))) == el
+    for action in (Action.click(2), Action.type(1, "Bob"), Action.select(3, "b"), Action.press("Enter"), Action.noop()):
+        assert dict_action(json.loads(json.dumps(action_dict(action)))) == action
+
+
+def test_plan_and_directory_are_versioned_by_the_recording_config():
+    plan = episode_plan(CONFIG)
+    assert [p[2] for p in plan] == ["oracle", "explore", "oracle", "explore"]
+    assert len({p[1] for p in plan if p[0] == "click-button"}) == 2
+    assert dataset_dir("root", CONFIG) == dataset_dir("root", dict(CONFIG))
+    assert dataset_dir("root", CONFIG) != dataset_dir("root", {**CONFIG, "fps": 2.0})
+    assert dataset_dir("root", CONFIG).name.startswith("v1-")
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("episodes")
+    return ensure_dataset(root, CONFIG, progress=False)
+
+
+@pytest.mark.browser
+def test_recording_round_trip(recorded):
+    manifest = json.loads((recorded / "manifest.json").read_text())
+    assert manifest["schema"] == "actionzoo.episodes/1" and manifest["config"] == CONFIG
+    recs = load_recorded(recorded)
+    assert len(recs) == 4 and {r.meta["agent"] for r in recs} == {"oracle", "explore"}
+    for rec in recs:
+        steps = rec.meta["steps"]
+        # one frame per observation (each step plus the page after the last action), time-stamped
+        assert rec.frames.shape == (len(steps) + 1, 32, 32, 3) and rec.frames.dtype == np.uint8
+        assert np.all(np.diff(rec.times) >= 0) and list(rec.frame_step) == list(range(len(steps) + 1))
+        ep = to_episode(rec, fps=3.0, frames_per_step=2)
+        for t, (raw, step) in enumerate(zip(steps, ep.steps)):
+            assert [element_row(e) for e in step.elements] == raw["elements"]
+            assert step.action == dict_action(raw["action"])
+            assert step.line == action_line(step.action, step.elements) == raw["line"]
+            assert step.frames[-1].tobytes() == rec.frames[t].tobytes()  # the step's own frame comes last
+        assert rec.meta["instructions"].splitlines()[0].startswith("1. ")
+        sign = 1.0 if rec.meta["success"] else -1.0
+        assert np.sign(ep.steps[-1].value) == sign or rec.meta["raw_reward"] == 0
+    oracle = [r for r in recs if r.meta["agent"] == "oracle"]
+    assert all(r.meta["success"] for r in oracle)  # the oracle solves its tasks
+    assert all(s["source"] == "oracle" for r in oracle for s in r.meta["steps"])
+
+
+@pytest.mark.browser
+def test_recording_is_not_repeated_and_resumes_missing_episodes(recorded):
+    stamp = (recorded / "manifest.json").stat().st_mtime_ns
+    assert ensure_dataset(recorded.parent, CONFIG, progress=False) == recorded
+    assert (recorded / "manifest.json").stat().st_mtime_ns == stamp
+    # an interrupted recording (manifest missing, one episode lost) re-records only what is missing
+    victim = sorted((recorded / "enter-text").glob("*.json"))[0]
+    kept = sorted((recorded / "click-button").glob("*.json"))[0]
+    kept_stamp = kept.stat().st_mtime_ns
+    (recorded / "manifest.json").unlink()
+    victim.unlink()
+    ensure_dataset(recorded.parent, CONFIG, progress=False)
+    assert victim.is_file() and kept.stat().st_mtime_ns == kept_stamp
+    assert len(load_recorded(recorded)) == 4
+
+
+@pytest.mark.browser
+def test_split_holds_out_oracle_episodes_per_task(recorded):
+    train, val = split(load_recorded(recorded), val_fraction=0.5)
+    assert {r.meta["task"] for r in val} == {"click-button", "enter-text"}
+    assert all(r.meta["agent"] == "oracle" for r in val) and len(train) + len(val) == 4
+
+
+def test_frames_are_resampled_at_the_recording_fps():
+    from strategies.foundation.data import Recorded
+
+    frames = np.arange(4, dtype=np.uint8).reshape(4, 1, 1, 1).repeat(3, axis=3)
+    rec = Recorded({"steps": [{}] * 3}, frames, np.array([0.0, 0.1, 0.9, 1.0], np.float32), np.arange(4))
+    # at 2 fps the ticks are t=0 and t=0.5, so step 2 (t=0.9) sees frame 0, frame 1 (shown at 0.5) and itself
+    assert [int(f[0, 0, 0]) for f in step_frames(rec, 2, fps=2.0, k=3)] == [0, 1, 2]
+    assert [int(f[0, 0, 0]) for f in step_frames(rec, 1, fps=2.0, k=3)] == [0, 1]
