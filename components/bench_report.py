@@ -14,6 +14,12 @@ def _cell(row: dict[str, Any] | None) -> str:
     return row["status"]
 
 
+def _cpu_cell(row: dict[str, Any] | None) -> str:
+    if row is None or row["status"] != "ok" or "cpu_ms" not in row:
+        return "-" if row is None or row["status"] == "ok" else row["status"]
+    return f"{row['cpu_ms'] / 1e3:.3g} s"
+
+
 def _grid(results: dict[str, Any]) -> tuple[list[str], list[int], dict[tuple[str, int], dict[str, Any]]]:
     rows = results["rows"]
     variants = list(dict.fromkeys(r["variant"] for r in rows))
@@ -35,6 +41,10 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for n in lens:
         lines.append(f"| {n} | " + " | ".join(_cell(by.get((v, n))) for v in variants) + " |")
+    lines += ["", "Process CPU time of the same step (all threads; less disturbed by other load on a shared host):", "",
+              "| T | " + " | ".join(variants) + " |", "|---:|" + "---|" * len(variants)]
+    for n in lens:
+        lines.append(f"| {n} | " + " | ".join(_cpu_cell(by.get((v, n))) for v in variants) + " |")
     lines += ["", "Variant settings: " + "; ".join(
         f"{v}: {', '.join(f'{k}={x}' for k, x in cfg.items()) or 'defaults'}" for v, cfg in results["variant_config"].items()
     ) + "."]

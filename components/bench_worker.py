@@ -8,7 +8,8 @@ timeout or an out-of-memory kill from taking the benchmark down, and keeps memor
 Per point: one cold forward+backward (whose peak memory is recorded: on CUDA the allocator's
 peak, on CPU the rise of the process's peak resident set, reset through /proc/self/clear_refs),
 then up to ``WARM_RUNS`` warm repeats while they are quick; the time reported is the median of
-the warm runs (the cold one when it was too slow to repeat).
+the warm runs (the cold one when it was too slow to repeat). Besides wall time the row holds the
+process CPU time of the step, which other jobs on a shared machine disturb much less.
 """
 from __future__ import annotations
 
@@ -68,9 +69,9 @@ def measure(job: dict[str, Any], seq_len: int) -> dict[str, Any]:
         if cuda:
             torch.cuda.synchronize(device)
 
-    def step() -> tuple[float, float]:
+    def step() -> tuple[float, float, float]:
         sync()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         y = run_segments(attn, x, seg)
         sync()
         t1 = time.perf_counter()
@@ -78,7 +79,7 @@ def measure(job: dict[str, Any], seq_len: int) -> dict[str, Any]:
         sync()
         x.grad = None
         attn.zero_grad(set_to_none=True)
-        return (t1 - t0) * 1e3, (time.perf_counter() - t0) * 1e3
+        return (t1 - t0) * 1e3, (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
 
     if cuda:
         torch.cuda.empty_cache()
@@ -87,13 +88,13 @@ def measure(job: dict[str, Any], seq_len: int) -> dict[str, Any]:
     else:
         tracked = _reset_peak_rss()
         base = _rss_kb("VmRSS")
-    fwd, total = step()
+    first = step()
     if cuda:
         peak_mb = (torch.cuda.max_memory_allocated(device) - base) / 2**20
     else:
         peak_mb = (_rss_kb("VmHWM") - base) / 1024 if tracked else float("nan")
-    runs = [(fwd, total)]
-    if total / 1e3 < REPEAT_IF_UNDER_S:
+    runs = [first]
+    if first[1] / 1e3 < REPEAT_IF_UNDER_S:
         runs = [step() for _ in range(WARM_RUNS)]
     return {
         "variant": job["variant"],
@@ -101,6 +102,7 @@ def measure(job: dict[str, Any], seq_len: int) -> dict[str, Any]:
         "status": "ok",
         "fwd_ms": round(statistics.median(r[0] for r in runs), 2),
         "fwd_bwd_ms": round(statistics.median(r[1] for r in runs), 2),
+        "cpu_ms": round(statistics.median(r[2] for r in runs), 2),  # process CPU time: robust to other load
         "peak_mb": round(max(peak_mb, 0.0), 1),
         "runs": len(runs),
     }

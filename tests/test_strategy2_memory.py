@@ -83,7 +83,8 @@ class RecallEnv:
 
 def tiny_module(attention: str, **ppo) -> PPOModule:
     overrides = ["strategy=2", f"model.attention={attention}", "model.dim=32", "model.n_layers=2", "model.n_heads=2",
-                 "model.vocab_size=300", "env.num_envs=8"] + [f"ppo.{k}={v}" for k, v in ppo.items()]
+                 "model.vocab_size=300", "env.num_envs=8", "model.max_elements=8", "model.max_text_len=8",
+                 "ppo.max_instruction_len=16", "ppo.max_spans=4"] + [f"ppo.{k}={v}" for k, v in ppo.items()]
     cfg = compose(overrides, validate_choices=False)
     pages = [page_one(c) for c in CODES] * 3 + [page_two(CODES)] * 3
     tok = train_tokenizer(pages, 300)

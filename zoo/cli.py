@@ -128,19 +128,18 @@ def strategy_module_name(n: int) -> str:
 def _print_results(results: Any, run_dir: Any) -> None:
     from rich.console import Console
 
+    def mean(v: Any) -> float:
+        return float(v["mean"]) if isinstance(v, dict) else float(v)
+
     console = Console()
-    if isinstance(results, dict):
-        overall = results.get("overall", {})
-        if overall:
-            # results statistics are {"mean": x, "ci95": [lo, hi]} (zoo/web/results.py)
-            mean = lambda v: v.get("mean") if isinstance(v, dict) else v  # noqa: E731
-            success, reward = mean(overall.get("success_rate")), mean(overall.get("mean_reward"))
-            console.print(
-                f"[bold green]done[/]: success {float('nan') if success is None else success:.3f} "
-                f"mean reward {float('nan') if reward is None else reward:.3f} -> {run_dir}/results.json"
-            )
-            return
-    console.print(f"[bold green]done[/] -> {run_dir}")
+    overall = results.get("overall", {}) if isinstance(results, dict) else {}
+    if "success_rate" in overall:
+        console.print(
+            f"[bold green]done[/]: success {mean(overall['success_rate']):.3f}, "
+            f"mean reward {mean(overall.get('mean_reward', float('nan'))):.3f} -> {run_dir}/results.json"
+        )
+    else:
+        console.print(f"[bold green]done[/] -> {run_dir}")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

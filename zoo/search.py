@@ -68,15 +68,20 @@ def open_storage(spec: str | None, out: Path) -> Any:
                        f"postgresql://...) or a journal file (*.log)")
     # sqlite: wait for the lock instead of failing when parallel workers write at once
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        with warnings.catch_warnings():  # heartbeats are marked experimental; they work as documented
-            warnings.simplefilter("ignore")
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine, heartbeat_interval=60, grace_period=240,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
-            )
-    except Exception as err:  # noqa: BLE001 - driver missing, bad URL, unreachable server
-        raise ZooError(f"cannot open storage '{public_url(url)}': {str(err).splitlines()[0]}") from None
+    for attempt in range(4):
+        try:
+            with warnings.catch_warnings():  # heartbeats are marked experimental; they work as documented
+                warnings.simplefilter("ignore")
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine, heartbeat_interval=60, grace_period=240,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
+                )
+        except Exception as err:  # noqa: BLE001 - driver missing, bad URL, unreachable server
+            if attempt < 3 and ("already exists" in str(err) or "locked" in str(err)):
+                time.sleep(0.5 + attempt)  # parallel workers creating the same tables at once
+                continue
+            raise ZooError(f"cannot open storage '{public_url(url)}': {str(err).splitlines()[0]}") from None
+    raise AssertionError("unreachable")
 
 
 def public_url(spec: str) -> str:
@@ -124,8 +129,15 @@ def open_study(cfg: DictConfig, space: SearchSpace, name: str) -> Any:
                        f"{[d.name.lower() for d in existing.directions]}; use another study= name for objective={cfg.objective}")
     n_before = len(existing.trials) if existing is not None else 0
     sampler = optuna.samplers.TPESampler(seed=int(cfg.seed) + n_before, n_startup_trials=4)
-    study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler,
-                                pruner=make_pruner(cfg.pruner), load_if_exists=True)
+    for attempt in range(4):  # parallel workers may race to create the study
+        try:
+            study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler,
+                                        pruner=make_pruner(cfg.pruner), load_if_exists=True)
+            break
+        except Exception:  # noqa: BLE001 - DuplicatedStudyError / IntegrityError from the race
+            if attempt == 3:
+                raise
+            time.sleep(0.5 + attempt)
     if study.user_attrs.get("space") not in (None, space.path.name):
         raise ZooError(f"study '{name}' was created with space {study.user_attrs['space']}; "
                        f"use another study= name for space={space.path}")
@@ -215,13 +227,13 @@ def count_params(results: dict, run_dir: Path) -> int:
             return int(holder["params"])
     from zoo.runs import last_checkpoint
 
+    from zoo.training import load_checkpoint
+
     ckpt = last_checkpoint(run_dir)
     if ckpt is None:
         return 0
-    import torch
-
-    state = torch.load(ckpt, map_location="cpu", weights_only=False).get("state_dict", {})
-    return int(sum(v.numel() for v in state.values() if hasattr(v, "numel")))
+    state = load_checkpoint(ckpt).get("state_dict", {})
+    return int(sum(v.numel() for v in state.values() if hasattr(v, "is_floating_point") and v.is_floating_point()))
 
 
 def overall_success(results: Any) -> float:

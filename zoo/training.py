@@ -64,10 +64,23 @@ class WallClock(Callback):
         self.elapsed = float(state_dict.get("elapsed", 0.0))
 
 
+def reshard_all(module: torch.nn.Module) -> None:
+    """Free the gathered parameters of every FSDP2 unit (no-op without FSDP2)."""
+    from torch.distributed.fsdp import FSDPModule
+
+    for sub in module.modules():
+        if isinstance(sub, FSDPModule):
+            sub.reshard()
+
+
 class RunCheckpoint(ModelCheckpoint):
     """``last.ckpt`` always holds the final step, also when training stops between two periodic saves
     (``max_steps`` not a multiple of ``checkpoint_every``, ``max_time``); Lightning's own end-of-training
     save is skipped once any ``last.ckpt`` was written, so evaluation would score stale weights."""
+
+    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        reshard_all(trainer.lightning_module)  # save from the sharded layout, never half-gathered units
+        super()._save_checkpoint(trainer, filepath)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.save_last and self._last_global_step_saved < trainer.global_step:
@@ -118,74 +131,96 @@ def build_strategy(tc: DictConfig) -> Any:
 
 
 def _within(path: str, parent: str) -> bool:
-    return parent == "" or path.startswith(parent + ".")
+    """``path`` is ``parent`` or lies below it (module paths; "" is the root)."""
+    return parent == "" or path == parent or path.startswith(parent + ".")
 
 
 def shard_units(module: torch.nn.Module) -> list[str]:
-    """Paths of the submodules ``shard_for_model_parallel`` turns into FSDP2 units, innermost first.
+    """Paths of the submodules ``shard_for_model_parallel`` makes FSDP2 units, innermost first.
 
-    A unit all-gathers its parameters when its own ``forward`` runs, so a parameter has to live in
-    a unit whose forward encloses every use of it.  Units are therefore:
-      - each ``Block`` and each torch layer that reads its children's weights itself
-        (``nn.MultiheadAttention`` passes ``out_proj.weight`` to a functional call; encoder layers);
-      - the closest common ancestor of the modules sharing one parameter (tied weights);
-      - every other module that directly owns parameters (embeddings, norms, linears, heads...).
+    A unit gathers its parameters only while its own ``forward`` runs, so units are the modules
+    whose weights are reached only through their forward: each ``Block`` (where the parameters
+    are) and the torch layers built like one (``nn.MultiheadAttention``, encoder/decoder layers).
+    A unit holding a tied weight (one tensor in several modules) is left out.  Everything else --
+    embeddings, heads, positional tables, timm's ``forward_features`` models -- goes to the root.
     """
     from torch import nn
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import CheckpointWrapper
 
-    atomic_types = tuple(block_classes()) + (nn.MultiheadAttention, nn.TransformerEncoderLayer,
+    atomic_types = tuple(block_classes()) + (CheckpointWrapper, nn.MultiheadAttention, nn.TransformerEncoderLayer,
                                              nn.TransformerDecoderLayer)
-    atomic = {path for path, m in module.named_modules() if isinstance(m, atomic_types) and path}
     owners: dict[int, set[str]] = {}
     for name, p in module.named_parameters(remove_duplicate=False):
         owners.setdefault(id(p), set()).add(name.rpartition(".")[0])
-    for paths in owners.values():
-        if len(paths) > 1:  # tied weights: one unit around every module using them
-            parts = [p.split(".") if p else [] for p in paths]
-            common = []
-            for level in zip(*parts):
-                if len(set(level)) > 1:
-                    break
-                common.append(level[0])
-            atomic.add(".".join(common))
+    tied = {path for paths in owners.values() if len(paths) > 1 for path in paths}
+    atomic = {path for path, m in module.named_modules(remove_duplicate=False)
+              if path and isinstance(m, atomic_types) and not any(_within(t, path) for t in tied)}
     outer = {a for a in atomic if not any(b != a and _within(a, b) for b in atomic)}
-    units = set(outer)
-    for path, m in module.named_modules():
-        if any(True for _ in m.parameters(recurse=False)) and not any(_within(path, a) for a in outer):
-            units.add(path)
-    order = [path for path, _ in module.named_modules()]
-    return sorted(units, key=order.index, reverse=True)  # descendants before their ancestors
+    order = [path for path, _ in module.named_modules(remove_duplicate=False)]
+    return sorted(outer, key=order.index, reverse=True)
+
+
+_MANUAL_ROOTS: list[Any] = []  # weak enough: one entry per sharded manual-optimisation module of this process
+
+
+def _refresh_roots(optimizer: torch.optim.Optimizer, *_: Any) -> None:
+    """After every optimiser step: re-gather the root's (replicated-while-training) parameters so a
+    second forward in the same manual-optimisation step sees the updated values."""
+    for root in _MANUAL_ROOTS:
+        root.reshard()
+        root.unshard()
 
 
 def shard_for_model_parallel(module: L.LightningModule) -> None:
     """Call from ``configure_model``: FSDP2-shard the model when a device mesh is set (fsdp_cpu).
 
-    The LightningModule itself is not made a unit: Lightning calls ``training_step``, never its
-    ``forward``, so a root unit would never all-gather (and PPO's several forward/backward passes
-    inside one manual-optimisation step would find it resharded).  Finer units (``shard_units``)
-    each gather in their own forward, so any code path works.  A module must not own parameters
-    directly on the LightningModule (wrap them in a submodule).
+    Blocks (``shard_units``) are units; the LightningModule is the root unit, holding every other
+    parameter, gathered around the step methods (Lightning calls ``training_step``, never
+    ``forward``).  So model code may use embeddings, heads and tables however it likes inside a
+    step.  Under manual optimisation (PPO: several forward/backward/step rounds per step) the root
+    stays gathered and is re-gathered after each optimiser step.
+
+    The rule for model code (as for any FSDP): use a Block's parameters only inside the Block's
+    ``forward`` -- calling a Block's submodule directly (``block.norm1(x)``) reads sharded weights.
     """
     mesh = getattr(module, "device_mesh", None)
     if mesh is None:
         return
-    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
 
     dp_mesh = mesh["data_parallel"] if "data_parallel" in (mesh.mesh_dim_names or ()) else mesh
-    units = shard_units(module)
-    if "" in units:
-        raise ZooError(f"{type(module).__name__} owns (or ties) parameters at its top level; fsdp_cpu needs "
-                       "them inside a submodule")
-    modules = dict(module.named_modules())
-    blocks = tuple(block_classes())
-    checkpointing = bool(getattr(module.trainer.strategy, "zoo_activation_checkpointing", False))
-    for path in units:
-        sub = modules[path]
-        if checkpointing and isinstance(sub, blocks):
-            from torch.distributed._composable import checkpoint
+    if getattr(module.trainer.strategy, "zoo_activation_checkpointing", False):
+        wrap_blocks_for_checkpointing(module)
+    modules = dict(module.named_modules(remove_duplicate=False))
+    for path in shard_units(module):
+        fully_shard(modules[path], mesh=dp_mesh)
+    fully_shard(module, mesh=dp_mesh)
+    for method in ("training_step", "validation_step", "test_step", "predict_step"):
+        if callable(getattr(type(module), method, None)):
+            register_fsdp_forward_method(module, method)
+    if not module.automatic_optimization:
+        module.set_reshard_after_backward(False)
+        if not _MANUAL_ROOTS:
+            from torch.optim.optimizer import register_optimizer_step_post_hook
 
-            checkpoint(sub)  # recompute the Block's activations in backward
-        fully_shard(sub, mesh=dp_mesh)
+            register_optimizer_step_post_hook(_refresh_roots)
+        _MANUAL_ROOTS.append(module)
+
+
+def wrap_blocks_for_checkpointing(module: torch.nn.Module) -> None:
+    """Replace every Block by a checkpoint wrapper that recomputes its activations in backward.
+
+    The wrapper (not the Block) becomes the FSDP unit, so the recomputation runs inside the unit's
+    forward and finds its parameters gathered.  State-dict keys are unchanged (the wrapper strips
+    its own prefix), so checkpoints load into unwrapped models."""
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
+
+    blocks = tuple(block_classes())
+    for path, sub in list(module.named_modules()):
+        if isinstance(sub, blocks):
+            parent_path, _, name = path.rpartition(".")
+            parent = module.get_submodule(parent_path) if parent_path else module
+            setattr(parent, name, checkpoint_wrapper(sub))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -195,9 +230,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         from lightning.fabric.utilities.load import _load_distributed_checkpoint
-        from lightning.pytorch.utilities.consolidate_checkpoint import _format_checkpoint
 
-        return _format_checkpoint(_load_distributed_checkpoint(path))
+        ckpt = _load_distributed_checkpoint(path)
+        if "model" in ckpt:  # FSDPStrategy's layout; ModelParallelStrategy already says state_dict
+            ckpt["state_dict"] = ckpt.pop("model")
+        n_opt = sum(1 for k in ckpt if k.startswith("optimizer_") and k[len("optimizer_"):].isdigit())
+        if n_opt:
+            ckpt["optimizer_states"] = [ckpt.pop(f"optimizer_{i}") for i in range(n_opt)]
+        return ckpt
     return torch.load(path, map_location="cpu", weights_only=False)
 
 

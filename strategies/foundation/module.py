@@ -70,9 +70,6 @@ class FoundationModule(L.LightningModule):
             if k in losses:
                 self.log(f"val/{k}", losses[k], batch_size=batch.size)
 
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        return batch.to(device) if isinstance(batch, Batch) else super().transfer_batch_to_device(batch, device, dataloader_idx)
-
     def configure_optimizers(self) -> Any:
         stage_cfg = self.cfg.foundation[self.stage]
         # components.optim: decay / no-decay groups, and Infini-attention gates at their own higher lr

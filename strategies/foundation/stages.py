@@ -103,7 +103,7 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
 
 
 def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # per process: DDP ranks may write at once
     tmp.write_text(json.dumps(data, indent=1, default=str))
     os.replace(tmp, path)
 

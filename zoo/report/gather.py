@@ -249,9 +249,9 @@ def checkpoint_params(run_dir: Path) -> int | None:
     if ckpt is None:
         return None
     try:
-        import torch
+        from zoo.training import load_checkpoint
 
-        state = torch.load(ckpt, map_location="cpu", weights_only=False).get("state_dict", {})
+        state = load_checkpoint(ckpt).get("state_dict", {})
     except Exception:  # noqa: BLE001 - an unreadable checkpoint just leaves the count out
         return None
     return int(sum(v.numel() for v in state.values() if hasattr(v, "numel") and v.is_floating_point()))

@@ -19,6 +19,8 @@ class PPOConfig:
     strings, then words) a ``type`` action may copy.  max_options: <select> options kept per page.
     greedy_eval: act by argmax (not sampling) when scoring on the benchmark.
     tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
+    bptt: in the update, backpropagate through the carried memory over the whole rollout (truncated
+    BPTT; for xl this lifts Transformer-XL's stop-gradient on the memory).  false: memory detached per step.
     """
 
     lr: float = 3e-4
@@ -38,3 +40,4 @@ class PPOConfig:
     max_options: int = 16
     greedy_eval: bool = True
     tokenizer_steps: int = 4
+    bptt: bool = True

@@ -192,40 +192,26 @@ def throughput_main(cfg: Any) -> dict[str, Any]:
     from rich.table import Table
 
     from zoo.suites import resolve_tasks
-    from zoo.web.vector import VecWebEnv
+    from zoo.web.browser import BrowserHost
 
     tasks = resolve_tasks(str(cfg.suite), list(cfg.tasks or []))
+    counts = [int(c) for c in cfg.contexts]
+    if not counts or min(counts) < 1:
+        raise ZooError(f"bad value for contexts: {list(cfg.contexts)} (context counts must be >= 1)")
     rows = []
-    for contexts in [int(c) for c in cfg.contexts]:
-        if contexts < 1:
-            raise ZooError(f"bad value in contexts: {contexts} (must be >= 1)")
-        agent = RandomAgent(seed=int(cfg.seed))
-        with VecWebEnv(tasks, num_envs=contexts, max_episode_steps=int(cfg.max_episode_steps),
-                       screenshot=bool(cfg.screenshot), step_timeout_s=float(cfg.step_timeout_s),
-                       headless=bool(cfg.headless)) as env:
-            obs = env.reset()
-            state = agent.reset(contexts)
-            fresh = np.ones(contexts, bool)
-            for _ in range(3):  # warm-up: first page loads of every context
-                actions, state = agent.act(obs, state, fresh)
-                obs, _, te, tr, _ = env.step(actions)
-                fresh = te | tr
-            steps0, episodes, t0 = env.env_steps, 0, time.perf_counter()
-            for _ in range(int(cfg.steps)):
-                actions, state = agent.act(obs, state, fresh)
-                obs, _, te, tr, _ = env.step(actions)
-                fresh = te | tr
-                episodes += int(fresh.sum())
-            wall = time.perf_counter() - t0
-            n = env.env_steps - steps0
-            rows.append({"contexts": contexts, "env_steps": n, "episodes": episodes, "wall_s": round(wall, 3),
-                         "env_steps_per_s": round(n / wall, 2), "ms_per_vector_step": round(1000 * wall / int(cfg.steps), 2),
-                         "browser": env.host.version})
+    load_start = round(os.getloadavg()[0], 2)
+    keep = BrowserHost.acquire_shared(bool(cfg.headless))  # one Chromium for every setting
+    try:
+        for contexts in counts:
+            rows.append(_time_contexts(cfg, tasks, contexts))
+    finally:
+        keep.release()
     out_dir = Path(str(cfg.out)) if cfg.out else DEFAULT_OUT
     report = {"schema": "actionzoo.env-throughput/1", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "suite": "custom" if cfg.tasks else str(cfg.suite), "tasks": tasks, "agent": "random",
               "steps_per_setting": int(cfg.steps), "screenshot": bool(cfg.screenshot),
-              "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}, "results": rows}
+              "machine": {"cpus": os.cpu_count(), "load_avg_1m_start": load_start,
+                          "load_avg_1m_end": round(os.getloadavg()[0], 2)}, "results": rows}
     write_results(out_dir / "env_throughput.json", report)
     (out_dir / "env_throughput.md").write_text(_throughput_markdown(report))
     table = Table(title=f"env throughput ({report['suite']}, random agent, {cfg.steps} vector steps)")
@@ -238,11 +224,40 @@ def throughput_main(cfg: Any) -> dict[str, Any]:
     return report
 
 
+def _time_contexts(cfg: Any, tasks: list[str], contexts: int) -> dict[str, Any]:
+    """Env steps per second of a random agent on ``contexts`` concurrent contexts (resets included)."""
+    from zoo.web.vector import VecWebEnv
+
+    agent = RandomAgent(seed=int(cfg.seed))
+    with VecWebEnv(tasks, num_envs=contexts, max_episode_steps=int(cfg.max_episode_steps), screenshot=bool(cfg.screenshot),
+                   step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless), share_browser=True) as env:
+        obs = env.reset()
+        state = agent.reset(contexts)
+        fresh = np.ones(contexts, bool)
+        for _ in range(3):  # warm-up: first page loads of every context
+            actions, state = agent.act(obs, state, fresh)
+            obs, _, te, tr, _ = env.step(actions)
+            fresh = te | tr
+        steps0, episodes, t0 = env.env_steps, 0, time.perf_counter()
+        for _ in range(int(cfg.steps)):
+            actions, state = agent.act(obs, state, fresh)
+            obs, _, te, tr, _ = env.step(actions)
+            fresh = te | tr
+            episodes += int(fresh.sum())
+        wall = time.perf_counter() - t0
+        n = env.env_steps - steps0
+        return {"contexts": contexts, "env_steps": n, "episodes": episodes, "wall_s": round(wall, 3),
+                "env_steps_per_s": round(n / wall, 2), "ms_per_vector_step": round(1000 * wall / int(cfg.steps), 2),
+                "browser": env.host.version}
+
+
 def _throughput_markdown(report: dict[str, Any]) -> str:
     lines = [f"# Env throughput ({report['created']})", "",
              f"Random agent on `{report['suite']}` ({len(report['tasks'])} tasks), {report['steps_per_setting']} vector "
-             f"steps per setting, screenshots {'on' if report['screenshot'] else 'off'}; machine: "
-             f"{report['machine']['cpus']} CPUs, 1-min load average {report['machine']['load_avg_1m']} at the end.", "",
+             f"steps per setting (episode resets included), screenshots {'on' if report['screenshot'] else 'off'}, one "
+             f"Chromium with one context per env; machine: {report['machine']['cpus']} CPUs, 1-min load average "
+             f"{report['machine']['load_avg_1m_start']} at the start and {report['machine']['load_avg_1m_end']} at the end "
+             "(other jobs share the machine).", "",
              "| contexts | env steps/s | ms per vector step | episodes finished |", "|---:|---:|---:|---:|"]
     for r in report["results"]:
         lines.append(f"| {r['contexts']} | {r['env_steps_per_s']:.1f} | {r['ms_per_vector_step']:.1f} | {r['episodes']} |")

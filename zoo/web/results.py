@@ -136,7 +136,7 @@ def write_results(path: str | os.PathLike, results: dict[str, Any]) -> Path:
     """Write results JSON atomically (a killed run never leaves a half-written file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")  # per process: DDP ranks may write at once
     tmp.write_text(json.dumps(results, indent=2) + "\n")
     tmp.replace(path)
     return path

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ START_JS = """(seed) => {
   core.startEpisodeReal();
   return window.__zoo.status();
 }"""
-OBSERVE_JS = "(m) => window.__zoo ? window.__zoo.observe(m) : null"
+# The observation comes back as one JSON string: Playwright's own value serialisation is ~10x
+# slower for a tree of a hundred elements.
+OBSERVE_JS = "(m) => window.__zoo ? JSON.stringify(window.__zoo.observe(m)) : null"
 STATUS_JS = "() => window.__zoo ? window.__zoo.status() : null"  # (ignores an argument)
 CLICK_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.clickPoint(i)"
 FOCUS_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.focusForTyping(i)"
@@ -243,6 +246,8 @@ class Slot:
         while True:
             try:
                 raw = await self.page.evaluate(STATUS_JS if waiting else OBSERVE_JS, self.max_elements)
+                if isinstance(raw, str):
+                    raw = json.loads(raw)
             except PlaywrightError as err:
                 if not NAVIGATION_ERRORS.search(str(err)) or time.monotonic() > deadline:
                     raise

@@ -1,0 +1,111 @@
+"""Strategy 1 end to end on a tiny config: each stage a few steps in the real browser, resuming,
+final scoring with and without search, and the browser simulator under MCTS."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from strategies.foundation.mcts import MCTS
+from strategies.foundation.search import BrowserSimulator, ReplayEnv, action_key
+from zoo.config import compose
+from zoo.runs import new_run_dir, save_config
+
+pytestmark = pytest.mark.browser
+
+
+def tiny(tmp_path, *extra: str):
+    return compose([
+        "strategy=1", f"run_root={tmp_path / 'runs'}", f"foundation.data.root={tmp_path / 'data'}",
+        "env.tasks=[click-button]", "env.num_envs=2", "model.dim=32", "model.n_heads=2",
+        "model.attention.window=32", "foundation.data.episodes_per_task=3", "foundation.data.val_fraction=0.5",
+        "foundation.pretrain.max_steps=3", "foundation.sft.max_steps=3", "foundation.rl.max_steps=2",
+        "foundation.rl.updates_per_round=1", "foundation.rl.episodes_per_round=1", "foundation.search.simulations=3",
+        "foundation.pretrain.batch_size=2", "foundation.sft.batch_size=2", "foundation.rl.batch_size=2",
+        "eval.episodes=1", "trainer.progress=false", "trainer.checkpoint_every=1",
+        "trainer.log_every_n_steps=1", *extra,
+    ])
+
+
+def test_stages_one_at_a_time_then_all_with_resume_and_final_scoring(tmp_path):
+    from strategies.foundation import fit, load_agent
+    from zoo.web.results import load_results
+
+    cfg = tiny(tmp_path, "stage=pretrain")
+    run_dir = new_run_dir(cfg)
+    save_config(cfg, run_dir)
+    out = fit(cfg, run_dir)
+    pre = run_dir / "checkpoints" / "pretrain" / "final.ckpt"
+    assert pre.is_file() and out["stages"]["pretrain"]["steps"] == 3
+    assert "frame" in (run_dir / "csv" / "pretrain" / "metrics.csv").read_text()  # next-frame loss logged
+    assert not (run_dir / "results.json").exists()  # no policy yet: nothing scored
+
+    # resume the run for the remaining stages: pretraining is skipped, sft starts from it, rl from sft
+    cfg = tiny(tmp_path, "stage=all", f"resume={run_dir}")
+    stamp = pre.stat().st_mtime_ns
+    results = fit(cfg, run_dir)
+    assert pre.stat().st_mtime_ns == stamp
+    sft = json.loads((run_dir / "sft_summary.json").read_text())
+    for key in ("exact_match", "token_accuracy", "action_accuracy"):
+        assert 0.0 <= sft["instructions"][key] <= 1.0
+    rl = json.loads((run_dir / "rl_summary.json").read_text())
+    assert rl["steps"] == 2 and len(rl["search_rounds"]) >= 1
+
+    saved = load_results(run_dir / "results.json")
+    assert set(saved["variants"]) == {"policy", "policy+mcts"}
+    for variant in saved["variants"].values():
+        assert variant["tasks"]["click-button"]["episodes"] == 1
+        assert variant["seeds"]["first"] >= 1_000_000  # evaluation seeds, never training ones
+    search = saved["variants"]["policy+mcts"]["search"]
+    assert search["no_seed"] == 0 and search["expansions"] <= search["searched"] * 3
+    assert results["search_gain"].keys() == {"policy", "policy+mcts"}
+
+    agent = load_agent(run_dir / "checkpoints" / "rl" / "final.ckpt", search=False)
+    assert agent.screenshot and not agent.uses_search
+
+
+def test_a_partly_trained_stage_continues_from_its_last_checkpoint(tmp_path):
+    from strategies.foundation.stages import run_stages
+
+    cfg = tiny(tmp_path, "stage=pretrain", "foundation.pretrain.max_steps=2")
+    run_dir = new_run_dir(cfg)
+    run_stages(cfg, run_dir, ["click-button"])
+    stage_dir = run_dir / "checkpoints" / "pretrain"
+    (stage_dir / "final.ckpt").unlink()  # as if the run had been killed before finishing the stage
+    assert (stage_dir / "last.ckpt").is_file()
+    out = run_stages(tiny(tmp_path, "stage=pretrain", "foundation.pretrain.max_steps=4"), run_dir, ["click-button"])
+    assert out["pretrain"]["steps"] == 4 and (stage_dir / "final.ckpt").is_file()
+
+
+class UniformEvaluator:
+    """Every visible actionable element may be clicked, equally likely; value 0: the browser decides."""
+
+    def evaluate(self, prefix, outcome):
+        from zoo.web.types import Action
+
+        targets = [e for e in outcome.observation.elements if e.actionable and e.visible]
+        return [Action.click(e.id) for e in targets], [1.0] * len(targets), 0.0
+
+
+def test_mcts_in_the_real_browser_finds_the_button_without_a_policy():
+    from zoo.web.env import WebEnv
+    from zoo.web.seeds import eval_seed
+
+    with WebEnv("click-button", max_episode_steps=3) as env:
+        solved = 0
+        for k in range(3):
+            replay = ReplayEnv(env)
+            sim = BrowserSimulator(replay, eval_seed(k))
+            first = sim.step_to(())
+            assert sim.step_to(()) is first  # cached: no second reset
+            search = MCTS(sim, UniformEvaluator(), simulations=12, max_depth=2, key=action_key)
+            result = search.search(())
+            assert result.expansions <= 12 and replay.resets <= 12
+            # replaying the chosen action from the seed gives the same verdict as the search saw
+            obs, _ = env.reset(seed=eval_seed(k))
+            assert [e.text for e in obs.elements] == [e.text for e in first.observation.elements]
+            _, _, done, _, info = env.step(result.action)
+            if search.node((result.action,)).terminal:
+                assert done and (info["episode"]["raw_reward"] > 0) == (search.node((result.action,)).value > 0)
+            solved += bool(done and info["episode"]["success"])
+        assert solved == 3  # with up to ~6 buttons and 12 expansions the search always finds the right one
