@@ -227,7 +227,7 @@ def test_study_resumes_after_the_worker_is_killed(tmp_path):
 def test_parallel_workers_share_one_storage(tmp_path):
     procs = [worker(tmp_path, "slow", "trials=4", f"seed={seed}") for seed in (0, 100)]
     outputs = [p.communicate(timeout=120)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert [p.returncode for p in procs] == [0, 0], [o[-2000:] for o in outputs]
     study = load_study(tmp_path)
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(complete) >= 4

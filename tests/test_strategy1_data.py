@@ -83,9 +83,12 @@ def test_recording_is_not_repeated_and_resumes_missing_episodes(recorded):
 
 @pytest.mark.browser
 def test_split_holds_out_oracle_episodes_per_task(recorded):
-    train, val = split(load_recorded(recorded), val_fraction=0.5)
+    recs = load_recorded(recorded)
+    train, val = split(recs, val_fraction=1.0)  # one oracle episode per task here: all of them held out
     assert {r.meta["task"] for r in val} == {"click-button", "enter-text"}
     assert all(r.meta["agent"] == "oracle" for r in val) and len(train) + len(val) == 4
+    train, val = split(recs, val_fraction=0.0)
+    assert not val and len(train) == 4
 
 
 def test_frames_are_resampled_at_the_recording_fps():

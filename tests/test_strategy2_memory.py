@@ -83,11 +83,11 @@ class RecallEnv:
 
 def tiny_module(attention: str, **ppo) -> PPOModule:
     overrides = ["strategy=2", f"model.attention={attention}", "model.dim=32", "model.n_layers=2", "model.n_heads=2",
-                 "model.vocab_size=300", "env.num_envs=8", "model.max_elements=8", "model.max_text_len=8",
+                 "model.vocab_size=400", "env.num_envs=8", "model.max_elements=8", "model.max_text_len=8",
                  "ppo.max_instruction_len=16", "ppo.max_spans=4"] + [f"ppo.{k}={v}" for k, v in ppo.items()]
     cfg = compose(overrides, validate_choices=False)
     pages = [page_one(c) for c in CODES] * 3 + [page_two(CODES)] * 3
-    tok = train_tokenizer(pages, 300)
+    tok = train_tokenizer(pages, 400)
     return PPOModule(OmegaConf.to_container(cfg, resolve=True), tokenizer_to_json(tok))
 
 
@@ -101,7 +101,7 @@ def page_two_probs(module: PPOModule, code: str, choices: list[str]) -> torch.Te
     with torch.no_grad():
         enc = m.encoder(b2)
         h, _ = m.core.step(enc.summary, state, torch.tensor([False]))
-        logits = m.heads.element_pointer(h, enc.elements, b2["el_click"] & b2["el_valid"])
+        logits = m.heads.element_logits(h, enc, b2)
     return logits.softmax(-1)[0, 2:4]
 
 

@@ -22,6 +22,16 @@ from torch import Tensor, nn
 from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, TAGS
 
 MAX_STEPS_EMBEDDED = 32
+FREQUENCIES = (1.0, 2.0, 4.0, 8.0, 16.0)  # Fourier features of element centres, in page widths
+
+
+def fourier_position(num: Tensor) -> Tensor:
+    """sin/cos of the element centre at several frequencies: nearby but distinct elements get
+    clearly different embeddings (a raw coordinate through a Linear barely separates them)."""
+    cx = num[..., 0] + num[..., 2] / 2
+    cy = num[..., 1] + num[..., 3] / 2
+    angles = torch.stack([cx, cy], -1).unsqueeze(-1) * torch.tensor(FREQUENCIES, device=num.device) * torch.pi
+    return torch.cat([angles.sin(), angles.cos()], -1).flatten(-2)
 
 
 def masked_mean(x: Tensor, mask: Tensor, dim: int) -> Tensor:
@@ -46,6 +56,7 @@ class ObservationEncoder(nn.Module):
         self.tag = nn.Embedding(len(TAGS), dim)
         self.cat = nn.Embedding(len(CATEGORIES), dim)
         self.num = nn.Linear(NUM_FEATURES, dim)
+        self.position = nn.Linear(4 * len(FREQUENCIES), dim)
         self.element = nn.Sequential(nn.Linear(5 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.instr_pos = nn.Parameter(torch.randn(max_instruction_len, dim) * 0.02)
         self.segment = nn.Parameter(torch.randn(3, dim) * 0.02)  # summary / instruction / element
@@ -64,7 +75,7 @@ class ObservationEncoder(nn.Module):
         B = b["el_tag"].shape[0]
         el = torch.cat([self.pooled_text(b["el_text"]), self.pooled_text(b["el_attr"]),
                         self.tag(b["el_tag"]), self.cat(b["el_cat"]), self.num(b["el_num"])], dim=-1)
-        el = self.element(el) + self.segment[2]
+        el = self.element(el) + self.position(fourier_position(b["el_num"])) + self.segment[2]
         instr_ids = b["instr_ids"]
         instr = self.tok(instr_ids) + self.instr_pos[: instr_ids.shape[1]] + self.segment[1]
         summary = (self.summary + self.step(b["step"]) + self.segment[0]).unsqueeze(1)

@@ -32,6 +32,14 @@ def _masked(logits: Tensor, mask: Tensor) -> Tensor:
     return logits.masked_fill(~mask, torch.finfo(logits.dtype).min)
 
 
+def _centred(keys: Tensor, mask: Tensor) -> Tensor:
+    """Keys minus their mean over the candidates: the shared part adds the same logit to every
+    candidate anyway, and removing it keeps near-identical elements from looking the same to the
+    pointer's LayerNorm (without it the pointer could not learn the recall test task)."""
+    m = mask.to(keys.dtype).unsqueeze(-1)
+    return keys - (keys * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp(min=1.0)
+
+
 def _gather(x: Tensor, index: Tensor) -> Tensor:
     """x (B, N, D), index (B,) -> (B, D)."""
     return x.gather(1, index.view(-1, 1, 1).expand(-1, 1, x.shape[-1])).squeeze(1)
@@ -56,11 +64,15 @@ class PolicyHeads(nn.Module):
         self.arg_pointer = create_head("pointer", dim=dim)
         self.value = create_head("value", dim=dim)
 
+    def element_logits(self, h: Tensor, enc: Encoded, b: dict[str, Tensor]) -> Tensor:
+        """(B, E) pointer logits over the clickable elements (a huge negative number elsewhere)."""
+        mask = _guard(b["el_click"] & b["el_valid"])
+        return _masked(self.element_pointer(h, _centred(enc.elements, mask), mask), mask)
+
     def forward(self, h: Tensor, enc: Encoded, b: dict[str, Tensor], actions: Tensor | None = None,
                 greedy: bool = False) -> ActionDist:
         """Sample (``actions`` None; argmax when ``greedy``) or score the given ``actions`` (B, 3)."""
-        el_mask = _guard(b["el_click"] & b["el_valid"])
-        el_dist = Categorical(logits=_masked(self.element_pointer(h, enc.elements, el_mask), el_mask))
+        el_dist = Categorical(logits=self.element_logits(h, enc, b))
         slot = actions[:, 0] if actions is not None else (el_dist.probs.argmax(-1) if greedy else el_dist.sample())
         e_sel = _gather(enc.elements, slot)
         ctx = torch.cat([h, e_sel], -1)
@@ -76,8 +88,8 @@ class PolicyHeads(nn.Module):
         # both argument pointers are scored; the action's kind decides which one counts
         q = self.arg_query(ctx)
         span_mask, opt_mask = _guard(b["span_valid"]), _guard(opt_mask)
-        span_dist = Categorical(logits=_masked(self.arg_pointer(q, enc.spans, span_mask), span_mask))
-        opt_dist = Categorical(logits=_masked(self.arg_pointer(q, enc.options, opt_mask), opt_mask))
+        span_dist = Categorical(logits=_masked(self.arg_pointer(q, _centred(enc.spans, span_mask), span_mask), span_mask))
+        opt_dist = Categorical(logits=_masked(self.arg_pointer(q, _centred(enc.options, opt_mask), opt_mask), opt_mask))
         if actions is not None:
             arg = actions[:, 2]
         else:

@@ -146,10 +146,14 @@ def task_scores(results: dict) -> dict[str, TaskScore]:
 
 
 def agent_label(results: dict, fallback: str) -> str:
+    """``oracle`` / ``random`` / ``checkpoint:...``, with the suite when one is named (a baseline is
+    scored per suite)."""
     agent = results.get("agent")
     if isinstance(agent, dict):
-        return str(agent.get("name") or agent.get("kind") or fallback)
-    return str(agent or fallback)
+        agent = agent.get("name") or agent.get("kind")
+    label = str(agent or fallback)
+    suite = results.get("suite")
+    return f"{label} ({suite})" if suite and suite != "custom" else label
 
 
 def read_json(path: Path, problems: list[str]) -> Any:
