@@ -13,7 +13,7 @@ from strategies.foundation.instructions import action_line, line_to_action
 from strategies.foundation.losses import STAGE_TERMS, compute_losses, weighted_total
 from strategies.foundation.model import FoundationModel
 from strategies.foundation.policy import Policy
-from strategies.foundation.sequence import ACT, FRAME, IGNORE, Episode, SequenceBuilder, Step
+from strategies.foundation.sequence import ACT, FRAME, IGNORE, POINTED, Episode, SequenceBuilder, Step
 from zoo.config import compose
 from zoo.web.types import Action, Element
 
@@ -62,9 +62,14 @@ def test_sequence_layout_interleaves_frames_dom_and_instruction_lines(data):
     assert (ex.ttype == FRAME).sum() == 2 * TPF  # one frame per step
     acts = np.flatnonzero(ex.ttype == ACT)
     assert len(acts) == len(ex.acts) == 2
-    # the act query predicts the first token of its numbered line, and each line ends with <eol>
+    # after the act query comes the acted-on element again, which predicts the first token of the
+    # numbered line; each line ends with <eol>
     first_line = b.line_ids(1, eps[0].steps[0].line)
-    assert ex.lm_target[acts[0]] == first_line[0]
+    assert ex.ttype[acts[0] + 1] == POINTED and ex.elem_ref[acts[0] + 1] == ex.rows[0][ex.slots[0].index(1)]
+    name = b.pointed_ids(eps[0].steps[0].elements[1])  # then its name as text, to copy from
+    assert list(ex.ids[acts[0] + 2: acts[0] + 2 + len(name)]) == name
+    last_pointed = acts[0] + 1 + len(name)
+    assert (ex.lm_target[acts[0]: last_pointed] == IGNORE).all() and ex.lm_target[last_pointed] == first_line[0]
     assert (ex.lm_target == b.EOL).sum() == 2
     # next-frame-token targets: the position before every frame token predicts that token
     assert (ex.next_frame_no >= 0).sum() == 2 * TPF

@@ -1,8 +1,8 @@
 """Strategy 2: the memory core carries information across steps (no browser).
 
-``RecallEnv`` is a two-page task with the VecWebEnv interface: page 1 shows the code in the
-instruction and a "next" button; page 2 shows the code buttons but an instruction without the
-code. Only an agent that remembers page 1 can beat 50% on page 2.
+``RecallEnv`` is a two-page task with the VecWebEnv interface: page 1 shows one of four codes in
+the instruction and a "next" button; page 2 shows the four code buttons (always in the same order)
+under an instruction without the code. Without memory page 2 is a 1-in-4 guess.
 """
 from __future__ import annotations
 
@@ -49,11 +49,9 @@ class RecallEnv:
         self.rng = np.random.default_rng(0)
 
     def _new(self, i):
-        code, other = self.rng.choice(CODES, 2, replace=False)
-        choices = [str(code), str(other)]
-        self.rng.shuffle(choices)
-        self.code[i], self.choices[i], self.page[i] = str(code), choices, 1
-        return page_one(str(code))
+        code = str(self.rng.choice(CODES))
+        self.code[i], self.choices[i], self.page[i] = code, list(CODES), 1
+        return page_one(code)
 
     def reset(self, seeds):
         self.rng = np.random.default_rng(seeds[0])
@@ -102,7 +100,7 @@ def page_two_probs(module: PPOModule, code: str, choices: list[str]) -> torch.Te
         enc = m.encoder(b2)
         h, _ = m.core.step(enc.summary, state, torch.tensor([False]))
         logits = m.heads.element_logits(h, enc, b2)
-    return logits.softmax(-1)[0, 2:4]
+    return logits.softmax(-1)[0, 2 : 2 + len(choices)]
 
 
 @pytest.mark.parametrize("attention", ["xl", "infini"])
@@ -179,10 +177,8 @@ def greedy_recall_success(module: PPOModule, trials: int = 40) -> float:
     rng = np.random.default_rng(123)
     wins = 0
     for _ in range(trials):
-        code, other = rng.choice(CODES, 2, replace=False)
-        choices = [str(code), str(other)]
-        rng.shuffle(choices)
-        wins += int(page_two_probs(module, str(code), choices).argmax().item() == choices.index(str(code)))
+        code = str(rng.choice(CODES))
+        wins += int(page_two_probs(module, code, CODES).argmax().item() == CODES.index(code))
     return wins / trials
 
 
@@ -191,4 +187,4 @@ def test_memory_agent_solves_recall_where_dense_cannot():
     _, dense = train_recall("dense", 40)
     xl_score, dense_score = greedy_recall_success(xl), greedy_recall_success(dense)
     assert xl_score >= 0.9, xl_score
-    assert dense_score <= 0.75, dense_score
+    assert dense_score <= 0.5, dense_score

@@ -83,11 +83,15 @@ def evaluate_checkpoint(cfg: DictConfig, ckpt: Path, tasks: list[str], run_dir: 
         from zoo.suites import resolve_tasks
 
         eval_tasks = resolve_tasks(e.suite, None) if e.suite else tasks
-    results = evaluate(agent, eval_tasks, int(e.episodes), seed=int(cfg.seed), num_envs=int(cfg.env.num_envs),
-                       max_episode_steps=int(cfg.env.max_episode_steps))
-    results.setdefault("agent", {})
-    if isinstance(results["agent"], dict):
-        results["agent"].update({"strategy": 2, "checkpoint": str(ckpt), "attention": cfg.model.attention.name})
+    e_cfg = cfg.env
+    suite = e.suite or (cfg.env.suite if not cfg.env.tasks else "custom")
+    results = evaluate(agent, eval_tasks, int(e.episodes), seed=int(cfg.seed), num_envs=int(e_cfg.num_envs),
+                       max_episode_steps=int(e_cfg.max_episode_steps), step_timeout_s=float(e_cfg.step_timeout_s),
+                       headless=bool(e_cfg.headless), progress=bool(cfg.trainer.progress),
+                       log_path=run_dir / "results.episodes.jsonl", suite=suite,
+                       agent_name=f"strategy2-{cfg.model.attention.name}")
+    results["run"] = {"strategy": 2, "run_dir": str(run_dir), "checkpoint": str(ckpt),
+                      "attention": cfg.model.attention.name, "train_tasks": list(tasks)}
     write_results(run_dir / "results.json", results)
     return results
 
@@ -97,8 +101,6 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict:
     from zoo.suites import resolve_tasks
     from zoo.training import make_trainer
     from zoo.web.seeds import train_seed
-
-    from strategies.compressive_rl.module import UpdateStream
 
     check_config(cfg)
     run_dir = Path(run_dir)
@@ -115,13 +117,13 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict:
     try:
         module = build_module(cfg, run_dir, env, seeds, ckpt)
         trainer = make_trainer(cfg, run_dir, stage="ppo")
-        trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(UpdateStream(), batch_size=None),
-                    ckpt_path=str(ckpt) if ckpt else None)
+        trainer.fit(module, ckpt_path=str(ckpt) if ckpt else None)
+        final = run_dir / "checkpoints" / "ppo" / "last.ckpt"
+        saved_step = torch.load(final, map_location="cpu", weights_only=False)["global_step"] if final.is_file() else -1
+        if saved_step != trainer.global_step:  # the checkpoint cadence missed the final update
+            trainer.save_checkpoint(final)
     finally:
         env.close()
-    final = run_dir / "checkpoints" / "ppo" / "last.ckpt"
-    if not final.is_file():
-        final = last_checkpoint(run_dir)
-    if final is None:
-        raise ZooError(f"training saved no checkpoint in {run_dir / 'checkpoints'}")
+    if not trainer.is_global_zero:
+        return {}
     return evaluate_checkpoint(cfg, final, tasks, run_dir)

@@ -19,7 +19,7 @@ import zoo  # noqa: F401  (torchvision guard first)
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-__all__ = ["fit", "load_agent"]
+__all__ = ["fit", "is_checkpoint", "load_agent"]
 
 
 def training_tasks(cfg: Any) -> list[str]:
@@ -46,6 +46,10 @@ def fit(cfg: Any, run_dir: str | Path) -> dict:
     tasks = training_tasks(cfg)
     stages = run_stages(cfg, run_dir, tasks)
     checkpoint = stages.pop("final_checkpoint")
+    from strategies.foundation.data import rank
+
+    if rank() > 0:  # the other processes of a multi-process run only train; rank 0 scores
+        return {"strategy": 1, "stages": stages}
     has_policy = any(s in stages for s in ("sft", "rl"))
     if checkpoint is None or not has_policy:
         summary = {"strategy": 1, "stages": stages, "note": "no policy stage run: nothing scored"}
@@ -63,3 +67,10 @@ def load_agent(checkpoint_path: str | Path, search: bool | None = None, device: 
     from strategies.foundation.loading import load_agent as _load
 
     return _load(checkpoint_path, search=search, device=device)
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is a Strategy-1 checkpoint or run dir (for ``strategies.load_agent``)."""
+    from strategies.foundation.loading import is_checkpoint as _is
+
+    return _is(path)

@@ -13,6 +13,8 @@ directory (``tokenizer/bpe.json``); later stages and the agent load that file.
 from __future__ import annotations
 
 import json
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from torch.utils.data import DataLoader
 from components.text import BPETokenizer
 from components.tokenizers import FrameSampler
 from strategies.foundation.batch import collate
-from strategies.foundation.recording import dict_action, ensure_dataset, recording_config, row_element
+from strategies.foundation.recording import dataset_dir, dict_action, ensure_dataset, recording_config, row_element
 from strategies.foundation.sequence import Episode, SequenceBuilder, Step, element_text
 from zoo.errors import ZooError
 
@@ -108,12 +110,27 @@ def tokenizer_texts(episodes: list[Episode]) -> list[str]:
     return texts
 
 
+def rank() -> int:
+    """This process's global rank under a Lightning multi-process launch (0 otherwise)."""
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0)
+
+
+def wait_for(path: Path, timeout_s: float = 3600.0) -> Path:
+    deadline = time.monotonic() + timeout_s
+    while not path.is_file():
+        if time.monotonic() > deadline:
+            raise ZooError(f"waited {timeout_s:.0f}s for rank 0 to write {path}")
+        time.sleep(1.0)
+    return path
+
+
 def load_or_train_tokenizer(run_dir: Path, episodes: list[Episode], vocab_size: int) -> BPETokenizer:
     path = Path(run_dir) / "tokenizer" / "bpe.json"
-    if path.is_file():
-        return BPETokenizer.load(path)
+    if path.is_file() or rank() > 0:
+        return BPETokenizer.load(wait_for(path))
     tok = BPETokenizer.train(tokenizer_texts(episodes), vocab_size=vocab_size)
-    tok.save(path)
+    tmp = tok.save(path.with_name("bpe.tmp.json"))
+    os.replace(tmp, path)  # atomic: other ranks poll for this file
     return tok
 
 
@@ -138,6 +155,9 @@ class EpisodeDataModule(L.LightningDataModule):
         self.ready = False
 
     def prepare_data(self) -> None:
+        if rank() > 0:  # DDP/FSDP child processes wait for rank 0's recording instead of recording again
+            self.directory = wait_for(dataset_dir(self.cfg.foundation.data.root, self.config) / "manifest.json").parent
+            return
         self.directory = ensure_dataset(self.cfg.foundation.data.root, self.config, headless=bool(self.cfg.env.headless),
                                         step_timeout_s=float(self.cfg.env.step_timeout_s),
                                         progress=bool(self.cfg.trainer.progress))
@@ -145,8 +165,6 @@ class EpisodeDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.ready:
             return
-        from strategies.foundation.recording import dataset_dir
-
         data = self.cfg.foundation.data
         gamma = float(self.cfg.foundation.search.gamma)
         recs = load_recorded(dataset_dir(data.root, self.config))

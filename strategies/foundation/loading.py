@@ -31,6 +31,16 @@ def load_module(checkpoint_path: str | Path, device: str = "cpu") -> tuple[Any, 
     return module, tokenizer, builder_for(cfg, tokenizer, module.model.tokens_per_frame)
 
 
+def is_checkpoint(path: str | Path) -> bool:
+    """True for a Strategy-1 checkpoint (or run dir): it carries the run's tokenizer and config inside."""
+    try:
+        p = resolve_checkpoint(path)
+    except ZooError:
+        return False
+    ckpt = torch.load(p, map_location="cpu", weights_only=False, mmap=True)
+    return "foundation_tokenizer" in ckpt and "cfg" in ckpt.get("hyper_parameters", {})
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
     """A .ckpt file, or a run dir: its last completed stage's final checkpoint."""
     p = Path(path)

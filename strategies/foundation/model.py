@@ -25,7 +25,7 @@ from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
 from strategies.foundation.batch import Batch
 from strategies.foundation.sequence import (
-    ELEMENT, FRAME, KEYS, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, TAG_BUCKETS,
+    ELEMENT, FRAME, KEYS, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, POINTED, TAG_BUCKETS,
 )
 from zoo.web.types import ACTION_KINDS, CATEGORIES
 
@@ -98,7 +98,8 @@ class FoundationModel(nn.Module):
             tokens, aux = self.encode_frames(batch.frames)
             fno, fj = batch.frame_no[frame_mask], batch.frame_j[frame_mask]
             x = x.masked_scatter(frame_mask.unsqueeze(-1), (tokens[fno, fj] + self.frame_pos(fj)).to(x.dtype))
-        elem_mask = batch.ttype == ELEMENT
+        # DOM element tokens, and the pointed element after <act> (when the action has one)
+        elem_mask = ((batch.ttype == ELEMENT) | (batch.ttype == POINTED)) & (batch.elem_ref >= 0)
         if bool(elem_mask.any()):
             emb = self.elements(batch.el_text, batch.el_tag, batch.el_cat, batch.el_box, batch.el_flags)
             x = x.masked_scatter(elem_mask.unsqueeze(-1), emb[batch.elem_ref[elem_mask]].to(x.dtype))

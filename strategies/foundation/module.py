@@ -61,6 +61,10 @@ class FoundationModule(L.LightningModule):
         self.log(f"{self.stage}/loss", total.detach(), prog_bar=True, batch_size=batch.size)
         for k, v in losses.items():
             self.log(f"{self.stage}/{k}", v.detach(), batch_size=batch.size)
+        rounds = getattr(self, "search_rounds", None)
+        if rounds:  # RL: success of the latest search-collection round
+            self.log("rl/search_success", float(rounds[-1]["success_rate"]), batch_size=batch.size)
+            self.log("rl/search_expansions", float(rounds[-1]["mean_expansions"]), batch_size=batch.size)
         return total
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:

@@ -12,7 +12,9 @@ import torch
 
 from strategies.foundation.batch import collate
 from strategies.foundation.model import FoundationModel
-from strategies.foundation.sequence import IGNORE, KEYS, LINE, MAX_POS, Episode, Example, SequenceBuilder
+from strategies.foundation.sequence import (
+    IGNORE, KEYS, LINE, MAX_POS, POINTED, Episode, Example, SequenceBuilder,
+)
 from zoo.web.types import ACTION_KINDS, Action
 
 MAX_GENERATED = 40
@@ -125,6 +127,15 @@ class Policy:
         self.model.eval()
         try:
             examples = [copy.deepcopy(self.builder.build(ep)) for ep in episodes]
+            for ep, ex, decision in zip(episodes, examples, self.decide(episodes)):  # write about the chosen element
+                element, slots = decision.action.element, ex.slots[-1]
+                if element in slots:
+                    append_position(ex, POINTED, 0, ex.rows[-1][slots.index(element)])
+                    by_id = {e.id: e for e in ep.steps[-1].elements}
+                    for tok in self.builder.pointed_ids(by_id[element]):
+                        append_position(ex, POINTED, tok)
+                else:
+                    append_position(ex, POINTED, 0)
             out: list[list[int]] = [[] for _ in examples]
             live = list(range(len(examples)))
             for _ in range(MAX_GENERATED):
@@ -139,7 +150,7 @@ class Policy:
                     if tok == self.builder.EOL or tok >= self.builder.vocab_size:
                         continue
                     out[i].append(tok)
-                    append_token(examples[i], tok)
+                    append_position(examples[i], LINE, tok)
                     still.append(i)
                 live = still
             return [self.builder.decode_line(ids) for ids in out]
@@ -147,11 +158,11 @@ class Policy:
             self.model.train(was_training)
 
 
-def append_token(ex: Example, tok: int) -> None:
-    """Extend an encoded episode by one generated action-line token (in place)."""
+def append_position(ex: Example, ttype: int, tok: int, elem_ref: int = -1) -> None:
+    """Extend an encoded episode by one position (a generated line token, the pointed element), in place."""
     last = len(ex) - 1
-    grow = {"ids": tok, "ttype": LINE, "pos": min(int(ex.pos[last]) + 1, MAX_POS - 1), "step": int(ex.step[last]),
-            "frame_no": -1, "frame_j": 0, "elem_ref": -1, "lm_target": IGNORE, "lm_kind": 0, "next_frame_no": -1,
+    grow = {"ids": tok, "ttype": ttype, "pos": min(int(ex.pos[last]) + 1, MAX_POS - 1), "step": int(ex.step[last]),
+            "frame_no": -1, "frame_j": 0, "elem_ref": elem_ref, "lm_target": IGNORE, "lm_kind": 0, "next_frame_no": -1,
             "next_frame_j": 0}
     for name, value in grow.items():
         setattr(ex, name, np.append(getattr(ex, name), value))

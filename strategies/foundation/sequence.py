@@ -10,6 +10,9 @@ Layout of an episode (``t`` = step; the goal is repeated per step so a sliding w
 * element tokens are one embedding per DOM element (its text, tag, category, box, state flags).
 * ``<act>`` is the acting query: the pointer head scores the step's element tokens from it, the kind
   / key / span heads decode the rest of the Action, and the value head estimates the return.
+* after ``<act>`` comes the *pointed* element (the acted-on element's embedding again, then its name
+  as text tokens; the recorded element in training, the pointer head's choice when generating), so
+  the instruction line is written about the element the action targets and can copy its name.
 * the action line is the numbered instruction of the design note; all lines of an episode together
   are its numbered instruction list (the SFT output), produced by the LM head.
 
@@ -31,8 +34,8 @@ from strategies.foundation.instructions import element_label, element_noun, numb
 from zoo.web.types import ACTION_KINDS, CATEGORIES, instruction_spans
 
 # token types (index into the model's type embedding)
-PAD, SPECIAL, GOAL, FRAME, ELEMENT, ACT, LINE = range(7)
-N_TYPES = 7
+PAD, SPECIAL, GOAL, FRAME, ELEMENT, ACT, LINE, POINTED = range(8)
+N_TYPES = 8
 KEYS = ("Enter", "Tab", "Escape", "Backspace", "ArrowDown", "ArrowUp", "Space", "<other>")
 TAG_BUCKETS = 64
 N_FLAGS = 9
@@ -150,6 +153,7 @@ class Example:
     el_flags: np.ndarray  # (NE, N_FLAGS)
     acts: list[dict[str, Any]]  # one per <act>: positions and targets
     slots: list[list[int]]  # per step: element ids of its element tokens
+    rows: list[list[int]]  # per step: element-table rows of those tokens
     spans: list[list[str]]  # per step: candidate span texts
 
     def __len__(self) -> int:
@@ -190,6 +194,11 @@ class SequenceBuilder:
         keep = MAX_GOAL_TOKENS
         return ids[:keep], [(cs, ce, ts, min(te, keep)) for cs, ce, ts, te in words if ts < keep]
 
+    def pointed_ids(self, el: Any) -> list[int]:
+        """The acted-on element named as the line will name it (` button "Submit"`): tokens to copy from."""
+        label = element_label(el)
+        return self.encode(f' {element_noun(el)} "{label}"' if label else f" {element_noun(el)}", self.max_text_len)
+
     def line_ids(self, number: int, line: str) -> list[int]:
         return self.encode(f"{number}. {line}", MAX_LINE_TOKENS)
 
@@ -206,7 +215,7 @@ class SequenceBuilder:
         frames: list[np.ndarray] = []
         table: dict[str, list[Any]] = {k: [] for k in ("text", "tag", "cat", "box", "flags")}
         acts: list[dict[str, Any]] = []
-        all_slots, all_spans = [], []
+        all_slots, all_spans, all_rows = [], [], []
         seg_start = 0
 
         def push(tok: int, ttype: int, t: int, frame_no: int = -1, frame_j: int = 0, elem: int = -1) -> int:
@@ -244,7 +253,7 @@ class SequenceBuilder:
             by_id = {e.id: e for e in step.elements}
             width = max([e.bbox[0] + e.bbox[2] for e in step.elements] + [1.0])
             height = max([e.bbox[1] + e.bbox[3] for e in step.elements] + [1.0])
-            elem_pos = []
+            elem_pos, rows = [], []
             for eid in slots:
                 el = by_id[eid]
                 row = len(table["text"])
@@ -255,6 +264,7 @@ class SequenceBuilder:
                 x, y, w, h = el.bbox
                 table["box"].append([x / width, y / height, w / width, h / height])
                 table["flags"].append(element_flags(el, goal))
+                rows.append(row)
                 elem_pos.append(push(0, ELEMENT, t, elem=row))
             # candidate spans to type/select, as token positions of this step's goal copy
             spans = instruction_spans(goal)[:MAX_SPANS]
@@ -281,8 +291,12 @@ class SequenceBuilder:
             })
             all_slots.append(slots)
             all_spans.append([goal[s:e] for s, e in spans])
+            all_rows.append(rows)
             if step.line is not None:
-                prev = act_pos
+                in_slots = action is not None and action.element in slots
+                prev = push(0, POINTED, t, elem=rows[slots.index(action.element)] if in_slots else -1)
+                for tok_id in self.pointed_ids(by_id[action.element]) if in_slots else []:
+                    prev = push(tok_id, POINTED, t)
                 for tok_id in self.line_ids(t + 1, step.line) + [self.EOL]:
                     predict_text(prev, tok_id, 2)
                     if tok_id == self.EOL:
@@ -296,7 +310,7 @@ class SequenceBuilder:
             el_tag=np.asarray(table["tag"], np.int64), el_cat=np.asarray(table["cat"], np.int64),
             el_box=np.asarray(table["box"], np.float32).reshape(-1, 4),
             el_flags=np.asarray(table["flags"], np.float32).reshape(-1, N_FLAGS),
-            acts=acts, slots=all_slots, spans=all_spans,
+            acts=acts, slots=all_slots, spans=all_spans, rows=all_rows,
         )
 
     @staticmethod

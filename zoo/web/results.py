@@ -86,7 +86,8 @@ def mean_ci(values: list[float]) -> dict[str, Any]:
     if n == 0:
         return {"mean": None, "ci95": [None, None]}
     data = torch.tensor(values, dtype=torch.float64)
-    first, second = MeanMetric(), MeanMetric()
+    # per-process statistics: no all-gather even when a DDP process group is still up after fit
+    first, second = MeanMetric(sync_on_compute=False), MeanMetric(sync_on_compute=False)
     first.set_dtype(torch.float64)
     second.set_dtype(torch.float64)
     first.update(data)
