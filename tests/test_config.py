@@ -67,6 +67,13 @@ def test_bad_input_is_one_clear_line(overrides, needle):
     assert "\n" not in message
 
 
+def test_config_file_names_its_strategy(tmp_path):
+    best = tmp_path / "best.yaml"
+    best.write_text("strategy: 1\nstage: sft\n")
+    cfg = compose([f"config={best}"])
+    assert cfg.strategy == 1 and cfg.stage == "sft" and "foundation" in cfg
+
+
 def test_yaml_layer_with_unknown_key_names_the_file(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("trainer:\n  max_stepz: 3\n")

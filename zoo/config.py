@@ -182,6 +182,12 @@ def apply_overrides(cfg: DictConfig, schema: DictConfig, pairs: list[tuple[str, 
 # ---------------------------------------------------------------- run configs
 def strategy_of(pairs: list[tuple[str, str]], default: int = 2) -> int:
     raw = next((v for k, v in pairs if k == "strategy"), None)
+    if raw is None:  # a config=PATH file (e.g. a search's best.yaml) may name its strategy
+        for path in [v for k, v in pairs if k == "config"][::-1]:
+            saved = load_yaml(path, "config file").get("strategy")
+            if saved is not None:
+                raw = str(saved)
+                break
     if raw is None:
         return default
     try:

@@ -55,10 +55,10 @@ def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: 
         raise ZooError(f"checkpoint not found: {path}")
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     hp = ckpt.get("hyper_parameters", {})
-    if hp.get("strategy") != 2 or "tokenizer_json" not in hp:
+    if hp.get("strategy") != 2 or "tokenizer_json" not in ckpt:
         raise ZooError(f"{path} is not a strategy-2 (compressive_rl) checkpoint")
     cfg = OmegaConf.create(hp["cfg"])
-    tok = tokenizer_from_json(hp["tokenizer_json"])
+    tok = tokenizer_from_json(ckpt["tokenizer_json"])
     model = ActionModel(cfg.model, cfg.ppo, tok.vocab_size, int(tok.pad_id))
     prefix = "model."
     model.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})

@@ -23,10 +23,7 @@ from zoo.errors import ZooError
 def make_env(cfg: DictConfig, tasks: list[str]) -> Any:
     from zoo.web.vector import VecWebEnv
 
-    e = cfg.env
-    return VecWebEnv(tasks, num_envs=int(e.num_envs), max_episode_steps=int(e.max_episode_steps), screenshot=bool(e.screenshot),
-                     screenshot_size=int(e.screenshot_size), step_timeout_s=float(e.step_timeout_s),
-                     invalid_action_penalty=float(e.invalid_action_penalty), headless=bool(e.headless))
+    return VecWebEnv.from_config(cfg.env, tasks)
 
 
 def gather_pages(env: Any, seeds: list[int], steps: int, seed: int) -> list[Any]:
@@ -49,10 +46,12 @@ def build_module(cfg: DictConfig, run_dir: Path, env: Any, seeds: list[int], ckp
     from strategies.compressive_rl.tokenizer import tokenizer_to_json, train_tokenizer
 
     if ckpt is not None:
-        hp = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
-        tok_json = hp["tokenizer_json"]
+        tok_json = torch.load(ckpt, map_location="cpu", weights_only=False)["tokenizer_json"]
     else:
-        pages = gather_pages(env, seeds, int(cfg.ppo.tokenizer_steps), int(cfg.seed))
+        from zoo.web.seeds import train_seed
+
+        # pages for the vocabulary come from their own seeds, not the first training episodes
+        pages = gather_pages(env, [train_seed(500_000 + s) for s in seeds], int(cfg.ppo.tokenizer_steps), int(cfg.seed))
         tok_json = tokenizer_to_json(train_tokenizer(pages, int(cfg.model.vocab_size)))
     (run_dir / "tokenizer.json").write_text(tok_json)
     module = PPOModule(OmegaConf.to_container(cfg, resolve=True), tok_json)

@@ -47,8 +47,10 @@ def make_featurizer(tokenizer: Any, cfg: DictConfig) -> Featurizer:
 class PPOModule(L.LightningModule):
     def __init__(self, cfg: dict, tokenizer_json: str):
         super().__init__()
-        # hyper_parameters in the checkpoint hold everything load_agent needs: strategy, config, tokenizer
-        self.save_hyperparameters({"strategy": 2, "cfg": cfg, "tokenizer_json": tokenizer_json})
+        # the checkpoint holds everything load_agent needs: strategy number and config in
+        # hyper_parameters, the run's BPE vocabulary beside them (on_save_checkpoint)
+        self.save_hyperparameters({"strategy": 2, "cfg": cfg})
+        self.tokenizer_json = tokenizer_json
         self.automatic_optimization = False
         self.cfg = OmegaConf.create(cfg)
         from strategies.compressive_rl.tokenizer import tokenizer_from_json
@@ -58,6 +60,9 @@ class PPOModule(L.LightningModule):
         self.model = ActionModel(self.cfg.model, self.cfg.ppo, self.tokenizer.vocab_size, int(self.tokenizer.pad_id))
         self.collector: RolloutCollector | None = None
         self._env: Any = None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["tokenizer_json"] = self.tokenizer_json
 
     # ---------------------------------------------------------------- wiring
     def attach_env(self, env: Any, seeds: list[int]) -> None:
@@ -125,7 +130,7 @@ class PPOModule(L.LightningModule):
             else:
                 self.trainer.strategy.optimizer_step(opt.optimizer, closure=lambda: None)
             for k, v in zip(stats, (pg_loss, v_loss, ent, kl, clip_frac)):
-                stats[k].append(float(v))
+                stats[k].append(v.item())
             if stop:
                 break
         out = {k: float(np.mean(v)) for k, v in stats.items()}
