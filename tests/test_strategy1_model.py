@@ -150,3 +150,18 @@ def test_ignore_targets_never_reach_the_loss(data):
     ex = SequenceBuilder(tok, TPF).build(eps[0])
     mask = ex.lm_target != IGNORE
     assert set(np.unique(ex.lm_kind[mask])) <= {1, 2} and (ex.lm_kind[~mask] == 0).all()
+
+
+def test_text_shown_only_on_an_earlier_page_is_a_typing_candidate(data):
+    _, tok = data
+    els = page(["save"])
+    first, second = "Remember the code 4821 and open the settings", "Enter the code you remembered"
+    ep = Episode("memory", [
+        Step(first, els, None, Action.click(2), action_line(Action.click(2), els), expert=True),
+        Step(second, els, None, Action.type(1, "4821"), action_line(Action.type(1, "4821"), els), expert=True),
+    ])
+    ex = SequenceBuilder(tok, 0).build(ep)
+    assert "4821" not in second and ex.spans[1][0] == "Enter"  # the current goal comes first
+    assert ex.spans[1][ex.acts[1]["span"]] == "4821"
+    # its token positions lie in the first step's copy of the goal (before the first <act>)
+    assert max(ex.acts[1]["span_pos"][ex.acts[1]["span"]]) < ex.acts[0]["pos"]

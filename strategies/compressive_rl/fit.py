@@ -10,7 +10,9 @@
 """
 from __future__ import annotations
 
+import csv
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,29 @@ def build_module(cfg: DictConfig, run_dir: Path, env: Any, seeds: list[int], ckp
     module = PPOModule(OmegaConf.to_container(cfg, resolve=True), tok_json)
     module.attach_env(env, seeds)
     return module
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def merge_metrics(path: Path, earlier: list[dict[str, str]]) -> None:
+    """Lightning's CSVLogger deletes an existing metrics.csv when a run resumes; put the rows from
+    before the resume back in front of the new ones so the learning curve stays whole."""
+    if not earlier:
+        return
+    new = read_metrics(path)
+    first_new = min((int(r["step"]) for r in new if r.get("step")), default=None)
+    rows = [r for r in earlier if first_new is None or int(r.get("step") or 0) < first_new] + new
+    fields = sorted({k for r in rows for k in r})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -112,6 +137,10 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict:
     # a resumed run continues on fresh training seeds rather than replaying the first episodes
     offset = 0 if ckpt is None else 100_000 + int(torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]) * 1000
     seeds = [train_seed(int(cfg.seed) * 10_000 + offset + i) for i in range(n)]
+    metrics_csv = run_dir / "csv" / "ppo" / "metrics.csv"
+    earlier = read_metrics(metrics_csv) if ckpt else []
+    # the checkpoint after the update is exactly what we want to keep; Lightning warns about it anyway
+    warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
     env = make_env(cfg, tasks)
     try:
         module = build_module(cfg, run_dir, env, seeds, ckpt)
@@ -122,6 +151,7 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict:
         if saved_step != trainer.global_step:  # the checkpoint cadence missed the final update
             trainer.save_checkpoint(final)
     finally:
+        merge_metrics(metrics_csv, earlier)
         env.close()
     if not trainer.is_global_zero:
         return {}

@@ -151,6 +151,9 @@ class PPOModule(L.LightningModule):
             stats["success_rate"] = float(np.mean([float(e["success"]) for e in rollout.episodes]))
             stats["episode_length"] = float(np.mean([e["steps"] for e in rollout.episodes]))
             stats["episodes"] = float(len(rollout.episodes))
+            for task in sorted({e["task"] for e in rollout.episodes}):
+                wins = [float(e["success"]) for e in rollout.episodes if e["task"] == task]
+                stats[f"success/{task}"] = float(np.mean(wins))
         self.log_dict({f"train/{k}": v for k, v in stats.items()}, on_step=True, prog_bar=False, batch_size=1)
         if "success_rate" in stats:
             self.log("success", stats["success_rate"], on_step=True, prog_bar=True, logger=False, batch_size=1)

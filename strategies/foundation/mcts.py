@@ -103,7 +103,8 @@ class MCTS:
         if simulations < 1:
             raise ValueError("search needs a budget of at least one simulation")
         self.sim, self.evaluator = simulator, evaluator
-        self.simulations, self.c_puct, self.max_depth, self.gamma = int(simulations), float(c_puct), int(max_depth), float(gamma)
+        self.simulations, self.c_puct = int(simulations), float(c_puct)
+        self.max_depth, self.gamma = int(max_depth), float(gamma)
         self.key = key
         self.stop_on_win, self.win = bool(stop_on_win), float(win)
         self.nodes: dict[tuple, Node] = {}

@@ -68,8 +68,9 @@ class Policy:
             batch = collate(examples).to(self.device)
             h, _ = self.model(batch)
             heads = self.model.act_heads(h, batch)
-            last_rows = [max(r for r in range(len(batch.act_b)) if int(batch.act_b[r]) == i) for i in range(len(examples))]
-            return [self._decision(ex, episodes[i], batch, h, heads, row) for i, (ex, row) in enumerate(zip(examples, last_rows))]
+            act_b = batch.act_b.tolist()
+            last_rows = [max(r for r, b in enumerate(act_b) if b == i) for i in range(len(examples))]  # live step
+            return [self._decision(ex, ep, batch, h, heads, row) for ex, ep, row in zip(examples, episodes, last_rows)]
         finally:
             self.model.train(was_training)
 
@@ -103,7 +104,8 @@ class Policy:
         decision.priors = [p / total for p in decision.priors]
         return decision
 
-    def _span_texts(self, batch: Any, h: torch.Tensor, heads: dict, row: int, top: list[int], spans: list[str]) -> list[str]:
+    def _span_texts(self, batch: Any, h: torch.Tensor, heads: dict, row: int, top: list[int],
+                    spans: list[str]) -> list[str]:
         if not top or not spans:
             return [""] * len(top)
         rows = torch.full((len(top),), row, dtype=torch.long, device=h.device)

@@ -94,7 +94,8 @@ class BrowserSimulator:
         return [self.step_to(prefix[:i]).observation for i in range(len(prefix) + 1)]
 
 
-def history_episode(task: str, observations: list[Observation], actions: list[Action], frames_per_step: int = 1) -> Episode:
+def history_episode(task: str, observations: list[Observation], actions: list[Action],
+                    frames_per_step: int = 1) -> Episode:
     """The model's view of a live episode: past steps with their actions and lines, the last one open."""
     steps = []
     shots = [o.screenshot for o in observations]

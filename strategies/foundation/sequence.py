@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from strategies.foundation.instructions import element_label, element_noun, number_lines
 from zoo.web.types import ACTION_KINDS, CATEGORIES, instruction_spans
@@ -40,7 +39,7 @@ KEYS = ("Enter", "Tab", "Escape", "Backspace", "ArrowDown", "ArrowUp", "Space", 
 TAG_BUCKETS = 64
 N_FLAGS = 9
 MAX_POS, MAX_STEPS = 512, 32
-MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS = 64, 40, 16, 8
+MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS = 64, 40, 24, 8
 IGNORE = -100
 
 
@@ -117,17 +116,15 @@ def key_index(key: str | None) -> int:
     return KEYS.index(key) if key in KEYS else len(KEYS) - 1
 
 
-def span_index(goal: str, text: str | None) -> int:
-    """Index of the candidate span (zoo.web.types.instruction_spans) equal to ``text``, else -1."""
+def span_index(texts: list[str], text: str | None) -> int:
+    """Index of the candidate span equal to ``text`` (else case-insensitively), -1 if none is."""
     if not text:
         return -1
-    spans = instruction_spans(goal)[:MAX_SPANS]
-    texts = [goal[s:e] for s, e in spans]
-    for wanted in (text, text.lower()):
-        for i, t in enumerate(texts):
-            if (t if wanted is text else t.lower()) == wanted:
-                return i
-    return -1
+    for i, t in enumerate(texts):
+        if t == text:
+            return i
+    low = text.lower()
+    return next((i for i, t in enumerate(texts) if t.lower() == low), -1)
 
 
 @dataclass
@@ -216,6 +213,7 @@ class SequenceBuilder:
         table: dict[str, list[Any]] = {k: [] for k in ("text", "tag", "cat", "box", "flags")}
         acts: list[dict[str, Any]] = []
         all_slots, all_spans, all_rows = [], [], []
+        goals_seen: dict[str, tuple[int, list]] = {}  # distinct goal text -> its first copy's position, words
         seg_start = 0
 
         def push(tok: int, ttype: int, t: int, frame_no: int = -1, frame_j: int = 0, elem: int = -1) -> int:
@@ -266,12 +264,19 @@ class SequenceBuilder:
                 table["flags"].append(element_flags(el, goal))
                 rows.append(row)
                 elem_pos.append(push(0, ELEMENT, t, elem=row))
-            # candidate spans to type/select, as token positions of this step's goal copy
-            spans = instruction_spans(goal)[:MAX_SPANS]
-            span_pos = []
-            for s, e in spans:
-                toks = [p for cs, ce, ts, te in words if cs < e and ce > s for p in range(ts, te)]
-                span_pos.append([goal_start + p for p in toks[:MAX_SPAN_TOKENS]] or [goal_start])
+            # candidate spans to type/select: this step's goal first, then earlier, different goals of
+            # the episode (a page may ask for text shown only on an earlier page); as token positions
+            if goal not in goals_seen:
+                goals_seen[goal] = (goal_start, words)
+            span_texts, span_pos = [], []
+            for g in [goal] + [g for g in goals_seen if g != goal]:
+                g_start, g_words = (goal_start, words) if g == goal else goals_seen[g]
+                for s, e in instruction_spans(g):
+                    if g[s:e] in span_texts or len(span_texts) >= MAX_SPANS:
+                        continue
+                    toks = [p for cs, ce, ts, te in g_words if cs < e and ce > s for p in range(ts, te)]
+                    span_texts.append(g[s:e])
+                    span_pos.append([g_start + p for p in toks[:MAX_SPAN_TOKENS]] or [g_start])
             act_pos = push(self.ACT, ACT, t)
             action = step.action
             target_slot = slots.index(action.element) if action is not None and action.element in slots else -1
@@ -284,13 +289,13 @@ class SequenceBuilder:
                 "slot": target_slot if step.expert else -1,
                 "kind": ACTION_KINDS.index(action.kind) if action is not None and step.expert else -1,
                 "key": key_index(action.key) if action is not None and step.expert and action.kind == "press" else -1,
-                "span": span_index(goal, action.text or action.option) if action is not None and step.expert
+                "span": span_index(span_texts, action.text or action.option) if action is not None and step.expert
                 and action.kind in ("type", "select") else -1,
                 "value": float("nan") if step.value is None else float(step.value),
                 "visit": visit,
             })
             all_slots.append(slots)
-            all_spans.append([goal[s:e] for s, e in spans])
+            all_spans.append(span_texts)
             all_rows.append(rows)
             if step.line is not None:
                 in_slots = action is not None and action.element in slots

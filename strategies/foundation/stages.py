@@ -75,14 +75,16 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
     steps_per_epoch = math.ceil(len(dm.train_examples) / dm.batch_size())
     trainer = trainer_for(cfg, run_dir, stage, steps_per_epoch)
     start = (f", resuming from {resume}" if resume else f", from the {init_from.parent.name} stage" if init_from
-             else ", from scratch" + (" (no earlier stage's final checkpoint in this run)" if stage != "pretrain" else ""))
-    console.print(f"[bold]stage {stage}[/]: {len(dm.train_episodes)} training episodes, {len(dm.val_episodes)} held out{start}")
+             else ", from scratch" + ("" if stage == "pretrain" else " (no earlier stage's final checkpoint in this run)"))
+    console.print(f"[bold]stage {stage}[/]: {len(dm.train_episodes)} training episodes, "
+                  f"{len(dm.val_episodes)} held out{start}")
     summary: dict[str, Any] = {"train_episodes": len(dm.train_episodes), "val_episodes": len(dm.val_episodes)}
     if stage == "rl":
         rl_cfg = cfg.foundation.rl
         collector = SearchCollector(tasks, cfg.foundation.search, env_kwargs(cfg), float(cfg.foundation.search.gamma),
                                     int(cfg.foundation.data.frames_per_step), seed=int(cfg.seed))
-        make_policy = lambda: Policy(module.model, dm.builder, int(cfg.foundation.search.top_k), module.device)  # noqa: E731
+        top_k = int(cfg.foundation.search.top_k)
+        make_policy = lambda: Policy(module.model, dm.builder, top_k, module.device)  # noqa: E731
         module.search_rounds = collector.rounds  # logged by the module as rounds complete
         replay = SearchReplay(dm.train_examples, dm.builder, collector, make_policy, int(rl_cfg.batch_size),
                               int(rl_cfg.updates_per_round), int(rl_cfg.episodes_per_round), seed=int(cfg.seed))
