@@ -126,7 +126,7 @@ def test_sft_overfits_and_the_policy_decodes_the_recorded_actions(data):
     batch = collate([b.build(e) for e in eps])
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     first = None
-    for _ in range(150):
+    for _ in range(250):
         losses = compute_losses(model, batch, STAGE_TERMS["sft"])
         loss = weighted_total(losses, {})
         first = float(loss.detach()) if first is None else first

@@ -39,12 +39,14 @@ def compute_losses(model: FoundationModel, batch: Batch, terms: set[str]) -> dic
     for name, kind in (("lm_goal", 1), ("lm_line", 2)):
         if name not in terms:
             continue
-        sel = (batch.lm_target != IGNORE) & (batch.lm_kind == kind)
-        logits = model.lm_head(h[sel])
-        target = batch.lm_target[sel]
-        out[name] = _ce(logits, target, anchor)
+        b_idx, p_idx = torch.nonzero((batch.lm_target != IGNORE) & (batch.lm_kind == kind), as_tuple=True)
+        target = batch.lm_target[b_idx, p_idx]
         if target.numel():
-            out[f"{name}_acc"] = (logits.argmax(-1) == target).float().mean().detach()
+            logp = model.lm_log_probs(h, batch, b_idx, p_idx)
+            out[name] = F.nll_loss(logp, target)
+            out[f"{name}_acc"] = (logp.argmax(-1) == target).float().mean().detach()
+        else:
+            out[name] = anchor.sum() * 0.0
     if "frame" in terms and model.frame_tokenizer is not None:
         sel = batch.next_frame_no >= 0
         if bool(sel.any()):

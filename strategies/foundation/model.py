@@ -5,7 +5,9 @@ head), frame tokens from the registered frame tokenizer, one embedding per DOM e
 is ``components.trunk.Transformer`` with the configured attention (sliding, xl, infini, ring,
 dense).  Heads:
 
-    lm       next text token (goal text in pretraining, numbered action lines in SFT)
+    lm       next text token (goal text in pretraining, numbered action lines in SFT), mixed with a
+             copy distribution over the goal and pointed-element tokens so far (pointer-generator,
+             See et al. 2017): labels and typed text are copied, not memorised
     frame    pixels of the next frame token (next-frame-token prediction, pretraining)
     pointer  element to act on, from the ``<act>`` query over the step's element tokens
     kind     click / type / select / press / noop;  key: which key to press
@@ -25,7 +27,7 @@ from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
 from strategies.foundation.batch import Batch
 from strategies.foundation.sequence import (
-    ELEMENT, FRAME, KEYS, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, POINTED, TAG_BUCKETS,
+    ELEMENT, FRAME, GOAL, KEYS, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, POINTED, TAG_BUCKETS,
 )
 from zoo.web.types import ACTION_KINDS, CATEGORIES
 
@@ -74,6 +76,9 @@ class FoundationModel(nn.Module):
                                                   "gated_residual", "attention")}
         self.trunk = Transformer(**trunk_fields)
         self.lm_head = create_head("lm", dim, vocab=self.vocab_size).tie(self.embed)
+        self.copy_query = nn.Linear(dim, dim)
+        self.copy_key = nn.Linear(dim, dim)
+        self.copy_gate = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 1))
         self.pointer = create_head("pointer", dim)
         self.span_pointer = create_head("pointer", dim)
         self.span_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
@@ -128,6 +133,24 @@ class FoundationModel(nn.Module):
         span_h = (h[b, pos.clamp(min=0)] * tok_mask.unsqueeze(-1)).sum(2) / tok_mask.sum(2, keepdim=True).clamp(min=1)
         query = self.span_query(torch.cat([q, element_h], dim=-1))
         return self.span_pointer(query, span_h, tok_mask.any(-1))
+
+    def lm_log_probs(self, h: torch.Tensor, batch: Batch, b_idx: torch.Tensor, p_idx: torch.Tensor) -> torch.Tensor:
+        """(N, vocab) log-probabilities of the next token at positions (b_idx, p_idx):
+        (1 - g) * softmax(lm) + g * copy, the copy attention spread over the text tokens of the goal
+        copies and pointed-element names at or before each position; g = 0 where there are none."""
+        hq = h[b_idx, p_idx]
+        vocab_p = torch.softmax(self.lm_head(hq).float(), dim=-1)
+        text = (batch.ttype == GOAL) | ((batch.ttype == POINTED) & (batch.elem_ref < 0))
+        positions = torch.arange(h.shape[1], device=h.device)
+        mask = text[b_idx] & (positions.unsqueeze(0) <= p_idx.unsqueeze(1))
+        scores = torch.einsum("nd,nsd->ns", self.copy_query(hq), self.copy_key(h)[b_idx]) / self.dim ** 0.5
+        scores = scores.float().masked_fill(~mask, float("-inf"))
+        has_source = mask.any(dim=1, keepdim=True)
+        attn = torch.where(has_source, torch.softmax(scores.masked_fill(~has_source, 0.0), dim=-1),
+                           torch.zeros_like(scores))
+        copy = torch.zeros_like(vocab_p).scatter_add_(1, batch.ids[b_idx], attn)
+        gate = torch.sigmoid(self.copy_gate(hq).float()) * has_source
+        return torch.log((1 - gate) * vocab_p + gate * copy + 1e-9)
 
     def frame_targets(self, frames: torch.Tensor) -> torch.Tensor:
         """(F, N, 3*p*p) pixel patches of each frame token, in the tokenizer's resolution."""

@@ -146,7 +146,8 @@ class Policy:
                 batch = collate([examples[i] for i in live]).to(self.device)
                 h, _ = self.model(batch)
                 last = torch.tensor([len(examples[i]) - 1 for i in live], device=h.device)
-                tokens = self.model.lm_head(h[torch.arange(len(live), device=h.device), last]).argmax(-1).tolist()
+                rows = torch.arange(len(live), device=h.device)
+                tokens = self.model.lm_log_probs(h, batch, rows, last).argmax(-1).tolist()
                 still = []
                 for i, tok in zip(live, tokens):
                     if tok == self.builder.EOL or tok >= self.builder.vocab_size:
