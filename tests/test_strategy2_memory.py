@@ -157,10 +157,13 @@ def test_replay_reproduces_collection_log_probs(attention):
             assert torch.allclose(values, torch.as_tensor(ro.values)[:, envs], atol=1e-5)
 
 
+LR, ENT = 2e-3, 0.003
+
+
 def train_recall(attention: str, updates: int) -> tuple[list[float], PPOModule]:
     """PPO through a real Lightning Trainer on the recall task; returns the per-update success curve."""
     L.seed_everything(0, verbose=False)
-    module = tiny_module(attention, lr=2e-3, rollout_steps=4, update_epochs=4, minibatches=2, ent_coef=0.003,
+    module = tiny_module(attention, lr=LR, rollout_steps=4, update_epochs=4, minibatches=2, ent_coef=ENT,
                          norm_adv=False)
     module.attach_env(RecallEnv(16), seeds=list(range(16)))
     history: list[float] = []

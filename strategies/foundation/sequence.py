@@ -37,7 +37,7 @@ PAD, SPECIAL, GOAL, FRAME, ELEMENT, ACT, LINE, POINTED = range(8)
 N_TYPES = 8
 KEYS = ("Enter", "Tab", "Escape", "Backspace", "ArrowDown", "ArrowUp", "Space", "<other>")
 TAG_BUCKETS = 64
-N_FLAGS = 9
+N_FLAGS = 15
 MAX_POS, MAX_STEPS = 512, 32
 MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS = 64, 40, 24, 8
 IGNORE = -100
@@ -110,6 +110,13 @@ def element_flags(el: Any, goal: str) -> list[float]:
         float(bool(value)), float(bool(value) and value in goal.lower()), float(bool(label) and label in goal.lower()),
         overlap, float(bool(getattr(el, "options", None))), min(el.depth, 16) / 16.0,
     ]
+
+
+def grid_cell(cx: float, cy: float) -> list[float]:
+    """One-hot column and row of the element's centre in a 3x3 page grid (the coarse place the
+    instruction lines name: "at the top left of the page")."""
+    col, row = min(2, max(0, int(3 * cx))), min(2, max(0, int(3 * cy)))
+    return [float(col == i) for i in range(3)] + [float(row == i) for i in range(3)]
 
 
 def key_index(key: str | None) -> int:
@@ -261,7 +268,7 @@ class SequenceBuilder:
                 table["cat"].append(CATEGORIES.index(el.category) if el.category in CATEGORIES else 0)
                 x, y, w, h = el.bbox
                 table["box"].append([x / width, y / height, w / width, h / height])
-                table["flags"].append(element_flags(el, goal))
+                table["flags"].append(element_flags(el, goal) + grid_cell((x + w / 2) / width, (y + h / 2) / height))
                 rows.append(row)
                 elem_pos.append(push(0, ELEMENT, t, elem=row))
             # candidate spans to type/select: this step's goal first, then earlier, different goals of
