@@ -152,12 +152,12 @@ def test_replay_reproduces_collection_log_probs(attention):
              "actions": torch.as_tensor(ro.actions), "init_state": ro.init_state}
     with torch.no_grad():
         for envs in (torch.tensor([0, 1, 2, 3]), torch.tensor([2, 0])):
-            logp, _, values = module.replay(batch, envs)
+            logp, _, values, _ = module.replay(batch, envs)
             assert torch.allclose(logp, torch.as_tensor(ro.logp)[:, envs], atol=1e-5)
             assert torch.allclose(values, torch.as_tensor(ro.values)[:, envs], atol=1e-5)
 
 
-LR, ENT = 2e-3, 0.003
+LR, ENT, UPDATES = 1e-3, 0.01, 90  # measured: xl and infini reach greedy 1.0 on 4/4 and 3/3 seeds
 
 
 def train_recall(attention: str, updates: int) -> tuple[list[float], PPOModule]:
@@ -187,16 +187,25 @@ def greedy_recall_success(module: PPOModule, trials: int = 40) -> float:
     return wins / trials
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: the learning runs are deterministic and not slowed by oversubscription."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("attention", ["xl", "infini"])
-def test_memory_agent_learns_recall(attention):
-    """With memory the agent learns page 2 from page 1 (measured: greedy 1.0 after ~35 updates)."""
-    history, module = train_recall(attention, 50)
+def test_memory_agent_learns_recall(attention, one_thread):
+    """With memory the agent learns page 2 from page 1 (~30-40 s each on one core)."""
+    history, module = train_recall(attention, UPDATES)
     assert max(history[-10:]) >= 0.9, history
     assert greedy_recall_success(module) >= 0.9
 
 
-def test_dense_baseline_cannot_learn_recall():
-    """Same budget without memory: page 2 stays a 1-in-4 guess (measured: greedy 0.225)."""
-    history, module = train_recall("dense", 50)
+def test_dense_baseline_cannot_learn_recall(one_thread):
+    """Same budget without memory: page 2 stays a 1-in-4 guess (measured: greedy 0.3)."""
+    history, module = train_recall("dense", UPDATES)
     assert max(history) <= 0.6, history
     assert greedy_recall_success(module) <= 0.5

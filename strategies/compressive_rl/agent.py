@@ -23,6 +23,9 @@ class MemoryAgent:
         self.model = model.to(device).eval()
         self.featurizer, self.greedy, self.device = featurizer, greedy, torch.device(device)
         self.name = "compressive_rl"
+        # tells zoo.web.bench.evaluate whether observations need screenshots
+        self.screenshot = featurizer.screen_size is not None
+        self.screenshot_size = int(featurizer.screen_size or 64)
 
     def reset(self, n_envs: int) -> Any:
         return {"memory": self.model.init_state(n_envs, self.device), "first": True}

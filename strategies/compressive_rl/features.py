@@ -12,6 +12,7 @@ rollouts can be stacked and replayed without touching the page again:
   span_num (S, 3)        quoted?, already typed somewhere?, position in the instruction
   opt_ids (O, Lt), opt_owner (O,), opt_num (O, 2)   <select> options (the "select" arguments)
   step ()                step index within the episode
+  screen (3, S, S)       uint8 screenshot, only when the model reads the screen (model.use_screen)
 
 ``el_slots`` / ``spans`` / ``options`` (python lists, kept beside the arrays) map chosen indices
 back to element ids and strings when an action is built.
@@ -56,8 +57,10 @@ class Featurizer:
     """Turns observations into arrays; ``tokenizer`` needs ``encode(str) -> list[int]`` and ``pad_id``."""
 
     def __init__(self, tokenizer: Any, max_elements: int = 48, max_text_len: int = 16,
-                 max_instruction_len: int = 48, max_spans: int = 16, max_options: int = 16):
+                 max_instruction_len: int = 48, max_spans: int = 16, max_options: int = 16,
+                 screen_size: int | None = None):
         self.tok = tokenizer
+        self.screen_size = screen_size  # None: no screenshot array
         self.pad = int(tokenizer.pad_id)
         self.E, self.Lt, self.Li = max_elements, max_text_len, max_instruction_len
         self.S, self.O = max_spans, max_options
@@ -182,7 +185,21 @@ class Featurizer:
             a["span_num"][k] = [float(is_quoted), float(text.strip().lower() in values), start / max(len(instr), 1)]
             a["span_valid"][k] = True
             spans.append(text)
+        if self.screen_size:
+            a["screen"] = self.screen(getattr(obs, "screenshot", None))
         return Featurized(a, slots, spans, options)
+
+    def screen(self, shot: Any) -> np.ndarray:
+        """uint8 (3, S, S) screenshot (black when the observation has none)."""
+        S = int(self.screen_size)
+        if shot is None:
+            return np.zeros((3, S, S), np.uint8)
+        shot = np.asarray(shot, np.uint8)
+        if shot.shape[:2] != (S, S):
+            from PIL import Image
+
+            shot = np.asarray(Image.fromarray(shot).convert("RGB").resize((S, S), Image.BILINEAR))
+        return np.ascontiguousarray(shot[..., :3].transpose(2, 0, 1))
 
 
 def stack(items: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -91,8 +91,8 @@ def check_config(cfg: DictConfig) -> None:
             raise ZooError(f"bad value for 'ppo.{key}': {p[key]} (must be > 0)")
     if int(cfg.env.num_envs) <= 0:
         raise ZooError(f"bad value for 'env.num_envs': {cfg.env.num_envs} (must be > 0)")
-    if cfg.model.use_screen:
-        raise ZooError("model.use_screen=true is not supported by strategy 2 (it reads the DOM); set it to false")
+    if cfg.model.use_screen and not cfg.env.screenshot:
+        raise ZooError("model.use_screen=true needs screenshots in the observations: add env.screenshot=true")
 
 
 def evaluate_checkpoint(cfg: DictConfig, ckpt: Path, tasks: list[str], run_dir: Path) -> dict:

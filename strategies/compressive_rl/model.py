@@ -45,12 +45,19 @@ class Encoded:
     elements: Tensor  # (B, E, D) pointer keys
     spans: Tensor  # (B, S, D) candidate strings to type
     options: Tensor  # (B, O, D) <select> options
+    aux_loss: Tensor  # scalar: the frame tokenizer's own loss (0 without screen tokens)
 
 
 class ObservationEncoder(nn.Module):
     def __init__(self, dim: int, n_heads: int, vocab_size: int, pad_id: int, max_instruction_len: int,
-                 layers: int, mlp_ratio: float, dropout: float):
+                 layers: int, mlp_ratio: float, dropout: float, screen_tokenizer: Any = None):
         super().__init__()
+        # optional screenshot tokens from a registered frame tokenizer (model.use_screen)
+        self.screen = None
+        if screen_tokenizer is not None:
+            from components.tokenizers import create_tokenizer
+
+            self.screen = create_tokenizer(screen_tokenizer, dim)
         self.pad_id = pad_id
         self.tok = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
         self.tag = nn.Embedding(len(TAGS), dim)
@@ -59,7 +66,7 @@ class ObservationEncoder(nn.Module):
         self.position = nn.Linear(4 * len(FREQUENCIES), dim)
         self.element = nn.Sequential(nn.Linear(5 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.instr_pos = nn.Parameter(torch.randn(max_instruction_len, dim) * 0.02)
-        self.segment = nn.Parameter(torch.randn(3, dim) * 0.02)  # summary / instruction / element
+        self.segment = nn.Parameter(torch.randn(4, dim) * 0.02)  # summary / instruction / element / screen
         self.summary = nn.Parameter(torch.randn(dim) * 0.02)
         self.step = nn.Embedding(MAX_STEPS_EMBEDDED, dim)
         layer = nn.TransformerEncoderLayer(dim, n_heads, int(mlp_ratio * dim), dropout, activation="gelu",
@@ -79,18 +86,23 @@ class ObservationEncoder(nn.Module):
         instr_ids = b["instr_ids"]
         instr = self.tok(instr_ids) + self.instr_pos[: instr_ids.shape[1]] + self.segment[1]
         summary = (self.summary + self.step(b["step"]) + self.segment[0]).unsqueeze(1)
-        x = torch.cat([summary, instr, el], dim=1)
-        keep = torch.cat([torch.ones(B, 1, dtype=torch.bool, device=x.device), instr_ids != self.pad_id,
-                          b["el_valid"]], dim=1)
-        y = self.mixer(x, src_key_padding_mask=~keep)
+        parts = [summary, instr, el]
+        keep = [torch.ones(B, 1, dtype=torch.bool, device=el.device), instr_ids != self.pad_id, b["el_valid"]]
+        aux = el.new_zeros(())
+        if self.screen is not None:
+            frames, aux = self.screen(b["screen"].float() / 255.0)
+            parts.append(frames + self.segment[3])
+            keep.append(torch.ones(frames.shape[:2], dtype=torch.bool, device=el.device))
+        y = self.mixer(torch.cat(parts, 1), src_key_padding_mask=~torch.cat(keep, 1))
         Li = instr_ids.shape[1]
-        instr_out, el_out = y[:, 1 : 1 + Li], y[:, 1 + Li :]
+        E = el.shape[1]
+        instr_out, el_out = y[:, 1 : 1 + Li], y[:, 1 + Li : 1 + Li + E]
         w = b["span_w"] / b["span_w"].sum(-1, keepdim=True).clamp(min=1.0)
         spans = torch.einsum("bsl,bld->bsd", w, instr_out) + self.span_num(b["span_num"])
         owner = b["opt_owner"].clamp(min=0)
         owner_emb = torch.gather(el_out, 1, owner.unsqueeze(-1).expand(-1, -1, el_out.shape[-1]))
         options = self.option(torch.cat([self.pooled_text(b["opt_ids"]), b["opt_num"]], -1)) + owner_emb
-        return Encoded(y[:, 0], el_out, spans, options)
+        return Encoded(y[:, 0], el_out, spans, options, aux)
 
 
 # ---------------------------------------------------------------- recurrent memory core
@@ -159,7 +171,8 @@ class ActionModel(nn.Module):
             model_cfg = OmegaConf.create(model_cfg)
         dim = int(model_cfg.dim)
         self.encoder = ObservationEncoder(dim, int(model_cfg.n_heads), vocab_size, pad_id, int(ppo_cfg.max_instruction_len),
-                                          int(ppo_cfg.encoder_layers), float(model_cfg.mlp_ratio), float(model_cfg.dropout))
+                                          int(ppo_cfg.encoder_layers), float(model_cfg.mlp_ratio), float(model_cfg.dropout),
+                                          screen_tokenizer=model_cfg.tokenizer if model_cfg.use_screen else None)
         self.core = MemoryCore(model_cfg, bptt=bool(ppo_cfg.bptt))
         self.heads = PolicyHeads(dim)
 

@@ -41,7 +41,8 @@ class UpdateStream(IterableDataset):
 def make_featurizer(tokenizer: Any, cfg: DictConfig) -> Featurizer:
     return Featurizer(tokenizer, max_elements=int(cfg.model.max_elements), max_text_len=int(cfg.model.max_text_len),
                       max_instruction_len=int(cfg.ppo.max_instruction_len), max_spans=int(cfg.ppo.max_spans),
-                      max_options=int(cfg.ppo.max_options))
+                      max_options=int(cfg.ppo.max_options),
+                      screen_size=int(cfg.env.screenshot_size) if cfg.model.use_screen else None)
 
 
 class PPOModule(L.LightningModule):
@@ -84,8 +85,9 @@ class PPOModule(L.LightningModule):
         return torch.utils.data.DataLoader(UpdateStream(), batch_size=None)
 
     # ---------------------------------------------------------------- PPO
-    def replay(self, ro: dict[str, Any], envs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Recompute (logp, entropy, value), each (T, n), for envs ``envs`` of the rollout, in time order."""
+    def replay(self, ro: dict[str, Any], envs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Recompute (logp, entropy, value), each (T, n), and the encoder's auxiliary loss for envs
+        ``envs`` of the rollout, in time order."""
         obs = {k: v[:, envs] for k, v in ro["obs"].items()}
         T, n = obs["el_tag"].shape[:2]
         flat = {k: v.reshape(T * n, *v.shape[2:]) for k, v in obs.items()}
@@ -93,7 +95,7 @@ class PPOModule(L.LightningModule):
         state = index_state(ro["init_state"], envs)
         h = self.model.core.unroll(enc.summary.view(T, n, -1), state, ro["starts"][:, envs])
         dist = self.model.heads(h.reshape(T * n, -1), enc, flat, actions=ro["actions"][:, envs].reshape(T * n, 3))
-        return dist.logp.view(T, n), dist.entropy.view(T, n), dist.value.view(T, n)
+        return dist.logp.view(T, n), dist.entropy.view(T, n), dist.value.view(T, n), enc.aux_loss
 
     def ppo_update(self, rollout: Rollout) -> dict[str, float]:
         ppo, dev = self.cfg.ppo, self.device
@@ -113,14 +115,14 @@ class PPOModule(L.LightningModule):
             if mb == 0:
                 order = torch.randperm(N, device=dev)
             envs = order.chunk(n_mb)[mb]
-            logp, entropy, new_values = self.replay(ro, envs)
+            logp, entropy, new_values, aux = self.replay(ro, envs)
             mb_adv = adv[:, envs]
             if ppo.norm_adv:
                 mb_adv = ppo_math.normalize_advantages(mb_adv)
             pg_loss, kl, clip_frac = ppo_math.clipped_policy_loss(logp, old_logp[:, envs], mb_adv, float(ppo.clip_coef))
             v_loss = ppo_math.value_loss(new_values, returns[:, envs])
             ent = entropy.mean()
-            loss = pg_loss + float(ppo.vf_coef) * v_loss - float(ppo.ent_coef) * ent
+            loss = pg_loss + float(ppo.vf_coef) * v_loss - float(ppo.ent_coef) * ent + aux
             opt.zero_grad()
             self.manual_backward(loss)
             self.clip_gradients(opt, gradient_clip_val=float(self.cfg.trainer.gradient_clip_val), gradient_clip_algorithm="norm")

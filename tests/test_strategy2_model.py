@@ -1,0 +1,106 @@
+"""Strategy 2: featurizer, factored action space and optional screen tokens on hand-made pages (no browser)."""
+from __future__ import annotations
+
+import zoo  # noqa: F401  (torchvision guard first)
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from strategies.compressive_rl.features import Featurizer, stack
+from strategies.compressive_rl.module import PPOModule
+from strategies.compressive_rl.policy import SELECT, TYPE
+from strategies.compressive_rl.rollout import policy_step, to_action, to_tensors
+from strategies.compressive_rl.tokenizer import tokenizer_to_json, train_tokenizer
+from zoo.config import compose
+from zoo.web.types import Element, Observation
+
+
+def el(i, tag, text, cat, actionable, y=0.0, options=(), **attrs):
+    return Element(i, tag, text, dict(attrs), (5.0, float(y), 50.0, 15.0), 0 if i else -1, 1 if i else 0, True, cat,
+                   actionable, list(options))
+
+
+def form_page(shot: bool = False) -> Observation:
+    instr = 'Enter "Kasey" into the text field, pick "blue" and press Submit.'
+    els = [el(0, "body", "", "style", False), el(1, "div", instr, "text", False, id="query"),
+           el(2, "input", "", "input", True, 40, type="text", value=""),
+           el(3, "select", "", "input", True, 60, options=["red", "blue"]),
+           el(4, "button", "Submit", "action", True, 80), el(5, "span", "lorem ipsum", "text", False, 100)]
+    screenshot = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8) if shot else None
+    return Observation("form", instr, els, screenshot, "form", 0)
+
+
+def module_for(pages, *overrides) -> PPOModule:
+    cfg = compose(["strategy=2", "model.dim=32", "model.n_heads=2", "model.vocab_size=300", *overrides],
+                  validate_choices=False)
+    tok = train_tokenizer(pages * 4, 300)
+    return PPOModule(OmegaConf.to_container(cfg, resolve=True), tokenizer_to_json(tok))
+
+
+def test_featurizer_masks_spans_and_overlap():
+    page = form_page()
+    f = module_for([page]).featurizer(page)
+    a = f.arrays
+    assert f.el_slots == [0, 1, 2, 3, 4, 5]
+    assert a["el_click"].tolist()[:6] == [False, False, True, True, True, False]
+    assert a["el_type"].tolist()[:6] == [False, False, True, False, False, False]
+    assert a["el_select"].tolist()[:6] == [False, False, False, True, False, False]
+    assert f.spans[:2] == ["Kasey", "blue"]  # quoted strings first, case kept for typing
+    assert a["span_num"][0, 0] == 1.0 and a["span_w"][0].sum() > 0
+    assert f.options == ["red", "blue"] and a["opt_owner"][:2].tolist() == [3, 3]
+    assert a["opt_num"][1, 0] == 1.0 and a["opt_num"][0, 0] == 0.0  # "blue" is quoted in the instruction
+    submit = a["el_num"][4]
+    assert submit[9] == 1.0  # every word of "Submit" occurs in the instruction
+
+
+def test_featurizer_keeps_actionable_elements_when_the_page_is_too_long():
+    page = form_page()
+    filler = [el(6 + i, "p", f"filler text {i}", "text", False, 120 + i) for i in range(40)]
+    page.elements = page.elements + filler
+    tok = train_tokenizer([page], 300)
+    f = Featurizer(tok, max_elements=8)(page)
+    assert {2, 3, 4} <= set(f.el_slots) and len(f.el_slots) == 8
+
+
+def test_actions_map_back_to_elements_and_strings():
+    page = form_page()
+    f = module_for([page]).featurizer(page)
+    assert str(to_action(f, np.array([2, TYPE, 0]))) == "type(2, 'Kasey')"
+    assert str(to_action(f, np.array([3, SELECT, 1]))) == "select(3, 'blue')"
+    assert str(to_action(f, np.array([4, 0, 0]))) == "click(4)"
+    assert to_action(f, np.array([40, 0, 0])).kind == "noop"  # a padding slot (empty page) does nothing
+
+
+def test_sampled_actions_respect_masks_and_log_probs_match():
+    torch.manual_seed(0)
+    page = form_page()
+    m = module_for([page])
+    batch = to_tensors(stack([m.featurizer(page).arrays] * 64), "cpu")
+    state = m.model.init_state(64, torch.device("cpu"))
+    dist, _ = policy_step(m.model, batch, state, torch.ones(64, dtype=torch.bool))
+    slots, kinds = dist.slot[:, 0], dist.slot[:, 1]
+    assert set(slots.tolist()) <= {2, 3, 4}
+    assert (kinds[slots != 2] != TYPE).all() and (kinds[slots != 3] != SELECT).all()
+    assert (dist.slot[kinds == SELECT, 2] <= 1).all()
+    with torch.no_grad():
+        enc = m.model.encoder(batch)
+        h, _ = m.model.core.step(enc.summary, state, torch.ones(64, dtype=torch.bool))
+        again = m.model.heads(h, enc, batch, actions=dist.slot)
+    assert torch.allclose(again.logp, dist.logp, atol=1e-5)
+    assert (dist.entropy > 0).all()
+
+
+@pytest.mark.parametrize("tokenizer", ["patch", "vq"])
+def test_screen_tokens_enter_the_observation(tokenizer):
+    torch.manual_seed(0)
+    page = form_page(shot=True)
+    m = module_for([page], "model.use_screen=true", f"model.tokenizer={tokenizer}", "env.screenshot=true")
+    arrays = m.featurizer(page).arrays
+    assert arrays["screen"].shape == (3, 64, 64) and arrays["screen"].dtype == np.uint8
+    black = dict(arrays, screen=np.zeros_like(arrays["screen"]))
+    with torch.no_grad():
+        a = m.model.encoder(to_tensors(stack([arrays]), "cpu"))
+        b = m.model.encoder(to_tensors(stack([black]), "cpu"))
+    assert not torch.allclose(a.summary, b.summary)  # the pixels reach the summary token
+    assert a.aux_loss.dim() == 0
