@@ -1,13 +1,20 @@
 """``zoo bench attention``: time and peak memory of each attention variant as the sequence grows.
 
-    zoo bench attention seq_lens=[1024,2048,4096,8192,16384] device=cpu timeout_s=60
-    zoo bench attention device=cuda                      # the full 1K..64K sweep on a GPU
+    zoo bench attention dim=64 n_heads=4 timeout_s=180    # the committed CPU sweep, 1K..64K (~10-15 min)
+    zoo bench attention device=cuda                       # the same sweep on a GPU
 
-Each variant runs in its own child process (components/bench_worker.py) over growing lengths of
-one (1, T, dim) sequence, forward + backward, the recurrent variants segment by segment as the
-trunk runs them. A point that passes ``timeout_s`` is killed and recorded as ``timeout``; after a
-timeout, an out-of-memory or a point whose predicted time (extrapolated from the last two
-lengths) exceeds ``timeout_s``, the longer lengths of that variant are recorded as ``skipped``.
+The default lengths are 1K..64K tokens: one minute of screen video at 3 fps is ~46K tokens (design
+note), so the memory variants must be measured out there. Each variant runs in its own child
+process (components/bench_worker.py) over growing lengths of one (1, T, dim) sequence, forward +
+backward, the recurrent variants segment by segment as the trunk runs them.
+
+Per-case caps: a point that passes ``timeout_s`` is killed and recorded as ``timeout``. Before a
+point runs, its time and memory are estimated from the variant's last measured point and its cost
+class (``COST``: time and memory grow as T for the windowed/recurrent variants, time as T^2 for
+dense and the one-process ring); a point estimated past ``timeout_s`` or past the memory cap
+(``MEM_CAP_MB``, default half the memory available at start, at most 8 GB) is recorded as
+``skipped`` with the estimate and the reason, and so are the longer lengths after a timeout or an
+out-of-memory. Nothing is silently missing: every (variant, length) has a row.
 Writes ``attention.json``, ``attention.md`` and ``attention.png`` under ``out`` (reports/bench/).
 """
 from __future__ import annotations
@@ -35,6 +42,23 @@ BENCH_ATTENTION: dict[str, dict[str, Any]] = {
     "infini": {"segment_len": 512},
 }
 NOTES = {"ring": "one process: dense fallback (the ring itself needs several ranks)"}
+# How time / peak memory grow with T (exponents used to estimate the next point before running it).
+# dense and the one-process ring do T^2 work; SDPA's fused CPU/GPU kernels keep their memory ~T.
+# sliding, xl and infini do a fixed amount of work per token (window / segment + memory).
+COST: dict[str, tuple[float, float]] = {
+    "dense": (2.0, 1.0), "ring": (2.0, 1.0), "sliding": (1.0, 1.0), "xl": (1.0, 1.0), "infini": (1.0, 1.0),
+}
+MEM_CAP_MB: float | None = None  # None: half the memory available when the sweep starts, at most 8 GB
+REPEAT_BUDGET_S = 6.0  # wall time for the warm repeats of one point (median), within half the cap
+
+
+def default_mem_cap_mb() -> float:
+    try:
+        with open("/proc/meminfo") as f:
+            avail = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:")) / 1024
+    except (OSError, StopIteration):
+        return 8192.0
+    return float(min(8192.0, avail / 2))
 
 
 def output_paths(out: str | None) -> dict[str, Path]:
@@ -106,38 +130,64 @@ class Worker:
         self.proc.wait()
 
 
-def predicted_seconds(rows: list[dict[str, Any]], seq_len: int) -> float | None:
-    """Cold forward+backward time at seq_len, extrapolated from the last two measured lengths."""
+def _extrapolate(rows: list[dict[str, Any]], seq_len: int, key: str, exponent: float | None) -> float | None:
     ok = [r for r in rows if r["status"] == "ok"]
-    if len(ok) < 2:
+    if exponent is None:  # unknown cost class: the growth measured between the last two lengths
+        if len(ok) < 2:
+            return None
+        (l1, v1), (l2, v2) = [(r["seq_len"], max(r[key], 1e-6)) for r in ok[-2:]]
+        exponent = min(max(math.log(v2 / v1) / math.log(l2 / l1), 1.0), 2.2) if l2 > l1 else 2.0
+    if not ok:
         return None
-    (l1, t1), (l2, t2) = [(r["seq_len"], r["fwd_bwd_ms"] / 1e3) for r in ok[-2:]]
-    exponent = math.log(max(t2, 1e-6) / max(t1, 1e-6)) / math.log(l2 / l1) if l2 > l1 else 2.0
-    return t2 * (seq_len / l2) ** min(max(exponent, 1.0), 2.2)
+    last = ok[-1]
+    return max(last[key], 0.0) * (seq_len / last["seq_len"]) ** exponent
 
 
-def sweep_variant(variant: str, cfg: Any, lens: list[int], progress: Any, task: Any) -> list[dict[str, Any]]:
+def predicted_seconds(rows: list[dict[str, Any]], seq_len: int, exponent: float | None = None) -> float | None:
+    """Forward+backward time at seq_len from the last measured point (growth: exponent, else measured)."""
+    ms = _extrapolate(rows, seq_len, "fwd_bwd_ms", exponent)
+    return None if ms is None else ms / 1e3
+
+
+def predicted_mb(rows: list[dict[str, Any]], seq_len: int, exponent: float | None = None) -> float | None:
+    return _extrapolate(rows, seq_len, "peak_mb", exponent)
+
+
+def skip_reason(variant: str, rows: list[dict[str, Any]], seq_len: int, timeout: float, mem_cap: float) -> dict | None:
+    """Why seq_len should not run (with the estimates), or None."""
+    t_exp, m_exp = COST.get(variant, (None, None))
+    est_s, est_mb = predicted_seconds(rows, seq_len, t_exp), predicted_mb(rows, seq_len, m_exp)
+    est = {k: round(v, 2) for k, v in (("est_s", est_s), ("est_mb", est_mb)) if v is not None}
+    if est_mb is not None and est_mb > mem_cap:
+        return {**est, "note": f"estimated {est_mb:.0f} MB > memory cap {mem_cap:.0f} MB"}
+    if est_s is not None and est_s > timeout:
+        return {**est, "note": f"estimated {est_s:.0f} s > time cap {timeout:g} s"}
+    return None
+
+
+def sweep_variant(
+    variant: str, cfg: Any, lens: list[int], progress: Any, task: Any, mem_cap: float
+) -> list[dict[str, Any]]:
+    timeout = float(cfg.timeout_s)
     job = {
         "variant": variant, "dim": int(cfg.dim), "n_heads": int(cfg.n_heads), "device": str(cfg.device),
-        "attention": BENCH_ATTENTION.get(variant, {}),
+        "attention": BENCH_ATTENTION.get(variant, {}), "repeat_budget_s": min(REPEAT_BUDGET_S, timeout / 2),
     }
-    timeout = float(cfg.timeout_s)
     rows: list[dict[str, Any]] = []
     worker = Worker(job)
     stop: str | None = None
     try:
         for seq_len in lens:
             progress.update(task, description=f"{variant} T={seq_len}")
-            guess = predicted_seconds(rows, seq_len)
-            if stop is None and guess is not None and guess > timeout:
-                stop = f"predicted {guess:.0f} s > timeout {timeout:g} s"
-            if stop is not None:
-                rows.append({"variant": variant, "seq_len": seq_len, "status": "skipped", "note": stop})
+            skip = skip_reason(variant, rows, seq_len, timeout, mem_cap)
+            if stop is not None or skip is not None:
+                note = stop or skip["note"]  # type: ignore[index]
+                rows.append({"variant": variant, "seq_len": seq_len, "status": "skipped", **(skip or {}), "note": note})
             else:
                 row = worker.point(seq_len, timeout)
                 rows.append(row)
                 if row["status"] != "ok":
-                    stop = f"{row['status']} at T={seq_len}"
+                    stop = f"after {row['status']} at T={seq_len}"
             progress.advance(task)
     finally:
         worker.close()
@@ -167,11 +217,13 @@ def main(cfg: Any) -> dict[str, Any]:
     if int(cfg.dim) % int(cfg.n_heads):
         raise ZooError(f"bad value for 'n_heads': {cfg.n_heads} does not divide dim={cfg.dim}")
 
+    mem_cap = float(MEM_CAP_MB) if MEM_CAP_MB is not None else default_mem_cap_mb()
+    load_start = os.getloadavg()
     rows: list[dict[str, Any]] = []
     with Progress(transient=True) as progress:
         task = progress.add_task("attention", total=len(variants) * len(lens))
         for variant in variants:
-            rows += sweep_variant(variant, cfg, lens, progress, task)
+            rows += sweep_variant(variant, cfg, lens, progress, task, mem_cap)
     results = {
         "schema": SCHEMA,
         "device": device if device == "cpu" else torch.cuda.get_device_name(torch.device(device)),
@@ -182,7 +234,15 @@ def main(cfg: Any) -> dict[str, Any]:
         "dim": int(cfg.dim),
         "n_heads": int(cfg.n_heads),
         "timeout_s": float(cfg.timeout_s),
-        "measure": "forward + backward of one attention layer on (1, T, dim); median of warm runs",
+        "mem_cap_mb": round(mem_cap),
+        "cpu_count": os.cpu_count(),
+        "load_avg_start": [round(v, 2) for v in load_start],
+        "load_avg_end": [round(v, 2) for v in os.getloadavg()],
+        "command": "zoo bench attention " + " ".join(
+            f"{k}={v}" for k, v in (("dim", cfg.dim), ("n_heads", cfg.n_heads), ("device", cfg.device),
+                                    ("timeout_s", cfg.timeout_s), ("seq_lens", "[" + ",".join(map(str, lens)) + "]"))),
+        "measure": "forward + backward of one attention layer on (1, T, dim); median of up to 3 warm runs "
+                   "(the cold run alone when it was too slow to repeat)",
         "variant_config": {v: BENCH_ATTENTION.get(v, {}) for v in variants},
         "notes": {v: NOTES[v] for v in variants if v in NOTES},
         "rows": rows,

@@ -7,20 +7,24 @@ timeout or an out-of-memory kill from taking the benchmark down, and keeps memor
 
 Per point: one cold forward+backward (whose peak memory is recorded: on CUDA the allocator's
 peak, on CPU the rise of the process's peak resident set, reset through /proc/self/clear_refs),
-then up to ``WARM_RUNS`` warm repeats while they are quick; the time reported is the median of
-the warm runs (the cold one when it was too slow to repeat). Besides wall time the row holds the
-process CPU time of the step, which other jobs on a shared machine disturb much less.
+then up to ``MAX_WARM_RUNS`` warm repeats while they fit in ``repeat_budget_s`` (the job's, at most
+half the per-point cap so the repeats never cause a timeout). The time reported is the median of
+the warm runs (the cold one when it was too slow to repeat), with their min and max: one median
+of a few runs is far less sensitive to a burst of other load than a single run. Besides wall time
+the row holds the process CPU time of the step (less disturbed by other jobs on a shared machine)
+and the 1-minute load average when the point started, so a noisy row can be recognised.
 """
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
 from typing import Any
 
-WARM_RUNS = 2
-REPEAT_IF_UNDER_S = 2.0
+MAX_WARM_RUNS = 3
+REPEAT_BUDGET_S = 6.0  # default wall budget for the warm repeats of one point
 
 
 def _rss_kb(field: str) -> int:
@@ -81,6 +85,7 @@ def measure(job: dict[str, Any], seq_len: int) -> dict[str, Any]:
         attn.zero_grad(set_to_none=True)
         return (t1 - t0) * 1e3, (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
 
+    load1 = os.getloadavg()[0]  # other work on the machine when the point starts
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -93,18 +98,28 @@ def measure(job: dict[str, Any], seq_len: int) -> dict[str, Any]:
         peak_mb = (torch.cuda.max_memory_allocated(device) - base) / 2**20
     else:
         peak_mb = (_rss_kb("VmHWM") - base) / 1024 if tracked else float("nan")
-    runs = [first]
-    if first[1] / 1e3 < REPEAT_IF_UNDER_S:
-        runs = [step() for _ in range(WARM_RUNS)]
+    budget = float(job.get("repeat_budget_s", REPEAT_BUDGET_S))
+    warm: list[tuple[float, float, float]] = []
+    spent = 0.0
+    # a warm run costs about as much as the cold one: repeat only while the next one fits the budget
+    while len(warm) < MAX_WARM_RUNS and spent + (warm[-1] if warm else first)[1] / 1e3 <= budget:
+        warm.append(step())
+        spent += warm[-1][1] / 1e3
+    runs = warm or [first]
+    walls = [r[1] for r in runs]
     return {
         "variant": job["variant"],
         "seq_len": seq_len,
         "status": "ok",
         "fwd_ms": round(statistics.median(r[0] for r in runs), 2),
-        "fwd_bwd_ms": round(statistics.median(r[1] for r in runs), 2),
+        "fwd_bwd_ms": round(statistics.median(walls), 2),
+        "fwd_bwd_min_ms": round(min(walls), 2),
+        "fwd_bwd_max_ms": round(max(walls), 2),
         "cpu_ms": round(statistics.median(r[2] for r in runs), 2),  # process CPU time: robust to other load
         "peak_mb": round(max(peak_mb, 0.0), 1),
         "runs": len(runs),
+        "cold": not warm,
+        "load1": round(load1, 2),
     }
 
 

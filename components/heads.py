@@ -4,9 +4,15 @@
     value    (B, ..., D) -> (B, ...)                       state value for PPO
     lm       (B, ..., D) -> (B, ..., vocab) logits         instruction / text LM (needs vocab=)
     reward   (B, ..., D) -> (B, ...) in [-1, 1]            value model scoring tree-search nodes
+
+A head's ``forward`` takes either hidden states ``h`` or ``(query, keys, mask)`` (a pointer over
+elements); ``example_inputs`` builds either from the signature, and a class attribute
+``example_kwargs`` holds what ``create_head`` needs beyond ``dim`` (lm: a vocabulary size), so the
+tests cover every registered head without knowing it.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -29,6 +35,26 @@ def create_head(name: str, dim: int, **kw: Any) -> nn.Module:
 
 def list_head() -> list[str]:
     return _REGISTRY.names()
+
+
+def example_kwargs(name: str) -> dict[str, Any]:
+    """The smallest extra build arguments of a registered head (``create_head(name, dim, **them)``)."""
+    return dict(getattr(_REGISTRY.get(name), "example_kwargs", {}))
+
+
+def takes_elements(head: nn.Module) -> bool:
+    """True for pointer-style heads, called as ``head(query, keys, mask)``."""
+    return "keys" in inspect.signature(head.forward).parameters
+
+
+def example_inputs(head: nn.Module, dim: int, batch: int = 3, n: int = 5, generator: torch.Generator | None = None):
+    """Positional inputs for ``head``: ``(h (B, n, D),)`` or ``(query (B, D), keys (B, n, D), mask (B, n))``.
+    The mask marks some elements non-actionable in every row but keeps at least one actionable."""
+    if not takes_elements(head):
+        return (torch.randn(batch, n, dim, generator=generator),)
+    mask = torch.rand(batch, n, generator=generator) < 0.5
+    mask[:, 0], mask[:, 1] = True, False
+    return torch.randn(batch, dim, generator=generator), torch.randn(batch, n, dim, generator=generator), mask
 
 
 def _mlp(dim: int, hidden: int | None, out: int) -> nn.Sequential:
@@ -75,6 +101,8 @@ class ValueHead(nn.Module):
 @register_head("lm")
 class LMHead(nn.Module):
     """Next-token logits over a (BPE) vocabulary; ``tie(embedding)`` shares the input embedding matrix."""
+
+    example_kwargs = {"vocab": 64}
 
     def __init__(self, dim: int, vocab: int | None = None, vocab_size: int | None = None, **_: Any):
         super().__init__()

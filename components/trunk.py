@@ -9,8 +9,11 @@ frame tokens, text), so the trunk takes (B, T, D) embeddings:
 For the memory variants (xl, infini) the input is cut into segments of ``segment_len`` tokens and
 each segment runs through every layer before the next one starts, so layer l's memory of segment
 s feeds layer l at segment s+1 (the segment loop lives here, outside the attention modules).
-Gradients flow through the memory across the segments of one call; the returned states are
-detached, ready to be stored in a rollout or fed to the next call.
+Whether gradients cross segment boundaries depends on the variant: infini's compressive memory
+is not detached inside a call, so a later segment's loss reaches earlier segments through it; xl
+detaches its memory every segment (Transformer-XL's stop-gradient), so each segment's gradient
+stays within that segment. Either way the returned states are detached, ready to be stored in a
+rollout or fed to the next call.
 """
 from __future__ import annotations
 

@@ -20,9 +20,9 @@ def strategy_module(n: int) -> Any:
 def checkpoint_strategy(path: str | Path) -> int | None:
     """The strategy number a checkpoint was trained with: ``hyper_parameters["strategy"]`` (or
     ``hyper_parameters["cfg"]["strategy"]``), else the ``config.yaml`` of the run dir it sits in."""
-    import torch
+    from zoo.training import read_checkpoint_meta
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    ckpt = read_checkpoint_meta(path)  # a full file or a sharded directory
     hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
     n = hp.get("strategy")
     if n is None and isinstance(hp.get("cfg"), dict):
@@ -40,9 +40,10 @@ def checkpoint_strategy(path: str | Path) -> int | None:
 def load_agent(path: str | Path) -> Any:
     """A benchmark ``Agent`` from any strategy's checkpoint, dispatched on its saved strategy number."""
     from zoo.errors import ZooError
+    from zoo.training import checkpoint_exists
 
     p = Path(path)
-    if not p.is_file():
+    if not checkpoint_exists(p):
         raise ZooError(f"checkpoint not found: {p}")
     n = checkpoint_strategy(p)
     if n is None:

@@ -64,21 +64,48 @@ def bench_results(agent: str, rates: dict[str, float], episodes: int, seed: int)
             "env": {"browser": "fixture", "executable": "", "restarts": 0}, "interrupted": False, "episodes": eps}
 
 
-def write_curve(path: Path, updates: int, final: float, seed: int, with_success: bool = True) -> None:
+# The columns each stage really logs (see runs/strategy*/<run>/csv/<stage>/metrics.csv), so the report
+# must find its curve among them by exact name: ``train/env_steps_per_s`` (a rate) sits beside the
+# cumulative ``train/env_steps``; strategy 1's RL stage logs ``rl/search_success`` once its first
+# collection round has run, and no env-step count.
+STAGE_COLUMNS = {
+    "ppo": ["train/approx_kl", "train/clip_fraction", "train/entropy", "train/env_steps", "train/env_steps_per_s",
+            "train/episode_length", "train/episode_return", "train/episodes", "train/explained_variance",
+            "train/policy_loss", "train/success/click-test", "train/success_rate", "train/value_loss"],
+    "sft": ["sft/loss", "sft/pointer_acc", "val/lm_line_acc", "val/sft_loss"],
+    "rl": ["rl/distill", "rl/loss", "rl/pointer_acc", "rl/search_expansions", "rl/search_success", "rl/value"],
+}
+STEPS_PER_UPDATE = 64  # a ppo fixture's env steps per update (rollout_steps 16 x num_envs 4)
+
+
+def write_curve(path: Path, updates: int, final: float, seed: int, env_steps: bool = True) -> None:
+    """A CSVLogger metrics.csv of one stage (the folder name: ppo, sft or rl), one row per step."""
     rng = random.Random(seed)
+    stage = path.parent.name
+    cols = [c for c in STAGE_COLUMNS[stage] if env_steps or c != "train/env_steps"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    cols = ["epoch", "step", "time/wall_s", "train/policy_loss"] + (["train/success_rate"] if with_success else [])
     with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(cols)
+        w = csv.DictWriter(f, fieldnames=sorted(["epoch", "step", "time/wall_s", *cols]))
+        w.writeheader()
+        round_success: float | str = ""
         for step in range(updates):
-            row = [0, step, round(1.7 * (step + 1), 3), round(rng.uniform(-0.1, 0.1), 4)]
-            if with_success:
-                row.append(round(min(1.0, max(0.0, final * (step + 1) / updates + rng.uniform(-0.1, 0.1))), 3))
+            row = {c: round(rng.uniform(0.0, 1.0), 4) for c in cols}
+            row.update({"epoch": 0, "step": step, "time/wall_s": round(1.7 * (step + 1), 3)})
+            success = round(min(1.0, max(0.0, final * (step + 1) / updates + rng.uniform(-0.1, 0.1))), 3)
+            if stage == "ppo":
+                row.update({"train/success_rate": success, "train/env_steps": STEPS_PER_UPDATE * (step + 1),
+                            "train/env_steps_per_s": round(rng.uniform(30, 90), 2)})
+                if not env_steps:
+                    row.pop("train/env_steps")
+            elif stage == "rl":  # the success of the latest collection round (one every 4 steps), none before
+                if step % 4 == 0:
+                    round_success = success if step else ""
+                row["rl/search_success"] = round_success
             w.writerow(row)
 
 
-def make_run(root: Path, strategy: int, name: str, overrides: list[str], rates: dict[str, float], seed: int) -> Path:
+def make_run(root: Path, strategy: int, name: str, overrides: list[str], rates: dict[str, float], seed: int,
+             env_steps: bool = True) -> Path:
     cfg = compose([f"strategy={strategy}", f"run_root={root}", f"name={name}", *overrides], validate_choices=False)
     run_dir = root / f"strategy{strategy}" / name
     (run_dir / "checkpoints").mkdir(parents=True)
@@ -88,10 +115,10 @@ def make_run(root: Path, strategy: int, name: str, overrides: list[str], rates: 
     agent = f"checkpoint:{run_dir / 'checkpoints' / 'last.ckpt'}"
     (run_dir / "results.json").write_text(json.dumps(bench_results(agent, rates, 8, seed)))
     if strategy == 1:
-        write_curve(run_dir / "csv/sft/metrics.csv", 10, 0.0, seed, with_success=False)
+        write_curve(run_dir / "csv/sft/metrics.csv", 10, 0.0, seed)
         write_curve(run_dir / "csv/rl/metrics.csv", 12, max(rates.values()), seed)
-    else:
-        write_curve(run_dir / "csv/ppo/metrics.csv", 20, max(rates.values()), seed)
+    else:  # runs from before train/env_steps was logged: the report derives it from the config
+        write_curve(run_dir / "csv/ppo/metrics.csv", 20, max(rates.values()), seed, env_steps=env_steps)
     return run_dir
 
 
@@ -99,7 +126,8 @@ def make_inputs(tmp: Path, with_bench: bool = True, with_study: bool = True) -> 
     runs, bench, search = tmp / "runs", tmp / "reports/bench", tmp / "reports/search"
     make_run(runs, 2, "xl-seed0", ["model.attention=xl"], dict(zip(TASKS, (0.9, 0.6, 0.7, 0.2))), 0)
     make_run(runs, 2, "infini-seed0", ["model.attention=infini"], dict(zip(TASKS, (0.8, 0.5, 0.6, 0.1))), 1)
-    make_run(runs, 2, "dense-seed0", ["model.attention=dense"], dict(zip(TASKS, (0.7, 0.3, 0.4, 0.0))), 2)
+    make_run(runs, 2, "dense-seed0", ["model.attention=dense"], dict(zip(TASKS, (0.7, 0.3, 0.4, 0.0))), 2,
+             env_steps=False)
     make_run(runs, 1, "sliding-seed0", [], dict(zip(TASKS, (0.95, 0.7, 0.8, 0.4))), 3)
     if with_bench:
         bench.mkdir(parents=True)

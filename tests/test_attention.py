@@ -73,6 +73,18 @@ def test_trunk_segment_loop_equals_calls_carrying_state(name):
     assert (y_fresh - parts[1]).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("name, crosses", [("infini", True), ("xl", False)])
+def test_gradient_crosses_segments_only_through_infini_memory(name, crosses):
+    """Pins the trunk's docstring: a loss on the last segment reaches the first segment's inputs
+    through infini's memory, but not through xl's (detached every segment: XL's stop-gradient)."""
+    torch.manual_seed(0)
+    trunk = Transformer(dim=DIM, n_layers=1, n_heads=HEADS, attention={"name": name, **SMALL})
+    x = torch.randn(1, 32, DIM, requires_grad=True)  # two segments of 16
+    y, _ = trunk(x)
+    y[:, 16:].square().sum().backward()
+    assert (x.grad[:, :16].abs().sum() > 0) == crosses
+
+
 @pytest.mark.parametrize("name", [n for n in VARIANTS if make(n).segmented])
 def test_reset_state_clears_finished_sequences(name):
     attn = make(name).eval()

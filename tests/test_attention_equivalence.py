@@ -23,12 +23,56 @@ def pair(name: str, **kw):
 
 
 # ---------------------------------------------------------------- sliding
+def count_sdpa_calls(monkeypatch) -> list[int]:
+    """Record the query rank of every SDPA call, in order (5 = blocked path, 4 = one mask). sliding's
+    ``F`` is torch.nn.functional itself, so later dense/reference calls are recorded too."""
+    import components.attention.sliding as sliding
+
+    ranks: list[int] = []
+    real = sliding.F.scaled_dot_product_attention
+
+    def spy(q, *args, **kw):
+        ranks.append(q.dim())
+        return real(q, *args, **kw)
+
+    monkeypatch.setattr(sliding.F, "scaled_dot_product_attention", spy)
+    return ranks
+
+
 @pytest.mark.parametrize("causal", [True, False])
-@pytest.mark.parametrize("length", [24, 300])  # 300 > the CPU query block: exercises the blocked path
-def test_sliding_with_window_covering_the_input_equals_dense(causal, length):
+@pytest.mark.parametrize("length", [24, 300])
+def test_sliding_with_window_covering_the_input_equals_dense(causal, length, monkeypatch):
+    """A window covering the input is dense attention; at length 300 a 64-query block forces the
+    blocked path (a covering window is >= the default block, which would take the one-mask path)."""
     attn, dense = pair("sliding", window=2 * length, causal=causal)
+    blocked = length > 64
+    if blocked:
+        attn.query_block = 64  # 300 = 4 full blocks + a padded one
+    ranks = count_sdpa_calls(monkeypatch)
     x = torch.randn(B, length, DIM)
     torch.testing.assert_close(attn(x)[0], dense(x)[0], atol=1e-5, rtol=1e-5)
+    assert ranks[0] == (5 if blocked else 4), "the path under test did not run"
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("window, block", [(37, 64), (37, 16), (128, 128)])
+def test_blocked_sliding_matches_band_masked_reference_with_gradients(causal, window, block, monkeypatch):
+    """The blocked path == one SDPA call with the full (n, n) band mask: outputs and q/k/v gradients.
+    n = 300 is not a multiple of any block (padded queries and keys), the window spans several
+    blocks when block < window, and odd windows split unevenly around the query when not causal."""
+    torch.manual_seed(0)
+    n = 300
+    q, k, v = (torch.randn(B, HEADS, n, 8, requires_grad=True) for _ in range(3))
+    weight = torch.randn(B, HEADS, n, 8)  # a loss that weighs every output differently
+    ranks = count_sdpa_calls(monkeypatch)
+    out = blocked_sliding_sdpa(q, k, v, window, causal, block=block)
+    assert ranks == [5], "expected one blocked SDPA call"
+    grads = torch.autograd.grad((out * weight).sum(), (q, k, v))
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=band_mask(n, window, causal))
+    ref_grads = torch.autograd.grad((ref * weight).sum(), (q, k, v))
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    for name, g, r in zip("qkv", grads, ref_grads):
+        torch.testing.assert_close(g, r, atol=1e-4, rtol=1e-4, msg=f"d{name}")
 
 
 @pytest.mark.parametrize("causal", [True, False])

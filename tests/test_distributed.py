@@ -19,7 +19,7 @@ import torch
 
 import zoo  # noqa: F401
 from zoo.runs import last_checkpoint
-from zoo.training import load_checkpoint
+from zoo.training import is_sharded_checkpoint, load_checkpoint
 
 pytestmark = [pytest.mark.distributed, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +33,10 @@ STRATEGY_ARGS = {
         "foundation.data.episodes_per_task=2", "foundation.search.simulations=2"],
 }
 CASES = [  # (strategy, trainer.strategy, extra)
-    # ppo.bptt=false: the BPTT replay rebuilds XL memory with a Block's norm called outside the
-    # Block's forward, which no FSDP flavour supports (sharded weights there); DDP runs it
-    (2, "fsdp_cpu", ["trainer.activation_checkpointing=true", "ppo.update_epochs=2", "ppo.bptt=false"]),
+    # strategy 2's default: xl memory with the BPTT replay (its memory rows are taken inside each
+    # Block's forward); a sharded checkpoint directory, reloaded below in one process
+    (2, "fsdp_cpu", ["trainer.activation_checkpointing=true", "ppo.update_epochs=2", "model.attention=xl",
+                     "ppo.bptt=true", "trainer.sharded_checkpoint=true"]),
     (2, "ddp", ["ppo.update_epochs=2"]),
     (1, "fsdp_cpu", ["trainer.activation_checkpointing=true"]),
     (1, "ddp", []),
@@ -71,7 +72,9 @@ def test_two_process_fit_then_reload(tmp_path, episodes_root, strategy, trainer_
     run_dir = runs[0]
 
     ckpt_path = last_checkpoint(run_dir)
-    assert ckpt_path is not None and ckpt_path.is_file()  # one full file gathered from the shards
+    sharded = "trainer.sharded_checkpoint=true" in extra
+    assert ckpt_path is not None
+    assert is_sharded_checkpoint(ckpt_path) if sharded else ckpt_path.is_file()  # a folder of shards / one file
     ckpt = load_checkpoint(ckpt_path)
     assert ckpt["global_step"] == 2
     state = ckpt["state_dict"]

@@ -16,10 +16,27 @@ from zoo.report.stats import wilson
 from zoo.schema.tools import ReportConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_fixtures import TASKS, make_inputs  # noqa: E402
+from report_fixtures import STEPS_PER_UPDATE, TASKS, make_inputs  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference.md"  # the team's sheet, beside the repo
+
+
+def launch_chromium(playwright):
+    """The browser the benchmark uses (zoo/web/browser.py): ``$ZOO_CHROMIUM``, else /usr/bin/chromium
+    when present, falling back to Playwright's own Chromium build."""
+    import os
+
+    from playwright.sync_api import Error as PlaywrightError
+
+    from zoo.web.browser import CHROMIUM_ARGS, DEFAULT_CHROMIUM
+
+    exe = os.environ.get("ZOO_CHROMIUM") or (DEFAULT_CHROMIUM if Path(DEFAULT_CHROMIUM).exists() else None)
+    for path in ([exe, None] if exe else [None]):
+        try:
+            return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        except PlaywrightError:
+            if path is None:
+                raise
 
 
 def report_cfg(paths: dict[str, Path], *extra: str):
@@ -65,13 +82,24 @@ def test_learning_curve_lays_stages_end_to_end(full_report):
 
     s1 = root / "runs/strategy1/sliding-seed0"
     pts = learning_curve(s1, OmegaConf.load(s1 / "config.yaml"))
-    assert len(pts) == 12 and pts[0]["step"] == 10  # the SFT stage's 10 steps come first
+    assert len(pts) == 8 and pts[0]["step"] == 10 + 4  # SFT's 10 steps first; RL's success from its first round
     assert pts[0]["wall_s"] > 17.0  # ... and so does its wall time
+    assert {p["metric"] for p in pts} == {"rl/search_success"}
+    assert all("env_steps" not in p for p in pts)  # strategy 1 does not count browser steps: none invented
     s2 = root / "runs/strategy2/xl-seed0"
-    cfg = OmegaConf.load(s2 / "config.yaml")
-    pts = learning_curve(s2, cfg)
-    per_update = cfg.ppo.rollout_steps * cfg.env.num_envs  # not logged: derived from the config
+    pts = learning_curve(s2, OmegaConf.load(s2 / "config.yaml"))
+    assert [p["env_steps"] for p in pts] == [STEPS_PER_UPDATE * (k + 1) for k in range(20)]  # the cumulative
+    assert {p["metric"] for p in pts} == {"train/success_rate"}  # column, never train/env_steps_per_s
+    old = root / "runs/strategy2/dense-seed0"  # logged before train/env_steps existed
+    cfg = OmegaConf.load(old / "config.yaml")
+    pts = learning_curve(old, cfg)
+    per_update = cfg.ppo.rollout_steps * cfg.env.num_envs  # derived from the config
     assert [p["env_steps"] for p in pts[:2]] == [per_update, 2 * per_update]
+    g = gather(root / "runs", root / "reports/bench", root / "reports/search")
+    env_cell = {r.name: r.last("env_steps") for r in g.runs}
+    assert env_cell["strategy1/sliding-seed0"] is None and env_cell["strategy2/xl-seed0"] == 20 * STEPS_PER_UPDATE
+    html = full_report.read_text()
+    assert "Not on the env-steps plot" in html and "strategy1/sliding-seed0" in html
 
 
 def test_report_files_tables_and_figures(full_report):
@@ -136,12 +164,25 @@ def test_bad_report_config_is_one_line(tmp_path, capsys):
     assert err == "zoo report: error: bad value for 'name': 'a/b' (a folder name, e.g. name=latest)"
 
 
+@pytest.mark.skipif(not REFERENCE.is_file(), reason="no ../shared/reference.md here (CI has only the copy)")
+def test_published_figures_match_the_reference_sheet():
+    """zoo/report/published.py keeps a copy of the sheet's table (so CI needs no ../shared); it must
+    not drift from the sheet."""
+    from zoo.report.published import PUBLISHED
+
+    lines = [ln.strip() for ln in REFERENCE.read_text().splitlines() if ln.strip().startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == ["system", "benchmark", "result", "training data", "source"]
+    rows = [tuple(c.strip() for c in ln.strip("|").split("|")) for ln in lines[2:]]  # after the |---| line
+    assert rows == [(p.system, p.benchmark, p.result, p.training_data, p.source) for p in PUBLISHED]
+
+
 @pytest.mark.browser
 def test_report_renders_in_headless_chromium(full_report):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             failed: list[str] = []

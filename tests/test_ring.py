@@ -46,6 +46,18 @@ def _check(rank: int, world: int, causal: bool, group=None) -> None:
         torch.testing.assert_close(grad, p_dense.grad, atol=1e-4, rtol=1e-3, msg=f"{name} gradient")
 
 
+def _check_unequal_chunks_fail_clearly(rank: int, world: int) -> None:
+    """A rank with one token more would make the exchange hang or fail obscurely: every rank must
+    get the same one-line error (the shapes are all-gathered before any block moves)."""
+    from components.attention import create_attention, sequence_parallel
+    from zoo.errors import ZooError
+
+    ring = create_attention("ring", DIM, HEADS)
+    lens = [CHUNK] * (world - 1) + [CHUNK + 1]
+    with sequence_parallel(), pytest.raises(ZooError, match=r"equal chunks.*lengths per rank \[12, 12, 13\]"):
+        ring(torch.randn(B, lens[rank], DIM))
+
+
 def _worker(rank: int, world: int, port: int) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
@@ -55,6 +67,7 @@ def _worker(rank: int, world: int, port: int) -> None:
             if rank < 2:
                 _check(rank, 2, causal, group=pair)
             _check(rank, world, causal)  # and the 3-process ring: blocks travel more than one hop
+        _check_unequal_chunks_fail_clearly(rank, world)
         y, _ = __import__("components.attention", fromlist=["x"]).create_attention("ring", DIM, HEADS)(
             torch.randn(B, CHUNK, DIM)
         )  # outside sequence_parallel() the layer is plain dense attention: no communication
@@ -66,7 +79,8 @@ def _worker(rank: int, world: int, port: int) -> None:
 @pytest.mark.distributed
 @pytest.mark.timeout(180)
 def test_ring_attention_equals_dense_on_gloo_processes():
-    """Outputs to ~1e-6 and input/parameter gradients to ~1e-3, causal and not, on 2 and 3 ranks."""
+    """Outputs to ~1e-6 and input/parameter gradients to ~1e-3, causal and not, on 2 and 3 ranks;
+    unequal chunks are a clear error on every rank."""
     mp.spawn(_worker, args=(3, free_port()), nprocs=3, join=True)
 
 

@@ -164,6 +164,20 @@ def test_journal_storage_and_two_objectives(tmp_path):
         run_study(study_cfg(tmp_path, f"storage={journal}", "study=pareto", "trials=5"), objective=quadratic)
 
 
+def test_success_and_time_objective(tmp_path):
+    summary = run_study(study_cfg(tmp_path, "trials=4", "objective=success+time", "study=fast"), objective=quadratic)
+    assert summary["directions"] == ["maximize", "minimize"]
+    complete = [t for t in summary["trials"] if t["state"] == "COMPLETE"]
+    assert len(complete) == 4
+    for t in complete:  # the second value is the trial's measured time (quadratic: 0.01 s per layer)
+        assert t["values"][1] == pytest.approx(0.01 * t["params"]["model.n_layers"])
+    front = [t for t in complete if not any(o["values"][0] >= t["values"][0] and o["values"][1] <= t["values"][1]
+                                            and o["values"] != t["values"] for o in complete)]
+    assert summary["best"]["values"] in [t["values"] for t in front]  # the pick is Pareto-optimal
+    assert summary["best"]["values"][0] == max(t["values"][0] for t in front)  # ... favouring success
+    assert compose([f"config={summary['best_config']}"]).strategy == 2  # and gives a config zoo fit accepts
+
+
 def test_pruning_through_lightning_metric(tmp_path):
     space = write_space(tmp_path, (
         "metric: train/success_rate\n"

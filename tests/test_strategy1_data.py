@@ -14,7 +14,7 @@ from strategies.foundation.recording import (
 from zoo.web.types import Action, Element
 
 CONFIG = {"tasks": ["click-button", "enter-text"], "episodes_per_task": 2, "explore_fraction": 0.5,
-          "explore_epsilon": 1.0, "fps": 3.0, "screenshot_size": 32, "max_episode_steps": 4, "seed": 0}
+          "explore_epsilon": 1.0, "fps": 5.0, "watch_frames": 1, "screenshot_size": 32, "max_episode_steps": 4, "seed": 0}
 
 
 def test_rows_and_actions_round_trip_exactly():
@@ -31,7 +31,8 @@ def test_plan_and_directory_are_versioned_by_the_recording_config():
     assert len({p[1] for p in plan if p[0] == "click-button"}) == 2
     assert dataset_dir("root", CONFIG) == dataset_dir("root", dict(CONFIG))
     assert dataset_dir("root", CONFIG) != dataset_dir("root", {**CONFIG, "fps": 2.0})
-    assert dataset_dir("root", CONFIG).name.startswith("v1-")
+    assert dataset_dir("root", CONFIG) != dataset_dir("root", {**CONFIG, "watch_frames": 2})
+    assert dataset_dir("root", CONFIG).name.startswith("v2-")
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +44,33 @@ def recorded(tmp_path_factory):
 @pytest.mark.browser
 def test_recording_round_trip(recorded):
     manifest = json.loads((recorded / "manifest.json").read_text())
-    assert manifest["schema"] == "actionzoo.episodes/1" and manifest["config"] == CONFIG
+    assert manifest["schema"] == "actionzoo.episodes/2" and manifest["config"] == CONFIG
     recs = load_recorded(recorded)
     assert len(recs) == 4 and {r.meta["agent"] for r in recs} == {"oracle", "explore"}
+    fps = CONFIG["fps"]
     for rec in recs:
         steps = rec.meta["steps"]
-        # one frame per observation (each step plus the page after the last action), time-stamped
-        assert rec.frames.shape == (len(steps) + 1, 32, 32, 3) and rec.frames.dtype == np.uint8
-        assert np.all(np.diff(rec.times) >= 0) and list(rec.frame_step) == list(range(len(steps) + 1))
-        ep = to_episode(rec, fps=3.0, frames_per_step=2)
+        # a screen recording: every observation's own frame (each step and the page after the last
+        # action) plus the frames filmed at fps in between, all in time order
+        assert rec.frames.shape[1:] == (32, 32, 3) and rec.frames.dtype == np.uint8
+        assert np.all(np.diff(rec.times) >= 0) and len(rec.times) == len(rec.frames) == len(rec.frame_step)
+        own = rec.frame_step[rec.frame_step >= 0]
+        assert list(own) == list(range(len(steps) + 1))
+        filmed = rec.times[rec.frame_step < 0]
+        duration = float(rec.times[-1] - rec.times[0])
+        # the page is watched for watch_frames periods before each action: at least one tick per step
+        assert duration >= len(steps) * CONFIG["watch_frames"] / fps - 0.05
+        assert len(filmed) >= len(steps) and np.all(np.diff(filmed) >= 1.0 / fps - 0.02)
+        assert len(filmed) <= duration * fps + 2
+        ep = to_episode(rec, fps=fps, frames_per_step=2)
         for t, (raw, step) in enumerate(zip(steps, ep.steps)):
             assert [element_row(e) for e in step.elements] == raw["elements"]
             assert step.action == dict_action(raw["action"])
             assert step.line == action_line(step.action, step.elements) == raw["line"]
-            assert step.frames[-1].tobytes() == rec.frames[t].tobytes()  # the step's own frame comes last
+            own_frame = rec.frames[int(np.flatnonzero(rec.frame_step == t)[0])]
+            assert step.frames[-1].tobytes() == own_frame.tobytes()  # the step's own frame comes last
+            if t > 0:  # and before it a frame of the video, filmed while the page was watched
+                assert len(step.frames) == 2
         assert rec.meta["instructions"].splitlines()[0].startswith("1. ")
         sign = 1.0 if rec.meta["success"] else -1.0
         assert np.sign(ep.steps[-1].value) == sign or rec.meta["raw_reward"] == 0
@@ -99,3 +113,23 @@ def test_frames_are_resampled_at_the_recording_fps():
     # at 2 fps the ticks are t=0 and t=0.5, so step 2 (t=0.9) sees frame 0, frame 1 (shown at 0.5) and itself
     assert [int(f[0, 0, 0]) for f in step_frames(rec, 2, fps=2.0, k=3)] == [0, 1, 2]
     assert [int(f[0, 0, 0]) for f in step_frames(rec, 1, fps=2.0, k=3)] == [0, 1]
+
+
+def test_acting_samples_frames_as_the_dataset_reader_does():
+    """history_episode (agent, tree search) picks from its observation stream what step_frames picks
+    from a recording holding the same frames at the same times."""
+    from strategies.foundation.data import Recorded
+    from strategies.foundation.search import history_episode
+    from zoo.web.types import Observation
+
+    times = [0.0, 0.2, 0.25, 0.9, 1.6]
+    shots = [np.full((2, 2, 3), i, np.uint8) for i in range(len(times))]
+    els = [Element(0, "button", "ok", {}, (0, 0, 10, 10), -1, 0, True, "action", True)]
+    observations = [Observation("t", "Press ok", els, shot, "p", i) for i, shot in enumerate(shots)]
+    rec = Recorded({"steps": [{}] * len(times)}, np.stack(shots), np.asarray(times, np.float32), np.arange(len(times)))
+    for k in (1, 2, 3):
+        ep = history_episode("t", observations, [Action.click(0)] * (len(times) - 1), k, times, fps=3.0)
+        for t, step in enumerate(ep.steps):
+            assert [f.tobytes() for f in step.frames] == [f.tobytes() for f in step_frames(rec, t, 3.0, k)]
+    # at 3 fps the ticks are 0, 1/3, 2/3, 1, 4/3: frame 1 (t=0.2) is never the latest one at a tick
+    assert [int(f[0, 0, 0]) for f in step_frames(rec, 4, 3.0, 3)] == [2, 3, 4]

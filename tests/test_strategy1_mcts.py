@@ -135,3 +135,80 @@ def test_a_single_candidate_needs_no_simulation():
     sim = TreeSimulator(site)
     result = MCTS(sim, PriorEvaluator(site), simulations=10).search(())
     assert result.action == "only" and result.expansions == 1 and sim.calls == 1
+
+
+# A larger site, 3 actions deep with 4 choices per page (85 nodes): a budget of 12 expansions
+# cannot visit it all.  Only "c" -> "c2" -> "c2b" wins.  The prior is informative but not decisive
+# ("a" is the policy's favourite), and the value estimates of inner pages point to the winning branch.
+def deep_site() -> tuple[dict, dict[str, float], dict[str, float]]:
+    site: dict = {}
+    prior: dict[str, float] = {}
+    values: dict[str, float] = {}
+    root_prior = {"a": 0.4, "b": 0.15, "c": 0.3, "d": 0.15}
+    site["start"] = {"page": "home", "children": {k: k for k in root_prior}}
+    prior.update(root_prior)
+    for k in root_prior:
+        kids = {f"{k}{i}": f"{k}{i}" for i in range(1, 5)}
+        site[k] = {"page": f"page-{k}", "children": kids}
+        values[k] = 0.6 if k == "c" else -0.3
+        for i, kid in enumerate(kids, start=1):
+            prior[kid] = 0.25
+            values[kid] = 0.7 if kid == "c2" else -0.4
+            leaves = {f"{kid}{x}": f"{kid}{x}" for x in "abcd"}
+            site[kid] = {"page": f"page-{kid}", "children": leaves}
+            for leaf in leaves:
+                prior[leaf] = 0.25
+                site[leaf] = {"terminal": 1.0 if leaf == "c2b" else -1.0}
+    return site, prior, values
+
+
+class ValueEvaluator(PriorEvaluator):
+    """Fixed priors and a value estimate per state (0 where none is given)."""
+
+    def __init__(self, site: dict, prior: dict[str, float], values: dict[str, float]):
+        super().__init__(site, prior)
+        self.values = values
+
+    def evaluate(self, prefix: tuple, outcome: Outcome):
+        actions, priors, _ = super().evaluate(prefix, outcome)
+        return actions, priors, self.values.get(outcome.observation, 0.0)
+
+
+def test_puct_finds_the_best_action_in_a_tree_larger_than_its_budget():
+    site, prior, values = deep_site()
+    assert len(site) == 85
+    sim = TreeSimulator(site)
+    search = MCTS(sim, ValueEvaluator(site, prior, values), simulations=12, c_puct=1.0, max_depth=3)
+    result = search.search(())
+    assert result.action == "c" and result.expansions <= 12
+    assert sum(n.expanded for n in search.nodes.values()) <= 12 < len(site)
+    # the next decisions (each with its own budget, the tree reused) follow the branch to the win
+    assert search.search(("c",)).action == "c2" and search.search(("c", "c2")).action == "c2b"
+    assert search.node(("c", "c2", "c2b")).value == 1.0
+
+
+def test_without_the_leaf_values_the_same_budget_follows_the_prior():
+    site, prior, _ = deep_site()
+    search = MCTS(TreeSimulator(site), ValueEvaluator(site, prior, {}), simulations=6, c_puct=1.0, max_depth=3)
+    assert search.search(()).action == "a"  # no win found in 6 expansions: the favourite keeps the most visits
+
+
+def test_a_leaf_value_changes_the_choice():
+    # two pages, neither ends the episode within the budget: only the value estimate can tell them apart
+    site = {"start": {"page": "home", "children": {"x": "px", "y": "py"}}}
+    for name in ("px", "py"):
+        site[name] = {"page": name, "children": {f"{name}-more": f"{name}-deep"}}
+        site[f"{name}-deep"] = {"page": name, "children": {f"{name}-end": "end"}}
+    site["end"] = {"terminal": 0.0}
+    prior = {"x": 0.6, "y": 0.4}
+
+    def choose(values: dict[str, float]) -> str:
+        search = MCTS(TreeSimulator(site), ValueEvaluator(site, prior, values), simulations=3, c_puct=1.0,
+                      max_depth=3, stop_on_win=False)
+        result = search.search(())
+        assert result.expansions == 3 and all(not n.terminal for n in search.nodes.values())
+        return result.action
+
+    assert choose({}) == "x"  # no value information: the prior decides
+    assert choose({"px": -0.5, "py": 0.5}) == "y"  # the leaf value overrules the prior
+    assert choose({"px": 0.5, "py": -0.5}) == "x"

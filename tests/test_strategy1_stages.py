@@ -77,6 +77,31 @@ def test_a_partly_trained_stage_continues_from_its_last_checkpoint(tmp_path):
     assert out["pretrain"]["steps"] == 4 and (stage_dir / "final.ckpt").is_file()
 
 
+def test_a_resumed_rl_stage_keeps_its_search_state_and_never_replays_a_seed(tmp_path):
+    import torch
+
+    from strategies.foundation.stages import run_stages
+
+    args = ("stage=rl", "foundation.rl.updates_per_round=1", "foundation.search.simulations=2")
+    cfg = tiny(tmp_path, *args, "foundation.rl.max_steps=2")
+    run_dir = new_run_dir(cfg)
+    run_stages(cfg, run_dir, ["click-button"])
+    stage_dir = run_dir / "checkpoints" / "rl"
+    (stage_dir / "final.ckpt").unlink()  # as if the run had been killed before finishing the stage
+    saved = torch.load(stage_dir / "last.ckpt", map_location="cpu", weights_only=False)["foundation_rl"]
+    before = saved["collector"]["rounds"]
+    assert before and saved["searched"] and saved["collector"]["next_seed"] > 0
+
+    out = run_stages(tiny(tmp_path, *args, "foundation.rl.max_steps=4"), run_dir, ["click-button"])["rl"]
+    rounds = out["search_rounds"]
+    assert out["steps"] == 4 and rounds[: len(before)] == before and len(rounds) > len(before)
+    assert [r["round"] for r in rounds] == list(range(1, len(rounds) + 1))
+    seeds = [seed for r in rounds for seed in r["seeds"]]
+    assert len(seeds) == len(set(seeds))  # the resumed stage searched fresh training seeds only
+    final = torch.load(stage_dir / "final.ckpt", map_location="cpu", weights_only=False)["foundation_rl"]
+    assert len(final["searched"]) >= len(saved["searched"])  # the search buffer was kept, then grew
+
+
 class UniformEvaluator:
     """Every visible actionable element may be clicked, equally likely; value 0: the browser decides."""
 

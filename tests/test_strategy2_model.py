@@ -104,3 +104,26 @@ def test_screen_tokens_enter_the_observation(tokenizer):
         b = m.model.encoder(to_tensors(stack([black]), "cpu"))
     assert not torch.allclose(a.summary, b.summary)  # the pixels reach the summary token
     assert a.aux_loss.dim() == 0
+
+
+@pytest.mark.parametrize("bptt", [True, False])
+def test_xl_replay_memory_gradient_uses_blocks_only_through_forward(bptt):
+    """ppo.bptt: the loss at the last step reaches earlier steps' inputs through the XL memory, and
+    the memory rows are taken inside each Block's forward (the FSDP rule: norm1 runs once per Block call)."""
+    from strategies.compressive_rl.model import MemoryCore
+
+    cfg = compose(["strategy=2", "model.attention=xl", "model.dim=16", "model.n_layers=2", "model.n_heads=2"],
+                  validate_choices=False)
+    torch.manual_seed(0)
+    core = MemoryCore(cfg.model, bptt=bptt)
+    calls = {"block": 0, "norm1": 0}
+    for blk in core.trunk.blocks:
+        blk.register_forward_pre_hook(lambda *_: calls.__setitem__("block", calls["block"] + 1))
+        blk.norm1.register_forward_pre_hook(lambda *_: calls.__setitem__("norm1", calls["norm1"] + 1))
+    x = torch.randn(4, 3, 16, requires_grad=True)
+    starts = torch.zeros(4, 3, dtype=torch.bool)
+    starts[0] = True
+    y = core.unroll(x, core.init_state(3, torch.device("cpu")), starts)
+    (y[-1] * torch.randn(3, 16)).sum().backward()  # (a plain sum of a LayerNorm output has no gradient)
+    assert calls["norm1"] == calls["block"] == 4 * 2
+    assert bool(x.grad[:-1].abs().sum() > 0) == bptt  # earlier steps reached; without bptt memory is a stop-gradient

@@ -110,6 +110,21 @@ def test_mean_ci_t_interval():
     assert mean_ci([2.0, 2.0])["ci95"] == [2.0, 2.0] and mean_ci([3.0])["ci95"] == [3.0, 3.0]
 
 
+def test_episode_stats_is_a_mergeable_torchmetrics_metric():
+    from torchmetrics import Metric
+
+    from zoo.web.results import EpisodeStats
+
+    rows = np.array([[0.9, 1.0, 2.0, 1.0, 0.0], [-1.0, -1.0, 5.0, 0.0, 1.0], [0.5, 1.0, 3.0, 1.0, 0.0]])
+    a, b = EpisodeStats(), EpisodeStats()
+    a.update(rows[:2])
+    b.update(rows[2:])
+    a.merge_state(b)  # how "overall" pools the per-task metrics
+    out = a.compute()
+    assert isinstance(a, Metric) and out["n"] == 3
+    assert np.allclose(out["mean"].numpy(), rows.mean(0)) and np.allclose(out["var"].numpy(), rows.var(0, ddof=1))
+
+
 def test_results_schema_fields():
     eps = [{"task": "a", "seed": eval_seed(k), "raw_reward": 1.0 if k else -1.0, "reward": 0.9 if k else -1.0,
             "success": bool(k), "steps": 2, "error": None} for k in range(4)]

@@ -86,6 +86,41 @@ def test_evaluate_oracle_on_two_tasks(tmp_path):
     assert res["timing"]["env_steps"] > 0
 
 
+def test_evaluate_retries_episodes_lost_to_a_killed_browser(tmp_path, monkeypatch):
+    import zoo.web.vector as vector
+
+    envs = []
+
+    class Recorded(VecWebEnv):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            envs.append(self)
+
+    monkeypatch.setattr(vector, "VecWebEnv", Recorded)
+    log = tmp_path / "eps.jsonl"
+    written = []
+
+    class KillingOracle(OracleAgent):
+        calls = 0
+
+        def act(self, observations, state, done_mask):
+            self.calls += 1
+            if self.calls == 3:  # mid-run: some episodes are already logged, two are running
+                written.append(log.read_text())
+                os.kill(envs[0].browser_pid(), signal.SIGKILL)
+            return super().act(observations, state, done_mask)
+
+    res = evaluate(KillingOracle(), ["click-test", "click-button"], episodes=3, seed=7, num_envs=2, progress=False,
+                   log_path=log, suite="custom")
+    assert res["env"]["restarts"] >= 1 and not res["interrupted"]
+    assert [res["tasks"][t]["successes"] for t in ("click-test", "click-button")] == [3, 3]  # lost ones were rerun
+    assert res["overall"]["errors"] == 0 and max(e["attempt"] for e in res["episodes"]) == 2
+    final = log.read_text()
+    assert written[0] and final.startswith(written[0])  # nothing logged before the crash was lost
+    assert len(final.splitlines()) == 6 and sorted((e["task"], e["seed"]) for e in map(json.loads, final.splitlines())) \
+        == sorted((t, eval_seed(7 + k)) for t in ("click-test", "click-button") for k in range(3))
+
+
 def test_bench_main_writes_results_json(tmp_path):
     cfg = parse_tool_config(BenchConfig, ["agent=random", "tasks=[click-test]", "episodes=3", "num_envs=1",
                                           f"out={tmp_path}", "progress=false"])
@@ -104,6 +139,9 @@ def test_env_throughput_report(tmp_path):
     report = throughput_main(cfg)
     assert [r["contexts"] for r in report["results"]] == [1, 2]
     assert all(r["env_steps"] == 5 * r["contexts"] and r["env_steps_per_s"] > 0 for r in report["results"])
+    # every setting draws from the same round-robin job sequence, so it runs both tasks
+    assert all(set(r["episodes_started"]) == {"click-test", "click-button"} for r in report["results"])
+    assert report["results"][1]["tasks_covered"] == 2
     assert (tmp_path / "env_throughput.json").is_file() and "| 2 |" in (tmp_path / "env_throughput.md").read_text()
 
 

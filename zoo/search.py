@@ -199,9 +199,11 @@ def make_pruning_callback(trial: Any, metric: str, mode: str = "max") -> Any:
         def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
             self.base = self.last + 1
 
-        def _check(self, trainer: Any) -> None:
+        def _check(self, trainer: Any, validation: bool = False) -> None:
             if not self.enabled or trainer.world_size > 1 or trainer.sanity_checking:
                 return
+            if metric.startswith("val/") and not validation:
+                return  # a validation metric is fresh only right after a validation run
             value = trainer.callback_metrics.get(metric)
             step = self.base + int(trainer.global_step)
             if value is None or step <= self.last:
@@ -215,7 +217,7 @@ def make_pruning_callback(trial: Any, metric: str, mode: str = "max") -> Any:
             self._check(trainer)
 
         def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
-            self._check(trainer)
+            self._check(trainer, validation=True)
 
     return OptunaPruning()
 

@@ -223,15 +223,51 @@ def wrap_blocks_for_checkpointing(module: torch.nn.Module) -> None:
             setattr(parent, name, checkpoint_wrapper(sub))
 
 
+def is_sharded_checkpoint(path: str | Path) -> bool:
+    """A checkpoint *directory* written with ``trainer.sharded_checkpoint=true`` (torch.distributed.checkpoint
+    shards plus Lightning's ``meta.pt``), rather than one file."""
+    p = Path(path)
+    return p.is_dir() and ((p / "meta.pt").is_file() or (p / ".metadata").is_file())
+
+
+def checkpoint_exists(path: str | Path) -> bool:
+    """True for a full checkpoint file or a sharded checkpoint directory: use this, not ``is_file()``."""
+    p = Path(path)
+    return p.is_file() or is_sharded_checkpoint(p)
+
+
+def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
+    """Everything in a checkpoint but the weights and optimizer state (``global_step``,
+    ``hyper_parameters``, what ``on_save_checkpoint`` added...), cheaply, from either layout."""
+    p = Path(path)
+    if is_sharded_checkpoint(p):
+        meta = p / "meta.pt"
+        return torch.load(meta, map_location="cpu", weights_only=False) if meta.is_file() else {}
+    if not p.is_file():
+        raise ZooError(f"checkpoint not found: {p}")
+    ckpt = torch.load(p, map_location="cpu", weights_only=False, mmap=True)
+    if not isinstance(ckpt, dict):
+        return {}
+    return {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer_states")}
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """A Lightning checkpoint as one dict (``state_dict``, ``hyper_parameters``, ``global_step``...),
     from a full checkpoint file or a sharded checkpoint directory (``trainer.sharded_checkpoint``),
     which is consolidated in memory on this one process."""
     path = Path(path)
+    if not checkpoint_exists(path):
+        raise ZooError(f"checkpoint not found: {path}")
     if path.is_dir():
-        from lightning.fabric.utilities.load import _load_distributed_checkpoint
+        from torch.distributed.checkpoint import FileSystemReader
+        from torch.distributed.checkpoint.format_utils import _EmptyStateDictLoadPlanner
+        from torch.distributed.checkpoint.state_dict_loader import _load_state_dict
 
-        ckpt = _load_distributed_checkpoint(path)
+        ckpt: dict[str, Any] = {}  # as lightning's _load_distributed_checkpoint, but meta.pt may hold any object
+        _load_state_dict(ckpt, storage_reader=FileSystemReader(path), planner=_EmptyStateDictLoadPlanner(),
+                         no_dist=True)
+        if (path / "meta.pt").is_file():
+            ckpt.update(read_checkpoint_meta(path))
         if "model" in ckpt:  # FSDPStrategy's layout; ModelParallelStrategy already says state_dict
             ckpt["state_dict"] = ckpt.pop("model")
         n_opt = sum(1 for k in ckpt if k.startswith("optimizer_") and k[len("optimizer_"):].isdigit())

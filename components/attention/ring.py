@@ -6,7 +6,13 @@ holds into its output with an online softmax (running log-sum-exp), so no rank e
 than two key/value blocks. The send of the next block (plain ``isend``/``irecv``; gloo's
 ``batch_isend_irecv`` can hang) is posted before the current block is computed, overlapping
 communication with compute. The backward pass runs the same ring: key/value blocks travel with
-their gradient accumulators, which arrive back at their owner after a full turn.
+their gradient accumulators, which arrive back at their owner after a full turn; a rank computes
+its contribution to the block it holds while that block's accumulator is still in flight, and
+the accumulator's onward send overlaps the next block's compute.
+
+Every rank must hold a chunk of the same shape (blocks are exchanged into preallocated buffers):
+the layer checks this up front with one small all-gather and raises a ZooError naming the
+per-rank lengths, instead of hanging or failing deep inside the exchange.
 
 Ring attention only makes sense when the ranks hold pieces of the *same* sequences, so it is
 opt-in: inside ``with sequence_parallel(group):`` the layer runs the ring over ``group``;
@@ -24,6 +30,7 @@ import torch.distributed as dist
 
 from components.attention.base import Attention
 from components.attention.registry import register_attention
+from zoo.errors import ZooError
 
 _GROUP: contextvars.ContextVar[Any] = contextvars.ContextVar("ring_group", default=None)
 KV_TAG, GRAD_TAG = 11, 12
@@ -60,6 +67,20 @@ def _scores(q, k, scale: float, diagonal: bool) -> torch.Tensor:
         n = s.shape[-1]
         s = s.masked_fill(torch.ones(n, n, dtype=torch.bool, device=s.device).triu(1), float("-inf"))
     return s
+
+
+def check_equal_chunks(q: torch.Tensor, group: Any) -> None:
+    """Every rank must hold a (B, H, T, Dh) chunk of the same shape; one all-gather of 4 ints."""
+    world = dist.get_world_size(group)
+    mine = torch.tensor(q.shape, dtype=torch.long, device=q.device)
+    shapes = [torch.empty_like(mine) for _ in range(world)]
+    dist.all_gather(shapes, mine, group=group)
+    if any(not torch.equal(t, shapes[0]) for t in shapes):
+        lens = [int(t[2]) for t in shapes]
+        detail = f"sequence chunk lengths per rank {lens}" if len(set(lens)) > 1 else \
+            f"chunk shapes (B, H, T, Dh) per rank {[tuple(t.tolist()) for t in shapes]}"
+        raise ZooError(f"ring attention needs equal chunks on every rank of the sequence-parallel group; got "
+                       f"{detail} (pad the sequence to a multiple of {world} tokens)")
 
 
 class RingAttentionFn(torch.autograd.Function):
@@ -103,27 +124,38 @@ class RingAttentionFn(torch.autograd.Function):
         delta = (do * out).sum(-1, keepdim=True)  # rowwise dot(dO, O) of the softmax backward
         dq = torch.zeros_like(qf)
         kv = torch.stack([k, v]).to(acc).contiguous()
-        dkv = torch.zeros_like(kv)  # gradient accumulators travelling with the block
+        # The accumulator of the block held at step s comes from the previous rank (its step s-1
+        # send). Compute this rank's contribution first, then wait for the accumulator, add, and
+        # post the onward send without waiting: it completes during the next step's compute.
+        pending: tuple[list[Any], torch.Tensor, torch.Tensor] | None = None  # (works, sent, incoming)
         for step in range(world):
             kv_works, kv_in = [], None
             if step < world - 1:  # keys/values are needed one step ahead: overlap their transfer
                 kv_in = torch.empty_like(kv)
                 kv_works = _exchange(kv, kv_in, group, KV_TAG)
             src = (rank - step) % world
+            contrib = torch.zeros_like(kv)
             if not causal or src <= rank:
                 s = _scores(qf, kv[0], scale, diagonal=causal and src == rank)
                 p = torch.exp(s - lse.unsqueeze(-1))
-                dkv[1] += p.transpose(-2, -1) @ do
+                contrib[1] = p.transpose(-2, -1) @ do
                 ds = p * (do @ kv[1].transpose(-2, -1) - delta)
                 dq += (ds @ kv[0]) * scale
-                dkv[0] += (ds.transpose(-2, -1) @ qf) * scale
-            dkv_in = torch.empty_like(dkv)  # after `world` hops the accumulators are home again
-            works = kv_works + _exchange(dkv.contiguous(), dkv_in, group, GRAD_TAG)
-            for w in works:
+                contrib[0] = (ds.transpose(-2, -1) @ qf) * scale
+            if pending is not None:
+                for w in pending[0]:
+                    w.wait()
+                contrib += pending[2]
+            dkv_in = torch.empty_like(contrib)  # after `world` hops the accumulators are home again
+            pending = (_exchange(contrib, dkv_in, group, GRAD_TAG), contrib, dkv_in)
+            for w in kv_works:
                 w.wait()
-            dkv = dkv_in
             if kv_in is not None:
                 kv = kv_in
+        assert pending is not None
+        for w in pending[0]:
+            w.wait()
+        dkv = pending[2]
         return dq.to(q.dtype), dkv[0].to(k.dtype), dkv[1].to(v.dtype), None, None
 
 
@@ -137,5 +169,6 @@ class RingAttention(Attention):
         if group is None:
             y = self.attend(q, k, v, is_causal=self.causal)
         else:  # attention dropout is not applied on the ring path
+            check_equal_chunks(q, group)
             y = RingAttentionFn.apply(q, k, v, self.causal, group)
         return self.merge_heads(y), None

@@ -1,6 +1,6 @@
 """``sliding``: sliding-window sparse attention; each query sees exactly ``window`` keys.
 
-Window convention (pinned by tests/test_attention_sliding.py): causal query i sees keys
+Window convention (pinned by tests/test_attention_equivalence.py): causal query i sees keys
 i-W+1 .. i, i.e. W keys counting itself. The FlexAttention idiom ``q - kv <= W`` would keep
 W+1 keys; ``keep_key`` below uses ``q - kv < W`` and is the single rule both backends share.
 Non-causal: keys i-(W-1)//2 .. i+W//2 (again exactly W).
@@ -43,10 +43,17 @@ def band_mask(n: int, window: int, causal: bool, device: Any = None) -> torch.Te
     return keep_key(idx[:, None], idx[None, :], window, causal)
 
 
-def blocked_sliding_sdpa(q, k, v, window: int, causal: bool, dropout: float = 0.0) -> torch.Tensor:
-    """Exact sliding-window attention with SDPA over query blocks (CPU-friendly, differentiable)."""
+def blocked_sliding_sdpa(
+    q, k, v, window: int, causal: bool, dropout: float = 0.0, block: int | None = None
+) -> torch.Tensor:
+    """Exact sliding-window attention with SDPA over query blocks (CPU-friendly, differentiable).
+
+    ``block`` (queries per block; default max(window, MIN_BLOCK)) only trades matmul size for
+    wasted keys: each block attends block + window - 1 keys. Inputs of at most one block take a
+    single band-masked SDPA call.
+    """
     n = q.shape[-2]
-    block = max(window, MIN_BLOCK)
+    block = int(block) if block else max(window, MIN_BLOCK)
     if n <= block:
         mask = band_mask(n, window, causal, q.device)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
@@ -102,6 +109,7 @@ class SlidingWindowAttention(Attention):
         super().__init__(dim, n_heads, **kw)
         self.window = check_positive("window", window)
         self.backend = "auto"  # auto | sdpa | flex (tests force "flex" to check the mask on CPU)
+        self.query_block: int | None = None  # CPU path's query block (None: max(window, MIN_BLOCK))
 
     def use_flex(self, q: torch.Tensor) -> bool:
         if self.backend != "auto":
@@ -114,7 +122,7 @@ class SlidingWindowAttention(Attention):
             y = flex_sliding(q, k, v, self.window, self.causal, compiled=q.is_cuda)
         else:
             p = self.dropout if self.training else 0.0
-            y = blocked_sliding_sdpa(q, k, v, self.window, self.causal, p)
+            y = blocked_sliding_sdpa(q, k, v, self.window, self.causal, p, block=self.query_block)
         return self.merge_heads(y), None
 
     def extra_repr(self) -> str:

@@ -52,11 +52,12 @@ def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: 
     from strategies.compressive_rl.module import make_featurizer
     from strategies.compressive_rl.tokenizer import tokenizer_from_json
     from zoo.errors import ZooError
+    from zoo.training import checkpoint_exists, load_checkpoint
 
     path = Path(checkpoint_path)
-    if not path.is_file():
+    if not checkpoint_exists(path):
         raise ZooError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(path)  # a full file or a sharded directory (trainer.sharded_checkpoint)
     hp = ckpt.get("hyper_parameters", {})
     if hp.get("strategy") != 2 or "tokenizer_json" not in ckpt:
         raise ZooError(f"{path} is not a strategy-2 (compressive_rl) checkpoint")

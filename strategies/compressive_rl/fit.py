@@ -43,12 +43,15 @@ def gather_pages(env: Any, seeds: list[int], steps: int, seed: int) -> list[Any]
     return pages
 
 
-def build_module(cfg: DictConfig, run_dir: Path, env: Any, seeds: list[int], ckpt: Path | None) -> Any:
+def build_module(cfg: DictConfig, run_dir: Path, env: Any, seeds: list[int], ckpt: Path | None,
+                 tasks: list[str] | None = None) -> Any:
     from strategies.compressive_rl.module import PPOModule
     from strategies.compressive_rl.tokenizer import tokenizer_to_json, train_tokenizer
 
     if ckpt is not None:
-        tok_json = torch.load(ckpt, map_location="cpu", weights_only=False)["tokenizer_json"]
+        from zoo.training import read_checkpoint_meta
+
+        tok_json = read_checkpoint_meta(ckpt)["tokenizer_json"]
     else:
         from zoo.web.seeds import train_seed
 
@@ -57,7 +60,7 @@ def build_module(cfg: DictConfig, run_dir: Path, env: Any, seeds: list[int], ckp
         tok_json = tokenizer_to_json(train_tokenizer(pages, int(cfg.model.vocab_size)))
     (run_dir / "tokenizer.json").write_text(tok_json)
     module = PPOModule(OmegaConf.to_container(cfg, resolve=True), tok_json)
-    module.attach_env(env, seeds)
+    module.attach_env(env, seeds, tasks)
     return module
 
 
@@ -84,11 +87,22 @@ def merge_metrics(path: Path, earlier: list[dict[str, str]]) -> None:
         writer.writerows(rows)
 
 
+def validation_options(cfg: DictConfig) -> dict[str, Any]:
+    """Trainer options for the periodic greedy validation (ppo.val_every updates; 0: none)."""
+    every = int(cfg.ppo.val_every)
+    if every <= 0:
+        return {"limit_val_batches": 0, "num_sanity_val_steps": 0}
+    return {"val_check_interval": every, "check_val_every_n_epoch": None, "num_sanity_val_steps": 0}
+
+
 def check_config(cfg: DictConfig) -> None:
     p = cfg.ppo
-    for key in ("rollout_steps", "update_epochs", "minibatches", "max_spans", "max_options", "max_instruction_len"):
+    for key in ("rollout_steps", "update_epochs", "minibatches", "max_spans", "max_options", "max_instruction_len",
+                "val_episodes"):
         if int(p[key]) <= 0:
             raise ZooError(f"bad value for 'ppo.{key}': {p[key]} (must be > 0)")
+    if int(p.val_every) < 0:
+        raise ZooError(f"bad value for 'ppo.val_every': {p.val_every} (updates between validations; 0: none)")
     if int(cfg.env.num_envs) <= 0:
         raise ZooError(f"bad value for 'env.num_envs': {cfg.env.num_envs} (must be > 0)")
     if cfg.model.use_screen and not cfg.env.screenshot:
@@ -123,7 +137,7 @@ def evaluate_checkpoint(cfg: DictConfig, ckpt: Path, tasks: list[str], run_dir: 
 def fit(cfg: DictConfig, run_dir: Path) -> dict:
     from zoo.runs import last_checkpoint
     from zoo.suites import resolve_tasks
-    from zoo.training import make_trainer
+    from zoo.training import checkpoint_exists, make_trainer, read_checkpoint_meta
     from zoo.web.seeds import train_seed
 
     check_config(cfg)
@@ -135,7 +149,7 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict:
     torch.manual_seed(int(cfg.seed))
     n = int(cfg.env.num_envs)
     # a resumed run continues on fresh training seeds rather than replaying the first episodes
-    offset = 0 if ckpt is None else 100_000 + int(torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]) * 1000
+    offset = 0 if ckpt is None else 100_000 + int(read_checkpoint_meta(ckpt)["global_step"]) * 1000
     seeds = [train_seed(int(cfg.seed) * 10_000 + offset + i) for i in range(n)]
     metrics_csv = run_dir / "csv" / "ppo" / "metrics.csv"
     earlier = read_metrics(metrics_csv) if ckpt else []
@@ -143,11 +157,11 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict:
     warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
     env = make_env(cfg, tasks)
     try:
-        module = build_module(cfg, run_dir, env, seeds, ckpt)
-        trainer = make_trainer(cfg, run_dir, stage="ppo")
+        module = build_module(cfg, run_dir, env, seeds, ckpt, tasks)
+        trainer = make_trainer(cfg, run_dir, stage="ppo", **validation_options(cfg))
         trainer.fit(module, ckpt_path=str(ckpt) if ckpt else None)
         final = run_dir / "checkpoints" / "ppo" / "last.ckpt"
-        saved_step = torch.load(final, map_location="cpu", weights_only=False)["global_step"] if final.is_file() else -1
+        saved_step = read_checkpoint_meta(final)["global_step"] if checkpoint_exists(final) else -1
         if saved_step != trainer.global_step:  # the checkpoint cadence missed the final update
             trainer.save_checkpoint(final)
     finally:

@@ -12,6 +12,8 @@ Per env step:
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +108,20 @@ class ObservationEncoder(nn.Module):
 
 
 # ---------------------------------------------------------------- recurrent memory core
+@contextmanager
+def attention_input(block: nn.Module) -> Iterator[list[Tensor]]:
+    """Collects what ``block``'s attention receives (``norm1(x)``, with its graph) while the Block's
+    own ``forward`` runs: the rule under FSDP is that a Block's weights are used only there.  Works
+    through an activation-checkpoint wrapper; only the first call is kept (not the recomputation)."""
+    inner = getattr(block, "_checkpoint_wrapped_module", block)
+    seen: list[Tensor] = []
+    handle = inner.attn.register_forward_pre_hook(lambda _m, args: seen.append(args[0]) if not seen else None)
+    try:
+        yield seen
+    finally:
+        handle.remove()
+
+
 class MemoryCore(nn.Module):
     """One token per env step through the Transformer trunk, attention state carried across steps.
 
@@ -138,13 +154,16 @@ class MemoryCore(nn.Module):
             return y[:, 0], state
         h, new_state = x.unsqueeze(1), []
         for blk, st in zip(self.trunk.blocks, state):
-            h_in = h
-            h, new_st = blk(h, st)
-            if self.xl and new_st.shape[1] > 0:
+            if self.xl and st.shape[1] > 0:
                 # XL hands back its memory detached (its stop-gradient).  The rows are the attention
-                # inputs norm1(h); rebuilt here with their graph so the replay backpropagates
-                # through the memory over the rollout, as it does for infini.
-                new_st = torch.cat([st, blk.norm1(h_in)], 1)[:, -new_st.shape[1]:]
+                # inputs norm1(h), taken here with their graph -- inside the Block's forward, where
+                # FSDP has the Block's weights gathered -- so the replay backpropagates through the
+                # memory over the rollout, as it does for infini.
+                with attention_input(blk) as seen:
+                    h, new_st = blk(h, st)
+                new_st = torch.cat([st, seen[0]], 1)[:, -new_st.shape[1]:]
+            else:
+                h, new_st = blk(h, st)
             new_state.append(new_st)
         return self.trunk.norm(h)[:, 0], new_state
 

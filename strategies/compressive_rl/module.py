@@ -61,14 +61,25 @@ class PPOModule(L.LightningModule):
         self.model = ActionModel(self.cfg.model, self.cfg.ppo, self.tokenizer.vocab_size, int(self.tokenizer.pad_id))
         self.collector: RolloutCollector | None = None
         self._env: Any = None
+        self.val_jobs: list[tuple[str, int]] = []
+        self.env_steps_done = 0  # env steps this process has collected, carried through checkpoints
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["tokenizer_json"] = self.tokenizer_json
+        checkpoint["env_steps_done"] = self.env_steps_done
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.env_steps_done = int(checkpoint.get("env_steps_done", 0))
 
     # ---------------------------------------------------------------- wiring
-    def attach_env(self, env: Any, seeds: list[int]) -> None:
+    def attach_env(self, env: Any, seeds: list[int], tasks: list[str] | None = None) -> None:
+        """Plug in the VecWebEnv; ``tasks`` get the periodic validation episodes (ppo.val_every)."""
+        from strategies.compressive_rl.validation import validation_jobs
+
         self._env = env
         self.collector = RolloutCollector(env, self.featurizer, len(seeds), seeds)
+        self.val_jobs = validation_jobs(list(tasks or [s.name for s in getattr(env, "specs", [])]),
+                                        int(self.cfg.ppo.val_episodes))
 
     def configure_model(self) -> None:
         from zoo.training import shard_for_model_parallel
@@ -83,6 +94,22 @@ class PPOModule(L.LightningModule):
 
     def train_dataloader(self):
         return torch.utils.data.DataLoader(UpdateStream(), batch_size=None)
+
+    def val_dataloader(self):
+        # one step plays all validation episodes; none when validation is off (ppo.val_every=0)
+        items = [torch.zeros(1)] if int(self.cfg.ppo.val_every) > 0 else []
+        return torch.utils.data.DataLoader(items, batch_size=None)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Greedy episodes on held-out seeds (strategies/compressive_rl/validation.py) -> val/success_rate."""
+        from strategies.compressive_rl.validation import greedy_episodes, summarize
+
+        assert self.collector is not None, "attach_env() before fitting"
+        self.model.eval()
+        episodes = greedy_episodes(self._env, self.featurizer, self.model, self.val_jobs, self.device)
+        self.collector.restart()  # the env's training episodes were cut: start fresh ones
+        for k, v in summarize(episodes).items():
+            self.log(f"val/{k}", v, on_step=False, on_epoch=True, sync_dist=True, batch_size=1)
 
     # ---------------------------------------------------------------- PPO
     def replay(self, ro: dict[str, Any], envs: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -146,6 +173,8 @@ class PPOModule(L.LightningModule):
         rollout = self.collector.collect(self.model, int(self.cfg.ppo.rollout_steps), self.device)
         self.model.train()
         stats = self.ppo_update(rollout)
+        self.env_steps_done += int(rollout.rewards.size)
+        stats["env_steps"] = float(self.env_steps_done * self.trainer.world_size)  # cumulative, all processes
         stats["env_steps_per_s"] = rollout.env_steps_per_s
         stats["mean_step_reward"] = float(rollout.rewards.mean())
         if rollout.episodes:

@@ -68,9 +68,22 @@ class RolloutCollector:
 
     def __init__(self, env: Any, featurizer: Featurizer, num_envs: int, seeds: list[int]):
         self.env, self.featurizer, self.n = env, featurizer, num_envs
-        self.obs = env.reset(seeds=seeds)
+        self.seeds = [int(s) for s in seeds]
+        self.started = [1] * num_envs  # episodes begun per env since the last reset (seed stream position)
+        self.obs = env.reset(seeds=self.seeds)
         self.starts = np.ones(num_envs, dtype=bool)
         self.state: Any = None
+
+    def restart(self) -> None:
+        """Begin fresh episodes on every env (after the env was used for something else, e.g.
+        validation), continuing each env's training-seed stream past every seed it already began."""
+        from zoo.web.seeds import advance
+
+        self.seeds = [advance(s, k, self.n) for s, k in zip(self.seeds, self.started)]
+        self.started = [1] * self.n
+        self.obs = self.env.reset(seeds=self.seeds)
+        self.starts = np.ones(self.n, dtype=bool)
+        self.state = None
 
     @torch.no_grad()
     def collect(self, model: ActionModel, steps: int, device: torch.device) -> Rollout:
@@ -95,6 +108,7 @@ class RolloutCollector:
             rewards.append(np.asarray(rew, np.float32))
             dones.append(done)
             episodes += [info["episode"] for info in infos if isinstance(info, dict) and "episode" in info]
+            self.started = [k + int(d) for k, d in zip(self.started, done)]  # autoreset began the next one
             self.starts = done
         elapsed = time.perf_counter() - t0
         # bootstrap value of the next observation, without advancing the carried memory

@@ -6,6 +6,7 @@ sets it, or from ``seed_hints`` set by the caller); where no seed is known the p
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,12 @@ from zoo.web.types import Action, Observation
 
 @dataclass
 class EnvState:
-    """Per env: the live episode's observations and actions, its seed and search tree."""
+    """Per env: the live episode's observations (and when they came, seconds since its start: the
+    frames are sampled from them at ``fps`` as from a recording) and actions, its seed and search tree."""
 
     observations: list[Observation] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    start: float = field(default_factory=time.monotonic)
     actions: list[Action] = field(default_factory=list)
     seed: int | None = None
     search: Any = None
@@ -36,10 +40,10 @@ class FoundationAgent:
     screenshot_size = 64
 
     def __init__(self, policy: Policy, search_cfg: Any = None, env_kwargs: dict[str, Any] | None = None,
-                 frames_per_step: int = 1):
+                 frames_per_step: int = 1, fps: float = 3.0):
         self.policy, self.search_cfg = policy, search_cfg
         self.env_kwargs = dict(env_kwargs or {})
-        self.frames_per_step = int(frames_per_step)
+        self.frames_per_step, self.fps = int(frames_per_step), float(fps)
         self.replays: dict[str, ReplayEnv] = {}
         self.seed_hints: dict[int, int] = {}  # env index -> seed of its current episode
         self.stats = {"decisions": 0, "searched": 0, "expansions": 0, "no_seed": 0}
@@ -59,7 +63,8 @@ class FoundationAgent:
             if done[i] or not state[i].observations:
                 state[i] = EnvState()
             state[i].observations.append(obs)
-        episodes = [history_episode(obs.task, st.observations, st.actions, self.frames_per_step)
+            state[i].times.append(time.monotonic() - state[i].start)
+        episodes = [history_episode(obs.task, st.observations, st.actions, self.frames_per_step, st.times, self.fps)
                     for obs, st in zip(observations, state)]
         actions = [d.action for d in self.policy.decide(episodes)]
         if self.uses_search:
@@ -81,8 +86,8 @@ class FoundationAgent:
         if st.search is None or st.seed != seed:
             st.seed = int(seed)
             st.search = make_search(self.policy, self.replay_env(obs.task), obs.task, st.seed, self.search_cfg,
-                                    self.frames_per_step)
-        st.search.sim.remember(tuple(st.actions), st.observations)
+                                    self.frames_per_step, self.fps)
+        st.search.sim.remember(tuple(st.actions), st.observations, st.times)
         result = st.search.search(tuple(st.actions))
         st.expansions.append(result.expansions)
         self.stats["searched"] += 1

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from strategies.foundation.sequence import IGNORE, MAX_SPAN_TOKENS, Example
+from zoo.web.types import ACTION_KINDS
 
 SEQ_PAD = {"ids": 0, "ttype": 0, "pos": 0, "step": 0, "frame_no": -1, "frame_j": 0, "elem_ref": -1,
            "lm_target": IGNORE, "lm_kind": 0, "next_frame_no": -1, "next_frame_j": 0}
@@ -21,6 +22,7 @@ class Batch:
     step's element tokens (-1 pad).  span_pos (NA, C, L): token positions of each candidate span.
     slot / kind / key / span: supervised targets (-1: none).  value: return target (nan: none).
     visit (NA, E): search visit distribution over the step's elements; has_visit marks rows with one.
+    visit_kind (NA, K): search visit distribution over action kinds; has_visit_kind likewise.
     """
 
     ids: torch.Tensor
@@ -51,6 +53,8 @@ class Batch:
     value: torch.Tensor
     visit: torch.Tensor
     has_visit: torch.Tensor
+    visit_kind: torch.Tensor
+    has_visit_kind: torch.Tensor
 
     def to(self, device: Any) -> Batch:
         return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
@@ -89,6 +93,8 @@ def collate(examples: list[Example]) -> Batch:
     span_pos = np.full((len(acts), n_span, MAX_SPAN_TOKENS), -1, np.int64)
     visit = np.zeros((len(acts), n_el), np.float32)
     has_visit = np.zeros(len(acts), bool)
+    visit_kind = np.zeros((len(acts), len(ACTION_KINDS)), np.float32)
+    has_visit_kind = np.zeros(len(acts), bool)
     for r, (_, a) in enumerate(acts):
         elem_pos[r, : len(a["elem_pos"])] = a["elem_pos"]
         for c, toks in enumerate(a["span_pos"]):
@@ -96,6 +102,9 @@ def collate(examples: list[Example]) -> Batch:
         if a["visit"] is not None:
             visit[r, : len(a["visit"])] = a["visit"]
             has_visit[r] = True
+        if a.get("visit_kind") is not None:
+            visit_kind[r] = a["visit_kind"]
+            has_visit_kind[r] = True
     cat = lambda name: torch.from_numpy(np.concatenate([getattr(e, name) for e in examples]))  # noqa: E731
     return Batch(
         **seq,
@@ -108,4 +117,5 @@ def collate(examples: list[Example]) -> Batch:
         key=_long([a["key"] for _, a in acts]), span=_long([a["span"] for _, a in acts]),
         value=torch.tensor([a["value"] for _, a in acts], dtype=torch.float32),
         visit=torch.from_numpy(visit), has_visit=torch.from_numpy(has_visit),
+        visit_kind=torch.from_numpy(visit_kind), has_visit_kind=torch.from_numpy(has_visit_kind),
     )

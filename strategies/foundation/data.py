@@ -24,9 +24,9 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from components.text import BPETokenizer
-from components.tokenizers import FrameSampler
 from strategies.foundation.batch import collate
 from strategies.foundation.recording import dataset_dir, dict_action, ensure_dataset, recording_config, row_element
+from strategies.foundation.screencast import sample_frames
 from strategies.foundation.sequence import Episode, SequenceBuilder, Step, element_text
 from zoo.errors import ZooError
 
@@ -64,12 +64,10 @@ def terminal_value(raw_reward: float, truncated: bool) -> float:
 
 
 def step_frames(rec: Recorded, t: int, fps: float, k: int) -> np.ndarray:
-    """The last ``k`` frames of the recording watched at ``fps`` up to step t, the step's own frame last."""
+    """The last ``k`` frames of the recording watched at ``fps`` up to step t, the step's own frame last
+    (``screencast.sample_frames``: the acting path samples its observation stream the same way)."""
     own = int(np.flatnonzero(rec.frame_step == t)[0])
-    ticks = FrameSampler(fps, 1).indices(rec.times.tolist())
-    t0 = float(rec.times[0])
-    seen = sorted({i for n, i in enumerate(ticks) if t0 + n / fps <= rec.times[own] + 1e-9 and i < own} | {own})
-    return rec.frames[seen[-k:]]
+    return rec.frames[sample_frames(rec.times, own, fps, k)]
 
 
 def to_episode(rec: Recorded, fps: float = 3.0, frames_per_step: int = 1, gamma: float = 0.95) -> Episode:

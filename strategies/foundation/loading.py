@@ -18,8 +18,10 @@ def load_module(checkpoint_path: str | Path, device: str = "cpu") -> tuple[Any, 
     from strategies.foundation.data import builder_for
     from strategies.foundation.module import FoundationModule
 
+    from zoo.training import load_checkpoint
+
     path = resolve_checkpoint(checkpoint_path)
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(path)  # a full file or a sharded directory (trainer.sharded_checkpoint)
     hp = ckpt.get("hyper_parameters", {})
     if "cfg" not in hp or "foundation_tokenizer" not in ckpt:
         raise ZooError(f"{path} is not a Strategy-1 checkpoint (no foundation config/tokenizer inside)")
@@ -37,19 +39,23 @@ def is_checkpoint(path: str | Path) -> bool:
         p = resolve_checkpoint(path)
     except ZooError:
         return False
-    ckpt = torch.load(p, map_location="cpu", weights_only=False, mmap=True)
+    from zoo.training import read_checkpoint_meta
+
+    ckpt = read_checkpoint_meta(p)
     return "foundation_tokenizer" in ckpt and "cfg" in ckpt.get("hyper_parameters", {})
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
     """A .ckpt file, or a run dir: its last completed stage's final checkpoint."""
+    from zoo.training import checkpoint_exists
+
     p = Path(path)
-    if p.is_file():
+    if checkpoint_exists(p):  # a file, or a sharded checkpoint directory
         return p
     if p.is_dir():
         for stage in ("rl", "sft", "pretrain"):
             final = p / "checkpoints" / stage / "final.ckpt"
-            if final.is_file():
+            if checkpoint_exists(final):
                 return final
     raise ZooError(f"checkpoint not found: {p} (give a .ckpt file or a Strategy-1 run directory)")
 
@@ -66,7 +72,7 @@ def load_agent(checkpoint_path: str | Path, search: bool | None = None, device: 
     policy = Policy(module.model, builder, int(cfg.foundation.search.top_k), device)
     use_search = bool(cfg.foundation.search.in_agent) if search is None else bool(search)
     agent = FoundationAgent(policy, cfg.foundation.search if use_search else None, env_kwargs(cfg),
-                            int(cfg.foundation.data.frames_per_step))
+                            int(cfg.foundation.data.frames_per_step), float(cfg.foundation.data.fps))
     agent.name = "strategy1-" + ("policy+mcts" if use_search else "policy")
     agent.screenshot = bool(cfg.model.use_screen)
     agent.screenshot_size = int(cfg.env.screenshot_size)

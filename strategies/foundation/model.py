@@ -7,7 +7,11 @@ dense).  Heads:
 
     lm       next text token (goal text in pretraining, numbered action lines in SFT), mixed with a
              copy distribution over the goal and pointed-element tokens so far (pointer-generator,
-             See et al. 2017): labels and typed text are copied, not memorised
+             See et al. 2017): labels and typed text are copied, not memorised.  Names are often
+             split into many small BPE pieces ("kira.alvarez@..." is ~20 tokens), so the copy
+             scores get a learned bonus per *match length*: how many of the tokens just written
+             equal the tokens right before a source position (an explicit induction head, like
+             CopyNet's selective read) -- a copy, once started, continues along the source
     frame    pixels of the next frame token (next-frame-token prediction, pretraining)
     pointer  element to act on, from the ``<act>`` query over the step's element tokens
     kind     click / type / select / press / noop;  key: which key to press
@@ -27,8 +31,10 @@ from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
 from strategies.foundation.batch import Batch
 from strategies.foundation.sequence import (
-    ELEMENT, FRAME, GOAL, KEYS, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, POINTED, TAG_BUCKETS,
+    ELEMENT, FRAME, GOAL, KEYS, LINE, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, POINTED, TAG_BUCKETS,
 )
+
+COPY_MATCH = 4  # longest match length the copy bonus tells apart
 from zoo.web.types import ACTION_KINDS, CATEGORIES
 
 
@@ -79,6 +85,9 @@ class FoundationModel(nn.Module):
         self.copy_query = nn.Linear(dim, dim)
         self.copy_key = nn.Linear(dim, dim)
         self.copy_gate = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 1))
+        self.copy_match = nn.Embedding(COPY_MATCH + 1, 1)
+        with torch.no_grad():  # start out preferring continuations; the bonus per length is learned
+            self.copy_match.weight.copy_(2.0 * torch.arange(COPY_MATCH + 1, dtype=torch.float32).unsqueeze(1))
         self.pointer = create_head("pointer", dim)
         self.span_pointer = create_head("pointer", dim)
         self.span_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
@@ -138,19 +147,46 @@ class FoundationModel(nn.Module):
         """(N, vocab) log-probabilities of the next token at positions (b_idx, p_idx):
         (1 - g) * softmax(lm) + g * copy, the copy attention spread over the text tokens of the goal
         copies and pointed-element names at or before each position; g = 0 where there are none."""
+        vocab_p, copy, gate, _ = self.lm_parts(h, batch, b_idx, p_idx)
+        return torch.log((1 - gate) * vocab_p + gate * copy + 1e-9)
+
+    def lm_parts(self, h: torch.Tensor, batch: Batch, b_idx: torch.Tensor,
+                 p_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The pieces of ``lm_log_probs``: vocabulary distribution (N, V), copy distribution (N, V),
+        copy gate (N, 1) and whether each position has anything to copy from (N, 1)."""
         hq = h[b_idx, p_idx]
         vocab_p = torch.softmax(self.lm_head(hq).float(), dim=-1)
         text = (batch.ttype == GOAL) | ((batch.ttype == POINTED) & (batch.elem_ref < 0))
         positions = torch.arange(h.shape[1], device=h.device)
         mask = text[b_idx] & (positions.unsqueeze(0) <= p_idx.unsqueeze(1))
         scores = torch.einsum("nd,nsd->ns", self.copy_query(hq), self.copy_key(h)[b_idx]) / self.dim ** 0.5
-        scores = scores.float().masked_fill(~mask, float("-inf"))
+        scores = scores.float() + self.copy_match(self.match_lengths(batch, text, b_idx, p_idx)).squeeze(-1)
+        scores = scores.masked_fill(~mask, float("-inf"))
         has_source = mask.any(dim=1, keepdim=True)
         attn = torch.where(has_source, torch.softmax(scores.masked_fill(~has_source, 0.0), dim=-1),
                            torch.zeros_like(scores))
         copy = torch.zeros_like(vocab_p).scatter_add_(1, batch.ids[b_idx], attn)
         gate = torch.sigmoid(self.copy_gate(hq).float()) * has_source
-        return torch.log((1 - gate) * vocab_p + gate * copy + 1e-9)
+        return vocab_p, copy, gate, has_source
+
+    @staticmethod
+    def match_lengths(batch: Batch, text: torch.Tensor, b_idx: torch.Tensor, p_idx: torch.Tensor) -> torch.Tensor:
+        """(N, S) for each query (b, p) and source position s: the number k <= COPY_MATCH of text tokens
+        ending at p that equal the k text tokens ending at s - 1 (so token s continues that match)."""
+        written = text | (batch.ttype == LINE)
+        ids = batch.ids[b_idx]  # (N, S)
+        src_ok = text[b_idx]
+        run = torch.ones_like(src_ok)
+        length = torch.zeros(ids.shape, dtype=torch.long, device=ids.device)
+        for k in range(COPY_MATCH):
+            q = p_idx - k
+            q_ok = (q >= 0) & written[b_idx, q.clamp(min=0)]
+            q_tok = batch.ids[b_idx, q.clamp(min=0)]
+            src_tok = F.pad(ids, (k + 1, 0), value=-1)[:, : ids.shape[1]]
+            ok = F.pad(src_ok, (k + 1, 0), value=False)[:, : ids.shape[1]]
+            run = run & ok & (src_tok == q_tok.unsqueeze(1)) & q_ok.unsqueeze(1)
+            length = length + run.long()
+        return length
 
     def frame_targets(self, frames: torch.Tensor) -> torch.Tensor:
         """(F, N, 3*p*p) pixel patches of each frame token, in the tokenizer's resolution."""

@@ -92,6 +92,12 @@ class FoundationModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["foundation_tokenizer"] = self.tokenizer_json
+        replay = getattr(self, "replay", None)  # RL: the search side (rl.SearchReplay) resumes with the weights
+        if replay is not None:
+            checkpoint["foundation_rl"] = replay.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.tokenizer_json = checkpoint.get("foundation_tokenizer", self.tokenizer_json)
+        replay = getattr(self, "replay", None)
+        if replay is not None and checkpoint.get("foundation_rl") is not None:
+            replay.load_state_dict(checkpoint["foundation_rl"], int(checkpoint.get("global_step", 0)))

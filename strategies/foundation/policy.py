@@ -4,6 +4,7 @@ head as the search's leaf evaluator, the LM head for the numbered instruction of
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ import torch
 from strategies.foundation.batch import collate
 from strategies.foundation.model import FoundationModel
 from strategies.foundation.sequence import (
-    IGNORE, KEYS, LINE, MAX_POS, POINTED, Episode, Example, SequenceBuilder,
+    IGNORE, KEYS, LINE, MAX_POS, POINTED, Episode, Example, SequenceBuilder, Step,
 )
 from zoo.web.types import ACTION_KINDS, Action
 
@@ -125,16 +126,25 @@ class Policy:
     @torch.no_grad()
     def generate_lines(self, episodes: list[Episode]) -> list[str]:
         """Greedy numbered instruction (without the number) for the last step of each episode."""
+        return [line for _, line in self.write_steps(episodes)]
+
+    @torch.no_grad()
+    def write_steps(self, episodes: list[Episode]) -> list[tuple[Action, str]]:
+        """For the last step of each episode: the policy's action and the greedy instruction line
+        written about it (the pointed element is the one the pointer head chose)."""
+        if not episodes:
+            return []
         was_training = self.model.training
         self.model.eval()
         try:
             examples = [copy.deepcopy(self.builder.build(ep)) for ep in episodes]
-            for ep, ex, decision in zip(episodes, examples, self.decide(episodes)):  # write about the chosen element
+            decisions = self.decide(episodes)
+            for ep, ex, decision in zip(episodes, examples, decisions):  # write about the chosen element
                 element, slots = decision.action.element, ex.slots[-1]
                 if element in slots:
                     append_position(ex, POINTED, 0, ex.rows[-1][slots.index(element)])
                     by_id = {e.id: e for e in ep.steps[-1].elements}
-                    for tok in self.builder.pointed_ids(by_id[element]):
+                    for tok in self.builder.pointed_ids(by_id[element], ep.steps[-1].elements):
                         append_position(ex, POINTED, tok)
                 else:
                     append_position(ex, POINTED, 0)
@@ -156,9 +166,27 @@ class Policy:
                     append_position(examples[i], LINE, tok)
                     still.append(i)
                 live = still
-            return [self.builder.decode_line(ids) for ids in out]
+            return [(d.action, self.builder.decode_line(ids)) for d, ids in zip(decisions, out)]
         finally:
             self.model.train(was_training)
+
+    @torch.no_grad()
+    def write_instructions(self, episodes: list[Episode]) -> list[list[str]]:
+        """Free generation of each episode's whole numbered list from its observations alone: step by
+        step the model points, writes the line, and that action and line (not the recorded ones)
+        become the history of the next step."""
+        written: list[list[Step]] = [[] for _ in episodes]
+        for t in range(max((len(ep.steps) for ep in episodes), default=0)):
+            live = [i for i, ep in enumerate(episodes) if t < len(ep.steps)]
+            queries = [Episode(episodes[i].task, written[i] + [open_step(episodes[i].steps[t])]) for i in live]
+            for i, query, (action, line) in zip(live, queries, self.write_steps(queries)):
+                written[i].append(dataclasses.replace(query.steps[-1], action=action, line=line))
+        return [[s.line for s in steps] for steps in written]
+
+
+def open_step(step: Step) -> Step:
+    """The step as the agent sees it before acting: no action, line or training targets."""
+    return dataclasses.replace(step, action=None, line=None, visit=None, visit_kind=None, value=None)
 
 
 def append_position(ex: Example, ttype: int, tok: int, elem_ref: int = -1) -> None:

@@ -7,10 +7,15 @@ Layout (one directory per recording config, so a changed config never mixes with
         <task>/<seed>.json            instruction, per-step DOM (elements), page, time, action, instruction line
         <task>/<seed>.npz             screen recording: frames uint8 (T, H, W, 3), times (T,), step (T,)
 
-The screen recording holds one frame per observation (each step and the final page) stamped with
-its time since the episode start; ``frames_at_fps`` resamples it at the configured fps the way a
-screencast is watched (the latest frame at each tick).  Episodes are written atomically one by
-one and the manifest last, so an interrupted recording resumes where it stopped.
+The screen recording is a real one: while the episode runs, ``screencast.ScreenRecorder`` takes a
+screenshot of the task area at every tick of ``fps``; the recorder also keeps each observation's
+own screenshot (every step and the final page).  All frames are stored in time order with their
+time since the first observation; ``step`` is the step whose observation a frame is (the final
+page: the number of steps), -1 for the frames filmed in between.  Before each action the
+recorder watches the page for ``watch_frames`` frame periods (a demonstration's pace), so every
+step has video of its own.  ``screencast.sample_frames`` (used by ``data.step_frames`` and by the
+acting path) watches the recording at ``fps``.  Episodes are written atomically one by one and
+the manifest last, so an interrupted recording resumes where it stopped.
 """
 from __future__ import annotations
 
@@ -25,11 +30,12 @@ from typing import Any
 import numpy as np
 
 from strategies.foundation.instructions import action_line, format_instructions
+from strategies.foundation.screencast import ScreenRecorder
 from zoo.web.seeds import train_seed
 from zoo.web.types import Action, Element, Observation, instruction_spans
 
-VERSION = 1
-SCHEMA = "actionzoo.episodes/1"
+VERSION = 2  # 2: frames filmed at fps between the observations (1: one frame per observation)
+SCHEMA = "actionzoo.episodes/2"
 
 
 # ---------------------------------------------------------------- (de)serialisation
@@ -67,7 +73,7 @@ def recording_config(tasks: list[str], data_cfg: Any, env_cfg: Any, seed: int) -
     return {
         "tasks": list(tasks), "episodes_per_task": int(data_cfg.episodes_per_task),
         "explore_fraction": float(data_cfg.explore_fraction), "explore_epsilon": float(data_cfg.explore_epsilon),
-        "fps": float(data_cfg.fps), "screenshot_size": int(env_cfg.screenshot_size),
+        "fps": float(data_cfg.fps), "watch_frames": int(data_cfg.watch_frames), "screenshot_size": int(env_cfg.screenshot_size),
         "max_episode_steps": int(env_cfg.max_episode_steps), "seed": int(seed),
     }
 
@@ -160,30 +166,37 @@ class Recorder:
         rng = np.random.default_rng(seed)
         oracle = OracleAgent()
         state = oracle.reset(1)
+        fps, size = float(self.config["fps"]), int(self.config["screenshot_size"])
+        watch_s = int(self.config.get("watch_frames", 0)) / fps
         obs, _ = env.reset(seed=seed)
         t0 = time.monotonic()
-        frames, times, frame_step, steps = [], [], [], []
+        screen = ScreenRecorder(env, fps, size)
+        screen.start(t0)
+        own: list[tuple[float, Any, int]] = []  # (time, screenshot, step) of every observation
+        steps: list[dict[str, Any]] = []
         summary: dict[str, Any] = {}
-        done, first = False, True
-        while not done:
-            now = time.monotonic() - t0
-            frames.append(obs.screenshot)
-            times.append(now)
-            frame_step.append(len(steps))
-            actions, state = oracle.act([obs], state, np.array([first]))
-            first = False
-            action, source = actions[0], "oracle"
-            if agent_kind == "explore" and rng.random() < self.config["explore_epsilon"]:
-                action, source = random_action(obs, rng) or action, "random"
-            steps.append({"instruction": obs.instruction, "page": obs.page, "time": round(now, 4),
-                          "elements": [element_row(e) for e in obs.elements], "action": action_dict(action),
-                          "source": source, "line": action_line(action, obs.elements)})
-            obs, _reward, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
-            summary = info.get("episode", {}) if done else summary
-        frames.append(obs.screenshot)  # the page after the last action
-        times.append(time.monotonic() - t0)
-        frame_step.append(len(steps))
+        done, first, truncated = False, True, False
+        try:
+            while not done:
+                now = time.monotonic() - t0
+                own.append((now, obs.screenshot, len(steps)))
+                time.sleep(max(0.0, now + watch_s - (time.monotonic() - t0)))  # film the page, then act
+                actions, state = oracle.act([obs], state, np.array([first]))
+                first = False
+                action, source = actions[0], "oracle"
+                if agent_kind == "explore" and rng.random() < self.config["explore_epsilon"]:
+                    action, source = random_action(obs, rng) or action, "random"
+                steps.append({"instruction": obs.instruction, "page": obs.page, "time": round(now, 4),
+                              "elements": [element_row(e) for e in obs.elements], "action": action_dict(action),
+                              "source": source, "line": action_line(action, obs.elements)})
+                obs, _reward, terminated, truncated, info = env.step(action)
+                done = terminated or truncated
+                summary = info.get("episode", {}) if done else summary
+            own.append((time.monotonic() - t0, obs.screenshot, len(steps)))  # the page after the last action
+        finally:
+            film_times, film = screen.stop()
+        frames = sorted([(t, f, s) for t, f, s in own] + [(t, f, -1) for t, f in zip(film_times, film)],
+                        key=lambda x: (x[0], x[2] < 0))
         raw = float(summary.get("raw_reward", 0.0))
         meta = {
             "task": task, "seed": seed, "agent": agent_kind, "raw_reward": raw,
@@ -191,12 +204,13 @@ class Recorder:
             "truncated": bool(truncated), "steps": steps,
             "final": {"instruction": obs.instruction, "page": obs.page},
             "instructions": format_instructions([s["line"] for s in steps]),
+            "screencast": {"fps": fps, "filmed": len(film), "missed_ticks": screen.failed},
         }
         (self.dir / task).mkdir(parents=True, exist_ok=True)
-        size = self.config["screenshot_size"]
-        video = np.stack([f if f is not None else np.zeros((size, size, 3), np.uint8) for f in frames])
+        video = np.stack([f if f is not None else np.zeros((size, size, 3), np.uint8) for _, f, _ in frames])
         _atomic_write(self.dir / task / f"{seed}.npz", lambda p: _save_npz(
-            p, frames=video, times=np.asarray(times, np.float32), step=np.asarray(frame_step, np.int64)))
+            p, frames=video, times=np.asarray([t for t, _, _ in frames], np.float32),
+            step=np.asarray([s for _, _, s in frames], np.int64)))
         _atomic_write(self.dir / task / f"{seed}.json", lambda p: p.write_text(json.dumps(meta)))
         return meta
 

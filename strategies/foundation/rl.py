@@ -11,18 +11,27 @@ Training alternates, inside one Lightning ``fit``:
 
 The first round comes after the first updates, so the value head has seen the recorded returns
 before it guides a search.
+
+Resuming: the state of the search side (the search-episode buffer, the round history, the next
+training seed and the sampler's random state) is saved inside every RL checkpoint
+(``FoundationModule.on_save_checkpoint``, key ``foundation_rl``) and restored with it, so a
+resumed stage keeps its search data, continues the round schedule where it stopped and never
+replays a seed it has already searched.
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+import torch
 from torch.utils.data import IterableDataset
 
 from strategies.foundation.batch import Batch, collate
 from strategies.foundation.policy import Policy
-from strategies.foundation.search import ReplayEnv, history_episode, make_search, visit_by_element
+from strategies.foundation.search import ReplayEnv, history_episode, make_search, visit_by_element, visit_by_kind
 from strategies.foundation.sequence import Episode, Example, SequenceBuilder
 from zoo.web.seeds import train_seed
 
@@ -34,9 +43,9 @@ class SearchCollector:
     """Plays MCTS episodes on training seeds; one simulator browser per task."""
 
     def __init__(self, tasks: list[str], search_cfg: Any, env_kwargs: dict[str, Any], gamma: float,
-                 frames_per_step: int = 1, seed: int = 0):
+                 frames_per_step: int = 1, seed: int = 0, fps: float = 3.0):
         self.tasks, self.search_cfg, self.env_kwargs = list(tasks), search_cfg, dict(env_kwargs)
-        self.gamma, self.frames_per_step = float(gamma), int(frames_per_step)
+        self.gamma, self.frames_per_step, self.fps = float(gamma), int(frames_per_step), float(fps)
         self.replays: dict[str, ReplayEnv] = {}
         self.next_seed = SEARCH_SEED_BASE + 10_000 * int(seed)
         self.rounds: list[dict[str, Any]] = []
@@ -49,7 +58,8 @@ class SearchCollector:
         return self.replays[task]
 
     def play(self, policy: Policy, task: str, seed: int) -> tuple[Episode, dict[str, Any]]:
-        search = make_search(policy, self.replay(task), task, seed, self.search_cfg, self.frames_per_step)
+        search = make_search(policy, self.replay(task), task, seed, self.search_cfg, self.frames_per_step,
+                             self.fps)
         prefix: tuple = ()
         visits, expansions = [], 0
         while True:
@@ -59,18 +69,26 @@ class SearchCollector:
             expansions += result.expansions
             if result.action is None:
                 break
-            visits.append(visit_by_element(result))
+            visits.append((visit_by_element(result), visit_by_kind(result)))
             prefix += (result.action,)
         final = search.sim.step_to(prefix)
         outcome = final.reward if final.terminal else -1.0
         observations = search.sim.observations(prefix)[:-1]
-        episode = history_episode(task, observations, list(prefix), self.frames_per_step)
+        episode = history_episode(task, observations, list(prefix), self.frames_per_step,
+                                  search.sim.times(prefix)[:-1], self.fps)
         n = len(episode.steps)
-        for t, (step, visit) in enumerate(zip(episode.steps, visits)):
+        for t, (step, (visit, visit_kind)) in enumerate(zip(episode.steps, visits)):
             step.value = outcome * self.gamma ** (n - 1 - t)
-            step.visit = visit
+            step.visit, step.visit_kind = visit, visit_kind
             step.expert = outcome > 0
         return episode, {"task": task, "seed": seed, "success": outcome > 0, "steps": n, "expansions": expansions}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rounds": [dict(r) for r in self.rounds], "next_seed": int(self.next_seed)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rounds[:] = [dict(r) for r in state["rounds"]]  # in place: the module logs this very list
+        self.next_seed = int(state["next_seed"])
 
     def collect(self, policy: Policy, episodes_per_task: int) -> list[Episode]:
         out, stats = [], []
@@ -85,6 +103,7 @@ class SearchCollector:
             "round": len(self.rounds) + 1, "episodes": len(stats),
             "success_rate": sum(s["success"] for s in stats) / max(1, len(stats)),
             "mean_expansions": sum(s["expansions"] for s in stats) / max(1, len(stats)),
+            "seeds": [s["seed"] for s in stats],
         })
         return out
 
@@ -92,6 +111,16 @@ class SearchCollector:
         for r in self.replays.values():
             r.close()
         self.replays.clear()
+
+
+def pack_example(ex: Example) -> dict[str, Any]:
+    """An encoded episode as tensors and plain values (what a weights-only checkpoint load accepts)."""
+    return {f.name: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+            for f in dataclasses.fields(ex) for v in [getattr(ex, f.name)]}
+
+
+def unpack_example(d: dict[str, Any]) -> Example:
+    return Example(**{k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in d.items()})
 
 
 class SearchReplay(IterableDataset):
@@ -106,6 +135,19 @@ class SearchReplay(IterableDataset):
         self.episodes_per_round = int(episodes_per_round)
         self.searched: list[Example] = []
         self.rng = random.Random(seed)
+        self.skip = 0  # updates of the current round already done before a resume
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors and plain Python values only: Lightning resumes with ``torch.load(weights_only=True)``."""
+        return {"collector": self.collector.state_dict(), "searched": [pack_example(e) for e in self.searched],
+                "rng": self.rng.getstate()}
+
+    def load_state_dict(self, state: dict[str, Any], global_step: int = 0) -> None:
+        """Restore a checkpoint's search side; ``global_step`` places the resume inside the round."""
+        self.collector.load_state_dict(state["collector"])
+        self.searched = [unpack_example(e) for e in state["searched"]]
+        self.rng.setstate(state["rng"])
+        self.skip = int(global_step) % self.updates_per_round
 
     def sample(self) -> Batch:
         pool = self.recorded + self.searched
@@ -117,7 +159,8 @@ class SearchReplay(IterableDataset):
 
     def __iter__(self) -> Iterator[Batch]:
         while True:
-            for _ in range(self.updates_per_round):
+            skip, self.skip = self.skip, 0
+            for _ in range(self.updates_per_round - skip):
                 yield self.sample()
             if self.episodes_per_round > 0:
                 new = self.collector.collect(self.make_policy(), self.episodes_per_round)

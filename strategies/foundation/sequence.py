@@ -11,8 +11,9 @@ Layout of an episode (``t`` = step; the goal is repeated per step so a sliding w
 * ``<act>`` is the acting query: the pointer head scores the step's element tokens from it, the kind
   / key / span heads decode the rest of the Action, and the value head estimates the return.
 * after ``<act>`` comes the *pointed* element (the acted-on element's embedding again, then its name
-  as text tokens; the recorded element in training, the pointer head's choice when generating), so
-  the instruction line is written about the element the action targets and can copy its name.
+  and coarse place on the page as text tokens; the recorded element in training, the pointer
+  head's choice when generating), so the instruction line is written about the element the action
+  targets and can copy its name and place.
 * the action line is the numbered instruction of the design note; all lines of an episode together
   are its numbered instruction list (the SFT output), produced by the LM head.
 
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from strategies.foundation.instructions import element_label, element_noun, number_lines
+from strategies.foundation.instructions import element_label, element_noun, element_position, number_lines
 from zoo.web.types import ACTION_KINDS, CATEGORIES, instruction_spans
 
 # token types (index into the model's type embedding)
@@ -39,7 +40,7 @@ KEYS = ("Enter", "Tab", "Escape", "Backspace", "ArrowDown", "ArrowUp", "Space", 
 TAG_BUCKETS = 64
 N_FLAGS = 15
 MAX_POS, MAX_STEPS = 512, 32
-MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS = 64, 40, 24, 8
+MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS, MAX_POINTED_TOKENS = 64, 40, 24, 8, 32
 IGNORE = -100
 
 
@@ -47,7 +48,8 @@ IGNORE = -100
 class Step:
     """One recorded (or live) step.  frames: (k, H, W, 3) uint8, the latest frames before the action.
     action / line: what was done and its instruction sentence (None on the live step).
-    value: return target.  visit: element id -> search visit share (distillation target).
+    value: return target.  visit: element id -> search visit share; visit_kind: action kind -> visit
+    share (together the distillation target of the search's root visits over whole actions).
     expert: the action is a supervised target (recorded oracle steps, search choices).
     """
 
@@ -58,6 +60,7 @@ class Step:
     line: str | None = None
     value: float | None = None
     visit: dict[int, float] | None = None
+    visit_kind: dict[str, float] | None = None
     expert: bool = False
     page: str = ""
 
@@ -198,10 +201,15 @@ class SequenceBuilder:
         keep = MAX_GOAL_TOKENS
         return ids[:keep], [(cs, ce, ts, min(te, keep)) for cs, ce, ts, te in words if ts < keep]
 
-    def pointed_ids(self, el: Any) -> list[int]:
-        """The acted-on element named as the line will name it (` button "Submit"`): tokens to copy from."""
+    def pointed_ids(self, el: Any, elements: list[Any] | None = None) -> list[int]:
+        """The acted-on element described as the line will name it, with its coarse place on the page
+        when the page's ``elements`` are given (` button "Submit" on the left of the page`): tokens
+        to copy from."""
         label = element_label(el)
-        return self.encode(f' {element_noun(el)} "{label}"' if label else f" {element_noun(el)}", self.max_text_len)
+        text = f' {element_noun(el)} "{label}"' if label else f" {element_noun(el)}"
+        if elements:
+            text += " " + element_position(el, elements)
+        return self.encode(text, MAX_POINTED_TOKENS)
 
     def line_ids(self, number: int, line: str) -> list[int]:
         return self.encode(f"{number}. {line}", MAX_LINE_TOKENS)
@@ -287,10 +295,13 @@ class SequenceBuilder:
             act_pos = push(self.ACT, ACT, t)
             action = step.action
             target_slot = slots.index(action.element) if action is not None and action.element in slots else -1
-            visit = None
-            if step.visit:
+            visit = visit_kind = None
+            if step.visit:  # normalised over the step's element slots: the pointer head's target
                 visit = [float(step.visit.get(eid, 0.0)) for eid in slots]
-                visit = visit if sum(visit) > 0 else None
+                visit = [v / sum(visit) for v in visit] if sum(visit) > 0 else None
+            if step.visit_kind and sum(step.visit_kind.values()) > 0:
+                total = sum(step.visit_kind.values())
+                visit_kind = [float(step.visit_kind.get(k, 0.0)) / total for k in ACTION_KINDS]
             acts.append({
                 "pos": act_pos, "elem_pos": elem_pos, "span_pos": span_pos,
                 "slot": target_slot if step.expert else -1,
@@ -299,7 +310,7 @@ class SequenceBuilder:
                 "span": span_index(span_texts, action.text or action.option) if action is not None and step.expert
                 and action.kind in ("type", "select") else -1,
                 "value": float("nan") if step.value is None else float(step.value),
-                "visit": visit,
+                "visit": visit, "visit_kind": visit_kind,
             })
             all_slots.append(slots)
             all_spans.append(span_texts)
@@ -307,7 +318,7 @@ class SequenceBuilder:
             if step.line is not None:
                 in_slots = action is not None and action.element in slots
                 prev = push(0, POINTED, t, elem=rows[slots.index(action.element)] if in_slots else -1)
-                for tok_id in self.pointed_ids(by_id[action.element]) if in_slots else []:
+                for tok_id in self.pointed_ids(by_id[action.element], step.elements) if in_slots else []:
                     prev = push(tok_id, POINTED, t)
                 for tok_id in self.line_ids(t + 1, step.line) + [self.EOL]:
                     predict_text(prev, tok_id, 2)

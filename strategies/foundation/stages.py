@@ -33,7 +33,9 @@ def final_checkpoint(run_dir: Path, stage: str) -> Path:
 
 def last_stage_checkpoint(run_dir: Path, stage: str) -> Path | None:
     last = Path(run_dir) / "checkpoints" / stage / "last.ckpt"
-    return last if last.is_file() else None
+    from zoo.training import checkpoint_exists
+
+    return last if checkpoint_exists(last) else None
 
 
 def env_kwargs(cfg: Any) -> dict[str, Any]:
@@ -46,8 +48,10 @@ def env_kwargs(cfg: Any) -> dict[str, Any]:
 def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | None) -> FoundationModule:
     module = FoundationModule(cfg, stage, dm.builder.vocab_size, dm.tokenizer.pad_id,
                               tokenizer_json=dm.tokenizer.tok.to_str())
-    if init_from is not None and init_from.is_file():
-        state = torch.load(init_from, map_location="cpu", weights_only=False)["state_dict"]
+    from zoo.training import checkpoint_exists, load_checkpoint
+
+    if init_from is not None and checkpoint_exists(init_from):
+        state = load_checkpoint(init_from)["state_dict"]
         module.load_state_dict(state)
     return module
 
@@ -82,12 +86,14 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
     if stage == "rl":
         rl_cfg = cfg.foundation.rl
         collector = SearchCollector(tasks, cfg.foundation.search, env_kwargs(cfg), float(cfg.foundation.search.gamma),
-                                    int(cfg.foundation.data.frames_per_step), seed=int(cfg.seed))
+                                    int(cfg.foundation.data.frames_per_step), seed=int(cfg.seed),
+                                    fps=float(cfg.foundation.data.fps))
         top_k = int(cfg.foundation.search.top_k)
         make_policy = lambda: Policy(module.model, dm.builder, top_k, module.device)  # noqa: E731
         module.search_rounds = collector.rounds  # logged by the module as rounds complete
         replay = SearchReplay(dm.train_examples, dm.builder, collector, make_policy, int(rl_cfg.batch_size),
                               int(rl_cfg.updates_per_round), int(rl_cfg.episodes_per_round), seed=int(cfg.seed))
+        module.replay = replay  # its state (search buffer, rounds, next seed) is saved in and restored from checkpoints
         try:
             trainer.fit(module, train_dataloaders=DataLoader(replay, batch_size=None, num_workers=0), ckpt_path=resume)
         finally:
@@ -115,6 +121,8 @@ def write_json(path: Path, data: Any) -> None:
 
 def run_stages(cfg: Any, run_dir: Path, tasks: list[str]) -> dict[str, Any]:
     """Run the requested stage(s) in order, skipping completed ones; returns per-stage summaries."""
+    from zoo.training import checkpoint_exists
+
     wanted = STAGES if cfg.stage == "all" else (cfg.stage,)
     if cfg.foundation.cpu_threads and cfg.trainer.accelerator == "cpu":
         torch.set_num_threads(int(cfg.foundation.cpu_threads))
@@ -123,13 +131,13 @@ def run_stages(cfg: Any, run_dir: Path, tasks: list[str]) -> dict[str, Any]:
     for stage in STAGES:
         final = final_checkpoint(run_dir, stage)
         if stage in wanted:
-            if final.is_file():
+            if checkpoint_exists(final):
                 console.print(f"[bold]stage {stage}[/]: done already ({final}), skipped")
                 saved = Path(run_dir) / f"{stage}_summary.json"
                 out[stage] = json.loads(saved.read_text()) if saved.is_file() else {"checkpoint": str(final)}
             else:
                 out[stage] = run_stage(cfg, run_dir, stage, tasks, previous)
-        if final.is_file():
+        if checkpoint_exists(final):
             previous = final
     out["final_checkpoint"] = str(previous) if previous else None
     return out

@@ -69,7 +69,7 @@ class Run:
     attention: str
     config: Any
     scored: Scored | None = None
-    curve: list[dict[str, float]] = field(default_factory=list)  # step, success, env_steps?, wall_s?
+    curve: list[dict[str, Any]] = field(default_factory=list)  # step, success, metric, env_steps?, wall_s?
     params: int | None = None
 
     @property
@@ -170,49 +170,74 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _pick(columns: list[str], wanted: tuple[str, ...], contains: str) -> str | None:
-    for name in wanted:
-        if name in columns:
-            return name
-    return next((c for c in columns if contains in c), None)
+# Exact column names the strategies log (never matched by substring: ``train/env_steps_per_s`` is
+# a rate, not a count).  Success, best first: Strategy 2's PPO rollout episodes, Strategy 1's RL
+# stage (success of each round of MCTS collection episodes, logged every step until the next
+# round), then a periodic greedy validation.
+SUCCESS_COLUMNS = ("train/success_rate", "rl/success_rate", "rl/search_success", "val/success_rate")
+ENV_STEP_COLUMNS = ("train/env_steps", "rl/env_steps")  # cumulative env steps of training
+WALL_COLUMNS = ("time/wall_s",)  # zoo.training.WallClock: training seconds, carried through resumes
 
 
-def learning_curve(run_dir: Path, config: Any) -> list[dict[str, float]]:
-    """Success-rate points over the run's stages; env steps and wall time where logged.
+def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:
+    return next((name for name in wanted if name in columns), None)
 
-    Each stage's CSV starts at step 0 and wall time 0: stages are laid end to end.  Strategy 2
-    runs that did not log env steps get them from the config (updates x rollout_steps x num_envs).
+
+def derived_env_steps(config: Any) -> int | None:
+    """Env steps per PPO update of a Strategy-2 run that did not log them (runs from before
+    ``train/env_steps``): every update steps each of ``env.num_envs`` envs ``ppo.rollout_steps``
+    times, on every process."""
+    if int(OmegaConf.select(config, "strategy", default=0) or 0) != 2:
+        return None
+    steps, envs = OmegaConf.select(config, "ppo.rollout_steps"), OmegaConf.select(config, "env.num_envs")
+    if steps is None or envs is None:
+        return None
+    ranks = 1
+    if OmegaConf.select(config, "trainer.strategy", default="auto") != "auto":
+        ranks = int(OmegaConf.select(config, "trainer.devices", default=1) or 1) * int(
+            OmegaConf.select(config, "trainer.num_nodes", default=1) or 1)
+    return int(steps) * int(envs) * ranks
+
+
+def learning_curve(run_dir: Path, config: Any) -> list[dict[str, Any]]:
+    """Success-rate points over the run's stages; env steps and wall time where known.
+
+    Each stage's CSV starts at step 0 and wall time 0: stages are laid end to end.  Env steps come
+    from a logged cumulative counter (``train/env_steps``); Strategy-2 runs from before it get them
+    from the config (updates x rollout_steps x num_envs); otherwise (Strategy 1, whose RL stage
+    does not count browser steps) points have none and the report shows ``-``.  Each point names
+    the column its success came from (``metric``).
     """
     files = sorted((run_dir / "csv").glob("*/metrics.csv"),
                    key=lambda p: (STAGE_ORDER.index(p.parent.name) if p.parent.name in STAGE_ORDER else 99, p.parent.name))
-    points: list[dict[str, float]] = []
+    points: list[dict[str, Any]] = []
     step0 = wall0 = env0 = 0.0
+    env_known = True  # env steps stay known only while every stage so far counted them
     for f in files:
         rows = read_metrics(f)
         cols = list(rows[0].keys()) if rows else []
-        succ = _pick(cols, ("train/success_rate", "rl/success_rate", "val/success_rate"), "success_rate")
-        wall_col = _pick(cols, ("time/wall_s",), "wall_s")
+        succ = _pick(cols, SUCCESS_COLUMNS)
+        wall_col = _pick(cols, WALL_COLUMNS)
         if succ is None:  # a stage without success (pretraining, SFT) still takes steps and time
             steps = [v for v in (_num(r.get("step")) for r in rows) if v is not None]
             walls = [v for v in (_num(r.get(wall_col)) for r in rows) if v is not None] if wall_col else []
             step0 += max(steps, default=-1) + 1
             wall0 += max(walls, default=0.0)
             continue
-        env_col = _pick(cols, ("train/env_steps", "env_steps"), "env_steps")
-        per_update = None
-        if env_col is None and OmegaConf.select(config, "ppo.rollout_steps") is not None:
-            per_update = int(config.ppo.rollout_steps) * int(config.env.num_envs)
-        last = {"step": step0, "wall_s": wall0, "env_steps": env0}
+        env_col = _pick(cols, ENV_STEP_COLUMNS)
+        per_update = None if env_col else derived_env_steps(config)
+        env_known = env_known and (env_col is not None or per_update is not None)
+        last: dict[str, Any] = {"step": step0, "wall_s": wall0, "env_steps": env0}
         for row in rows:
             s, step = _num(row.get(succ)), _num(row.get("step"))
             if s is None or step is None:
                 continue
-            p = {"success": s, "step": step0 + step}
+            p: dict[str, Any] = {"success": s, "step": step0 + step, "metric": succ}
             wall = _num(row.get(wall_col)) if wall_col else None
             if wall is not None:
                 p["wall_s"] = wall0 + wall
             env = _num(row.get(env_col)) if env_col else ((step + 1) * per_update if per_update else None)
-            if env is not None:
+            if env is not None and env_known:
                 p["env_steps"] = env0 + env
             points.append(p)
             last = p

@@ -71,7 +71,9 @@ def learning_curves(runs: list[Any], x_key: str, xlabel: str, path: Path, log_x:
         xs = [p[x_key] for p in pts]
         ys = [100 * v for v in smooth([p["success"] for p in pts])]
         style = "-" if run.strategy == 2 else "--"
-        ax.plot(xs, ys, style, color=PALETTE[i % len(PALETTE)], lw=1.6, label=f"{run.name} ({run.attention})")
+        metric = pts[-1].get("metric", "success")
+        ax.plot(xs, ys, style, color=PALETTE[i % len(PALETTE)], lw=1.6,
+                label=f"{run.name} ({run.attention}; {metric})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("training success rate (%, EMA)")
     ax.set_ylim(-2, 102)

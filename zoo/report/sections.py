@@ -178,15 +178,23 @@ def curves(ctx: Ctx, g: Gathered) -> Section:
                                missing=True))
         return sec
     runs = sorted(runs, key=lambda r: r.scored.rate if r.scored else -1, reverse=True)[:MAX_CURVES]
+    sources = ("Success is the run's own training signal (exponential moving average): Strategy 2 logs "
+               "train/success_rate over its PPO rollout episodes; Strategy 1 logs rl/search_success, the success "
+               "of each round of MCTS collection episodes in its RL stage, after its pretraining and SFT steps.")
     sec.blocks += ctx.image(plots.learning_curves(runs, "env_steps", "environment steps",
                                                   ctx.out_dir / "curve_env_steps.png"),
-                            "Training success rate against environment steps (exponential moving average).")
+                            "Training success rate against cumulative environment steps (train/env_steps; for runs from "
+                            "before it, updates x ppo.rollout_steps x env.num_envs). " + sources)
     sec.blocks += ctx.image(plots.learning_curves(runs, "wall_s", "training wall time (s)",
                                                   ctx.out_dir / "curve_wall_time.png"),
-                            "Training success rate against training wall time.")
-    if len(sec.blocks) < 2:
+                            "Training success rate against training wall time. " + sources)
+    if not sec.blocks:
         sec.blocks.append(Note("Some runs logged neither env steps nor wall time; their curves are left out.",
                                missing=True))
+    no_env = [r.name for r in runs if r.last("env_steps") is None]
+    if no_env:
+        sec.blocks.append(Note("Not on the env-steps plot (their training does not count browser steps; "
+                               "env steps show as '-'): " + ", ".join(no_env) + "."))
     return sec
 
 

@@ -10,8 +10,12 @@ class DataConfig:
 
     episodes_per_task: recorded episodes per task.  explore_fraction: share recorded by an exploring agent.
     explore_epsilon: exploring episodes replace the oracle's action by a random one with this probability.
-    fps: screen frames recorded per second of episode (a frame is also kept at every step).
-    frames_per_step: recorded frames fed to the model per step (the latest ones before the action).
+    fps: frame rate of the screen recording: while an episode runs the page is filmed at this rate
+    (timed screenshots), besides each observation's own frame; the model watches it at this rate.
+    watch_frames: frame periods (1/fps) the recorder films the page after each observation before
+    acting (a demonstration's pace; 0: act at once, only the frames the steps themselves take).
+    frames_per_step: frames fed to the model per step: the latest distinct ones of the recording
+    watched at fps up to the step's observation, its own frame last (the same rule when acting).
     val_fraction: share of each task's episodes held out for SFT metrics (exact match, token accuracy).
     root: dataset directory; each recording config gets its own versioned sub-directory there.
     """
@@ -20,6 +24,7 @@ class DataConfig:
     explore_fraction: float = 0.25
     explore_epsilon: float = 0.5
     fps: float = 3.0
+    watch_frames: int = 1
     frames_per_step: int = 1
     val_fraction: float = 0.2
     root: str = "data/episodes"

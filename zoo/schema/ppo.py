@@ -21,6 +21,10 @@ class PPOConfig:
     tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
     bptt: in the update, backpropagate through the carried memory over the whole rollout (truncated
     BPTT; for xl this lifts Transformer-XL's stop-gradient on the memory).  false: memory detached per step.
+
+    Validation (what ``zoo search`` prunes on): every ``val_every`` updates (0: never) play
+    ``val_episodes`` greedy episodes of every training task on fixed held-out training-range seeds
+    and log ``val/success_rate`` and ``val/episode_return`` (strategies/compressive_rl/validation.py).
     """
 
     lr: float = 3e-4
@@ -41,3 +45,5 @@ class PPOConfig:
     greedy_eval: bool = True
     tokenizer_steps: int = 4
     bptt: bool = True
+    val_every: int = 0
+    val_episodes: int = 2

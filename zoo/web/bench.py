@@ -187,7 +187,7 @@ def main(cfg: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- zoo bench env
 def throughput_main(cfg: Any) -> dict[str, Any]:
     """``zoo bench env contexts=[1,2,4] steps=N``: env steps per second of a random agent on the
-    suite's tasks with 1, 2, 4 concurrent browser contexts.  Writes reports/bench/env_throughput.{json,md}."""
+    suite's tasks with 1, 2, 4 concurrent browser contexts, every setting fed the same job sequence.  Writes reports/bench/env_throughput.{json,md}."""
     from rich.console import Console
     from rich.table import Table
 
@@ -224,13 +224,58 @@ def throughput_main(cfg: Any) -> dict[str, Any]:
     return report
 
 
+class _SharedJobs:
+    """One fixed (task, seed) sequence for every timing setting: task ``k % len(tasks)`` with
+    training seed ``seed + k // len(tasks)``, handed out in order to whichever context is free
+    (as ``evaluate`` does), so 1, 2 and 4 contexts all run the same round-robin mix of the suite."""
+
+    def __init__(self, tasks: list[str], seed: int):
+        self.tasks, self.seed, self.k = list(tasks), int(seed), 0
+        self.started: dict[str, int] = dict.fromkeys(self.tasks, 0)
+
+    def __call__(self, i: int) -> tuple[str, int]:
+        from zoo.web.seeds import train_seed
+
+        task = self.tasks[self.k % len(self.tasks)]
+        seed = train_seed(self.seed + self.k // len(self.tasks))
+        self.k += 1
+        self.started[task] += 1
+        return task, seed
+
+
+class _EpisodeSeededRandom:
+    """The random agent with its generator re-seeded from (task, seed) at every episode start, so
+    one episode gets the same actions whichever context runs it and however many run at once."""
+
+    name = "random"
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+
+    def reset(self, n_envs: int) -> list[RandomAgent | None]:
+        return [None] * n_envs
+
+    def act(self, observations: Any, state: list[Any], done_mask: np.ndarray) -> tuple[list[Any], list[Any]]:
+        import zlib
+
+        actions = []
+        for i, obs in enumerate(observations):
+            if done_mask[i] or state[i] is None:
+                state[i] = RandomAgent(seed=zlib.crc32(f"{self.seed}/{obs.task}/{obs.seed}".encode()))
+            actions.append(state[i]._one(obs))
+        return actions, state
+
+
 def _time_contexts(cfg: Any, tasks: list[str], contexts: int) -> dict[str, Any]:
-    """Env steps per second of a random agent on ``contexts`` concurrent contexts (resets included)."""
+    """Env steps per second of a random agent on ``contexts`` concurrent contexts (resets included),
+    all contexts fed from one shared job sequence that is the same for every setting."""
     from zoo.web.vector import VecWebEnv
 
-    agent = RandomAgent(seed=int(cfg.seed))
+    agent = _EpisodeSeededRandom(int(cfg.seed))
+    jobs = _SharedJobs(tasks, int(cfg.seed))
     with VecWebEnv(tasks, num_envs=contexts, max_episode_steps=int(cfg.max_episode_steps), screenshot=bool(cfg.screenshot),
-                   step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless), share_browser=True) as env:
+                   step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless), share_browser=True,
+                   job_source=jobs) as env:
         obs = env.reset()
         state = agent.reset(contexts)
         fresh = np.ones(contexts, bool)
@@ -239,6 +284,7 @@ def _time_contexts(cfg: Any, tasks: list[str], contexts: int) -> dict[str, Any]:
             obs, _, te, tr, _ = env.step(actions)
             fresh = te | tr
         steps0, episodes, t0 = env.env_steps, 0, time.perf_counter()
+        started0 = dict(jobs.started)
         for _ in range(int(cfg.steps)):
             actions, state = agent.act(obs, state, fresh)
             obs, _, te, tr, _ = env.step(actions)
@@ -246,8 +292,10 @@ def _time_contexts(cfg: Any, tasks: list[str], contexts: int) -> dict[str, Any]:
             episodes += int(fresh.sum())
         wall = time.perf_counter() - t0
         n = env.env_steps - steps0
+        mix = {t: jobs.started[t] - started0[t] for t in tasks}
         return {"contexts": contexts, "env_steps": n, "episodes": episodes, "wall_s": round(wall, 3),
                 "env_steps_per_s": round(n / wall, 2), "ms_per_vector_step": round(1000 * wall / int(cfg.steps), 2),
+                "episodes_started": mix, "tasks_covered": sum(v > 0 for v in mix.values()),
                 "browser": env.host.version}
 
 
@@ -255,12 +303,22 @@ def _throughput_markdown(report: dict[str, Any]) -> str:
     lines = [f"# Env throughput ({report['created']})", "",
              f"Random agent on `{report['suite']}` ({len(report['tasks'])} tasks), {report['steps_per_setting']} vector "
              f"steps per setting (episode resets included), screenshots {'on' if report['screenshot'] else 'off'}, one "
-             f"Chromium with one context per env; machine: {report['machine']['cpus']} CPUs, 1-min load average "
+             "Chromium with one context per env. Every setting draws its episodes from the same shared job sequence "
+             "(the suite's tasks round-robin, fixed training seeds, handed to whichever context is free) and the random "
+             "agent is re-seeded per (task, seed), so each setting runs the same task mix with the same actions; "
+             "`tasks covered` counts the suite's tasks started during the timed steps. Machine: "
+             f"{report['machine']['cpus']} CPUs, 1-min load average "
              f"{report['machine']['load_avg_1m_start']} at the start and {report['machine']['load_avg_1m_end']} at the end "
              "(other jobs share the machine).", "",
-             "| contexts | env steps/s | ms per vector step | episodes finished |", "|---:|---:|---:|---:|"]
+             "| contexts | env steps/s | ms per vector step | episodes finished | tasks covered |",
+             "|---:|---:|---:|---:|---:|"]
     for r in report["results"]:
-        lines.append(f"| {r['contexts']} | {r['env_steps_per_s']:.1f} | {r['ms_per_vector_step']:.1f} | {r['episodes']} |")
+        lines.append(f"| {r['contexts']} | {r['env_steps_per_s']:.1f} | {r['ms_per_vector_step']:.1f} | {r['episodes']} "
+                     f"| {r['tasks_covered']}/{len(report['tasks'])} |")
+    m = report["machine"]
+    if m["cpus"] and min(m["load_avg_1m_start"], m["load_avg_1m_end"]) > m["cpus"]:
+        lines += ["", f"The load average stayed above the {m['cpus']} CPUs throughout: the CPUs were saturated by "
+                  "other jobs, so these figures are a lower bound and extra contexts could not add throughput."]
     return "\n".join(lines) + "\n"
 
 

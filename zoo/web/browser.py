@@ -140,26 +140,48 @@ class BrowserHost:
         await context.add_init_script(script=OBSERVE_JS)
         return context
 
-    async def restart(self) -> None:
-        """Throw the browser away (killing it if it does not close) and launch a new one."""
+    async def responsive(self, timeout: float) -> bool:
+        """True if the browser process answers a protocol round trip within ``timeout`` seconds
+        (a frozen or stopped browser keeps its pipe open, so ``alive`` alone cannot tell)."""
+        if not self.alive:
+            return False
+        pid = self.pid()
+        if pid is not None and _stopped(pid):
+            return False
+        try:
+            session = await asyncio.wait_for(self.browser.new_browser_cdp_session(), timeout)
+        except Exception:  # noqa: BLE001 - timeout or a dead connection: not responsive
+            return False
+        try:
+            await asyncio.wait_for(session.detach(), timeout)
+        except Exception:  # noqa: BLE001
+            return False
+        return True
+
+    async def restart(self, graceful: bool = True) -> None:
+        """Throw the browser away and launch a new one.  ``graceful=False`` (a browser that does not
+        answer) kills it at once instead of first asking it to close."""
         self.restarts += 1
-        await self._shutdown_browser()
+        await self._shutdown_browser(graceful)
         await self._launch()
 
-    async def _shutdown_browser(self) -> None:
+    async def _shutdown_browser(self, graceful: bool = True) -> None:
         if self.browser is None:
             return
         pid = self.pid()
-        try:
-            await asyncio.wait_for(self.browser.close(), 5)
-        except Exception:  # noqa: BLE001 - a dead or hung browser is killed below
-            pass
-        if pid is not None and _alive(pid):
+        browser, self.browser = self.browser, None
+        if graceful and (pid is None or not _stopped(pid)):
             try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
+                await asyncio.wait_for(browser.close(), 3)
+            except Exception:  # noqa: BLE001 - a dead or hung browser is killed below
                 pass
-        self.browser = None
+        if pid is not None and _alive(pid):
+            _kill_tree(pid)
+        if not graceful:  # let Playwright notice the dead connection without waiting on it for long
+            try:
+                await asyncio.wait_for(browser.close(), 2)
+            except Exception:  # noqa: BLE001
+                pass
 
     async def stop(self) -> None:
         await self._shutdown_browser()
@@ -202,6 +224,29 @@ class BrowserHost:
             if pid is not None:
                 os.kill(pid, signal.SIGKILL)
             self.browser = self._pw = None
+
+
+def _stopped(pid: int) -> bool:
+    """The process is stopped (SIGSTOP / traced): it cannot answer anything until continued."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("T", "t")
+    except OSError:
+        return False
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a browser and, when it leads its own process group (Playwright launches it
+    detached), its renderer and helper processes too."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+            return
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _alive(pid: int) -> bool:

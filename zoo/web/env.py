@@ -6,6 +6,11 @@
 
 It is a one-env ``VecWebEnv`` without auto-reset (so crash recovery, timeouts, invalid-action
 handling and the reward protocol are the same); observations are ``zoo.web.types.Observation``.
+``observation_space`` / ``action_space`` are the structured spaces of ``zoo.web.spaces`` (it
+passes ``gymnasium.utils.env_checker.check_env``).  ``reset(seed=s)`` plays episode seed ``s``
+and seeds ``np_random``; ``reset()`` draws the next training seed from ``np_random`` (seeded 0
+at construction, so unseeded runs are reproducible too).  Note the time-decayed final reward
+depends on the episode's wall time, so only the raw reward is exactly reproducible.
 Many WebEnvs (e.g. one simulator per task) can share one Chromium with ``share_browser=True``.
 """
 from __future__ import annotations
@@ -14,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+from gymnasium.utils import seeding
 
 from zoo.errors import ZooError
-from zoo.web.seeds import train_seed
+from zoo.web.seeds import EVAL_BASE, train_seed
+from zoo.web.spaces import ActionSpace, ObservationSpace
 from zoo.web.tasks import TaskSpec, get_task
 from zoo.web.types import Action, Observation
 from zoo.web.vector import VecWebEnv
@@ -37,7 +44,10 @@ class WebEnv(gym.Env):
         self.task = self.vec.specs[0].name
         self._episodes = 0
         self._done = True
-        self.render_mode = "rgb_array"
+        self.render_mode = "rgb_array" if screenshot else None  # render() = the last screenshot
+        self.observation_space = ObservationSpace(max_elements, screenshot_size if screenshot else None)
+        self.action_space = ActionSpace(max_elements)
+        self._np_random, self._np_random_seed = seeding.np_random(0)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict]:
         """Start an episode; ``options={"task": name}`` switches this env to another task first."""
@@ -45,8 +55,9 @@ class WebEnv(gym.Env):
             spec = get_task(options["task"])
             self.vec.specs = [spec]
             self.task = spec.name
+        super().reset(seed=seed)
         if seed is None:
-            seed = train_seed(self._episodes)
+            seed = train_seed(int(self.np_random.integers(EVAL_BASE)))
         self._episodes += 1
         obs = self.vec.reset([int(seed)])[0]
         self._done = False
@@ -60,8 +71,9 @@ class WebEnv(gym.Env):
         return obs[0], float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos[0]
 
     def render(self) -> Any:
+        """The last observation's screenshot (an RGB array; None when screenshots are off)."""
         obs = self.vec.observations[0]
-        return None if obs is None else obs.screenshot
+        return None if obs is None or obs.screenshot is None else obs.screenshot.copy()
 
     @property
     def observation(self) -> Observation | None:

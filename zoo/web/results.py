@@ -32,10 +32,16 @@ Results JSON schema ``"actionzoo.bench/1"`` (written by ``write_results``)::
       ]
     }
 
-Statistics are aggregated with torchmetrics (``MeanMetric`` of x and of x^2 give the mean and
-the sample variance); reward and step intervals are Student-t intervals mean +- t * s / sqrt(n)
-(instant, where torchmetrics' BootStrapper took about a second per statistic); the success-rate
-interval is the Wilson score interval, which stays sensible for rates of 0 or 1 with few episodes.
+Statistics are aggregated by ``EpisodeStats``, a torchmetrics ``Metric`` whose states are the
+count and the per-column sums and sums of squares of (reward, raw reward, steps, success, error),
+all reduced by ``sum``: it can be updated episode by episode, merged (``merge_state``: the
+"overall" entry is the merge of the per-task metrics) and synced across DDP ranks like any
+torchmetrics metric (``sync_on_compute`` is off by default: the bench scores per process).  The
+macro success rate is a torchmetrics ``MeanMetric`` over the per-task rates.  Reward and step
+intervals are Student-t intervals mean +- t * s / sqrt(n) (instant, where torchmetrics'
+BootStrapper took about a second per statistic); the success-rate interval is the Wilson score
+interval, which stays sensible for rates of 0 or 1 with few episodes.  The schema is also
+documented in zoo/web/README.md ("Results JSON").
 """
 from __future__ import annotations
 
@@ -44,6 +50,12 @@ import math
 import os
 from pathlib import Path
 from typing import Any
+
+import torch
+from torchmetrics import Metric
+from torchmetrics.aggregation import MeanMetric
+
+import zoo  # noqa: F401  (torchvision guard: imported by zoo.web before this module, kept explicit)
 
 SCHEMA = "actionzoo.bench/1"
 Z95 = 1.959963984540054
@@ -76,42 +88,88 @@ def t_quantile(df: int, z: float = Z95) -> float:
     return z + g1 / df + g2 / df**2 + g3 / df**3
 
 
-def mean_ci(values: list[float]) -> dict[str, Any]:
-    """Mean and 95% t-interval from torchmetrics aggregates (MeanMetric of x and of x^2)."""
-    import zoo  # noqa: F401  (torchvision guard before torchmetrics)
-    import torch
-    from torchmetrics.aggregation import MeanMetric
+class EpisodeStats(Metric):
+    """A torchmetrics Metric of the count, sums and sums of squares of ``columns`` per-episode
+    values.  ``update(x)`` takes a (n, columns) or (n,) array; ``compute()`` gives
+    ``{"n", "mean", "var"}`` (sample variance; tensors of ``columns``)."""
 
-    n = len(values)
+    full_state_update = False
+    higher_is_better = None
+    is_differentiable = False
+
+    def __init__(self, columns: int = 5, **kwargs: Any):
+        kwargs.setdefault("sync_on_compute", False)  # per-process unless asked: no all-gather after a DDP fit
+        super().__init__(**kwargs)
+        self.columns = columns
+        self.add_state("n", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("total", torch.zeros(columns, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("squares", torch.zeros(columns, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, values: Any) -> None:
+        x = torch.as_tensor(values, dtype=torch.float64).reshape(-1, self.columns)
+        self.n += x.shape[0]
+        self.total += x.sum(0)
+        self.squares += (x * x).sum(0)
+
+    def compute(self) -> dict[str, Any]:
+        n = float(self.n)
+        mean = self.total / max(n, 1.0)
+        var = (self.squares - n * mean * mean).clamp(min=0) / max(n - 1, 1.0)
+        return {"n": int(n), "mean": mean, "var": var}
+
+
+COLUMNS = ("reward", "raw_reward", "steps", "success", "error")  # the columns of an episode's EpisodeStats row
+
+
+def _interval(n: int, mean: float, var: float) -> dict[str, Any]:
     if n == 0:
         return {"mean": None, "ci95": [None, None]}
-    data = torch.tensor(values, dtype=torch.float64)
-    # per-process statistics: no all-gather even when a DDP process group is still up after fit
-    first, second = MeanMetric(sync_on_compute=False), MeanMetric(sync_on_compute=False)
-    first.set_dtype(torch.float64)
-    second.set_dtype(torch.float64)
-    first.update(data)
-    second.update(data * data)
-    mean = float(first.compute())
     if n == 1:
         return {"mean": mean, "ci95": [mean, mean]}
-    var = max(0.0, float(second.compute()) - mean * mean) * n / (n - 1)
     half = t_quantile(n - 1) * math.sqrt(var / n)
     return {"mean": mean, "ci95": [mean - half, mean + half]}
 
 
-def summarize_episodes(episodes: list[dict[str, Any]]) -> dict[str, Any]:
-    n = len(episodes)
-    wins = sum(bool(e["success"]) for e in episodes)
+def mean_ci(values: list[float]) -> dict[str, Any]:
+    """Mean and 95% t-interval of ``values`` (aggregated by a one-column EpisodeStats metric)."""
+    if not values:
+        return _interval(0, 0.0, 0.0)
+    metric = EpisodeStats(columns=1)
+    metric.update(values)
+    out = metric.compute()
+    return _interval(out["n"], float(out["mean"].reshape(-1)[0]), float(out["var"].reshape(-1)[0]))
+
+
+def episode_metric(episodes: list[dict[str, Any]]) -> Any:
+    """An EpisodeStats updated with the (reward, raw reward, steps, success, error) of ``episodes``."""
+    metric = EpisodeStats()
+    metric.update([[float(e["reward"]), float(e["raw_reward"]), float(e["steps"]), float(bool(e["success"])),
+                    float(bool(e.get("error")))] for e in episodes])  # no episodes: an update of zero rows
+    return metric
+
+
+def summary_from_metric(metric: Any) -> dict[str, Any]:
+    """One task's (or the pool's) entry of the results JSON from its EpisodeStats."""
+    n = int(metric.n)
+    if n == 0:
+        return {"episodes": 0, "successes": 0, "errors": 0, "success_rate": {"mean": None, "ci95": wilson(0, 0)},
+                "mean_reward": _interval(0, 0, 0), "mean_raw_reward": _interval(0, 0, 0), "mean_steps": _interval(0, 0, 0)}
+    out = metric.compute()
+    mean, var, total = out["mean"].reshape(-1).tolist(), out["var"].reshape(-1).tolist(), metric.total.tolist()
+    wins, errors = round(total[3]), round(total[4])
     return {
         "episodes": n,
         "successes": wins,
-        "errors": sum(1 for e in episodes if e.get("error")),
-        "success_rate": {"mean": wins / n if n else None, "ci95": wilson(wins, n)},
-        "mean_reward": mean_ci([float(e["reward"]) for e in episodes]),
-        "mean_raw_reward": mean_ci([float(e["raw_reward"]) for e in episodes]),
-        "mean_steps": mean_ci([float(e["steps"]) for e in episodes]),
+        "errors": errors,
+        "success_rate": {"mean": wins / n, "ci95": wilson(wins, n)},
+        "mean_reward": _interval(n, mean[0], var[0]),
+        "mean_raw_reward": _interval(n, mean[1], var[1]),
+        "mean_steps": _interval(n, mean[2], var[2]),
     }
+
+
+def summarize_episodes(episodes: list[dict[str, Any]]) -> dict[str, Any]:
+    return summary_from_metric(episode_metric(episodes))
 
 
 def build_results(episodes: list[dict[str, Any]], tasks: list[str], *, agent: str, suite: str,
@@ -119,10 +177,18 @@ def build_results(episodes: list[dict[str, Any]], tasks: list[str], *, agent: st
                   interrupted: bool = False) -> dict[str, Any]:
     import time
 
-    per_task = {t: summarize_episodes([e for e in episodes if e["task"] == t]) for t in tasks}
-    overall = summarize_episodes(episodes)
+    metrics = {t: episode_metric([e for e in episodes if e["task"] == t]) for t in tasks}
+    pooled = episode_metric([e for e in episodes if e["task"] not in metrics])  # episodes of unlisted tasks
+    for metric in metrics.values():
+        pooled.merge_state(metric)
+    per_task = {t: summary_from_metric(m) for t, m in metrics.items()}
+    overall = summary_from_metric(pooled)
     rates = [v["success_rate"]["mean"] for v in per_task.values() if v["episodes"]]
-    overall["macro_success_rate"] = sum(rates) / len(rates) if rates else None
+    macro = MeanMetric(sync_on_compute=False)
+    macro.set_dtype(torch.float64)
+    if rates:
+        macro.update(rates)
+    overall["macro_success_rate"] = float(macro.compute()) if rates else None
     first = 1_000_000 + int(config.get("seed", 0))
     return {
         "schema": SCHEMA, "agent": agent, "suite": suite,

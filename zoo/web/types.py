@@ -74,6 +74,17 @@ class Observation:
     step: int = 0
     seed: int | None = None  # the episode's seed (lets a tree-search agent replay it in its own browser)
 
+    def __eq__(self, other: object) -> bool:
+        """Field-wise equality (screenshots compared by value, so equal observations compare equal)."""
+        if not isinstance(other, Observation):
+            return NotImplemented
+        a, b = self.screenshot, other.screenshot
+        same_shot = a is b or (a is not None and b is not None and a.shape == b.shape and bool(np.array_equal(a, b)))
+        return same_shot and (self.task, self.instruction, self.elements, self.page, self.step, self.seed) == (
+            other.task, other.instruction, other.elements, other.page, other.step, other.seed)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass default
+
     def action_mask(self) -> np.ndarray:
         """bool[len(elements)]: elements an agent can sensibly target (actionable and visible)."""
         return np.array([e.actionable and e.visible for e in self.elements], dtype=bool)

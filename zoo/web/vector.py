@@ -232,7 +232,10 @@ class VecWebEnv:
         await asyncio.gather(*(s.open() for s in self.slots))
 
     async def _close_slots(self) -> None:
-        await asyncio.gather(*(s.close() for s in self.slots if s.context is not None), return_exceptions=True)
+        # bounded: a frozen browser never answers; the host shutdown after this kills it anyway
+        limit = max(1.0, self.step_timeout_s)
+        await asyncio.gather(*(asyncio.wait_for(s.close(), limit) for s in self.slots if s.context is not None),
+                             return_exceptions=True)
 
     def _next_job(self, i: int) -> Job | None:
         if self.job_source is not None:
@@ -274,23 +277,33 @@ class VecWebEnv:
         return dict(zip(coros.keys(), results))
 
     def _recover(self, failed: dict[int, str]) -> set[int]:
-        """Give failed envs a fresh context; relaunch the browser if it is gone.  Returns every env
-        whose episode was lost (more than ``failed`` when the browser had to be relaunched)."""
+        """Give failed envs a fresh context; relaunch the browser if it is gone or does not answer.
+        Returns every env whose episode was lost (more than ``failed`` when the browser had to be
+        relaunched).  Every wait is bounded by about ``step_timeout_s``, so a frozen browser costs
+        the step timeout, one ping, a kill and a relaunch (not a chain of long close/open waits)."""
+        limit = max(1.0, self.step_timeout_s)
+        ping = min(limit, 5.0)
 
         async def reopen(slot: Slot) -> None:
             try:
-                await asyncio.wait_for(slot.close(), 5)
-            except Exception:  # noqa: BLE001 - a context of a dead browser cannot close
+                await asyncio.wait_for(slot.close(), ping)
+            except Exception:  # noqa: BLE001 - a context of a dead or hung browser may not close
                 pass
-            await asyncio.wait_for(slot.open(), 15)
+            await asyncio.wait_for(slot.open(), limit)
 
         async def recover() -> set[int]:
-            if self.host.alive:
+            # a timed-out step may be a hung page or a frozen browser: ask the browser itself first
+            alive = self.host.alive
+            answering = alive and await self.host.responsive(ping)
+            if answering:
                 results = await asyncio.gather(*(reopen(self.slots[i]) for i in failed), return_exceptions=True)
                 if not any(isinstance(r, BaseException) for r in results) and self.host.alive:
                     return set(failed)
             lost = set(failed) | {i for i, s in enumerate(self.slots) if s.episode is not None}
-            await self.host.restart()
+            if alive and not answering:
+                for i in failed:  # say why everything was thrown away
+                    failed[i] += "; the browser did not answer and was relaunched"
+            await self.host.restart(graceful=answering)
             for slot in self.slots:
                 slot.context = slot.page = None
             await asyncio.gather(*(s.open() for s in self.slots))
