@@ -79,3 +79,20 @@ def test_explained_variance():
     assert ppo_math.explained_variance(torch.full((4,), 2.5), target) == pytest.approx(0.0)
     assert ppo_math.explained_variance(-target, target) < 0
     assert math.isnan(ppo_math.explained_variance(target, torch.ones(4)))
+
+
+def test_every_rank_trains_on_its_own_seed_block(monkeypatch):
+    from omegaconf import OmegaConf
+
+    from strategies.compressive_rl.fit import RANK_SEED_BLOCK, rank_seed_offset
+
+    cfg = OmegaConf.create({"trainer": {"devices": 2}})
+    for var in ("RANK", "LOCAL_RANK", "NODE_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    assert rank_seed_offset(cfg) == 0
+    monkeypatch.setenv("LOCAL_RANK", "1")  # Lightning's launcher: second process on node 0
+    assert rank_seed_offset(cfg) == RANK_SEED_BLOCK
+    monkeypatch.setenv("NODE_RANK", "1")  # second process on node 1 -> global rank 3
+    assert rank_seed_offset(cfg) == 3 * RANK_SEED_BLOCK
+    monkeypatch.setenv("RANK", "5")  # torchrun / srun give the global rank directly
+    assert rank_seed_offset(cfg) == 5 * RANK_SEED_BLOCK

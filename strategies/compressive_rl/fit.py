@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
 import warnings
 from pathlib import Path
@@ -87,6 +88,28 @@ def merge_metrics(path: Path, earlier: list[dict[str, str]]) -> None:
         writer.writerows(rows)
 
 
+# Seed blocks per process: every DDP/FSDP rank trains on its own episodes.  Each rank's envs walk
+# their seeds with stride num_envs, so the blocks stay disjoint for runs of under 15,625
+# training episodes per rank (the default run plays about 4,000).
+RANK_SEED_BLOCK = 15_625
+
+
+def rank_seed_offset(cfg: DictConfig) -> int:
+    """Seed offset of this process: RANK under torchrun/srun, otherwise the rank Lightning's
+    launcher gives it on its node (NODE_RANK * devices + LOCAL_RANK); 0 in a one-process run."""
+    env = os.environ
+    if env.get("RANK"):
+        rank = int(env["RANK"])
+    else:
+        devices = cfg.trainer.devices  # a count, "auto" or a list of device ids
+        if isinstance(devices, int) or str(devices).isdigit():
+            per_node = int(devices)
+        else:
+            per_node = len(devices) if not isinstance(devices, str) else 1
+        rank = int(env.get("NODE_RANK", 0) or 0) * per_node + int(env.get("LOCAL_RANK", 0) or 0)
+    return rank * RANK_SEED_BLOCK
+
+
 def validation_options(cfg: DictConfig) -> dict[str, Any]:
     """Trainer options for the periodic greedy validation (ppo.val_every updates; 0: none)."""
     every = int(cfg.ppo.val_every)
@@ -150,7 +173,7 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict:
     n = int(cfg.env.num_envs)
     # a resumed run continues on fresh training seeds rather than replaying the first episodes
     offset = 0 if ckpt is None else 100_000 + int(read_checkpoint_meta(ckpt)["global_step"]) * 1000
-    seeds = [train_seed(int(cfg.seed) * 10_000 + offset + i) for i in range(n)]
+    seeds = [train_seed(int(cfg.seed) * 10_000 + offset + rank_seed_offset(cfg) + i) for i in range(n)]
     metrics_csv = run_dir / "csv" / "ppo" / "metrics.csv"
     earlier = read_metrics(metrics_csv) if ckpt else []
     # the checkpoint after the update is exactly what we want to keep; Lightning warns about it anyway
