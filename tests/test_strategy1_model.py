@@ -77,7 +77,9 @@ def test_sequence_layout_interleaves_frames_dom_and_instruction_lines(data):
     # numbered line; each line ends with <eol>
     first_line = b.line_ids(1, eps[0].steps[0].line)
     assert ex.ttype[acts[0] + 1] == POINTED and ex.elem_ref[acts[0] + 1] == ex.rows[0][ex.slots[0].index(1)]
-    name = b.pointed_ids(eps[0].steps[0].elements[1], eps[0].steps[0].elements)  # its name and place, to copy
+    step = eps[0].steps[0]
+    name = b.pointed_ids(step.elements[1], step.elements, step.action)  # its name, place and typed text, to copy
+    assert tok.decode(name).endswith(f'"{step.action.text}"')
     assert list(ex.ids[acts[0] + 2: acts[0] + 2 + len(name)]) == name
     last_pointed = acts[0] + 1 + len(name)
     assert (ex.lm_target[acts[0]: last_pointed] == IGNORE).all() and ex.lm_target[last_pointed] == first_line[0]

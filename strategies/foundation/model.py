@@ -33,9 +33,10 @@ from strategies.foundation.batch import Batch
 from strategies.foundation.sequence import (
     ELEMENT, FRAME, GOAL, KEYS, LINE, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, POINTED, TAG_BUCKETS,
 )
+from zoo.web.types import ACTION_KINDS, CATEGORIES
 
 COPY_MATCH = 4  # longest match length the copy bonus tells apart
-from zoo.web.types import ACTION_KINDS, CATEGORIES
+COPY_BONUS = 4.0  # initial copy-score bonus per matched token (learned from there)
 
 
 class ElementEncoder(nn.Module):
@@ -87,7 +88,7 @@ class FoundationModel(nn.Module):
         self.copy_gate = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 1))
         self.copy_match = nn.Embedding(COPY_MATCH + 1, 1)
         with torch.no_grad():  # start out preferring continuations; the bonus per length is learned
-            self.copy_match.weight.copy_(2.0 * torch.arange(COPY_MATCH + 1, dtype=torch.float32).unsqueeze(1))
+            self.copy_match.weight.copy_(COPY_BONUS * torch.arange(COPY_MATCH + 1, dtype=torch.float32).unsqueeze(1))
         self.pointer = create_head("pointer", dim)
         self.span_pointer = create_head("pointer", dim)
         self.span_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))

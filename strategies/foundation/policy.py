@@ -144,7 +144,7 @@ class Policy:
                 if element in slots:
                     append_position(ex, POINTED, 0, ex.rows[-1][slots.index(element)])
                     by_id = {e.id: e for e in ep.steps[-1].elements}
-                    for tok in self.builder.pointed_ids(by_id[element], ep.steps[-1].elements):
+                    for tok in self.builder.pointed_ids(by_id[element], ep.steps[-1].elements, decision.action):
                         append_position(ex, POINTED, tok)
                 else:
                     append_position(ex, POINTED, 0)

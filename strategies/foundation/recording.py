@@ -70,6 +70,11 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 # ---------------------------------------------------------------- the recording config
 def recording_config(tasks: list[str], data_cfg: Any, env_cfg: Any, seed: int) -> dict[str, Any]:
+    from zoo.errors import ZooError
+
+    if float(data_cfg.fps) <= 0 or int(data_cfg.watch_frames) < 0:
+        raise ZooError(f"bad value for 'foundation.data.fps' / 'foundation.data.watch_frames': {data_cfg.fps} / "
+                       f"{data_cfg.watch_frames} (fps must be > 0, watch_frames >= 0)")
     return {
         "tasks": list(tasks), "episodes_per_task": int(data_cfg.episodes_per_task),
         "explore_fraction": float(data_cfg.explore_fraction), "explore_epsilon": float(data_cfg.explore_epsilon),

@@ -11,9 +11,9 @@ Layout of an episode (``t`` = step; the goal is repeated per step so a sliding w
 * ``<act>`` is the acting query: the pointer head scores the step's element tokens from it, the kind
   / key / span heads decode the rest of the Action, and the value head estimates the return.
 * after ``<act>`` comes the *pointed* element (the acted-on element's embedding again, then its name
-  and coarse place on the page as text tokens; the recorded element in training, the pointer
-  head's choice when generating), so the instruction line is written about the element the action
-  targets and can copy its name and place.
+  and coarse place on the page -- and the text typed or option chosen -- as text tokens; the
+  recorded action in training, the policy's decision when generating), so the instruction line is
+  written about the action taken and can copy its element's name and place and its text.
 * the action line is the numbered instruction of the design note; all lines of an episode together
   are its numbered instruction list (the SFT output), produced by the LM head.
 
@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from strategies.foundation.instructions import _clean as _clean_label
 from strategies.foundation.instructions import element_label, element_noun, element_position, number_lines
 from zoo.web.types import ACTION_KINDS, CATEGORIES, instruction_spans
 
@@ -40,7 +41,7 @@ KEYS = ("Enter", "Tab", "Escape", "Backspace", "ArrowDown", "ArrowUp", "Space", 
 TAG_BUCKETS = 64
 N_FLAGS = 15
 MAX_POS, MAX_STEPS = 512, 32
-MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS, MAX_POINTED_TOKENS = 64, 40, 24, 8, 32
+MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS, MAX_POINTED_TOKENS = 64, 40, 24, 8, 56
 IGNORE = -100
 
 
@@ -201,14 +202,19 @@ class SequenceBuilder:
         keep = MAX_GOAL_TOKENS
         return ids[:keep], [(cs, ce, ts, min(te, keep)) for cs, ce, ts, te in words if ts < keep]
 
-    def pointed_ids(self, el: Any, elements: list[Any] | None = None) -> list[int]:
+    def pointed_ids(self, el: Any, elements: list[Any] | None = None, action: Any = None) -> list[int]:
         """The acted-on element described as the line will name it, with its coarse place on the page
-        when the page's ``elements`` are given (` button "Submit" on the left of the page`): tokens
-        to copy from."""
+        when the page's ``elements`` are given, and the text typed / option chosen by ``action``
+        (` input tag "Name" on the left of the page: "Ann"`): the tokens the line copies from.  The
+        action heads decide the action; the LM head writes it down."""
         label = element_label(el)
         text = f' {element_noun(el)} "{label}"' if label else f" {element_noun(el)}"
         if elements:
             text += " " + element_position(el, elements)
+        value = getattr(action, "text", None) if getattr(action, "kind", None) == "type" else \
+            getattr(action, "option", None) if getattr(action, "kind", None) == "select" else None
+        if value:
+            text += f': "{_clean_label(value)}"'
         return self.encode(text, MAX_POINTED_TOKENS)
 
     def line_ids(self, number: int, line: str) -> list[int]:
@@ -318,7 +324,7 @@ class SequenceBuilder:
             if step.line is not None:
                 in_slots = action is not None and action.element in slots
                 prev = push(0, POINTED, t, elem=rows[slots.index(action.element)] if in_slots else -1)
-                for tok_id in self.pointed_ids(by_id[action.element], step.elements) if in_slots else []:
+                for tok_id in self.pointed_ids(by_id[action.element], step.elements, action) if in_slots else []:
                     prev = push(tok_id, POINTED, t)
                 for tok_id in self.line_ids(t + 1, step.line) + [self.EOL]:
                     predict_text(prev, tok_id, 2)
