@@ -73,7 +73,8 @@ STAGE_COLUMNS = {
             "train/episode_length", "train/episode_return", "train/episodes", "train/explained_variance",
             "train/policy_loss", "train/success/click-test", "train/success_rate", "train/value_loss"],
     "sft": ["sft/loss", "sft/pointer_acc", "val/lm_line_acc", "val/sft_loss"],
-    "rl": ["rl/distill", "rl/loss", "rl/pointer_acc", "rl/search_expansions", "rl/search_success", "rl/value"],
+    "rl": ["rl/distill", "rl/env_steps", "rl/loss", "rl/pointer_acc", "rl/search_expansions", "rl/search_success",
+           "rl/value"],
 }
 STEPS_PER_UPDATE = 64  # a ppo fixture's env steps per update (rollout_steps 16 x num_envs 4)
 
@@ -82,12 +83,13 @@ def write_curve(path: Path, updates: int, final: float, seed: int, env_steps: bo
     """A CSVLogger metrics.csv of one stage (the folder name: ppo, sft or rl), one row per step."""
     rng = random.Random(seed)
     stage = path.parent.name
-    cols = [c for c in STAGE_COLUMNS[stage] if env_steps or c != "train/env_steps"]
+    cols = [c for c in STAGE_COLUMNS[stage] if env_steps or c not in ("train/env_steps", "rl/env_steps")]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=sorted(["epoch", "step", "time/wall_s", *cols]))
         w.writeheader()
         round_success: float | str = ""
+        round_steps: float | str = ""
         for step in range(updates):
             row = {c: round(rng.uniform(0.0, 1.0), 4) for c in cols}
             row.update({"epoch": 0, "step": step, "time/wall_s": round(1.7 * (step + 1), 3)})
@@ -100,7 +102,10 @@ def write_curve(path: Path, updates: int, final: float, seed: int, env_steps: bo
             elif stage == "rl":  # the success of the latest collection round (one every 4 steps), none before
                 if step % 4 == 0:
                     round_success = success if step else ""
+                    round_steps = 30 * (step // 4) if step else ""  # cumulative simulator steps
                 row["rl/search_success"] = round_success
+                if env_steps:
+                    row["rl/env_steps"] = round_steps
             w.writerow(row)
 
 
@@ -116,7 +121,7 @@ def make_run(root: Path, strategy: int, name: str, overrides: list[str], rates: 
     (run_dir / "results.json").write_text(json.dumps(bench_results(agent, rates, 8, seed)))
     if strategy == 1:
         write_curve(run_dir / "csv/sft/metrics.csv", 10, 0.0, seed)
-        write_curve(run_dir / "csv/rl/metrics.csv", 12, max(rates.values()), seed)
+        write_curve(run_dir / "csv/rl/metrics.csv", 12, max(rates.values()), seed, env_steps=env_steps)
     else:  # runs from before train/env_steps was logged: the report derives it from the config
         write_curve(run_dir / "csv/ppo/metrics.csv", 20, max(rates.values()), seed, env_steps=env_steps)
     return run_dir
@@ -129,6 +134,9 @@ def make_inputs(tmp: Path, with_bench: bool = True, with_study: bool = True) -> 
     make_run(runs, 2, "dense-seed0", ["model.attention=dense"], dict(zip(TASKS, (0.7, 0.3, 0.4, 0.0))), 2,
              env_steps=False)
     make_run(runs, 1, "sliding-seed0", [], dict(zip(TASKS, (0.95, 0.7, 0.8, 0.4))), 3)
+    # a strategy-1 run from before rl/env_steps was logged: no env steps, so not on that plot
+    make_run(runs, 1, "dense-old", ["model.attention=dense"], dict(zip(TASKS, (0.9, 0.6, 0.5, 0.3))), 4,
+             env_steps=False)
     if with_bench:
         bench.mkdir(parents=True)
         (bench / "random.json").write_text(json.dumps(bench_results("random", dict.fromkeys(TASKS, 0.15), 10, 7)))

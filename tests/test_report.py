@@ -66,7 +66,7 @@ def test_wilson_interval_matches_known_values():
 def test_gather_reads_runs_baselines_studies(full_report):
     root = full_report.parents[2]
     g = gather(root / "runs", root / "reports/bench", root / "reports/search")
-    assert sorted(r.name for r in g.runs) == ["strategy1/sliding-seed0", "strategy2/dense-seed0",
+    assert sorted(r.name for r in g.runs) == ["strategy1/dense-old", "strategy1/sliding-seed0", "strategy2/dense-seed0",
                                              "strategy2/infini-seed0", "strategy2/xl-seed0"]
     assert sorted(b.label for b in g.baselines) == ["oracle", "random"]
     for r in g.runs:
@@ -85,7 +85,7 @@ def test_learning_curve_lays_stages_end_to_end(full_report):
     assert len(pts) == 8 and pts[0]["step"] == 10 + 4  # SFT's 10 steps first; RL's success from its first round
     assert pts[0]["wall_s"] > 17.0  # ... and so does its wall time
     assert {p["metric"] for p in pts} == {"rl/search_success"}
-    assert all("env_steps" not in p for p in pts)  # strategy 1 does not count browser steps: none invented
+    assert [p["env_steps"] for p in pts] == [30 * (k // 4) for k in range(4, 12)]  # the search's browser steps
     s2 = root / "runs/strategy2/xl-seed0"
     pts = learning_curve(s2, OmegaConf.load(s2 / "config.yaml"))
     assert [p["env_steps"] for p in pts] == [STEPS_PER_UPDATE * (k + 1) for k in range(20)]  # the cumulative
@@ -97,9 +97,10 @@ def test_learning_curve_lays_stages_end_to_end(full_report):
     assert [p["env_steps"] for p in pts[:2]] == [per_update, 2 * per_update]
     g = gather(root / "runs", root / "reports/bench", root / "reports/search")
     env_cell = {r.name: r.last("env_steps") for r in g.runs}
-    assert env_cell["strategy1/sliding-seed0"] is None and env_cell["strategy2/xl-seed0"] == 20 * STEPS_PER_UPDATE
+    assert env_cell["strategy1/sliding-seed0"] == 60 and env_cell["strategy2/xl-seed0"] == 20 * STEPS_PER_UPDATE
+    assert env_cell["strategy1/dense-old"] is None
     html = full_report.read_text()
-    assert "Not on the env-steps plot" in html and "strategy1/sliding-seed0" in html
+    assert "Not on the env-steps plot" in html and "strategy1/dense-old" in html
 
 
 def test_report_files_tables_and_figures(full_report):

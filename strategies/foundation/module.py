@@ -65,6 +65,8 @@ class FoundationModule(L.LightningModule):
         if rounds:  # RL: success of the latest search-collection round
             self.log("rl/search_success", float(rounds[-1]["success_rate"]), batch_size=batch.size)
             self.log("rl/search_expansions", float(rounds[-1]["mean_expansions"]), batch_size=batch.size)
+            if "env_steps" in rounds[-1]:  # cumulative simulator steps: the report's env-step axis
+                self.log("rl/env_steps", float(rounds[-1]["env_steps"]), batch_size=batch.size)
         return total
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:

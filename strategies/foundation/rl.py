@@ -49,6 +49,9 @@ class SearchCollector:
         self.replays: dict[str, ReplayEnv] = {}
         self.next_seed = SEARCH_SEED_BASE + 10_000 * int(seed)
         self.rounds: list[dict[str, Any]] = []
+        # browser steps taken by the search's simulators so far (replays from a reset included):
+        # the env-step axis of strategy 1's learning curve, comparable to strategy 2's env steps
+        self.env_steps = 0
 
     def replay(self, task: str) -> ReplayEnv:
         if task not in self.replays:
@@ -84,14 +87,17 @@ class SearchCollector:
         return episode, {"task": task, "seed": seed, "success": outcome > 0, "steps": n, "expansions": expansions}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rounds": [dict(r) for r in self.rounds], "next_seed": int(self.next_seed)}
+        return {"rounds": [dict(r) for r in self.rounds], "next_seed": int(self.next_seed),
+                "env_steps": int(self.env_steps)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rounds[:] = [dict(r) for r in state["rounds"]]  # in place: the module logs this very list
         self.next_seed = int(state["next_seed"])
+        self.env_steps = int(state.get("env_steps", 0))  # checkpoints from before the counter: 0
 
     def collect(self, policy: Policy, episodes_per_task: int) -> list[Episode]:
         out, stats = [], []
+        steps_before = sum(r.steps for r in self.replays.values())
         for task in self.tasks:
             for _ in range(int(episodes_per_task)):
                 seed = train_seed(self.next_seed)
@@ -99,8 +105,9 @@ class SearchCollector:
                 episode, info = self.play(policy, task, seed)
                 out.append(episode)
                 stats.append(info)
+        self.env_steps += sum(r.steps for r in self.replays.values()) - steps_before
         self.rounds.append({
-            "round": len(self.rounds) + 1, "episodes": len(stats),
+            "round": len(self.rounds) + 1, "episodes": len(stats), "env_steps": int(self.env_steps),
             "success_rate": sum(s["success"] for s in stats) / max(1, len(stats)),
             "mean_expansions": sum(s["expansions"] for s in stats) / max(1, len(stats)),
             "seeds": [s["seed"] for s in stats],

@@ -204,8 +204,10 @@ def learning_curve(run_dir: Path, config: Any) -> list[dict[str, Any]]:
 
     Each stage's CSV starts at step 0 and wall time 0: stages are laid end to end.  Env steps come
     from a logged cumulative counter (``train/env_steps``); Strategy-2 runs from before it get them
-    from the config (updates x rollout_steps x num_envs); otherwise (Strategy 1, whose RL stage
-    does not count browser steps) points have none and the report shows ``-``.  Each point names
+    from the config (updates x rollout_steps x num_envs).  Strategy 1 logs ``rl/env_steps``: the
+    browser steps its RL stage's tree search took (replays from a reset included; the steps that
+    recorded its pretraining/SFT dataset are not counted).  Runs with neither have no env steps
+    and the report shows ``-``.  Each point names
     the column its success came from (``metric``).
     """
     files = sorted((run_dir / "csv").glob("*/metrics.csv"),

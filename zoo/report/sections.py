@@ -183,8 +183,10 @@ def curves(ctx: Ctx, g: Gathered) -> Section:
                "of each round of MCTS collection episodes in its RL stage, after its pretraining and SFT steps.")
     sec.blocks += ctx.image(plots.learning_curves(runs, "env_steps", "environment steps",
                                                   ctx.out_dir / "curve_env_steps.png"),
-                            "Training success rate against cumulative environment steps (train/env_steps; for runs from "
-                            "before it, updates x ppo.rollout_steps x env.num_envs). " + sources)
+                            "Training success rate against cumulative environment steps (Strategy 2: train/env_steps, "
+                            "or updates x ppo.rollout_steps x env.num_envs for runs from before it; Strategy 1: "
+                            "rl/env_steps, the browser steps of its tree search, not counting the steps that recorded "
+                            "its demonstration dataset). " + sources)
     sec.blocks += ctx.image(plots.learning_curves(runs, "wall_s", "training wall time (s)",
                                                   ctx.out_dir / "curve_wall_time.png"),
                             "Training success rate against training wall time. " + sources)
