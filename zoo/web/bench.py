@@ -306,10 +306,13 @@ def _throughput_markdown(report: dict[str, Any]) -> str:
              "Chromium with one context per env. Every setting draws its episodes from the same shared job sequence "
              "(the suite's tasks round-robin, fixed training seeds, handed to whichever context is free) and the random "
              "agent is re-seeded per (task, seed), so each setting runs the same task mix with the same actions; "
-             "`tasks covered` counts the suite's tasks started during the timed steps. Machine: "
+             "`tasks covered` counts the suite's tasks started during the timed steps. Round-robin means almost "
+             "every new episode moves its context to another task's page (a page load), which dominates these "
+             "figures; an env that keeps one task resets in place and steps several times faster (a training run "
+             "logs its own rate as train/env_steps_per_s). Machine: "
              f"{report['machine']['cpus']} CPUs, 1-min load average "
              f"{report['machine']['load_avg_1m_start']} at the start and {report['machine']['load_avg_1m_end']} at the end "
-             "(other jobs share the machine).", "",
+             "(the load counts the benchmark's own Chromium processes as well as anything else running).", "",
              "| contexts | env steps/s | ms per vector step | episodes finished | tasks covered |",
              "|---:|---:|---:|---:|---:|"]
     for r in report["results"]:
@@ -317,8 +320,9 @@ def _throughput_markdown(report: dict[str, Any]) -> str:
                      f"| {r['tasks_covered']}/{len(report['tasks'])} |")
     m = report["machine"]
     if m["cpus"] and min(m["load_avg_1m_start"], m["load_avg_1m_end"]) > m["cpus"]:
-        lines += ["", f"The load average stayed above the {m['cpus']} CPUs throughout: the CPUs were saturated by "
-                  "other jobs, so these figures are a lower bound and extra contexts could not add throughput."]
+        lines += ["", f"The load average stayed above the {m['cpus']} CPUs throughout: the CPUs were saturated (by "
+                  "the browsers' renderer processes themselves, or by other jobs), so more contexts could not add "
+                  "throughput on this machine; each context's renderer needs a core of its own to scale."]
     return "\n".join(lines) + "\n"
 
 
