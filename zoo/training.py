@@ -10,7 +10,9 @@
 """
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -24,6 +26,11 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig
 
 from zoo.errors import ZooError
+
+# Quiet two messages every run would print that say nothing about the run: Lightning's advert for
+# its hosted logger, and a torch-internal pytree deprecation raised inside Lightning itself.
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda r: "litlogger" not in r.getMessage())
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
 
 
 # Callbacks added to every Trainer built while ``extra_callbacks`` is active: how ``zoo search``
