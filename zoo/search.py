@@ -77,7 +77,10 @@ def open_storage(spec: str | None, out: Path) -> Any:
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
                 )
         except Exception as err:  # noqa: BLE001 - driver missing, bad URL, unreachable server
-            if attempt < 3 and ("already exists" in str(err) or "locked" in str(err)):
+            # parallel workers creating the same schema at once: a table or the alembic version
+            # row another worker just wrote ("UNIQUE constraint failed"); the retry finds them made
+            racing = ("already exists", "locked", "UNIQUE constraint failed", "IntegrityError")
+            if attempt < 3 and any(r in str(err) for r in racing):
                 time.sleep(0.5 + attempt)  # parallel workers creating the same tables at once
                 continue
             raise ZooError(f"cannot open storage '{public_url(url)}': {str(err).splitlines()[0]}") from None
