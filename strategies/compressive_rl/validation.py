@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from strategies.compressive_rl.features import Featurizer, stack
+from strategies.compressive_rl.agent import MemoryAgent
+from strategies.compressive_rl.features import Featurizer
 from strategies.compressive_rl.model import ActionModel
-from strategies.compressive_rl.rollout import policy_step, to_action, to_tensors
 from zoo.web.seeds import train_seed
 
 VAL_SEED_BASE = 900_000
@@ -41,7 +41,8 @@ def greedy_episodes(env: Any, featurizer: Featurizer, model: ActionModel, jobs: 
     obs: list[Any] = [None] * n
     running = [False] * n
     starts = np.ones(n, dtype=bool)
-    state = model.init_state(n, device)
+    agent = MemoryAgent(model, featurizer, greedy=True, device=device)  # the benchmark's acting path
+    state = agent.reset(n)
     done_eps: list[dict[str, Any]] = []
 
     def start(i: int) -> None:
@@ -56,11 +57,8 @@ def greedy_episodes(env: Any, featurizer: Featurizer, model: ActionModel, jobs: 
                 start(i)
         while any(running):
             filler = next(o for o, r in zip(obs, running) if r)  # idle slots: any page, output ignored
-            fz = [featurizer(o if r else filler) for o, r in zip(obs, running)]
-            batch = to_tensors(stack([f.arrays for f in fz]), device)
-            dist, state = policy_step(model, batch, state, torch.as_tensor(starts, device=device), greedy=True)
+            actions, state = agent.act([o if r else filler for o, r in zip(obs, running)], state, starts)
             starts[:] = False
-            actions = [to_action(f, a) for f, a in zip(fz, dist.slot.cpu().numpy())]
             new_obs, _rew, term, trunc, infos = env.step(actions)
             for i in range(n):
                 if not running[i]:
