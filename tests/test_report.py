@@ -199,3 +199,40 @@ def test_report_renders_in_headless_chromium(full_report):
     assert len(images) >= 10 and all(i["ok"] for i in images), images
     assert "Strategy 1 vs Strategy 2" in headings and "Per-task success" in headings
     assert not failed
+
+
+def test_strategies_are_compared_on_the_tasks_both_were_scored_on(tmp_path):
+    """Runs scored on different task sets: the comparison picks the pair with the most tasks in
+    common and counts success on those tasks only; variants are grouped per task set."""
+    from zoo.report import sections
+    from zoo.report.gather import Gathered, Run, Scored, TaskScore
+
+    def run(strategy: int, name: str, attention: str, scores: dict[str, tuple[int, int]]) -> Run:
+        tasks = {t: TaskScore(w, n) for t, (w, n) in scores.items()}
+        return Run(tmp_path / name, strategy, attention, None, Scored(name, {}, tasks))
+
+    s1 = run(1, "s1", "sliding", {"click-test": (10, 10), "enter-text": (5, 10), "login-user": (0, 10)})
+    s2_default = run(2, "s2-default", "xl", {t: (9, 10) for t in TASKS})  # rl-default
+    s2_memory = run(2, "s2-memory", "xl", {"mp-recall-word": (10, 10)})  # best overall, nothing in common with s1
+    g = Gathered(runs=[s1, s2_memory, s2_default])
+    best, shared = sections.comparable_pair(g.runs)
+    assert best == {1: s1, 2: s2_default} and shared == {"click-test", "enter-text"}
+    assert sections.scored_on(s2_default) == "rl-default" and sections.scored_on(s2_memory) == "rl-memory"
+    assert sections.scored_on(s1) == "3 tasks"
+
+    ctx = sections.Ctx(tmp_path, 0.95)
+    table = sections.strategies(ctx, g).blocks[0]
+    rows = {row[0]: dict(zip(table.headers, row)) for row in table.rows}
+    assert table.headers[5] == "success on the 2 shared tasks"
+    assert rows["Strategy 1"]["success on the 2 shared tasks"].startswith("75.0% ")  # 15 of 20, not 15 of 30
+    assert rows["Strategy 2"]["run"] == "strategy2/s2-default"
+    assert rows["Strategy 2"]["success on the 2 shared tasks"].startswith("90.0% ")
+
+    variants = sections.attention_variants(ctx, g).blocks[0]
+    assert [(r[1], r[2]) for r in variants.rows if r[0] == "Strategy 2"] == [("xl", "rl-default"), ("xl", "rl-memory")]
+    columns = sections.per_task(ctx, g).blocks[0].headers
+    assert "Strategy 2 · xl (rl-memory)" in columns and "Strategy 2 · xl (rl-default)" in columns
+
+    no_overlap = Gathered(runs=[s1, s2_memory])
+    notes = [b for b in sections.strategies(ctx, no_overlap).blocks if isinstance(b, sections.Note)]
+    assert any("share no scored task" in n.text for n in notes)

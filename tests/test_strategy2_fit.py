@@ -46,12 +46,16 @@ def test_tiny_fit_resume_and_load(tmp_path, attention):
                 "train/policy_loss", "train/value_loss", "train/entropy"):
         assert all(r[key] != "" for r in rows), key
     assert float(rows[0]["train/env_steps_per_s"]) > 0
+    lr = float(cfg.ppo.lr)  # ppo.anneal_lr: linear decay over trainer.max_steps=2 updates
+    assert [float(r["train/lr"]) for r in rows] == pytest.approx([lr, lr / 2])
 
     # resume: same run dir, more updates; continues from the checkpoint's step
     cfg2 = compose(["strategy=2", f"config={run_dir / 'config.yaml'}", f"resume={run_dir}", "trainer.max_steps=3"])
     fit(cfg2, run_dir)
     assert torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"] == 3
     assert [int(r["step"]) for r in metrics_rows(run_dir)] == [0, 1, 2]  # the curve runs on across the resume
+    # the schedule resumes at its step, stretched over the new trainer.max_steps=3
+    assert float(metrics_rows(run_dir)[-1]["train/lr"]) == pytest.approx(lr / 3)
 
     # the checkpoint loads back, through the strategy-dispatching loader, as a benchmark agent
     agent = load_agent(ckpt)

@@ -268,6 +268,21 @@ def test_killed_browser_is_restarted(env):
 
 
 # ---------------------------------------------------------------- our multi-page tasks
+@pytest.mark.parametrize("pick_right", [True, False])
+def test_recall_word_is_shown_once_and_the_choice_page_gives_no_hint(env, pick_right):
+    words = ["amber", "cobalt", "jade", "ruby"]
+    obs = start(env, "mp-recall-word", 7 if pick_right else 8)
+    word = obs.instruction.split("word ")[1].split(",")[0]
+    assert word in words
+    obs, *_ = env.step(Action.click(by_id(obs, "next").id))
+    assert obs.page.endswith("choose.html") and word not in obs.instruction
+    buttons = [e for e in obs.elements if e.tag == "button" and e.actionable and e.visible]
+    assert [b.text for b in buttons] == words  # the same list in the same order every episode
+    pick = word if pick_right else next(w for w in words if w != word)
+    _, r, term, _, info = env.step(Action.click(next(b for b in buttons if b.text == pick).id))
+    assert term and (r > 0) == pick_right and info["episode"]["success"] == pick_right
+
+
 def test_remember_code_instruction_only_on_first_page(env):
     obs = start(env, "mp-remember-code", 101)
     code = obs.instruction.split("code ")[1].split(",")[0]

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import random
 import warnings
 from pathlib import Path
@@ -95,19 +94,10 @@ RANK_SEED_BLOCK = 15_625
 
 
 def rank_seed_offset(cfg: DictConfig) -> int:
-    """Seed offset of this process: RANK under torchrun/srun, otherwise the rank Lightning's
-    launcher gives it on its node (NODE_RANK * devices + LOCAL_RANK); 0 in a one-process run."""
-    env = os.environ
-    if env.get("RANK"):
-        rank = int(env["RANK"])
-    else:
-        devices = cfg.trainer.devices  # a count, "auto" or a list of device ids
-        if isinstance(devices, int) or str(devices).isdigit():
-            per_node = int(devices)
-        else:
-            per_node = len(devices) if not isinstance(devices, str) else 1
-        rank = int(env.get("NODE_RANK", 0) or 0) * per_node + int(env.get("LOCAL_RANK", 0) or 0)
-    return rank * RANK_SEED_BLOCK
+    """Seed offset of this process: a block of training seeds per global rank (0 in a one-process run)."""
+    from zoo.distributed import global_rank
+
+    return global_rank(cfg.trainer.devices) * RANK_SEED_BLOCK
 
 
 def validation_options(cfg: DictConfig) -> dict[str, Any]:

@@ -90,7 +90,22 @@ class PPOModule(L.LightningModule):
         from components.optim import param_groups
 
         # param_groups gives infini-attention's memory gate its own higher lr and no decay
-        return torch.optim.Adam(param_groups(self.model, float(self.cfg.ppo.lr)), lr=float(self.cfg.ppo.lr), eps=1e-5)
+        opt = torch.optim.Adam(param_groups(self.model, float(self.cfg.ppo.lr)), lr=float(self.cfg.ppo.lr), eps=1e-5)
+        for group in opt.param_groups:
+            group["initial_lr"] = group["lr"]  # what set_annealed_lr scales (kept in the optimizer's checkpoint)
+        return opt
+
+    def set_annealed_lr(self) -> float:
+        """ppo.anneal_lr: each group's lr decays linearly to 0 over trainer.max_steps updates (as in
+        cleanrl's PPO): late large steps could flip a task the policy had solved into a deterministic
+        wrong first action it never left.  A function of the step alone, so a resumed run (even with a
+        new max_steps) picks up the right rate.  Returns the first group's lr."""
+        opt = self.optimizers()
+        total = self.trainer.max_steps
+        frac = max(0.0, 1.0 - self.global_step / total) if self.cfg.ppo.anneal_lr and total and total > 0 else 1.0
+        for group in opt.param_groups:
+            group["lr"] = group["initial_lr"] * frac
+        return float(opt.param_groups[0]["lr"])
 
     def train_dataloader(self):
         return torch.utils.data.DataLoader(UpdateStream(), batch_size=None)
@@ -172,7 +187,9 @@ class PPOModule(L.LightningModule):
         self.model.eval()  # collection and replay must see the same (dropout-free) network
         rollout = self.collector.collect(self.model, int(self.cfg.ppo.rollout_steps), self.device)
         self.model.train()
+        lr = self.set_annealed_lr()
         stats = self.ppo_update(rollout)
+        stats["lr"] = lr
         self.env_steps_done += int(rollout.rewards.size)
         stats["env_steps"] = float(self.env_steps_done * self.trainer.world_size)  # cumulative, all processes
         stats["env_steps_per_s"] = rollout.env_steps_per_s

@@ -46,9 +46,9 @@ def fit(cfg: Any, run_dir: str | Path) -> dict:
     tasks = training_tasks(cfg)
     stages = run_stages(cfg, run_dir, tasks)
     checkpoint = stages.pop("final_checkpoint")
-    from strategies.foundation.data import rank
+    from zoo.distributed import global_rank
 
-    if rank() > 0:  # the other processes of a multi-process run only train; rank 0 scores
+    if global_rank(cfg.trainer.devices) > 0:  # the other processes of a multi-process run only train; rank 0 scores
         return {"strategy": 1, "stages": stages}
     has_policy = any(s in stages for s in ("sft", "rl"))
     if checkpoint is None or not has_policy:

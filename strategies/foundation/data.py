@@ -28,6 +28,7 @@ from strategies.foundation.batch import collate
 from strategies.foundation.recording import dataset_dir, dict_action, ensure_dataset, recording_config, row_element
 from strategies.foundation.screencast import sample_frames
 from strategies.foundation.sequence import Episode, SequenceBuilder, Step, element_text
+from zoo.distributed import local_rank
 from zoo.errors import ZooError
 
 
@@ -108,23 +109,18 @@ def tokenizer_texts(episodes: list[Episode]) -> list[str]:
     return texts
 
 
-def rank() -> int:
-    """This process's global rank under a Lightning multi-process launch (0 otherwise)."""
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0)
-
-
 def wait_for(path: Path, timeout_s: float = 3600.0) -> Path:
     deadline = time.monotonic() + timeout_s
     while not path.is_file():
         if time.monotonic() > deadline:
-            raise ZooError(f"waited {timeout_s:.0f}s for rank 0 to write {path}")
+            raise ZooError(f"waited {timeout_s:.0f}s for local rank 0 to write {path}")
         time.sleep(1.0)
     return path
 
 
 def load_or_train_tokenizer(run_dir: Path, episodes: list[Episode], vocab_size: int) -> BPETokenizer:
     path = Path(run_dir) / "tokenizer" / "bpe.json"
-    if path.is_file() or rank() > 0:
+    if path.is_file() or local_rank() > 0:  # one writer per node: the run dir may be node-local
         return BPETokenizer.load(wait_for(path))
     tok = BPETokenizer.train(tokenizer_texts(episodes), vocab_size=vocab_size)
     tmp = tok.save(path.with_name("bpe.tmp.json"))
@@ -153,7 +149,7 @@ class EpisodeDataModule(L.LightningDataModule):
         self.ready = False
 
     def prepare_data(self) -> None:
-        if rank() > 0:  # DDP/FSDP child processes wait for rank 0's recording instead of recording again
+        if local_rank() > 0:  # the node's other processes wait for its first one's recording
             self.directory = wait_for(dataset_dir(self.cfg.foundation.data.root, self.config) / "manifest.json").parent
             return
         self.directory = ensure_dataset(self.cfg.foundation.data.root, self.config, headless=bool(self.cfg.env.headless),

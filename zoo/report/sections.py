@@ -50,6 +50,44 @@ def best_by(runs: list[Run], key: Any) -> dict[Any, Run]:
     return out
 
 
+def scored_on(r: Run) -> str:
+    """The task set a run was scored on: the suite with exactly those tasks, else a count."""
+    tasks = set(r.scored.tasks) if r.scored else set()
+    if not tasks:
+        return "-"
+    from zoo.suites import suite_names, suite_tasks
+
+    for name in suite_names():
+        if set(suite_tasks(name)) == tasks:
+            return name
+    return f"{len(tasks)} tasks"
+
+
+def restricted(s: Scored, tasks: set[str]) -> Scored:
+    """The same results counted over ``tasks`` only (like-for-like comparisons across task sets)."""
+    return Scored(s.label, {}, {t: v for t, v in s.tasks.items() if t in tasks})
+
+
+def comparable_pair(runs: list[Run]) -> tuple[dict[int, Run], set[str]]:
+    """The best run of each strategy, chosen so the two share as many scored tasks as possible
+    (then by success on the shared tasks), and the shared task set; with one strategy, its best run."""
+    by_strategy: dict[int, list[Run]] = {}
+    for r in runs:
+        if r.scored:
+            by_strategy.setdefault(r.strategy, []).append(r)
+    if len(by_strategy) < 2:
+        return best_by(runs, lambda r: r.strategy), set()
+    pairs = []
+    for a in by_strategy.get(1, []):
+        for b in by_strategy.get(2, []):
+            assert a.scored and b.scored
+            shared = set(a.scored.tasks) & set(b.scored.tasks)
+            rates = [restricted(x.scored, shared).rate if shared else x.scored.rate for x in (a, b)]  # type: ignore[union-attr]
+            pairs.append((len(shared), sum(0.0 if math.isnan(v) else v for v in rates), a, b, shared))
+    n, _, a, b, shared = max(pairs, key=lambda p: (p[0], p[1]))
+    return {1: a, 2: b}, shared
+
+
 def _bar_entry(ctx: Ctx, label: str, s: Scored, color: str, hatch: str | None = None) -> dict:
     lo, hi = ctx.ci(s) if s.episodes else (None, None)
     return {"label": label, "rate": s.rate, "lo": lo, "hi": hi, "color": color, "hatch": hatch}
@@ -80,7 +118,7 @@ def overview(ctx: Ctx, g: Gathered, inputs: dict[str, str]) -> Section:
 
 def strategies(ctx: Ctx, g: Gathered) -> Section:
     sec = Section("strategies", "Strategy 1 vs Strategy 2")
-    best = best_by([r for r in g.runs if r.scored], lambda r: r.strategy)
+    best, shared = comparable_pair([r for r in g.runs if r.scored])
     if not best:
         sec.blocks.append(_runs_missing())
         return sec
@@ -88,28 +126,42 @@ def strategies(ctx: Ctx, g: Gathered) -> Section:
     for n in (1, 2):
         r = best.get(n)
         if r is None:
-            rows.append([f"Strategy {n}", "(no scored run)", "-", "-", "-", "-", "-"])
+            rows.append([f"Strategy {n}", "(no scored run)", "-", "-", "-", "-", "-", "-", "-"])
             continue
-        rows.append([f"Strategy {n}", r.name, r.attention, ctx.rate_cell(r.scored), fmt_count(r.params),
+        assert r.scored is not None
+        on_shared = restricted(r.scored, shared) if shared else None
+        rows.append([f"Strategy {n}", r.name, r.attention, scored_on(r), ctx.rate_cell(r.scored),
+                     ctx.rate_cell(on_shared) if on_shared else "-", fmt_count(r.params),
                      fmt_count(r.last("env_steps")), fmt_seconds(r.last("wall_s"))])
-        bars.append(_bar_entry(ctx, f"Strategy {n} ({r.attention})", r.scored, plots.COLORS[n]))
+        bars.append(_bar_entry(ctx, f"Strategy {n} ({r.attention})", on_shared or r.scored, plots.COLORS[n]))
     for b in g.baselines:
-        bars.append(_bar_entry(ctx, f"baseline: {b.label}", b, plots.PALETTE[5], hatch="//"))
-    sec.blocks.append(Table(["strategy", "best run", "attention", "success", "parameters", "env steps",
-                             "training time"], rows, "Best scored run of each strategy"))
+        b_shared = restricted(b, shared) if shared else b
+        if b_shared.episodes:
+            bars.append(_bar_entry(ctx, f"baseline: {b.label}", b_shared, plots.PALETTE[5], hatch="//"))
+    shared_head = f"success on the {len(shared)} shared tasks" if shared else "success on shared tasks"
+    sec.blocks.append(Table(["strategy", "run", "attention", "scored on", "success", shared_head, "parameters",
+                             "env steps", "training time"], rows,
+                            "One run of each strategy: the pair scored on the most tasks in common, then the best"))
+    what = (f"the {len(shared)} tasks both runs were scored on ({', '.join(sorted(shared))})" if shared
+            else "each run's own tasks")
     sec.blocks += ctx.image(plots.success_bars(bars, ctx.out_dir / "strategies.png", "Benchmark success"),
-                            "Overall benchmark success of each strategy's best run and of the baseline agents "
+                            f"Benchmark success on {what}, beside the baseline agents on the same tasks "
                             "(whiskers: confidence interval).")
     if len(best) < 2:
         sec.blocks.append(Note(f"Only Strategy {next(iter(best))} has a scored run; train the other to compare.",
+                               missing=True))
+    elif not shared:
+        sec.blocks.append(Note("The two strategies' runs share no scored task: their overall rates are not "
+                               "comparable; score both on one suite (`zoo bench checkpoint=... suite=...`).",
                                missing=True))
     return sec
 
 
 def per_task(ctx: Ctx, g: Gathered) -> Section:
     sec = Section("tasks", "Per-task success")
-    best = best_by([r for r in g.runs if r.scored], lambda r: (r.strategy, r.attention))
-    entries: list[tuple[str, Scored]] = [(r.variant, r.scored) for _, r in sorted(best.items())]  # type: ignore[misc]
+    best = best_by([r for r in g.runs if r.scored], lambda r: (r.strategy, r.attention, scored_on(r)))
+    entries: list[tuple[str, Scored]] = [(f"{r.variant} ({on})", r.scored)  # type: ignore[misc]
+                                         for (_, _, on), r in sorted(best.items())]
     entries += [(f"baseline: {b.label}", b) for b in g.baselines]
     if not entries:
         sec.blocks.append(_runs_missing())
@@ -125,42 +177,43 @@ def per_task(ctx: Ctx, g: Gathered) -> Section:
         rows.append(row)
     rows.append(["all tasks"] + [ctx.rate_cell(s) for _, s in entries])
     sec.blocks.append(Table(["task"] + [label for label, _ in entries], rows,
-                            "Success per task: best run of each strategy and attention variant, and baselines"))
+                            "Success per task: best run of each strategy, attention variant and task set (in brackets), and baselines"))
     return sec
 
 
 def attention_variants(ctx: Ctx, g: Gathered) -> Section:
     sec = Section("variants", "Attention variants")
-    groups: dict[tuple[int, str], list[Run]] = {}
+    groups: dict[tuple[int, str, str], list[Run]] = {}
     for r in g.runs:
         if r.scored:
-            groups.setdefault((r.strategy, r.attention), []).append(r)
+            groups.setdefault((r.strategy, r.attention, scored_on(r)), []).append(r)
     if not groups:
         sec.blocks.append(_runs_missing())
         return sec
     rows, bars = [], []
-    for (n, att), runs in sorted(groups.items()):
+    for (n, att, on), runs in sorted(groups.items()):
         rates = [r.scored.rate for r in runs if r.scored]
         top = max(runs, key=lambda r: r.scored.rate if r.scored else -1)
-        rows.append([f"Strategy {n}", att, str(len(runs)), fmt_rate(sum(rates) / len(rates)),
+        rows.append([f"Strategy {n}", att, on, str(len(runs)), fmt_rate(sum(rates) / len(rates)),
                      ctx.rate_cell(top.scored), fmt_count(top.params), fmt_seconds(top.last("wall_s"))])
         assert top.scored is not None
-        bars.append(_bar_entry(ctx, f"S{n} · {att}", top.scored, plots.COLORS.get(n, plots.PALETTE[5])))
-    sec.blocks.append(Table(["strategy", "attention", "runs", "mean success", "best run success",
+        bars.append(_bar_entry(ctx, f"S{n} · {att} ({on})", top.scored, plots.COLORS.get(n, plots.PALETTE[5])))
+    sec.blocks.append(Table(["strategy", "attention", "scored on", "runs", "mean success", "best run success",
                              "parameters (best)", "training time (best)"], rows,
-                            "Runs grouped by strategy and attention variant"))
+                            "Runs grouped by strategy, attention variant and the task set they were scored on"))
     sec.blocks += ctx.image(plots.success_bars(bars, ctx.out_dir / "variants.png", "Best run per attention variant"),
-                            "Best run of each strategy / attention variant (whiskers: confidence interval).")
+                            "Best run of each strategy / attention variant / task set (whiskers: confidence interval); "
+                            "compare bars of the same task set only.")
     return sec
 
 
 def published(ctx: Ctx, g: Gathered) -> Section:
     sec = Section("published", "Published reference figures")
     rows = [[f"{p.system} [published]", p.benchmark, p.result, p.training_data, p.source] for p in PUBLISHED]
-    best = best_by([r for r in g.runs if r.scored], lambda r: r.strategy)
+    best, _ = comparable_pair([r for r in g.runs if r.scored])
     for n, r in sorted(best.items()):
         assert r.scored is not None
-        rows.append([f"ours: Strategy {n} ({r.attention})", f"our benchmark ({len(r.scored.tasks)} tasks)",
+        rows.append([f"ours: Strategy {n} ({r.attention})", f"our benchmark: {scored_on(r)} ({len(r.scored.tasks)} tasks)",
                      ctx.rate_cell(r.scored), f"{fmt_count(r.last('env_steps'))} env steps", r.name])
     sec.blocks.append(Table(["system", "benchmark", "result", "training data", "source"], rows,
                             "Published results (labelled [published], numbers as reported by their source) "
@@ -205,9 +258,9 @@ def runs_table(ctx: Ctx, g: Gathered) -> Section:
     if not g.runs:
         sec.blocks.append(_runs_missing())
         return sec
-    rows = [[r.name, str(r.strategy), r.attention, ctx.rate_cell(r.scored), fmt_count(r.params),
+    rows = [[r.name, str(r.strategy), r.attention, scored_on(r), ctx.rate_cell(r.scored), fmt_count(r.params),
              fmt_count(r.last("env_steps")), fmt_seconds(r.last("wall_s")), str(len(r.curve))] for r in g.runs]
-    sec.blocks.append(Table(["run", "strategy", "attention", "success", "parameters", "env steps",
+    sec.blocks.append(Table(["run", "strategy", "attention", "scored on", "success", "parameters", "env steps",
                              "training time", "curve points"], rows, "Every run found"))
     sec.blocks += ctx.image(plots.parameter_counts(g.runs, ctx.out_dir / "parameters.png"),
                             "Parameter count of each run's trained model (log scale).")

@@ -12,6 +12,7 @@ class PPOConfig:
     over each rollout and minibatches (groups of whole envs, replayed in time order) per epoch.
     norm_adv: normalise advantages per minibatch.
     target_kl: stop an update's epoch loop once a minibatch's approx KL exceeds this (null: never).
+    anneal_lr: decay the learning rate linearly to 0 over trainer.max_steps updates (logged as train/lr).
 
     Agent (observation encoder and action space):
     encoder_layers: bidirectional layers mixing instruction tokens and DOM elements each step.
@@ -38,6 +39,7 @@ class PPOConfig:
     minibatches: int = 2
     norm_adv: bool = True
     target_kl: float | None = None
+    anneal_lr: bool = True
     encoder_layers: int = 1
     max_instruction_len: int = 48
     max_spans: int = 16

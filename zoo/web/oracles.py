@@ -250,6 +250,16 @@ def _mp_remember_code(obs: Observation, mem: dict) -> Action:
     return click(by_text(obs, "Settings", "a"))
 
 
+@oracle("mp-recall-word")
+def _mp_recall_word(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"Remember the word (\w+)", obs.instruction)
+    if m:
+        mem["word"] = m.group(1)  # the next page lists every word without saying which
+    if _page(obs) == "choose.html":
+        return click(by_text(obs, mem["word"], "button")) if "word" in mem else Action.noop()
+    return click(by_attr(obs, "id", "next"))
+
+
 @oracle("mp-shop-find")
 def _mp_shop_find(obs: Observation, mem: dict) -> Action:
     target = quoted(obs.instruction)[0]
