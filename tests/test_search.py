@@ -104,7 +104,7 @@ def test_conditional_parameters_follow_their_parent(tmp_path):
         attention = values["model.attention"]
         seen.add(attention)
         assert ("model.attention.mem_len" in values) == (attention == "xl")
-        assert ("model.attention.segment_len" in values) == (attention == "infini")
+        assert ("model.attention.delta_rule" in values) == (attention == "infini")
     assert seen == {"xl", "infini", "dense"}
 
 

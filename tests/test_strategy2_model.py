@@ -54,6 +54,18 @@ def test_featurizer_masks_spans_and_overlap():
     assert submit[9] == 1.0  # every word of "Submit" occurs in the instruction
 
 
+@pytest.mark.parametrize(("instruction", "quoted"), [
+    ("Type the user's code 'abc' here.", ["abc"]),  # the apostrophe does not open a quote
+    ("It's Bob's 'x y' and 'z'.", ["x y", "z"]),
+    ('Enter "Myron" and \u201cAnn\u201d.', ["Myron", "Ann"]),
+    ("Don't click, it's fine.", []),
+])
+def test_quoted_spans_are_not_fooled_by_apostrophes(instruction, quoted):
+    from strategies.compressive_rl.features import Featurizer
+
+    assert [t for t, _, _, q in Featurizer.candidate_spans(instruction) if q] == quoted
+
+
 def test_featurizer_keeps_actionable_elements_when_the_page_is_too_long():
     page = form_page()
     filler = [el(6 + i, "p", f"filler text {i}", "text", False, 120 + i) for i in range(40)]

@@ -81,18 +81,59 @@ def test_explained_variance():
     assert math.isnan(ppo_math.explained_variance(target, torch.ones(4)))
 
 
-def test_every_rank_trains_on_its_own_seed_block(monkeypatch):
+def test_seed_layout_keeps_ranks_resumes_validation_and_evaluation_apart():
     from omegaconf import OmegaConf
 
-    from strategies.compressive_rl.fit import RANK_SEED_BLOCK, rank_seed_offset
+    from strategies.compressive_rl.seeds import (TOKENIZER_SEED_BASE, TRAIN_EPISODE_END, VAL_SEED_BASE,
+                                                 episode_block, tokenizer_seeds, training_seed_starts)
+    from strategies.compressive_rl.validation import validation_jobs
+    from zoo.errors import ZooError
+    from zoo.web.seeds import EVAL_BASE
 
-    cfg = OmegaConf.create({"trainer": {"devices": 2}})
-    for var in ("RANK", "LOCAL_RANK", "NODE_RANK"):
-        monkeypatch.delenv(var, raising=False)
-    assert rank_seed_offset(cfg) == 0
-    monkeypatch.setenv("LOCAL_RANK", "1")  # Lightning's launcher: second process on node 0
-    assert rank_seed_offset(cfg) == RANK_SEED_BLOCK
-    monkeypatch.setenv("NODE_RANK", "1")  # second process on node 1 -> global rank 3
-    assert rank_seed_offset(cfg) == 3 * RANK_SEED_BLOCK
-    monkeypatch.setenv("RANK", "5")  # torchrun / srun give the global rank directly
-    assert rank_seed_offset(cfg) == 5 * RANK_SEED_BLOCK
+    cfg = OmegaConf.create({"seed": 0, "env": {"num_envs": 4}, "ppo": {"rollout_steps": 16}, "trainer": {"max_steps": 80}})
+    block = episode_block(cfg)
+    assert block == (80 * 16 + 1 + 15) * 4  # one new episode per env step at most, + fresh ones per (re)start
+
+    def used(starts, updates):  # every seed the envs can begin: streams of stride num_envs
+        return {s + k * 4 for s in starts for k in range(updates * 16 + 1)}
+
+    ranks = [used(training_seed_starts(cfg, r, 4), 80) for r in range(4)]
+    assert all(not (ranks[i] & ranks[j]) for i in range(4) for j in range(i + 1, 4))
+    first_half = used(training_seed_starts(cfg, 0, 4), 30)
+    resumed = training_seed_starts(cfg, 0, 4, resumed_step=30)
+    assert not (first_half & used(resumed, 50)) and max(used(resumed, 50)) < block  # still inside rank 0's block
+    everything = set().union(*ranks)
+    assert max(everything) < TRAIN_EPISODE_END <= TOKENIZER_SEED_BASE < VAL_SEED_BASE < EVAL_BASE
+    assert all(TOKENIZER_SEED_BASE <= s < VAL_SEED_BASE for s in tokenizer_seeds(4))
+    assert all(VAL_SEED_BASE <= s < EVAL_BASE for _, s in validation_jobs(["a", "b"], 50))
+    # a high seed= wraps to the start of the training range instead of spilling into validation
+    high = OmegaConf.merge(cfg, {"seed": 79})
+    assert max(used(training_seed_starts(high, 3, 4), 80)) < TRAIN_EPISODE_END
+    with pytest.raises(ZooError, match="exceed the 800000 training seeds"):
+        training_seed_starts(OmegaConf.merge(cfg, {"trainer": {"max_steps": 100_000}}), 0, 4)
+
+
+def test_training_rewards_penalise_timeouts_and_neutralise_browser_failures():
+    import numpy as np
+
+    from strategies.compressive_rl.rollout import training_rewards
+
+    rew = np.array([1.0, 0.0, 0.0, -0.1, 0.0])  # solved, running, cut off, cut off after an invalid action, crash
+    term = np.array([True, False, False, False, False])
+    trunc = np.array([False, False, True, True, True])
+    infos = [{"episode": {}}, {}, {"episode": {}}, {"invalid": "hidden"}, {"error": "browser crashed", "episode": {}}]
+    values = np.array([0.3, 0.2, 0.1, 0.4, 0.55], np.float32)
+    out = training_rewards(rew, term, trunc, infos, values, timeout_reward=-1.0)
+    assert out.tolist() == pytest.approx([1.0, 0.0, -1.0, -1.1, 0.55])  # the crash: its own value, TD error 0
+    assert rew.tolist() == [1.0, 0.0, 0.0, -0.1, 0.0]  # the env's rewards are not modified in place
+    assert training_rewards(rew, term, trunc, infos, values, 0.0)[2] == 0.0
+
+
+@pytest.mark.parametrize("key", ["model.dropout", "model.attention.dropout"])
+def test_dropout_is_refused_with_one_line(key):
+    from strategies.compressive_rl.fit import check_config
+    from zoo.config import compose
+    from zoo.errors import ZooError
+
+    with pytest.raises(ZooError, match=rf"bad value for '{key}': 0.1 \(strategy 2 needs 0"):
+        check_config(compose(["strategy=2", f"{key}=0.1"]))

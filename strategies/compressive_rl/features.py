@@ -37,7 +37,8 @@ KINDS = ["click", "type", "select"]
 TYPEABLE_INPUTS = {"", "text", "password", "email", "search", "tel", "url", "number"}
 ATTR_KEYS = ("type", "placeholder", "name", "id", "aria-label", "title", "value", "href")
 NUM_FEATURES = 14
-QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|'([^']+)'")
+# single quotes only as quotes, not apostrophes: no letter or digit just outside them ("user's 'abc'")
+QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<![\w'])'([^']+)'(?![\w'])")
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._\-]*")
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from strategies.compressive_rl.seeds import tokenizer_seeds, training_seed_starts
 from zoo.errors import ZooError
 
 
@@ -53,10 +54,8 @@ def build_module(cfg: DictConfig, run_dir: Path, env: Any, seeds: list[int], ckp
 
         tok_json = read_checkpoint_meta(ckpt)["tokenizer_json"]
     else:
-        from zoo.web.seeds import train_seed
-
         # pages for the vocabulary come from their own seeds, not the first training episodes
-        pages = gather_pages(env, [train_seed(500_000 + s) for s in seeds], int(cfg.ppo.tokenizer_steps), int(cfg.seed))
+        pages = gather_pages(env, tokenizer_seeds(len(seeds)), int(cfg.ppo.tokenizer_steps), int(cfg.seed))
         tok_json = tokenizer_to_json(train_tokenizer(pages, int(cfg.model.vocab_size)))
     (run_dir / "tokenizer.json").write_text(tok_json)
     module = PPOModule(OmegaConf.to_container(cfg, resolve=True), tok_json)
@@ -87,19 +86,6 @@ def merge_metrics(path: Path, earlier: list[dict[str, str]]) -> None:
         writer.writerows(rows)
 
 
-# Seed blocks per process: every DDP/FSDP rank trains on its own episodes.  Each rank's envs walk
-# their seeds with stride num_envs, so the blocks stay disjoint for runs of under 15,625
-# training episodes per rank (the default run plays about 4,000).
-RANK_SEED_BLOCK = 15_625
-
-
-def rank_seed_offset(cfg: DictConfig) -> int:
-    """Seed offset of this process: a block of training seeds per global rank (0 in a one-process run)."""
-    from zoo.distributed import global_rank
-
-    return global_rank(cfg.trainer.devices) * RANK_SEED_BLOCK
-
-
 def validation_options(cfg: DictConfig) -> dict[str, Any]:
     """Trainer options for the periodic greedy validation (ppo.val_every updates; 0: none)."""
     every = int(cfg.ppo.val_every)
@@ -118,6 +104,10 @@ def check_config(cfg: DictConfig) -> None:
         raise ZooError(f"bad value for 'ppo.val_every': {p.val_every} (updates between validations; 0: none)")
     if int(cfg.env.num_envs) <= 0:
         raise ZooError(f"bad value for 'env.num_envs': {cfg.env.num_envs} (must be > 0)")
+    for key, value in (("model.dropout", cfg.model.dropout), ("model.attention.dropout", cfg.model.attention.dropout)):
+        if float(value) != 0.0:  # PPO's ratio compares the replay's log-probs with the collection's
+            raise ZooError(f"bad value for '{key}': {value} (strategy 2 needs 0: PPO replays each rollout and "
+                           "compares log-probs with the ones the actions were sampled with)")
     if cfg.model.use_screen and not cfg.env.screenshot:
         raise ZooError("model.use_screen=true needs screenshots in the observations: add env.screenshot=true")
 
@@ -136,7 +126,7 @@ def evaluate_checkpoint(cfg: DictConfig, ckpt: Path, tasks: list[str], run_dir: 
         eval_tasks = resolve_tasks(e.suite, None) if e.suite else tasks
     e_cfg = cfg.env
     suite = e.suite or (cfg.env.suite if not cfg.env.tasks else "custom")
-    results = evaluate(agent, eval_tasks, int(e.episodes), seed=int(cfg.seed), num_envs=int(e_cfg.num_envs),
+    results = evaluate(agent, eval_tasks, int(e.episodes), seed=int(e.seed), num_envs=int(e_cfg.num_envs),
                        max_episode_steps=int(e_cfg.max_episode_steps), step_timeout_s=float(e_cfg.step_timeout_s),
                        headless=bool(e_cfg.headless), progress=bool(cfg.trainer.progress),
                        log_path=run_dir / "results.episodes.jsonl", suite=suite,
@@ -151,7 +141,6 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict:
     from zoo.runs import last_checkpoint
     from zoo.suites import resolve_tasks
     from zoo.training import checkpoint_exists, make_trainer, read_checkpoint_meta
-    from zoo.web.seeds import train_seed
 
     check_config(cfg)
     run_dir = Path(run_dir)
@@ -160,10 +149,12 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict:
     if cfg.resume and ckpt is None:
         raise ZooError(f"cannot resume {run_dir}: no checkpoint in {run_dir / 'checkpoints'}")
     torch.manual_seed(int(cfg.seed))
-    n = int(cfg.env.num_envs)
-    # a resumed run continues on fresh training seeds rather than replaying the first episodes
-    offset = 0 if ckpt is None else 100_000 + int(read_checkpoint_meta(ckpt)["global_step"]) * 1000
-    seeds = [train_seed(int(cfg.seed) * 10_000 + offset + rank_seed_offset(cfg) + i) for i in range(n)]
+    # every rank its own block of seeds; a resumed run continues past the seeds it may have used
+    from zoo.distributed import global_rank, processes_per_node
+
+    resumed_step = 0 if ckpt is None else int(read_checkpoint_meta(ckpt)["global_step"])
+    world = processes_per_node(cfg.trainer.devices) * int(cfg.trainer.num_nodes)
+    seeds = training_seed_starts(cfg, global_rank(cfg.trainer.devices), world, resumed_step)
     metrics_csv = run_dir / "csv" / "ppo" / "metrics.csv"
     earlier = read_metrics(metrics_csv) if ckpt else []
     # the checkpoint after the update is exactly what we want to keep; Lightning warns about it anyway

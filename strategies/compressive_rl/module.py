@@ -77,7 +77,8 @@ class PPOModule(L.LightningModule):
         from strategies.compressive_rl.validation import validation_jobs
 
         self._env = env
-        self.collector = RolloutCollector(env, self.featurizer, len(seeds), seeds)
+        self.collector = RolloutCollector(env, self.featurizer, len(seeds), seeds,
+                                          timeout_reward=float(self.cfg.ppo.timeout_reward))
         self.val_jobs = validation_jobs(list(tasks or [s.name for s in getattr(env, "specs", [])]),
                                         int(self.cfg.ppo.val_episodes))
 
@@ -184,7 +185,7 @@ class PPOModule(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         assert self.collector is not None, "attach_env() before fitting"
-        self.model.eval()  # collection and replay must see the same (dropout-free) network
+        self.model.eval()  # acting; the replay below in train mode is the same network (check_config: no dropout)
         rollout = self.collector.collect(self.model, int(self.cfg.ppo.rollout_steps), self.device)
         self.model.train()
         lr = self.set_annealed_lr()

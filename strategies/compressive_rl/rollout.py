@@ -63,11 +63,34 @@ class Rollout:
     env_steps_per_s: float = 0.0
 
 
+def training_rewards(rew: np.ndarray, term: np.ndarray, trunc: np.ndarray, infos: list[Any], values: np.ndarray,
+                     timeout_reward: float) -> np.ndarray:
+    """The env's step rewards as PPO learns from them; the benchmark's own scores are untouched.
+
+    - Cut off at ``env.max_episode_steps`` (truncated, no error): add ``timeout_reward``. The page
+      pays 0 for that and -1 for a wrong submission, so without it never finishing (e.g. typing
+      forever without pressing Submit) beats trying, a trap a policy does not climb out of.
+    - Lost to a browser failure (truncated with ``info["error"]``): the step's reward becomes the
+      value estimate of its own state, so its TD error is 0 (a crash says nothing about the policy)
+      instead of teaching the value net that this mid-episode state is worth 0.
+    """
+    out = np.asarray(rew, np.float32).copy()
+    for i, info in enumerate(infos):
+        if not trunc[i] or term[i]:
+            continue
+        if isinstance(info, dict) and info.get("error"):
+            out[i] = float(values[i])
+        else:
+            out[i] += timeout_reward
+    return out
+
+
 class RolloutCollector:
     """Owns the running env loop between updates: current observations, episode starts, memory."""
 
-    def __init__(self, env: Any, featurizer: Featurizer, num_envs: int, seeds: list[int]):
+    def __init__(self, env: Any, featurizer: Featurizer, num_envs: int, seeds: list[int], timeout_reward: float = 0.0):
         self.env, self.featurizer, self.n = env, featurizer, num_envs
+        self.timeout_reward = float(timeout_reward)
         self.seeds = [int(s) for s in seeds]
         self.started = [1] * num_envs  # episodes begun per env since the last reset (seed stream position)
         self.obs = env.reset(seeds=self.seeds)
@@ -105,7 +128,7 @@ class RolloutCollector:
             actions.append(acts)
             logps.append(dist.logp.cpu().numpy())
             values.append(dist.value.cpu().numpy())
-            rewards.append(np.asarray(rew, np.float32))
+            rewards.append(training_rewards(rew, term, trunc, infos, values[-1], self.timeout_reward))
             dones.append(done)
             episodes += [info["episode"] for info in infos if isinstance(info, dict) and "episode" in info]
             self.started = [k + int(d) for k, d in zip(self.started, done)]  # autoreset began the next one

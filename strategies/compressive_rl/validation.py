@@ -5,7 +5,7 @@ Every ``ppo.val_every`` PPO updates Lightning runs one validation step, which pl
 on the same seeds every time (so successive values are comparable), and logs
 ``val/success_rate`` and ``val/episode_return``: the metric ``zoo search`` prunes on.
 
-The seeds lie in the training range, far from the seeds training episodes are drawn from and
+The seeds lie in the training range, in a block training episodes never draw from (seeds.py), and
 disjoint from the benchmark's evaluation seeds, which stay unseen until the final scoring.  The
 episodes run on the training VecWebEnv itself (no second browser); its running training episodes
 are cut there, and training continues on fresh seeds (``RolloutCollector.restart``).
@@ -21,9 +21,8 @@ import torch
 from strategies.compressive_rl.agent import MemoryAgent
 from strategies.compressive_rl.features import Featurizer
 from strategies.compressive_rl.model import ActionModel
+from strategies.compressive_rl.seeds import VAL_SEED_BASE
 from zoo.web.seeds import train_seed
-
-VAL_SEED_BASE = 900_000
 
 
 def validation_jobs(tasks: list[str], episodes: int) -> list[tuple[str, int]]:

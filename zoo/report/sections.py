@@ -231,7 +231,8 @@ def curves(ctx: Ctx, g: Gathered) -> Section:
                                missing=True))
         return sec
     runs = sorted(runs, key=lambda r: r.scored.rate if r.scored else -1, reverse=True)[:MAX_CURVES]
-    sources = ("Success is the run's own training signal (exponential moving average): Strategy 2 logs "
+    sources = ("Success is the run's own training signal, drawn as an exponential moving average (weight 0.3) of "
+               "its logged values: Strategy 2 logs "
                "train/success_rate over its PPO rollout episodes; Strategy 1 logs rl/search_success, the success "
                "of each round of MCTS collection episodes in its RL stage, after its pretraining and SFT steps.")
     sec.blocks += ctx.image(plots.learning_curves(runs, "env_steps", "environment steps",

@@ -13,6 +13,9 @@ class PPOConfig:
     norm_adv: normalise advantages per minibatch.
     target_kl: stop an update's epoch loop once a minibatch's approx KL exceeds this (null: never).
     anneal_lr: decay the learning rate linearly to 0 over trainer.max_steps updates (logged as train/lr).
+    timeout_reward: added to the training reward of an episode cut off at env.max_episode_steps (the
+    page pays 0 there but -1 for a wrong answer, so without it never finishing beats trying; Strategy 1's
+    demonstrations count a cut-off as -1 too).  Benchmark scores are not affected.
 
     Agent (observation encoder and action space):
     encoder_layers: bidirectional layers mixing instruction tokens and DOM elements each step.
@@ -40,6 +43,7 @@ class PPOConfig:
     norm_adv: bool = True
     target_kl: float | None = None
     anneal_lr: bool = True
+    timeout_reward: float = -1.0
     encoder_layers: int = 1
     max_instruction_len: int = 48
     max_spans: int = 16

@@ -38,8 +38,11 @@ class TrainerConfig:
 class EvalConfig:
     """Final scoring on the shared benchmark (evaluation seeds, disjoint from training seeds).
     episodes: episodes per task.  suite / tasks: what to score on (empty: the training tasks).
+    seed: first evaluation seed; not tied to the run's seed=, so every run (any strategy, any
+    training seed) is scored on the same episodes of each task.
     """
 
     episodes: int = 20
+    seed: int = 0
     suite: str = ""
     tasks: Any = None
