@@ -5,7 +5,8 @@
 
 Layout: features.py (observation -> arrays), model.py (encoder + memory core), policy.py (pointer /
 kind / argument heads, value), rollout.py (collection with carried memory), ppo_math.py (loss
-pieces), module.py (LightningModule, one training_step = one PPO update), fit.py, agent.py.
+pieces), module.py (LightningModule, one training_step = one PPO update), fit.py, agent.py,
+seeds.py (which training seeds each process, resume, vocabulary walk and validation use).
 """
 import zoo  # noqa: F401  (torchvision guard before lightning/timm)
 
