@@ -46,6 +46,18 @@ def test_auto_reset_and_seed_streams(vec):
     assert not term.any() and (rewards == 0).all() and "episode" not in infos[0]
 
 
+def test_fewer_envs_than_tasks_rotate_through_every_task():
+    """2 envs, 3 tasks: env i's k-th episode runs tasks[(i + 2k) % 3], so none is left out."""
+    tasks = ["click-test", "focus-text", "click-button"]
+    with VecWebEnv(tasks, num_envs=2, max_episode_steps=1, step_timeout_s=4.0) as env:
+        obs = env.reset([10, 20])
+        seen = [[o.task for o in obs]]
+        for _ in range(2):
+            obs, *_ = env.step([Action.noop(), Action.noop()])  # one-step episodes: cut off, auto-reset
+            seen.append([o.task for o in obs])
+    assert seen == [["click-test", "focus-text"], ["click-button", "click-test"], ["focus-text", "click-button"]]
+
+
 def test_wrong_action_count_is_a_clear_error(vec):
     with pytest.raises(ZooError, match="needs 2 actions"):
         vec.step([Action.noop()])

@@ -1,6 +1,8 @@
 """``VecWebEnv``: N browser contexts of one Chromium stepped concurrently.
 
-Env ``i`` runs ``tasks[i % len(tasks)]``.  Its seed stream starts at the seed given to
+Env ``i``'s ``k``-th episode runs ``tasks[(i + k * num_envs) % len(tasks)]``: with at least as many
+envs as tasks (a multiple) every env keeps one task, and with fewer envs than tasks the envs
+rotate through them, so no task is left untrained.  Its seed stream starts at the seed given to
 ``reset`` and continues ``seed + k * num_envs`` (kept inside the train or eval range the first
 seed came from), so consecutive reset seeds give every env distinct episodes.
 
@@ -88,8 +90,9 @@ class VecWebEnv:
         return cls(names, **kw)
 
     # ---------------------------------------------------------------- public API
-    def task_of(self, i: int) -> TaskSpec:
-        return self.specs[i % len(self.specs)]
+    def task_of(self, i: int, k: int = 0) -> TaskSpec:
+        """The task of env ``i``'s ``k``-th episode since the last reset."""
+        return self.specs[(i + k * self.num_envs) % len(self.specs)]
 
     def reset(self, seeds: Sequence[int] | None = None) -> list[Observation]:
         self._check_open()
@@ -243,7 +246,7 @@ class VecWebEnv:
             return None if job is None else (get_task(job[0]), int(job[1]))
         k = self._episode_count[i]
         self._episode_count[i] += 1
-        return self.task_of(i), advance(self._base_seed[i], k, self.num_envs)
+        return self.task_of(i, k), advance(self._base_seed[i], k, self.num_envs)
 
     def _failed_summary(self, i: int, reason: str) -> dict[str, Any]:
         ep = self.slots[i].episode
