@@ -20,7 +20,8 @@ from typing import Any
 LABEL_CHARS = 28  # element labels are cut here: long texts add tokens, not information
 
 
-def _clean(text: str | None) -> str:
+def clean_label(text: str | None) -> str:
+    """Whitespace collapsed, double quotes made single (lines quote with them), cut at LABEL_CHARS."""
     text = re.sub(r"\s+", " ", str(text or "")).strip().replace('"', "'")
     return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 3].rstrip() + "..."
 
@@ -53,7 +54,7 @@ def element_label(el: Any) -> str:
     attrs = el.attrs or {}
     for candidate in (el.text, attrs.get("aria-label"), attrs.get("placeholder"), attrs.get("value"),
                       attrs.get("title"), attrs.get("name"), attrs.get("id")):
-        label = _clean(candidate)
+        label = clean_label(candidate)
         if label:
             return label
     return ""
@@ -89,11 +90,11 @@ def action_line(action: Any, elements: list[Any]) -> str:
         verb = "Click on" if element_noun(el) == "link" else "Press on"
         return f"{verb} {_named(el)} {element_position(el, elements)}."
     if kind == "type" and el is not None:
-        return f'Input "{_clean(action.text)}" into {_named(el)}.'
+        return f'Input "{clean_label(action.text)}" into {_named(el)}.'
     if kind == "select" and el is not None:
-        return f'Select "{_clean(action.option)}" in {_named(el)}.'
+        return f'Select "{clean_label(action.option)}" in {_named(el)}.'
     if kind == "press":
-        return f"Press the {_clean(action.key) or 'Enter'} key."
+        return f"Press the {clean_label(action.key) or 'Enter'} key."
     return "Wait for the page to update."
 
 

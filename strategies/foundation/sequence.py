@@ -30,8 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from strategies.foundation.instructions import _clean as _clean_label
-from strategies.foundation.instructions import element_label, element_noun, element_position, number_lines
+from strategies.foundation.instructions import clean_label, element_label, element_noun, element_position, number_lines
 from zoo.web.types import ACTION_KINDS, CATEGORIES, instruction_spans
 
 # token types (index into the model's type embedding)
@@ -214,7 +213,7 @@ class SequenceBuilder:
         value = getattr(action, "text", None) if getattr(action, "kind", None) == "type" else \
             getattr(action, "option", None) if getattr(action, "kind", None) == "select" else None
         if value:
-            text += f': "{_clean_label(value)}"'
+            text += f': "{clean_label(value)}"'
         return self.encode(text, MAX_POINTED_TOKENS)
 
     def line_ids(self, number: int, line: str) -> list[int]:

@@ -5,6 +5,7 @@ not found and which command writes it, so a reader knows the gap is not a zero.
 """
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -50,17 +51,23 @@ def best_by(runs: list[Run], key: Any) -> dict[Any, Run]:
     return out
 
 
-def scored_on(r: Run) -> str:
-    """The task set a run was scored on: the suite with exactly those tasks, else a count."""
-    tasks = set(r.scored.tasks) if r.scored else set()
-    if not tasks:
-        return "-"
+@functools.lru_cache(maxsize=1)
+def _suites_by_task_set() -> dict[frozenset[str], str]:
+    """Each suite's task set -> its name, read once (every section labels every run)."""
     from zoo.suites import suite_names, suite_tasks
 
+    out: dict[frozenset[str], str] = {}
     for name in suite_names():
-        if set(suite_tasks(name)) == tasks:
-            return name
-    return f"{len(tasks)} tasks"
+        out.setdefault(frozenset(suite_tasks(name)), name)  # first by name, as the loop it replaces
+    return out
+
+
+def scored_on(r: Run) -> str:
+    """The task set a run was scored on: the suite with exactly those tasks, else a count."""
+    tasks = frozenset(r.scored.tasks) if r.scored else frozenset()
+    if not tasks:
+        return "-"
+    return _suites_by_task_set().get(tasks, f"{len(tasks)} tasks")
 
 
 def restricted(s: Scored, tasks: set[str]) -> Scored:
@@ -80,11 +87,11 @@ def comparable_pair(runs: list[Run]) -> tuple[dict[int, Run], set[str]]:
     pairs = []
     for a in by_strategy.get(1, []):
         for b in by_strategy.get(2, []):
-            assert a.scored and b.scored
-            shared = set(a.scored.tasks) & set(b.scored.tasks)
-            rates = [restricted(x.scored, shared).rate if shared else x.scored.rate for x in (a, b)]  # type: ignore[union-attr]
+            scores = [x.scored for x in (a, b) if x.scored]
+            shared = set(scores[0].tasks) & set(scores[1].tasks)
+            rates = [restricted(s, shared).rate if shared else s.rate for s in scores]
             pairs.append((len(shared), sum(0.0 if math.isnan(v) else v for v in rates), a, b, shared))
-    n, _, a, b, shared = max(pairs, key=lambda p: (p[0], p[1]))
+    _, _, a, b, shared = max(pairs, key=lambda p: (p[0], p[1]))
     return {1: a, 2: b}, shared
 
 

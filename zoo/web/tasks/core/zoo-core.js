@@ -60,6 +60,13 @@ core.get = function (key, fallback) {
   var v = core.state && core.state.data[key];
   return v === undefined ? fallback : v;
 };
+// True on the episode's first call with this key, false ever after (survives navigations): for
+// pages that show something once, like a code to remember.
+core.firstVisit = function (key) {
+  if (core.get(key, false)) return false;
+  core.set(key, true);
+  return true;
+};
 // Navigate to another page of the task (tells the harness a navigation is coming).
 core.go = function (url) {
   if (window.__zoo) window.__zoo.leaving = true;
