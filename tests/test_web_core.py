@@ -13,7 +13,7 @@ from zoo.schema.tools import BenchConfig
 from zoo.suites import resolve_tasks, suite_tasks
 from zoo.web.agents import OracleAgent, RandomAgent
 from zoo.web.bench import make_agent, results_path
-from zoo.web.oracles import ORACLES
+from zoo.web.tasks.oracle import ORACLES
 from zoo.web.results import build_results, mean_ci, t_quantile, wilson
 from zoo.web.seeds import EVAL_BASE, advance, eval_seed, is_eval_seed, train_seed
 from zoo.web.site import Site

@@ -12,7 +12,7 @@ import pytest
 
 from zoo.errors import ZooError
 from zoo.web.env import WebEnv
-from zoo.web.oracles import quoted
+from zoo.web.tasks.oracle import quoted
 from zoo.web.tasks import TaskSpec
 from zoo.web.types import Action
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from strategies.foundation.sequence import IGNORE, MAX_SPAN_TOKENS, Example
-from zoo.web.types import ACTION_KINDS
+from zoo.web.types import ELEMENT_ACTION_KINDS
 
 SEQ_PAD = {"ids": 0, "ttype": 0, "pos": 0, "step": 0, "frame_no": -1, "frame_j": 0, "elem_ref": -1,
            "lm_target": IGNORE, "lm_kind": 0, "next_frame_no": -1, "next_frame_j": 0}
@@ -93,7 +93,7 @@ def collate(examples: list[Example]) -> Batch:
     span_pos = np.full((len(acts), n_span, MAX_SPAN_TOKENS), -1, np.int64)
     visit = np.zeros((len(acts), n_el), np.float32)
     has_visit = np.zeros(len(acts), bool)
-    visit_kind = np.zeros((len(acts), len(ACTION_KINDS)), np.float32)
+    visit_kind = np.zeros((len(acts), len(ELEMENT_ACTION_KINDS)), np.float32)
     has_visit_kind = np.zeros(len(acts), bool)
     for r, (_, a) in enumerate(acts):
         elem_pos[r, : len(a["elem_pos"])] = a["elem_pos"]

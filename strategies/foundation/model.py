@@ -33,7 +33,7 @@ from strategies.foundation.batch import Batch
 from strategies.foundation.sequence import (
     ELEMENT, FRAME, GOAL, KEYS, LINE, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, POINTED, TAG_BUCKETS,
 )
-from zoo.web.types import ACTION_KINDS, CATEGORIES
+from zoo.web.types import ELEMENT_ACTION_KINDS, CATEGORIES
 
 COPY_MATCH = 4  # longest match length the copy bonus tells apart
 COPY_BONUS = 4.0  # initial copy-score bonus per matched token (learned from there)
@@ -92,7 +92,7 @@ class FoundationModel(nn.Module):
         self.pointer = create_head("pointer", dim)
         self.span_pointer = create_head("pointer", dim)
         self.span_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
-        self.kind_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(ACTION_KINDS)))
+        self.kind_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(ELEMENT_ACTION_KINDS)))
         self.key_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(KEYS)))
         self.value_head = create_head("reward", dim)
         for table in (self.embed, self.type_embed, self.pos_embed, self.step_embed):

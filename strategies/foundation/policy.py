@@ -16,7 +16,7 @@ from strategies.foundation.model import FoundationModel
 from strategies.foundation.sequence import (
     IGNORE, KEYS, LINE, MAX_POS, POINTED, Episode, Example, SequenceBuilder, Step,
 )
-from zoo.web.types import ACTION_KINDS, Action
+from zoo.web.types import ELEMENT_ACTION_KINDS, Action
 
 MAX_GENERATED = 40
 
@@ -92,12 +92,12 @@ class Policy:
             probs /= probs.sum()
             top = [int(i) for i in np.argsort(-probs)[: self.top_k] if probs[i] > 0]
             texts = self._span_texts(batch, h, heads, row, top, spans)
-            element_p = 1.0 - kind_p[ACTION_KINDS.index("press")] - kind_p[ACTION_KINDS.index("noop")]
+            element_p = 1.0 - kind_p[ELEMENT_ACTION_KINDS.index("press")] - kind_p[ELEMENT_ACTION_KINDS.index("noop")]
             for slot, text in zip(top, texts):
                 el = by_id[slots[slot]]
                 decision.candidates.append(self._element_action(el, kind_p, text))
                 decision.priors.append(float(probs[slot]) * max(element_p, 1e-3))
-        press_p = float(kind_p[ACTION_KINDS.index("press")])
+        press_p = float(kind_p[ELEMENT_ACTION_KINDS.index("press")])
         if press_p > 0.1 or not decision.candidates:
             decision.candidates.append(Action.press(key))
             decision.priors.append(max(press_p, 1e-3))
@@ -118,7 +118,7 @@ class Policy:
     def _element_action(el: Any, kind_p: np.ndarray, text: str) -> Action:
         if el.options:
             return Action.select(el.id, pick_option(list(el.options), text) or "")
-        if el.typable and kind_p[ACTION_KINDS.index("type")] > kind_p[ACTION_KINDS.index("click")] and text:
+        if el.typable and kind_p[ELEMENT_ACTION_KINDS.index("type")] > kind_p[ELEMENT_ACTION_KINDS.index("click")] and text:
             return Action.type(el.id, text)
         return Action.click(el.id)
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from strategies.foundation.instructions import clean_label, element_label, element_noun, element_position, number_lines
-from zoo.web.types import ACTION_KINDS, CATEGORIES, instruction_spans
+from zoo.web.types import ELEMENT_ACTION_KINDS, CATEGORIES, instruction_spans
 
 # token types (index into the model's type embedding)
 PAD, SPECIAL, GOAL, FRAME, ELEMENT, ACT, LINE, POINTED = range(8)
@@ -306,11 +306,11 @@ class SequenceBuilder:
                 visit = [v / sum(visit) for v in visit] if sum(visit) > 0 else None
             if step.visit_kind and sum(step.visit_kind.values()) > 0:
                 total = sum(step.visit_kind.values())
-                visit_kind = [float(step.visit_kind.get(k, 0.0)) / total for k in ACTION_KINDS]
+                visit_kind = [float(step.visit_kind.get(k, 0.0)) / total for k in ELEMENT_ACTION_KINDS]
             acts.append({
                 "pos": act_pos, "elem_pos": elem_pos, "span_pos": span_pos,
                 "slot": target_slot if step.expert else -1,
-                "kind": ACTION_KINDS.index(action.kind) if action is not None and step.expert else -1,
+                "kind": ELEMENT_ACTION_KINDS.index(action.kind) if action is not None and step.expert else -1,
                 "key": key_index(action.key) if action is not None and step.expert and action.kind == "press" else -1,
                 "span": span_index(span_texts, action.text or action.option) if action is not None and step.expert
                 and action.kind in ("type", "select") else -1,

@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from zoo.web.oracles import ORACLES, oracle_action
+from zoo.web.tasks.oracle import ORACLES, oracle_action
 from zoo.web.types import Action, Observation, instruction_spans
 
 RANDOM_KEYS = ("Enter", "Tab", "Backspace", "ArrowDown", "ArrowUp", "Space")
@@ -65,10 +65,13 @@ class RandomAgent:
 
 
 class OracleAgent:
-    """The scripted per-task oracle (zoo/web/oracles.py) with a memory dict per env."""
+    """The scripted per-task oracle (zoo/web/tasks/) with a memory dict per env."""
 
     name = "oracle"
-    tasks = frozenset(ORACLES)
+
+    @property
+    def tasks(self) -> frozenset[str]:
+        return frozenset(ORACLES)
 
     def reset(self, n_envs: int) -> list[dict]:
         return [{} for _ in range(n_envs)]

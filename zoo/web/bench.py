@@ -25,7 +25,7 @@ import numpy as np
 
 from zoo.errors import ZooError, unknown
 from zoo.web.agents import OracleAgent, RandomAgent
-from zoo.web.oracles import ORACLES
+from zoo.web.tasks.oracle import ORACLES
 from zoo.web.results import build_results, results_table, write_results
 from zoo.web.seeds import eval_seed
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from zoo.errors import ZooError
 from zoo.web.tasks import ORIGIN, TaskSpec
-from zoo.web.types import ACTION_KINDS, Action, Element, Observation
+from zoo.web.types import ACTION_KINDS, MOUSE_ACTION_KINDS, Action, Element, Observation
 
 START_JS = """(seed) => {
   if (typeof core === 'undefined' || typeof core.startEpisodeReal !== 'function') return {error: 'no episode core'};
@@ -193,6 +193,8 @@ class Slot:
                 return bad
             await self.page.keyboard.press(action.key)
             return None
+        if kind in MOUSE_ACTION_KINDS:
+            return await self._mouse(action)
         i = action.element
         n = len(self.last_obs.elements) if self.last_obs else 0
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
@@ -219,6 +221,48 @@ class Slot:
             return "select needs an option (the option's text)"
         r = await self.page.evaluate(SELECT_JS, [i, action.option])
         return r.get("error")
+
+    def _points(self, action: Action) -> tuple[list[tuple[float, float]] | None, str | None]:
+        """The viewport points of a mouse action (offsets from ``action.element``'s box when set)."""
+        raw = action.path if action.kind == "drag" else [(action.x, action.y)]
+        if not raw or any(not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool)
+                          or not np.isfinite(v) for p in raw for v in (p if isinstance(p, (tuple, list)) and len(p) == 2 else (None,))):
+            what = "a path of (x, y) points" if action.kind == "drag" else "numeric x and y"
+            return None, f"{action.kind} needs {what}"
+        ox = oy = 0.0
+        if action.element is not None:
+            n = len(self.last_obs.elements) if self.last_obs else 0
+            i = action.element
+            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
+                return None, f"{action.kind} needs an element id in [0, {n}) or none, got {i!r}"
+            ox, oy = self.last_obs.elements[int(i)].bbox[:2]
+        return [(ox + float(a), oy + float(b)) for a, b in raw], None
+
+    async def _mouse(self, action: Action) -> str | None:
+        """Pointer actions at viewport points (no element resolution, like a person's mouse)."""
+        if self.page is not None and (await self.page.evaluate(STATUS_JS) or {}).get("done"):
+            return None
+        points, bad = self._points(action)
+        if bad:
+            return bad
+        mouse = self.page.mouse
+        (x, y), kind = points[0], action.kind
+        if kind == "click_at":
+            await mouse.click(x, y)
+        elif kind == "dblclick_at":
+            await mouse.dblclick(x, y)
+        elif kind == "move":
+            await mouse.move(x, y)
+        elif kind == "scroll":
+            await mouse.move(x, y)
+            await mouse.wheel(float(action.dx), float(action.dy))
+        else:  # drag: press, move through every point (a few intermediate events each), release
+            await mouse.move(x, y)
+            await mouse.down()
+            for px, py in points[1:]:
+                await mouse.move(px, py, steps=4)
+            await mouse.up()
+        return None
 
     # ---------------------------------------------------------------- observation
     async def observe(self) -> tuple[Observation, dict[str, Any]]:

@@ -12,9 +12,15 @@ from typing import Literal
 import numpy as np
 
 Category = Literal["style", "text", "link", "input", "action"]
-ActionKind = Literal["click", "type", "select", "press", "noop"]
+ActionKind = Literal["click", "type", "select", "press", "noop", "click_at", "dblclick_at", "move", "drag", "scroll"]
 CATEGORIES: tuple[str, ...] = ("style", "text", "link", "input", "action")
-ACTION_KINDS: tuple[str, ...] = ("click", "type", "select", "press", "noop")
+# Element actions: what both strategies produce (the default action space).
+ELEMENT_ACTION_KINDS: tuple[str, ...] = ("click", "type", "select", "press", "noop")
+# Mouse actions at points, for tasks a person does with the pointer (SVG shapes, drag and drop, hover,
+# sliders, text selection).  Coordinates are CSS pixels of the viewport (the frame of ``Element.bbox``);
+# with ``element`` set they are an offset from that element's top-left corner instead.
+MOUSE_ACTION_KINDS: tuple[str, ...] = ("click_at", "dblclick_at", "move", "drag", "scroll")
+ACTION_KINDS: tuple[str, ...] = ELEMENT_ACTION_KINDS + MOUSE_ACTION_KINDS
 
 
 @dataclass
@@ -119,7 +125,11 @@ class Action:
     """kind: click | type | select | press | noop.  element: target element id (click/type/select).
     text: what ``type`` writes (replacing the field's content).  option: the <select> option text
     (or value) to choose.  key: a key name for ``press`` (``Enter``, ``Tab``, ``ArrowDown``, ``a``,
-    ``Control+a``) sent to the focused element.
+    ``Control+a``, ``Control+c``) sent to the focused element.
+    Mouse kinds: ``click_at`` / ``dblclick_at`` / ``move`` (hover) at ``(x, y)``; ``drag`` presses at
+    ``path[0]``, moves through every point and releases at ``path[-1]``; ``scroll`` turns the wheel by
+    ``(dx, dy)`` pixels with the pointer at ``(x, y)``.  Points are viewport CSS pixels, or offsets from
+    the top-left of ``element``'s box when ``element`` is given.
     """
 
     kind: str
@@ -127,6 +137,11 @@ class Action:
     text: str | None = None
     option: str | None = None
     key: str | None = None
+    x: float | None = None
+    y: float | None = None
+    path: list[tuple[float, float]] | None = None
+    dx: float = 0.0
+    dy: float = 0.0
 
     @classmethod
     def click(cls, element: int) -> Action:
@@ -153,12 +168,41 @@ class Action:
     def noop(cls) -> Action:
         return cls("noop")
 
+    @classmethod
+    def click_at(cls, x: float, y: float, element: int | None = None) -> Action:
+        return cls("click_at", element=element, x=float(x), y=float(y))
+
+    @classmethod
+    def dblclick_at(cls, x: float, y: float, element: int | None = None) -> Action:
+        return cls("dblclick_at", element=element, x=float(x), y=float(y))
+
+    @classmethod
+    def move(cls, x: float, y: float, element: int | None = None) -> Action:
+        """Move the pointer there (hover)."""
+        return cls("move", element=element, x=float(x), y=float(y))
+
+    @classmethod
+    def drag(cls, path: list[tuple[float, float]], element: int | None = None) -> Action:
+        """Press at ``path[0]``, move through the points, release at ``path[-1]``."""
+        return cls("drag", element=element, path=[(float(a), float(b)) for a, b in path])
+
+    @classmethod
+    def scroll(cls, x: float, y: float, dx: float = 0.0, dy: float = 0.0) -> Action:
+        return cls("scroll", x=float(x), y=float(y), dx=float(dx), dy=float(dy))
+
     def __str__(self) -> str:
         arg = {"click": "", "type": f", {self.text!r}", "select": f", {self.option!r}"}.get(self.kind, "")
         if self.kind == "press":
             return f"press({self.key!r})"
         if self.kind == "noop":
             return "noop()"
+        at = "" if self.element is None else f"@{self.element}"
+        if self.kind in ("click_at", "dblclick_at", "move"):
+            return f"{self.kind}{at}({self.x:g}, {self.y:g})"
+        if self.kind == "drag":
+            return f"drag{at}({' -> '.join(f'({a:g}, {b:g})' for a, b in self.path or [])})"
+        if self.kind == "scroll":
+            return f"scroll({self.x:g}, {self.y:g}, dx={self.dx:g}, dy={self.dy:g})"
         return f"{self.kind}({self.element}{arg})"
 
 

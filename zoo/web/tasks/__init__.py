@@ -1,5 +1,6 @@
 """Web tasks: every MiniWoB++ page shipped by the ``miniwob`` package plus our own multi-page
-tasks (``zoo/web/tasks/mp-*/``), registered by name in ``family("task")``.
+tasks (``zoo/web/tasks/mp-*/``), registered by name in ``family("task")``.  Their scripted oracles
+live beside them in this package (``oracle.py`` holds the registry and shared helpers).
 
 All task files are served to the browser on one fake origin (``ORIGIN``) by request routing, so
 page URLs look like ``http://actionzoo.local/miniwob/click-test.html`` and
@@ -17,7 +18,7 @@ from zoo.errors import ZooError
 from zoo.registry import family
 
 ORIGIN = "http://actionzoo.local/"
-ZOO_TASK_DIR = Path(__file__).resolve().parent / "tasks"
+ZOO_TASK_DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,21 @@ def _title(path: Path) -> str:
     return " ".join(m.group(1).split()) if m else ""
 
 
-def _register_all() -> None:
-    from zoo.web.oracles import ORACLES
+def load_oracles() -> None:
+    """Import every oracle module of this package (``miniwob_*.py``, ``multipage.py``): a new file there
+    registers its oracles without being listed anywhere."""
+    import importlib
+    import pkgutil
 
+    for info in pkgutil.iter_modules([str(Path(__file__).resolve().parent)]):
+        if info.name.startswith("miniwob_") or info.name == "multipage":
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+def _register_all() -> None:
+    from zoo.web.tasks.oracle import ORACLES
+
+    load_oracles()
     registry = family("task")
     for name in miniwob_task_names():
         spec = TaskSpec(name, "miniwob", f"miniwob/{name}.html")

@@ -1,0 +1,90 @@
+"""The oracle registry and the helpers oracles share.  Each oracle sits beside its tasks in this
+package (``miniwob_*.py`` for MiniWoB++ families, ``multipage.py`` for our own pages) and gives the
+next action from the observation alone (instruction + element tree + geometry, plus a small
+per-episode memory).
+
+They exist to prove every default-suite task is solvable through our observation and action
+space: they only target elements the observation marks actionable and visible, and type text
+that appears in the instruction (or was remembered from an earlier page's instruction).
+A policy that cannot find what it expects returns a no-op, so a broken task shows up as a
+failure, never as a crash.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from zoo.web.types import Action, Element, Observation
+
+Policy = Callable[[Observation, dict], Action]
+ORACLES: dict[str, Policy] = {}
+
+
+def oracle(*names: str) -> Callable[[Policy], Policy]:
+    def deco(fn: Policy) -> Policy:
+        for name in names:
+            ORACLES[name] = fn
+        return fn
+
+    return deco
+
+
+# ---------------------------------------------------------------- helpers
+def quoted(text: str) -> list[str]:
+    return re.findall(r'"([^"]+)"', text)
+
+
+def live(obs: Observation) -> list[Element]:
+    """Elements an agent can target now: actionable and visible."""
+    return [e for e in obs.elements if e.actionable and e.visible]
+
+
+def first(elements: list[Element]) -> Element | None:
+    return elements[0] if elements else None
+
+
+def by_text(obs: Observation, text: str, tag: str | None = None) -> Element | None:
+    return first([e for e in live(obs) if e.text == text and (tag is None or e.tag == tag)])
+
+
+def by_attr(obs: Observation, key: str, value: str) -> Element | None:
+    return first([e for e in live(obs) if e.attrs.get(key) == value])
+
+
+def by_attr_any(obs: Observation, key: str, value: str) -> Element | None:
+    """Like by_attr but for any element (text elements are not actionable)."""
+    return first([e for e in obs.elements if e.attrs.get(key) == value])
+
+
+def has_class(e: Element, cls: str) -> bool:
+    return cls in e.attrs.get("class", "").split()
+
+
+def click(e: Element | None) -> Action:
+    return Action.click(e.id) if e is not None else Action.noop()
+
+
+def fill_then(field: Element | None, value: str, then: Action | None = None) -> Action | None:
+    """Type ``value`` into ``field`` unless it already holds it; else None (move on)."""
+    if field is None:
+        return Action.noop()
+    if field.attrs.get("value", "") != value:
+        return Action.type(field.id, value)
+    return then
+
+
+def submit_button(obs: Observation, label: str = "Submit") -> Element | None:
+    return by_text(obs, label, "button")
+
+
+# ---------------------------------------------------------------- MiniWoB++ tasks
+
+
+def oracle_action(obs: Observation, mem: dict) -> Action:
+    policy = ORACLES.get(obs.task)
+    if policy is None:
+        return Action.noop()
+    try:
+        return policy(obs, mem)
+    except (IndexError, KeyError, AttributeError):  # the page is not what the script expects
+        return Action.noop()
