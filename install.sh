@@ -27,7 +27,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   touch "$stamp"
 fi
 
-# 3. Import smoke: timm/lightning/torchmetrics load beside CPU torch (zoo's torchvision guard, zoo/_compat.py).
+# 3. Import smoke: timm/lightning/torchmetrics load beside CPU torch (zoo's torchvision guard, zoo/core/compat.py).
 "$VENV/bin/python" -c "import zoo, timm, lightning, torchmetrics, transformers, playwright, optuna, omegaconf, rich, miniwob"
 
 # 4. No Debian Chromium: fall back to Playwright's bundled browser.

@@ -8,7 +8,6 @@
     components.heads       pointer | value | lm | reward
     components.optim       param_groups (Infini gates get their own learning rate)
 """
-import zoo  # noqa: F401  (torchvision guard first)
 
 from components import attention, heads, tokenizers  # noqa: E402,F401  (fill the registries)
 from components.block import Block  # noqa: E402

@@ -30,7 +30,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "actionzoo.bench.attention/1"
@@ -201,7 +201,7 @@ def main(cfg: Any) -> dict[str, Any]:
     from rich.progress import Progress
 
     from components.attention import list_attention
-    from zoo.registry import family
+    from zoo.core.registry import family
 
     variants = list(cfg.variants) or list_attention()
     for v in variants:

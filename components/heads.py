@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.errors import ZooError
-from zoo.registry import family
+from zoo.core.errors import ZooError
+from zoo.core.registry import family
 
 _REGISTRY = family("head")
 

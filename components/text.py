@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>", "<sep>")
 FILE_NAME = "bpe.json"

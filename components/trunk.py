@@ -26,7 +26,7 @@ from torch import nn
 from components.attention import detach_state, reset_state
 from components.attention.registry import as_dict
 from components.block import Block
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.schema.model import ModelConfig
 
 TRUNK_FIELDS = ("dim", "n_layers", "n_heads", "mlp_ratio", "dropout", "gated_residual", "attention")
@@ -71,7 +71,7 @@ class Transformer(nn.Module):
 
     @property
     def attention_name(self) -> str:
-        from zoo.registry import family
+        from zoo.core.registry import family
 
         cls = type(self.blocks[0].attn)
         return next((n for n in family("attention").names() if family("attention").get(n) is cls), cls.__name__)

@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import unknown
+from zoo.core.errors import unknown
 
 STRATEGIES = {1: "strategies.foundation", 2: "strategies.compressive_rl"}
 
@@ -39,7 +39,7 @@ def checkpoint_strategy(path: str | Path) -> int | None:
 
 def load_agent(path: str | Path) -> Any:
     """A benchmark ``Agent`` from any strategy's checkpoint, dispatched on its saved strategy number."""
-    from zoo.errors import ZooError
+    from zoo.core.errors import ZooError
     from zoo.training import checkpoint_exists
 
     p = Path(path)

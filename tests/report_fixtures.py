@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 
-import zoo  # noqa: F401
 from zoo.config import compose, parse_tool_config
 from zoo.runs import save_config
 

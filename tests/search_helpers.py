@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import zoo  # noqa: E402,F401
 from zoo.config import compose  # noqa: E402
 
 

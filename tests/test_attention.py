@@ -6,7 +6,7 @@ import torch
 
 from components.attention import create_attention, list_attention, reset_state
 from components.trunk import Transformer
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 DIM, HEADS, B, T = 32, 4, 2, 40
 SMALL = dict(window=8, mem_len=16, segment_len=16)

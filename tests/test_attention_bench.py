@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from components import bench
 from components.bench import main, predicted_seconds, skip_reason
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.schema.tools import BenchConfig
 
 

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from components import Block, Transformer, param_groups
 from components.attention import list_attention
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.schema.model import ModelConfig
 
 DIM, HEADS = 32, 4

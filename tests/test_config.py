@@ -5,7 +5,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from zoo.config import CONFIG_DIR, GROUPS, compose, group_choices, parse_tool_config
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.runs import find_resume_dir, new_run_dir, save_config
 from zoo.schema.tools import BenchConfig
 

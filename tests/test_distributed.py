@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import zoo  # noqa: F401
 from zoo.runs import last_checkpoint
 from zoo.training import is_sharded_checkpoint, load_checkpoint
 

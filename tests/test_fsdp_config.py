@@ -1,13 +1,12 @@
 """The GPU FSDP strategy is configured as documented (no GPU needed to check its settings; the
 2-process CPU runs in test_distributed.py cover sharded training itself)."""
-import zoo  # noqa: F401  (torchvision guard first)
 
 import pytest
 import torch
 from omegaconf import OmegaConf
 
 from components.block import Block
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.training import build_strategy
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from components.heads import create_head, example_inputs, example_kwargs, list_head, takes_elements
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 DIM = 32
 

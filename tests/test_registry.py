@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from zoo.errors import ZooError
-from zoo.registry import Registry, family, load_all
+from zoo.core.errors import ZooError
+from zoo.core.registry import Registry, family, load_all
 
 EXPECTED = {"attention": {"dense", "sliding", "xl", "infini", "ring"}, "tokenizer": {"patch", "vq", "clip"},
             "head": {"pointer", "value", "lm", "reward"}}

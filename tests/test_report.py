@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import zoo  # noqa: F401
 from zoo.config import parse_tool_config
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.report import build_report
 from zoo.report.gather import gather, learning_curve
 from zoo.report.stats import wilson

@@ -50,7 +50,7 @@ def _check_unequal_chunks_fail_clearly(rank: int, world: int) -> None:
     """A rank with one token more would make the exchange hang or fail obscurely: every rank must
     get the same one-line error (the shapes are all-gathered before any block moves)."""
     from components.attention import create_attention, sequence_parallel
-    from zoo.errors import ZooError
+    from zoo.core.errors import ZooError
 
     ring = create_attention("ring", DIM, HEADS)
     lens = [CHUNK] * (world - 1) + [CHUNK + 1]

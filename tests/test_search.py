@@ -17,9 +17,8 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 
-import zoo  # noqa: F401
 from zoo.config import compose, parse_tool_config
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.schema.tools import StudyConfig
 from zoo.search import open_storage, run_study
 from zoo.search_space import load_space

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-import zoo  # noqa: F401
 from zoo.config import compose
 
 pytestmark = pytest.mark.browser

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 
-import zoo  # noqa: F401  (torchvision guard first)
 import pytest
 import torch
 

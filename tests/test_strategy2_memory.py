@@ -6,7 +6,6 @@ under an instruction without the code. Without memory page 2 is a 1-in-4 guess.
 """
 from __future__ import annotations
 
-import zoo  # noqa: F401  (torchvision guard first)
 import lightning as L
 import numpy as np
 import pytest

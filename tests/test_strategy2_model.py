@@ -1,7 +1,6 @@
 """Strategy 2: featurizer, factored action space and optional screen tokens on hand-made pages (no browser)."""
 from __future__ import annotations
 
-import zoo  # noqa: F401  (torchvision guard first)
 import numpy as np
 import pytest
 import torch

@@ -1,7 +1,6 @@
 """Strategy 2: PPO loss pieces on hand-made tensors (no browser)."""
 import math
 
-import zoo  # noqa: F401
 
 import pytest
 import torch
@@ -87,7 +86,7 @@ def test_seed_layout_keeps_ranks_resumes_validation_and_evaluation_apart():
     from strategies.compressive_rl.seeds import (TOKENIZER_SEED_BASE, TRAIN_EPISODE_END, VAL_SEED_BASE,
                                                  episode_block, tokenizer_seeds, training_seed_starts)
     from strategies.compressive_rl.validation import validation_jobs
-    from zoo.errors import ZooError
+    from zoo.core.errors import ZooError
     from zoo.web.seeds import EVAL_BASE
 
     cfg = OmegaConf.create({"seed": 0, "env": {"num_envs": 4}, "ppo": {"rollout_steps": 16}, "trainer": {"max_steps": 80}})
@@ -133,7 +132,7 @@ def test_training_rewards_penalise_timeouts_and_neutralise_browser_failures():
 def test_dropout_is_refused_with_one_line(key):
     from strategies.compressive_rl.fit import check_config
     from zoo.config import compose
-    from zoo.errors import ZooError
+    from zoo.core.errors import ZooError
 
     with pytest.raises(ZooError, match=rf"bad value for '{key}': 0.1 \(strategy 2 needs 0"):
         check_config(compose(["strategy=2", f"{key}=0.1"]))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import zoo  # noqa: F401  (torchvision guard first)
 import lightning as L
 import numpy as np
 import optuna

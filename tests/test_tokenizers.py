@@ -7,7 +7,7 @@ import torch
 
 from components.text import BPETokenizer
 from components.tokenizers import FrameSampler, create_tokenizer, list_tokenizer, to_frame_tensor
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 DIM = 32
 SMALL = dict(image_size=32, patch_size=8, depth=1, codebook_size=16)

@@ -7,8 +7,8 @@ import pytest
 
 import zoo.web  # noqa: F401  (registers the tasks)
 from zoo.config import parse_tool_config
-from zoo.errors import ZooError
-from zoo.registry import family
+from zoo.core.errors import ZooError
+from zoo.core.registry import family
 from zoo.schema.tools import BenchConfig
 from zoo.suites import resolve_tasks, suite_tasks
 from zoo.web.agents import OracleAgent, RandomAgent

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.web.env import WebEnv
 from zoo.web.tasks.oracle import quoted
 from zoo.web.tasks import TaskSpec

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from zoo.config import parse_tool_config
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.schema.tools import BenchConfig
 from zoo.web.agents import OracleAgent
 from zoo.web.bench import evaluate, main, throughput_main

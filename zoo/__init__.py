@@ -1,5 +1,5 @@
 """actionzoo: build, train and compare web action models under Lightning."""
-from zoo._compat import ensure_torchvision_importable
+from zoo.core.compat import ensure_torchvision_importable
 
 ensure_torchvision_importable()
 

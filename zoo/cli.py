@@ -58,8 +58,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from zoo.config import GROUPS, group_choices
-    from zoo.errors import unknown
-    from zoo.registry import load_all
+    from zoo.core.errors import unknown
+    from zoo.core.registry import load_all
 
     families = dict(load_all())
     extra = {"suite": None, "strategy": None}
@@ -155,7 +155,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "attention": ("components.bench", "main"),
     }
     if target not in entries:
-        from zoo.errors import unknown
+        from zoo.core.errors import unknown
 
         raise unknown("bench target", target, entries)
     cfg = parse_tool_config(BenchConfig, overrides)
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "fn", None):
         parser.print_help()
         return EXIT_USAGE
-    from zoo.errors import ZooError
+    from zoo.core.errors import ZooError
 
     try:
         return int(args.fn(args) or 0)

@@ -21,7 +21,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from zoo.errors import ZooError, did_you_mean, unknown
+from zoo.core.errors import ZooError, did_you_mean, unknown
 from zoo.schema.env import EnvConfig
 from zoo.schema.foundation import FoundationConfig
 from zoo.schema.model import ModelConfig
@@ -231,7 +231,7 @@ def check_choice(key: str, value: Any, choices: Any) -> None:
 
 def validate(cfg: DictConfig) -> None:
     """Check names against registries and fixed choice lists (imports the component packages)."""
-    from zoo.registry import load_all
+    from zoo.core.registry import load_all
 
     families = load_all()
     check_choice("trainer.accelerator", cfg.trainer.accelerator, ACCELERATORS)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 
 # Multi-process runs: every rank must write to the one run dir rank 0 chose.

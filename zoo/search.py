@@ -25,7 +25,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from zoo.errors import ZooError, unknown
+from zoo.core.errors import ZooError, unknown
 from zoo.search_space import SearchSpace, load_space
 
 OBJECTIVES = {  # name -> (directions, second measure)

@@ -29,7 +29,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from zoo.errors import ZooError, unknown
+from zoo.core.errors import ZooError, unknown
 
 PARAM_TYPES = ("categorical", "float", "int")
 TOP_KEYS = ("strategy", "metric", "metric_mode", "fixed", "params", "description")

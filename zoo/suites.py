@@ -4,7 +4,7 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 from zoo.config import CONFIG_DIR
-from zoo.errors import unknown
+from zoo.core.errors import unknown
 
 
 def suite_names() -> list[str]:
@@ -20,7 +20,7 @@ def suite_tasks(name: str) -> list[str]:
 
 def resolve_tasks(suite: str, tasks: list[str] | None) -> list[str]:
     """Explicit ``tasks`` win over ``suite``; task names are checked against the task registry."""
-    from zoo.registry import family, load_all
+    from zoo.core.registry import family, load_all
 
     load_all()
     names = list(tasks) if tasks else suite_tasks(suite)

@@ -25,7 +25,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 # Quiet two messages every run would print that say nothing about the run: Lightning's advert for
 # its hosted logger, and a torch-internal pytree deprecation raised inside Lightning itself.

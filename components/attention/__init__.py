@@ -9,7 +9,6 @@
 Every variant has ``init_state(batch, device)`` (the empty memory) and the class attribute
 ``segmented`` (True: the trunk feeds long inputs segment by segment, carrying the memory).
 """
-import zoo  # noqa: F401  (torchvision guard before anything imports timm)
 from components.attention.base import Attention
 from components.attention.registry import (
     attention_config,

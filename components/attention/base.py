@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 
 def check_positive(name: str, value: int, minimum: int = 1) -> int:

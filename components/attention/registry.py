@@ -10,8 +10,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from zoo.errors import ZooError, did_you_mean
-from zoo.registry import family
+from zoo.core.errors import ZooError, did_you_mean
+from zoo.core.registry import family
 from zoo.schema.model import AttentionConfig
 
 _REGISTRY = family("attention")

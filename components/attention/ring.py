@@ -30,7 +30,7 @@ import torch.distributed as dist
 
 from components.attention.base import Attention
 from components.attention.registry import register_attention
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 _GROUP: contextvars.ContextVar[Any] = contextvars.ContextVar("ring_group", default=None)
 KV_TAG, GRAD_TAG = 11, 12

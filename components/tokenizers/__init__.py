@@ -2,7 +2,6 @@
 
 ``create_tokenizer(name, dim, **TokenizerConfig fields)``; ``tokens, aux_loss = tok(frames)``.
 """
-import zoo  # noqa: F401  (torchvision guard before timm)
 from components.tokenizers.base import FrameTokenizer, create_tokenizer, list_tokenizer, register_tokenizer
 
 from components.tokenizers import clip, patch, vq  # noqa: E402,F401  isort:skip  (registers them)

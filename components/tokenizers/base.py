@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.errors import ZooError, did_you_mean
-from zoo.registry import family
+from zoo.core.errors import ZooError, did_you_mean
+from zoo.core.registry import family
 from zoo.schema.model import TokenizerConfig
 
 _REGISTRY = family("tokenizer")

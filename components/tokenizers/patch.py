@@ -5,7 +5,6 @@ from typing import Any
 
 import torch
 
-import zoo  # noqa: F401  (torchvision guard: timm imports torchvision)
 from components.tokenizers.base import FrameTokenizer, register_tokenizer, vit_heads
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 
 def to_frame_tensor(frame: Any) -> torch.Tensor:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from components.tokenizers.base import FrameTokenizer, is_power_of_two, register_tokenizer
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 
 def _stage(c_in: int, c_out: int, up: bool) -> nn.Sequential:

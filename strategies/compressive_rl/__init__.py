@@ -8,7 +8,6 @@ kind / argument heads, value), rollout.py (collection with carried memory), ppo_
 pieces), module.py (LightningModule, one training_step = one PPO update), fit.py, agent.py,
 seeds.py (which training seeds each process, resume, vocabulary walk and validation use).
 """
-import zoo  # noqa: F401  (torchvision guard before lightning/timm)
 
 from strategies.compressive_rl.agent import MemoryAgent, load_agent
 from strategies.compressive_rl.fit import fit

@@ -20,7 +20,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from strategies.compressive_rl.seeds import tokenizer_seeds, training_seed_starts
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 
 def make_env(cfg: DictConfig, tasks: list[str]) -> Any:

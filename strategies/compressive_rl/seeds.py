@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 TRAIN_EPISODE_END = 800_000
 TOKENIZER_SEED_BASE = 800_000

@@ -14,7 +14,6 @@ result (the full Strategy-1 agent); ``results["variants"]`` holds both, ``"polic
 """
 from __future__ import annotations
 
-import zoo  # noqa: F401  (torchvision guard first)
 
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402

@@ -29,7 +29,7 @@ from strategies.foundation.recording import dataset_dir, dict_action, ensure_dat
 from strategies.foundation.screencast import sample_frames
 from strategies.foundation.sequence import Episode, SequenceBuilder, Step, element_text
 from zoo.distributed import local_rank
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 
 def load_module(checkpoint_path: str | Path, device: str = "cpu") -> tuple[Any, Any, Any]:

@@ -70,7 +70,7 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 # ---------------------------------------------------------------- the recording config
 def recording_config(tasks: list[str], data_cfg: Any, env_cfg: Any, seed: int) -> dict[str, Any]:
-    from zoo.errors import ZooError
+    from zoo.core.errors import ZooError
 
     if float(data_cfg.fps) <= 0 or int(data_cfg.watch_frames) < 0:
         raise ZooError(f"bad value for 'foundation.data.fps' / 'foundation.data.watch_frames': {data_cfg.fps} / "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.report import bench_sections, sections
 from zoo.report.document import Image, Note, Table, render_html, render_markdown
 from zoo.report.gather import gather

@@ -4,7 +4,6 @@ behind a gym-style API, with a random agent, a scripted oracle and a scoring har
 Importing this package registers every task in ``family("task")``; browser code (Playwright)
 is imported only when an environment is created.
 """
-import zoo  # noqa: F401  (torchvision import guard first)
 from zoo.web.tasks import _register_all as _register_tasks
 
 _register_tasks()

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import ZooError, unknown
+from zoo.core.errors import ZooError, unknown
 from zoo.web.agents import OracleAgent, RandomAgent
 from zoo.web.tasks.oracle import ORACLES
 from zoo.web.results import build_results, results_table, write_results

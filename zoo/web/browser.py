@@ -19,7 +19,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -21,7 +21,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium.utils import seeding
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.web.seeds import EVAL_BASE, train_seed
 from zoo.web.spaces import ActionSpace, ObservationSpace
 from zoo.web.tasks import TaskSpec, get_task

@@ -55,7 +55,6 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.aggregation import MeanMetric
 
-import zoo  # noqa: F401  (torchvision guard: imported by zoo.web before this module, kept explicit)
 
 SCHEMA = "actionzoo.bench/1"
 Z95 = 1.959963984540054
@@ -210,7 +209,7 @@ def write_results(path: str | os.PathLike, results: dict[str, Any]) -> Path:
 
 
 def load_results(path: str | os.PathLike) -> dict[str, Any]:
-    from zoo.errors import ZooError
+    from zoo.core.errors import ZooError
 
     data = json.loads(Path(path).read_text())
     if data.get("schema") != SCHEMA:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.web.tasks import ORIGIN, TaskSpec
 from zoo.web.types import ACTION_KINDS, MOUSE_ACTION_KINDS, Action, Element, Observation
 

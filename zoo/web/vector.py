@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import ZooError
+from zoo.core.errors import ZooError
 from zoo.web.browser import BrowserHost, LoopThread
 from zoo.web.seeds import advance, train_seed
 from zoo.web.site import Site

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from zoo.errors import ZooError
-from zoo.registry import family
+from zoo.core.errors import ZooError
+from zoo.core.registry import family
 
 ORIGIN = "http://actionzoo.local/"
 ZOO_TASK_DIR = Path(__file__).resolve().parent

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from zoo.errors import unknown
+from zoo.core.errors import unknown
 
 
 class Registry:
