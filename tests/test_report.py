@@ -11,7 +11,7 @@ from zoo.config import parse_tool_config
 from zoo.core.errors import ZooError
 from zoo.report import build_report
 from zoo.report.gather import gather, learning_curve
-from zoo.report.stats import wilson
+from zoo.core.stats import wilson
 from zoo.schema.tools import ReportConfig
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -67,7 +67,7 @@ def test_press_rejects_unknown_keys(key):
 def test_site_serves_task_files_only():
     site = Site()
     status, body, ctype = site.lookup(ORIGIN + "miniwob/click-test.html")
-    assert status == 200 and b"genProblem" in body and ctype == "text/html"
+    assert status == 200 and b"genProblem" in body and ctype == "text/html; charset=utf-8"
     assert site.lookup(ORIGIN + "zoo/core/zoo-core.js")[0] == 200
     for bad in ("miniwob/../../../../etc/passwd", "core/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "nope/x.html", "zoo/"):
         assert site.lookup(ORIGIN + bad)[0] == 404

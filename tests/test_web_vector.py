@@ -35,12 +35,12 @@ def solve(obs):
 
 def test_auto_reset_and_seed_streams(vec):
     obs = vec.reset([10, 20])
-    assert [o.task for o in obs] == ["click-test", "focus-text"] and [o.seed for o in obs] == [10, 20]
+    assert [o.task for o in obs] == ["click-test", "focus-text"] and [s.episode.seed for s in vec.slots] == [10, 20]
     new_obs, rewards, term, trunc, infos = vec.step(solve(obs))
     assert term.all() and not trunc.any() and (rewards > 0).all() and rewards.dtype == np.float32
     assert [i["episode"]["seed"] for i in infos] == [10, 20]
-    assert [o.seed for o in new_obs] == [12, 22]  # each env's stream: seed + k * num_envs
-    assert all(o.step == 0 for o in new_obs) and infos[0]["final_observation"].seed == 10
+    assert [s.episode.seed for s in vec.slots] == [12, 22]  # each env's stream: seed + k * num_envs
+    assert all(o.step == 0 for o in new_obs) and infos[0]["final_observation"].step == 1
     # an unfinished episode carries on; noop steps give no reward
     new_obs, rewards, term, trunc, infos = vec.step([Action.noop(), Action.noop()])
     assert not term.any() and (rewards == 0).all() and "episode" not in infos[0]
@@ -70,7 +70,7 @@ def test_browser_killed_mid_episode_ends_both_episodes_and_recovers(vec):
     assert trunc.all() and (rewards == 0).all()
     assert all("browser crashed" in i["error"] for i in infos)
     assert [i["episode"]["seed"] for i in infos] == [30, 40]  # the lost episodes are reported, not dropped
-    assert [o.seed for o in obs] == [32, 42] and vec.host.restarts >= 1
+    assert [s.episode.seed for s in vec.slots] == [32, 42] and vec.host.restarts >= 1
     _, rewards, term, _, _ = vec.step(solve(obs))
     assert term.all() and (rewards > 0).all()
 

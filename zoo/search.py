@@ -26,6 +26,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from zoo.core.errors import ZooError, unknown
+from zoo.core.procs import pid_alive
 from zoo.search_space import SearchSpace, load_space
 
 OBJECTIVES = {  # name -> (directions, second measure)
@@ -151,16 +152,6 @@ def open_study(cfg: DictConfig, space: SearchSpace, name: str) -> Any:
     return study
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def recover_killed_trials(study: Any) -> list[int]:
     """Trials RUNNING for a dead worker process of this host: mark FAIL, queue their params again."""
     from optuna.trial import TrialState
@@ -169,7 +160,7 @@ def recover_killed_trials(study: Any) -> list[int]:
     recovered = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.user_attrs.get("pid")
-        if t.user_attrs.get("host") != host or not isinstance(pid, int) or _pid_alive(pid):
+        if t.user_attrs.get("host") != host or not isinstance(pid, int) or pid_alive(pid):
             continue
         study._storage.set_trial_user_attr(t._trial_id, "error", "worker process was killed")
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)

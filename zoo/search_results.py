@@ -16,6 +16,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from zoo.core.io import atomic_write_json, atomic_write_text
+
 SCHEMA = "actionzoo.study/1"
 SECOND = {"success": None, "success+params": "params", "success+time": "time_s"}
 RUN_ONLY_KEYS = ("name", "run_root", "resume")  # where a trial ran, not how it was configured
@@ -73,10 +75,7 @@ def param_importance(study: Any) -> dict[str, float]:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{id(data)}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(path)  # parallel workers and killed workers never leave half a file
+    atomic_write_json(path, data)  # parallel workers and killed workers never leave half a file
 
 
 def write_summary(study: Any, cfg: DictConfig, space: Any, out_dir: Path, importance: bool = False) -> dict:
@@ -134,8 +133,4 @@ def write_best(study: Any, cfg: DictConfig, out_dir: Path) -> Path | None:
         f"# Train it longer with: zoo fit strategy={cfg.strategy} config={path} trainer.max_steps=...\n"
         + "".join(f"#   {k} = {v}\n" for k, v in best.params.items())
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(header + OmegaConf.to_yaml(best_config(list(best.user_attrs["overrides"]))))
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, header + OmegaConf.to_yaml(best_config(list(best.user_attrs["overrides"]))))

@@ -19,6 +19,8 @@ the manifest last, so an interrupted recording resumes where it stopped.
 """
 from __future__ import annotations
 
+from zoo.core.io import atomic_write
+
 import hashlib
 import json
 import os
@@ -62,10 +64,6 @@ def _save_npz(path: Path, **arrays: np.ndarray) -> None:
         np.savez_compressed(f, **arrays)
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- the recording config
@@ -162,7 +160,7 @@ class Recorder:
                         env.close()
         manifest = {"schema": SCHEMA, "version": VERSION, "config": self.config, "episodes": entries,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        _atomic_write(self.manifest_path(), lambda p: p.write_text(json.dumps(manifest, indent=1)))
+        atomic_write(self.manifest_path(), lambda p: p.write_text(json.dumps(manifest, indent=1)))
         return self.dir
 
     def record_episode(self, env: Any, task: str, seed: int, agent_kind: str) -> dict[str, Any]:
@@ -213,10 +211,10 @@ class Recorder:
         }
         (self.dir / task).mkdir(parents=True, exist_ok=True)
         video = np.stack([f if f is not None else np.zeros((size, size, 3), np.uint8) for _, f, _ in frames])
-        _atomic_write(self.dir / task / f"{seed}.npz", lambda p: _save_npz(
+        atomic_write(self.dir / task / f"{seed}.npz", lambda p: _save_npz(
             p, frames=video, times=np.asarray([t for t, _, _ in frames], np.float32),
             step=np.asarray([s for _, _, s in frames], np.int64)))
-        _atomic_write(self.dir / task / f"{seed}.json", lambda p: p.write_text(json.dumps(meta)))
+        atomic_write(self.dir / task / f"{seed}.json", lambda p: p.write_text(json.dumps(meta)))
         return meta
 
 

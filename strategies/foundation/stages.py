@@ -6,6 +6,8 @@ final checkpoint exists is skipped; a stage starts from the previous stage's fin
 """
 from __future__ import annotations
 
+from zoo.core.io import atomic_write_json
+
 import json
 import math
 import os
@@ -114,9 +116,7 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
 
 
 def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # per process: DDP ranks may write at once
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
+    atomic_write_json(path, data, indent=1)
 
 
 def run_stages(cfg: Any, run_dir: Path, tasks: list[str]) -> dict[str, Any]:

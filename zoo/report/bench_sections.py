@@ -9,7 +9,7 @@ from typing import Any
 
 from zoo.report import plots
 from zoo.report.document import Note, Section, Table
-from zoo.report.stats import fmt_count
+from zoo.core.stats import fmt_count
 
 VARIANT_KEYS = ("variant", "attention", "name")
 LEN_KEYS = ("seq_len", "seq", "length", "tokens", "T")

@@ -14,7 +14,7 @@ from zoo.report import plots
 from zoo.report.document import Image, Note, Section, Table
 from zoo.report.gather import Gathered, Run, Scored
 from zoo.report.published import PUBLISHED
-from zoo.report.stats import fmt_count, fmt_rate, fmt_seconds, wilson
+from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, wilson
 
 MAX_CURVES = 10
 

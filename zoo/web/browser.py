@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.core.errors import ZooError
+from zoo.core.procs import pid_alive
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -27,7 +28,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
     # defence in depth beside request routing: no DNS lookups, no prefetching
     "--host-resolver-rules=MAP * ~NOTFOUND", "--dns-prefetch-disable",
+    # request routing cannot see UDP: WebRTC may use no UDP outside a proxy (there is none), so a
+    # page's RTCPeerConnection gathers no candidate and reaches nothing
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
+# Playwright's headless defaults hide scrollbars; MiniWoB's reference env shows them (a scrollable
+# box's content is 15 px narrower there), so the pages keep theirs.
+IGNORED_DEFAULT_ARGS = ["--hide-scrollbars"]
 VIEWPORT = {"width": 500, "height": 320}  # MiniWoB's window; the task area is the top-left 160x210
 OBSERVE_JS = (Path(__file__).resolve().parent / "js" / "observe.js").read_text()
 
@@ -126,7 +133,8 @@ class BrowserHost:
         last: Exception | None = None
         for path in tries:
             try:
-                self.browser = await self._pw.chromium.launch(executable_path=path, args=args, headless=self.headless)
+                self.browser = await self._pw.chromium.launch(executable_path=path, args=args, headless=self.headless,
+                                                              ignore_default_args=IGNORED_DEFAULT_ARGS)
                 self.executable = path or "playwright-chromium"
                 self.version = self.browser.version
                 return
@@ -175,7 +183,7 @@ class BrowserHost:
                 await asyncio.wait_for(browser.close(), 3)
             except Exception:  # noqa: BLE001 - a dead or hung browser is killed below
                 pass
-        if pid is not None and _alive(pid):
+        if pid is not None and pid_alive(pid):
             _kill_tree(pid)
         if not graceful:  # let Playwright notice the dead connection without waiting on it for long
             try:
@@ -198,7 +206,7 @@ class BrowserHost:
         if self.browser is None or not self.browser.is_connected():
             return False
         pid = self.pid()
-        return pid is None or _alive(pid)
+        return pid is None or pid_alive(pid)
 
     def pid(self) -> int | None:
         """PID of this host's main browser process (found by its marker switch), if running."""
@@ -247,17 +255,3 @@ def _kill_tree(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a killed child we never reaped is a zombie: dead for our purposes
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False

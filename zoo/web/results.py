@@ -55,21 +55,17 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.aggregation import MeanMetric
 
+from zoo.core.io import atomic_write_json
+from zoo.core.stats import wilson as wilson_interval
+
 
 SCHEMA = "actionzoo.bench/1"
 Z95 = 1.959963984540054
 
 
-def wilson(successes: int, n: int, z: float = Z95) -> list[float]:
-    if n == 0:
-        return [0.0, 1.0]
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo = 0.0 if successes == 0 else max(0.0, centre - half)
-    hi = 1.0 if successes == n else min(1.0, centre + half)
-    return [lo, hi]
+def wilson(successes: int, n: int) -> list[float]:
+    """The 95% Wilson interval as a JSON-ready list (zoo.core.stats.wilson)."""
+    return list(wilson_interval(successes, n))
 
 
 def t_quantile(df: int, z: float = Z95) -> float:
@@ -200,12 +196,7 @@ def build_results(episodes: list[dict[str, Any]], tasks: list[str], *, agent: st
 
 def write_results(path: str | os.PathLike, results: dict[str, Any]) -> Path:
     """Write results JSON atomically (a killed run never leaves a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")  # per process: DDP ranks may write at once
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(path)
-    return path
+    return atomic_write_json(path, results)
 
 
 def load_results(path: str | os.PathLike) -> dict[str, Any]:

@@ -18,7 +18,9 @@ def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, f
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    lo = 0.0 if p <= 0.0 else max(0.0, centre - half)  # exact at the edges, not 1e-17 off
+    hi = 1.0 if p >= 1.0 else min(1.0, centre + half)
+    return (lo, hi)
 
 
 def fmt_rate(rate: float | None, lo: float | None = None, hi: float | None = None) -> str:
