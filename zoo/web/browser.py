@@ -29,7 +29,9 @@ CHROMIUM_ARGS = [
     # defence in depth beside request routing: no DNS lookups, no prefetching
     "--host-resolver-rules=MAP * ~NOTFOUND", "--dns-prefetch-disable",
     # request routing cannot see UDP: WebRTC may use no UDP outside a proxy (there is none), so a
-    # page's RTCPeerConnection gathers no candidate and reaches nothing
+    # page's RTCPeerConnection gathers no candidate, not even a host one, and reaches nothing.
+    # Headless Chromium reads the first switch; the --force- one is the headed browser's.
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 # Playwright's headless defaults hide scrollbars; MiniWoB's reference env shows them (a scrollable

@@ -15,7 +15,11 @@ from urllib.parse import unquote, urlsplit
 
 from zoo.web.tasks import ORIGIN, site_roots
 
-_TYPES = {".js": "application/javascript", ".css": "text/css", ".html": "text/html", ".json": "application/json",
+# Text is served as UTF-8: the task files are UTF-8 and MiniWoB's pages declare no charset, so
+# without one they would decode as windows-1252 (unicode-test would read "Ã–K" where the reference
+# env, which loads them from file://, shows "ÖK").
+_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+          ".html": "text/html; charset=utf-8", ".json": "application/json; charset=utf-8",
           ".svg": "image/svg+xml", ".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg"}
 
 

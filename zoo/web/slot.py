@@ -1,9 +1,12 @@
 """One browser context running one episode at a time (async; driven by the vector env).
 
 Episode protocol (the same for MiniWoB pages and ours): load the task page, then
-``Math.seedrandom(seed); core.startEpisodeReal()``; after every action read
-``WOB_DONE_GLOBAL`` and, once done, ``WOB_RAW_REWARD_GLOBAL`` (the task's verdict in [-1, 1])
-and ``WOB_REWARD_GLOBAL`` (the same, decayed with episode time).  Success = raw reward > 0.
+``Math.seedrandom(seed); core.setDataMode(mode); core.startEpisodeReal()`` (the order of
+miniwob's own env; mode is 'train' for training seeds and 'test' for evaluation seeds, which
+the transfer / natural-language pages use to draw from their test distribution); after every
+action read ``WOB_DONE_GLOBAL`` and, once done, ``WOB_RAW_REWARD_GLOBAL`` (the task's verdict
+in [-1, 1]) and ``WOB_REWARD_GLOBAL`` (the same, decayed with episode time).  Success = full
+credit (raw reward == 1), as MiniWoB++'s own binary reward counts it; partial credit is not.
 
 Clicks are mouse clicks at a point the page itself reports as landing on the element (one
 ``evaluate`` plus the input events; no actionability waits).  The observation is one
@@ -23,13 +26,15 @@ from typing import Any
 import numpy as np
 
 from zoo.core.errors import ZooError
+from zoo.web.seeds import is_eval_seed
 from zoo.web.tasks import ORIGIN, TaskSpec
 from zoo.web.types import ACTION_KINDS, MOUSE_ACTION_KINDS, Action, Element, Observation
 
-START_JS = """(seed) => {
+START_JS = """([seed, mode]) => {
   if (typeof core === 'undefined' || typeof core.startEpisodeReal !== 'function') return {error: 'no episode core'};
   if (core.EP_TIMER !== null && core.EP_TIMER !== undefined && !WOB_DONE_GLOBAL) core.endEpisode(0, false, 'reset');
   Math.seedrandom(seed);
+  if (typeof core.setDataMode === 'function') core.setDataMode(mode);
   core.startEpisodeReal();
   return window.__zoo.status();
 }"""
@@ -46,6 +51,17 @@ NAMED_KEYS = {"Enter", "Tab", "Backspace", "Delete", "Escape", "Space", "Home", 
 MODIFIERS = {"Control", "Shift", "Alt", "Meta"}
 NAVIGATION_ERRORS = re.compile(r"context was destroyed|navigat|Cannot find context|frame was detached", re.I)
 CANCELLED_NAVIGATION_S = 1.0  # a document flagged as unloading for this long is taken to have stayed
+DATA_MODES = ("train", "test")
+
+
+def full_credit(raw_reward: float) -> bool:
+    """An episode's success: the page gave full credit (raw reward 1; partial credit is not success)."""
+    return raw_reward >= 1.0 - 1e-9
+
+
+def data_mode_for(seed: int) -> str:
+    """The page data mode of a seed: 'test' for evaluation seeds, 'train' for training seeds."""
+    return "test" if is_eval_seed(seed) else "train"
 
 
 class TaskPageError(ZooError):
@@ -67,13 +83,14 @@ def check_key(key: Any) -> str | None:
 class Episode:
     task: TaskSpec
     seed: int
+    data_mode: str = "train"
     steps: int = 0
     invalid_actions: int = 0
     t0: float = field(default_factory=time.monotonic)
 
     def summary(self, raw_reward: float, reward: float, reason: str | None, error: str | None = None) -> dict[str, Any]:
         return {"task": self.task.name, "seed": self.seed, "raw_reward": float(raw_reward), "reward": float(reward),
-                "success": bool(raw_reward > 0), "steps": self.steps, "invalid_actions": self.invalid_actions,
+                "success": full_credit(raw_reward), "data_mode": self.data_mode, "steps": self.steps, "invalid_actions": self.invalid_actions,
                 "reason": reason, "error": error, "wall_s": round(time.monotonic() - self.t0, 3)}
 
 
@@ -134,11 +151,15 @@ class Slot:
         if not status or not status["has_core"]:
             raise TaskPageError(f"task '{task.name}': page {task.url} loaded but has no episode core (core.startEpisodeReal)")
 
-    async def start(self, task: TaskSpec, seed: int) -> Observation:
-        """Begin an episode of ``task`` with ``seed`` and return its first observation."""
+    async def start(self, task: TaskSpec, seed: int, data_mode: str | None = None) -> Observation:
+        """Begin an episode of ``task`` with ``seed`` and return its first observation.  ``data_mode``
+        ('train' | 'test') defaults to the seed's range: 'test' for evaluation seeds."""
+        mode = data_mode or data_mode_for(seed)
+        if mode not in DATA_MODES:
+            raise ZooError(f"unknown data mode '{mode}'; valid modes: {', '.join(DATA_MODES)}")
         if task.multipage or self.page.url != task.url:
             await self.load(task)
-        status = await self.page.evaluate(START_JS, seed)
+        status = await self.page.evaluate(START_JS, [seed, mode])
         if status.get("error"):
             raise TaskPageError(f"task '{task.name}': cannot start an episode: {status['error']}")
         for _ in range(100):  # some tasks build their problem asynchronously (WOB_TASK_READY)
@@ -148,7 +169,7 @@ class Slot:
             status = await self.page.evaluate(STATUS_JS)
         else:
             raise TaskPageError(f"task '{task.name}': episode never became ready (WOB_TASK_READY stayed false)")
-        self.episode = Episode(task, seed)
+        self.episode = Episode(task, seed, mode)
         obs, _ = await self.observe()
         return obs
 
@@ -275,8 +296,7 @@ class Slot:
             shot = np.zeros((self.screenshot_size, self.screenshot_size, 3), np.uint8)
         url = self.page.url
         page = url[len(ORIGIN):].split("?")[0].split("#")[0] if url.startswith(ORIGIN) else url
-        obs = Observation(task, raw["instruction"], elements, shot, page, self.episode.steps if self.episode else 0,
-                          seed=self.episode.seed if self.episode else None)
+        obs = Observation(task, raw["instruction"], elements, shot, page, self.episode.steps if self.episode else 0)
         self.last_obs = obs
         return obs, raw
 
