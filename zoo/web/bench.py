@@ -232,6 +232,7 @@ class _SharedJobs:
     def __init__(self, tasks: list[str], seed: int):
         self.tasks, self.seed, self.k = list(tasks), int(seed), 0
         self.started: dict[str, int] = dict.fromkeys(self.tasks, 0)
+        self.current: dict[int, tuple[str, int]] = {}  # context -> its episode's (task, seed); observations carry no seed
 
     def __call__(self, i: int) -> tuple[str, int]:
         from zoo.web.seeds import train_seed
@@ -240,6 +241,7 @@ class _SharedJobs:
         seed = train_seed(self.seed + self.k // len(self.tasks))
         self.k += 1
         self.started[task] += 1
+        self.current[i] = (task, seed)
         return task, seed
 
 
@@ -249,8 +251,8 @@ class _EpisodeSeededRandom:
 
     name = "random"
 
-    def __init__(self, seed: int):
-        self.seed = int(seed)
+    def __init__(self, seed: int, jobs: _SharedJobs):
+        self.seed, self.jobs = int(seed), jobs
 
     def reset(self, n_envs: int) -> list[RandomAgent | None]:
         return [None] * n_envs
@@ -261,7 +263,8 @@ class _EpisodeSeededRandom:
         actions = []
         for i, obs in enumerate(observations):
             if done_mask[i] or state[i] is None:
-                state[i] = RandomAgent(seed=zlib.crc32(f"{self.seed}/{obs.task}/{obs.seed}".encode()))
+                task, seed = self.jobs.current[i]
+                state[i] = RandomAgent(seed=zlib.crc32(f"{self.seed}/{task}/{seed}".encode()))
             actions.append(state[i]._one(obs))
         return actions, state
 
@@ -271,8 +274,8 @@ def _time_contexts(cfg: Any, tasks: list[str], contexts: int) -> dict[str, Any]:
     all contexts fed from one shared job sequence that is the same for every setting."""
     from zoo.web.vector import VecWebEnv
 
-    agent = _EpisodeSeededRandom(int(cfg.seed))
     jobs = _SharedJobs(tasks, int(cfg.seed))
+    agent = _EpisodeSeededRandom(int(cfg.seed), jobs)
     with VecWebEnv(tasks, num_envs=contexts, max_episode_steps=int(cfg.max_episode_steps), screenshot=bool(cfg.screenshot),
                    step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless), share_browser=True,
                    job_source=jobs) as env:

@@ -127,7 +127,7 @@ class ObservationSpace(spaces.Space):
         shot = None
         if self.screenshot_size is not None:
             shot = rng.integers(0, 256, size=(self.screenshot_size, self.screenshot_size, 3), dtype=np.uint8)
-        return Observation("sample", "Click the button.", elements, shot, "", 0, None)
+        return Observation("sample", "Click the button.", elements, shot, "", 0)
 
     def __repr__(self) -> str:
         return f"ObservationSpace(max_elements={self.max_elements}, screenshot_size={self.screenshot_size})"

@@ -69,7 +69,11 @@ class Observation:
     """task: task name.  instruction: the page's utterance (may change across pages).
     elements: the DOM tree, flattened.  screenshot: uint8 (H, W, 3) of the task area, or None.
     page: path of the current page on the task site (``miniwob/click-test.html``; the full URL when off the
-    site, e.g. a blocked link's error page).  step: actions so far.  seed: the episode's seed.
+    site, e.g. a blocked link's error page).  step: actions so far.
+
+    It is all a deployed agent would see: no episode seed (the harness keeps that, and the page's
+    reward, to itself; an agent holding the seed could replay the test episode elsewhere and read
+    its verdict before acting).
     """
 
     task: str
@@ -78,7 +82,6 @@ class Observation:
     screenshot: np.ndarray | None = None
     page: str = ""
     step: int = 0
-    seed: int | None = None  # the episode's seed (lets a tree-search agent replay it in its own browser)
 
     def __eq__(self, other: object) -> bool:
         """Field-wise equality (screenshots compared by value, so equal observations compare equal)."""
@@ -86,8 +89,8 @@ class Observation:
             return NotImplemented
         a, b = self.screenshot, other.screenshot
         same_shot = a is b or (a is not None and b is not None and a.shape == b.shape and bool(np.array_equal(a, b)))
-        return same_shot and (self.task, self.instruction, self.elements, self.page, self.step, self.seed) == (
-            other.task, other.instruction, other.elements, other.page, other.step, other.seed)
+        return same_shot and (self.task, self.instruction, self.elements, self.page, self.step) == (
+            other.task, other.instruction, other.elements, other.page, other.step)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass default
 
