@@ -1,0 +1,95 @@
+"""Oracles for the MiniWoB++ click family and its variants: button sequences and delays, checkbox
+variants, accordions, tabs, dialogs, menus, widgets and the shape / colour / grid pages.  They act
+from what the page shows: text, element attributes and boxes; never the task's hidden answer.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+from zoo.web.tasks.miniwob_core import _click_checkboxes
+from zoo.web.tasks.oracle import by_text, click, first, has_class, live, oracle, quoted, submit_button
+from zoo.web.types import Action, Element, Observation
+
+ORDINALS = {"1st": 0, "2nd": 1, "3rd": 2}
+
+
+def _button(obs: Observation, label: str) -> Element | None:
+    return by_text(obs, label, "button")
+
+
+# ---------------------------------------------------------------- buttons
+@oracle("click-test-2", "click-test-transfer")
+def _click_named_button(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"Click button (\w+)", obs.instruction)
+    return click(_button(obs, m.group(1)) if m else None)
+
+
+@oracle("click-button-sequence")
+def _click_button_sequence(obs: Observation, mem: dict) -> Action:
+    label = "TWO" if mem.get("one") else "ONE"
+    mem["one"] = True
+    return click(_button(obs, label))
+
+
+# When the last click of button-delay was decided (any env): the actions of one vectorised step are
+# computed one env after another and carried out together, so an env that sleeps after another env
+# decided its timed click would delay that click.
+_TIMED_CLICK_AT = [0.0]
+WAIT_SLICE_S = 0.15
+
+
+@oracle("button-delay")
+def _button_delay(obs: Observation, mem: dict) -> Action:
+    """Click ONE, wait the asked seconds on the wall clock (no-op steps), then click TWO."""
+    m = re.search(r"wait (\d+) seconds?", obs.instruction)
+    if m is None:
+        return Action.noop()
+    if "one_at" not in mem:
+        mem["one_at"] = time.monotonic()
+        return click(_button(obs, "ONE"))
+    now = time.monotonic()
+    left = int(m.group(1)) - (now - mem["one_at"])
+    if now - _TIMED_CLICK_AT[0] < 0.05:  # another env's timed click is waiting for this batch: do not hold it up
+        return Action.noop() if left > 0.05 else click(_button(obs, "TWO"))
+    if left > WAIT_SLICE_S:
+        time.sleep(WAIT_SLICE_S)
+        return Action.noop()
+    time.sleep(max(left, 0.0))
+    _TIMED_CLICK_AT[0] = time.monotonic()
+    return click(_button(obs, "TWO"))
+
+
+@oracle("click-widget")
+def _click_widget(obs: Observation, mem: dict) -> Action:
+    kind = quoted(obs.instruction)[0]
+
+    def is_kind(e: Element) -> bool:
+        if kind in ("textarea", "button"):
+            return e.tag == kind
+        if kind == "text":
+            return e.tag == "input" and e.attrs.get("type") not in ("radio", "checkbox")
+        return e.tag == "input" and e.attrs.get("type") == kind
+
+    return click(first([e for e in live(obs) if is_kind(e)]))
+
+
+@oracle("focus-text-2")
+def _focus_text_2(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"(1st|2nd|3rd) input", obs.instruction)
+    fields = [e for e in live(obs) if e.tag == "input"]
+    pos = ORDINALS[m.group(1)] if m else len(fields)
+    return click(fields[pos] if pos < len(fields) else None)
+
+
+@oracle("click-dialog-2")
+def _click_dialog_2(obs: Observation, mem: dict) -> Action:
+    label = quoted(obs.instruction)[0]
+    if label == "x":
+        return click(first([e for e in live(obs) if e.tag == "button" and has_class(e, "ui-dialog-titlebar-close")]))
+    return click(_button(obs, label))
+
+
+# ---------------------------------------------------------------- checkboxes
+# the large and transfer pages phrase their instruction like click-checkboxes
+_oracle_large = oracle("click-checkboxes-large", "click-checkboxes-transfer")(_click_checkboxes)
