@@ -175,3 +175,56 @@ def _email_inbox(obs: Observation, mem: dict) -> Action:
         icon = "trash" if goal.action == "delete" else "star"
         return _icon(obs, next((e for e in with_class(obs, icon) if thread in obs.ancestors(e.id)), None))
     return Action.click(row.id)
+
+
+# ---------------------------------------------------------------- social media feeds
+def _posts_by(obs: Observation, user: str) -> list[Element]:
+    """The .media posts whose username is ``user``."""
+    out = []
+    for name in with_class(obs, "username"):
+        if name.text == user:
+            out.extend(a for a in obs.ancestors(name.id) if has_class(a, "media"))
+    return out
+
+
+def _control(obs: Observation, post: Element, cls: str) -> Element | None:
+    return next((e for e in obs.elements if has_class(e, cls) and post in obs.ancestors(e.id)), None)
+
+
+@oracle("social-media")
+def _social_media(obs: Observation, mem: dict) -> Action:
+    m = re.search(r'For the user (\S+), click on the "(.+?)" button', obs.instruction)
+    if m is None:
+        return Action.noop()
+    user, label = m.groups()
+    posts = _posts_by(obs, user)
+    if not posts:
+        return Action.noop()
+    post = posts[0]
+    if label in ("Reply", "Retweet", "Like"):
+        return _icon(obs, _control(obs, post, label.lower()))
+    items = [e for e in obs.elements if e.tag == "li" and post in obs.ancestors(e.id)
+             and (e.text == label or e.text.startswith(label + " "))]
+    if items and shown(obs, items[0]):
+        return Action.click(items[0].id)
+    return _icon(obs, _control(obs, post, "more"))
+
+
+def _toggle_posts(obs: Observation, instruction: str) -> Action:
+    m = re.match(r'Click the "(.+?)" button on (?:all posts|(\d+) posts?) by (\S+) and then click Submit', instruction)
+    if m is None:
+        return Action.noop()
+    label, amount, user = m.groups()
+    cls = label.lower()
+    controls = [_control(obs, p, cls) for p in _posts_by(obs, user)]
+    controls = [c for c in controls if c is not None]
+    want = len(controls) if amount is None else int(amount)
+    active = [c for c in controls if has_class(c, "active")]
+    if len(active) < want:
+        return _icon(obs, next(c for c in controls if not has_class(c, "active")))
+    return click(next((e for e in obs.elements if e.tag == "button" and e.text == "Submit"), None))
+
+
+@oracle("social-media-all", "social-media-some")
+def _social_media_many(obs: Observation, mem: dict) -> Action:
+    return _toggle_posts(obs, obs.instruction)
