@@ -1,8 +1,9 @@
-"""``FoundationAgent``: the zoo.web.agents.Agent of Strategy 1, the policy alone or policy + MCTS.
+"""``FoundationAgent``: the zoo.web.agents.Agent of Strategy 1, the policy alone or policy + search.
 
-With search, each decision runs MCTS from the live episode's state, replaying the episode in a
-separate browser from its seed (the agent learns the seed from ``obs.seed`` when the benchmark
-sets it, or from ``seed_hints`` set by the caller); where no seed is known the plain policy acts.
+With search, each decision runs MCTS from the live state with the policy's priors and the value
+head at the leaves; the states below the root are predicted (``lookahead.py``), never stepped in a
+browser: the agent sees only its observations, as a deployed agent would -- no episode seed, no
+second copy of the page, no reward before it commits an action.
 """
 from __future__ import annotations
 
@@ -12,41 +13,35 @@ from typing import Any
 
 import numpy as np
 
+from strategies.foundation.lookahead import make_value_search
 from strategies.foundation.policy import Policy
-from strategies.foundation.search import ReplayEnv, history_episode, make_search
+from strategies.foundation.search import history_episode
 from zoo.web.types import Action, Observation
 
 
 @dataclass
 class EnvState:
     """Per env: the live episode's observations (and when they came, seconds since its start: the
-    frames are sampled from them at ``fps`` as from a recording) and actions, its seed and search tree."""
+    frames are sampled from them at ``fps`` as from a recording), its actions and search sizes."""
 
     observations: list[Observation] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     start: float = field(default_factory=time.monotonic)
     actions: list[Action] = field(default_factory=list)
-    seed: int | None = None
-    search: Any = None
     expansions: list[int] = field(default_factory=list)
 
 
 class FoundationAgent:
-    """policy: ``Policy``.  search_cfg: SearchConfig (None: no search).  env_kwargs: WebEnv options of
-    the simulator browsers (max_episode_steps must match the benchmark's)."""
+    """policy: ``Policy``.  search_cfg: SearchConfig (None: no search, the policy acts alone)."""
 
     name = "strategy1"
     screenshot = False  # set from the model config by load_agent (the benchmark reads these)
     screenshot_size = 64
 
-    def __init__(self, policy: Policy, search_cfg: Any = None, env_kwargs: dict[str, Any] | None = None,
-                 frames_per_step: int = 1, fps: float = 3.0):
+    def __init__(self, policy: Policy, search_cfg: Any = None, frames_per_step: int = 1, fps: float = 3.0):
         self.policy, self.search_cfg = policy, search_cfg
-        self.env_kwargs = dict(env_kwargs or {})
         self.frames_per_step, self.fps = int(frames_per_step), float(fps)
-        self.replays: dict[str, ReplayEnv] = {}
-        self.seed_hints: dict[int, int] = {}  # env index -> seed of its current episode
-        self.stats = {"decisions": 0, "searched": 0, "expansions": 0, "no_seed": 0}
+        self.stats = {"decisions": 0, "searched": 0, "expansions": 0}
 
     @property
     def uses_search(self) -> bool:
@@ -69,7 +64,7 @@ class FoundationAgent:
         actions = [d.action for d in self.policy.decide(episodes)]
         if self.uses_search:
             for i, (obs, st) in enumerate(zip(observations, state)):
-                searched = self._search(i, obs, st)
+                searched = self._search(obs, st)
                 if searched is not None:
                     actions[i] = searched
         for st, action in zip(state, actions):
@@ -77,37 +72,19 @@ class FoundationAgent:
         self.stats["decisions"] += len(actions)
         return actions, state
 
-    def _search(self, i: int, obs: Observation, st: EnvState) -> Action | None:
-        seed = getattr(obs, "seed", None)
-        seed = self.seed_hints.get(i) if seed is None else seed
-        if seed is None:
-            self.stats["no_seed"] += 1
-            return None
-        if st.search is None or st.seed != seed:
-            st.seed = int(seed)
-            st.search = make_search(self.policy, self.replay_env(obs.task), obs.task, st.seed, self.search_cfg,
-                                    self.frames_per_step, self.fps)
-        st.search.sim.remember(tuple(st.actions), st.observations, st.times)
-        result = st.search.search(tuple(st.actions))
+    def _search(self, obs: Observation, st: EnvState) -> Action | None:
+        # a fresh tree per decision: the nodes below the last root were predictions, and the page's
+        # real answer to the committed action may differ from them
+        search = make_value_search(self.policy, obs.task, st.observations, st.actions, st.times, self.search_cfg,
+                                   self.frames_per_step, self.fps)
+        result = search.search(tuple(st.actions))
         st.expansions.append(result.expansions)
         self.stats["searched"] += 1
         self.stats["expansions"] += result.expansions
         return result.action
 
     def prepare(self, tasks: list[str]) -> None:
-        """Start the simulator browsers before episodes begin (a launch would eat an episode's time)."""
-        if self.uses_search:
-            for task in tasks:
-                self.replay_env(task)
-
-    def replay_env(self, task: str) -> ReplayEnv:
-        if task not in self.replays:
-            from zoo.web.env import WebEnv
-
-            self.replays[task] = ReplayEnv(WebEnv(task, **self.env_kwargs))
-        return self.replays[task]
+        """Nothing to start: the search needs no browser of its own."""
 
     def close(self) -> None:
-        for replay in self.replays.values():
-            replay.close()
-        self.replays.clear()
+        """Nothing to close (see ``prepare``)."""

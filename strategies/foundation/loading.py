@@ -18,7 +18,7 @@ def load_module(checkpoint_path: str | Path, device: str = "cpu") -> tuple[Any, 
     from strategies.foundation.data import builder_for
     from strategies.foundation.module import FoundationModule
 
-    from zoo.training import load_checkpoint
+    from zoo.core.checkpoints import load_checkpoint
 
     path = resolve_checkpoint(checkpoint_path)
     ckpt = load_checkpoint(path)  # a full file or a sharded directory (trainer.sharded_checkpoint)
@@ -39,7 +39,7 @@ def is_checkpoint(path: str | Path) -> bool:
         p = resolve_checkpoint(path)
     except ZooError:
         return False
-    from zoo.training import read_checkpoint_meta
+    from zoo.core.checkpoints import read_checkpoint_meta
 
     ckpt = read_checkpoint_meta(p)
     return "foundation_tokenizer" in ckpt and "cfg" in ckpt.get("hyper_parameters", {})
@@ -47,7 +47,7 @@ def is_checkpoint(path: str | Path) -> bool:
 
 def resolve_checkpoint(path: str | Path) -> Path:
     """A .ckpt file, or a run dir: its last completed stage's final checkpoint."""
-    from zoo.training import checkpoint_exists
+    from zoo.core.checkpoints import checkpoint_exists
 
     p = Path(path)
     if checkpoint_exists(p):  # a file, or a sharded checkpoint directory
@@ -63,7 +63,6 @@ def resolve_checkpoint(path: str | Path) -> Path:
 def load_agent(checkpoint_path: str | Path, search: bool | None = None, device: str = "cpu") -> Any:
     from strategies.foundation.agent import FoundationAgent
     from strategies.foundation.policy import Policy
-    from strategies.foundation.stages import env_kwargs
 
     module, _tokenizer, builder = load_module(checkpoint_path, device)
     cfg = module.cfg
@@ -71,9 +70,9 @@ def load_agent(checkpoint_path: str | Path, search: bool | None = None, device: 
         torch.set_num_threads(int(cfg.foundation.cpu_threads))  # acting is per-step tiny batches: one thread wins
     policy = Policy(module.model, builder, int(cfg.foundation.search.top_k), device)
     use_search = bool(cfg.foundation.search.in_agent) if search is None else bool(search)
-    agent = FoundationAgent(policy, cfg.foundation.search if use_search else None, env_kwargs(cfg),
+    agent = FoundationAgent(policy, cfg.foundation.search if use_search else None,
                             int(cfg.foundation.data.frames_per_step), float(cfg.foundation.data.fps))
-    agent.name = "strategy1-" + ("policy+mcts" if use_search else "policy")
+    agent.name = "strategy1-" + ("policy+search" if use_search else "policy")
     agent.screenshot = bool(cfg.model.use_screen)
     agent.screenshot_size = int(cfg.env.screenshot_size)
     return agent

@@ -1,4 +1,17 @@
-"""Final scoring on the shared benchmark: the same checkpoint with and without tree search."""
+"""Final scoring on the shared benchmark: the same checkpoint with and without tree search.
+
+Every variant sees only what a deployed agent would (the benchmark's observations: no episode
+seed, no reward before an action is committed), so both may stand beside Strategy 2:
+
+    policy          the policy alone (greedy over the pointer / action heads)
+    policy+search   MCTS with the policy's priors, predicted afterstates and the value head at the
+                    leaves (``lookahead.py``); the headline: the full Strategy-1 agent
+
+No simulator-assisted variant is scored: a lookahead on a copy of the live episode (the test
+episode's seed replayed in a second browser, its reward read at the leaves) sees the test page's
+verdict before acting, which no deployed agent can.  ``VARIANTS`` says per variant what it uses
+(``simulator_assisted``), and each result carries that description under ``"variant"``.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +19,14 @@ from typing import Any
 
 from rich.console import Console
 
-VARIANTS = (("policy", False), ("policy+mcts", True))
+HEADLINE = "policy+search"
+VARIANTS: dict[str, dict[str, Any]] = {
+    "policy": {"search": None, "simulator_assisted": False,
+               "description": "policy only (pointer / action heads, greedy)"},
+    "policy+search": {"search": "value-judged", "simulator_assisted": False,
+                      "description": "policy + MCTS: policy priors, predicted afterstates, value-head leaves; "
+                                     "no browser, no reward at decision time"},
+}
 
 
 def suite_label(cfg: Any) -> str:
@@ -17,38 +37,44 @@ def suite_label(cfg: Any) -> str:
     return "custom" if cfg.env.tasks else str(cfg.env.suite)
 
 
+def file_label(label: str) -> str:
+    return label.replace("+", "-")
+
+
 def score(cfg: Any, run_dir: Path, checkpoint: Path, tasks: list[str]) -> dict[str, Any]:
-    """Benchmark results of the search agent (top level) with ``variants`` = {"policy", "policy+mcts"}."""
+    """Benchmark results of the headline variant (top level), with ``variants`` = every entry of
+    ``VARIANTS`` (each a complete ``actionzoo.bench/1`` result plus ``"variant"``), ``headline``
+    naming the top-level one and ``search_gain`` the success rate of each."""
     from strategies.foundation.loading import load_agent
     from zoo.web.bench import evaluate
     from zoo.web.results import results_table, write_results
 
     console = Console(stderr=True)
     variants: dict[str, Any] = {}
-    for label, search in VARIANTS:
+    for label, spec in VARIANTS.items():
+        search = spec["search"] is not None
         agent = load_agent(checkpoint, search=search)
         try:
-            agent.prepare(tasks)
             # with search, one env: a page's clock keeps running while the agent searches, and with
             # several envs every episode would also wait for the other envs' searches
             res = evaluate(
                 agent, tasks, int(cfg.eval.episodes), seed=int(cfg.eval.seed), num_envs=1 if search else int(cfg.env.num_envs),
                 max_episode_steps=int(cfg.env.max_episode_steps), step_timeout_s=float(cfg.env.step_timeout_s),
                 headless=bool(cfg.env.headless), progress=bool(cfg.trainer.progress),
-                log_path=Path(run_dir) / f"eval-{label.replace('+', '-')}.episodes.jsonl", suite=suite_label(cfg),
+                log_path=Path(run_dir) / f"eval-{file_label(label)}.episodes.jsonl", suite=suite_label(cfg),
                 agent_name=f"strategy1 {label}",
             )
         finally:
             agent.close()
+        res["variant"] = dict(spec, label=label)
         res["search"] = dict(agent.stats, simulations=int(cfg.foundation.search.simulations)) if search else None
         variants[label] = res
         # kept at once: a failure in the next variant must not lose this one
-        write_results(Path(run_dir) / f"results-{label.replace('+', '-')}.json", res)
+        write_results(Path(run_dir) / f"results-{file_label(label)}.json", res)
         console.print(results_table(res))
-    results = dict(variants["policy+mcts"])
+    results = dict(variants[HEADLINE])
     results["checkpoint"] = str(checkpoint)
+    results["headline"] = HEADLINE
     results["variants"] = variants
-    results["search_gain"] = {
-        label: variants[label]["overall"]["success_rate"]["mean"] for label, _ in VARIANTS
-    }
+    results["search_gain"] = {label: v["overall"]["success_rate"]["mean"] for label, v in variants.items()}
     return results
