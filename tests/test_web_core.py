@@ -129,7 +129,7 @@ def test_results_schema_fields():
     eps = [{"task": "a", "seed": eval_seed(k), "raw_reward": 1.0 if k else -1.0, "reward": 0.9 if k else -1.0,
             "success": bool(k), "steps": 2, "error": None} for k in range(4)]
     res = build_results(eps, ["a", "b"], agent="x", suite="s", config={"episodes": 4, "seed": 0}, timing={}, env={})
-    assert res["schema"] == "actionzoo.bench/1"
+    assert res["schema"] == "actionzoo.bench/2"
     assert res["tasks"]["a"]["success_rate"]["mean"] == 0.75
     assert res["tasks"]["b"]["episodes"] == 0
     assert res["overall"]["episodes"] == 4 and res["seeds"]["first"] == EVAL_BASE

@@ -87,7 +87,7 @@ def test_evaluate_oracle_on_two_tasks(tmp_path):
     log = tmp_path / "eps.jsonl"
     res = evaluate(OracleAgent(), ["click-button", "mp-search-open"], episodes=2, seed=5, num_envs=2,
                    progress=False, log_path=log, suite="custom")
-    assert res["schema"] == "actionzoo.bench/1" and res["agent"] == "oracle" and not res["interrupted"]
+    assert res["schema"] == "actionzoo.bench/2" and res["agent"] == "oracle" and not res["interrupted"]
     for task in ("click-button", "mp-search-open"):
         t = res["tasks"][task]
         assert t["episodes"] == 2 and t["success_rate"]["mean"] == 1.0 and t["errors"] == 0

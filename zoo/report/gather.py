@@ -1,7 +1,7 @@
 """Find and read everything a report compares.
 
 - runs:   ``<runs>/strategy<N>/<name>/`` with ``config.yaml``, ``results.json`` (benchmark scoring,
-          schema ``actionzoo.bench/1``) and ``csv/<stage>/metrics.csv`` (CSVLogger learning curves)
+          schema ``actionzoo.bench/2``) and ``csv/<stage>/metrics.csv`` (CSVLogger learning curves)
 - bench:  ``<bench>/*.json`` harness results of baseline agents (same schema), ``attention.json``
           (attention time/memory sweep) and ``env_throughput.json`` (harness steps per second)
 - search: ``<search>/<study>/study.json`` written by ``zoo search``
@@ -20,7 +20,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-BENCH_SCHEMA = "actionzoo.bench/1"
+BENCH_SCHEMA = "actionzoo.bench/2"
+BENCH_SCHEMA_V1 = "actionzoo.bench/1"  # counted raw reward > 0 as success; re-scored from its episodes
 STUDY_SCHEMA = "actionzoo.study/1"
 STAGE_ORDER = ("pretrain", "sft", "rl", "ppo", "main")
 SPECIAL_BENCH_FILES = ("attention.json", "env_throughput.json")
@@ -154,6 +155,16 @@ def agent_label(results: dict, fallback: str) -> str:
     label = str(agent or fallback)
     suite = results.get("suite")
     return f"{label} ({suite})" if suite and suite != "custom" else label
+
+
+def rescore_v1(results: dict) -> dict | None:
+    """A ``actionzoo.bench/1`` result (success = raw reward > 0) re-scored from its episode records
+    with full credit as success (raw reward 1); None when it has no episode records."""
+    episodes = results.get("episodes")
+    if not isinstance(episodes, list) or not episodes:
+        return None
+    eps = [{**e, "success": (_num(e.get("raw_reward")) or 0.0) >= 1.0 - 1e-9} for e in episodes if isinstance(e, dict)]
+    return {k: v for k, v in results.items() if k not in ("tasks", "overall")} | {"episodes": eps}
 
 
 def read_json(path: Path, problems: list[str]) -> Any:
@@ -303,6 +314,13 @@ def gather(runs: str | Path, bench: str | Path, search: str | Path) -> Gathered:
             data = read_json(path, g.problems)
             if isinstance(data, dict) and data.get("schema") == BENCH_SCHEMA:
                 g.baselines.append(Scored(agent_label(data, path.stem), data, task_scores(data)))
+            elif isinstance(data, dict) and data.get("schema") == BENCH_SCHEMA_V1:
+                rescored = rescore_v1(data)
+                if rescored is None:
+                    g.problems.append(f"{path}: schema {BENCH_SCHEMA_V1} counted partial credit as success and "
+                                      "holds no episode records to re-score; rerun `zoo bench`")
+                else:
+                    g.baselines.append(Scored(agent_label(data, path.stem), rescored, task_scores(rescored)))
         for name, attr in (("attention.json", "attention"), ("env_throughput.json", "throughput")):
             if (bench / name).is_file():
                 setattr(g, attr, read_json(bench / name, g.problems))

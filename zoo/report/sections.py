@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from zoo.report import plots
+from zoo.report import plots, published_tasks
 from zoo.report.document import Image, Note, Section, Table
 from zoo.report.gather import Gathered, Run, Scored
 from zoo.report.published import PUBLISHED
@@ -117,7 +117,8 @@ def overview(ctx: Ctx, g: Gathered, inputs: dict[str, str]) -> Section:
          f"{inputs['bench']}/env_throughput.json"],
     ]
     blocks: list[Any] = [Table(["input", "found", "where"], rows, "What this report was built from")]
-    blocks.append(Note(f"Success rates are benchmark successes over evaluation episodes (page raw reward > 0), "
+    blocks.append(Note(f"Success rates are benchmark successes over evaluation episodes (full credit: page raw "
+                       f"reward 1, as MiniWoB++ counts it; partial credit is not success), "
                        f"with {int(ctx.confidence * 100)}% Wilson score intervals in brackets; n = episodes."))
     blocks += [Note(f"Skipped: {p}", missing=True) for p in g.problems]
     return Section("overview", "Overview", blocks)
@@ -174,6 +175,8 @@ def per_task(ctx: Ctx, g: Gathered) -> Section:
         sec.blocks.append(_runs_missing())
         return sec
     tasks = sorted({t for _, s in entries for t in s.tasks})
+    pub_heads, pub_cells, pub_rows = published_tasks.table_parts(
+        tasks, [{t: v.rate for t, v in s.tasks.items() if v.episodes} for _, s in entries])
     rows = []
     for t in tasks:
         row = [t]
@@ -181,10 +184,17 @@ def per_task(ctx: Ctx, g: Gathered) -> Section:
             ts = s.tasks.get(t)
             row.append("-" if ts is None else fmt_rate(ts.rate, *wilson(ts.successes, ts.episodes, ctx.confidence))
                        + f" (n={ts.episodes})")
-        rows.append(row)
-    rows.append(["all tasks"] + [ctx.rate_cell(s) for _, s in entries])
-    sec.blocks.append(Table(["task"] + [label for label, _ in entries], rows,
-                            "Success per task: best run of each strategy, attention variant and task set (in brackets), and baselines"))
+        rows.append(row + pub_cells[t])
+    rows.append(["all tasks"] + [ctx.rate_cell(s) for _, s in entries] + ["-"] * len(pub_heads))
+    rows += pub_rows
+    sec.blocks.append(Table(["task"] + [label for label, _ in entries] + pub_heads, rows,
+                            "Success per task: best run of each strategy, attention variant and task set (in brackets), "
+                            "and baselines, beside published per-task success ([published]; '-': not evaluated or "
+                            "not transcribed)"))
+    data = published_tasks.load()
+    sec.blocks.append(Note(f"Published per-task figures: {data.source} A mean over a published set is computed only "
+                           "over exactly that set (our suite of the same name); an entry not scored on every task "
+                           "of it shows how many it was scored on instead."))
     return sec
 
 

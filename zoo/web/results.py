@@ -1,9 +1,12 @@
 """Benchmark results: statistics with 95% confidence intervals, the JSON file and the rich table.
 
-Results JSON schema ``"actionzoo.bench/1"`` (written by ``write_results``)::
+Results JSON schema ``"actionzoo.bench/2"`` (written by ``write_results``).  Version 2 counts an
+episode as a success only at full credit (raw reward 1, MiniWoB++'s binary reward); version 1
+counted any raw reward > 0, so partial credit passed as success.  Version 2 also reports how
+often partial credit was given::
 
     {
-      "schema": "actionzoo.bench/1",
+      "schema": "actionzoo.bench/2",
       "agent": "oracle",                      # agent name (random | oracle | checkpoint:<path> | ...)
       "suite": "miniwob-core",                # suite name, or "custom" for an explicit task list
       "created": "2025-01-01T12:00:00Z",      # UTC time the evaluation finished
@@ -12,9 +15,11 @@ Results JSON schema ``"actionzoo.bench/1"`` (written by ``write_results``)::
       "tasks": {
         "<task>": {
           "episodes": 10,                     # episodes scored (errored ones count as failures)
-          "successes": 10,
+          "successes": 10,                    # full-credit episodes (raw reward 1)
+          "partial_credits": 0,               # episodes with 0 < raw reward < 1 (not successes)
           "errors": 0,                        # episodes lost to crashes/hangs after all retries
           "success_rate": {"mean": 1.0, "ci95": [0.72, 1.0]},    # Wilson score interval
+          "partial_credit_rate": {"mean": 0.0, "ci95": [0.0, 0.28]},  # Wilson score interval
           "mean_reward":  {"mean": 0.97, "ci95": [0.96, 0.98]},  # time-decayed reward, t-interval
           "mean_raw_reward": {"mean": 1.0, "ci95": [1.0, 1.0]},  # raw page reward, t-interval
           "mean_steps":   {"mean": 1.0, "ci95": [1.0, 1.0]}       # actions per episode, t-interval
@@ -28,12 +33,13 @@ Results JSON schema ``"actionzoo.bench/1"`` (written by ``write_results``)::
       "interrupted": false,                   # true when the run was stopped early (partial results)
       "episodes": [                           # one record per scored episode
         {"task": "click-test", "seed": 1000000, "raw_reward": 1.0, "reward": 0.98, "success": true,
-         "steps": 1, "invalid_actions": 0, "reason": null, "error": null, "wall_s": 0.05, "attempt": 1}, ...
+         "data_mode": "test", "steps": 1, "invalid_actions": 0, "reason": null, "error": null, "wall_s": 0.05, "attempt": 1}, ...
       ]
     }
 
 Statistics are aggregated by ``EpisodeStats``, a torchmetrics ``Metric`` whose states are the
-count and the per-column sums and sums of squares of (reward, raw reward, steps, success, error),
+count and the per-column sums and sums of squares of (reward, raw reward, steps, success, error,
+partial credit),
 all reduced by ``sum``: it can be updated episode by episode, merged (``merge_state``: the
 "overall" entry is the merge of the per-task metrics) and synced across DDP ranks like any
 torchmetrics metric (``sync_on_compute`` is off by default: the bench scores per process).  The
@@ -59,7 +65,7 @@ from zoo.core.io import atomic_write_json
 from zoo.core.stats import wilson as wilson_interval
 
 
-SCHEMA = "actionzoo.bench/1"
+SCHEMA = "actionzoo.bench/2"
 Z95 = 1.959963984540054
 
 
@@ -92,7 +98,7 @@ class EpisodeStats(Metric):
     higher_is_better = None
     is_differentiable = False
 
-    def __init__(self, columns: int = 5, **kwargs: Any):
+    def __init__(self, columns: int = 6, **kwargs: Any):
         kwargs.setdefault("sync_on_compute", False)  # per-process unless asked: no all-gather after a DDP fit
         super().__init__(**kwargs)
         self.columns = columns
@@ -113,7 +119,12 @@ class EpisodeStats(Metric):
         return {"n": int(n), "mean": mean, "var": var}
 
 
-COLUMNS = ("reward", "raw_reward", "steps", "success", "error")  # the columns of an episode's EpisodeStats row
+COLUMNS = ("reward", "raw_reward", "steps", "success", "error", "partial")  # an episode's EpisodeStats row
+
+
+def partial_credit(raw_reward: float) -> bool:
+    """Some credit but not full credit: 0 < raw reward < 1 (never a success)."""
+    return 0.0 < raw_reward < 1.0 - 1e-9
 
 
 def _interval(n: int, mean: float, var: float) -> dict[str, Any]:
@@ -136,10 +147,12 @@ def mean_ci(values: list[float]) -> dict[str, Any]:
 
 
 def episode_metric(episodes: list[dict[str, Any]]) -> Any:
-    """An EpisodeStats updated with the (reward, raw reward, steps, success, error) of ``episodes``."""
+    """An EpisodeStats updated with the (reward, raw reward, steps, success, error, partial credit) of
+    ``episodes``."""
     metric = EpisodeStats()
     metric.update([[float(e["reward"]), float(e["raw_reward"]), float(e["steps"]), float(bool(e["success"])),
-                    float(bool(e.get("error")))] for e in episodes])  # no episodes: an update of zero rows
+                    float(bool(e.get("error"))), float(partial_credit(float(e["raw_reward"])))]
+                   for e in episodes])  # no episodes: an update of zero rows
     return metric
 
 
@@ -147,16 +160,19 @@ def summary_from_metric(metric: Any) -> dict[str, Any]:
     """One task's (or the pool's) entry of the results JSON from its EpisodeStats."""
     n = int(metric.n)
     if n == 0:
-        return {"episodes": 0, "successes": 0, "errors": 0, "success_rate": {"mean": None, "ci95": wilson(0, 0)},
-                "mean_reward": _interval(0, 0, 0), "mean_raw_reward": _interval(0, 0, 0), "mean_steps": _interval(0, 0, 0)}
+        return {"episodes": 0, "successes": 0, "partial_credits": 0, "errors": 0,
+                "success_rate": {"mean": None, "ci95": wilson(0, 0)},
+                "partial_credit_rate": {"mean": None, "ci95": wilson(0, 0)}, "mean_reward": _interval(0, 0, 0), "mean_raw_reward": _interval(0, 0, 0), "mean_steps": _interval(0, 0, 0)}
     out = metric.compute()
     mean, var, total = out["mean"].reshape(-1).tolist(), out["var"].reshape(-1).tolist(), metric.total.tolist()
-    wins, errors = round(total[3]), round(total[4])
+    wins, errors, partial = round(total[3]), round(total[4]), round(total[5])
     return {
         "episodes": n,
         "successes": wins,
+        "partial_credits": partial,
         "errors": errors,
         "success_rate": {"mean": wins / n, "ci95": wilson(wins, n)},
+        "partial_credit_rate": {"mean": partial / n, "ci95": wilson(partial, n)},
         "mean_reward": _interval(n, mean[0], var[0]),
         "mean_raw_reward": _interval(n, mean[1], var[1]),
         "mean_steps": _interval(n, mean[2], var[2]),
@@ -223,10 +239,12 @@ def results_table(results: dict[str, Any]) -> Any:
 
     title = f"{results['agent']} on {results['suite']} ({results['config'].get('episodes')} episodes/task, 95% CI)"
     table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
-    for col in ("task", "success", "reward", "steps", "n", "err"):
+    for col in ("task", "success", "partial", "raw reward", "reward", "steps", "n", "err"):
         table.add_column(col, justify="left" if col == "task" else "right", no_wrap=True)
     rows = list(results["tasks"].items()) + [("overall", results["overall"])]
     for name, s in rows:
-        table.add_row(name, _fmt(s["success_rate"], pct=True), _fmt(s["mean_reward"]), _fmt(s["mean_steps"], digits=1),
-                      str(s["episodes"]), str(s["errors"]), end_section=name == rows[-2][0])
+        partial = s.get("partial_credit_rate") or {"mean": None, "ci95": [None, None]}
+        table.add_row(name, _fmt(s["success_rate"], pct=True), _fmt(partial, pct=True), _fmt(s["mean_raw_reward"]),
+                      _fmt(s["mean_reward"]), _fmt(s["mean_steps"], digits=1), str(s["episodes"]), str(s["errors"]),
+                      end_section=name == rows[-2][0])
     return table
