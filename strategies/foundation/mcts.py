@@ -4,8 +4,9 @@ A node is identified by its *prefix*: the tuple of actions played from the episo
 Two small interfaces keep the core testable on a pure-python tree:
 
 ``Simulator.step_to(prefix) -> Outcome``
-    the state reached by playing ``prefix`` (the browser simulator replays the episode from
-    its seed; ``tests/test_strategy1_mcts.py`` walks a hand-made tree).
+    the state reached by playing ``prefix`` (in training the browser simulator replays a training
+    episode from its seed; at evaluation ``lookahead.AfterstateModel`` predicts it, never terminal;
+    ``tests/test_strategy1_mcts.py`` walks a hand-made tree).
 ``Evaluator.evaluate(prefix, outcome) -> (actions, priors, value)``
     candidate actions at that state, the policy's prior over them and the value estimate.
 
@@ -84,8 +85,9 @@ class MCTS:
 
     key: maps an action to a hashable key (nodes are stored by the keys of their prefix).
     win: a terminal reward above this is a solved episode; with ``stop_on_win`` the search stops
-    there and commits to the winning root action (the simulator is the real, deterministic page,
-    so the win is certain and the remaining budget would only cost time).
+    there and commits to the winning root action (in training the simulator is the real,
+    deterministic page, so the win is certain and the remaining budget would only cost time; the
+    evaluation-time model has no terminal states, so it never finds one).
     """
 
     def __init__(

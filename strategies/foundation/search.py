@@ -1,5 +1,8 @@
-"""Tree search in the real browser: the simulator replays an episode from its seed, the policy
-gives PUCT priors and the value head evaluates leaves (``mcts.py`` holds the search itself).
+"""Tree search in the real browser, for training only: the simulator replays a *training* episode
+from its seed, the policy gives PUCT priors and the value head evaluates leaves; terminal states
+carry the page's reward, the RL stage's signal (``rl.py``; ``mcts.py`` holds the search itself).
+At evaluation no browser is replayed and no reward is read: ``lookahead.py`` predicts the states
+below the live one instead.
 
 A node's state is reached by ``WebEnv.reset(seed)`` and stepping its action prefix; every prefix
 passed on the way is cached (observation, terminal flag, reward), and when the requested prefix
