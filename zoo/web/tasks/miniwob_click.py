@@ -93,3 +93,71 @@ def _click_dialog_2(obs: Observation, mem: dict) -> Action:
 # ---------------------------------------------------------------- checkboxes
 # the large and transfer pages phrase their instruction like click-checkboxes
 _oracle_large = oracle("click-checkboxes-large", "click-checkboxes-transfer")(_click_checkboxes)
+
+
+# ---------------------------------------------------------------- accordions and tabs
+def _settled(obs: Observation, mem: dict) -> bool:
+    """True when no panel changed its box since the last observation (an opening animation is
+    over); while one moves, wait a little so the animation gets on without using up steps."""
+    boxes = [e.bbox for e in obs.elements if e.attrs.get("role") == "tabpanel"]
+    history = mem.setdefault("panel_boxes", [])
+    history.append(boxes)
+    del history[:-2]
+    if any(b != boxes for b in history):
+        time.sleep(0.15)
+        return False
+    return True
+
+
+def _section_open(obs: Observation, header: Element) -> bool:
+    """An accordion header is open when the panel right after it shows."""
+    after = [e for e in obs.elements if e.parent == header.parent and e.id > header.id]
+    return bool(after) and after[0].attrs.get("role") == "tabpanel" and after[0].visible
+
+
+def _link(obs: Observation, text: str) -> Element | None:
+    return first([e for e in live(obs) if e.tag == "span" and has_class(e, "alink") and e.text == text])
+
+
+@oracle("click-collapsible", "click-collapsible-nodelay")
+def _click_collapsible(obs: Observation, mem: dict) -> Action:
+    header = first([e for e in live(obs) if e.tag == "h3" and has_class(e, "ui-accordion-header")])
+    if header is not None and not _section_open(obs, header):
+        _settled(obs, mem)
+        return Action.click(header.id)
+    return click(submit_button(obs)) if _settled(obs, mem) else Action.noop()
+
+
+def _open_next(mem: dict, headers: list[tuple[str, bool, Element]]) -> Action:
+    """Open the first header (section or tab) not looked at yet (the open one and every one clicked
+    count as looked at).  headers: (label, is open, element to click)."""
+    seen = mem.setdefault("seen", set())
+    seen.update(label for label, is_open, _ in headers if is_open)
+    for label, _, e in headers:
+        if label not in seen:
+            seen.add(label)
+            return Action.click(e.id)
+    return Action.noop()
+
+
+@oracle("click-collapsible-2", "click-collapsible-2-nodelay")
+def _click_collapsible_2(obs: Observation, mem: dict) -> Action:
+    settled = _settled(obs, mem)
+    if not settled:
+        return Action.noop()
+    target = _link(obs, quoted(obs.instruction)[0])
+    if target is not None:
+        return Action.click(target.id)
+    headers = [(e.text, _section_open(obs, e), e)
+               for e in live(obs) if e.tag == "h3" and has_class(e, "ui-accordion-header")]
+    return _open_next(mem, headers)
+
+
+@oracle("click-tab-2", "click-tab-2-easy", "click-tab-2-medium", "click-tab-2-hard")
+def _click_tab_2(obs: Observation, mem: dict) -> Action:
+    target = _link(obs, quoted(obs.instruction)[0])
+    if target is not None:
+        return Action.click(target.id)
+    tabs = [(a.text, has_class(obs.elements[a.parent], "ui-tabs-active"), a)
+            for a in live(obs) if a.tag == "a" and has_class(a, "ui-tabs-anchor")]
+    return _open_next(mem, tabs)
