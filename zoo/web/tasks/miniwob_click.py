@@ -161,3 +161,39 @@ def _click_tab_2(obs: Observation, mem: dict) -> Action:
     tabs = [(a.text, has_class(obs.elements[a.parent], "ui-tabs-active"), a)
             for a in live(obs) if a.tag == "a" and has_class(a, "ui-tabs-anchor")]
     return _open_next(mem, tabs)
+
+
+# ---------------------------------------------------------------- checkboxes by meaning
+# A small thesaurus (what a reader knows): words in one group mean about the same thing; plural and
+# singular forms share a group.
+THESAURUS = [
+    "big large huge enormous gigantic", "small tiny little mini petite", "red scarlet crimson vermillion",
+    "happy cheerful joyful gleeful delighted", "sad unhappy sorrowful miserable tragic",
+    "angry mad furious irritated", "evil wicked immoral sinful corrupt depraved", "wrong incorrect mistaken erroneous",
+    "real genuine actual", "strange odd peculiar unusual weird", "stop cease halt end finish",
+    "scared terrified panicked fearful frightened afraid", "quiet calm peaceful serene mild", "old aged archaic",
+    "love like adore favor", "kill murder assassinate", "keep retain preserve sustain maintain",
+    "hide conceal camouflage", "hate despise loathe detest dislike", "funny humorous amusing comical laughable",
+    "fat fleshy plump chubby", "stupid dumb dull unwise", "delicious savory delectable appetizing",
+    "cut slice carve chop", "brave courageous fearless", "begin start initiate launch", "answer reply response",
+    "television televisions tv tvs", "house home houses homes", "fire flame fires flames", "pig pork swine",
+    "rabbit rabbits bunny bunnies", "car cars automobile automobiles vehicle vehicles", "water",
+]
+_GROUP_OF = {w: i for i, g in enumerate(THESAURUS) for w in g.split()}
+
+
+def similar(a: str, b: str) -> bool:
+    a, b = a.lower(), b.lower()
+    return a == b or (a in _GROUP_OF and _GROUP_OF.get(a) == _GROUP_OF.get(b))
+
+
+@oracle("click-checkboxes-soft")
+def _click_checkboxes_soft(obs: Observation, mem: dict) -> Action:
+    m = re.match(r"Select words similar to (.*) and click Submit", obs.instruction)
+    words = [] if m is None or m.group(1) == "nothing" else m.group(1).split(", ")
+    for label in (e for e in obs.elements if e.tag == "label" and e.visible):
+        box = first([c for c in obs.children(label.id) if c.tag == "input" and c.attrs.get("type") == "checkbox"])
+        wanted = any(similar(label.text, w) for w in words)
+        if box is not None and box.actionable and (box.attrs.get("checked") == "true") != wanted:
+            return Action.click(box.id)
+    return click(submit_button(obs))
