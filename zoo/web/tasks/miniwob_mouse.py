@@ -51,3 +51,90 @@ def _drag_shape(obs: Observation, mem: dict) -> Action:
         return Action.noop()
     (dx, dy), (x, y) = DIRECTIONS[m.group(1)], centre(shape)
     return step_once(mem, "dragged", drag_between((x, y), (x + 30 * dx, y + 30 * dy)), click(submit_button(obs)))
+
+
+# ---------------------------------------------------------------- sortable lists (jQuery UI sortable)
+def glide(a: tuple[float, float], b: tuple[float, float], n: int = 16) -> Action:
+    """A drag from ``a`` to ``b`` through ``n`` evenly spaced points (sortables re-sort as they pass)."""
+    (x0, y0), (x1, y1) = a, b
+    path = [(x0, y0), (x0 + 1, y0 + 1)] + [(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n) for k in range(1, n + 1)]
+    return Action.drag(path + [(x1 + 1, y1 + 1), (x1, y1)])
+
+
+def sortable_items(obs: Observation) -> list[tuple[Element, str]]:
+    """The ``li`` items of ``#sortable`` in page order, each with its label text."""
+    ul = by_attr_any(obs, "id", "sortable")
+    if ul is None:
+        return []
+    items = [e for e in obs.children(ul.id) if e.tag == "li"]
+    return [(li, " ".join(c.text for c in obs.children(li.id) if c.text)) for li in items]
+
+
+OVERSHOOT = 0.3
+ORDINAL = re.compile(r"to the (\d+)(?:st|nd|rd|th) position")
+GRID_PLACES = {"top left": 1, "top center": 2, "top right": 3, "center left": 4, "center": 5, "center right": 6,
+               "bottom left": 7, "bottom center": 8, "bottom right": 9}
+
+
+def list_target(rest: str, ix: int, n: int) -> int | None:
+    """1-based target position in a list of ``n`` from drag-items' wording (``ix``: the item's position)."""
+    m = ORDINAL.search(rest)
+    if m:
+        return int(m.group(1))
+    for words, target in (("to the top", 1), ("to the bottom", n), ("down by one", ix + 1), ("up by one", ix - 1)):
+        if rest.startswith(words):
+            return target
+    return None
+
+
+def grid_target(rest: str, ix: int) -> int | None:
+    """1-based cell (row-major, 3 x 3) from drag-items-grid's wording."""
+    moves = {"up by one": ix - 3, "down by one": ix + 3, "left by one": ix - 1, "right by one": ix + 1}
+    for words, target in moves.items():
+        if rest.startswith(words):
+            return target
+    m = re.match(r"to the (.+?)\.?$", rest)
+    return GRID_PLACES.get(m.group(1)) if m else None
+
+
+def past(item: Element, target: Element, frac: float = OVERSHOOT) -> tuple[float, float]:
+    """The target's centre pushed on a little in the direction of travel (a sortable only swaps an
+    item once the dragged one has moved past the item's middle)."""
+    (x0, y0), (x1, y1) = centre(item), centre(target)
+    sx = (x1 > x0) - (x1 < x0)
+    sy = (y1 > y0) - (y1 < y0)
+    return x1 + sx * frac * target.bbox[2], y1 + sy * frac * target.bbox[3]
+
+
+@oracle("drag-items", "drag-items-grid")
+def _drag_items(obs: Observation, mem: dict) -> Action:
+    m = re.match(r"Drag (.+?) ((?:to|up|down|left|right) .*)$", obs.instruction)
+    items = sortable_items(obs)
+    names = [name for _, name in items]
+    if m is None or m.group(1) not in names or mem.get("dragged"):
+        return Action.noop()
+    ix = names.index(m.group(1)) + 1
+    grid = obs.task == "drag-items-grid"
+    target = grid_target(m.group(2), ix) if grid else list_target(m.group(2), ix, len(items))
+    if target is None or not 1 <= target <= len(items):
+        return Action.noop()
+    mem["dragged"] = True
+    item, goal = items[ix - 1][0], items[target - 1][0]
+    if not grid:
+        return glide(centre(item), past(item, goal))
+    # a floating sortable puts the item after the one under the pointer when the pointer last moved
+    # right, before it when it moved left: end with a short horizontal sweep across the goal cell
+    (gx, gy), side = centre(goal), (1 if target < ix else -1) * goal.bbox[2]
+    route = glide(centre(item), (gx + 0.35 * side, gy)).path or []
+    return Action.drag(route + [(gx + 0.35 * side - 0.2 * side * k, gy) for k in range(1, 5)])
+
+
+@oracle("drag-sort-numbers")
+def _drag_sort_numbers(obs: Observation, mem: dict) -> Action:
+    items = sortable_items(obs)
+    values = [int(name) for _, name in items]
+    for i in range(len(values)):  # selection sort: bring the smallest of the rest to position i
+        j = min(range(i, len(values)), key=lambda k: values[k])
+        if values[j] < values[i]:
+            return glide(centre(items[j][0]), centre(items[i][0]))
+    return click(submit_button(obs))
