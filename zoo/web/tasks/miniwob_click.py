@@ -197,3 +197,64 @@ def _click_checkboxes_soft(obs: Observation, mem: dict) -> Action:
         if box is not None and box.actionable and (box.attrs.get("checked") == "true") != wanted:
             return Action.click(box.id)
     return click(submit_button(obs))
+
+
+# ---------------------------------------------------------------- colours
+# CSS colour keywords of the colour tasks, as sRGB
+NAMED_RGB = {
+    "red": (255, 0, 0), "green": (0, 128, 0), "blue": (0, 0, 255), "olive": (128, 128, 0), "lime": (0, 255, 0),
+    "black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128), "gray": (128, 128, 128),
+    "purple": (128, 0, 128), "orange": (255, 165, 0), "yellow": (255, 255, 0), "cyan": (0, 255, 255),
+    "aqua": (0, 255, 255), "pink": (255, 192, 203), "magenta": (255, 0, 255),
+}
+
+
+def rgb(css: str) -> tuple[int, int, int] | None:
+    """(r, g, b) of a computed colour ``rgb(r, g, b)`` / ``rgba(...)`` or a colour keyword."""
+    m = re.match(r"rgba?\((\d+),\s*(\d+),\s*(\d+)", css or "")
+    if m:
+        return int(m.group(1)), int(m.group(2)), int(m.group(3))
+    return NAMED_RGB.get((css or "").strip().lower())
+
+
+def hue(c: tuple[int, int, int]) -> float:
+    """Hue in degrees [0, 360) of an sRGB colour."""
+    r, g, b = (v / 255 for v in c)
+    hi, lo = max(r, g, b), min(r, g, b)
+    if hi == lo:
+        return 0.0
+    d = hi - lo
+    h = (g - b) / d % 6 if hi == r else (b - r) / d + 2 if hi == g else (r - g) / d + 4
+    return 60.0 * h % 360
+
+
+def hue_distance(a: float, b: float) -> float:
+    return min(abs(a - b), 360 - abs(a - b))
+
+
+@oracle("click-color")
+def _click_color(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"Click on the (\w+) colored box", obs.instruction)
+    want = NAMED_RGB.get(m.group(1).lower()) if m else None
+    boxes = [(e, rgb(e.attrs.get("bg", ""))) for e in live(obs) if has_class(e, "color")]
+    boxes = [(e, c) for e, c in boxes if c is not None]
+    if want is None or not boxes:
+        return Action.noop()
+    best = min(boxes, key=lambda ec: sum((x - y) ** 2 for x, y in zip(ec[1], want)))
+    return Action.click(best[0].id)
+
+
+@oracle("click-shades")
+def _click_shades(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"shades of (red|green|blue)", obs.instruction)
+    if m is None:
+        return Action.noop()
+    hues = {"red": 0.0, "green": 120.0, "blue": 240.0}
+    for e in live(obs):
+        c = rgb(e.attrs.get("bg", "")) if e.tag == "span" else None
+        if c is None:
+            continue
+        nearest = min(hues, key=lambda name: hue_distance(hue(c), hues[name]))
+        if (nearest == m.group(1)) != has_class(e, "selected"):
+            return Action.click(e.id)
+    return click(_button(obs, "Submit"))
