@@ -8,6 +8,7 @@ inbox shows and reads the words around each to tell the email's sender from the 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle, quoted
@@ -15,6 +16,16 @@ from zoo.web.types import Action, Element, Observation
 
 
 # ---------------------------------------------------------------- shared element helpers
+WAIT_S = 0.1  # a person's pause while an animation or a delayed widget finishes
+
+
+def wait() -> Action:
+    """A no-op after a short pause.  The harness's no-op returns in milliseconds, far quicker than a
+    person (or a model) takes per step, so waiting for a page animation takes a real pause."""
+    time.sleep(WAIT_S)
+    return Action.noop()
+
+
 def reachable(e: Element | None) -> bool:
     """Actionable with a box: on screen, or inside a scrollable box (a click scrolls it into view)."""
     return e is not None and e.actionable and e.bbox[2] > 0 and e.bbox[3] > 0
@@ -136,7 +147,7 @@ def _icon(obs: Observation, e: Element | None) -> Action:
     """Click an icon once its image has loaded (before that it has no width)."""
     if e is None:
         return Action.noop()
-    return Action.click(e.id) if reachable(e) else Action.noop()
+    return Action.click(e.id) if reachable(e) else wait()
 
 
 @oracle("email-inbox", "email-inbox-delete", "email-inbox-forward", "email-inbox-forward-nl",

@@ -1,0 +1,89 @@
+"""Oracles for the MiniWoB++ app-like forms: flight and ticket booking, date pickers, the daily
+calendar, food orders and the stock ticker.  The email and social-media apps sit in
+``miniwob_apps.py``; the reading and game tasks of the same group in ``miniwob_apps_3.py``.
+"""
+from __future__ import annotations
+
+import re
+
+from zoo.web.tasks.miniwob_apps import reachable, shown, wait, with_class
+from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle
+from zoo.web.types import Action, Element, Observation
+
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+
+
+# ---------------------------------------------------------------- jQuery UI widgets
+def autocomplete_pick(obs: Observation, field: Element | None, typed: str, accept) -> Action | None:
+    """Fill an autocomplete field: type ``typed``, open the suggestions, click the first one ``accept``
+    likes.  None once the field holds an accepted value."""
+    if field is None:
+        return Action.noop()
+    value = field.attrs.get("value", "")
+    if value != typed and accept(value):
+        return None
+    menu = [e for e in obs.elements if (has_class(e, "ui-menu-item-wrapper") or has_class(e, "ui-menu-item"))
+            and e.text and shown(obs, e) and accept(e.text)]
+    if value == typed and menu:
+        return Action.click(menu[0].id)
+    if value == typed and field.attrs.get("focused"):
+        return Action.press("ArrowDown")  # opens the suggestions now (typing opens them after a delay)
+    return Action.type(field.id, typed)
+
+
+def datepicker_pick(obs: Observation, month: int, day: int, year: int) -> Action | None:
+    """On an open jQuery UI datepicker, move to the month and click the day; None if it is not open."""
+    title = next((e for e in obs.elements if has_class(e, "ui-datepicker-title") and shown(obs, e)), None)
+    if title is None:
+        return None
+    shown_month = next((e.text for e in obs.children(title.id) if has_class(e, "ui-datepicker-month")), "")
+    shown_year = next((e.text for e in obs.children(title.id) if has_class(e, "ui-datepicker-year")), "")
+    if shown_month not in MONTHS or not shown_year.isdigit():
+        return Action.noop()
+    delta = (year - int(shown_year)) * 12 + (month - 1 - MONTHS.index(shown_month))
+    if delta:
+        arrow = "ui-datepicker-next" if delta > 0 else "ui-datepicker-prev"
+        return click(next((e for e in obs.elements if has_class(e, arrow) and reachable(e)), None))
+    cell = next((e for e in obs.elements if e.tag == "a" and e.text == str(day) and shown(obs, e)
+                 and any(a.tag == "table" and has_class(a, "ui-datepicker-calendar") for a in obs.ancestors(e.id))), None)
+    return click(cell)
+
+
+# ---------------------------------------------------------------- book-flight
+def _minutes(text: str) -> int:
+    m = re.match(r"(\d+)h (\d+)m", text)
+    return int(m.group(1)) * 60 + int(m.group(2)) if m else 10**9
+
+
+@oracle("book-flight", "book-flight-nodelay")
+def _book_flight(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"Book the (cheapest|shortest) one-way flight from: (.+?) to: (.+?) on (\d\d)/(\d\d)/(\d{4})\.",
+                  obs.instruction)
+    if m is None:
+        return Action.noop()
+    goal, origin, dest, month, day, year = m.group(1), m.group(2), m.group(3), *map(int, m.group(4, 5, 6))
+    flights = [e for e in obs.elements if has_class(e, "flight") and shown(obs, e)]
+    if flights:
+        def score(f: Element) -> int:
+            inside = [e for e in obs.elements if f in obs.ancestors(e.id)]
+            if goal == "cheapest":
+                return next(int(e.text.split("$")[-1]) for e in inside if has_class(e, "flight-price"))
+            return next(_minutes(e.text) for e in inside if has_class(e, "time-duration"))
+        best = min(flights, key=score)
+        book = next(e for e in obs.elements if has_class(e, "flight-price") and best in obs.ancestors(e.id))
+        popups = [e for e in obs.elements if e.attrs.get("id") == "ui-datepicker-div" and shown(obs, e)]
+        area = by_attr_any(obs, "id", "area")
+        return wait() if popups else click(book)  # the date popup is still fading out over the list
+    # the date first: its popup fades out (on book-flight) while the other fields are filled
+    date = f"{month:02d}/{day:02d}/{year}"
+    picker = by_attr_any(obs, "id", "datepicker")
+    if picker is not None and picker.attrs.get("value") != date:
+        return datepicker_pick(obs, month, day, year) or Action.click(picker.id)
+    step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-from"), origin, lambda v: origin in v and "(" in v)
+    if step is not None:
+        return step
+    step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-to"), dest, lambda v: dest in v and "(" in v)
+    if step is not None:
+        return step
+    return click(by_attr_any(obs, "id", "search"))
