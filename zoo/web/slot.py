@@ -46,6 +46,23 @@ CLICK_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.clic
 FOCUS_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.focusForTyping(i)"
 SELECT_JS = "([i, o]) => window.__zoo.status().done ? {done: true} : window.__zoo.selectOption(i, o)"
 
+# Resolves once scrolling has stopped: no scroll event for 60 ms after one was seen, none at all within
+# 150 ms, or 1.5 s in any case.
+SCROLL_SETTLED_JS = """() => new Promise((done) => {
+  const t0 = performance.now();
+  let last = t0, seen = false;
+  const on = () => { last = performance.now(); seen = true; };
+  window.addEventListener('scroll', on, true);
+  const tick = () => {
+    const now = performance.now();
+    if ((seen && now - last > 60) || (!seen && now - t0 > 150) || now - t0 > 1500) {
+      window.removeEventListener('scroll', on, true);
+      done(seen);
+    } else requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})"""
+
 NAMED_KEYS = {"Enter", "Tab", "Backspace", "Delete", "Escape", "Space", "Home", "End", "PageUp", "PageDown",
               "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Insert"}
 MODIFIERS = {"Control", "Shift", "Alt", "Meta"}
@@ -277,6 +294,7 @@ class Slot:
         elif kind == "scroll":
             await mouse.move(x, y)
             await mouse.wheel(float(action.dx), float(action.dy))
+            await self.page.evaluate(SCROLL_SETTLED_JS)  # the wheel returns before the (animated) scroll ends
         else:  # drag: press, move through every point (a few intermediate events each), release
             await mouse.move(x, y)
             await mouse.down()
