@@ -258,3 +258,61 @@ def _click_shades(obs: Observation, mem: dict) -> Action:
         if (nearest == m.group(1)) != has_class(e, "selected"):
             return Action.click(e.id)
     return click(_button(obs, "Submit"))
+
+
+# ---------------------------------------------------------------- shapes, letters and digits drawn in SVG
+SHAPE_TAGS = {"circle": "circle", "rect": "rectangle", "polygon": "triangle"}
+SHAPE_COLOURS = ("red", "green", "blue", "aqua", "black", "magenta", "yellow")
+
+
+def drawn_items(obs: Observation) -> list[Element]:
+    """The shapes, letters and digits drawn in the task's SVG."""
+    return [e for e in obs.elements if e.visible and (e.tag in SHAPE_TAGS or (e.tag == "text" and len(e.text) == 1))]
+
+
+def item_kind(e: Element) -> tuple[str, str]:
+    """(type, name) as a person names it: ('shape', 'circle'), ('digit', '7'), ('letter', 'q')."""
+    if e.tag in SHAPE_TAGS:
+        return "shape", SHAPE_TAGS[e.tag]
+    return ("digit" if e.text.isdigit() else "letter"), e.text
+
+
+def matches(e: Element, description: str) -> bool:
+    """Does a drawn item fit a description like 'large red circle', 'small letter', 'blue item', 'Q'?"""
+    words = description.split()
+    if not words:
+        return False
+    *adjectives, noun = words
+    kind, name = item_kind(e)
+    large = e.bbox[3] >= 15  # large items are drawn 20 px tall, small ones 10 px
+    for adj in adjectives:
+        if adj in ("large", "small") and (adj == "large") != large:
+            return False
+        if adj in SHAPE_COLOURS and e.attrs.get("fill") != adj:
+            return False
+    return noun == "item" or noun == kind or noun == name
+
+
+@oracle("click-shape")
+def _click_shape(obs: Observation, mem: dict) -> Action:
+    m = re.match(r"Click on an? (.+)", obs.instruction)
+    return click(first([e for e in drawn_items(obs) if m and matches(e, m.group(1).strip())]))
+
+
+@oracle("count-shape")
+def _count_shape(obs: Observation, mem: dict) -> Action:
+    m = re.match(r"How many (.+)s are there\?", obs.instruction)
+    if m is None:
+        return Action.noop()
+    n = sum(matches(e, m.group(1).strip()) for e in drawn_items(obs))
+    return click(_button(obs, str(n)))
+
+
+@oracle("identify-shape")
+def _identify_shape(obs: Observation, mem: dict) -> Action:
+    item = first(drawn_items(obs))
+    if item is None:
+        return Action.noop()
+    kind, name = item_kind(item)
+    label = {"digit": "Number", "letter": "Letter"}.get(kind) or name.capitalize()
+    return click(_button(obs, label))
