@@ -116,7 +116,7 @@ def test_episode_stats_is_a_mergeable_torchmetrics_metric():
     from zoo.web.results import EpisodeStats
 
     rows = np.array([[0.9, 1.0, 2.0, 1.0, 0.0], [-1.0, -1.0, 5.0, 0.0, 1.0], [0.5, 1.0, 3.0, 1.0, 0.0]])
-    a, b = EpisodeStats(), EpisodeStats()
+    a, b = EpisodeStats(columns=5), EpisodeStats(columns=5)
     a.update(rows[:2])
     b.update(rows[2:])
     a.merge_state(b)  # how "overall" pools the per-task metrics

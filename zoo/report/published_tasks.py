@@ -70,7 +70,10 @@ def load(path: Path = DATA) -> PublishedTasks:
 
 
 def _suite_tasks(name: str) -> list[str] | None:
-    from zoo.web.suites import suite_names, suite_tasks
+    try:
+        from zoo.web.suites import suite_names, suite_tasks
+    except ImportError:  # before the suite lookup moved to zoo.web
+        from zoo.suites import suite_names, suite_tasks  # type: ignore[no-redef]
     return suite_tasks(name) if name in suite_names() else None
 
 
