@@ -1,5 +1,5 @@
 """Strategy 1 end to end on a tiny config: each stage a few steps in the real browser, resuming,
-final scoring with and without search, and the browser simulator under MCTS."""
+final scoring with and without search, and the RL stage's browser simulator under MCTS."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import pytest
 from strategies.foundation.mcts import MCTS
 from strategies.foundation.search import BrowserSimulator, ReplayEnv, action_key
 from zoo.config import compose
-from zoo.runs import new_run_dir, save_config
+from zoo.train.runs import new_run_dir, save_config
 
 pytestmark = pytest.mark.browser
 
@@ -52,13 +52,16 @@ def test_stages_one_at_a_time_then_all_with_resume_and_final_scoring(tmp_path):
     assert rl["steps"] == 2 and len(rl["search_rounds"]) >= 1
 
     saved = load_results(run_dir / "results.json")
-    assert set(saved["variants"]) == {"policy", "policy+mcts"}
-    for variant in saved["variants"].values():
+    assert set(saved["variants"]) == {"policy", "policy+search"} and saved["headline"] == "policy+search"
+    for label, variant in saved["variants"].items():
         assert variant["tasks"]["click-button"]["episodes"] == 1
         assert variant["seeds"]["first"] >= 1_000_000  # evaluation seeds, never training ones
-    search = saved["variants"]["policy+mcts"]["search"]
-    assert search["no_seed"] == 0 and search["expansions"] <= search["searched"] * 3
-    assert results["search_gain"].keys() == {"policy", "policy+mcts"}
+        assert variant["variant"]["label"] == label and variant["variant"]["simulator_assisted"] is False
+    assert saved["overall"] == saved["variants"]["policy+search"]["overall"]  # the headline is the search
+    search = saved["variants"]["policy+search"]["search"]
+    assert search["searched"] == search["decisions"] > 0 and 0 < search["expansions"] <= search["searched"] * 3
+    assert saved["variants"]["policy"]["search"] is None
+    assert results["search_gain"].keys() == {"policy", "policy+search"}
 
     agent = load_agent(run_dir / "checkpoints" / "rl" / "final.ckpt", search=False)
     assert agent.screenshot and not agent.uses_search
@@ -113,21 +116,22 @@ class UniformEvaluator:
 
 
 def test_mcts_in_the_real_browser_finds_the_button_without_a_policy():
+    """The RL stage's simulator (training seeds only: the page's reward is the training signal)."""
     from zoo.web.env import WebEnv
-    from zoo.web.seeds import eval_seed
+    from zoo.web.seeds import train_seed
 
     with WebEnv("click-button", max_episode_steps=3) as env:
         solved = 0
         for k in range(3):
             replay = ReplayEnv(env)
-            sim = BrowserSimulator(replay, eval_seed(k))
+            sim = BrowserSimulator(replay, train_seed(k))
             first = sim.step_to(())
             assert sim.step_to(()) is first  # cached: no second reset
             search = MCTS(sim, UniformEvaluator(), simulations=12, max_depth=2, key=action_key)
             result = search.search(())
             assert result.expansions <= 12 and replay.resets <= 12
             # replaying the chosen action from the seed gives the same verdict as the search saw
-            obs, _ = env.reset(seed=eval_seed(k))
+            obs, _ = env.reset(seed=train_seed(k))
             assert [e.text for e in obs.elements] == [e.text for e in first.observation.elements]
             _, _, done, _, info = env.step(result.action)
             if search.node((result.action,)).terminal:
