@@ -87,3 +87,40 @@ def _book_flight(obs: Observation, mem: dict) -> Action:
     if step is not None:
         return step
     return click(by_attr_any(obs, "id", "search"))
+
+
+# ---------------------------------------------------------------- buy-ticket
+@oracle("buy-ticket")
+def _buy_ticket(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"Buy the ticket with the (cheapest cost|most expensive cost|shortest duration|longest duration)",
+                  obs.instruction)
+    if m is None:
+        return Action.noop()
+    goal = m.group(1)
+    tickets = []
+    for flight in with_class(obs, "flight"):
+        inside = [e for e in obs.elements if flight in obs.ancestors(e.id)]
+        button = next((e for e in inside if has_class(e, "buy-ticket")), None)
+        duration = next((_minutes(e.text) for e in inside if has_class(e, "time-duration")), None)
+        if button is not None and duration is not None:
+            tickets.append((int(button.text.split("$")[-1]), duration, button))
+    if not tickets:
+        return Action.noop()
+    key = {"cheapest cost": lambda t: t[0], "most expensive cost": lambda t: -t[0],
+           "shortest duration": lambda t: t[1], "longest duration": lambda t: -t[1]}[goal]
+    return click(min(tickets, key=key)[2])
+
+
+# ---------------------------------------------------------------- choose-date
+@oracle("choose-date", "choose-date-easy", "choose-date-medium", "choose-date-nodelay")
+def _choose_date(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"Select (\d\d)/(\d\d)/(\d{4}) as the date", obs.instruction)
+    field = by_attr_any(obs, "id", "datepicker")
+    if m is None or field is None:
+        return Action.noop()
+    month, day, year = map(int, m.groups())
+    if field.attrs.get("value") != m.group(0).split()[1]:
+        return datepicker_pick(obs, month, day, year) or Action.click(field.id)
+    if any(e.attrs.get("id") == "ui-datepicker-div" and shown(obs, e) for e in obs.elements):
+        return wait()  # the calendar is still fading out over the Submit button
+    return click(by_attr_any(obs, "id", "subbtn"))
