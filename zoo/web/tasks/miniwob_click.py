@@ -316,3 +316,25 @@ def _identify_shape(obs: Observation, mem: dict) -> Action:
     kind, name = item_kind(item)
     label = {"digit": "Number", "letter": "Letter"}.get(kind) or name.capitalize()
     return click(_button(obs, label))
+
+
+@oracle("grid-coordinate")
+def _grid_coordinate(obs: Observation, mem: dict) -> Action:
+    """Read the point's place off the axis labels (the origin label marks 0 on both axes)."""
+    m = re.search(r"\((-?\d+),(-?\d+)\)", obs.instruction)
+    if m is None:
+        return Action.noop()
+
+    def label_centre(axis: str, value: str) -> tuple[float, float] | None:
+        if value == "0":
+            origin = first([e for e in obs.elements if e.attrs.get("id") == "origin"])
+            return origin.center if origin else None
+        box = first([e for e in obs.elements if e.attrs.get("id") == f"{axis}-labels"])
+        label = first([e for e in obs.children(box.id) if e.text == value]) if box else None
+        return label.center if label else None
+
+    x, y = label_centre("x", m.group(1)), label_centre("y", m.group(2))
+    points = [e for e in live(obs) if e.tag == "circle"]
+    if x is None or y is None or not points:
+        return Action.noop()
+    return Action.click(min(points, key=lambda e: abs(e.center[0] - x[0]) + abs(e.center[1] - y[1])).id)
