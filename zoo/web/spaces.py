@@ -5,10 +5,13 @@ are ``types.Action``, so both spaces are custom ``gymnasium.spaces.Space`` subcl
 ``contains`` and ``sample``; they are not flattenable (``is_np_flattenable`` is False).
 
 ``ActionSpace.sample(mask=...)`` takes an optional boolean mask over element ids (e.g.
-``obs.action_mask()``) so a sampled action targets an element the observation offers.
+``obs.action_mask()``) so a sampled action targets an element the observation offers.  It samples the
+element action kinds only, unless the space was made with ``mouse=True`` (then the pointer kinds too:
+points drawn uniformly over the task area).
 """
 from __future__ import annotations
 
+import math
 import string
 from typing import Any
 
@@ -16,14 +19,24 @@ import numpy as np
 from gymnasium import spaces
 
 from zoo.web.slot import check_key
-from zoo.web.types import ACTION_KINDS, CATEGORIES, Action, Element, Observation
+from zoo.web.types import ACTION_KINDS, CATEGORIES, ELEMENT_ACTION_KINDS, MOUSE_ACTION_KINDS, Action, Element, Observation
 
 SAMPLE_KEYS = ("Enter", "Tab", "Backspace", "ArrowDown", "ArrowUp", "Space", "a")
 TAGS = ("div", "span", "p", "a", "button", "input", "select", "label", "textarea")
+TASK_AREA = (160.0, 210.0)  # MiniWoB's task area (width, height) in CSS pixels: where sampled points fall
+SCROLL_STEPS = (-100.0, 0.0, 100.0)  # one wheel notch either way, per axis
 
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _is_coord(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_point(p: Any) -> bool:
+    return isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_coord(v) for v in p)
 
 
 class ActionSpace(spaces.Space):
@@ -31,10 +44,16 @@ class ActionSpace(spaces.Space):
 
     ``contains`` checks the form only: an action can still be invalid for one observation (an
     id past its elements, a hidden element, a wrong element kind), which the env penalises.
+    Mouse kinds are in the space whatever ``mouse`` says (the env carries them out): finite
+    coordinates, an optional element id in range, a drag path of 1 to ``max_path`` points.
+    ``mouse`` only decides whether ``sample`` draws them.
     """
 
-    def __init__(self, max_elements: int = 256, max_text: int = 64, seed: int | np.random.Generator | None = None):
+    def __init__(self, max_elements: int = 256, max_text: int = 64, seed: int | np.random.Generator | None = None,
+                 mouse: bool = False, max_path: int = 16, area: tuple[float, float] = TASK_AREA):
         self.max_elements, self.max_text = int(max_elements), int(max_text)
+        self.mouse, self.max_path, self.area = bool(mouse), int(max_path), (float(area[0]), float(area[1]))
+        self.kinds = ACTION_KINDS if self.mouse else ELEMENT_ACTION_KINDS
         super().__init__(shape=None, dtype=None, seed=seed)
 
     @property
@@ -48,6 +67,8 @@ class ActionSpace(spaces.Space):
             return True
         if x.kind == "press":
             return check_key(x.key) is None
+        if x.kind in MOUSE_ACTION_KINDS:
+            return self._contains_mouse(x)
         if not (_is_int(x.element) and 0 <= int(x.element) < self.max_elements):
             return False
         if x.kind == "type":
@@ -56,29 +77,54 @@ class ActionSpace(spaces.Space):
             return isinstance(x.option, str)
         return True
 
+    def _contains_mouse(self, x: Action) -> bool:
+        if x.element is not None and not (_is_int(x.element) and 0 <= int(x.element) < self.max_elements):
+            return False
+        if x.kind == "drag":
+            return isinstance(x.path, (list, tuple)) and 1 <= len(x.path) <= self.max_path and all(map(_is_point, x.path))
+        if not (_is_coord(x.x) and _is_coord(x.y)):
+            return False
+        return x.kind != "scroll" or (_is_coord(x.dx) and _is_coord(x.dy))
+
     def sample(self, mask: np.ndarray | None = None, probability: Any = None) -> Action:
         """A random action; with ``mask`` (bool per element id) element actions target only True ids
-        (a noop or a key press when none is True)."""
+        (a noop or a key press when none is True).  Mouse kinds (``mouse=True`` only) act at points of
+        the task area, never relative to an element."""
         rng = self.np_random
         ids = np.arange(self.max_elements) if mask is None else np.flatnonzero(np.asarray(mask, bool))
-        kind = str(rng.choice(ACTION_KINDS))
+        kind = str(rng.choice(self.kinds))
         if kind in ("click", "type", "select") and len(ids) == 0:
             kind = "press"
         if kind == "noop":
             return Action.noop()
         if kind == "press":
             return Action.press(str(rng.choice(SAMPLE_KEYS)))
+        if kind in MOUSE_ACTION_KINDS:
+            return self._sample_mouse(kind, rng)
         element = int(rng.choice(ids))
         if kind == "click":
             return Action.click(element)
         word = "".join(rng.choice(list(string.ascii_lowercase), size=int(rng.integers(1, 9))))
         return Action.type(element, word) if kind == "type" else Action.select(element, word)
 
+    def _sample_mouse(self, kind: str, rng: np.random.Generator) -> Action:
+        def point() -> tuple[float, float]:
+            return float(rng.uniform(0, self.area[0])), float(rng.uniform(0, self.area[1]))
+
+        if kind == "drag":
+            return Action.drag([point() for _ in range(int(rng.integers(2, min(4, self.max_path) + 1)))])
+        if kind == "scroll":
+            return Action.scroll(*point(), dx=float(rng.choice(SCROLL_STEPS)), dy=float(rng.choice(SCROLL_STEPS)))
+        return {"click_at": Action.click_at, "dblclick_at": Action.dblclick_at, "move": Action.move}[kind](*point())
+
     def __repr__(self) -> str:
-        return f"ActionSpace(max_elements={self.max_elements})"
+        return f"ActionSpace(max_elements={self.max_elements}, mouse={self.mouse})"
+
+    def _key(self) -> tuple:
+        return self.max_elements, self.max_text, self.mouse, self.max_path, self.area
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, ActionSpace) and (other.max_elements, other.max_text) == (self.max_elements, self.max_text)
+        return isinstance(other, ActionSpace) and other._key() == self._key()
 
 
 class ObservationSpace(spaces.Space):
