@@ -338,3 +338,34 @@ def _grid_coordinate(obs: Observation, mem: dict) -> Action:
     if x is None or y is None or not points:
         return Action.noop()
     return Action.click(min(points, key=lambda e: abs(e.center[0] - x[0]) + abs(e.center[1] - y[1])).id)
+
+
+# ---------------------------------------------------------------- menus
+def _hover_open(obs: Observation, mem: dict, item: Element) -> Action:
+    """Rest the pointer on a menu item so its submenu opens (menus open after a short hover delay)."""
+    key = ("hover", item.text)
+    waited = mem.get(key, -1)
+    mem[key] = waited + 1
+    if waited < 0 or waited >= 6:  # first time, or the submenu never came: point at it again
+        mem[key] = 0
+        x, y = item.center
+        return Action.move(x, y)
+    time.sleep(0.1)
+    return Action.noop()
+
+
+def _menu_item(obs: Observation, text: str) -> Element | None:
+    return first([e for e in live(obs) if e.attrs.get("role") == "menuitem" and e.text == text])
+
+
+@oracle("click-menu")
+def _click_menu(obs: Observation, mem: dict) -> Action:
+    m = re.match(r"Select (.+)", obs.instruction)
+    path = m.group(1).split(">") if m else []
+    shown = [_menu_item(obs, name) for name in path]
+    if not path or shown[0] is None:
+        return Action.noop()
+    if shown[-1] is not None:
+        return Action.click(shown[-1].id)
+    deepest = max(i for i, e in enumerate(shown) if e is not None)
+    return _hover_open(obs, mem, shown[deepest])
