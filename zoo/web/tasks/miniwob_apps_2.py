@@ -124,3 +124,43 @@ def _choose_date(obs: Observation, mem: dict) -> Action:
     if any(e.attrs.get("id") == "ui-datepicker-div" and shown(obs, e) for e in obs.elements):
         return wait()  # the calendar is still fading out over the Submit button
     return click(by_attr_any(obs, "id", "subbtn"))
+
+
+# ---------------------------------------------------------------- daily-calendar
+_HALF_HOURS = {"0.5 hours": 1, "30 mins": 1, "1 hour": 2, "60 mins": 2, "1.5 hours": 3, "90 mins": 3}
+
+
+def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[1] < b[1] + b[3] - 1 and b[1] < a[1] + a[3] - 1
+
+
+@oracle("daily-calendar")
+def _daily_calendar(obs: Observation, mem: dict) -> Action:
+    m = re.search(r'Create a (.+?) event named "(.+?)", between (\w+) and (\w+)\.', obs.instruction)
+    if m is None or m.group(1) not in _HALF_HOURS:
+        return Action.noop()
+    length, name, start, end = _HALF_HOURS[m.group(1)], m.group(2), m.group(3).lower(), m.group(4).lower()
+    dialog = by_attr_any(obs, "id", "create-event")
+    if dialog is not None and shown(obs, dialog):
+        field = by_attr_any(obs, "id", "event-name")
+        if field is not None and field.attrs.get("value") != name:
+            return Action.type(field.id, name)
+        return click(next((e for e in with_class(obs, "create") if e.tag == "button"), None))
+    # the half-hour rows of the window, read off the hour labels
+    rows = with_class(obs, "half-hour")
+    labels = [e.text.lower() for e in with_class(obs, "hour-label") for _ in (0, 1)]  # one label per two rows
+    if start not in labels or end not in labels:
+        return Action.noop()
+    lo, hi = labels.index(start), labels.index(end)
+    events = [e.bbox for e in with_class(obs, "event") if e.attrs.get("id") != "newEvent"]
+    starts = [s for s in range(lo, hi - length + 1)
+              if not any(_overlaps(r.bbox, ev) for r in rows[s:s + length] for ev in events)] or [lo]
+    chosen = rows[starts[0]:starts[0] + length]
+    area = by_attr_any(obs, "id", "area")
+    ax, ay, aw, ah = area.bbox
+    top, bottom = chosen[0].bbox[1], chosen[-1].bbox[1] + chosen[-1].bbox[3]
+    if top < ay + 4 or bottom > ay + ah - 8:
+        return Action.scroll(ax + aw / 2, ay + ah / 2, dy=top - (ay + 20))
+    x = chosen[0].center[0]
+    path = [(x, top + 4), (x, top + 9)] + [(x, r.center[1]) for r in chosen[1:]]
+    return Action.drag(path)
