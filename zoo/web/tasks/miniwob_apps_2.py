@@ -164,3 +164,33 @@ def _daily_calendar(obs: Observation, mem: dict) -> Action:
     x = chosen[0].center[0]
     path = [(x, top + 4), (x, top + 9)] + [(x, r.center[1]) for r in chosen[1:]]
     return Action.drag(path)
+
+
+# ---------------------------------------------------------------- order-food
+@oracle("order-food")
+def _order_food(obs: Observation, mem: dict) -> Action:
+    items = {}  # name -> (food-item element, its types, quantity, its "+" button)
+    for item in with_class(obs, "food-item"):
+        inside = [e for e in obs.elements if item in obs.ancestors(e.id)]
+        name = next((e.text.strip() for e in inside if has_class(e, "item-name")), "")
+        types = {e.attrs.get("alt", "") for e in inside if e.tag == "img"}
+        qty = next((e.text for e in inside if has_class(e, "quantity")), "")
+        add = next((e for e in inside if has_class(e, "add")), None)
+        items[name] = (types, int(qty) if qty.isdigit() else 0, add)
+    want: dict[str, int] = {}
+    m = re.match(r"Order one of each item: (.+)$", obs.instruction.strip())
+    if m:
+        want = {n.strip(): 1 for n in m.group(1).split(",")}
+    m2 = re.match(r"Order (\d+) items that are (\S+)", obs.instruction.strip())
+    if m2:
+        kind = m2.group(2)
+        first = next((n for n, (types, _, _) in items.items() if kind in types), None)
+        if first is None:
+            return Action.noop()
+        want = {first: int(m2.group(1))}
+    if not want or any(n not in items for n in want):
+        return Action.noop()
+    for name, count in want.items():
+        if items[name][1] < count:
+            return click(items[name][2])
+    return click(next((e for e in obs.elements if e.tag == "button" and e.text == "Order!"), None))
