@@ -146,15 +146,20 @@ def test_bench_main_writes_results_json(tmp_path):
 
 
 def test_env_throughput_report(tmp_path):
-    cfg = parse_tool_config(BenchConfig, ["contexts=[1,2]", "steps=5", "tasks=[click-test,click-button]",
-                                          f"out={tmp_path}"])
+    """One repetition of every setting at 1 context: harness on one task and on a mixed list, the raw loop
+    with and without the DOM read; ratios and the goal table come out of the same run."""
+    cfg = parse_tool_config(BenchConfig, ["contexts=[1]", "steps=10", "repeats=1", "selenium=false",
+                                          "tasks=[click-test,click-button]", "single_task=click-test", f"out={tmp_path}"])
     report = throughput_main(cfg)
-    assert [r["contexts"] for r in report["results"]] == [1, 2]
-    assert all(r["env_steps"] == 5 * r["contexts"] and r["env_steps_per_s"] > 0 for r in report["results"])
-    # every setting draws from the same round-robin job sequence, so it runs both tasks
-    assert all(set(r["episodes_started"]) == {"click-test", "click-button"} for r in report["results"])
-    assert report["results"][1]["tasks_covered"] == 2
-    assert (tmp_path / "env_throughput.json").is_file() and "| 2 |" in (tmp_path / "env_throughput.md").read_text()
+    names = [(r["name"], r["contexts"], r["browsers"]) for r in report["runs"]]
+    assert names == [("harness/single", 1, 1), ("harness/mixed", 1, 1), ("raw+dom", 1, 1), ("raw", 1, 1)]
+    assert all(r["env_steps"] >= 40 and r["env_steps_per_s"] > 0 and "error" not in r for r in report["runs"])
+    mixed = report["runs"][1]
+    assert mixed["page_loads_timed"] == 0 and mixed["tasks_started"] == 2  # preloaded pages: resets in place
+    assert report["ratios"]["single_vs_raw_dom"]["n"] == 1 and report["ratios"]["single_vs_selenium"] is None
+    text = (tmp_path / "env_throughput.md").read_text()
+    assert "## Goals (issue 13)" in text and "| harness/mixed | 1 | 1 |" in text
+    assert json.loads((tmp_path / "env_throughput.json").read_text())["schema"] == "actionzoo.env-throughput/2"
 
 
 def test_envs_can_share_one_browser():

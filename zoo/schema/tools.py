@@ -19,9 +19,10 @@ class BenchConfig:
     step_timeout_s: a browser call slower than this counts as a hung page (the context is replaced).
     headless: run Chromium headless.  progress: rich progress bar.  screenshot: force screenshots in
     observations (otherwise only when the agent asks for them; env: time with screenshots).
-    contexts: env throughput benchmark: context counts to time; every setting plays the same
-    (task, seed) job sequence from one shared queue, so the counts compare like for like.
-    steps: vector steps per timing.
+    contexts: env throughput benchmark (zoo/web/throughput.py): context counts to time, each with one
+    browser and with one browser per context.  steps: env steps per timing (at least 40 per context).
+    repeats: interleaved repetitions.  single_task: the one-task setting's task (the suite is the mixed
+    one).  selenium: also time miniwob's Selenium env when chromedriver is installed.
     seq_lens / variants / dim / n_heads / device: attention benchmark sweep (1K..64K tokens; the
     design note's minute of video at 3 fps is ~46K).  timeout_s: per-point cap; a point whose
     estimate from the previous length exceeds it is recorded as skipped with the estimate.
@@ -41,8 +42,11 @@ class BenchConfig:
     headless: bool = True
     progress: bool = True
     screenshot: bool = False
-    contexts: list[int] = field(default_factory=lambda: [1, 2, 4])
-    steps: int = 100
+    contexts: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    steps: int = 200
+    repeats: int = 3
+    single_task: str = "click-button"
+    selenium: bool = True
     seq_lens: list[int] = field(default_factory=lambda: [1024, 2048, 4096, 8192, 16384, 32768, 65536])
     variants: list[str] = field(default_factory=list)
     dim: int = 64

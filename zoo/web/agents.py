@@ -2,7 +2,11 @@
 strategies return theirs from ``strategies.<pkg>.load_agent(checkpoint)``.
 
 Optional attributes an agent may set: ``name`` (shown in results), ``screenshot`` (True if it
-needs screenshots in observations) and ``screenshot_size``.
+needs screenshots in observations) and ``screenshot_size``.  An agent that draws at random may
+define ``start_episode(state, i, key)``: the harness calls it before env ``i``'s first ``act`` of
+an episode with ``key = zoo.web.jobs.episode_key(task, seed)`` (an opaque number, not the seed),
+so each episode can get its own generator and what one episode does never depends on which
+other episodes ran before it, in which context, or whether a browser restart repeated them.
 """
 from __future__ import annotations
 
@@ -29,36 +33,56 @@ class Agent(Protocol):
 
 class RandomAgent:
     """Uniform over actionable visible elements: clicks, types an instruction span into text fields,
-    picks a random option of a select; now and then presses a key or does nothing."""
+    picks a random option of a select; now and then presses a key or does nothing.
+
+    Each episode the harness announces (``start_episode``) draws from its own generator seeded by
+    (this agent's seed, the episode's key), so its actions are the same however the episodes are
+    spread over contexts and whatever happened to other episodes.  Episodes nobody announced
+    draw from one shared stream seeded by ``seed``."""
 
     name = "random"
 
     def __init__(self, seed: int = 0, p_key: float = 0.05, p_noop: float = 0.02):
+        self.seed = int(seed)
         self.rng = np.random.default_rng(seed)
         self.p_key, self.p_noop = p_key, p_noop
 
-    def reset(self, n_envs: int) -> None:
-        return None
+    def reset(self, n_envs: int) -> dict[str, list]:
+        # per env: the running episode's generator (None: the shared stream) and whether it was just announced
+        return {"rng": [None] * n_envs, "announced": [False] * n_envs}
+
+    def start_episode(self, state: dict[str, list], i: int, key: int) -> None:
+        state["rng"][i] = np.random.default_rng([self.seed, int(key)])
+        state["announced"][i] = True
 
     def act(self, observations: Sequence[Observation], state: Any, done_mask: np.ndarray) -> tuple[list[Action], Any]:
-        return [self._one(o) for o in observations], state
+        if not isinstance(state, dict):  # a caller that skipped reset(): the shared stream only
+            return [self._one(o, self.rng) for o in observations], state
+        actions = []
+        for i, obs in enumerate(observations):
+            if done_mask[i] and not state["announced"][i]:
+                state["rng"][i] = None  # a new episode nobody announced
+            state["announced"][i] = False
+            actions.append(self._one(obs, state["rng"][i] or self.rng))
+        return actions, state
 
-    def _one(self, obs: Observation) -> Action:
-        u = self.rng.random()
+    def _one(self, obs: Observation, rng: np.random.Generator | None = None) -> Action:
+        rng = rng or self.rng
+        u = rng.random()
         if u < self.p_noop:
             return Action.noop()
         if u < self.p_noop + self.p_key:
-            return Action.press(str(self.rng.choice(RANDOM_KEYS)))
+            return Action.press(str(rng.choice(RANDOM_KEYS)))
         targets = [e for e in obs.elements if e.actionable and e.visible]
         if not targets:
             return Action.noop()
-        e = targets[int(self.rng.integers(len(targets)))]
+        e = targets[int(rng.integers(len(targets)))]
         if e.tag == "select" and e.options:
-            return Action.select(e.id, str(self.rng.choice(e.options)))
+            return Action.select(e.id, str(rng.choice(e.options)))
         if e.typable:
             spans = instruction_spans(obs.instruction)
             if spans:
-                start, end = spans[int(self.rng.integers(len(spans)))]
+                start, end = spans[int(rng.integers(len(spans)))]
                 return Action.copy(e.id, obs.instruction, start, end)
             return Action.type(e.id, "text")
         return Action.click(e.id)

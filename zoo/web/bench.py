@@ -2,12 +2,13 @@
 
     zoo bench agent=oracle suite=miniwob-core episodes=10      -> reports/bench/oracle-miniwob-core.json
     zoo bench checkpoint=runs/strategy2/x/checkpoints/last.ckpt suite=multipage
-    zoo bench env contexts=[1,2,4] steps=100                    -> reports/bench/env_throughput.{json,md}
+    zoo bench env contexts=[1,2,4,8] steps=200 repeats=3        -> reports/bench/env_throughput.{json,md}
 
 (also ``python -m zoo.web.bench [env] key=value ...`` without the CLI).  Every task is scored on
 the same evaluation seeds ``eval_seed(seed + k)``, disjoint from all training seeds.  Episodes
 lost to a browser crash or hang are retried (``retries``) and otherwise scored as failures
-with their reason; each finished episode is appended to ``<results>.episodes.jsonl`` as it
+with their reason; every failed attempt's error stays in the episode's record
+(``attempt_errors``).  Each finished episode is appended to ``<results>.episodes.jsonl`` as it
 happens, so an interrupted run loses nothing already recorded.
 """
 from __future__ import annotations
@@ -17,7 +18,6 @@ import os
 import re
 import sys
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +36,19 @@ DEFAULT_OUT = Path("reports") / "bench"
 def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_envs: int = 4,
              max_episode_steps: int = 8, retries: int = 2, step_timeout_s: float = 10.0, headless: bool = True,
              screenshot: bool | None = None, progress: bool = True, log_path: str | os.PathLike | None = None,
-             suite: str = "custom", agent_name: str | None = None) -> dict[str, Any]:
+             suite: str = "custom", agent_name: str | None = None, browsers: int = 1) -> dict[str, Any]:
     """Run ``episodes`` evaluation episodes of every task and return the results dict (schema in
-    zoo/web/results.py).  The envs pull (task, seed) jobs from one queue, so all envs stay busy."""
+    zoo/web/results.py).  The envs pull (task, seed) jobs from one fair queue (zoo/web/jobs.py), so
+    all envs stay busy, each preferring a job whose page it holds."""
+    from zoo.web.jobs import JobQueue, episode_key
     from zoo.web.tasks import get_task
     from zoo.web.vector import VecWebEnv
 
     if episodes < 1:
         raise ZooError(f"bad value for episodes: {episodes} (must be >= 1)")
     specs = [get_task(t) for t in tasks]
-    jobs = deque((spec.name, eval_seed(seed + k)) for k in range(episodes) for spec in specs)
-    total = len(jobs)
-    attempts: dict[tuple[str, int], int] = {}
+    jobs = JobQueue(((spec.name, eval_seed(seed + k)) for k in range(episodes) for spec in specs), window=len(specs))
+    total = jobs.total
     records: list[dict[str, Any]] = []
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -56,18 +57,23 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
     shots = bool(getattr(agent, "screenshot", False)) if screenshot is None else screenshot
 
     def next_job(i: int) -> tuple[str, int] | None:
-        if not jobs:
-            return None
-        job = jobs.popleft()
-        attempts[job] = attempts.get(job, 0) + 1
-        return job
+        return jobs.take(i, env.loaded_tasks(i))
+
+    announce = getattr(agent, "start_episode", None)
+
+    def started(state: Any, fresh: np.ndarray) -> None:  # per-episode generators of random agents
+        if announce is not None:
+            for i in np.flatnonzero(fresh):
+                if not env.idle[i] and int(i) in jobs.current:
+                    announce(state, int(i), episode_key(*jobs.current[int(i)]))
 
     n = max(1, min(num_envs, total))
     t0 = time.monotonic()
     interrupted = False
+    env: Any = None
     env = VecWebEnv(tasks, num_envs=n, max_episode_steps=max_episode_steps, screenshot=shots,
                     screenshot_size=int(getattr(agent, "screenshot_size", 64)), step_timeout_s=step_timeout_s,
-                    headless=headless, job_source=next_job)
+                    headless=headless, job_source=next_job, browsers=browsers)
     bar = _progress(progress)
     try:
         with bar:
@@ -76,6 +82,7 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
             state = agent.reset(n)
             fresh = np.ones(n, bool)
             while len(records) < total:
+                started(state, fresh)
                 actions, state = agent.act(obs, state, fresh)
                 obs, _, terminated, truncated, infos = env.step(actions)
                 fresh = terminated | truncated
@@ -85,12 +92,11 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
                     if ep is None:
                         continue
                     job = (ep["task"], ep["seed"])
-                    if ep.get("error") and attempts.get(job, 1) <= retries:
-                        jobs.append(job)  # lost to a crash or hang: run the same seed again
+                    if ep.get("error") and jobs.attempts.get(job, 1) <= retries:
+                        jobs.retry(job, ep["error"])  # lost to a crash or hang: run the same seed again
                         requeued = True
                         continue
-                    ep["attempt"] = attempts.get(job, 1)
-                    records.append(ep)
+                    records.append(jobs.finish(ep))
                     if log:
                         log.write(json.dumps(ep) + "\n")
                         log.flush()
@@ -106,7 +112,8 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
         interrupted = True
     finally:
         wall = time.monotonic() - t0
-        env_info = {"browser": env.host.version, "executable": env.host.executable, "restarts": env.host.restarts}
+        env_info = {"browser": env.host.version, "executable": env.host.executable, "restarts": env.restarts,
+                    "browsers": len(env.hosts), "page_loads": env.page_loads}
         steps = env.env_steps
         env.close()
         if log:
@@ -161,7 +168,7 @@ def main(cfg: Any) -> dict[str, Any]:
     """``zoo bench agent=random|oracle|checkpoint=PATH suite=... episodes=N``: score, print, write JSON."""
     from rich.console import Console
 
-    from zoo.suites import resolve_tasks
+    from zoo.web.suites import resolve_tasks
 
     tasks = resolve_tasks(str(cfg.suite), list(cfg.tasks or []))
     suite = "custom" if cfg.tasks else str(cfg.suite)
@@ -186,147 +193,11 @@ def main(cfg: Any) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- zoo bench env
 def throughput_main(cfg: Any) -> dict[str, Any]:
-    """``zoo bench env contexts=[1,2,4] steps=N``: env steps per second of a random agent on the
-    suite's tasks with 1, 2, 4 concurrent browser contexts, every setting fed the same job sequence.  Writes reports/bench/env_throughput.{json,md}."""
-    from rich.console import Console
-    from rich.table import Table
+    """``zoo bench env``: the harness against the raw Playwright loop and miniwob's Selenium env,
+    interleaved (zoo/web/throughput.py); writes reports/bench/env_throughput.{json,md}."""
+    from zoo.web.throughput import main as run_throughput
 
-    from zoo.suites import resolve_tasks
-    from zoo.web.browser import BrowserHost
-
-    tasks = resolve_tasks(str(cfg.suite), list(cfg.tasks or []))
-    counts = [int(c) for c in cfg.contexts]
-    if not counts or min(counts) < 1:
-        raise ZooError(f"bad value for contexts: {list(cfg.contexts)} (context counts must be >= 1)")
-    rows = []
-    load_start = round(os.getloadavg()[0], 2)
-    keep = BrowserHost.acquire_shared(bool(cfg.headless))  # one Chromium for every setting
-    try:
-        for contexts in counts:
-            rows.append(_time_contexts(cfg, tasks, contexts))
-    finally:
-        keep.release()
-    out_dir = Path(str(cfg.out)) if cfg.out else DEFAULT_OUT
-    report = {"schema": "actionzoo.env-throughput/1", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "suite": "custom" if cfg.tasks else str(cfg.suite), "tasks": tasks, "agent": "random",
-              "steps_per_setting": int(cfg.steps), "screenshot": bool(cfg.screenshot),
-              "machine": {"cpus": os.cpu_count(), "load_avg_1m_start": load_start,
-                          "load_avg_1m_end": round(os.getloadavg()[0], 2)}, "results": rows}
-    write_results(out_dir / "env_throughput.json", report)
-    (out_dir / "env_throughput.md").write_text(_throughput_markdown(report))
-    table = Table(title=f"env throughput ({report['suite']}, random agent, {cfg.steps} vector steps)")
-    for col in ("contexts", "env steps/s", "ms / vector step", "episodes"):
-        table.add_column(col, justify="right")
-    for r in rows:
-        table.add_row(str(r["contexts"]), f"{r['env_steps_per_s']:.1f}", f"{r['ms_per_vector_step']:.1f}", str(r["episodes"]))
-    Console().print(table)
-    report["path"] = str(out_dir / "env_throughput.json")
-    return report
-
-
-class _SharedJobs:
-    """One fixed (task, seed) sequence for every timing setting: task ``k % len(tasks)`` with
-    training seed ``seed + k // len(tasks)``, handed out in order to whichever context is free
-    (as ``evaluate`` does), so 1, 2 and 4 contexts all run the same round-robin mix of the suite."""
-
-    def __init__(self, tasks: list[str], seed: int):
-        self.tasks, self.seed, self.k = list(tasks), int(seed), 0
-        self.started: dict[str, int] = dict.fromkeys(self.tasks, 0)
-        self.current: dict[int, tuple[str, int]] = {}  # context -> its episode's (task, seed); observations carry no seed
-
-    def __call__(self, i: int) -> tuple[str, int]:
-        from zoo.web.seeds import train_seed
-
-        task = self.tasks[self.k % len(self.tasks)]
-        seed = train_seed(self.seed + self.k // len(self.tasks))
-        self.k += 1
-        self.started[task] += 1
-        self.current[i] = (task, seed)
-        return task, seed
-
-
-class _EpisodeSeededRandom:
-    """The random agent with its generator re-seeded from (task, seed) at every episode start, so
-    one episode gets the same actions whichever context runs it and however many run at once."""
-
-    name = "random"
-
-    def __init__(self, seed: int, jobs: _SharedJobs):
-        self.seed, self.jobs = int(seed), jobs
-
-    def reset(self, n_envs: int) -> list[RandomAgent | None]:
-        return [None] * n_envs
-
-    def act(self, observations: Any, state: list[Any], done_mask: np.ndarray) -> tuple[list[Any], list[Any]]:
-        import zlib
-
-        actions = []
-        for i, obs in enumerate(observations):
-            if done_mask[i] or state[i] is None:
-                task, seed = self.jobs.current[i]
-                state[i] = RandomAgent(seed=zlib.crc32(f"{self.seed}/{task}/{seed}".encode()))
-            actions.append(state[i]._one(obs))
-        return actions, state
-
-
-def _time_contexts(cfg: Any, tasks: list[str], contexts: int) -> dict[str, Any]:
-    """Env steps per second of a random agent on ``contexts`` concurrent contexts (resets included),
-    all contexts fed from one shared job sequence that is the same for every setting."""
-    from zoo.web.vector import VecWebEnv
-
-    jobs = _SharedJobs(tasks, int(cfg.seed))
-    agent = _EpisodeSeededRandom(int(cfg.seed), jobs)
-    with VecWebEnv(tasks, num_envs=contexts, max_episode_steps=int(cfg.max_episode_steps), screenshot=bool(cfg.screenshot),
-                   step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless), share_browser=True,
-                   job_source=jobs) as env:
-        obs = env.reset()
-        state = agent.reset(contexts)
-        fresh = np.ones(contexts, bool)
-        for _ in range(3):  # warm-up: first page loads of every context
-            actions, state = agent.act(obs, state, fresh)
-            obs, _, te, tr, _ = env.step(actions)
-            fresh = te | tr
-        steps0, episodes, t0 = env.env_steps, 0, time.perf_counter()
-        started0 = dict(jobs.started)
-        for _ in range(int(cfg.steps)):
-            actions, state = agent.act(obs, state, fresh)
-            obs, _, te, tr, _ = env.step(actions)
-            fresh = te | tr
-            episodes += int(fresh.sum())
-        wall = time.perf_counter() - t0
-        n = env.env_steps - steps0
-        mix = {t: jobs.started[t] - started0[t] for t in tasks}
-        return {"contexts": contexts, "env_steps": n, "episodes": episodes, "wall_s": round(wall, 3),
-                "env_steps_per_s": round(n / wall, 2), "ms_per_vector_step": round(1000 * wall / int(cfg.steps), 2),
-                "episodes_started": mix, "tasks_covered": sum(v > 0 for v in mix.values()),
-                "browser": env.host.version}
-
-
-def _throughput_markdown(report: dict[str, Any]) -> str:
-    lines = [f"# Env throughput ({report['created']})", "",
-             f"Random agent on `{report['suite']}` ({len(report['tasks'])} tasks), {report['steps_per_setting']} vector "
-             f"steps per setting (episode resets included), screenshots {'on' if report['screenshot'] else 'off'}, one "
-             "Chromium with one context per env. Every setting draws its episodes from the same shared job sequence "
-             "(the suite's tasks round-robin, fixed training seeds, handed to whichever context is free) and the random "
-             "agent is re-seeded per (task, seed), so each setting runs the same task mix with the same actions; "
-             "`tasks covered` counts the suite's tasks started during the timed steps. Round-robin means almost "
-             "every new episode moves its context to another task's page (a page load), which dominates these "
-             "figures; an env that keeps one task resets in place and steps several times faster (a training run "
-             "logs its own rate as train/env_steps_per_s). Machine: "
-             f"{report['machine']['cpus']} CPUs, 1-min load average "
-             f"{report['machine']['load_avg_1m_start']} at the start and {report['machine']['load_avg_1m_end']} at the end "
-             "(the load counts the benchmark's own Chromium processes as well as anything else running).", "",
-             "| contexts | env steps/s | ms per vector step | episodes finished | tasks covered |",
-             "|---:|---:|---:|---:|---:|"]
-    for r in report["results"]:
-        lines.append(f"| {r['contexts']} | {r['env_steps_per_s']:.1f} | {r['ms_per_vector_step']:.1f} | {r['episodes']} "
-                     f"| {r['tasks_covered']}/{len(report['tasks'])} |")
-    m = report["machine"]
-    if m["cpus"] and min(m["load_avg_1m_start"], m["load_avg_1m_end"]) > m["cpus"]:
-        lines += ["", f"The load average stayed above the {m['cpus']} CPUs throughout: the CPUs were saturated (by "
-                  "the browsers' renderer processes themselves, or by other jobs), so more contexts could not add "
-                  "throughput on this machine; each context's renderer needs a core of its own to scale."]
-    return "\n".join(lines) + "\n"
+    return run_throughput(cfg)
 
 
 def _cli(argv: list[str]) -> None:

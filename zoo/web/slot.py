@@ -8,10 +8,18 @@ action read ``WOB_DONE_GLOBAL`` and, once done, ``WOB_RAW_REWARD_GLOBAL`` (the t
 in [-1, 1]) and ``WOB_REWARD_GLOBAL`` (the same, decayed with episode time).  Success = full
 credit (raw reward == 1), as MiniWoB++'s own binary reward counts it; partial credit is not.
 
-Clicks are mouse clicks at a point the page itself reports as landing on the element (one
-``evaluate`` plus the input events; no actionability waits).  The observation is one
-``evaluate`` of ``window.__zoo.observe`` (js/observe.js); a navigation started by an action
-is waited for by polling the document until the new one has loaded.
+Element actions (click, type, select) and noop take one round trip: one ``evaluate`` of
+``window.__zoo.step`` (js/observe.js) acts in the page, lets it run what the action queued and
+returns the observation with the episode status and reward.  A click is delivered by the page
+helper at a point the page itself reports as landing on the element (hover, press with its
+focus change, release, click); ``trusted_clicks=True`` sends browser input events instead (one
+more evaluate and three input round trips).  Keys and the mouse actions use browser input
+events, then one observe.  No Playwright actionability waits anywhere.  A navigation started by
+an action is waited for by polling the document until the new one has loaded.
+
+A context keeps one page per task it has served (up to ``max_pages``, least recently used
+closed first), so a new episode of a task it has run before resets in place on that task's
+page instead of loading it again (a multi-page task still reloads its start page).
 """
 from __future__ import annotations
 
@@ -20,6 +28,7 @@ import io
 import json
 import re
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +54,8 @@ STATUS_JS = "() => window.__zoo ? window.__zoo.status() : null"  # (ignores an a
 CLICK_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.clickPoint(i)"
 FOCUS_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.focusForTyping(i)"
 SELECT_JS = "([i, o]) => window.__zoo.status().done ? {done: true} : window.__zoo.selectOption(i, o)"
+STEP_JS = "([kind, i, arg, m]) => window.__zoo.step(kind, i, arg, m)"
+PAGE_ACTIONS = ("click", "type", "select", "noop")  # carried out by the page helper inside STEP_JS
 
 # Resolves once scrolling has stopped: no scroll event for 60 ms after one was seen, none at all within
 # 150 ms, or 1.5 s in any case.
@@ -125,8 +136,10 @@ class Slot:
 
     def __init__(self, host: Any, site: Any, index: int, *, max_episode_steps: int = 8, screenshot: bool = False,
                  screenshot_size: int = 64, step_timeout_s: float = 10.0, invalid_action_penalty: float = -0.05,
-                 max_elements: int = 256):
+                 max_elements: int = 256, max_pages: int = 16, trusted_clicks: bool = False):
         self.host, self.site, self.index = host, site, index
+        self.max_pages = max(1, int(max_pages))
+        self.trusted_clicks = trusted_clicks
         self.max_episode_steps = max_episode_steps
         self.screenshot = screenshot
         self.screenshot_size = screenshot_size
@@ -134,27 +147,55 @@ class Slot:
         self.invalid_action_penalty = invalid_action_penalty
         self.max_elements = max_elements
         self.context: Any = None
-        self.page: Any = None
+        self.page: Any = None  # the page of the current (or last) episode's task
+        self.pages: OrderedDict[str, Any] = OrderedDict()  # task name -> its page, least recently used first
+        self.loads = 0  # task pages loaded (a reset in place loads nothing)
         self.episode: Episode | None = None
         self.last_obs: Observation | None = None
 
     # ---------------------------------------------------------------- context lifecycle
     async def open(self) -> None:
         self.context = await self.host.new_context(self.site)
-        self.page = await self.context.new_page()
-        self.page.set_default_timeout(self.step_timeout_s * 1000)
-        self.page.on("popup", lambda p: asyncio.ensure_future(p.close()))  # popups are never part of a task
+        self.pages.clear()
+        self.page = None
+
+    async def _new_page(self) -> Any:
+        page = await self.context.new_page()
+        page.set_default_timeout(self.step_timeout_s * 1000)
+        page.on("popup", lambda p: asyncio.ensure_future(p.close()))  # popups are never part of a task
+        return page
 
     async def close(self) -> None:
         # the episode record survives a reopen so the env can still report what was lost
         context, self.context, self.page = self.context, None, None
+        self.pages.clear()
         if context is not None:
             await context.close()
+
+    @property
+    def loaded_tasks(self) -> set[str]:
+        """Tasks whose page this context holds (their next episode resets in place)."""
+        return set(self.pages)
+
+    async def _page_for(self, task: TaskSpec) -> bool:
+        """Make ``task``'s page current, opening one (and closing the least recently used beyond
+        ``max_pages``) if this context has none; True if the page must be (re)loaded."""
+        page = self.pages.pop(task.name, None)
+        fresh = page is None or page.is_closed()
+        if fresh:
+            page = await self._new_page()
+        self.pages[task.name] = page
+        self.page = page
+        while len(self.pages) > self.max_pages:
+            _, old = self.pages.popitem(last=False)
+            await old.close()
+        return fresh or task.multipage or page.url != task.url
 
     # ---------------------------------------------------------------- episodes
     async def load(self, task: TaskSpec) -> None:
         from playwright.async_api import Error as PlaywrightError
 
+        self.loads += 1
         try:
             response = await self.page.goto(task.url, wait_until="load")
         except PlaywrightError as err:
@@ -168,13 +209,18 @@ class Slot:
         if not status or not status["has_core"]:
             raise TaskPageError(f"task '{task.name}': page {task.url} loaded but has no episode core (core.startEpisodeReal)")
 
+    async def preload(self, task: TaskSpec) -> None:
+        """Load ``task``'s page into this context now (its first episode then resets in place)."""
+        if await self._page_for(task):
+            await self.load(task)
+
     async def start(self, task: TaskSpec, seed: int, data_mode: str | None = None) -> Observation:
         """Begin an episode of ``task`` with ``seed`` and return its first observation.  ``data_mode``
         ('train' | 'test') defaults to the seed's range: 'test' for evaluation seeds."""
         mode = data_mode or data_mode_for(seed)
         if mode not in DATA_MODES:
             raise ZooError(f"unknown data mode '{mode}'; valid modes: {', '.join(DATA_MODES)}")
-        if task.multipage or self.page.url != task.url:
+        if await self._page_for(task):
             await self.load(task)
         status = await self.page.evaluate(START_JS, [seed, mode])
         if status.get("error"):
@@ -195,10 +241,13 @@ class Slot:
         if ep is None:
             raise RuntimeError(f"env {self.index}: step() before reset()")
         ep.steps += 1
-        invalid = await self._act(action)
+        if getattr(action, "kind", None) in PAGE_ACTIONS and not (self.trusted_clicks and action.kind == "click"):
+            invalid, obs, raw = await self._page_step(action)
+        else:
+            invalid = await self._act(action)
+            obs, raw = await self.observe()
         if invalid:
             ep.invalid_actions += 1
-        obs, raw = await self.observe()
         reward, terminated, truncated = 0.0, False, False
         info: dict[str, Any] = {"invalid": invalid, "page": obs.page}
         if not raw["has_core"]:  # the action led off the task's pages (e.g. a blocked link)
@@ -217,6 +266,41 @@ class Slot:
         if terminated or truncated:
             self.episode = None
         return StepOutcome(obs, reward, terminated, truncated, info)
+
+    def _page_args(self, action: Action) -> tuple[Any, Any] | str:
+        """(element id, argument) of a page-side action, or the reason it is invalid."""
+        kind = action.kind
+        if kind == "noop":
+            return 0, None
+        i = action.element
+        n = len(self.last_obs.elements) if self.last_obs else 0
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
+            return f"{kind} needs an element id in [0, {n}), got {i!r}"
+        if kind == "type" and not isinstance(action.text, str):
+            return "type needs text (a string or a span copied from the instruction)"
+        if kind == "select" and not isinstance(action.option, str):
+            return "select needs an option (the option's text)"
+        return int(i), action.text if kind == "type" else action.option if kind == "select" else None
+
+    async def _page_step(self, action: Action) -> tuple[str | None, Observation, dict[str, Any]]:
+        """Act and observe in one ``evaluate`` (falls back to waiting when the action navigates)."""
+        from playwright.async_api import Error as PlaywrightError
+
+        args = self._page_args(action)
+        kind, (i, arg) = (action.kind, args) if not isinstance(args, str) else ("noop", (0, None))
+        first = None
+        act: dict[str, Any] | None = None
+        try:
+            out = await self.page.evaluate(STEP_JS, [kind, i, arg, self.max_elements])
+            if out is not None:  # None: a document without our helper (see _settled_observation)
+                out = json.loads(out)
+                act, first = out["act"], out["obs"]
+        except PlaywrightError as err:
+            if not NAVIGATION_ERRORS.search(str(err)):
+                raise
+        invalid = args if isinstance(args, str) else (act or {}).get("error")
+        obs, raw = await self.observe(first)
+        return invalid, obs, raw
 
     async def _act(self, action: Action) -> str | None:
         """Carry out an action; the reason it is invalid, or None."""
@@ -304,8 +388,9 @@ class Slot:
         return None
 
     # ---------------------------------------------------------------- observation
-    async def observe(self) -> tuple[Observation, dict[str, Any]]:
-        raw = await self._settled_observation()
+    async def observe(self, first: dict[str, Any] | None = None) -> tuple[Observation, dict[str, Any]]:
+        """The current observation (``first``: one already read in the same round trip as an action)."""
+        raw = await self._settled_observation(first)
         task = self.episode.task.name if self.episode else ""
         elements = [Element(k, r[0], r[1], r[2], (r[3], r[4], r[5], r[6]), r[7], r[8], r[9], r[10], r[11], r[12])
                     for k, r in enumerate(raw["elements"])]
@@ -318,7 +403,7 @@ class Slot:
         self.last_obs = obs
         return obs, raw
 
-    async def _settled_observation(self) -> dict[str, Any]:
+    async def _settled_observation(self, first: dict[str, Any] | None = None) -> dict[str, Any]:
         """Observe; if the document is unloading or still loading, wait for the next one."""
         from playwright.async_api import Error as PlaywrightError
 
@@ -327,7 +412,10 @@ class Slot:
         waiting = False  # while waiting, poll the cheap status instead of the whole observation
         while True:
             try:
-                raw = await self.page.evaluate(STATUS_JS if waiting else OBSERVE_JS, self.max_elements)
+                if first is not None:
+                    raw, first = first, None
+                else:
+                    raw = await self.page.evaluate(STATUS_JS if waiting else OBSERVE_JS, self.max_elements)
                 if isinstance(raw, str):
                     raw = json.loads(raw)
             except PlaywrightError as err:

@@ -1,4 +1,4 @@
-"""``VecWebEnv``: N browser contexts of one Chromium stepped concurrently.
+"""``VecWebEnv``: N browser contexts stepped concurrently, spread over ``browsers`` Chromium processes.
 
 Env ``i``'s ``k``-th episode runs ``tasks[(i + k * num_envs) % len(tasks)]``: with at least as many
 envs as tasks (a multiple) every env keeps one task, and with fewer envs than tasks the envs
@@ -10,13 +10,20 @@ Finished envs are reset automatically: the returned observation is the new episo
 one, ``infos[i]["episode"]`` holds the finished episode's summary and
 ``infos[i]["final_observation"]`` its last observation.
 
+Env ``i``'s context lives in browser ``i % browsers``, each browser with its own Playwright
+driver, so the browser-side work (input routing, request routing, the driver's protocol
+traffic) of many contexts is spread over several processes and cores.  A context keeps the
+pages of the tasks it has served (``pages_per_context``), so an episode of a task it has run
+before resets in place without a page load (see zoo/web/slot.py); ``loaded_tasks(i)`` lets a
+job scheduler prefer such jobs.
+
 ``share_browser=True`` puts the env's contexts in one process-wide Chromium shared with other
 such envs (e.g. many single-task simulators) instead of launching its own.
 
 Robustness: every browser call runs under ``step_timeout_s``.  A timed-out (hung) or crashed
-page gets a fresh context; a dead or unresponsive browser is relaunched (which ends every
-env's episode).  An episode lost that way ends with ``truncated=True`` and an ``"error"`` in
-its summary; the next episode starts normally.  A task page that cannot load at all raises a
+page gets a fresh context; a dead or unresponsive browser is relaunched (which ends the
+episodes of every env in that browser, and only those).  An episode lost that way ends with
+``truncated=True`` and an ``"error"`` in its summary; the next episode starts normally.  A task page that cannot load at all raises a
 ``ZooError`` naming the task.
 """
 from __future__ import annotations
@@ -50,11 +57,16 @@ class VecWebEnv:
                  screenshot: bool = False, screenshot_size: int = 64, step_timeout_s: float = 10.0,
                  invalid_action_penalty: float = -0.05, headless: bool = True, max_elements: int = 256,
                  autoreset: bool = True, job_source: Callable[[int], tuple[str | TaskSpec, int] | None] | None = None,
-                 extra_roots: dict[str, Path] | None = None, share_browser: bool = False):
+                 extra_roots: dict[str, Path] | None = None, share_browser: bool = False, browsers: int = 1,
+                 pages_per_context: int = 16, trusted_clicks: bool = False):
         if not tasks:
             raise ZooError("VecWebEnv needs at least one task")
         if num_envs < 1:
             raise ZooError(f"bad value for num_envs: {num_envs} (must be >= 1)")
+        if browsers < 1:
+            raise ZooError(f"bad value for browsers: {browsers} (must be >= 1)")
+        if pages_per_context < 1:
+            raise ZooError(f"bad value for pages_per_context: {pages_per_context} (must be >= 1)")
         self.specs = [get_task(t) for t in tasks]
         self.num_envs = num_envs
         self.step_timeout_s = step_timeout_s
@@ -62,12 +74,16 @@ class VecWebEnv:
         self.job_source = job_source
         self.loop = LoopThread.shared()
         self.shared_browser = share_browser
-        self.host = BrowserHost.acquire_shared(headless) if share_browser else BrowserHost(headless=headless, loop=self.loop)
+        if share_browser:
+            self.hosts = [BrowserHost.acquire_shared(headless)]
+        else:
+            self.hosts = [BrowserHost(headless=headless, loop=self.loop) for _ in range(min(browsers, num_envs))]
+        self.host = self.hosts[0]
         self.site = Site({**site_roots(), **(extra_roots or {})})
         opts = dict(max_episode_steps=max_episode_steps, screenshot=screenshot, screenshot_size=screenshot_size,
                     step_timeout_s=step_timeout_s, invalid_action_penalty=invalid_action_penalty,
-                    max_elements=max_elements)
-        self.slots = [Slot(self.host, self.site, i, **opts) for i in range(num_envs)]
+                    max_elements=max_elements, max_pages=pages_per_context, trusted_clicks=trusted_clicks)
+        self.slots = [Slot(self.hosts[i % len(self.hosts)], self.site, i, **opts) for i in range(num_envs)]
         self._base_seed = [train_seed(i) for i in range(num_envs)]
         self._episode_count = [0] * num_envs
         self._obs: list[Observation | None] = [None] * num_envs
@@ -79,7 +95,7 @@ class VecWebEnv:
     @classmethod
     def from_config(cls, env_cfg: Any, tasks: Sequence[str] | None = None, **overrides: Any) -> VecWebEnv:
         """Build from an ``EnvConfig`` (DictConfig or dataclass); ``tasks`` default to env.tasks / env.suite."""
-        from zoo.suites import resolve_tasks
+        from zoo.web.suites import resolve_tasks
 
         names = list(tasks) if tasks else resolve_tasks(env_cfg.suite, list(env_cfg.tasks or []))
         kw = dict(num_envs=env_cfg.num_envs, max_episode_steps=env_cfg.max_episode_steps, screenshot=env_cfg.screenshot,
@@ -171,10 +187,11 @@ class VecWebEnv:
             self._call(self._close_slots(), timeout=30)
         except Exception:  # noqa: BLE001 - the browser is shut down below either way
             pass
-        if self.shared_browser:
-            self.host.release()
-        else:
-            self.host.close()
+        for host in self.hosts:
+            if self.shared_browser:
+                host.release()
+            else:
+                host.close()
 
     def __enter__(self) -> VecWebEnv:
         return self
@@ -215,12 +232,45 @@ class VecWebEnv:
             self._start_jobs(jobs)
         return sorted(jobs)
 
+    def preload(self, tasks: Sequence[str | TaskSpec] | None = None) -> None:
+        """Load every task's page (default: this env's tasks) into every context now, so that no
+        later episode pays a page load (up to ``pages_per_context`` pages per context)."""
+        self._check_open()
+        specs = [get_task(t) for t in tasks] if tasks is not None else self.specs
+
+        async def one(slot: Slot) -> None:
+            for spec in specs:
+                await slot.preload(spec)
+
+        async def every() -> None:
+            await asyncio.gather(*(one(s) for s in self.slots))
+
+        self._call(every(), timeout=60 + 5 * len(specs) * self.num_envs)
+
     @property
     def observations(self) -> list[Observation | None]:
         return list(self._obs)
 
-    def browser_pid(self) -> int | None:
-        return self.host.pid()
+    def browser_pid(self, i: int = 0) -> int | None:
+        """PID of env ``i``'s browser process."""
+        return self.slots[i].host.pid()
+
+    def browser_pids(self) -> list[int | None]:
+        return [h.pid() for h in self.hosts]
+
+    @property
+    def restarts(self) -> int:
+        """Browser relaunches so far (all browsers)."""
+        return sum(h.restarts for h in self.hosts)
+
+    def loaded_tasks(self, i: int) -> set[str]:
+        """Tasks whose page env ``i``'s context holds: a job of one of them starts without a page load."""
+        return self.slots[i].loaded_tasks
+
+    @property
+    def page_loads(self) -> int:
+        """Task pages loaded so far by all contexts (resets in place load nothing)."""
+        return sum(s.loads for s in self.slots)
 
     # ---------------------------------------------------------------- internals
     def _check_open(self) -> None:
@@ -231,7 +281,7 @@ class VecWebEnv:
         return self.loop.run(coro, timeout=timeout)
 
     async def _open(self) -> None:
-        await self.host.start()
+        await asyncio.gather(*(h.start() for h in self.hosts))
         await asyncio.gather(*(s.open() for s in self.slots))
 
     async def _close_slots(self) -> None:
@@ -261,7 +311,7 @@ class VecWebEnv:
             return {}
         limit = timeout or self.step_timeout_s
 
-        async def guard(coro: Any) -> Any:
+        async def guard(i: int, coro: Any) -> Any:
             try:
                 return await asyncio.wait_for(coro, limit)
             except TaskPageError:
@@ -269,21 +319,22 @@ class VecWebEnv:
             except asyncio.TimeoutError:
                 return _Failed(f"timeout: no answer from the page within {limit:.1f}s (hung page)")
             except Exception as err:  # noqa: BLE001 - any browser-side failure is recovered from
-                alive = self.host.alive
+                alive = self.slots[i].host.alive
                 what = "page crashed" if alive else "browser crashed"
                 return _Failed(f"{what}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
 
         async def run_all() -> list[Any]:
-            return await asyncio.gather(*(guard(c) for c in coros.values()))
+            return await asyncio.gather(*(guard(i, c) for i, c in coros.items()))
 
         results = self._call(run_all(), timeout=limit * 2 + 30)
         return dict(zip(coros.keys(), results))
 
     def _recover(self, failed: dict[int, str]) -> set[int]:
-        """Give failed envs a fresh context; relaunch the browser if it is gone or does not answer.
-        Returns every env whose episode was lost (more than ``failed`` when the browser had to be
-        relaunched).  Every wait is bounded by about ``step_timeout_s``, so a frozen browser costs
-        the step timeout, one ping, a kill and a relaunch (not a chain of long close/open waits)."""
+        """Give failed envs a fresh context; relaunch a browser if it is gone or does not answer.
+        Returns every env whose episode was lost (more than ``failed`` when a browser had to be
+        relaunched: the other envs in that browser; envs in the other browsers carry on).  Every
+        wait is bounded by about ``step_timeout_s``, so a frozen browser costs the step timeout,
+        one ping, a kill and a relaunch (not a chain of long close/open waits)."""
         limit = max(1.0, self.step_timeout_s)
         ping = min(limit, 5.0)
 
@@ -294,23 +345,31 @@ class VecWebEnv:
                 pass
             await asyncio.wait_for(slot.open(), limit)
 
-        async def recover() -> set[int]:
+        async def recover_host(host: BrowserHost, mine: list[int]) -> set[int]:
             # a timed-out step may be a hung page or a frozen browser: ask the browser itself first
-            alive = self.host.alive
-            answering = alive and await self.host.responsive(ping)
+            alive = host.alive
+            answering = alive and await host.responsive(ping)
             if answering:
-                results = await asyncio.gather(*(reopen(self.slots[i]) for i in failed), return_exceptions=True)
-                if not any(isinstance(r, BaseException) for r in results) and self.host.alive:
-                    return set(failed)
-            lost = set(failed) | {i for i, s in enumerate(self.slots) if s.episode is not None}
+                results = await asyncio.gather(*(reopen(self.slots[i]) for i in mine), return_exceptions=True)
+                if not any(isinstance(r, BaseException) for r in results) and host.alive:
+                    return set(mine)
+            inside = [i for i, s in enumerate(self.slots) if s.host is host]
+            lost = set(mine) | {i for i in inside if self.slots[i].episode is not None}
             if alive and not answering:
-                for i in failed:  # say why everything was thrown away
+                for i in mine:  # say why everything in this browser was thrown away
                     failed[i] += "; the browser did not answer and was relaunched"
-            await self.host.restart(graceful=answering)
-            for slot in self.slots:
-                slot.context = slot.page = None
-            await asyncio.gather(*(s.open() for s in self.slots))
+            await host.restart(graceful=answering)
+            for i in inside:
+                self.slots[i].context = self.slots[i].page = None
+                self.slots[i].pages.clear()
+            await asyncio.gather(*(self.slots[i].open() for i in inside))
             return lost
+
+        async def recover() -> set[int]:
+            hosts = {id(self.slots[i].host): self.slots[i].host for i in failed}
+            parts = await asyncio.gather(*(recover_host(h, [i for i in failed if self.slots[i].host is h])
+                                           for h in hosts.values()))
+            return set().union(*parts)
 
         return self._call(recover(), timeout=120)
 

@@ -16,7 +16,7 @@
   const BUTTON_TYPES = new Set(['button', 'submit', 'reset', 'image']);
   const NON_TEXT_INPUTS = new Set(['button', 'submit', 'reset', 'image', 'checkbox', 'radio', 'file', 'range', 'color', 'hidden']);
   const ACTION_ROLES = new Set(['button', 'menuitem', 'tab', 'option', 'treeitem', 'checkbox', 'radio', 'switch']);
-  const ATTR_KEYS = ['id', 'class', 'name', 'type', 'placeholder', 'href', 'title', 'alt', 'role', 'aria-label', 'for'];
+  const ATTR_KEYS = ['id', 'class', 'name', 'type', 'placeholder', 'href', 'title', 'alt', 'role', 'aria-label', 'for', 'fill'];
   const CLICK_EVENTS = ['click', 'mousedown', 'mouseup', 'dblclick'];
 
   const zoo = {
@@ -103,6 +103,8 @@
     else if (tag === 'select') a.value = el.selectedIndex >= 0 ? el.options[el.selectedIndex].text.trim() : '';
     if (el.disabled) a.disabled = 'true';
     if (document.activeElement === el) a.focused = 'true';
+    const bg = window.getComputedStyle(el).backgroundColor;  // colours a person sees (colour-picking tasks)
+    if (bg && bg !== 'rgba(0, 0, 0, 0)' && bg !== 'transparent') a.bg = bg;
     return a;
   }
 
@@ -238,6 +240,69 @@
       if (typeof el.selectionStart !== 'number') el.value = '';
     }
     return { focused: document.activeElement === el };
+  };
+
+  // ---- page-side input (one evaluate per step; see zoo.step)
+  // A click at a viewport point as the browser's own input pipeline would deliver it to the
+  // element under the point: hover, press (whose default action moves focus), release, click.
+  // Activation behaviour (checkboxes, labels, links, submit buttons) follows from the click event.
+  const focusable = (el) => !el.disabled && (el.isContentEditable || el.tabIndex >= 0 || el.hasAttribute('tabindex'));
+  function focusFrom(target) {
+    let f = target;
+    while (f && f.nodeType === 1 && f !== document.body && !focusable(f)) f = f.parentElement;
+    if (f && f.nodeType === 1 && f !== document.body && focusable(f)) f.focus({ preventScroll: true });
+    else if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+  }
+  function commonAncestor(a, b) {
+    for (let n = a; n; n = n.parentNode) if (n.contains && n.contains(b)) return n;
+    return null;
+  }
+  zoo.clickAt = (x, y) => {
+    const init = (buttons) => ({ bubbles: true, cancelable: true, composed: true, view: window, clientX: x, clientY: y,
+      screenX: x, screenY: y, button: 0, buttons, detail: 1, pointerId: 1, pointerType: 'mouse', isPrimary: true });
+    const Pointer = window.PointerEvent || MouseEvent;
+    const at = () => document.elementFromPoint(x, y) || document.body;
+    const over = at();
+    for (const t of ['pointerover', 'pointermove']) over.dispatchEvent(new Pointer(t, init(0)));
+    for (const t of ['mouseover', 'mousemove']) over.dispatchEvent(new MouseEvent(t, init(0)));
+    const down = at();
+    if (down.dispatchEvent(new Pointer('pointerdown', init(1))) && down.dispatchEvent(new MouseEvent('mousedown', init(1)))) {
+      focusFrom(down);
+    }
+    const up = at();
+    up.dispatchEvent(new Pointer('pointerup', init(0)));
+    up.dispatchEvent(new MouseEvent('mouseup', init(0)));
+    const target = down.isConnected ? commonAncestor(down, up) || up : up;
+    target.dispatchEvent(new MouseEvent('click', init(0)));
+    return {};
+  };
+
+  // Replace a text field's content (focused and selected by focusForTyping) with ``text`` as one
+  // input event, like a paste.
+  zoo.typeText = (i, text) => {
+    const r = zoo.focusForTyping(i);
+    if (r.error || !r.focused || !text) return r;
+    if (!document.execCommand('insertText', false, text)) {
+      const el = zoo.nodes[i];
+      if (el.isContentEditable) el.textContent = text; else el.value = text;
+      el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertText', data: text }));
+    }
+    return r;
+  };
+
+  const ACTS = {
+    click: (i) => { const p = zoo.clickPoint(i); return p.error ? p : zoo.clickAt(p.x, p.y); },
+    type: (i, text) => zoo.typeText(i, text),
+    select: (i, option) => zoo.selectOption(i, option),
+    noop: () => ({}),
+  };
+  // Act (unless the episode is already over), let the page run what the action queued for now
+  // (promise callbacks, zero-delay timers), then observe: action, reward and observation in one
+  // round trip.  Returns a JSON string {act: {error?} | null, obs}.
+  zoo.step = async (kind, i, arg, maxElements) => {
+    const act = zoo.status().done ? null : ACTS[kind](i, arg);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    return JSON.stringify({ act, obs: zoo.observe(maxElements) });
   };
 
   zoo.selectOption = (i, option) => {
