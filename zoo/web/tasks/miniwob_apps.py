@@ -19,10 +19,10 @@ from zoo.web.types import Action, Element, Observation
 WAIT_S = 0.1  # a person's pause while an animation or a delayed widget finishes
 
 
-def wait() -> Action:
-    """A no-op after a short pause.  The harness's no-op returns in milliseconds, far quicker than a
-    person (or a model) takes per step, so waiting for a page animation takes a real pause."""
-    time.sleep(WAIT_S)
+def wait(seconds: float = WAIT_S) -> Action:
+    """A no-op after a pause.  The harness's no-op returns in milliseconds, far quicker than a person
+    (or a model) takes per step, so waiting for a page animation or a timer takes a real pause."""
+    time.sleep(seconds)
     return Action.noop()
 
 

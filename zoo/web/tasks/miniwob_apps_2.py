@@ -194,3 +194,18 @@ def _order_food(obs: Observation, mem: dict) -> Action:
         if items[name][1] < count:
             return click(items[name][2])
     return click(next((e for e in obs.elements if e.tag == "button" and e.text == "Order!"), None))
+
+
+# ---------------------------------------------------------------- stock-market
+TICKER_WAIT_S = 0.3  # the price moves every 0.1 s and reaches the threshold within ~8 s: 30 steps cover it
+
+
+@oracle("stock-market")
+def _stock_market(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"less than \$([\d.]+)\.?$", obs.instruction.strip())
+    price = by_attr_any(obs, "id", "stock-price")
+    if m is None or price is None or not price.text.startswith("$"):
+        return wait()
+    if float(price.text[1:]) <= float(m.group(1).rstrip(".")):
+        return click(by_attr_any(obs, "id", "buy"))
+    return wait(TICKER_WAIT_S)
