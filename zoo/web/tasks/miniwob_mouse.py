@@ -138,3 +138,66 @@ def _drag_sort_numbers(obs: Observation, mem: dict) -> Action:
         if values[j] < values[i]:
             return glide(centre(items[j][0]), centre(items[i][0]))
     return click(submit_button(obs))
+
+
+# ---------------------------------------------------------------- jQuery UI sliders
+def slider_step(obs: Observation, mem: dict, slider: Element, handle: Element, shown: Element, target: int) -> Action | None:
+    """One action towards ``target`` on a slider whose value is shown in ``shown``; None once it is there.
+
+    Like a person who does not know the range: drag the handle to each end and read the value there,
+    drag to where the target falls between them, then nudge with the arrow keys (the handle keeps focus)."""
+    value = int(shown.text)
+    if value == target:
+        return None
+    state = mem.setdefault(slider.attrs.get("id", str(slider.id)), {"phase": 0})
+    x, y, w, h = slider.bbox
+    vertical = "ui-slider-vertical" in slider.attrs.get("class", "")
+    grab = centre(handle)
+    # positions along the track of the min and max ends, a little beyond them (the slider clamps)
+    ends = [(grab[0], y + h + 15), (grab[0], max(1.0, y - 15))] if vertical else [(max(1.0, x - 15), grab[1]), (x + w + 15, grab[1])]
+    phase = state["phase"]
+    state["phase"] = phase + 1
+    if phase == 0:
+        return glide(grab, ends[0], n=4)
+    if phase == 1:
+        state["lo"] = value
+        return glide(grab, ends[1], n=4)
+    if phase == 2:
+        state["hi"] = value
+        frac = (target - state["lo"]) / max(1, state["hi"] - state["lo"])
+        goal = (grab[0], y + h - frac * h) if vertical else (x + frac * w, grab[1])
+        return glide(grab, goal, n=4)
+    if handle.attrs.get("focused") != "true":
+        return Action.click_at(*grab)
+    up = value < target
+    return Action.press(("ArrowUp" if up else "ArrowDown") if vertical else ("ArrowRight" if up else "ArrowLeft"))
+
+
+def slider_parts(obs: Observation, slider: Element) -> Element | None:
+    return first([c for c in obs.children(slider.id) if "ui-slider-handle" in c.attrs.get("class", "")])
+
+
+@oracle("use-slider")
+def _use_slider(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"Select (-?\d+) with the slider", obs.instruction)
+    slider, shown = by_attr_any(obs, "id", "slider"), by_attr_any(obs, "id", "val")
+    handle = slider_parts(obs, slider) if slider else None
+    if m is None or handle is None or shown is None:
+        return Action.noop()
+    return slider_step(obs, mem, slider, handle, shown, int(m.group(1))) or click(submit_button(obs))
+
+
+@oracle("use-slider-2")
+def _use_slider_2(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"combination \[([-\d,\s]+)\]", obs.instruction)
+    if m is None:
+        return Action.noop()
+    for k, target in enumerate(int(v) for v in m.group(1).split(",")):
+        slider, shown = by_attr_any(obs, "id", f"slider-{k + 1}"), by_attr_any(obs, "id", f"val-{k + 1}")
+        handle = slider_parts(obs, slider) if slider else None
+        if handle is None or shown is None:
+            return Action.noop()
+        action = slider_step(obs, mem, slider, handle, shown, target)
+        if action is not None:
+            return action
+    return click(submit_button(obs))
