@@ -209,3 +209,42 @@ def _stock_market(obs: Observation, mem: dict) -> Action:
     if float(price.text[1:]) <= float(m.group(1).rstrip(".")):
         return click(by_attr_any(obs, "id", "buy"))
     return wait(TICKER_WAIT_S)
+
+
+# ---------------------------------------------------------------- scroll-text
+@oracle("scroll-text")
+def _scroll_text(obs: Observation, mem: dict) -> Action:
+    """The observation shows only a text box's first 200 characters, so the oracle copies the text's
+    last line into the answer field (select it from the end with the keyboard, copy, paste), reads
+    the last word there and types it.  The text box itself is left as it was."""
+    text = by_attr_any(obs, "id", "text-area")
+    answer = by_attr_any(obs, "id", "answer-input")
+    if text is None or answer is None:
+        return Action.noop()
+    copy = mem.setdefault("copy", ["Control+End", "Shift+Home", "Control+c"])
+    if copy:
+        if not text.attrs.get("focused"):
+            return Action.click(text.id)
+        return Action.press(copy.pop(0))
+    if not mem.get("pasted"):
+        if not answer.attrs.get("focused"):
+            return Action.click(answer.id)
+        mem["pasted"] = True
+        return Action.press("Control+v")
+    words = re.sub(r"[^a-zA-Z0-9\s]", "", answer.attrs.get("value", "")).split()
+    if words and answer.attrs.get("value") != words[-1]:
+        return Action.type(answer.id, words[-1])
+    return click(by_attr_any(obs, "id", "subbtn"))
+
+
+@oracle("scroll-text-2")
+def _scroll_text_2(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"Scroll the textarea to the (top|bottom)", obs.instruction)
+    text = by_attr_any(obs, "id", "text-area")
+    if m is None or text is None:
+        return Action.noop()
+    if not mem.get("scrolled"):
+        mem["scrolled"] = True
+        x, y = text.center
+        return Action.scroll(x, y, dy=100000 if m.group(1) == "bottom" else -100000)
+    return click(by_attr_any(obs, "id", "subbtn"))
