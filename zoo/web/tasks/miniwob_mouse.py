@@ -201,3 +201,35 @@ def _use_slider_2(obs: Observation, mem: dict) -> Action:
         if action is not None:
             return action
     return click(submit_button(obs))
+
+
+# ---------------------------------------------------------------- text selection by dragging
+def select_block(e: Element) -> Action:
+    """Drag from before the first character of a text block to the end of its last line."""
+    x, y, w, h = e.bbox
+    line = min(h, 11.0)
+    return Action.drag([(x + 0.5, y + line / 2), (x + w / 2, y + h / 2), (x + w - 0.5, y + h - line / 2)])
+
+
+@oracle("highlight-text", "highlight-text-2")
+def _highlight_text(obs: Observation, mem: dict) -> Action:
+    block = by_attr_any(obs, "id", "randomText")
+    if block is None:
+        return Action.noop()
+    m = re.search(r"the (\d)(?:st|nd|rd) paragraph", obs.instruction)
+    if m:
+        paragraphs = [e for e in obs.children(block.id) if e.tag == "p"]
+        block = paragraphs[int(m.group(1)) - 1]
+    return step_once(mem, "selected", select_block(block), click(submit_button(obs)))
+
+
+@oracle("resize-textarea")
+def _resize_textarea(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"the (width|height) is (smaller|larger)", obs.instruction)
+    grip = first([e for e in obs.elements if "ui-resizable-se" in e.attrs.get("class", "").split() and e.visible])
+    if m is None or grip is None:
+        return Action.noop()
+    sign = 1 if m.group(2) == "larger" else -1
+    dx, dy = (15 * sign, 0) if m.group(1) == "width" else (0, 15 * sign)
+    x, y = centre(grip)
+    return step_once(mem, "resized", drag_between((x, y), (x + dx, y + dy)), click(submit_button(obs)))
