@@ -253,10 +253,3 @@ def main(cfg: Any) -> dict[str, Any]:
     print_table(results, Console())
     results["paths"] = {k: str(p) for k, p in paths.items()}
     return results
-
-
-if __name__ == "__main__":  # python -m components.bench seq_lens=[1024,2048] variants=[dense]
-    from zoo.config import parse_tool_config
-    from zoo.schema.tools import BenchConfig
-
-    main(parse_tool_config(BenchConfig, sys.argv[1:]))

@@ -1,6 +1,6 @@
 """Fixture inputs for the ``zoo report`` tests, laid out exactly as the real commands write them.
 
-Run dirs get a real composed ``config.yaml`` (zoo.config.compose + zoo.runs.save_config) and a
+Run dirs get a real composed ``config.yaml`` (zoo.config.compose + zoo.train.runs.save_config) and a
 CSVLogger-style ``metrics.csv``; benchmark results are per-episode outcomes drawn from a seeded
 generator and summarised into the results schema; the Optuna study is a real (cheap) study run
 by ``zoo.search.run_study``.  Nothing here is a real agent's score: the tests check how the
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from zoo.config import compose, parse_tool_config
-from zoo.runs import save_config
+from zoo.train.runs import save_config
 
 TASKS = ["click-test", "click-button", "focus-text", "enter-text"]
 
@@ -111,7 +111,7 @@ def write_curve(path: Path, updates: int, final: float, seed: int, env_steps: bo
 def make_run(root: Path, strategy: int, name: str, overrides: list[str], rates: dict[str, float], seed: int,
              env_steps: bool = True) -> Path:
     cfg = compose([f"strategy={strategy}", f"run_root={root}", f"name={name}", *overrides], validate_choices=False)
-    run_dir = root / f"strategy{strategy}" / name
+    run_dir = root / {1: "foundation", 2: "compressive_rl"}[strategy] / name
     (run_dir / "checkpoints").mkdir(parents=True)
     save_config(cfg, run_dir)
     torch.save({"state_dict": {"w": torch.zeros(100 * (seed + 3), 100)}, "global_step": 1},

@@ -38,14 +38,14 @@ def slow_quadratic(trial, space, overrides) -> dict:
 
 
 def lightning_objective(trial, space, overrides) -> dict:
-    """A real Lightning fit through ``zoo.training.make_trainer`` with the search's pruning callback:
+    """A real Lightning fit through ``zoo.train.trainer.make_trainer`` with the search's pruning callback:
     a toy regression whose logged ``train/success_rate`` rises faster with a better learning rate."""
     import lightning as L
     import torch
 
-    from zoo.runs import new_run_dir
+    from zoo.train.runs import new_run_dir
     from zoo.search import make_pruning_callback
-    from zoo.training import extra_callbacks, make_trainer
+    from zoo.train.trainer import make_trainer
 
     cfg = compose(overrides, validate_choices=False)
 
@@ -69,8 +69,8 @@ def lightning_objective(trial, space, overrides) -> dict:
     loader = torch.utils.data.DataLoader(data, batch_size=8)
     run_dir = new_run_dir(cfg)
     model = Toy()
-    with extra_callbacks(make_pruning_callback(trial, space.metric)):
-        make_trainer(cfg, run_dir, checkpoint=False).fit(model, loader)
+    pruning = make_pruning_callback(trial, space.metric)
+    make_trainer(cfg, run_dir, checkpoint=False, callbacks=[pruning]).fit(model, loader)
     loss = float(((x @ model.w.detach() - data.tensors[1]) ** 2).mean())
     return {"success": math.exp(-loss), "params": 4, "time_s": 0.0, "run_dir": str(run_dir)}
 

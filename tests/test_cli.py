@@ -25,7 +25,7 @@ def test_config_prints_the_composed_config():
     out = zoo("config", "strategy=2", "model.attention=infini")
     assert out.returncode == 0, out.stderr
     cfg = yaml.safe_load(out.stdout)
-    assert cfg["strategy"] == 2 and cfg["model"]["attention"]["name"] == "infini"
+    assert cfg["strategy"] == "compressive_rl" and cfg["model"]["attention"]["name"] == "infini"
     assert cfg["model"]["attention"]["segment_len"] > 0 and "ppo" in cfg
 
 

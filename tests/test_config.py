@@ -6,14 +6,14 @@ from omegaconf import OmegaConf
 
 from zoo.config import CONFIG_DIR, GROUPS, compose, group_choices, parse_tool_config
 from zoo.core.errors import ZooError
-from zoo.runs import find_resume_dir, new_run_dir, save_config
+from zoo.train.runs import find_resume_dir, new_run_dir, save_config
 from zoo.schema.tools import BenchConfig
 
 
 def test_defaults_compose_for_both_strategies():
     s1, s2 = compose(["strategy=1"]), compose([])
-    assert s1.strategy == 1 and s1.stage == "all" and "foundation" in s1 and "ppo" not in s1
-    assert s2.strategy == 2 and "ppo" in s2 and "foundation" not in s2
+    assert s1.strategy == "foundation" and s1.stage == "all" and "foundation" in s1 and "ppo" not in s1
+    assert s2.strategy == "compressive_rl" and "ppo" in s2 and "foundation" not in s2
     assert s2.model.attention.name == "xl"  # configs/strategy2.yaml selects the xl group file
 
 
@@ -71,7 +71,7 @@ def test_config_file_names_its_strategy(tmp_path):
     best = tmp_path / "best.yaml"
     best.write_text("strategy: 1\nstage: sft\n")
     cfg = compose([f"config={best}"])
-    assert cfg.strategy == 1 and cfg.stage == "sft" and "foundation" in cfg
+    assert cfg.strategy == "foundation" and cfg.stage == "sft" and "foundation" in cfg
 
 
 def test_yaml_layer_with_unknown_key_names_the_file(tmp_path):
@@ -92,7 +92,7 @@ def test_run_dirs_never_overwrite_and_resume_finds_them(tmp_path):
     cfg = compose([f"run_root={tmp_path}", "name=exp"])
     first, second = new_run_dir(cfg), new_run_dir(cfg)
     assert first != second and first.name == "exp" and second.name == "exp-2"
-    assert first.parent == tmp_path / "strategy2"
+    assert first.parent == tmp_path / "compressive_rl"
     save_config(cfg, first)
     assert OmegaConf.load(first / "config.yaml").name == "exp"
     ckpt = first / "checkpoints" / "last.ckpt"
@@ -102,6 +102,79 @@ def test_run_dirs_never_overwrite_and_resume_finds_them(tmp_path):
         find_resume_dir(str(second))
 
 
-def test_every_yaml_under_configs_parses():
-    for path in CONFIG_DIR.rglob("*.yaml"):
-        assert OmegaConf.load(path) is not None, path
+def _strategies() -> list[str]:
+    from zoo.config import load_plugins
+    from zoo.train.plugin import strategy_names
+
+    load_plugins()
+    return strategy_names()
+
+
+def _check_run_layer(path) -> None:
+    """defaults.yaml and configs/strategy/<name>.yaml: the full run config of every strategy."""
+    names = _strategies() if path.name == "defaults.yaml" else [path.stem]
+    for name in names:
+        assert compose([f"strategy={name}"]).strategy == name
+
+
+def _check_group(path) -> None:
+    """configs/<group>/<choice>.yaml: selected on every strategy whose schema has the key (at least one)."""
+    from zoo.config import schema_of
+
+    key = next(k for k, g in GROUPS.items() if g == path.parent.name)
+    composed = 0
+    for name in _strategies():
+        if OmegaConf.select(schema_of(name), key) is None:
+            continue
+        cfg = compose([f"strategy={name}", f"{key}={path.stem}"])
+        assert OmegaConf.select(cfg, key).name == path.stem
+        composed += 1
+    assert composed, f"no strategy's schema has {key}"
+
+
+def _check_suite(path) -> None:
+    """configs/suite/<name>.yaml: a description and registered tasks, usable as env.suite."""
+    from zoo.web.suites import resolve_tasks
+
+    data = OmegaConf.load(path)
+    assert set(data) == {"description", "tasks"} and data.description, path
+    assert resolve_tasks(path.stem, None)  # every task registered
+    assert compose([f"env.suite={path.stem}"]).env.suite == path.stem
+
+
+def _check_search_space(path) -> None:
+    """configs/search/<strategy>.yaml: a valid space whose fixed values and first choices compose."""
+    from zoo.search_space import load_space
+
+    strategy = str(OmegaConf.load(path).strategy)
+    space = load_space(str(path), strategy)
+    first = {p.key: p.choices[0] if p.type == "categorical" else int(p.low) if p.type == "int" else p.low
+             for p in space.params if not p.when}
+    compose([f"strategy={strategy}", *space.overrides(first)])
+
+
+SHIPPED_CHECKS = {"defaults.yaml": _check_run_layer, "strategy": _check_run_layer, "suite": _check_suite,
+                  "search": _check_search_space, **{g: _check_group for g in GROUPS.values()}}
+
+
+@pytest.mark.parametrize("rel", sorted(str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob("*.yaml")))
+def test_every_shipped_config_file_composes_against_the_schema(rel):
+    """Every YAML file under configs/ goes through the loader that uses it (a file with an unknown
+    key, a bad value or a missing task fails here); a new kind of file needs a check added."""
+    path = CONFIG_DIR / rel
+    kind = path.parts[len(CONFIG_DIR.parts)] if path.parent != CONFIG_DIR else path.name
+    assert kind in SHIPPED_CHECKS, f"no schema check for configs/{rel}: add one to SHIPPED_CHECKS"
+    SHIPPED_CHECKS[kind](path)
+
+
+def test_a_shipped_group_file_with_an_unknown_key_fails_to_compose(tmp_path, monkeypatch):
+    """The check above can fail: the same composition rejects a group file with a misspelt key."""
+    import shutil
+
+    import zoo.config
+
+    configs = shutil.copytree(CONFIG_DIR, tmp_path / "configs")
+    (configs / "attention" / "xl.yaml").write_text("name: xl\nmem_lenn: 4\n")
+    monkeypatch.setattr(zoo.config, "CONFIG_DIR", configs)
+    with pytest.raises(ZooError, match="mem_lenn"):
+        _check_group(configs / "attention" / "xl.yaml")

@@ -1,7 +1,7 @@
-"""Process ranks read from each launcher's environment (zoo/distributed.py), before any Trainer exists."""
+"""Process ranks read from each launcher's environment (zoo/train/distributed.py), before any Trainer exists."""
 import pytest
 
-from zoo.distributed import global_rank, local_rank, processes_per_node
+from zoo.train.distributed import global_rank, local_rank, processes_per_node
 
 LAUNCH_VARS = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NTASKS")
 

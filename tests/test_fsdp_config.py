@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from components.block import Block
 from zoo.core.errors import ZooError
-from zoo.training import build_strategy
+from zoo.train.trainer import build_strategy
 
 
 def trainer_cfg(**kw):

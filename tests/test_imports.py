@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-PACKAGES = ["zoo", "zoo.cli", "zoo.config", "zoo.training", "components", "strategies", "zoo.web"]
+PACKAGES = ["zoo", "zoo.cli", "zoo.config", "zoo.train.trainer", "components", "strategies", "zoo.web"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from zoo.core.errors import ZooError
-from zoo.core.registry import Registry, family, load_all
+from zoo.config import load_plugins as load_all
+from zoo.core.registry import Registry, family
 
 EXPECTED = {"attention": {"dense", "sliding", "xl", "infini", "ring"}, "tokenizer": {"patch", "vq", "clip"},
             "head": {"pointer", "value", "lm", "reward"}}
@@ -33,7 +34,7 @@ def test_component_families_are_filled(name):
 
 
 def test_task_family_covers_the_default_suites():
-    from zoo.suites import suite_names, suite_tasks
+    from zoo.web.suites import suite_names, suite_tasks
 
     load_all()
     tasks = family("task")

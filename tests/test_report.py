@@ -65,13 +65,13 @@ def test_wilson_interval_matches_known_values():
 def test_gather_reads_runs_baselines_studies(full_report):
     root = full_report.parents[2]
     g = gather(root / "runs", root / "reports/bench", root / "reports/search")
-    assert sorted(r.name for r in g.runs) == ["strategy1/dense-old", "strategy1/sliding-seed0", "strategy2/dense-seed0",
-                                             "strategy2/infini-seed0", "strategy2/xl-seed0"]
+    assert sorted(r.name for r in g.runs) == ["foundation/dense-old", "foundation/sliding-seed0", "compressive_rl/dense-seed0",
+                                             "compressive_rl/infini-seed0", "compressive_rl/xl-seed0"]
     assert sorted(b.label for b in g.baselines) == ["oracle", "random"]
     for r in g.runs:
         assert r.scored is not None and set(r.scored.tasks) == set(TASKS) and r.scored.episodes == 32
         assert r.params and r.curve
-    assert [s["study"] for s in g.studies] == ["strategy2-strategy2"]
+    assert [s["study"] for s in g.studies] == ["compressive_rl-compressive_rl"]
     assert not g.problems
 
 
@@ -79,27 +79,27 @@ def test_learning_curve_lays_stages_end_to_end(full_report):
     root = full_report.parents[2]
     from omegaconf import OmegaConf
 
-    s1 = root / "runs/strategy1/sliding-seed0"
+    s1 = root / "runs/foundation/sliding-seed0"
     pts = learning_curve(s1, OmegaConf.load(s1 / "config.yaml"))
     assert len(pts) == 8 and pts[0]["step"] == 10 + 4  # SFT's 10 steps first; RL's success from its first round
     assert pts[0]["wall_s"] > 17.0  # ... and so does its wall time
     assert {p["metric"] for p in pts} == {"rl/search_success"}
     assert [p["env_steps"] for p in pts] == [30 * (k // 4) for k in range(4, 12)]  # the search's browser steps
-    s2 = root / "runs/strategy2/xl-seed0"
+    s2 = root / "runs/compressive_rl/xl-seed0"
     pts = learning_curve(s2, OmegaConf.load(s2 / "config.yaml"))
     assert [p["env_steps"] for p in pts] == [STEPS_PER_UPDATE * (k + 1) for k in range(20)]  # the cumulative
     assert {p["metric"] for p in pts} == {"train/success_rate"}  # column, never train/env_steps_per_s
-    old = root / "runs/strategy2/dense-seed0"  # logged before train/env_steps existed
+    old = root / "runs/compressive_rl/dense-seed0"  # logged before train/env_steps existed
     cfg = OmegaConf.load(old / "config.yaml")
     pts = learning_curve(old, cfg)
     per_update = cfg.ppo.rollout_steps * cfg.env.num_envs  # derived from the config
     assert [p["env_steps"] for p in pts[:2]] == [per_update, 2 * per_update]
     g = gather(root / "runs", root / "reports/bench", root / "reports/search")
     env_cell = {r.name: r.last("env_steps") for r in g.runs}
-    assert env_cell["strategy1/sliding-seed0"] == 60 and env_cell["strategy2/xl-seed0"] == 20 * STEPS_PER_UPDATE
-    assert env_cell["strategy1/dense-old"] is None
+    assert env_cell["foundation/sliding-seed0"] == 60 and env_cell["compressive_rl/xl-seed0"] == 20 * STEPS_PER_UPDATE
+    assert env_cell["foundation/dense-old"] is None
     html = full_report.read_text()
-    assert "Not on the env-steps plot" in html and "strategy1/dense-old" in html
+    assert "Not on the env-steps plot" in html and "foundation/dense-old" in html
 
 
 def test_report_files_tables_and_figures(full_report):
@@ -123,7 +123,7 @@ def test_report_files_tables_and_figures(full_report):
     # per-task table: every task, each cell a rate with its interval and episode count
     for task in TASKS:
         assert f"<td>{task}</td>" in html and f"| {task} |" in readme
-    s1 = json.loads((full_report.parents[2] / "runs/strategy1/sliding-seed0/results.json").read_text())
+    s1 = json.loads((full_report.parents[2] / "runs/foundation/sliding-seed0/results.json").read_text())
     wins, n = s1["overall"]["successes"], s1["overall"]["episodes"]
     lo, hi = wilson(wins, n)
     assert f"{100 * wins / n:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] (n={n})" in html  # overall, with its interval
@@ -208,14 +208,15 @@ def test_strategies_are_compared_on_the_tasks_both_were_scored_on(tmp_path):
 
     def run(strategy: int, name: str, attention: str, scores: dict[str, tuple[int, int]]) -> Run:
         tasks = {t: TaskScore(w, n) for t, (w, n) in scores.items()}
-        return Run(tmp_path / name, strategy, attention, None, Scored(name, {}, tasks))
+        return Run(tmp_path / name, {1: "foundation", 2: "compressive_rl"}[strategy], attention, None,
+                   Scored(name, {}, tasks))
 
     s1 = run(1, "s1", "sliding", {"click-test": (10, 10), "enter-text": (5, 10), "login-user": (0, 10)})
     s2_default = run(2, "s2-default", "xl", {t: (9, 10) for t in TASKS})  # rl-default
     s2_memory = run(2, "s2-memory", "xl", {"mp-recall-word": (10, 10)})  # best overall, nothing in common with s1
     g = Gathered(runs=[s1, s2_memory, s2_default])
     best, shared = sections.comparable_pair(g.runs)
-    assert best == {1: s1, 2: s2_default} and shared == {"click-test", "enter-text"}
+    assert best == {"foundation": s1, "compressive_rl": s2_default} and shared == {"click-test", "enter-text"}
     assert sections.scored_on(s2_default) == "rl-default" and sections.scored_on(s2_memory) == "rl-memory"
     assert sections.scored_on(s1) == "3 tasks"
 
@@ -224,7 +225,7 @@ def test_strategies_are_compared_on_the_tasks_both_were_scored_on(tmp_path):
     rows = {row[0]: dict(zip(table.headers, row)) for row in table.rows}
     assert table.headers[5] == "success on the 2 shared tasks"
     assert rows["Strategy 1"]["success on the 2 shared tasks"].startswith("75.0% ")  # 15 of 20, not 15 of 30
-    assert rows["Strategy 2"]["run"] == "strategy2/s2-default"
+    assert rows["Strategy 2"]["run"] == "compressive_rl/s2-default"
     assert rows["Strategy 2"]["success on the 2 shared tasks"].startswith("90.0% ")
 
     variants = sections.attention_variants(ctx, g).blocks[0]

@@ -40,7 +40,7 @@ def write_space(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-def load_study(tmp_path: Path, name: str = "strategy2-strategy2"):
+def load_study(tmp_path: Path, name: str = "compressive_rl-compressive_rl"):
     return optuna.load_study(study_name=name, storage=open_storage(None, tmp_path / "out"))
 
 
@@ -78,13 +78,13 @@ def test_bad_search_space_is_one_clear_line(tmp_path, case):
 
 
 def test_unknown_space_name_lists_the_shipped_spaces():
-    with pytest.raises(ZooError, match=r"unknown search space 'strategy3'.*valid choices: strategy1, strategy2"):
+    with pytest.raises(ZooError, match=r"unknown search space 'strategy3'.*valid choices: compressive_rl, foundation"):
         load_space("strategy3", strategy=2)
 
 
 @pytest.mark.parametrize("strategy", [1, 2])
 def test_shipped_spaces_load_and_compose(strategy):
-    space = load_space(f"configs/search/strategy{strategy}.yaml", strategy)
+    space = load_space(f"configs/search/{ {1: 'foundation', 2: 'compressive_rl'}[strategy]}.yaml", strategy)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     for _ in range(8):  # every sampled combination composes into a valid run config
         values = space.sample(study.ask())
@@ -95,7 +95,7 @@ def test_shipped_spaces_load_and_compose(strategy):
 
 
 def test_conditional_parameters_follow_their_parent(tmp_path):
-    space = load_space("configs/search/strategy2.yaml", 2)
+    space = load_space("configs/search/compressive_rl.yaml", 2)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     seen = set()
     for _ in range(20):
@@ -129,7 +129,7 @@ def test_study_writes_best_config_that_zoo_fit_accepts(tmp_path):
     assert [t["state"] for t in summary["trials"]] == ["COMPLETE"] * 5
     best = summary["best"]
     assert best["values"][0] == max(t["values"][0] for t in summary["trials"])
-    on_disk = json.loads((tmp_path / "out/strategy2-strategy2/study.json").read_text())
+    on_disk = json.loads((tmp_path / "out/compressive_rl-compressive_rl/study.json").read_text())
     assert on_disk["schema"] == "actionzoo.study/1" and len(on_disk["trials"]) == 5 and on_disk["importance"]
     best_yaml = Path(summary["best_config"])
     cfg = compose([f"config={best_yaml}"])  # what `zoo fit config=best.yaml` composes
@@ -174,7 +174,7 @@ def test_success_and_time_objective(tmp_path):
                                             and o["values"] != t["values"] for o in complete)]
     assert summary["best"]["values"] in [t["values"] for t in front]  # the pick is Pareto-optimal
     assert summary["best"]["values"][0] == max(t["values"][0] for t in front)  # ... favouring success
-    assert compose([f"config={summary['best_config']}"]).strategy == 2  # and gives a config zoo fit accepts
+    assert compose([f"config={summary['best_config']}"]).strategy == "compressive_rl"  # and gives a config zoo fit accepts
 
 
 def test_pruning_through_lightning_metric(tmp_path):
@@ -200,7 +200,7 @@ def worker(tmp_path: Path, kind: str, *extra: str) -> subprocess.Popen:
 
 
 def wait_for_complete(tmp_path: Path, n: int, proc: subprocess.Popen, timeout: float = 90) -> None:
-    path = tmp_path / "out/strategy2-strategy2/study.json"
+    path = tmp_path / "out/compressive_rl-compressive_rl/study.json"
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""

@@ -71,5 +71,5 @@ def test_real_trials_score_on_the_benchmark_and_give_a_fit_config(tmp_path):
     assert cfg.ppo.lr == pytest.approx(study["best"]["params"]["ppo.lr"])
     # ... and that config trains and scores
     zoo("fit", f"config={best}", "trainer.max_steps=1", f"run_root={tmp_path / 'fit'}", "name=best")
-    results = json.loads((tmp_path / "fit/strategy2/best/results.json").read_text())
+    results = json.loads((tmp_path / "fit/compressive_rl/best/results.json").read_text())
     assert results["overall"]["episodes"] == 2 and results["run"]["attention"] == cfg.model.attention.name

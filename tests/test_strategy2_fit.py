@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from zoo.config import compose
-from zoo.runs import new_run_dir, save_config
+from zoo.train.runs import new_run_dir, save_config
 
 TINY = ["strategy=2", "model.dim=32", "model.n_layers=2", "model.n_heads=2", "model.vocab_size=300",
         "model.max_elements=24", "env.num_envs=2", "env.tasks=[click-button]", "env.max_episode_steps=4",
@@ -25,8 +25,8 @@ def metrics_rows(run_dir):
 @pytest.mark.browser
 @pytest.mark.parametrize("attention", ["xl"])
 def test_tiny_fit_resume_and_load(tmp_path, attention):
-    from strategies import load_agent
-    from strategies.compressive_rl import fit
+    from zoo.train.plugin import load_agent
+    from strategies.compressive_rl.fit import fit
 
     cfg = compose(TINY + [f"run_root={tmp_path}", f"model.attention={attention}"])
     run_dir = new_run_dir(cfg)
@@ -56,8 +56,15 @@ def test_tiny_fit_resume_and_load(tmp_path, attention):
     # the schedule resumes at its step, stretched over the new trainer.max_steps=3
     assert float(metrics_rows(run_dir)[-1]["train/lr"]) == pytest.approx(lr / 3)
 
-    # the checkpoint loads back, through the strategy-dispatching loader, as a benchmark agent
+    # the checkpoint loads back, through the strategy-dispatching loader, as a benchmark agent that
+    # acts with the trained weights (the page below has one actionable element, so acting alone
+    # would not tell a reload from a fresh model)
     agent = load_agent(ckpt)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+    trained = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
+    reloaded = agent.model.state_dict()
+    assert trained and set(trained) == set(reloaded)
+    assert all(torch.equal(trained[k], reloaded[k].cpu()) for k in trained)
     from zoo.web.types import Element, Observation
 
     obs = Observation("click-button", 'Click on the "ok" button.', [

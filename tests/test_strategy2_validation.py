@@ -56,7 +56,7 @@ def test_search_prunes_on_the_modules_validation_metric(tmp_path):
     which the search's pruning callback reports to the trial (only then), and the trial is pruned."""
     from zoo.config import compose
     from zoo.search import make_pruning_callback
-    from zoo.training import extra_callbacks, make_trainer
+    from zoo.train.trainer import make_trainer
 
     L.seed_everything(0, verbose=False)
     module = tiny_module("xl", val_every=1, val_episodes=2, rollout_steps=4, update_epochs=1, minibatches=1)
@@ -64,10 +64,10 @@ def test_search_prunes_on_the_modules_validation_metric(tmp_path):
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(upper=-1.0))
     trial = study.ask()  # the pruner stops any trial at its first report (a success rate is > -1)
     cfg = compose(["strategy=2", "trainer.max_steps=3", "trainer.progress=false", "ppo.val_every=1"])
-    with extra_callbacks(make_pruning_callback(trial, "val/success_rate")):
-        trainer = make_trainer(cfg, tmp_path, stage="ppo", checkpoint=False, **validation_options(cfg))
-        with pytest.raises(optuna.TrialPruned, match=r"val/success_rate=.* at step 1"):
-            trainer.fit(module)
+    trainer = make_trainer(cfg, tmp_path, stage="ppo", checkpoint=False,
+                           callbacks=[make_pruning_callback(trial, "val/success_rate")], **validation_options(cfg))
+    with pytest.raises(optuna.TrialPruned, match=r"val/success_rate=.* at step 1"):
+        trainer.fit(module)
     reported = study.trials[0].intermediate_values
     assert list(reported) == [1] and reported[1] in (0.0, 0.5, 1.0)  # reported by the validation after update 1
     assert float(trainer.callback_metrics["train/env_steps"]) == 4 * 2  # cumulative: rollout_steps x envs

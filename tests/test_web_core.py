@@ -10,7 +10,7 @@ from zoo.config import parse_tool_config
 from zoo.core.errors import ZooError
 from zoo.core.registry import family
 from zoo.schema.tools import BenchConfig
-from zoo.suites import resolve_tasks, suite_tasks
+from zoo.web.suites import resolve_tasks, suite_tasks
 from zoo.web.agents import OracleAgent, RandomAgent
 from zoo.web.bench import make_agent, results_path
 from zoo.web.tasks.oracle import ORACLES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zoo.suites import suite_tasks
+from zoo.web.suites import suite_tasks
 from zoo.web.agents import OracleAgent
 from zoo.web.bench import evaluate
 

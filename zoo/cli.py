@@ -15,15 +15,15 @@ EXIT_USAGE = 2
 
 EPILOG = """examples:
   zoo fit                                   # strategy 2 on the embedded default (CPU, minutes)
-  zoo fit strategy=1 stage=sft              # one stage of strategy 1
+  zoo fit strategy=1 stage=sft              # one stage of strategy 1 (foundation)
   zoo fit strategy=2 model.attention=infini trainer.max_steps=200
-  zoo fit resume=runs/strategy2/NAME        # continue a run from its last checkpoint
+  zoo fit resume=runs/compressive_rl/NAME   # continue a run from its last checkpoint
   zoo config strategy=2 model.attention=xl  # print the fully composed config
   zoo list attention                        # registered components of a family
   zoo bench agent=oracle suite=miniwob-core episodes=10
   zoo bench env contexts=[1,2,4]            # harness throughput
   zoo bench attention seq_lens=[1024,4096]  # attention time/memory scaling
-  zoo search strategy=2 trials=8 space=configs/search/strategy2.yaml
+  zoo search strategy=2 trials=8 space=configs/search/compressive_rl.yaml
   zoo report name=latest
 """
 
@@ -57,13 +57,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from zoo.config import GROUPS, group_choices
+    from zoo.config import GROUPS, group_choices, load_plugins
     from zoo.core.errors import unknown
-    from zoo.core.registry import load_all
+    from zoo.train.plugin import get_strategy
 
-    families = dict(load_all())
-    extra = {"suite": None, "strategy": None}
-    valid = sorted(list(families) + list(extra))
+    families = dict(load_plugins())
+    extra = {"suite": None}
+    valid = sorted(set(families) | set(extra))
     if args.family and args.family not in valid:
         raise unknown("family", args.family, valid)
     console = Console()
@@ -73,13 +73,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         table.add_column("name", style="bold")
         table.add_column("description")
         if fam == "suite":
-            from zoo.suites import suite_names, suite_tasks
+            from zoo.web.suites import suite_names, suite_tasks
 
             for name in suite_names():
                 table.add_row(name, ", ".join(suite_tasks(name)))
         elif fam == "strategy":
-            table.add_row("1", "multimodal foundation model -> SFT instructions -> RL with tree search")
-            table.add_row("2", "PPO agent with compressive memory (Transformer-XL / Infini-attention)")
+            for name in families[fam].names():
+                spec = get_strategy(name)
+                aliases = f" (alias {', '.join(spec.aliases)})" if spec.aliases else ""
+                table.add_row(name + aliases, f"{spec.label}: {spec.description}")
         else:
             for name, doc in families[fam].describe().items():
                 table.add_row(name, doc)
@@ -91,38 +93,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    import lightning as L
-    from omegaconf import OmegaConf
-
-    from zoo.config import compose
-    from zoo.runs import find_resume_dir, new_run_dir, save_config
-
-    overrides = list(args.overrides)
-    resume = next((v for k, v in (o.split("=", 1) for o in overrides if "=" in o) if k == "resume"), None)
-    if resume:
-        run_dir = find_resume_dir(resume)
-        saved = OmegaConf.load(run_dir / "config.yaml")
-        # the saved config is the base; new overrides (e.g. a larger max_steps) apply on top
-        overrides = [f"strategy={saved.strategy}", f"config={run_dir / 'config.yaml'}"] + overrides
-    cfg = compose(overrides)
-    fit = _entry(strategy_module_name(cfg.strategy), "fit")
-    if not resume:
-        run_dir = new_run_dir(cfg)
-    save_config(cfg, run_dir)
-    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     from rich.console import Console
 
-    console = Console(stderr=True)
-    console.print(f"[bold]zoo fit[/] strategy={cfg.strategy} run_dir={run_dir}")
-    results = fit(cfg, Path(run_dir))
-    _print_results(results, run_dir)
+    from zoo.fitting import fit_run
+
+    def announce(cfg: Any, run_dir: Path) -> None:
+        Console(stderr=True).print(f"[bold]zoo fit[/] strategy={cfg.strategy} run_dir={run_dir}")
+
+    run = fit_run(list(args.overrides), on_run_dir=announce)
+    _print_results(run.results, run.run_dir)
     return 0
-
-
-def strategy_module_name(n: int) -> str:
-    from strategies import STRATEGIES
-
-    return STRATEGIES[n]
 
 
 def _print_results(results: Any, run_dir: Any) -> None:
@@ -159,7 +139,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         raise unknown("bench target", target, entries)
     cfg = parse_tool_config(BenchConfig, overrides)
-    _entry(*entries[target])(cfg)
+    if target == "harness":
+        from zoo.config import load_plugins
+        from zoo.train.plugin import load_agent
+
+        load_plugins()  # checkpoint agents come from the strategy registry
+        _entry(*entries[target])(cfg, load_agent=load_agent)
+    else:
+        _entry(*entries[target])(cfg)
     return 0
 
 
@@ -203,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (fn, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == "list":
-            p.add_argument("family", nargs="?", help="attention | tokenizer | head | task | suite | strategy")
+            p.add_argument("family", nargs="?", help="attention | tokenizer | head | task | suite | strategy | ...")
         else:
             p.add_argument("overrides", nargs="*", help="key=value overrides")
         p.set_defaults(fn=fn)

@@ -1,75 +1,46 @@
-"""Config composition on OmegaConf.
+"""Config composition on OmegaConf (the app layer: the config is typed here, once, and handed down).
 
 A run config is composed in this order, each layer checked against the typed schema:
 
-1. the structured schema (``Strategy1Config`` / ``Strategy2Config``),
-2. ``configs/defaults.yaml`` then ``configs/strategy<N>.yaml``,
+1. the structured schema: the run config dataclass the chosen strategy registered (zoo.train.plugin),
+2. ``configs/defaults.yaml`` then ``configs/strategy/<name>.yaml``,
 3. ``config=PATH`` (e.g. the best config written by ``zoo search``),
 4. group selections such as ``model.attention=infini`` (loads ``configs/attention/infini.yaml``),
 5. every other ``key=value`` override, in order.
 
-An unknown key, a bad value or an unknown choice raises ``ZooError`` with one line
-naming the key and the valid choices.
+An unknown key, a bad value, a value out of its declared range (zoo.schema.checks) or an unknown
+choice raises ``ZooError`` with one line naming the key and the valid choices, before anything is
+written.  Files are data: an interpolation (``${...}``, e.g. ``${oc.env:SECRET}``) in a config file
+or an override is refused, so no config can read the environment or run a resolver.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from zoo.core.errors import ZooError, did_you_mean, unknown
-from zoo.schema.env import EnvConfig
-from zoo.schema.foundation import FoundationConfig
-from zoo.schema.model import ModelConfig
-from zoo.schema.ppo import PPOConfig
-from zoo.schema.trainer import EvalConfig, TrainerConfig
-
-CONFIG_DIR = Path(os.environ.get("ZOO_CONFIG_DIR", Path(__file__).resolve().parents[1] / "configs"))
+from zoo.core.paths import CONFIG_DIR
+from zoo.schema.checks import check_values
+from zoo.train.plugin import get_strategy, resolve_strategy_name, strategy_names
 
 # key -> folder of configs/ whose YAML files are the choices for that key
 GROUPS = {"model.attention": "attention", "model.tokenizer": "tokenizer"}
-STAGES = ("pretrain", "sft", "rl", "all")
-ACCELERATORS = ("cpu", "gpu", "cuda", "auto", "mps")
-TRAINER_STRATEGIES = ("auto", "ddp", "fsdp", "fsdp_cpu")
+DEFAULT_STRATEGY = "compressive_rl"
+# Packages whose import fills the registries (components, tasks, strategies); ZOO_PLUGINS adds more,
+# comma-separated (a strategy or component family of your own, importable on PYTHONPATH).
+PLUGIN_PACKAGES = ("components", "zoo.web", "strategies")
 
 
-@dataclass
-class RunConfig:
-    """Fields every training run has.  name: run folder name (default: a timestamp).
-    run_root: where runs/<strategy>/<name>/ is created.  resume: a run dir or checkpoint to continue.
-    """
+def load_plugins() -> dict[str, Any]:
+    """Import every registering package (ours, then ``ZOO_PLUGINS``) and return the registry families."""
+    from zoo.core.registry import load_packages
 
-    strategy: int = 2
-    name: str | None = None
-    seed: int = 0
-    run_root: str = "runs"
-    resume: str | None = None
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    env: EnvConfig = field(default_factory=EnvConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-
-
-@dataclass
-class Strategy1Config(RunConfig):
-    """stage: pretrain | sft | rl | all (each stage resumes from the previous stage's checkpoint)."""
-
-    strategy: int = 1
-    stage: str = "all"
-    foundation: FoundationConfig = field(default_factory=FoundationConfig)
-
-
-@dataclass
-class Strategy2Config(RunConfig):
-    strategy: int = 2
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-
-
-SCHEMAS: dict[int, type] = {1: Strategy1Config, 2: Strategy2Config}
+    extra = [p.strip() for p in os.environ.get("ZOO_PLUGINS", "").split(",") if p.strip()]
+    return load_packages([*PLUGIN_PACKAGES, *extra])
 
 
 # ---------------------------------------------------------------- dotlist parsing
@@ -149,6 +120,7 @@ def load_yaml(path: str | Path, what: str) -> DictConfig:
         raise ZooError(f"cannot parse {what} {p}: {str(err).splitlines()[0]}") from None
     if not isinstance(data, DictConfig):
         raise ZooError(f"{what} {p} must hold a mapping of keys to values")
+    refuse_interpolation(data, "")
     return data
 
 
@@ -161,9 +133,32 @@ def _expand_groups(layer: DictConfig) -> DictConfig:
     return layer
 
 
-def parse_value(raw: str) -> Any:
+def refuse_interpolation(value: Any, what: str) -> None:
+    """One line if any string in ``value`` holds an OmegaConf interpolation or resolver call."""
+    if isinstance(value, (DictConfig, ListConfig)):
+        value = OmegaConf.to_container(value, resolve=False)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            refuse_interpolation(v, f"{what}.{k}" if what else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            refuse_interpolation(v, f"{what}[{i}]")
+    elif isinstance(value, str) and "${" in value:
+        raise ZooError(f"interpolation not allowed in '{what}': {value!r} (configs are data: write the value "
+                       "itself; ${...} could read the environment)")
+
+
+def parse_value(raw: str, key: str = "value") -> Any:
     """YAML-typed value of an override (``3`` -> int, ``[1,2]`` -> list, ``null`` -> None)."""
-    return raw if raw == "" else OmegaConf.from_dotlist([f"v={raw}"]).v
+    if "${" in raw:
+        refuse_interpolation(raw, key)
+    if raw == "":
+        return raw
+    try:
+        value = OmegaConf.to_container(OmegaConf.from_dotlist([f"v={raw}"]), resolve=False)["v"]
+    except Exception as err:  # noqa: BLE001 - any YAML error becomes one line
+        raise ZooError(f"bad value for '{key}': {raw!r} is not valid YAML ({str(err).splitlines()[0][:120]})") from None
+    return value
 
 
 def apply_overrides(cfg: DictConfig, schema: DictConfig, pairs: list[tuple[str, str]]) -> DictConfig:
@@ -172,7 +167,7 @@ def apply_overrides(cfg: DictConfig, schema: DictConfig, pairs: list[tuple[str, 
         if key in GROUPS and "." not in raw:
             cfg = _merge(cfg, OmegaConf.create({key.split(".")[0]: {key.split(".")[1]: load_group(key, raw)}}), key)
             continue
-        value = parse_value(raw)
+        value = parse_value(raw, key)
         layer = OmegaConf.create()
         OmegaConf.update(layer, key, value, merge=True)
         cfg = _merge(cfg, layer, f"override {key}={raw}")
@@ -180,7 +175,8 @@ def apply_overrides(cfg: DictConfig, schema: DictConfig, pairs: list[tuple[str, 
 
 
 # ---------------------------------------------------------------- run configs
-def strategy_of(pairs: list[tuple[str, str]], default: int = 2) -> int:
+def strategy_of(pairs: list[tuple[str, str]], default: str = DEFAULT_STRATEGY) -> str:
+    """The registered name of the strategy asked for (``strategy=``, else a ``config=`` file's, else the default)."""
     raw = next((v for k, v in pairs if k == "strategy"), None)
     if raw is None:  # a config=PATH file (e.g. a search's best.yaml) may name its strategy
         for path in [v for k, v in pairs if k == "config"][::-1]:
@@ -188,29 +184,30 @@ def strategy_of(pairs: list[tuple[str, str]], default: int = 2) -> int:
             if saved is not None:
                 raw = str(saved)
                 break
-    if raw is None:
-        return default
-    try:
-        n = int(raw)
-    except ValueError:
-        n = None  # type: ignore[assignment]
-    if n not in SCHEMAS:
-        raise unknown("strategy", raw, SCHEMAS)
-    return n
+    return resolve_strategy_name(default if raw is None else raw)
+
+
+def schema_of(strategy: str) -> DictConfig:
+    return OmegaConf.structured(get_strategy(strategy).config)
 
 
 def compose(overrides: list[str] | None = None, validate_choices: bool = True) -> DictConfig:
     """The fully composed, validated run config for ``zoo fit`` / ``zoo config``."""
+    load_plugins()
     pairs = split_overrides(list(overrides or []))
-    n = strategy_of(pairs)
-    schema = OmegaConf.structured(SCHEMAS[n])
+    name = strategy_of(pairs)
+    schema = schema_of(name)
     cfg = schema.copy()
-    layers = [CONFIG_DIR / "defaults.yaml", CONFIG_DIR / f"strategy{n}.yaml"]
+    layers = [CONFIG_DIR / "defaults.yaml"]
+    if (CONFIG_DIR / "strategy" / f"{name}.yaml").is_file():  # a plug-in strategy may ship no YAML layer
+        layers.append(CONFIG_DIR / "strategy" / f"{name}.yaml")
     layers += [Path(v) for k, v in pairs if k == "config"]
     for path in layers:
         layer = _expand_groups(load_yaml(path, "config file"))
+        layer.pop("strategy", None)  # the strategy is chosen above; a file's own entry may be an alias
         _check_layer(schema, layer, str(path))
         cfg = _merge(cfg, layer, str(path))
+    cfg.strategy = name
     rest = [(k, v) for k, v in pairs if k not in ("strategy", "config")]
     cfg = apply_overrides(cfg, schema, rest)
     if validate_choices:
@@ -219,9 +216,11 @@ def compose(overrides: list[str] | None = None, validate_choices: bool = True) -
 
 
 def parse_tool_config(schema_cls: type, overrides: list[str]) -> DictConfig:
-    """Config of a non-training command (bench/search/report): schema + key=value overrides."""
+    """Config of a non-training command (bench/search/report): schema + key=value overrides, ranges checked."""
     schema = OmegaConf.structured(schema_cls)
-    return apply_overrides(schema.copy(), schema, split_overrides(overrides))
+    cfg = apply_overrides(schema.copy(), schema, split_overrides(overrides))
+    check_values(schema_cls, cfg)
+    return cfg
 
 
 def check_choice(key: str, value: Any, choices: Any) -> None:
@@ -229,30 +228,43 @@ def check_choice(key: str, value: Any, choices: Any) -> None:
         raise unknown(f"value for '{key}'", value, choices)
 
 
-def validate(cfg: DictConfig) -> None:
-    """Check names against registries and fixed choice lists (imports the component packages)."""
-    from zoo.core.registry import load_all
+def check_devices(value: Any) -> None:
+    ok = (isinstance(value, int) and not isinstance(value, bool) and (value >= 1 or value == -1)) or value == "auto" \
+        or (isinstance(value, str) and value.isdigit() and int(value) >= 1) \
+        or (isinstance(value, (list, ListConfig)) and len(value) > 0
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value))
+    if not ok:
+        raise ZooError(f"bad value for 'trainer.devices': {value!r} (a count >= 1, -1 for all, \"auto\", "
+                       "or a list of device ids)")
 
-    families = load_all()
-    check_choice("trainer.accelerator", cfg.trainer.accelerator, ACCELERATORS)
-    check_choice("trainer.strategy", cfg.trainer.strategy, TRAINER_STRATEGIES)
-    if cfg.strategy == 1:
-        check_choice("stage", cfg.stage, STAGES)
+
+def validate(cfg: DictConfig) -> None:
+    """Check every value before anything is written: declared ranges (zoo.schema.checks), names against
+    the registries, the strategy's own checks."""
+    families = load_plugins()
+    spec = get_strategy(cfg.strategy)
+    check_values(spec.config, cfg)
+    check_devices(cfg.trainer.devices)
     for key, fam in (("model.attention.name", "attention"), ("model.tokenizer.name", "tokenizer")):
         if fam in families:
             check_choice(key, OmegaConf.select(cfg, key), families[fam].names())
-    if "task" in families:
-        from zoo.suites import suite_names
+    from zoo.web.suites import suite_names
 
-        if not cfg.env.tasks:
-            check_choice("env.suite", cfg.env.suite, suite_names())
-        for task in cfg.env.tasks:
-            check_choice("env.tasks", task, families["task"].names())
+    if not cfg.env.tasks:
+        check_choice("env.suite", cfg.env.suite, suite_names())
+    for task in cfg.env.tasks:
+        check_choice("env.tasks", task, families["task"].names())
+    if cfg.eval.suite:
+        check_choice("eval.suite", cfg.eval.suite, suite_names())
+    for task in cfg.eval.tasks or []:
+        check_choice("eval.tasks", task, families["task"].names())
     for name in ("dim", "n_layers", "n_heads"):
         if cfg.model[name] <= 0:
             raise ZooError(f"bad value for 'model.{name}': {cfg.model[name]} (must be > 0)")
     if cfg.model.dim % cfg.model.n_heads:
         raise ZooError(f"bad value for 'model.n_heads': {cfg.model.n_heads} does not divide model.dim={cfg.model.dim}")
+    if spec.check is not None:
+        spec.check(cfg)
 
 
 def to_yaml(cfg: DictConfig) -> str:

@@ -115,7 +115,7 @@ def make_pruner(name: str) -> Any:
 
 
 def study_name(cfg: DictConfig, space: SearchSpace) -> str:
-    return str(cfg.study or f"strategy{cfg.strategy}-{space.path.stem}")
+    return str(cfg.study or f"{cfg.strategy}-{space.path.stem}")
 
 
 def open_study(cfg: DictConfig, space: SearchSpace, name: str) -> Any:
@@ -146,7 +146,7 @@ def open_study(cfg: DictConfig, space: SearchSpace, name: str) -> Any:
         raise ZooError(f"study '{name}' was created with space {study.user_attrs['space']}; "
                        f"use another study= name for space={space.path}")
     study.set_user_attr("space", space.path.name)
-    study.set_user_attr("strategy", int(cfg.strategy))
+    study.set_user_attr("strategy", str(cfg.strategy))
     study.set_user_attr("objective", str(cfg.objective))
     study.set_user_attr("metric", space.metric)
     return study
@@ -221,9 +221,9 @@ def count_params(results: dict, run_dir: Path) -> int:
     for holder in (results, results.get("model") or {}):
         if isinstance(holder, dict) and isinstance(holder.get("params"), int):
             return int(holder["params"])
-    from zoo.runs import last_checkpoint
+    from zoo.train.runs import last_checkpoint
 
-    from zoo.training import load_checkpoint
+    from zoo.core.checkpoints import load_checkpoint
 
     ckpt = last_checkpoint(run_dir)
     if ckpt is None:
@@ -245,25 +245,15 @@ def overall_success(results: Any) -> float:
 
 
 def fit_objective(trial: Any, space: SearchSpace, overrides: list[str]) -> dict:
-    """Train and score one trial through the same pipeline as ``zoo fit``."""
-    import lightning as L
+    """Train and score one trial through the same path as ``zoo fit`` (zoo.fitting.fit_run)."""
+    from zoo.fitting import fit_run
 
-    import strategies
-    from zoo.config import compose
-    from zoo.runs import new_run_dir, save_config
-    from zoo.training import extra_callbacks
-
-    cfg = compose(overrides)
-    run_dir = new_run_dir(cfg)
-    save_config(cfg, run_dir)
-    trial.set_user_attr("run_dir", str(run_dir))
-    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     start = time.perf_counter()
-    with extra_callbacks(make_pruning_callback(trial, space.metric, space.metric_mode)):
-        results = strategies.strategy_module(int(cfg.strategy)).fit(cfg, run_dir)
+    run = fit_run(overrides, callbacks=[make_pruning_callback(trial, space.metric, space.metric_mode)],
+                  on_run_dir=lambda cfg, run_dir: trial.set_user_attr("run_dir", str(run_dir)))
     elapsed = time.perf_counter() - start
-    return {"success": overall_success(results), "time_s": elapsed, "params": count_params(results, run_dir),
-            "run_dir": str(run_dir)}
+    return {"success": overall_success(run.results), "time_s": elapsed, "params": count_params(run.results, run.run_dir),
+            "run_dir": str(run.run_dir)}
 
 
 # ---------------------------------------------------------------- running a study
@@ -314,11 +304,12 @@ def run_study(cfg: DictConfig, objective: TrialObjective | None = None) -> dict:
         raise unknown("pruner", cfg.pruner, PRUNERS)
     if int(cfg.trials) < 1:
         raise ZooError(f"bad value for 'trials': {cfg.trials} (must be >= 1)")
-    from zoo.config import SCHEMAS
+    from zoo.config import load_plugins
+    from zoo.train.plugin import resolve_strategy_name
 
-    if cfg.strategy not in SCHEMAS:
-        raise unknown("strategy", cfg.strategy, SCHEMAS)
-    space = load_space(str(cfg.space), int(cfg.strategy))
+    load_plugins()
+    cfg.strategy = resolve_strategy_name(cfg.strategy)
+    space = load_space(str(cfg.space or f"configs/search/{cfg.strategy}.yaml"), str(cfg.strategy))
     console = Console(stderr=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     name = study_name(cfg, space)

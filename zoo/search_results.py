@@ -3,7 +3,7 @@
 ``study.json`` (schema ``actionzoo.study/1``) is rewritten after every trial, so ``zoo report``
 can plot a study's history and parameter importance without opening the Optuna storage.
 ``best.yaml`` is the fully composed run config of the best trial, loadable as
-``zoo fit strategy=N config=<out>/<study>/best.yaml``.
+``zoo fit strategy=NAME config=<out>/<study>/best.yaml``.
 """
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def write_summary(study: Any, cfg: DictConfig, space: Any, out_dir: Path, import
     summary = {
         "schema": SCHEMA,
         "study": study.study_name,
-        "strategy": int(cfg.strategy),
+        "strategy": str(cfg.strategy),
         "storage": public_url(str(cfg.storage)) if cfg.storage else str(Path(cfg.out) / "optuna.db"),
         "space": str(space.path),
         "metric": space.metric,

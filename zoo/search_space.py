@@ -2,7 +2,7 @@
 
 Format (every top-level key is optional except ``params``)::
 
-    strategy: 2                      # the strategy this space is for (checked against strategy=)
+    strategy: compressive_rl         # the strategy this space is for (checked against strategy=)
     metric: train/success_rate       # logged Lightning metric reported to the pruner
     metric_mode: max                 # max: higher is better (success); min: lower is (a loss)
     fixed:                           # overrides applied to every trial (make trials fast)
@@ -74,7 +74,7 @@ class SearchSpace:
     fixed: dict[str, Any] = field(default_factory=dict)
     metric: str = DEFAULT_METRIC
     metric_mode: str = "max"
-    strategy: int | None = None
+    strategy: str | None = None
     description: str = ""
 
     def sample(self, trial: Any) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def format_value(value: Any) -> str:
 
 def resolve_space_path(space: str) -> Path:
     """``space=`` accepts a path or the stem of a file in ``configs/search/``."""
-    from zoo.config import CONFIG_DIR
+    from zoo.core.paths import CONFIG_DIR
 
     p = Path(space)
     if p.is_file():
@@ -201,9 +201,13 @@ def _parse_when(path: Path, p: Param, when: Any, earlier: dict[str, Param]) -> d
     return out
 
 
-def load_space(space: str, strategy: int) -> SearchSpace:
+def load_space(space: str, strategy: str) -> SearchSpace:
     """Read and check a search space file for ``strategy``; raises a one-line ``ZooError``."""
-    from zoo.config import SCHEMAS, load_yaml, split_overrides, apply_overrides
+    from zoo.config import apply_overrides, load_plugins, load_yaml, schema_of, split_overrides
+    from zoo.train.plugin import resolve_strategy_name
+
+    load_plugins()
+    strategy = resolve_strategy_name(strategy)
 
     path = resolve_space_path(space)
     data = OmegaConf.to_container(load_yaml(path, "search space"), resolve=True)
@@ -211,9 +215,9 @@ def load_space(space: str, strategy: int) -> SearchSpace:
     for k in data:
         if k not in TOP_KEYS:
             raise _bad(path, f"{unknown('top-level key', k, TOP_KEYS)}")
-    if data.get("strategy") is not None and data["strategy"] != strategy:
+    if data.get("strategy") is not None and resolve_strategy_name(data["strategy"]) != strategy:
         raise _bad(path, f"it is for strategy={data['strategy']}, but the study runs strategy={strategy}")
-    schema = OmegaConf.structured(SCHEMAS[strategy])
+    schema = schema_of(strategy)
     params_raw = data.get("params")
     if not isinstance(params_raw, dict) or not params_raw:
         raise _bad(path, "'params' must map at least one config key to a distribution")
@@ -240,7 +244,7 @@ def load_space(space: str, strategy: int) -> SearchSpace:
     if mode not in METRIC_MODES:
         raise _bad(path, f"{unknown('metric_mode', mode, METRIC_MODES)}")
     space_obj = SearchSpace(path=path, params=params, fixed=fixed, metric=metric, metric_mode=mode,
-                            strategy=data.get("strategy"), description=str(data.get("description", "")))
+                            strategy=strategy, description=str(data.get("description", "")))
     # every fixed value and every first choice must compose into a valid config (types, groups)
     probe = {p.key: p.choices[0] if p.type == "categorical" else int(p.low) if p.type == "int" else p.low
              for p in params}

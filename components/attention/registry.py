@@ -1,8 +1,18 @@
-"""The attention family: ``register_attention`` / ``create_attention`` / ``list_attention``.
+"""The attention family: ``register_attention`` / ``attention_config`` / ``create_attention``.
 
-``create_attention(name, dim, n_heads, **fields)`` takes the fields of
-``zoo.schema.model.AttentionConfig``; each variant uses the ones it needs and ignores the rest.
-A config object (dataclass, DictConfig or dict holding ``name``) may stand in for ``name``.
+Each variant declares its fields in its own ``Config`` dataclass (a subclass of
+``components.attention.base.AttentionConfig``) and is registered with it:
+
+    @register_attention("sliding")
+    class SlidingWindowAttention(Attention):
+        @dataclass
+        class Config(AttentionConfig):
+            window: int = 64
+
+``attention_config(spec)`` turns a spec (a name, or a mapping / DictConfig with ``name`` and the
+variant's fields, or a Config already made) into that variant's Config, once: an unknown field is
+a one-line ZooError naming the valid fields, a bad value one naming the value. The config layer
+calls it to check ``model.attention`` at compose time; modules take the typed Config from there.
 """
 from __future__ import annotations
 
@@ -10,29 +20,49 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from components.attention.base import Attention, AttentionConfig
 from zoo.core.errors import ZooError, did_you_mean
 from zoo.core.registry import family
-from zoo.schema.model import AttentionConfig
 
 _REGISTRY = family("attention")
-FIELDS = tuple(f.name for f in dataclasses.fields(AttentionConfig))
 
 
 def register_attention(name: str, doc: str | None = None):
-    return _REGISTRY.register(name, doc)
+    """Class decorator: registers a variant under ``name`` with its own ``Config`` dataclass."""
+    add = _REGISTRY.register(name, doc)
+
+    def deco(cls: type[Attention]) -> type[Attention]:
+        config = cls.__dict__.get("Config")
+        if config is None or not (dataclasses.is_dataclass(config) and issubclass(config, AttentionConfig)):
+            raise TypeError(f"attention '{name}' must declare its own Config (a dataclass subclass of AttentionConfig)")
+        config.name = name
+        return add(cls)
+
+    return deco
 
 
 def list_attention() -> list[str]:
     return _REGISTRY.names()
 
 
+def attention_class(name: str) -> type[Attention]:
+    return _REGISTRY.get(name)
+
+
+def attention_fields(name: str) -> tuple[str, ...]:
+    """The fields a variant declares (besides ``name``)."""
+    return tuple(f.name for f in dataclasses.fields(attention_class(name).Config))
+
+
 def as_dict(cfg: Any) -> dict[str, Any]:
-    """A plain dict from an AttentionConfig / DictConfig / mapping / bare name."""
+    """A plain dict from a dataclass / DictConfig / mapping / bare name."""
     if cfg is None:
         return {}
     if isinstance(cfg, str):
         return {"name": cfg}
-    if dataclasses.is_dataclass(cfg):
+    if isinstance(cfg, AttentionConfig):
+        return cfg.as_dict()
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
         return dataclasses.asdict(cfg)
     if not isinstance(cfg, Mapping):
         try:  # DictConfig without importing omegaconf eagerly
@@ -46,24 +76,31 @@ def as_dict(cfg: Any) -> dict[str, Any]:
     return dict(cfg)
 
 
-def attention_config(cfg: Any = None, **overrides: Any) -> dict[str, Any]:
-    """AttentionConfig defaults, then ``cfg``, then ``overrides``; unknown fields are a ZooError."""
-    merged = dataclasses.asdict(AttentionConfig())
-    for layer in (as_dict(cfg), overrides):
-        for key, value in layer.items():
-            if key not in merged:
-                raise ZooError(
-                    f"unknown attention field '{key}'{did_you_mean(key, FIELDS)}; valid fields: {', '.join(FIELDS)}"
-                )
-            merged[key] = value
-    return merged
-
-
-def create_attention(name: Any, dim: int, n_heads: int, **fields: Any):
-    """Build a registered variant: ``y, state = attn(x, state)``, ``attn.init_state(batch, device)``."""
-    if isinstance(name, str):
-        fields = attention_config(None, name=name, **fields)
+def attention_config(spec: Any = None, **overrides: Any) -> AttentionConfig:
+    """The variant's own Config from ``spec`` (None: dense), with ``overrides`` on top; checked."""
+    if isinstance(spec, AttentionConfig):
+        if not overrides:
+            return spec
+        base = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
+        fields: dict[str, Any] = {"name": spec.name, **base, **overrides}
     else:
-        fields = attention_config(name, **fields)
-    cls = _REGISTRY.get(fields.pop("name"))
-    return cls(dim=int(dim), n_heads=int(n_heads), **fields)
+        fields = {**as_dict(spec), **overrides}
+    name = fields.pop("name", None) or "dense"
+    cls = attention_class(str(name)).Config
+    valid = tuple(f.name for f in dataclasses.fields(cls))
+    for key in fields:
+        if key not in valid:
+            raise ZooError(
+                f"unknown attention field '{key}' for attention '{name}'{did_you_mean(key, valid)}; "
+                f"valid fields: {', '.join(('name',) + valid)}"
+            )
+    return cls(**fields)
+
+
+def create_attention(spec: Any, dim: int, n_heads: int, **fields: Any) -> Attention:
+    """Build a registered variant: ``y, state = attn(x, state)``, ``attn.init_state(batch, device)``.
+
+    ``spec``: a name, a mapping with ``name`` and fields, or a variant Config; ``fields`` go on top.
+    """
+    config = attention_config(spec, **fields)
+    return attention_class(config.name)(int(dim), int(n_heads), config)

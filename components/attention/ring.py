@@ -23,12 +23,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from components.attention.base import Attention
+from components.attention.base import Attention, AttentionConfig
 from components.attention.registry import register_attention
 from zoo.core.errors import ZooError
 
@@ -163,7 +164,11 @@ class RingAttentionFn(torch.autograd.Function):
 class RingAttention(Attention):
     """Ring attention across the ranks of a sequence-parallel group (dense on one process)."""
 
-    def forward(self, x: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
+    @dataclass
+    class Config(AttentionConfig):
+        """Only the shared fields (causal, dropout; dropout is not applied on the ring itself)."""
+
+    def forward(self, x: torch.Tensor, state: None = None, detach: Any = None) -> tuple[torch.Tensor, None]:
         q, k, v = self.qkv_heads(x)
         group = active_group()
         if group is None:

@@ -5,20 +5,24 @@ i-W+1 .. i, i.e. W keys counting itself. The FlexAttention idiom ``q - kv <= W``
 W+1 keys; ``keep_key`` below uses ``q - kv < W`` and is the single rule both backends share.
 Non-causal: keys i-(W-1)//2 .. i+W//2 (again exactly W).
 
-Backends: on CUDA, FlexAttention with a block mask (compiled once, cached per length); on CPU
-(and whenever dropout is active, which Flex lacks) SDPA over blocks of queries, each block
-attending to its own span of keys through a band mask, so memory grows as T*W, not T*T.
-FlexAttention has no CPU backward, hence SDPA there.
+Backends: on CUDA, FlexAttention with a block mask (compiled once, cached per length). On CPU,
+``blockwise_attention`` (components/attention/blockwise.py): blocks of queries, each over only the
+keys of its band, recomputed in backward, so memory stays near dense SDPA's at any length.
+With attention dropout in training (which neither Flex nor the blockwise kernel replays), SDPA
+over unfolded query blocks with a band mask, whose memory grows as T*W.
+FlexAttention has no CPU backward, hence not used there.
 """
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from components.attention.base import Attention, check_positive
+from components.attention.base import Attention, AttentionConfig, check_positive
+from components.attention.blockwise import Visibility, blockwise_attention
 from components.attention.registry import register_attention
 
 MIN_BLOCK = 128  # query block of the CPU path; small windows still get reasonably sized matmuls
@@ -103,23 +107,39 @@ def flex_sliding(q, k, v, window: int, causal: bool, compiled: bool = True) -> t
 
 @register_attention("sliding")
 class SlidingWindowAttention(Attention):
-    """Sliding-window sparse attention over exactly `window` keys (Flex on CUDA, banded SDPA on CPU)."""
+    """Sliding-window sparse attention over exactly `window` keys (Flex on CUDA, blockwise on CPU)."""
 
-    def __init__(self, dim: int, n_heads: int, window: int = 64, **kw: Any):
-        super().__init__(dim, n_heads, **kw)
-        self.window = check_positive("window", window)
-        self.backend = "auto"  # auto | sdpa | flex (tests force "flex" to check the mask on CPU)
-        self.query_block: int | None = None  # CPU path's query block (None: max(window, MIN_BLOCK))
+    @dataclass
+    class Config(AttentionConfig):
+        """window: number of keys each query sees, itself included (exactly W, not W+1)."""
 
-    def use_flex(self, q: torch.Tensor) -> bool:
+        window: int = 64
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            check_positive("window", self.window)
+
+    def __init__(self, dim: int, n_heads: int, config: Config | None = None):
+        super().__init__(dim, n_heads, config)
+        self.window = self.config.window
+        self.backend = "auto"  # auto | blockwise | sdpa | flex (tests force a backend to compare them)
+        self.query_block: int | None = None  # queries per block of the CPU paths (None: their default)
+
+    def pick_backend(self, q: torch.Tensor) -> str:
         if self.backend != "auto":
-            return self.backend == "flex"
-        return q.is_cuda and not (self.training and self.dropout > 0)
+            return self.backend
+        if self.training and self.dropout > 0:
+            return "sdpa"
+        return "flex" if q.is_cuda else "blockwise"
 
-    def forward(self, x: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
+    def forward(self, x: torch.Tensor, state: None = None, detach: Any = None) -> tuple[torch.Tensor, None]:
         q, k, v = self.qkv_heads(x)
-        if self.use_flex(q):
+        backend = self.pick_backend(q)
+        if backend == "flex":
             y = flex_sliding(q, k, v, self.window, self.causal, compiled=q.is_cuda)
+        elif backend == "blockwise":
+            before, after = window_bounds(self.window, self.causal)
+            y = blockwise_attention(q, k, v, Visibility(0, before, after), block=self.query_block)
         else:
             p = self.dropout if self.training else 0.0
             y = blocked_sliding_sdpa(q, k, v, self.window, self.causal, p, block=self.query_block)

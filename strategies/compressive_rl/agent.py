@@ -52,7 +52,7 @@ def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: 
     from strategies.compressive_rl.module import make_featurizer
     from strategies.compressive_rl.tokenizer import tokenizer_from_json
     from zoo.core.errors import ZooError
-    from zoo.training import checkpoint_exists, load_checkpoint
+    from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
 
     path = Path(checkpoint_path)
     if not checkpoint_exists(path):

@@ -1,7 +1,12 @@
-"""Strategy 2 (PPO with compressive memory) hyper-parameters (strategies/compressive_rl/)."""
+"""Strategy 2 (PPO with compressive memory): its run config and PPO hyper-parameters."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from zoo.core.errors import ZooError
+from zoo.schema.checks import at_least, between, greater_than
+from zoo.schema.run import RunConfig
 
 
 @dataclass
@@ -31,25 +36,50 @@ class PPOConfig:
     and log ``val/success_rate`` and ``val/episode_return`` (strategies/compressive_rl/validation.py).
     """
 
-    lr: float = 3e-4
-    rollout_steps: int = 16
-    gamma: float = 0.95
-    gae_lambda: float = 0.95
-    clip_coef: float = 0.2
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    update_epochs: int = 4
-    minibatches: int = 2
+    lr: float = field(default=3e-4, metadata=greater_than(0))
+    rollout_steps: int = field(default=16, metadata=at_least(1))
+    gamma: float = field(default=0.95, metadata=between(0, 1))
+    gae_lambda: float = field(default=0.95, metadata=between(0, 1))
+    clip_coef: float = field(default=0.2, metadata=greater_than(0))
+    ent_coef: float = field(default=0.01, metadata=at_least(0))
+    vf_coef: float = field(default=0.5, metadata=at_least(0))
+    update_epochs: int = field(default=4, metadata=at_least(1))
+    minibatches: int = field(default=2, metadata=at_least(1))
     norm_adv: bool = True
-    target_kl: float | None = None
+    target_kl: float | None = field(default=None, metadata=greater_than(0))
     anneal_lr: bool = True
     timeout_reward: float = -1.0
-    encoder_layers: int = 1
-    max_instruction_len: int = 48
-    max_spans: int = 16
-    max_options: int = 16
+    encoder_layers: int = field(default=1, metadata=at_least(0))
+    max_instruction_len: int = field(default=48, metadata=at_least(1))
+    max_spans: int = field(default=16, metadata=at_least(1))
+    max_options: int = field(default=16, metadata=at_least(1))
     greedy_eval: bool = True
-    tokenizer_steps: int = 4
+    tokenizer_steps: int = field(default=4, metadata=at_least(0))
     bptt: bool = True
-    val_every: int = 0
-    val_episodes: int = 2
+    val_every: int = field(default=0, metadata=at_least(0))
+    val_episodes: int = field(default=2, metadata=at_least(1))
+
+
+@dataclass
+class CompressiveRLRunConfig(RunConfig):
+    strategy: str = "compressive_rl"
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+
+
+def check_config(cfg: Any) -> None:
+    """Strategy 2's own value checks, run when the config is composed (before any run directory)."""
+    p = cfg.ppo
+    for key in ("rollout_steps", "update_epochs", "minibatches", "max_spans", "max_options", "max_instruction_len",
+                "val_episodes"):
+        if int(p[key]) <= 0:
+            raise ZooError(f"bad value for 'ppo.{key}': {p[key]} (must be > 0)")
+    if int(p.val_every) < 0:
+        raise ZooError(f"bad value for 'ppo.val_every': {p.val_every} (updates between validations; 0: none)")
+    if int(cfg.env.num_envs) <= 0:
+        raise ZooError(f"bad value for 'env.num_envs': {cfg.env.num_envs} (must be > 0)")
+    for key, value in (("model.dropout", cfg.model.dropout), ("model.attention.dropout", cfg.model.attention.dropout)):
+        if float(value) != 0.0:  # PPO's ratio compares the replay's log-probs with the collection's
+            raise ZooError(f"bad value for '{key}': {value} (strategy 2 needs 0: PPO replays each rollout and "
+                           "compares log-probs with the ones the actions were sampled with)")
+    if cfg.model.use_screen and not cfg.env.screenshot:
+        raise ZooError("model.use_screen=true needs screenshots in the observations: add env.screenshot=true")

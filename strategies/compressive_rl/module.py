@@ -83,7 +83,7 @@ class PPOModule(L.LightningModule):
                                         int(self.cfg.ppo.val_episodes))
 
     def configure_model(self) -> None:
-        from zoo.training import shard_for_model_parallel
+        from zoo.train.fsdp import shard_for_model_parallel
 
         shard_for_model_parallel(self)
 

@@ -1,13 +1,15 @@
 """Strategy 1: multimodal foundation model -> SFT numbered instructions -> RL with tree search.
 
-    zoo fit strategy=1 [stage=pretrain|sft|rl|all] [key=value ...]
+    zoo fit strategy=foundation (alias 1) [stage=pretrain|sft|rl|all] [key=value ...]
 
 ``fit(cfg, run_dir)`` records the dataset on first use (browser episodes of the oracle and an
-exploring agent), runs the requested stage(s) with ``zoo.training.make_trainer`` and, when a
+exploring agent), runs the requested stage(s) with ``zoo.train.trainer.make_trainer`` and, when a
 policy exists, scores it on the shared benchmark (evaluation seeds) twice -- the policy alone and
-the policy with MCTS -- writing ``run_dir/results.json``.  Its top level is the policy+MCTS
-result (the full Strategy-1 agent); ``results["variants"]`` holds both, ``"policy"`` and
-``"policy+mcts"``, each a complete ``actionzoo.bench/1`` result, scored at the same checkpoint.
+the policy with value-judged MCTS (no browser, no reward at decision time: ``lookahead.py``) --
+writing ``run_dir/results.json``.  Its top level is the ``"policy+search"`` result (the full
+Strategy-1 agent, named by ``results["headline"]``); ``results["variants"]`` holds both,
+``"policy"`` and ``"policy+search"``, each a complete ``actionzoo.bench/1`` result with a
+``"variant"`` entry saying what decides, scored at the same checkpoint (``scoring.py``).
 
 ``load_agent(checkpoint, search=None)`` returns the agent of any stage checkpoint (search on per
 ``foundation.search.in_agent`` unless ``search`` says otherwise).
@@ -15,46 +17,35 @@ result (the full Strategy-1 agent); ``results["variants"]`` holds both, ``"polic
 from __future__ import annotations
 
 
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from strategies.foundation import plugin  # noqa: F401  (registers the strategy)
 
 __all__ = ["fit", "is_checkpoint", "load_agent"]
 
 
-def training_tasks(cfg: Any) -> list[str]:
-    from zoo.suites import resolve_tasks
-
-    return resolve_tasks(cfg.env.suite, list(cfg.env.tasks or []))
-
-
-def eval_tasks(cfg: Any, trained: list[str]) -> list[str]:
-    from zoo.suites import resolve_tasks
-
-    if cfg.eval.tasks:
-        return resolve_tasks("", list(cfg.eval.tasks))
-    if cfg.eval.suite:
-        return resolve_tasks(cfg.eval.suite, None)
-    return trained
-
-
-def fit(cfg: Any, run_dir: str | Path) -> dict:
+def fit(cfg: Any, run_dir: str | Path, callbacks: Sequence[Any] = ()) -> dict:
+    """Run the stage(s) (``callbacks`` join every stage's Trainer), then score the final policy."""
     from strategies.foundation.scoring import score
     from strategies.foundation.stages import run_stages, write_json
+    from zoo.train.scoring import scoring_tasks, training_tasks
 
     run_dir = Path(run_dir)
     tasks = training_tasks(cfg)
-    stages = run_stages(cfg, run_dir, tasks)
+    stages = run_stages(cfg, run_dir, tasks, callbacks)
     checkpoint = stages.pop("final_checkpoint")
-    from zoo.distributed import global_rank
+    from zoo.train.distributed import global_rank
 
     if global_rank(cfg.trainer.devices) > 0:  # the other processes of a multi-process run only train; rank 0 scores
-        return {"strategy": 1, "stages": stages}
+        return {"strategy": "foundation", "stages": stages}
     has_policy = any(s in stages for s in ("sft", "rl"))
     if checkpoint is None or not has_policy:
-        summary = {"strategy": 1, "stages": stages, "note": "no policy stage run: nothing scored"}
+        summary = {"strategy": "foundation", "stages": stages, "note": "no policy stage run: nothing scored"}
         write_json(run_dir / "stages.json", summary)
         return summary
-    results = score(cfg, run_dir, Path(checkpoint), eval_tasks(cfg, tasks))
+    results = score(cfg, run_dir, Path(checkpoint), scoring_tasks(cfg, tasks))
     results["stages"] = stages
     from zoo.web.results import write_results
 
@@ -69,7 +60,7 @@ def load_agent(checkpoint_path: str | Path, search: bool | None = None, device: 
 
 
 def is_checkpoint(path: str | Path) -> bool:
-    """Whether ``path`` is a Strategy-1 checkpoint or run dir (for ``strategies.load_agent``)."""
+    """Whether ``path`` is a Strategy-1 checkpoint or run dir (for ``zoo.train.plugin.load_agent``)."""
     from strategies.foundation.loading import is_checkpoint as _is
 
     return _is(path)

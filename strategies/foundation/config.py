@@ -1,7 +1,10 @@
-"""Strategy 1 (foundation model -> SFT -> RL with tree search) settings (strategies/foundation/)."""
+"""Strategy 1 (foundation model -> SFT -> RL with tree search): its run config and settings."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from zoo.schema.checks import at_least, between, greater_than
+from zoo.schema.run import RunConfig
 
 
 @dataclass
@@ -20,13 +23,13 @@ class DataConfig:
     root: dataset directory; each recording config gets its own versioned sub-directory there.
     """
 
-    episodes_per_task: int = 12
-    explore_fraction: float = 0.25
-    explore_epsilon: float = 0.5
-    fps: float = 3.0
-    watch_frames: int = 1
-    frames_per_step: int = 1
-    val_fraction: float = 0.2
+    episodes_per_task: int = field(default=12, metadata=at_least(1))
+    explore_fraction: float = field(default=0.25, metadata=between(0, 1))
+    explore_epsilon: float = field(default=0.5, metadata=between(0, 1))
+    fps: float = field(default=3.0, metadata=greater_than(0))
+    watch_frames: int = field(default=1, metadata=at_least(0))
+    frames_per_step: int = field(default=1, metadata=at_least(1))
+    val_fraction: float = field(default=0.2, metadata=between(0, 1))
     root: str = "data/episodes"
 
 
@@ -38,9 +41,9 @@ class StageConfig:
     action_coef: weight of the pointer/action-head losses (SFT and RL).
     """
 
-    lr: float = 1e-3
-    max_steps: int = 100
-    batch_size: int = 8
+    lr: float = field(default=1e-3, metadata=greater_than(0))
+    max_steps: int = field(default=100, metadata=at_least(1))
+    batch_size: int = field(default=8, metadata=at_least(1))
     weight_decay: float = 0.01
     frame_coef: float = 1.0
     action_coef: float = 1.0
@@ -56,9 +59,9 @@ class RLConfig(StageConfig):
     value_coef / distill_coef: weights of the value loss and of the search-distillation loss.
     """
 
-    max_steps: int = 60
-    episodes_per_round: int = 2
-    updates_per_round: int = 20
+    max_steps: int = field(default=60, metadata=at_least(1))
+    episodes_per_round: int = field(default=2, metadata=at_least(1))
+    updates_per_round: int = field(default=20, metadata=at_least(1))
     value_coef: float = 1.0
     distill_coef: float = 1.0
 
@@ -67,7 +70,9 @@ class RLConfig(StageConfig):
 class SearchConfig:
     """MCTS/PUCT over the DOM's actionable elements.
 
-    simulations: node expansions per decision (the budget; each one replays the episode in the browser).
+    simulations: node expansions per decision (the budget).  In the RL stage each one replays a training
+    episode in the browser (the page's reward is the training signal); at evaluation each one is a
+    predicted afterstate judged by the value head (no browser, no reward: ``lookahead.py``).
     c_puct: exploration constant of PUCT = Q + c * P * sqrt(sum N) / (1 + N_a).
     max_depth: actions deep a simulation may go below the decision's root.
     top_k: candidate actions per node (the policy's most likely elements).
@@ -75,11 +80,11 @@ class SearchConfig:
     in_agent: `load_agent` wraps the policy in search (otherwise the plain policy acts).
     """
 
-    simulations: int = 16
-    c_puct: float = 1.5
-    max_depth: int = 4
-    top_k: int = 6
-    gamma: float = 0.95
+    simulations: int = field(default=16, metadata=at_least(1))
+    c_puct: float = field(default=1.5, metadata=greater_than(0))
+    max_depth: int = field(default=4, metadata=at_least(1))
+    top_k: int = field(default=6, metadata=at_least(1))
+    gamma: float = field(default=0.95, metadata=between(0, 1))
     in_agent: bool = True
 
 
@@ -96,3 +101,12 @@ class FoundationConfig:
     rl: RLConfig = field(default_factory=RLConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     cpu_threads: int = 1
+
+
+@dataclass
+class FoundationRunConfig(RunConfig):
+    """stage: pretrain | sft | rl | all (each stage resumes from the previous stage's checkpoint)."""
+
+    strategy: str = "foundation"
+    stage: str = "all"
+    foundation: FoundationConfig = field(default_factory=FoundationConfig)

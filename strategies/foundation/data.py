@@ -28,7 +28,7 @@ from strategies.foundation.batch import collate
 from strategies.foundation.recording import dataset_dir, dict_action, ensure_dataset, recording_config, row_element
 from strategies.foundation.screencast import sample_frames
 from strategies.foundation.sequence import Episode, SequenceBuilder, Step, element_text
-from zoo.distributed import local_rank
+from zoo.train.distributed import local_rank
 from zoo.core.errors import ZooError
 
 

@@ -12,7 +12,7 @@ from components.optim import param_groups
 from strategies.foundation.batch import Batch
 from strategies.foundation.losses import STAGE_TERMS, compute_losses, weighted_total
 from strategies.foundation.model import FoundationModel
-from zoo.training import shard_for_model_parallel
+from zoo.train.fsdp import shard_for_model_parallel
 
 WARMUP_STEPS = 10
 

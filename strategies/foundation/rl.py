@@ -145,7 +145,8 @@ class SearchReplay(IterableDataset):
         self.skip = 0  # updates of the current round already done before a resume
 
     def state_dict(self) -> dict[str, Any]:
-        """Tensors and plain Python values only: Lightning resumes with ``torch.load(weights_only=True)``."""
+        """Tensors and plain Python values only: resumes load the checkpoint with ``weights_only=True``
+        (``trainer.fit(..., weights_only=True)`` in stages.py), which refuses any other object."""
         return {"collector": self.collector.state_dict(), "searched": [pack_example(e) for e in self.searched],
                 "rng": self.rng.getstate()}
 

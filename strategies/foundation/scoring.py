@@ -29,24 +29,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def suite_label(cfg: Any) -> str:
-    if cfg.eval.tasks:
-        return "custom"
-    if cfg.eval.suite:
-        return str(cfg.eval.suite)
-    return "custom" if cfg.env.tasks else str(cfg.env.suite)
-
-
-def file_label(label: str) -> str:
-    return label.replace("+", "-")
-
-
 def score(cfg: Any, run_dir: Path, checkpoint: Path, tasks: list[str]) -> dict[str, Any]:
     """Benchmark results of the headline variant (top level), with ``variants`` = every entry of
     ``VARIANTS`` (each a complete ``actionzoo.bench/1`` result plus ``"variant"``), ``headline``
     naming the top-level one and ``search_gain`` the success rate of each."""
     from strategies.foundation.loading import load_agent
-    from zoo.web.bench import evaluate
+    from zoo.train.scoring import score_agent
     from zoo.web.results import results_table, write_results
 
     console = Console(stderr=True)
@@ -54,23 +42,18 @@ def score(cfg: Any, run_dir: Path, checkpoint: Path, tasks: list[str]) -> dict[s
     for label, spec in VARIANTS.items():
         search = spec["search"] is not None
         agent = load_agent(checkpoint, search=search)
+        name = f"results-{label.replace('+', '-')}"
         try:
             # with search, one env: a page's clock keeps running while the agent searches, and with
             # several envs every episode would also wait for the other envs' searches
-            res = evaluate(
-                agent, tasks, int(cfg.eval.episodes), seed=int(cfg.eval.seed), num_envs=1 if search else int(cfg.env.num_envs),
-                max_episode_steps=int(cfg.env.max_episode_steps), step_timeout_s=float(cfg.env.step_timeout_s),
-                headless=bool(cfg.env.headless), progress=bool(cfg.trainer.progress),
-                log_path=Path(run_dir) / f"eval-{file_label(label)}.episodes.jsonl", suite=suite_label(cfg),
-                agent_name=f"strategy1 {label}",
-            )
+            res = score_agent(cfg, agent, tasks, Path(run_dir), agent_name=f"strategy1 {label}", results_name=name,
+                              num_envs=1 if search else None)
         finally:
             agent.close()
         res["variant"] = dict(spec, label=label)
         res["search"] = dict(agent.stats, simulations=int(cfg.foundation.search.simulations)) if search else None
         variants[label] = res
-        # kept at once: a failure in the next variant must not lose this one
-        write_results(Path(run_dir) / f"results-{file_label(label)}.json", res)
+        write_results(Path(run_dir) / f"{name}.json", res)  # again, with what the variant is
         console.print(results_table(res))
     results = dict(variants[HEADLINE])
     results["checkpoint"] = str(checkpoint)

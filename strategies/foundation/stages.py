@@ -1,4 +1,4 @@
-"""Running the three stages: each a Lightning ``fit`` through ``zoo.training.make_trainer``.
+"""Running the three stages: each a Lightning ``fit`` through ``zoo.train.trainer.make_trainer``.
 
 Checkpoints of stage S live in ``run_dir/checkpoints/S/``: ``last.ckpt`` (periodic, for resuming a
 partly trained stage) and ``final.ckpt`` (written when the stage completes).  A stage whose
@@ -6,12 +6,10 @@ final checkpoint exists is skipped; a stage starts from the previous stage's fin
 """
 from __future__ import annotations
 
-from zoo.core.io import atomic_write_json
-
 import json
 import math
-import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from strategies.foundation.metrics import instruction_metrics
 from strategies.foundation.module import FoundationModule
 from strategies.foundation.policy import Policy
 from strategies.foundation.rl import SearchCollector, SearchReplay
+from zoo.core.io import atomic_write_json
 
 STAGES = ("pretrain", "sft", "rl")
 console = Console(stderr=True)
@@ -34,10 +33,11 @@ def final_checkpoint(run_dir: Path, stage: str) -> Path:
 
 
 def last_stage_checkpoint(run_dir: Path, stage: str) -> Path | None:
-    last = Path(run_dir) / "checkpoints" / stage / "last.ckpt"
-    from zoo.training import checkpoint_exists
+    """The newest loadable checkpoint of an unfinished stage (a corrupt ``last.ckpt`` falls back to the
+    periodic one before it, and says so)."""
+    from zoo.train.runs import last_checkpoint
 
-    return last if checkpoint_exists(last) else None
+    return last_checkpoint(run_dir, stage, explain=lambda msg: console.print(f"[yellow]stage {stage}[/]: {msg}"))
 
 
 def env_kwargs(cfg: Any) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def env_kwargs(cfg: Any) -> dict[str, Any]:
 def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | None) -> FoundationModule:
     module = FoundationModule(cfg, stage, dm.builder.vocab_size, dm.tokenizer.pad_id,
                               tokenizer_json=dm.tokenizer.tok.to_str())
-    from zoo.training import checkpoint_exists, load_checkpoint
+    from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
 
     if init_from is not None and checkpoint_exists(init_from):
         state = load_checkpoint(init_from)["state_dict"]
@@ -58,8 +58,8 @@ def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | 
     return module
 
 
-def trainer_for(cfg: Any, run_dir: Path, stage: str, steps_per_epoch: int = 1) -> Any:
-    from zoo.training import make_trainer
+def trainer_for(cfg: Any, run_dir: Path, stage: str, steps_per_epoch: int = 1, callbacks: Sequence[Any] = ()) -> Any:
+    from zoo.train.trainer import make_trainer
 
     steps = int(cfg.foundation[stage].max_steps)
     extra: dict[str, Any] = {"num_sanity_val_steps": 0}
@@ -67,10 +67,11 @@ def trainer_for(cfg: Any, run_dir: Path, stage: str, steps_per_epoch: int = 1) -
         extra["check_val_every_n_epoch"] = max(1, int(math.ceil(steps / max(1, steps_per_epoch) / 4)))
     if cfg.trainer.strategy in ("auto", "ddp"):  # FSDP2 shards clip through their own strategy
         extra["gradient_clip_val"] = float(cfg.trainer.gradient_clip_val)
-    return make_trainer(cfg, run_dir, stage=stage, max_steps=steps, **extra)
+    return make_trainer(cfg, run_dir, stage=stage, max_steps=steps, callbacks=list(callbacks), **extra)
 
 
-def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: Path | None) -> dict[str, Any]:
+def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: Path | None,
+              callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Train one stage to its final checkpoint; returns the stage's summary (time, metrics)."""
     t0 = time.time()
     dm = EpisodeDataModule(cfg, run_dir, stage, tasks)
@@ -79,7 +80,7 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
     resume = last_stage_checkpoint(run_dir, stage)
     module = build_module(cfg, stage, dm, None if resume else init_from)
     steps_per_epoch = math.ceil(len(dm.train_examples) / dm.batch_size())
-    trainer = trainer_for(cfg, run_dir, stage, steps_per_epoch)
+    trainer = trainer_for(cfg, run_dir, stage, steps_per_epoch, callbacks)
     start = (f", resuming from {resume}" if resume else f", from the {init_from.parent.name} stage" if init_from
              else ", from scratch" + ("" if stage == "pretrain" else " (no earlier stage's final checkpoint in this run)"))
     console.print(f"[bold]stage {stage}[/]: {len(dm.train_episodes)} training episodes, "
@@ -97,12 +98,13 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
                               int(rl_cfg.updates_per_round), int(rl_cfg.episodes_per_round), seed=int(cfg.seed))
         module.replay = replay  # its state (search buffer, rounds, next seed) is saved in and restored from checkpoints
         try:
-            trainer.fit(module, train_dataloaders=DataLoader(replay, batch_size=None, num_workers=0), ckpt_path=resume)
+            trainer.fit(module, train_dataloaders=DataLoader(replay, batch_size=None, num_workers=0), ckpt_path=resume,
+                        weights_only=True)
         finally:
             collector.close()
         summary["search_rounds"] = collector.rounds
     else:
-        trainer.fit(module, datamodule=dm, ckpt_path=resume)
+        trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
         summary["validation"] = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     final = final_checkpoint(run_dir, stage)
     trainer.save_checkpoint(final)
@@ -119,9 +121,10 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_json(path, data, indent=1)
 
 
-def run_stages(cfg: Any, run_dir: Path, tasks: list[str]) -> dict[str, Any]:
-    """Run the requested stage(s) in order, skipping completed ones; returns per-stage summaries."""
-    from zoo.training import checkpoint_exists
+def run_stages(cfg: Any, run_dir: Path, tasks: list[str], callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+    """Run the requested stage(s) in order, skipping completed ones; returns per-stage summaries.
+    ``callbacks`` (e.g. a search's pruning callback) join every stage's Trainer."""
+    from zoo.core.checkpoints import checkpoint_exists
 
     wanted = STAGES if cfg.stage == "all" else (cfg.stage,)
     if cfg.foundation.cpu_threads and cfg.trainer.accelerator == "cpu":
@@ -136,7 +139,7 @@ def run_stages(cfg: Any, run_dir: Path, tasks: list[str]) -> dict[str, Any]:
                 saved = Path(run_dir) / f"{stage}_summary.json"
                 out[stage] = json.loads(saved.read_text()) if saved.is_file() else {"checkpoint": str(final)}
             else:
-                out[stage] = run_stage(cfg, run_dir, stage, tasks, previous)
+                out[stage] = run_stage(cfg, run_dir, stage, tasks, previous, callbacks)
         if checkpoint_exists(final):
             previous = final
     out["final_checkpoint"] = str(previous) if previous else None

@@ -60,14 +60,18 @@ def family(name: str) -> Registry:
     return FAMILIES[name]
 
 
-def load_all() -> dict[str, Registry]:
-    """Import every package that registers components, then return the families."""
+def load_packages(packages: list[str] | tuple[str, ...]) -> dict[str, Registry]:
+    """Import each package that registers entries (the app says which: zoo.config.PLUGIN_PACKAGES),
+    then return every family.  A package that is not installed gets one line naming it."""
     import importlib
 
-    for module in ("components", "zoo.web", "strategies"):
+    from zoo.core.errors import ZooError
+
+    for module in packages:
         try:
             importlib.import_module(module)
-        except ModuleNotFoundError as err:  # a package not built yet must not hide the others
-            if err.name is None or not err.name.startswith(module.split(".")[0]):
-                raise
+        except ModuleNotFoundError as err:
+            if err.name is not None and (module == err.name or module.startswith(err.name + ".")):
+                raise ZooError(f"cannot import plug-in package '{module}' (is it on PYTHONPATH?)") from None
+            raise
     return FAMILIES

@@ -1,6 +1,6 @@
 """Find and read everything a report compares.
 
-- runs:   ``<runs>/strategy<N>/<name>/`` with ``config.yaml``, ``results.json`` (benchmark scoring,
+- runs:   ``<runs>/<strategy>/<name>/`` with ``config.yaml``, ``results.json`` (benchmark scoring,
           schema ``actionzoo.bench/2``) and ``csv/<stage>/metrics.csv`` (CSVLogger learning curves)
 - bench:  ``<bench>/*.json`` harness results of baseline agents (same schema), ``attention.json``
           (attention time/memory sweep) and ``env_throughput.json`` (harness steps per second)
@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
+
+from zoo.core.errors import ZooError
+from zoo.train.metrics import read_stage_metrics
+from zoo.train.plugin import get_strategy, resolve_strategy_name
 
 BENCH_SCHEMA = "actionzoo.bench/2"
 BENCH_SCHEMA_V1 = "actionzoo.bench/1"  # counted raw reward > 0 as success; re-scored from its episodes
@@ -64,22 +68,40 @@ class Scored:
 
 
 @dataclass
+class Variant:
+    """One scored setting of a run's checkpoint (Strategy 1: policy alone, policy + search).
+    simulator_assisted: its decisions used a simulator a deployed agent would not have (not
+    comparable with agents that act on their observations alone)."""
+
+    label: str
+    scored: Scored
+    simulator_assisted: bool
+    description: str = ""
+
+
+@dataclass
 class Run:
     path: Path
-    strategy: int
+    strategy: str  # the registered strategy name (zoo list strategy)
     attention: str
     config: Any
-    scored: Scored | None = None
+    scored: Scored | None = None  # its comparable score: never a simulator-assisted variant
+    variants: list[Variant] = field(default_factory=list)
     curve: list[dict[str, Any]] = field(default_factory=list)  # step, success, metric, env_steps?, wall_s?
     params: int | None = None
 
     @property
     def name(self) -> str:
-        return f"strategy{self.strategy}/{self.path.name}"
+        return f"{self.strategy}/{self.path.name}"
+
+    @property
+    def label(self) -> str:
+        """How the strategy registered itself for reports (``Strategy 1``), or its name if unknown here."""
+        return strategy_label(self.strategy)
 
     @property
     def variant(self) -> str:
-        return f"Strategy {self.strategy} · {self.attention}"
+        return f"{self.label} · {self.attention}"
 
     def last(self, key: str) -> float | None:
         vals = [p[key] for p in self.curve if p.get(key) is not None]
@@ -157,6 +179,39 @@ def agent_label(results: dict, fallback: str) -> str:
     return f"{label} ({suite})" if suite and suite != "custom" else label
 
 
+# Strategy 1's search before the honest-scoring fix: it replayed the test episode's seed in a second
+# browser and read the page's reward at its leaves (results.json of such runs has no "headline")
+LEGACY_SIMULATED = {"policy+mcts": "MCTS on a replay of the test episode (its seed, its reward): simulator-assisted"}
+
+
+def read_variants(name: str, results: dict) -> list[Variant]:
+    """The scored variants inside a results dict (``results["variants"]``), each marked whether it
+    was simulator-assisted (its own ``variant`` entry, or the legacy label)."""
+    out = []
+    for label, res in (results.get("variants") or {}).items():
+        if not isinstance(res, dict):
+            continue
+        spec = res.get("variant") if isinstance(res.get("variant"), dict) else {}
+        legacy = "headline" not in results and label in LEGACY_SIMULATED
+        assisted = bool(spec.get("simulator_assisted", legacy))
+        description = str(spec.get("description") or LEGACY_SIMULATED.get(label, ""))
+        out.append(Variant(str(label), Scored(f"{name} [{label}]", res, task_scores(res)), assisted, description))
+    return out
+
+
+def comparable_scored(name: str, results: dict, variants: list[Variant]) -> Scored:
+    """The run's score for comparisons: its top-level results, unless those are simulator-assisted;
+    then its first variant that is not."""
+    by_label = {v.label: v for v in variants}
+    # legacy Strategy-1 results put their policy+mcts variant at the top level
+    top = results.get("headline") or next((label for label in LEGACY_SIMULATED if label in by_label), None)
+    if top in by_label and by_label[top].simulator_assisted:
+        honest = [v for v in variants if not v.simulator_assisted]
+        if honest:
+            return Scored(name, honest[0].scored.results, honest[0].scored.tasks)
+    return Scored(name, results, task_scores(results))
+
+
 def rescore_v1(results: dict) -> dict | None:
     """A ``actionzoo.bench/1`` result (success = raw reward > 0) re-scored from its episode records
     with full credit as success (raw reward 1); None when it has no episode records."""
@@ -177,17 +232,50 @@ def read_json(path: Path, problems: list[str]) -> Any:
 
 # ---------------------------------------------------------------- learning curves
 def read_metrics(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
+    """A stage's rows across every resume of the run (``path`` is the stage's live metrics.csv)."""
+    return read_stage_metrics(path.parent)
 
 
 # Exact column names the strategies log (never matched by substring: ``train/env_steps_per_s`` is
 # a rate, not a count).  Success, best first: Strategy 2's PPO rollout episodes, Strategy 1's RL
 # stage (success of each round of MCTS collection episodes, logged every step until the next
 # round), then a periodic greedy validation.
-SUCCESS_COLUMNS = ("train/success_rate", "rl/success_rate", "rl/search_success", "val/success_rate")
-ENV_STEP_COLUMNS = ("train/env_steps", "rl/env_steps")  # cumulative env steps of training
-WALL_COLUMNS = ("time/wall_s",)  # zoo.training.WallClock: training seconds, carried through resumes
+def _registered_columns(attr: str, fallback: tuple[str, ...]) -> tuple[str, ...]:
+    """Every registered strategy's declared curve columns (best first, in registry order)."""
+    from zoo.core.registry import family
+
+    cols: list[str] = []
+    for name in family("strategy").names():
+        cols += [c for c in getattr(get_strategy(name), attr) if c not in cols]
+    return tuple(cols) or fallback
+
+
+# Exact column names (never matched by substring: ``train/env_steps_per_s`` is a rate, not a count), as
+# each strategy declares them in its registration (zoo.train.plugin.Strategy.success_columns / env_steps_columns).
+def success_columns() -> tuple[str, ...]:
+    return _registered_columns("success_columns", ("train/success_rate", "val/success_rate"))
+
+
+def env_step_columns() -> tuple[str, ...]:
+    return _registered_columns("env_steps_columns", ("train/env_steps",))
+
+
+WALL_COLUMNS = ("time/wall_s",)  # zoo.train.trainer.WallClock: training seconds, carried through resumes
+
+
+def strategy_name(raw: Any) -> str:
+    """The registered name of a saved config's strategy (old runs saved ``1`` / ``2``)."""
+    try:
+        return resolve_strategy_name(raw)
+    except ZooError:
+        return str(raw)
+
+
+def strategy_label(name: str) -> str:
+    try:
+        return get_strategy(name).label
+    except ZooError:
+        return name
 
 
 def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:
@@ -198,7 +286,7 @@ def derived_env_steps(config: Any) -> int | None:
     """Env steps per PPO update of a Strategy-2 run that did not log them (runs from before
     ``train/env_steps``): every update steps each of ``env.num_envs`` envs ``ppo.rollout_steps``
     times, on every process."""
-    if int(OmegaConf.select(config, "strategy", default=0) or 0) != 2:
+    if strategy_name(OmegaConf.select(config, "strategy", default=None)) != "compressive_rl":
         return None
     steps, envs = OmegaConf.select(config, "ppo.rollout_steps"), OmegaConf.select(config, "env.num_envs")
     if steps is None or envs is None:
@@ -221,7 +309,8 @@ def learning_curve(run_dir: Path, config: Any) -> list[dict[str, Any]]:
     and the report shows ``-``.  Each point names
     the column its success came from (``metric``).
     """
-    files = sorted((run_dir / "csv").glob("*/metrics.csv"),
+    files = sorted({p.parent / "metrics.csv" for pattern in ("*/metrics.csv", "*/segment-*.csv")
+                    for p in (run_dir / "csv").glob(pattern)},
                    key=lambda p: (STAGE_ORDER.index(p.parent.name) if p.parent.name in STAGE_ORDER else 99, p.parent.name))
     points: list[dict[str, Any]] = []
     step0 = wall0 = env0 = 0.0
@@ -229,7 +318,7 @@ def learning_curve(run_dir: Path, config: Any) -> list[dict[str, Any]]:
     for f in files:
         rows = read_metrics(f)
         cols = list(rows[0].keys()) if rows else []
-        succ = _pick(cols, SUCCESS_COLUMNS)
+        succ = _pick(cols, success_columns())
         wall_col = _pick(cols, WALL_COLUMNS)
         if succ is None:  # a stage without success (pretraining, SFT) still takes steps and time
             steps = [v for v in (_num(r.get("step")) for r in rows) if v is not None]
@@ -237,7 +326,7 @@ def learning_curve(run_dir: Path, config: Any) -> list[dict[str, Any]]:
             step0 += max(steps, default=-1) + 1
             wall0 += max(walls, default=0.0)
             continue
-        env_col = _pick(cols, ENV_STEP_COLUMNS)
+        env_col = _pick(cols, env_step_columns())
         per_update = None if env_col else derived_env_steps(config)
         env_known = env_known and (env_col is not None or per_update is not None)
         last: dict[str, Any] = {"step": step0, "wall_s": wall0, "env_steps": env0}
@@ -265,14 +354,15 @@ def load_run(run_dir: Path, problems: list[str]) -> Run | None:
     except Exception as err:  # noqa: BLE001 - a broken run must not break the report
         problems.append(f"{run_dir}: config.yaml unreadable ({str(err).splitlines()[0]})")
         return None
-    strategy = int(config.get("strategy", 0) or 0)
+    strategy = strategy_name(config.get("strategy"))
     attention = str(OmegaConf.select(config, "model.attention.name", default="?"))
     run = Run(path=run_dir, strategy=strategy, attention=attention, config=config)
     res_path = run_dir / "results.json"
     if res_path.is_file():
         results = read_json(res_path, problems)
         if isinstance(results, dict):
-            run.scored = Scored(run.name, results, task_scores(results))
+            run.variants = read_variants(run.name, results)
+            run.scored = comparable_scored(run.name, results, run.variants)
             agent = results.get("agent") if isinstance(results.get("agent"), dict) else {}
             run.params = agent.get("params") if isinstance(agent.get("params"), int) else None
     try:
@@ -285,13 +375,13 @@ def load_run(run_dir: Path, problems: list[str]) -> Run | None:
 
 
 def checkpoint_params(run_dir: Path) -> int | None:
-    from zoo.runs import last_checkpoint
+    from zoo.train.runs import last_checkpoint
 
     ckpt = last_checkpoint(run_dir)
     if ckpt is None:
         return None
     try:
-        from zoo.training import load_checkpoint
+        from zoo.core.checkpoints import load_checkpoint
 
         state = load_checkpoint(ckpt).get("state_dict", {})
     except Exception:  # noqa: BLE001 - an unreadable checkpoint just leaves the count out
@@ -300,9 +390,12 @@ def checkpoint_params(run_dir: Path) -> int | None:
 
 
 def gather(runs: str | Path, bench: str | Path, search: str | Path) -> Gathered:
+    from zoo.config import load_plugins
+
+    load_plugins()  # strategy labels and curve columns come from the strategy registry
     g = Gathered()
     runs, bench, search = Path(runs), Path(bench), Path(search)
-    for run_dir in sorted(runs.glob("strategy*/*/")):
+    for run_dir in sorted(runs.glob("*/*/")):
         if (run_dir / "config.yaml").is_file():
             run = load_run(run_dir, g.problems)
             if run is not None:

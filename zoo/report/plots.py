@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-COLORS = {1: "#3566a8", 2: "#c2571a"}  # Strategy 1 blue, Strategy 2 orange, everywhere
+COLORS = {"foundation": "#3566a8", "compressive_rl": "#c2571a"}  # Strategy 1 blue, Strategy 2 orange, everywhere
 PALETTE = ["#3566a8", "#c2571a", "#2f8f5b", "#8a4fb0", "#b8860b", "#4a4a4a", "#d0457a", "#1f9bb0"]
 DPI = 110
 
@@ -70,7 +70,7 @@ def learning_curves(runs: list[Any], x_key: str, xlabel: str, path: Path, log_x:
             continue
         xs = [p[x_key] for p in pts]
         ys = [100 * v for v in smooth([p["success"] for p in pts])]
-        style = "-" if run.strategy == 2 else "--"
+        style = "-" if run.strategy == "compressive_rl" else "--"
         metric = pts[-1].get("metric", "success")
         ax.plot(xs, ys, style, color=PALETTE[i % len(PALETTE)], lw=1.6,
                 label=f"{run.name} ({run.attention}; {metric})")

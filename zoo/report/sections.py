@@ -12,7 +12,7 @@ from typing import Any
 
 from zoo.report import plots, published_tasks
 from zoo.report.document import Image, Note, Section, Table
-from zoo.report.gather import Gathered, Run, Scored
+from zoo.report.gather import Gathered, Run, Scored, strategy_label
 from zoo.report.published import PUBLISHED
 from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, wilson
 
@@ -54,7 +54,7 @@ def best_by(runs: list[Run], key: Any) -> dict[Any, Run]:
 @functools.lru_cache(maxsize=1)
 def _suites_by_task_set() -> dict[frozenset[str], str]:
     """Each suite's task set -> its name, read once (every section labels every run)."""
-    from zoo.suites import suite_names, suite_tasks
+    from zoo.web.suites import suite_names, suite_tasks
 
     out: dict[frozenset[str], str] = {}
     for name in suite_names():
@@ -75,24 +75,28 @@ def restricted(s: Scored, tasks: set[str]) -> Scored:
     return Scored(s.label, {}, {t: v for t, v in s.tasks.items() if t in tasks})
 
 
-def comparable_pair(runs: list[Run]) -> tuple[dict[int, Run], set[str]]:
-    """The best run of each strategy, chosen so the two share as many scored tasks as possible
-    (then by success on the shared tasks), and the shared task set; with one strategy, its best run."""
-    by_strategy: dict[int, list[Run]] = {}
+def comparable_pair(runs: list[Run]) -> tuple[dict[str, Run], set[str]]:
+    """The best run of two strategies, chosen so the two share as many scored tasks as possible (then by
+    success on the shared tasks), and the shared task set; with one strategy, its best run.  Keys are
+    the registered strategy names."""
+    by_strategy: dict[str, list[Run]] = {}
     for r in runs:
         if r.scored:
             by_strategy.setdefault(r.strategy, []).append(r)
     if len(by_strategy) < 2:
         return best_by(runs, lambda r: r.strategy), set()
     pairs = []
-    for a in by_strategy.get(1, []):
-        for b in by_strategy.get(2, []):
-            scores = [x.scored for x in (a, b) if x.scored]
-            shared = set(scores[0].tasks) & set(scores[1].tasks)
-            rates = [restricted(s, shared).rate if shared else s.rate for s in scores]
-            pairs.append((len(shared), sum(0.0 if math.isnan(v) else v for v in rates), a, b, shared))
+    names = sorted(by_strategy, key=strategy_label)
+    for i, sa in enumerate(names):
+        for sb in names[i + 1:]:
+            for a in by_strategy[sa]:
+                for b in by_strategy[sb]:
+                    scores = [x.scored for x in (a, b) if x.scored]
+                    shared = set(scores[0].tasks) & set(scores[1].tasks)
+                    rates = [restricted(s, shared).rate if shared else s.rate for s in scores]
+                    pairs.append((len(shared), sum(0.0 if math.isnan(v) else v for v in rates), a, b, shared))
     _, _, a, b, shared = max(pairs, key=lambda p: (p[0], p[1]))
-    return {1: a, 2: b}, shared
+    return {a.strategy: a, b.strategy: b}, shared
 
 
 def _bar_entry(ctx: Ctx, label: str, s: Scored, color: str, hatch: str | None = None) -> dict:
@@ -101,8 +105,8 @@ def _bar_entry(ctx: Ctx, label: str, s: Scored, color: str, hatch: str | None = 
 
 
 def _runs_missing() -> Note:
-    return Note("No trained runs found: train with `zoo fit strategy=1` / `zoo fit strategy=2` "
-                "(runs/strategy<N>/<name>/results.json).", missing=True)
+    return Note("No trained runs found: train with `zoo fit strategy=NAME` (`zoo list strategy`; "
+                "runs/<strategy>/<name>/results.json).", missing=True)
 
 
 # ---------------------------------------------------------------- sections
@@ -125,23 +129,21 @@ def overview(ctx: Ctx, g: Gathered, inputs: dict[str, str]) -> Section:
 
 
 def strategies(ctx: Ctx, g: Gathered) -> Section:
-    sec = Section("strategies", "Strategy 1 vs Strategy 2")
+    sec = Section("strategies", "Strategies compared")
     best, shared = comparable_pair([r for r in g.runs if r.scored])
     if not best:
         sec.blocks.append(_runs_missing())
         return sec
     rows, bars = [], []
-    for n in (1, 2):
-        r = best.get(n)
-        if r is None:
-            rows.append([f"Strategy {n}", "(no scored run)", "-", "-", "-", "-", "-", "-", "-"])
-            continue
+    for n in sorted(best, key=strategy_label):
+        r = best[n]
         assert r.scored is not None
         on_shared = restricted(r.scored, shared) if shared else None
-        rows.append([f"Strategy {n}", r.name, r.attention, scored_on(r), ctx.rate_cell(r.scored),
+        rows.append([r.label, r.name, r.attention, scored_on(r), ctx.rate_cell(r.scored),
                      ctx.rate_cell(on_shared) if on_shared else "-", fmt_count(r.params),
                      fmt_count(r.last("env_steps")), fmt_seconds(r.last("wall_s"))])
-        bars.append(_bar_entry(ctx, f"Strategy {n} ({r.attention})", on_shared or r.scored, plots.COLORS[n]))
+        bars.append(_bar_entry(ctx, f"{r.label} ({r.attention})", on_shared or r.scored,
+                               plots.COLORS.get(n, plots.PALETTE[5])))
     for b in g.baselines:
         b_shared = restricted(b, shared) if shared else b
         if b_shared.episodes:
@@ -155,14 +157,43 @@ def strategies(ctx: Ctx, g: Gathered) -> Section:
     sec.blocks += ctx.image(plots.success_bars(bars, ctx.out_dir / "strategies.png", "Benchmark success"),
                             f"Benchmark success on {what}, beside the baseline agents on the same tasks "
                             "(whiskers: confidence interval).")
+    s1 = best.get("foundation")
+    if s1 is not None and s1.variants:
+        sec.blocks += strategy1_variants(ctx, s1, shared)
     if len(best) < 2:
-        sec.blocks.append(Note(f"Only Strategy {next(iter(best))} has a scored run; train the other to compare.",
+        sec.blocks.append(Note(f"Only {strategy_label(next(iter(best)))} has a scored run; train another to compare.",
                                missing=True))
     elif not shared:
         sec.blocks.append(Note("The two strategies' runs share no scored task: their overall rates are not "
                                "comparable; score both on one suite (`zoo bench checkpoint=... suite=...`).",
                                missing=True))
     return sec
+
+
+def strategy1_variants(ctx: Ctx, r: Run, shared: set[str]) -> list[Any]:
+    """Strategy 1's variants at one checkpoint side by side: the policy alone next to the search
+    (the search gain); a simulator-assisted variant is marked and left out of the comparison."""
+    rows = []
+    for v in r.variants:
+        on_shared = restricted(v.scored, shared) if shared else None
+        rows.append([v.label + (" [simulator-assisted]" if v.simulator_assisted else ""), v.description or "-",
+                     ctx.rate_cell(v.scored), ctx.rate_cell(on_shared) if on_shared else "-",
+                     "no (sees the test page's verdict before acting)" if v.simulator_assisted else "yes"])
+    blocks: list[Any] = [Table(["variant", "what decides", "success", "success on shared tasks", "comparable"], rows,
+                               f"Strategy 1 ({r.name}) at one checkpoint: the policy alone beside the search")]
+    by_label = {v.label: v for v in r.variants if not v.simulator_assisted}
+    if "policy" in by_label and len(by_label) > 1:
+        base = by_label["policy"].scored.rate
+        gains = [f"{label}: {100 * (v.scored.rate - base):+.1f} points" for label, v in by_label.items()
+                 if label != "policy" and not (math.isnan(v.scored.rate) or math.isnan(base))]
+        if gains:
+            blocks.append(Note("Search gain over the policy alone (same checkpoint, same evaluation seeds): "
+                               + "; ".join(gains) + "."))
+    if any(v.simulator_assisted for v in r.variants):
+        blocks.append(Note("Simulator-assisted variants replayed the test episode (its seed) in a second browser and "
+                           "read the page's reward before acting; the comparison above uses the run's variant "
+                           "that did not.", missing=True))
+    return blocks
 
 
 def per_task(ctx: Ctx, g: Gathered) -> Section:
@@ -211,10 +242,10 @@ def attention_variants(ctx: Ctx, g: Gathered) -> Section:
     for (n, att, on), runs in sorted(groups.items()):
         rates = [r.scored.rate for r in runs if r.scored]
         top = max(runs, key=lambda r: r.scored.rate if r.scored else -1)
-        rows.append([f"Strategy {n}", att, on, str(len(runs)), fmt_rate(sum(rates) / len(rates)),
+        rows.append([strategy_label(n), att, on, str(len(runs)), fmt_rate(sum(rates) / len(rates)),
                      ctx.rate_cell(top.scored), fmt_count(top.params), fmt_seconds(top.last("wall_s"))])
         assert top.scored is not None
-        bars.append(_bar_entry(ctx, f"S{n} · {att} ({on})", top.scored, plots.COLORS.get(n, plots.PALETTE[5])))
+        bars.append(_bar_entry(ctx, f"{strategy_label(n)} · {att} ({on})", top.scored, plots.COLORS.get(n, plots.PALETTE[5])))
     sec.blocks.append(Table(["strategy", "attention", "scored on", "runs", "mean success", "best run success",
                              "parameters (best)", "training time (best)"], rows,
                             "Runs grouped by strategy, attention variant and the task set they were scored on"))
@@ -276,7 +307,7 @@ def runs_table(ctx: Ctx, g: Gathered) -> Section:
     if not g.runs:
         sec.blocks.append(_runs_missing())
         return sec
-    rows = [[r.name, str(r.strategy), r.attention, scored_on(r), ctx.rate_cell(r.scored), fmt_count(r.params),
+    rows = [[r.name, r.label, r.attention, scored_on(r), ctx.rate_cell(r.scored), fmt_count(r.params),
              fmt_count(r.last("env_steps")), fmt_seconds(r.last("wall_s")), str(len(r.curve))] for r in g.runs]
     sec.blocks.append(Table(["run", "strategy", "attention", "scored on", "success", "parameters", "env steps",
                              "training time", "curve points"], rows, "Every run found"))
@@ -288,7 +319,7 @@ def runs_table(ctx: Ctx, g: Gathered) -> Section:
 def search(ctx: Ctx, g: Gathered) -> Section:
     sec = Section("search", "Hyper-parameter searches (Optuna)")
     if not g.studies:
-        sec.blocks.append(Note("No Optuna studies: run `zoo search strategy=2 trials=N` "
+        sec.blocks.append(Note("No Optuna studies: run `zoo search strategy=NAME trials=N` "
                                "(writes reports/search/<study>/study.json).", missing=True))
         return sec
     for st in g.studies:

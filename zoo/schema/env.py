@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from zoo.schema.checks import at_least, greater_than
+
 
 @dataclass
 class EnvConfig:
@@ -21,11 +23,11 @@ class EnvConfig:
 
     suite: str = "miniwob-core"
     tasks: list[str] = field(default_factory=list)
-    num_envs: int = 4
-    max_episode_steps: int = 8
+    num_envs: int = field(default=4, metadata=at_least(1))
+    max_episode_steps: int = field(default=8, metadata=at_least(1))
     screenshot: bool = False
-    screenshot_size: int = 64
-    step_timeout_s: float = 10.0
+    screenshot_size: int = field(default=64, metadata=at_least(8))
+    step_timeout_s: float = field(default=10.0, metadata=greater_than(0))
     invalid_action_penalty: float = -0.05
     headless: bool = True
-    max_elements: int = 256
+    max_elements: int = field(default=256, metadata=at_least(1))

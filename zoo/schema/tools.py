@@ -57,27 +57,28 @@ class BenchConfig:
 
 @dataclass
 class StudyConfig:
-    """zoo search strategy=1|2 trials=N space=configs/search/<file>.yaml
+    """zoo search strategy=NAME trials=N space=configs/search/<file>.yaml
 
-    strategy: which strategy the trials train.
+    strategy: which strategy the trials train (a registered name or alias).  space: the search space file
+    (default: configs/search/<strategy name>.yaml).
     trials: finished (complete or pruned) trials the study should hold; re-running continues up to it.
     space: search space YAML (a path, or the name of a file in configs/search/; format in configs/search/README.md).
     storage: Optuna storage: a SQLite file (default <out>/optuna.db), any RDB URL, or a *.log journal file.
       Several `zoo search` processes on one storage share the study (parallel workers).
-    study: study name (default strategy<N>-<space name>); re-running with the same name continues the study.
+    study: study name (default <strategy>-<space name>); re-running with the same name continues the study.
     objective: success (maximise benchmark success) | success+params | success+time (also minimise the
       parameter count / the trial's training wall time: a Pareto front).
     pruner: median | percentile | hyperband | none (prunes on the space's `metric`, single objective only).
     seed: sampler seed (offset by the trials already in the study; give parallel workers different seeds).
     timeout_min: stop starting new trials after this many minutes (null: no limit).
     out: folder of <study>/study.json and <study>/best.yaml (and the default storage).
-    run_root: trial runs go to <run_root>/search/<study>/strategy<N>/t<number>.
+    run_root: trial runs go to <run_root>/search/<study>/<strategy>/t<number>.
     overrides: extra key=value applied to every trial's run config (before the space's values).
     """
 
-    strategy: int = 2
+    strategy: str = "compressive_rl"
     trials: int = 4
-    space: str = "configs/search/strategy2.yaml"
+    space: str = ""
     storage: str | None = None
     study: str | None = None
     objective: str = "success"
@@ -94,7 +95,7 @@ class ReportConfig:
     """zoo report name=NAME: gather results JSON and write reports/<name>/index.html + README.md.
 
     name: report folder name under `out`.
-    runs: run root scanned for <runs>/strategy*/*/ (config.yaml, results.json, csv/*/metrics.csv).
+    runs: run root scanned for <runs>/<strategy>/*/ (config.yaml, results.json, csv/*/metrics.csv).
     bench: folder of `zoo bench` outputs: harness results (*.json), attention.json, env_throughput.json.
     search: folder of `zoo search` outputs (<study>/study.json).
     out: parent folder of the report.

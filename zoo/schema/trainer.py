@@ -1,8 +1,16 @@
 """Lightning Trainer settings shared by every training stage."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from zoo.schema.checks import at_least, greater_than, one_of
+
+ACCELERATORS = ("cpu", "gpu", "cuda", "auto", "mps")
+TRAINER_STRATEGIES = ("auto", "ddp", "fsdp", "fsdp_cpu")
+# Lightning's precision names (lightning.fabric.utilities.types._PRECISION_INPUT_STR)
+PRECISIONS = ("32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16", "16-true", "bf16-true", "64-true", "64",
+              "transformer-engine", "transformer-engine-float16")
 
 
 @dataclass
@@ -15,22 +23,22 @@ class TrainerConfig:
     checkpoint_every: save a checkpoint every N steps (the last one is always kept).
     activation_checkpointing: recompute Block activations in backward (FSDP).
     sharded_checkpoint: fsdp / fsdp_cpu: each rank writes its own shard (a checkpoint directory; no
-      gather onto one process) instead of one full file; read either with zoo.training.load_checkpoint.
+      gather onto one process) instead of one full file; read either with zoo.core.checkpoints.load_checkpoint.
     progress: show rich progress bars.
     """
 
-    accelerator: str = "cpu"
+    accelerator: str = field(default="cpu", metadata=one_of(*ACCELERATORS))
     devices: Any = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
-    max_steps: int = 200
-    max_time_min: Any = None
-    checkpoint_every: int = 50
-    log_every_n_steps: int = 5
+    num_nodes: int = field(default=1, metadata=at_least(1))
+    strategy: str = field(default="auto", metadata=one_of(*TRAINER_STRATEGIES))
+    precision: str = field(default="32-true", metadata=one_of(*PRECISIONS))
+    max_steps: int = field(default=200, metadata=at_least(1))
+    max_time_min: Any = field(default=None, metadata=greater_than(0))
+    checkpoint_every: int = field(default=50, metadata=at_least(1))
+    log_every_n_steps: int = field(default=5, metadata=at_least(1))
     activation_checkpointing: bool = False
     sharded_checkpoint: bool = False
-    gradient_clip_val: float = 0.5
+    gradient_clip_val: float = field(default=0.5, metadata=at_least(0))
     progress: bool = True
 
 
@@ -42,7 +50,7 @@ class EvalConfig:
     training seed) is scored on the same episodes of each task.
     """
 
-    episodes: int = 20
-    seed: int = 0
+    episodes: int = field(default=20, metadata=at_least(1))
+    seed: int = field(default=0, metadata=at_least(0))
     suite: str = ""
     tasks: Any = None

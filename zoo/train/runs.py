@@ -1,4 +1,4 @@
-"""Run directories: ``<run_root>/strategy<N>/<name-or-timestamp>/`` -- never overwritten.
+"""Run directories: ``<run_root>/<strategy>/<name-or-timestamp>/`` -- never overwritten.
 
 Layout of a run dir::
 
@@ -13,9 +13,13 @@ import os
 import time
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from typing import Any
 
+from omegaconf import DictConfig
+
+from zoo.core.checkpoints import InvalidCheckpoint, check_loadable, checkpoint_exists
 from zoo.core.errors import ZooError
+from zoo.core.io import atomic_write_yaml
 
 
 # Multi-process runs: every rank must write to the one run dir rank 0 chose.
@@ -32,7 +36,7 @@ def launched_world_size() -> int:
 
 
 def new_run_dir(cfg: DictConfig) -> Path:
-    parent = Path(cfg.run_root) / f"strategy{cfg.strategy}"
+    parent = Path(cfg.run_root) / str(cfg.strategy)
     inherited = os.environ.get(RUN_DIR_ENV)
     if inherited and os.environ.get(RUN_DIR_PID_ENV) != str(os.getpid()):
         # a rank process Lightning launched (DDP/FSDP on one machine): rank 0 made the dir
@@ -49,39 +53,64 @@ def new_run_dir(cfg: DictConfig) -> Path:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         return run_dir
     base = cfg.name or time.strftime("%Y%m%d-%H%M%S")
-    run_dir = parent / base
+    parent.mkdir(parents=True, exist_ok=True)
     n = 1
-    while run_dir.exists():  # a clash never overwrites: the new run gets a suffix
-        n += 1
-        run_dir = parent / f"{base}-{n}"
-    (run_dir / "checkpoints").mkdir(parents=True)
+    while True:  # mkdir is the claim: two runs started at once with one name get different dirs
+        run_dir = parent / (base if n == 1 else f"{base}-{n}")
+        try:
+            run_dir.mkdir()
+            break
+        except FileExistsError:  # a clash never overwrites: the new run gets the next suffix
+            n += 1
+    (run_dir / "checkpoints").mkdir()
     # processes that Lightning launches from this one for other ranks inherit the environment
     os.environ[RUN_DIR_ENV], os.environ[RUN_DIR_PID_ENV] = str(run_dir), str(os.getpid())
     return run_dir
 
 
 def find_resume_dir(resume: str) -> Path:
-    """``resume=`` accepts a run dir or any checkpoint file inside one."""
+    """``resume=`` accepts a run dir or any checkpoint inside one (``checkpoints/last.ckpt``,
+    ``checkpoints/<stage>/step000040.ckpt``, a sharded checkpoint directory)."""
     p = Path(resume)
-    if p.is_file():
-        p = p.parent.parent if p.parent.name == "checkpoints" else p.parent
-    if not (p / "config.yaml").is_file():
-        raise ZooError(f"cannot resume from '{resume}': no run directory with config.yaml there")
-    return p
+    if not p.exists():
+        raise ZooError(f"cannot resume from '{resume}': no such file or directory")
+    for candidate in [p, *p.parents]:
+        if (candidate / "config.yaml").is_file():
+            return candidate
+        if candidate.parent.name == "checkpoints" or candidate.name == "checkpoints":
+            continue  # inside a run's checkpoints folder: its run dir is further up
+        if candidate != p:
+            break  # looked at the path and its own folder: no run dir there
+    raise ZooError(f"cannot resume from '{resume}': no run directory with config.yaml there")
 
 
-def last_checkpoint(run_dir: Path) -> Path | None:
-    ckpt_dir = Path(run_dir) / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
-    if last.is_file():
-        return last
-    ckpts = sorted(ckpt_dir.glob("**/*.ckpt"), key=lambda p: p.stat().st_mtime)
-    return ckpts[-1] if ckpts else None
+def checkpoints_newest_first(run_dir: Path, stage: str = "") -> list[Path]:
+    """Every checkpoint of a run (or of one stage), newest first: ``last.ckpt`` before the periodic ones
+    of the same folder, then by modification time."""
+    ckpt_dir = Path(run_dir) / "checkpoints" / stage if stage else Path(run_dir) / "checkpoints"
+    if not ckpt_dir.is_dir():
+        return []
+    found = [p for p in ckpt_dir.glob("**/*.ckpt") if checkpoint_exists(p)]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name == "last.ckpt"), reverse=True)
+
+
+def last_checkpoint(run_dir: Path, stage: str = "", explain: Any = None) -> Path | None:
+    """The newest checkpoint of the run (or of ``stage``) that loads.  A corrupt one (a kill mid-write, a
+    truncated copy) is skipped for the next newest, and ``explain(message)`` says which was used instead."""
+    skipped: list[str] = []
+    for path in checkpoints_newest_first(run_dir, stage):
+        try:
+            check_loadable(path)
+        except InvalidCheckpoint as err:
+            skipped.append(str(err))
+            continue
+        if skipped and explain is not None:
+            explain(f"skipped {len(skipped)} unreadable checkpoint(s) ({skipped[0]}); resuming from {path}")
+        return path
+    if skipped and explain is not None:
+        explain(f"no loadable checkpoint in {run_dir}: {'; '.join(skipped)}")
+    return None
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> Path:
-    path = Path(run_dir) / "config.yaml"
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    tmp.replace(path)  # atomic: a killed run never leaves a half-written config
-    return path
+    return atomic_write_yaml(Path(run_dir) / "config.yaml", cfg)  # a killed run never leaves a half-written config

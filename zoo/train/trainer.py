@@ -4,17 +4,19 @@
   auto      single process (CPU or one GPU)
   ddp       DistributedDataParallel (gloo on CPU, NCCL on GPU)
   fsdp      Lightning FSDP on GPUs, the transformer ``Block`` as wrap unit (+ activation checkpointing)
-  fsdp_cpu  FSDP2 through ``ModelParallelStrategy``; each LightningModule's ``configure_model`` calls
-            ``shard_for_model_parallel(self)``, which ``fully_shard``s every Block then the root.
-            Works on CPU processes over gloo, so sharded training is testable without GPUs.
+  fsdp_cpu  FSDP2 through ``ModelParallelStrategy`` (zoo.train.fsdp); each LightningModule's
+            ``configure_model`` calls ``shard_for_model_parallel(self)``, which ``fully_shard``s every
+            Block then the root.  Works on CPU processes over gloo, so sharded training is testable
+            without GPUs.
+
+Extra callbacks (``zoo search``'s pruning callback) are handed in as arguments, by the caller, down
+through the strategy's ``fit``; nothing is kept in module state.
 """
 from __future__ import annotations
 
 import logging
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,26 +28,14 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig
 
 from zoo.core.errors import ZooError
+from zoo.train.distributed import global_rank
+from zoo.train.fsdp import ManualRootRefresh, ShardedCPUStrategy, block_classes, reshard_all
+from zoo.train.metrics import start_segment
 
 # Quiet two messages every run would print that say nothing about the run: Lightning's advert for
 # its hosted logger, and a torch-internal pytree deprecation raised inside Lightning itself.
 logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda r: "litlogger" not in r.getMessage())
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
-
-
-# Callbacks added to every Trainer built while ``extra_callbacks`` is active: how ``zoo search``
-# hands its pruning callback to a strategy's ``fit`` without the strategy knowing about Optuna.
-_EXTRA_CALLBACKS: list[Callback] = []
-
-
-@contextmanager
-def extra_callbacks(*callbacks: Callback) -> Iterator[None]:
-    _EXTRA_CALLBACKS.extend(callbacks)
-    try:
-        yield
-    finally:
-        for cb in callbacks:
-            _EXTRA_CALLBACKS.remove(cb)
 
 
 class WallClock(Callback):
@@ -71,15 +61,6 @@ class WallClock(Callback):
         self.elapsed = float(state_dict.get("elapsed", 0.0))
 
 
-def reshard_all(module: torch.nn.Module) -> None:
-    """Free the gathered parameters of every FSDP2 unit (no-op without FSDP2)."""
-    from torch.distributed.fsdp import FSDPModule
-
-    for sub in module.modules():
-        if isinstance(sub, FSDPModule):
-            sub.reshard()
-
-
 class RunCheckpoint(ModelCheckpoint):
     """``last.ckpt`` always holds the final step, also when training stops between two periodic saves
     (``max_steps`` not a multiple of ``checkpoint_every``, ``max_time``); Lightning's own end-of-training
@@ -94,12 +75,6 @@ class RunCheckpoint(ModelCheckpoint):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
         else:
             super().on_train_end(trainer, pl_module)
-
-
-def block_classes() -> set[type]:
-    from components.block import Block
-
-    return {Block}
 
 
 def build_strategy(tc: DictConfig) -> Any:
@@ -124,164 +99,14 @@ def build_strategy(tc: DictConfig) -> Any:
             use_orig_params=True,
         )
     if name == "fsdp_cpu":
-        from lightning.pytorch.strategies import ModelParallelStrategy
-
-        strategy = ModelParallelStrategy(
+        return ShardedCPUStrategy(
+            activation_checkpointing=bool(tc.activation_checkpointing),
             data_parallel_size=int(tc.devices) * int(tc.num_nodes),
             tensor_parallel_size=1,
             save_distributed_checkpoint=bool(tc.sharded_checkpoint),  # default: one full file, loadable anywhere
             process_group_backend="gloo",
         )
-        strategy.zoo_activation_checkpointing = bool(tc.activation_checkpointing)  # read by shard_for_model_parallel
-        return strategy
     raise ZooError(f"unknown value for 'trainer.strategy' '{name}'; valid choices: auto, ddp, fsdp, fsdp_cpu")
-
-
-def _within(path: str, parent: str) -> bool:
-    """``path`` is ``parent`` or lies below it (module paths; "" is the root)."""
-    return parent == "" or path == parent or path.startswith(parent + ".")
-
-
-def shard_units(module: torch.nn.Module) -> list[str]:
-    """Paths of the submodules ``shard_for_model_parallel`` makes FSDP2 units, innermost first.
-
-    A unit gathers its parameters only while its own ``forward`` runs, so units are the modules
-    whose weights are reached only through their forward: each ``Block`` (where the parameters
-    are) and the torch layers built like one (``nn.MultiheadAttention``, encoder/decoder layers).
-    A unit holding a tied weight (one tensor in several modules) is left out.  Everything else --
-    embeddings, heads, positional tables, timm's ``forward_features`` models -- goes to the root.
-    """
-    from torch import nn
-    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import CheckpointWrapper
-
-    atomic_types = tuple(block_classes()) + (CheckpointWrapper, nn.MultiheadAttention, nn.TransformerEncoderLayer,
-                                             nn.TransformerDecoderLayer)
-    owners: dict[int, set[str]] = {}
-    for name, p in module.named_parameters(remove_duplicate=False):
-        owners.setdefault(id(p), set()).add(name.rpartition(".")[0])
-    tied = {path for paths in owners.values() if len(paths) > 1 for path in paths}
-    atomic = {path for path, m in module.named_modules(remove_duplicate=False)
-              if path and isinstance(m, atomic_types) and not any(_within(t, path) for t in tied)}
-    outer = {a for a in atomic if not any(b != a and _within(a, b) for b in atomic)}
-    order = [path for path, _ in module.named_modules(remove_duplicate=False)]
-    return sorted(outer, key=order.index, reverse=True)
-
-
-_MANUAL_ROOTS: list[Any] = []  # weak enough: one entry per sharded manual-optimisation module of this process
-
-
-def _refresh_roots(optimizer: torch.optim.Optimizer, *_: Any) -> None:
-    """After every optimiser step: re-gather the root's (replicated-while-training) parameters so a
-    second forward in the same manual-optimisation step sees the updated values."""
-    for root in _MANUAL_ROOTS:
-        root.reshard()
-        root.unshard()
-
-
-def shard_for_model_parallel(module: L.LightningModule) -> None:
-    """Call from ``configure_model``: FSDP2-shard the model when a device mesh is set (fsdp_cpu).
-
-    Blocks (``shard_units``) are units; the LightningModule is the root unit, holding every other
-    parameter, gathered around the step methods (Lightning calls ``training_step``, never
-    ``forward``).  So model code may use embeddings, heads and tables however it likes inside a
-    step.  Under manual optimisation (PPO: several forward/backward/step rounds per step) the root
-    stays gathered and is re-gathered after each optimiser step.
-
-    The rule for model code (as for any FSDP): use a Block's parameters only inside the Block's
-    ``forward`` -- calling a Block's submodule directly (``block.norm1(x)``) reads sharded weights.
-    """
-    mesh = getattr(module, "device_mesh", None)
-    if mesh is None:
-        return
-    from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
-
-    dp_mesh = mesh["data_parallel"] if "data_parallel" in (mesh.mesh_dim_names or ()) else mesh
-    if getattr(module.trainer.strategy, "zoo_activation_checkpointing", False):
-        wrap_blocks_for_checkpointing(module)
-    modules = dict(module.named_modules(remove_duplicate=False))
-    for path in shard_units(module):
-        fully_shard(modules[path], mesh=dp_mesh)
-    fully_shard(module, mesh=dp_mesh)
-    for method in ("training_step", "validation_step", "test_step", "predict_step"):
-        if callable(getattr(type(module), method, None)):
-            register_fsdp_forward_method(module, method)
-    if not module.automatic_optimization:
-        module.set_reshard_after_backward(False)
-        if not _MANUAL_ROOTS:
-            from torch.optim.optimizer import register_optimizer_step_post_hook
-
-            register_optimizer_step_post_hook(_refresh_roots)
-        _MANUAL_ROOTS.append(module)
-
-
-def wrap_blocks_for_checkpointing(module: torch.nn.Module) -> None:
-    """Replace every Block by a checkpoint wrapper that recomputes its activations in backward.
-
-    The wrapper (not the Block) becomes the FSDP unit, so the recomputation runs inside the unit's
-    forward and finds its parameters gathered.  State-dict keys are unchanged (the wrapper strips
-    its own prefix), so checkpoints load into unwrapped models."""
-    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
-
-    blocks = tuple(block_classes())
-    for path, sub in list(module.named_modules()):
-        if isinstance(sub, blocks):
-            parent_path, _, name = path.rpartition(".")
-            parent = module.get_submodule(parent_path) if parent_path else module
-            setattr(parent, name, checkpoint_wrapper(sub))
-
-
-def is_sharded_checkpoint(path: str | Path) -> bool:
-    """A checkpoint *directory* written with ``trainer.sharded_checkpoint=true`` (torch.distributed.checkpoint
-    shards plus Lightning's ``meta.pt``), rather than one file."""
-    p = Path(path)
-    return p.is_dir() and ((p / "meta.pt").is_file() or (p / ".metadata").is_file())
-
-
-def checkpoint_exists(path: str | Path) -> bool:
-    """True for a full checkpoint file or a sharded checkpoint directory: use this, not ``is_file()``."""
-    p = Path(path)
-    return p.is_file() or is_sharded_checkpoint(p)
-
-
-def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
-    """Everything in a checkpoint but the weights and optimizer state (``global_step``,
-    ``hyper_parameters``, what ``on_save_checkpoint`` added...), cheaply, from either layout."""
-    p = Path(path)
-    if is_sharded_checkpoint(p):
-        meta = p / "meta.pt"
-        return torch.load(meta, map_location="cpu", weights_only=False) if meta.is_file() else {}
-    if not p.is_file():
-        raise ZooError(f"checkpoint not found: {p}")
-    ckpt = torch.load(p, map_location="cpu", weights_only=False, mmap=True)
-    if not isinstance(ckpt, dict):
-        return {}
-    return {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer_states")}
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A Lightning checkpoint as one dict (``state_dict``, ``hyper_parameters``, ``global_step``...),
-    from a full checkpoint file or a sharded checkpoint directory (``trainer.sharded_checkpoint``),
-    which is consolidated in memory on this one process."""
-    path = Path(path)
-    if not checkpoint_exists(path):
-        raise ZooError(f"checkpoint not found: {path}")
-    if path.is_dir():
-        from torch.distributed.checkpoint import FileSystemReader
-        from torch.distributed.checkpoint.format_utils import _EmptyStateDictLoadPlanner
-        from torch.distributed.checkpoint.state_dict_loader import _load_state_dict
-
-        ckpt: dict[str, Any] = {}  # as lightning's _load_distributed_checkpoint, but meta.pt may hold any object
-        _load_state_dict(ckpt, storage_reader=FileSystemReader(path), planner=_EmptyStateDictLoadPlanner(),
-                         no_dist=True)
-        if (path / "meta.pt").is_file():
-            ckpt.update(read_checkpoint_meta(path))
-        if "model" in ckpt:  # FSDPStrategy's layout; ModelParallelStrategy already says state_dict
-            ckpt["state_dict"] = ckpt.pop("model")
-        n_opt = sum(1 for k in ckpt if k.startswith("optimizer_") and k[len("optimizer_"):].isdigit())
-        if n_opt:
-            ckpt["optimizer_states"] = [ckpt.pop(f"optimizer_{i}") for i in range(n_opt)]
-        return ckpt
-    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 def make_trainer(
@@ -293,10 +118,15 @@ def make_trainer(
     checkpoint: bool = True,
     **overrides: Any,
 ) -> L.Trainer:
-    """A Trainer whose logs and checkpoints live inside ``run_dir`` (under ``stage`` when given)."""
+    """A Trainer whose logs and checkpoints live inside ``run_dir`` (under ``stage`` when given);
+    ``callbacks`` are added to the zoo's own (wall clock, checkpoints, progress bar)."""
     tc = cfg.trainer
     run_dir = Path(run_dir)
-    cbs: list[Callback] = list(callbacks or []) + list(_EXTRA_CALLBACKS) + [WallClock()]
+    if global_rank(tc.devices) == 0:  # a resumed stage: its earlier rows go to a segment file first
+        start_segment(run_dir / "csv" / (stage or "main"))
+    cbs: list[Callback] = list(callbacks or []) + [WallClock()]
+    if tc.strategy == "fsdp_cpu":
+        cbs.append(ManualRootRefresh())
     if checkpoint:
         cbs.append(
             RunCheckpoint(
@@ -320,7 +150,7 @@ def make_trainer(
         precision=tc.precision,
         max_steps=int(max_steps if max_steps is not None else tc.max_steps),
         max_time=timedelta(minutes=float(tc.max_time_min)) if tc.max_time_min else None,
-        logger=CSVLogger(save_dir=str(run_dir), name="csv", version=stage or "main"),
+        logger=CSVLogger(save_dir=str(run_dir), name="csv", version=stage or "main"),  # rows kept: start_segment
         callbacks=cbs,
         log_every_n_steps=int(tc.log_every_n_steps),
         enable_progress_bar=bool(tc.progress),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -133,8 +132,9 @@ def _progress(enabled: bool) -> Any:
 
 
 # ---------------------------------------------------------------- zoo bench [harness]
-def make_agent(cfg: Any) -> tuple[Any, str]:
-    """(agent, label) from a BenchConfig: agent=random|oracle, or checkpoint=PATH."""
+def make_agent(cfg: Any, load_agent: Any = None) -> tuple[Any, str]:
+    """(agent, label) from a BenchConfig: agent=random|oracle, or checkpoint=PATH, loaded by ``load_agent(path)``
+    (the app hands in the strategy registry's loader: the benchmark knows no strategy)."""
     kind = "checkpoint" if cfg.checkpoint else str(cfg.agent)
     if kind not in AGENTS:
         raise unknown("agent", kind, AGENTS)
@@ -147,12 +147,9 @@ def make_agent(cfg: Any) -> tuple[Any, str]:
     path = Path(str(cfg.checkpoint))
     if not path.exists():
         raise ZooError(f"checkpoint not found: {path}")
-    import strategies
-
-    loader = getattr(strategies, "load_agent", None)
-    if loader is None:
-        raise ZooError("checkpoint agents need strategies.load_agent(path), which is not available yet")
-    agent = loader(str(path))
+    if load_agent is None:
+        raise ZooError("agent=checkpoint needs a checkpoint loader (zoo bench hands in the strategy registry's)")
+    agent = load_agent(str(path))
     return agent, getattr(agent, "name", None) or f"checkpoint-{path.parent.parent.name or path.stem}"
 
 
@@ -164,7 +161,7 @@ def results_path(cfg: Any, label: str, suite: str) -> Path:
     return DEFAULT_OUT / f"{stem}.json"
 
 
-def main(cfg: Any) -> dict[str, Any]:
+def main(cfg: Any, load_agent: Any = None) -> dict[str, Any]:
     """``zoo bench agent=random|oracle|checkpoint=PATH suite=... episodes=N``: score, print, write JSON."""
     from rich.console import Console
 
@@ -172,7 +169,7 @@ def main(cfg: Any) -> dict[str, Any]:
 
     tasks = resolve_tasks(str(cfg.suite), list(cfg.tasks or []))
     suite = "custom" if cfg.tasks else str(cfg.suite)
-    agent, label = make_agent(cfg)
+    agent, label = make_agent(cfg, load_agent)
     if label == "oracle":
         missing = [t for t in tasks if t not in ORACLES]
         if missing:
@@ -198,23 +195,3 @@ def throughput_main(cfg: Any) -> dict[str, Any]:
     from zoo.web.throughput import main as run_throughput
 
     return run_throughput(cfg)
-
-
-def _cli(argv: list[str]) -> None:
-    from zoo.config import parse_tool_config
-    from zoo.schema.tools import BenchConfig
-
-    args = list(argv)
-    which = args.pop(0) if args and "=" not in args[0] else "harness"
-    if which not in ("harness", "env"):
-        raise unknown("bench target", which, ("harness", "env"))
-    cfg = parse_tool_config(BenchConfig, args)
-    (throughput_main if which == "env" else main)(cfg)
-
-
-if __name__ == "__main__":
-    try:
-        _cli(sys.argv[1:])
-    except ZooError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)

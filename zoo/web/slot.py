@@ -39,13 +39,17 @@ from zoo.web.seeds import is_eval_seed
 from zoo.web.tasks import ORIGIN, TaskSpec
 from zoo.web.types import ACTION_KINDS, MOUSE_ACTION_KINDS, Action, Element, Observation
 
-START_JS = """([seed, mode]) => {
+# Starts the episode and, once the page has run what the start queued (one zero-delay tick), returns
+# the first observation in the same round trip when the task is ready (else the status, to poll).
+START_JS = """async ([seed, mode, m]) => {
   if (typeof core === 'undefined' || typeof core.startEpisodeReal !== 'function') return {error: 'no episode core'};
   if (core.EP_TIMER !== null && core.EP_TIMER !== undefined && !WOB_DONE_GLOBAL) core.endEpisode(0, false, 'reset');
   Math.seedrandom(seed);
   if (typeof core.setDataMode === 'function') core.setDataMode(mode);
   core.startEpisodeReal();
-  return window.__zoo.status();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const status = window.__zoo.status();
+  return status.ready ? {ready: true, obs: JSON.stringify(window.__zoo.observe(m))} : status;
 }"""
 # The observation comes back as one JSON string: Playwright's own value serialisation is ~10x
 # slower for a tree of a hundred elements.
@@ -222,9 +226,10 @@ class Slot:
             raise ZooError(f"unknown data mode '{mode}'; valid modes: {', '.join(DATA_MODES)}")
         if await self._page_for(task):
             await self.load(task)
-        status = await self.page.evaluate(START_JS, [seed, mode])
+        status = await self.page.evaluate(START_JS, [seed, mode, self.max_elements])
         if status.get("error"):
             raise TaskPageError(f"task '{task.name}': cannot start an episode: {status['error']}")
+        first = json.loads(status["obs"]) if status.get("obs") else None
         for _ in range(100):  # some tasks build their problem asynchronously (WOB_TASK_READY)
             if status["ready"]:
                 break
@@ -233,7 +238,7 @@ class Slot:
         else:
             raise TaskPageError(f"task '{task.name}': episode never became ready (WOB_TASK_READY stayed false)")
         self.episode = Episode(task, seed, mode)
-        obs, _ = await self.observe()
+        obs, _ = await self.observe(first)
         return obs
 
     async def step(self, action: Action) -> StepOutcome:

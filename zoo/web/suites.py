@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from zoo.config import CONFIG_DIR
 from zoo.core.errors import unknown
+from zoo.core.paths import CONFIG_DIR
 
 
 def suite_names() -> list[str]:
@@ -20,9 +20,8 @@ def suite_tasks(name: str) -> list[str]:
 
 def resolve_tasks(suite: str, tasks: list[str] | None) -> list[str]:
     """Explicit ``tasks`` win over ``suite``; task names are checked against the task registry."""
-    from zoo.core.registry import family, load_all
+    from zoo.core.registry import family
 
-    load_all()
     names = list(tasks) if tasks else suite_tasks(suite)
     registry = family("task")
     for task in names:

@@ -369,3 +369,98 @@ def _click_menu(obs: Observation, mem: dict) -> Action:
         return Action.click(shown[-1].id)
     deepest = max(i for i, e in enumerate(shown) if e is not None)
     return _hover_open(obs, mem, shown[deepest])
+
+
+# ---------------------------------------------------------------- pictures (need the screenshot)
+def _pixels_of(obs: Observation, e: Element):
+    """The screenshot's pixels inside element ``e`` (the screenshot shows the #wrap area, possibly
+    resized); None without a screenshot."""
+    import numpy as np
+
+    shot, wrap = obs.screenshot, first([w for w in obs.elements if w.attrs.get("id") == "wrap"])
+    if shot is None or wrap is None:
+        return None
+    sx, sy = shot.shape[1] / wrap.bbox[2], shot.shape[0] / wrap.bbox[3]
+    x, y, w, h = e.bbox
+    x0, y0 = int(round((x - wrap.bbox[0]) * sx)), int(round((y - wrap.bbox[1]) * sy))
+    x1, y1 = int(round((x + w - wrap.bbox[0]) * sx)), int(round((y + h - wrap.bbox[1]) * sy))
+    return np.asarray(shot[max(y0, 0):y1, max(x0, 0):x1], dtype=np.float32), (sx, sy)
+
+
+def polygon_sides(gray, dark: float = 110.0) -> int | None:
+    """Sides (3..7) of the regular polygon outlined in a grey image: the outline of an n-gon is
+    symmetric under turns of 360/n degrees, so its pixels' angular spectrum peaks at n."""
+    import numpy as np
+
+    ys, xs = np.nonzero(gray < dark)
+    if len(xs) < 20:
+        return None
+    dx, dy = xs - xs.mean(), ys - ys.mean()
+    theta, r = np.arctan2(dy, dx), np.hypot(dx, dy)
+    keep = r > 0.6 * r.max()  # the outline only
+    theta, r = theta[keep], r[keep]
+    power = {k: abs(np.sum(r * np.exp(-1j * k * theta))) for k in range(3, 8)}
+    return max(power, key=power.get)
+
+
+@oracle("count-sides")
+def _count_sides(obs: Observation, mem: dict) -> Action:
+    canvas = first([e for e in obs.elements if e.tag == "canvas" and e.visible])
+    got = _pixels_of(obs, canvas) if canvas else None
+    if got is None:
+        return Action.noop()
+    pixels, _ = got
+    n = polygon_sides(pixels.mean(axis=2))
+    return click(_button(obs, str(n)) if n else None)
+
+
+def _dark_mask(pixels, level: float = 150.0):
+    return pixels.mean(axis=2) < level
+
+
+def best_icon(obs: Observation, icons: list[Element]) -> Element | None:
+    """The icon whose picture appears in the instruction box (the strip above #area): slide each
+    icon's dark-pixel mask over the strip and keep the icon that fits best."""
+    import numpy as np
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    wrap = first([w for w in obs.elements if w.attrs.get("id") == "wrap"])
+    area = first([w for w in obs.elements if w.attrs.get("id") == "area"])
+    if obs.screenshot is None or wrap is None or area is None:
+        return None
+    strip = Element(-1, "div", "", {}, (wrap.bbox[0], wrap.bbox[1], wrap.bbox[2], area.bbox[1] - wrap.bbox[1]),
+                    -1, 0, True, "style", False)
+    got = _pixels_of(obs, strip)
+    if got is None:
+        return None
+    query = _dark_mask(got[0])
+    best, best_score = None, None
+    for icon in icons:
+        cut = _pixels_of(obs, icon)
+        if cut is None or cut[0].size == 0:
+            continue
+        mask = _dark_mask(cut[0])
+        if not mask.any() or mask.shape[0] > query.shape[0] or mask.shape[1] > query.shape[1]:
+            continue
+        windows = sliding_window_view(query, mask.shape)
+        score = int((windows ^ mask).sum(axis=(2, 3)).min())
+        if best_score is None or score < best_score:
+            best, best_score = icon, score
+    return best
+
+
+@oracle("click-menu-2")
+def _click_menu_2(obs: Observation, mem: dict) -> Action:
+    items = [e for e in live(obs) if e.attrs.get("role") == "menuitem"]
+    if not items:
+        return click(_button(obs, "Menu"))
+    playback = _menu_item(obs, "Playback")
+    names = quoted(obs.instruction)
+    if "labeled" in obs.instruction and len(names) >= 2:
+        target = _menu_item(obs, names[1])
+        return Action.click(target.id) if target else click(None) if playback is None else _hover_open(obs, mem, playback)
+    if playback is not None and _menu_item(obs, "Prev") is None:  # show the submenu's icons too
+        return _hover_open(obs, mem, playback)
+    icons = [e for e in live(obs) if has_class(e, "ui-icon") and not has_class(e, "ui-menu-icon")]
+    icon = best_icon(obs, icons)
+    return click(obs.elements[icon.parent] if icon else None)

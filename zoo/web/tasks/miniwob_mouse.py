@@ -233,3 +233,36 @@ def _resize_textarea(obs: Observation, mem: dict) -> Action:
     dx, dy = (15 * sign, 0) if m.group(1) == "width" else (0, 15 * sign)
     x, y = centre(grip)
     return step_once(mem, "resized", drag_between((x, y), (x + dx, y + dy)), click(submit_button(obs)))
+
+
+# ---------------------------------------------------------------- SVG shapes dragged into boxes (shapes.drag)
+SHAPE_TAGS = {"rectangles": "rect", "circles": "circle", "triangles": "polygon"}
+# shapes.drag puts a shape's top-left corner this many widths up-left of the pointer
+GRAB = {"rect": 0.5, "circle": 0.6, "polygon": 0.4}
+
+
+def drop_into(shape: Element, box: Element, slot: int) -> Action:
+    """Drag ``shape`` so that its top-left corner lands in cell ``slot`` of a 4-wide grid inside ``box``."""
+    corner = (box.bbox[0] + 3 + 16 * (slot % 4), box.bbox[1] + 3 + 20 * (slot // 4))
+    k = GRAB[shape.tag] * shape.bbox[2]
+    return glide(centre(shape), (corner[0] + k, corner[1] + k), n=4)
+
+
+@oracle("drag-shapes", "drag-shapes-2")
+def _drag_shapes(obs: Observation, mem: dict) -> Action:
+    boxes = [e for e in obs.elements if e.attrs.get("id") == "shape-container"]
+    shapes = [e for e in obs.elements if e.tag in GRAB and e.attrs.get("id") != "shape-container"]
+    by_kind = re.search(r"Drag all (rectangles|circles|triangles)", obs.instruction)
+    by_colour = re.search(r"Drag all (\w+) shapes", obs.instruction)
+    if not boxes or not shapes or not (by_kind or by_colour):
+        return Action.noop()
+    moved, filled = mem.setdefault("moved", set()), mem.setdefault("filled", [0] * len(boxes))
+    for k, shape in enumerate(shapes):
+        wanted = shape.tag == SHAPE_TAGS[by_kind.group(1)] if by_kind else shape.attrs.get("fill") == by_colour.group(1)
+        if k in moved or (not wanted and len(boxes) == 1):
+            continue
+        moved.add(k)
+        b = 0 if wanted else 1  # drag-shapes-2: the left box for the wanted shapes, the right one for the rest
+        filled[b] += 1
+        return drop_into(shape, boxes[b], filled[b] - 1)
+    return click(submit_button(obs))

@@ -1,0 +1,101 @@
+"""Checkpoint IO: files are data, never code.
+
+Every load goes through ``torch.load(..., weights_only=True)``: a checkpoint holds tensors, numbers,
+strings and containers, and a pickle that asks to build any other object (the way a crafted file
+runs code) is refused.  A file that is not a checkpoint at all (truncated, garbage, another format)
+raises ``InvalidCheckpoint``: one line naming the path, never a torch traceback.
+
+Two layouts: one file (``last.ckpt``), or a directory of torch.distributed.checkpoint shards plus
+Lightning's ``meta.pt`` (``trainer.sharded_checkpoint=true``).
+"""
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from zoo.core.errors import ZooError
+
+
+class InvalidCheckpoint(ZooError):
+    """A path that exists but does not hold a loadable checkpoint."""
+
+
+def _torch_load(path: Path, **kwargs: Any) -> Any:
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, **kwargs)
+    except pickle.UnpicklingError as err:  # weights_only refused a global: the file asked to run code
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InvalidCheckpoint(f"not a valid checkpoint: {path} (refused to load: {first[:160]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InvalidCheckpoint(f"not a valid checkpoint: {path} ({first[:160]})") from None
+
+
+def is_sharded_checkpoint(path: str | Path) -> bool:
+    """A checkpoint *directory* written with ``trainer.sharded_checkpoint=true`` (torch.distributed.checkpoint
+    shards plus Lightning's ``meta.pt``), rather than one file."""
+    p = Path(path)
+    return p.is_dir() and ((p / "meta.pt").is_file() or (p / ".metadata").is_file())
+
+
+def checkpoint_exists(path: str | Path) -> bool:
+    """True for a full checkpoint file or a sharded checkpoint directory: use this, not ``is_file()``."""
+    p = Path(path)
+    return p.is_file() or is_sharded_checkpoint(p)
+
+
+def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
+    """Everything in a checkpoint but the weights and optimizer state (``global_step``,
+    ``hyper_parameters``, what ``on_save_checkpoint`` added...), cheaply, from either layout."""
+    p = Path(path)
+    if is_sharded_checkpoint(p):
+        meta = p / "meta.pt"
+        data = _torch_load(meta) if meta.is_file() else {}
+    elif p.is_file():
+        data = _torch_load(p, mmap=True)
+    else:
+        raise ZooError(f"checkpoint not found: {p}")
+    if not isinstance(data, dict):
+        raise InvalidCheckpoint(f"not a valid checkpoint: {p} (holds a {type(data).__name__}, not a checkpoint dict)")
+    return {k: v for k, v in data.items() if k not in ("state_dict", "optimizer_states")}
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint as one dict (``state_dict``, ``hyper_parameters``, ``global_step``...),
+    from a full checkpoint file or a sharded checkpoint directory (``trainer.sharded_checkpoint``),
+    which is consolidated in memory on this one process."""
+    path = Path(path)
+    if not checkpoint_exists(path):
+        raise ZooError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        from torch.distributed.checkpoint import FileSystemReader
+        from torch.distributed.checkpoint.format_utils import _EmptyStateDictLoadPlanner
+        from torch.distributed.checkpoint.state_dict_loader import _load_state_dict
+
+        ckpt: dict[str, Any] = {}  # as lightning's _load_distributed_checkpoint, but meta.pt may hold any object
+        try:
+            _load_state_dict(ckpt, storage_reader=FileSystemReader(path), planner=_EmptyStateDictLoadPlanner(),
+                             no_dist=True)
+        except Exception as err:  # noqa: BLE001 - any shard-reading failure is one line
+            raise InvalidCheckpoint(f"not a valid checkpoint: {path} ({str(err).strip().splitlines()[0][:160]})") from None
+        if (path / "meta.pt").is_file():
+            ckpt.update(read_checkpoint_meta(path))
+        if "model" in ckpt:  # FSDPStrategy's layout; ModelParallelStrategy already says state_dict
+            ckpt["state_dict"] = ckpt.pop("model")
+        n_opt = sum(1 for k in ckpt if k.startswith("optimizer_") and k[len("optimizer_"):].isdigit())
+        if n_opt:
+            ckpt["optimizer_states"] = [ckpt.pop(f"optimizer_{i}") for i in range(n_opt)]
+        return ckpt
+    data = _torch_load(path)
+    if not isinstance(data, dict) or "state_dict" not in data:
+        raise InvalidCheckpoint(f"not a valid checkpoint: {path} (no state_dict in it)")
+    return data
+
+
+def check_loadable(path: str | Path) -> None:
+    """Raise ``InvalidCheckpoint`` unless ``path`` loads as a checkpoint (its weights included)."""
+    load_checkpoint(path)

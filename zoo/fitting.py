@@ -1,0 +1,53 @@
+"""``fit_run``: the one path from key=value overrides to a trained, scored run, used by ``zoo fit`` and
+by every ``zoo search`` trial.  Config -> run directory -> strategy's fit -> results."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+
+@dataclass
+class FitRun:
+    cfg: DictConfig
+    run_dir: Path
+    results: dict
+
+
+def resume_overrides(overrides: list[str]) -> tuple[list[str], Path | None]:
+    """With ``resume=PATH``: the saved run's config as the base layer (new overrides on top), and its run dir."""
+    from zoo.config import load_yaml
+    from zoo.train.runs import find_resume_dir
+
+    resume = next((v for k, v in (o.split("=", 1) for o in overrides if "=" in o) if k == "resume"), None)
+    if not resume:
+        return overrides, None
+    run_dir = find_resume_dir(resume)
+    saved = load_yaml(run_dir / "config.yaml", "saved run config")
+    # the saved config is the base; new overrides (e.g. a larger max_steps) apply on top
+    return [f"strategy={saved.get('strategy')}", f"config={run_dir / 'config.yaml'}", *overrides], run_dir
+
+
+def fit_run(overrides: list[str], callbacks: Sequence[Any] = (),
+            on_run_dir: Callable[[DictConfig, Path], None] | None = None) -> FitRun:
+    """Compose (every value checked before anything is written), make or reuse the run directory, save
+    its config, seed everything, then run the strategy's ``fit`` with ``callbacks`` in its Trainers."""
+    import lightning as L
+
+    from zoo.config import compose
+    from zoo.train.plugin import get_strategy
+    from zoo.train.runs import new_run_dir, save_config
+
+    overrides, resumed = resume_overrides(list(overrides))
+    cfg = compose(overrides)
+    spec = get_strategy(cfg.strategy)
+    run_dir = resumed if resumed is not None else new_run_dir(cfg)
+    save_config(cfg, run_dir)
+    if on_run_dir is not None:
+        on_run_dir(cfg, run_dir)
+    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    results = spec.run_fit(cfg, run_dir, callbacks)
+    return FitRun(cfg, Path(run_dir), results)

@@ -1,0 +1,125 @@
+"""Oracles for the MiniWoB++ reading and game tasks of the app group: tic-tac-toe, hot-cold and
+simon-says.  (Email and social media: ``miniwob_apps.py``; forms and calendars: ``miniwob_apps_2.py``.)
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from zoo.web.tasks.miniwob_apps import wait, with_class
+from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle
+from zoo.web.types import Action, Observation
+
+# ---------------------------------------------------------------- tic-tac-toe
+LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
+SMART = 0.45  # how often the page's opponent plays a winning or blocking move instead of a random one
+
+
+def _wins(board: tuple[int, ...], who: int) -> bool:
+    return any(all(board[i] == who for i in line) for line in LINES)
+
+
+def _completing(board: tuple[int, ...], who: int) -> list[int]:
+    """Free cells that would complete a line of ``who``."""
+    return [i for line in LINES for i in line if board[i] == 0 and sum(board[j] == who for j in line) == 2]
+
+
+@lru_cache(maxsize=None)
+def win_chance(board: tuple[int, ...]) -> float:
+    """P(X wins) with X to move and playing best, against an opponent that completes its own line or
+    blocks X's with probability SMART and otherwise plays a random free cell (X = 1, O = -1)."""
+    free = [i for i in range(9) if board[i] == 0]
+    return max((_after_x(board, i) for i in free), default=0.0)
+
+
+def _after_x(board: tuple[int, ...], cell: int) -> float:
+    b = board[:cell] + (1,) + board[cell + 1:]
+    if _wins(b, 1):
+        return 1.0
+    free = [i for i in range(9) if b[i] == 0]
+    if not free:
+        return 0.0
+    smart = _completing(b, -1) or _completing(b, 1)
+
+    def value(o: int) -> float:
+        after = b[:o] + (-1,) + b[o + 1:]
+        return 0.0 if _wins(after, -1) else win_chance(after)
+
+    rand = sum(value(o) for o in free) / len(free)
+    if not smart:
+        return rand
+    return (1 - SMART) * rand + SMART * sum(value(o) for o in set(smart)) / len(set(smart))
+
+
+def best_move(board: tuple[int, ...]) -> int:
+    free = [i for i in range(9) if board[i] == 0]
+    return max(free, key=lambda i: (_after_x(board, i), -i))
+
+
+@oracle("tic-tac-toe")
+def _tic_tac_toe(obs: Observation, mem: dict) -> Action:
+    cells = [by_attr_any(obs, "id", f"ttt-{i}") for i in range(9)]
+    if any(c is None for c in cells):
+        return Action.noop()
+    board = tuple(1 if has_class(c, "mark-x") else -1 if has_class(c, "mark-o") else 0 for c in cells)
+    if 0 not in board:
+        return Action.noop()
+    return click(cells[best_move(board)])
+
+
+# ---------------------------------------------------------------- hot-cold
+# The hint under the box names how far the pointer is from the hidden spot: HOT < 5 px, WARM < 10,
+# COLD < 40, else ICE COLD.  The oracle keeps every spot still consistent with the hints seen so far,
+# hovers where the next hint splits those spots most evenly, and clicks once they all lie within 5 px.
+BANDS = {"HOT": (0.0, 5.0), "WARM": (5.0, 10.0), "COLD": (10.0, 40.0), "ICE COLD": (40.0, float("inf"))}
+
+
+def band_of(distance):
+    """Band index 0..3 (HOT..ICE COLD) of distances (numpy arrays work)."""
+    import numpy as np
+
+    return np.searchsorted(np.array([5.0, 10.0, 40.0]), distance, side="right")
+
+
+def hot_cold_step(box: tuple[float, float, float, float], hints: list[tuple[int, int, str]]) -> tuple[str, int, int]:
+    """("move" | "click", x, y) from the box and the (x, y, hint) readings so far."""
+    import numpy as np
+
+    x0, y0, w, h = box
+    xs, ys = np.meshgrid(np.arange(int(np.ceil(x0)), int(x0 + w)), np.arange(int(np.ceil(y0)), int(y0 + h)))
+    cand = np.stack([xs.ravel(), ys.ravel()], 1).astype(float)
+    for px, py, hint in hints:
+        d = np.hypot(cand[:, 0] - px, cand[:, 1] - py)
+        lo, hi = BANDS[hint]
+        cand = cand[(d >= lo) & (d < hi)]
+    if len(cand) == 0:
+        return "move", int(x0 + w / 2), int(y0 + h / 2)
+    centre = np.round(np.median(cand, 0))
+    if np.hypot(*(cand - centre).T).max() < 4.9:
+        return "click", int(centre[0]), int(centre[1])
+    probes = cand[:: max(1, len(cand) // 400)] if len(cand) > 400 else cand
+    probes = np.concatenate([probes, np.round(probes.mean(0, keepdims=True))])
+    sample = cand[:: max(1, len(cand) // 2000)]
+    best, best_cost = probes[0], float("inf")
+    for p in probes:  # minimise the expected number of spots left after the hint
+        counts = np.bincount(band_of(np.hypot(sample[:, 0] - p[0], sample[:, 1] - p[1])), minlength=4)
+        cost = float((counts ** 2).sum())
+        if cost < best_cost:
+            best, best_cost = p, cost
+    return "move", int(best[0]), int(best[1])
+
+
+@oracle("hot-cold")
+def _hot_cold(obs: Observation, mem: dict) -> Action:
+    area = by_attr_any(obs, "id", "touch-area")
+    if area is None:
+        return Action.noop()
+    hints = mem.setdefault("hints", [])
+    signal = by_attr_any(obs, "id", "signal")
+    if "at" in mem and signal is not None and signal.text in BANDS:
+        hints.append((*mem.pop("at"), signal.text))
+    kind, x, y = hot_cold_step(area.bbox, hints)
+    if kind == "click":
+        return Action.click_at(x, y)
+    mem["at"] = (x, y)
+    return Action.move(x, y)
