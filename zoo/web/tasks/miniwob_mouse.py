@@ -250,7 +250,7 @@ def drop_into(shape: Element, box: Element, slot: int) -> Action:
 
 @oracle("drag-shapes", "drag-shapes-2")
 def _drag_shapes(obs: Observation, mem: dict) -> Action:
-    boxes = [e for e in obs.elements if e.attrs.get("id") == "shape-container"]
+    boxes = sorted((e for e in obs.elements if e.attrs.get("id") == "shape-container"), key=lambda e: e.bbox[0])
     shapes = [e for e in obs.elements if e.tag in GRAB and e.attrs.get("id") != "shape-container"]
     by_kind = re.search(r"Drag all (rectangles|circles|triangles)", obs.instruction)
     by_colour = re.search(r"Drag all (\w+) shapes", obs.instruction)
