@@ -4,6 +4,7 @@ simon-says.  (Email and social media: ``miniwob_apps.py``; forms and calendars: 
 from __future__ import annotations
 
 import re
+import time
 from functools import lru_cache
 
 from zoo.web.tasks.miniwob_apps import wait, with_class
@@ -123,3 +124,32 @@ def _hot_cold(obs: Observation, mem: dict) -> Action:
         return Action.click_at(x, y)
     mem["at"] = (x, y)
     return Action.move(x, y)
+
+
+# ---------------------------------------------------------------- simon-says
+LOOK_EVERY_S = 0.2  # a blink lasts 0.25 s: looking this often sees every one
+BLINK_GAP_S = 0.6  # blinks start this far apart; a longer quiet spell (plus one look) ends the sequence
+
+
+@oracle("simon-says")
+def _simon_says(obs: Observation, mem: dict) -> Action:
+    buttons = [e for e in obs.elements if e.tag == "button" and re.fullmatch(r"button-\d", e.attrs.get("id", ""))]
+    if not buttons:
+        return Action.noop()
+    now = time.monotonic()
+    seen = mem.setdefault("seq", [])
+    lit = {b.attrs["id"] for b in buttons if has_class(b, "push")}
+    for name in sorted(lit - mem.get("lit", set())):  # a button that lit up since the last look
+        seen.append(name)
+        mem["last_blink"] = now
+    mem["lit"] = lit
+    quiet = now - mem.get("last_blink", now)
+    if not seen or lit or quiet < BLINK_GAP_S + LOOK_EVERY_S + 0.05:
+        pause = LOOK_EVERY_S - (now - mem.get("looked", now - LOOK_EVERY_S))
+        mem["looked"] = now + max(0.0, pause)
+        return wait(max(0.0, pause))
+    pushed = mem.setdefault("pushed", 0)
+    if pushed >= len(seen):
+        return Action.noop()
+    mem["pushed"] = pushed + 1
+    return click(next(b for b in buttons if b.attrs["id"] == seen[pushed]))
