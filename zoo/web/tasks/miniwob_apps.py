@@ -1,6 +1,6 @@
 """Oracles for the MiniWoB++ app-like tasks: the email inbox family (fixed and natural-language
-instructions) and the social-media feeds.  The forms, calendars and games of the same group sit in
-``miniwob_apps_2.py``.
+instructions) and the social-media feeds, plus the helpers the group shares.  Forms and calendars
+sit in ``miniwob_apps_2.py``; reading and game tasks in ``miniwob_apps_3.py``.
 
 Natural-language instructions name inbox senders; a person finds those names among the senders the
 inbox shows and reads the words around each to tell the email's sender from the forward's recipient.
