@@ -414,13 +414,18 @@ def _count_sides(obs: Observation, mem: dict) -> Action:
     return click(_button(obs, str(n)) if n else None)
 
 
-def _dark_mask(pixels, level: float = 150.0):
-    return pixels.mean(axis=2) < level
+def darkness(pixels):
+    """How much darker than its background (the median) each pixel is, in [0, 1]."""
+    import numpy as np
+
+    gray = pixels.mean(axis=2)
+    bg = float(np.median(gray))
+    return np.clip((bg - gray) / max(bg, 1.0), 0.0, 1.0)
 
 
 def best_icon(obs: Observation, icons: list[Element]) -> Element | None:
     """The icon whose picture appears in the instruction box (the strip above #area): slide each
-    icon's dark-pixel mask over the strip and keep the icon that fits best."""
+    icon's picture (cut to its ink plus a 1 px margin) over the strip and keep the closest fit."""
     import numpy as np
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -433,17 +438,20 @@ def best_icon(obs: Observation, icons: list[Element]) -> Element | None:
     got = _pixels_of(obs, strip)
     if got is None:
         return None
-    query = _dark_mask(got[0])
+    query = darkness(got[0])
     best, best_score = None, None
     for icon in icons:
         cut = _pixels_of(obs, icon)
         if cut is None or cut[0].size == 0:
             continue
-        mask = _dark_mask(cut[0])
-        if not mask.any() or mask.shape[0] > query.shape[0] or mask.shape[1] > query.shape[1]:
+        ink = darkness(cut[0])
+        ys, xs = np.nonzero(ink > 0.2)
+        if len(ys) == 0:
             continue
-        windows = sliding_window_view(query, mask.shape)
-        score = int((windows ^ mask).sum(axis=(2, 3)).min())
+        ink = ink[max(ys.min() - 1, 0):ys.max() + 2, max(xs.min() - 1, 0):xs.max() + 2]
+        if ink.shape[0] > query.shape[0] or ink.shape[1] > query.shape[1]:
+            continue
+        score = float(((sliding_window_view(query, ink.shape) - ink) ** 2).sum(axis=(2, 3)).min())
         if best_score is None or score < best_score:
             best, best_score = icon, score
     return best
@@ -458,7 +466,9 @@ def _click_menu_2(obs: Observation, mem: dict) -> Action:
     names = quoted(obs.instruction)
     if "labeled" in obs.instruction and len(names) >= 2:
         target = _menu_item(obs, names[1])
-        return Action.click(target.id) if target else click(None) if playback is None else _hover_open(obs, mem, playback)
+        if target is not None:
+            return Action.click(target.id)
+        return _hover_open(obs, mem, playback) if playback else Action.noop()
     if playback is not None and _menu_item(obs, "Prev") is None:  # show the submenu's icons too
         return _hover_open(obs, mem, playback)
     icons = [e for e in live(obs) if has_class(e, "ui-icon") and not has_class(e, "ui-menu-icon")]
