@@ -152,7 +152,8 @@ def test_env_throughput_report(tmp_path):
                                           "tasks=[click-test,click-button]", "single_task=click-test", f"out={tmp_path}"])
     report = throughput_main(cfg)
     names = [(r["name"], r["contexts"], r["browsers"]) for r in report["runs"]]
-    assert names == [("harness/single", 1, 1), ("harness/mixed", 1, 1), ("raw+dom", 1, 1), ("raw", 1, 1)]
+    assert names == [("harness/single", 1, 1), ("harness/mixed", 1, 1), ("raw+dom", 1, 1), ("raw+dom/mixed", 1, 1),
+                     ("raw", 1, 1)]
     assert all(r["env_steps"] >= 40 and r["env_steps_per_s"] > 0 and "error" not in r for r in report["runs"])
     mixed = report["runs"][1]
     assert mixed["page_loads_timed"] == 0 and mixed["tasks_started"] == 2  # preloaded pages: resets in place

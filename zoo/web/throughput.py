@@ -14,7 +14,8 @@ then A, B, C again), so a change in machine load hits all settings alike:
 - ``raw`` / ``raw+dom``: the ceiling: one page per context in one browser, one ``page.evaluate`` per
   step that clicks a random element of the task area by JS and returns the episode status (and,
   for ``raw+dom``, ``JSON.stringify(core.getDOMInfo())``); reset ``Math.seedrandom(s);
-  core.startEpisodeReal()`` in place.
+  core.startEpisodeReal()`` in place.  ``raw+dom/mixed``: the same over the mixed suite, one
+  preloaded page per task in every context, the tasks in turn: what the pages themselves cost.
 - ``selenium``: miniwob's own gymnasium env (Selenium + chromedriver, one instance), random
   element clicks, when ``/usr/bin/chromedriver`` (or ``$MINIWOB_CHROMEDRIVER``) exists.
 
@@ -101,7 +102,7 @@ def time_harness(tasks: list[str], contexts: int, browsers: int, env_steps: int,
                 "tasks_started": sum(v > 0 for v in started.values())}
 
 
-async def _raw(task: str, contexts: int, env_steps: int, dom: bool, seed: int, max_episode_steps: int,
+async def _raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, seed: int, max_episode_steps: int,
                headless: bool) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
@@ -109,33 +110,38 @@ async def _raw(task: str, contexts: int, env_steps: int, dom: bool, seed: int, m
     from zoo.web.site import Site
     from zoo.web.tasks import get_task
 
-    url = get_task(task).url
+    urls = [get_task(t).url for t in tasks]
     exe = os.environ.get("ZOO_CHROMIUM") or (DEFAULT_CHROMIUM if Path(DEFAULT_CHROMIUM).exists() else None)
     pw = await async_playwright().start()
     browser = await pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=headless)
     try:
         site = Site()
-        pages = []
+        pages = []  # per context: one page per task
         for _ in range(contexts):
             ctx = await browser.new_context(viewport=VIEWPORT)
             await site.attach(ctx)
-            page = await ctx.new_page()
-            await page.goto(url, wait_until="load")
-            pages.append(page)
+            mine = []
+            for url in urls:
+                page = await ctx.new_page()
+                await page.goto(url, wait_until="load")
+                mine.append(page)
+            pages.append(mine)
         per = max(1, env_steps // contexts)
 
-        async def loop(k: int, page: Any, steps: int) -> int:
+        async def loop(k: int, mine: list[Any], steps: int) -> int:
             import json
 
             rng = np.random.default_rng([seed, k])
-            s, done, count = seed * 1000 + k * 100000, 0, 0
+            s, done, count, turn = seed * 1000 + k * 100000, 0, 0, k
+            page = mine[turn % len(mine)]
             await page.evaluate(RAW_RESET_JS, s)
             for _ in range(steps):
                 out = json.loads(await page.evaluate(RAW_STEP_JS, [float(rng.random()), dom]))
                 count += 1
                 done += 1
                 if out["done"] or done >= max_episode_steps:
-                    s, done = s + 1, 0
+                    s, done, turn = s + 1, 0, turn + 1
+                    page = mine[turn % len(mine)]
                     await page.evaluate(RAW_RESET_JS, s)
             return count
 
@@ -149,12 +155,12 @@ async def _raw(task: str, contexts: int, env_steps: int, dom: bool, seed: int, m
         await pw.stop()
 
 
-def time_raw(task: str, contexts: int, env_steps: int, dom: bool, *, seed: int = 0, max_episode_steps: int = 8,
+def time_raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, *, seed: int = 0, max_episode_steps: int = 8,
              headless: bool = True) -> dict[str, Any]:
     """The raw Playwright loop's env steps/s (the ceiling the harness is compared with)."""
     from zoo.web.browser import LoopThread
 
-    return LoopThread.shared().run(_raw(task, contexts, env_steps, dom, seed, max_episode_steps, headless), timeout=600)
+    return LoopThread.shared().run(_raw(tasks, contexts, env_steps, dom, seed, max_episode_steps, headless), timeout=600)
 
 
 def chromedriver() -> str | None:
@@ -199,6 +205,7 @@ def settings(single: str, mixed: list[str], counts: list[int], selenium: bool) -
             out.append({"name": "harness/single", "contexts": c, "browsers": browsers, "tasks": [single]})
             out.append({"name": "harness/mixed", "contexts": c, "browsers": browsers, "tasks": list(mixed)})
         out.append({"name": "raw+dom", "contexts": c, "browsers": 1, "tasks": [single]})
+        out.append({"name": "raw+dom/mixed", "contexts": c, "browsers": 1, "tasks": list(mixed)})
     out.append({"name": "raw", "contexts": 1, "browsers": 1, "tasks": [single]})
     if selenium:
         out.append({"name": "selenium", "contexts": 1, "browsers": 1, "tasks": [single]})
@@ -214,7 +221,7 @@ def run_setting(s: dict[str, Any], cfg: Any, rep: int) -> dict[str, Any]:
                             headless=bool(cfg.headless), screenshot=bool(cfg.screenshot), **common)
     if s["name"] == "selenium":
         return time_selenium(s["tasks"][0], min(steps, 120), **common)
-    return time_raw(s["tasks"][0], s["contexts"], steps, s["name"] == "raw+dom", headless=bool(cfg.headless), **common)
+    return time_raw(s["tasks"], s["contexts"], steps, s["name"].startswith("raw+dom"), headless=bool(cfg.headless), **common)
 
 
 def _load() -> float:
