@@ -5,6 +5,7 @@ position), never the task's hidden answer.
 """
 from __future__ import annotations
 
+import math
 import re
 
 from zoo.web.tasks.oracle import by_attr_any, click, first, live, oracle, submit_button
@@ -266,3 +267,29 @@ def _drag_shapes(obs: Observation, mem: dict) -> Action:
         filled[b] += 1
         return drop_into(shape, boxes[b], filled[b] - 1)
     return click(submit_button(obs))
+
+
+# ---------------------------------------------------------------- drawing with the pointer (d3.drag paths)
+@oracle("draw-circle")
+def _draw_circle(obs: Observation, mem: dict) -> Action:
+    dot = by_attr_any(obs, "id", "circ")
+    if dot is None:
+        return Action.noop()
+    (cx, cy), radius = centre(dot), 15.0
+    ring = [(cx + radius * math.cos(2 * math.pi * k / 36), cy + radius * math.sin(2 * math.pi * k / 36)) for k in range(37)]
+    return step_once(mem, "drawn", Action.drag(ring), click(submit_button(obs)))
+
+
+@oracle("draw-line")
+def _draw_line(obs: Observation, mem: dict) -> Action:
+    """The page scores the line against a point 4 px up-left of the dot's centre (its own offset), and
+    how straight and long it is from a few pointer samples."""
+    dot = by_attr_any(obs, "id", "circ")
+    m = re.search(r"Draw a (horizontal|vertical) line", obs.instruction)
+    if dot is None or m is None:
+        return Action.noop()
+    x, y = centre(dot)
+    x, y = x - 4, y - 4
+    # pressed on the dot (always inside the drawing area), then out 30 px one way and 30 px the other
+    path = [(x, y), (x - 30, y), (x + 30, y)] if m.group(1) == "horizontal" else [(x, y), (x, y - 30), (x, y + 30)]
+    return step_once(mem, "drawn", Action.drag(path), click(submit_button(obs)))
