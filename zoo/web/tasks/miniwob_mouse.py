@@ -293,3 +293,21 @@ def _draw_line(obs: Observation, mem: dict) -> Action:
     # pressed on the dot (always inside the drawing area), then out 30 px one way and 30 px the other
     path = [(x, y), (x - 30, y), (x + 30, y)] if m.group(1) == "horizontal" else [(x, y), (x, y - 30), (x, y + 30)]
     return step_once(mem, "drawn", Action.drag(path), click(submit_button(obs)))
+
+
+@oracle("use-colorwheel")
+def _use_colorwheel(obs: Observation, mem: dict) -> Action:
+    """The picker's field takes a hex code, like a person who knows the colour's name would type it."""
+    from PIL import ImageColor
+
+    m = re.search(r"Select (\w+) with the color picker", obs.instruction)
+    field = by_attr_any(obs, "id", "col")
+    if m is None or field is None:
+        return Action.noop()
+    try:
+        code = "{:02X}{:02X}{:02X}".format(*ImageColor.getrgb(m.group(1))[:3])
+    except ValueError:  # not a colour name
+        return Action.noop()
+    if field.attrs.get("value", "").upper() != code:
+        return Action.type(field.id, code)
+    return click(submit_button(obs))
