@@ -217,7 +217,8 @@ def _use_autocomplete(obs: Observation, mem: dict) -> Action:
         return Action.click(pick.id)
     if value != start:
         return Action.type(field.id, start)
-    return Action.noop()  # the suggestions come after a short delay
+    # the suggestions open by themselves after a delay; ArrowDown in the field opens them at once
+    return Action.press("ArrowDown") if not items else Action.noop()
 
 
 # ---------------------------------------------------------------- terminal (typed key by key)
@@ -250,7 +251,9 @@ def _terminal(obs: Observation, mem: dict) -> Action:
 
 
 # ---------------------------------------------------------------- rich-text editor (keyboard selection)
-STYLE_BUTTONS = {"bold": "ql-bold", "italics": "ql-italic", "underlined": "ql-underline"}
+# Keyboard shortcuts rather than toolbar buttons: a toolbar click right after a keyboard selection can
+# restore the editor's previous (stale) selection before it has caught up with the new one.
+STYLE_KEYS = {"bold": "Control+b", "italics": "Control+i", "underlined": "Control+u"}
 HUES = {"red": 0, "orange": 36, "yellow": 60, "green": 120, "blue": 210, "purple": 270}
 
 
@@ -277,8 +280,13 @@ def _hue_distance(bg: str, hue: float) -> float:
     return min(d, 360 - d) + (0 if s > 0.5 and v > 0.3 else 1000)
 
 
+STYLE_TAGS = {"bold": "strong", "italics": "em", "underlined": "u"}
+
+
 @oracle("text-editor")
 def _text_editor(obs: Observation, mem: dict) -> Action:
+    """Select the word (or everything) by keyboard, apply the style or colour, look that the text now
+    shows it (a fresh selection is sometimes not yet the editor's when the toolbar is used) and submit."""
     text = re.sub(r"\s+", " ", obs.instruction)
     m = re.search(r"give the text (.+?) the (style|color) (\w+)", text) or \
         re.search(r"(everything) the (style|color) (\w+)", text)
@@ -286,34 +294,30 @@ def _text_editor(obs: Observation, mem: dict) -> Action:
     if m is None or para is None:
         return Action.noop()
     word, kind, name = m.groups()
-    if "plan" not in mem:
-        body = mem.setdefault("body", para.text)
-        words = body.split(" ")
-        if word == "everything" and "give the text" not in text:
-            keys = ["Control+a"]
-        elif word in words:
-            keys = word_selection_keys(body, words.index(word))
-        else:
-            return Action.noop()
-        mem["plan"] = ["focus"] + keys + ["style", "submit"]
-    plan = mem["plan"]
+    body = mem.setdefault("body", para.text)
+    everything = word == "everything" and "give the text" not in text
+    target = body if everything else word
+    plan = mem.get("plan")
     if not plan:
-        return Action.noop()
+        styled_tag = STYLE_TAGS.get(name, "span")
+        if any(e.tag == styled_tag and e.text == target and e.visible for e in obs.elements):
+            return click(by_attr(obs, "id", "subbtn"))
+        if mem.get("tries", 0) >= 2 or not (everything or word in body.split(" ")):
+            return Action.noop()
+        mem["tries"] = mem.get("tries", 0) + 1
+        keys = ["Control+a"] if everything else word_selection_keys(body, body.split(" ").index(word))
+        # a pause after selecting: the editor notes a new selection a moment after the keys move it
+        plan = mem["plan"] = ["focus"] + keys + ["pause", "style", "pause"]
     todo = plan[0]
-    if todo == "focus":
-        plan.pop(0)
-        return Action.click_at(3, 6, element=para.id)
-    if todo == "style" and kind == "style":
-        plan.pop(0)
-        return click(first([e for e in live(obs) if e.tag == "button" and has_class(e, STYLE_BUTTONS[name])]))
-    if todo == "style":  # open the colour picker, then click the swatch of that colour
+    if todo == "style" and kind == "color":  # open the colour picker, then click the swatch of that colour
         swatches = [e for e in live(obs) if has_class(e, "ql-picker-item") and e.attrs.get("bg")]
         if not swatches:
             return click(first([e for e in live(obs) if has_class(e, "ql-picker-label")]))
         plan.pop(0)
         return Action.click(min(swatches, key=lambda e: _hue_distance(e.attrs["bg"], HUES[name])).id)
-    if todo == "submit":
-        plan.pop(0)
-        return click(by_attr(obs, "id", "subbtn"))
     plan.pop(0)
-    return Action.press(todo)
+    if todo == "focus":
+        return Action.click_at(3, 6, element=para.id)
+    if todo == "style":  # the editor's shortcut acts on the selection as it is now
+        return Action.press(STYLE_KEYS[name])
+    return Action.noop() if todo == "pause" else Action.press(todo)
