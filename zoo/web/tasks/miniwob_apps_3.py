@@ -1,5 +1,5 @@
-"""Oracles for the MiniWoB++ reading and game tasks of the app group: tic-tac-toe, hot-cold and
-simon-says.  (Email and social media: ``miniwob_apps.py``; forms and calendars: ``miniwob_apps_2.py``.)
+"""Oracles for the MiniWoB++ reading and game tasks of the app group: scroll-text(-2), tic-tac-toe,
+hot-cold and simon-says.  (Email and social media: ``miniwob_apps.py``; forms and calendars: ``miniwob_apps_2.py``.)
 """
 from __future__ import annotations
 
@@ -7,9 +7,48 @@ import re
 import time
 from functools import lru_cache
 
-from zoo.web.tasks.miniwob_apps import wait, with_class
+from zoo.web.tasks.miniwob_apps import wait
 from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle
 from zoo.web.types import Action, Observation
+
+# ---------------------------------------------------------------- scroll-text
+@oracle("scroll-text")
+def _scroll_text(obs: Observation, mem: dict) -> Action:
+    """The observation shows only a text box's first 200 characters, so the oracle copies the text's
+    last line into the answer field (select it from the end with the keyboard, copy, paste), reads
+    the last word there and types it.  The text box itself is left as it was."""
+    text = by_attr_any(obs, "id", "text-area")
+    answer = by_attr_any(obs, "id", "answer-input")
+    if text is None or answer is None:
+        return Action.noop()
+    copy = mem.setdefault("copy", ["Control+End", "Shift+Home", "Control+c"])
+    if copy:
+        if not text.attrs.get("focused"):
+            return Action.click(text.id)
+        return Action.press(copy.pop(0))
+    if not mem.get("pasted"):
+        if not answer.attrs.get("focused"):
+            return Action.click(answer.id)
+        mem["pasted"] = True
+        return Action.press("Control+v")
+    words = re.sub(r"[^a-zA-Z0-9\s]", "", answer.attrs.get("value", "")).split()
+    if words and answer.attrs.get("value") != words[-1]:
+        return Action.type(answer.id, words[-1])
+    return click(by_attr_any(obs, "id", "subbtn"))
+
+
+@oracle("scroll-text-2")
+def _scroll_text_2(obs: Observation, mem: dict) -> Action:
+    m = re.search(r"Scroll the textarea to the (top|bottom)", obs.instruction)
+    text = by_attr_any(obs, "id", "text-area")
+    if m is None or text is None:
+        return Action.noop()
+    if not mem.get("scrolled"):
+        mem["scrolled"] = True
+        x, y = text.center
+        return Action.scroll(x, y, dy=100000 if m.group(1) == "bottom" else -100000)
+    return click(by_attr_any(obs, "id", "subbtn"))
+
 
 # ---------------------------------------------------------------- tic-tac-toe
 LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
