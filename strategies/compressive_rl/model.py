@@ -12,9 +12,6 @@ Per env step:
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -22,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, TAGS
+from strategies.compressive_rl.policy import Encoded, PolicyHeads
 
 MAX_STEPS_EMBEDDED = 32
 FREQUENCIES = (1.0, 2.0, 4.0, 8.0, 16.0)  # Fourier features of element centres, in page widths
@@ -39,15 +37,6 @@ def fourier_position(num: Tensor) -> Tensor:
 def masked_mean(x: Tensor, mask: Tensor, dim: int) -> Tensor:
     m = mask.to(x.dtype).unsqueeze(-1)
     return (x * m).sum(dim) / m.sum(dim).clamp(min=1.0)
-
-
-@dataclass
-class Encoded:
-    summary: Tensor  # (B, D) one token per observation, the memory core's input
-    elements: Tensor  # (B, E, D) pointer keys
-    spans: Tensor  # (B, S, D) candidate strings to type
-    options: Tensor  # (B, O, D) <select> options
-    aux_loss: Tensor  # scalar: the frame tokenizer's own loss (0 without screen tokens)
 
 
 class ObservationEncoder(nn.Module):
@@ -108,38 +97,25 @@ class ObservationEncoder(nn.Module):
 
 
 # ---------------------------------------------------------------- recurrent memory core
-@contextmanager
-def attention_input(block: nn.Module) -> Iterator[list[Tensor]]:
-    """Collects what ``block``'s attention receives (``norm1(x)``, with its graph) while the Block's
-    own ``forward`` runs: the rule under FSDP is that a Block's weights are used only there.  Works
-    through an activation-checkpoint wrapper; only the first call is kept (not the recomputation)."""
-    inner = getattr(block, "_checkpoint_wrapped_module", block)
-    seen: list[Tensor] = []
-    handle = inner.attn.register_forward_pre_hook(lambda _m, args: seen.append(args[0]) if not seen else None)
-    try:
-        yield seen
-    finally:
-        handle.remove()
-
-
 class MemoryCore(nn.Module):
     """One token per env step through the Transformer trunk, attention state carried across steps.
 
     ``step`` (acting) uses the trunk's forward, whose returned state is detached.  ``unroll`` (the
-    PPO replay of a rollout) runs the same blocks step by step; with ``bptt`` it keeps the graph
-    between steps, so the loss at step t reaches the observations that wrote the memory earlier in
-    the rollout (truncated BPTT).  Without it, what a page leaves in memory is shaped only by that
-    page's own loss, which is too weak for recall tasks (measured on the test recall task).
+    PPO replay of a rollout) runs the same trunk step by step; with ``bptt`` it passes
+    ``detach=False``, so the memory keeps its graph between steps and the loss at step t reaches
+    the observations that wrote it earlier in the rollout (truncated BPTT), for xl as for infini.
+    Without it, what a page leaves in memory is shaped only by that page's own loss, which is too
+    weak for recall tasks (measured on the test recall task).  Whether there is a memory at all
+    comes from the trunk (its layers' ``init_state``), not from the variant's name.
     """
 
     def __init__(self, model_cfg: DictConfig, bptt: bool = True):
         super().__init__()
         from components.trunk import Transformer
 
-        self.memory = model_cfg.attention.name != "dense"
         self.trunk = Transformer(model_cfg)
+        self.memory = self.trunk.has_memory
         self.bptt = bool(bptt)
-        self.xl = model_cfg.attention.name == "xl"
 
     def init_state(self, batch: int, device: torch.device) -> Any:
         return self.trunk.init_state(batch, device) if self.memory else None
@@ -149,23 +125,8 @@ class MemoryCore(nn.Module):
         if not self.memory:
             return self.trunk(x.unsqueeze(1), None)[0][:, 0], None
         state = self.trunk.reset_state(state, starts)
-        if detach:
-            y, state = self.trunk(x.unsqueeze(1), state)
-            return y[:, 0], state
-        h, new_state = x.unsqueeze(1), []
-        for blk, st in zip(self.trunk.blocks, state):
-            if self.xl and st.shape[1] > 0:
-                # XL hands back its memory detached (its stop-gradient).  The rows are the attention
-                # inputs norm1(h), taken here with their graph -- inside the Block's forward, where
-                # FSDP has the Block's weights gathered -- so the replay backpropagates through the
-                # memory over the rollout, as it does for infini.
-                with attention_input(blk) as seen:
-                    h, new_st = blk(h, st)
-                new_st = torch.cat([st, seen[0]], 1)[:, -new_st.shape[1]:]
-            else:
-                h, new_st = blk(h, st)
-            new_state.append(new_st)
-        return self.trunk.norm(h)[:, 0], new_state
+        y, state = self.trunk(x.unsqueeze(1), state, detach=detach)
+        return y[:, 0], state
 
     def unroll(self, x: Tensor, state: Any, starts: Tensor) -> Tensor:
         """x (T, B, D) in time order from ``state`` -> (T, B, D); starts (T, B) bool."""
@@ -184,7 +145,6 @@ class ActionModel(nn.Module):
 
     def __init__(self, model_cfg: DictConfig, ppo_cfg: DictConfig, vocab_size: int, pad_id: int):
         super().__init__()
-        from strategies.compressive_rl.policy import PolicyHeads
 
         if not isinstance(model_cfg, DictConfig):
             model_cfg = OmegaConf.create(model_cfg)

@@ -15,7 +15,6 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
-from strategies.compressive_rl.model import Encoded
 
 CLICK, TYPE, SELECT = 0, 1, 2
 
@@ -46,6 +45,17 @@ def _gather(x: Tensor, index: Tensor) -> Tensor:
 
 
 @dataclass
+@dataclass
+class Encoded:
+    """What the observation encoder hands the memory core and the heads (one row per env)."""
+
+    summary: Tensor  # (B, D) one token per observation, the memory core's input
+    elements: Tensor  # (B, E, D) pointer keys
+    spans: Tensor  # (B, S, D) candidate strings to type
+    options: Tensor  # (B, O, D) <select> options
+    aux_loss: Tensor  # scalar: the frame tokenizer's own loss (0 without screen tokens)
+
+
 class ActionDist:
     slot: Tensor  # (B, 3) long actions
     logp: Tensor  # (B,)
