@@ -195,8 +195,11 @@ def _form_sequence(obs: Observation, mem: dict) -> Action:
     if value != want:
         if not mem.get("slid"):  # click the track where the value sits (range -10..10), then fine-tune by keys
             mem["slid"] = True
-            x, _, w, h = slider.bbox
-            return Action.click_at(w * (want + 10) / 20, h / 2, element=slider.id)
+            _, _, w, h = slider.bbox
+            return Action.click_at(min(max(w * (want + 10) / 20, 1), w - 1), h / 2, element=slider.id)
+        handle = first([e for e in obs.children(slider.id) if has_class(e, "ui-slider-handle")])
+        if handle is not None and not handle.attrs.get("focused"):
+            return Action.click(handle.id)
         return Action.press("ArrowRight" if value < want else "ArrowLeft")
     boxes = [e for e in live(obs) if e.tag == "input" and e.attrs.get("type") == "checkbox"]
     for i, box in enumerate(boxes):
