@@ -474,3 +474,21 @@ def _click_menu_2(obs: Observation, mem: dict) -> Action:
     icons = [e for e in live(obs) if has_class(e, "ui-icon") and not has_class(e, "ui-menu-icon")]
     icon = best_icon(obs, icons)
     return click(obs.elements[icon.parent] if icon else None)
+
+
+@oracle("click-pie", "click-pie-nodelay")
+def _click_pie(obs: Observation, mem: dict) -> Action:
+    """Open the wheel with its centre button, let it finish spreading, click the labelled slice."""
+    titles = {t.text: obs.elements[t.parent] for t in obs.elements
+              if t.tag == "tspan" and obs.elements[t.parent].attrs.get("id", "").startswith("wheelnav-divWheel-title-")}
+    if not mem.get("spread"):
+        mem["spread"] = True
+        return click(first([e for e in live(obs) if e.attrs.get("id") == "wheelnav-divWheel-spreader"]))
+    boxes = sorted(e.bbox for e in titles.values())
+    if boxes != mem.get("title_boxes"):  # still spreading
+        mem["title_boxes"] = boxes
+        time.sleep(0.15)
+        return Action.noop()
+    target = titles.get(quoted(obs.instruction)[0])
+    # the slice selected at the start shows no pointer cursor but takes clicks all the same
+    return Action.click(target.id) if target is not None else Action.noop()
