@@ -56,9 +56,9 @@ class ScoringSpy:
             spy.envs.append(env)
             init(env, *args, **kwargs)
 
-        async def spy_start(slot, task, seed):
+        async def spy_start(slot, task, seed, *args, **kwargs):
             spy.starts.append((slot, task.name, int(seed), spy.deciding))
-            return await start(slot, task, seed)
+            return await start(slot, task, seed, *args, **kwargs)
 
         async def spy_step(slot, action):
             spy.steps.append((slot, action, spy.deciding, any(action is a for a in spy.committed)))
@@ -117,18 +117,20 @@ class ScoringSpy:
 def tiny_strategy1_agent(search: bool):
     """An untrained tiny Strategy-1 model behind the real FoundationAgent (the checks are about
     what the agent is given and does, not about how well it acts)."""
+    from omegaconf import OmegaConf
+
     from components.text import BPETokenizer
     from strategies.foundation.agent import FoundationAgent
     from strategies.foundation.model import FoundationModel
     from strategies.foundation.policy import Policy
     from strategies.foundation.sequence import SequenceBuilder
-    from zoo.config import compose
 
     torch.manual_seed(0)
     tok = BPETokenizer.train(['Click on the "ok" button.', "1. Press on the button ok."] * 8, vocab_size=300)
     builder = SequenceBuilder(tok, 0)
-    cfg = compose(["strategy=1", "model.dim=32", "model.n_heads=2", "model.use_screen=false"], validate_choices=False)
-    model = FoundationModel(cfg.model, builder.vocab_size, tok.pad_id)
+    model_cfg = {"dim": 32, "n_layers": 1, "n_heads": 2, "mlp_ratio": 2.0, "dropout": 0.0, "gated_residual": False,
+                 "attention": {"name": "dense"}, "use_screen": False, "tokenizer": {"name": "patch"}}
+    model = FoundationModel(OmegaConf.create(model_cfg), builder.vocab_size, tok.pad_id)
     return FoundationAgent(Policy(model, builder, top_k=SEARCH.top_k), SEARCH if search else None)
 
 
