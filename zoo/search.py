@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zoo.core.errors import ZooError, unknown
 from zoo.core.procs import pid_alive
+from zoo.search_results import public_url
 from zoo.search_space import SearchSpace, load_space
 
 OBJECTIVES = {  # name -> (directions, second measure)
@@ -46,6 +47,13 @@ TrialObjective = Callable[[Any, SearchSpace, list[str]], dict]
 
 class TrialFailed(RuntimeError):
     """A trial's training crashed (not a user error): recorded as FAIL, the study goes on."""
+
+
+class SurplusTrial(RuntimeError):
+    """Parallel workers started one trial more than the study needs: given up before it trained."""
+
+
+SURPLUS_ATTR = "surplus"  # user attr of a trial given up that way; left out of study.json
 
 
 # ---------------------------------------------------------------- storage and study
@@ -86,18 +94,6 @@ def open_storage(spec: str | None, out: Path) -> Any:
                 continue
             raise ZooError(f"cannot open storage '{public_url(url)}': {str(err).splitlines()[0]}") from None
     raise AssertionError("unreachable")
-
-
-def public_url(spec: str) -> str:
-    """The storage as it may be printed and written to reports (no password)."""
-    if "://" not in spec:
-        return spec
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(spec).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001
-        return spec.split("://")[0] + "://..."
 
 
 def make_pruner(name: str) -> Any:
@@ -172,6 +168,31 @@ def recover_killed_trials(study: Any) -> list[int]:
 
 def finished_count(study: Any) -> int:
     return sum(1 for t in study.get_trials(deepcopy=False) if t.state.name in FINISHED)
+
+
+def _not_surplus(record: Any) -> bool:
+    return SurplusTrial.__name__ not in record.getMessage()
+
+
+def quiet_surplus_trials() -> None:
+    """Optuna logs a caught exception as a failed trial; a surplus trial is not one."""
+    import logging
+
+    logger = logging.getLogger("optuna.study._optimize")
+    if _not_surplus not in logger.filters:
+        logger.addFilter(_not_surplus)
+
+
+def running_count(study: Any) -> int:
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING")
+
+
+def trials_ahead(study: Any, number: int) -> int:
+    """Finished or running trials numbered below ``number``.  The storage numbers trials in the order it
+    created them, so of two workers that checked the count at the same moment and both started a trial,
+    the later one sees the earlier one here and gives up: the study never trains more than ``trials``."""
+    return sum(1 for t in study.get_trials(deepcopy=False)
+               if t.number < number and (t.state.name in FINISHED or t.state.name == "RUNNING"))
 
 
 # ---------------------------------------------------------------- the real objective
@@ -267,10 +288,14 @@ def _objective(cfg: DictConfig, space: SearchSpace, name: str, objective: TrialO
     import optuna
 
     second = OBJECTIVES[cfg.objective][1]
+    target = int(cfg.trials)
 
     def run(trial: Any) -> Any:
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
+        if trials_ahead(trial.study, trial.number) >= target:
+            trial.set_user_attr(SURPLUS_ATTR, True)
+            raise SurplusTrial(f"the study already has {target} finished or running trials")
         values = space.sample(trial)
         overrides = trial_overrides(cfg, space, values, name, trial.number)
         trial.set_user_attr("overrides", overrides)
@@ -312,6 +337,7 @@ def run_study(cfg: DictConfig, objective: TrialObjective | None = None) -> dict:
     space = load_space(str(cfg.space or f"configs/search/{cfg.strategy}.yaml"), str(cfg.strategy))
     console = Console(stderr=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_surplus_trials()
     name = study_name(cfg, space)
     study = open_study(cfg, space, name)
     out_dir = Path(cfg.out) / name
@@ -324,10 +350,25 @@ def run_study(cfg: DictConfig, objective: TrialObjective | None = None) -> dict:
     failures = 0
     console.print(f"[bold]zoo search[/] study={name} storage={public_url(str(cfg.storage or Path(cfg.out) / 'optuna.db'))} "
                   f"finished={finished_count(study)}/{target}")
+    waiting = False
     while finished_count(study) < target and (deadline is None or time.monotonic() < deadline):
-        study.optimize(run, n_trials=1, catch=(TrialFailed,))
+        running = running_count(study)
+        if finished_count(study) + running >= target:  # the rest is running in other workers
+            if not waiting:
+                console.print(f"waiting for {running} trial(s) running in other workers")
+                waiting = True
+            time.sleep(0.5)
+            recover_killed_trials(study)  # one of them may die: its parameters are queued again
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # fail_stale_trials is marked experimental
+                optuna.storages.fail_stale_trials(study)  # or stop its heartbeat on another host
+            continue
+        waiting = False
+        study.optimize(run, n_trials=1, catch=(TrialFailed, SurplusTrial))
         mine = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("pid") == os.getpid()]
         last = mine[-1] if mine else None
+        if last is not None and last.user_attrs.get(SURPLUS_ATTR):
+            continue  # another worker took the last trial first: not a failure
         failures = failures + 1 if last is not None and last.state.name == "FAIL" else 0
         write_summary(study, cfg, space, out_dir)
         if last is not None:

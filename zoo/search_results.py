@@ -23,6 +23,18 @@ SECOND = {"success": None, "success+params": "params", "success+time": "time_s"}
 RUN_ONLY_KEYS = ("name", "run_root", "resume")  # where a trial ran, not how it was configured
 
 
+def public_url(spec: str) -> str:
+    """The storage as it may be printed and written to reports (no password)."""
+    if "://" not in spec:
+        return spec
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(spec).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return spec.split("://")[0] + "://..."
+
+
 def best_trial(study: Any) -> Any:
     """Single objective: the best trial.  Two objectives: the Pareto trial with the highest success,
     ties broken by the smaller second objective."""
@@ -79,7 +91,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_summary(study: Any, cfg: DictConfig, space: Any, out_dir: Path, importance: bool = False) -> dict:
-    from zoo.search import public_url
 
     labels = ["success"] + ([SECOND[cfg.objective]] if SECOND.get(cfg.objective) else [])
     path = Path(out_dir) / "study.json"
@@ -101,7 +112,8 @@ def write_summary(study: Any, cfg: DictConfig, space: Any, out_dir: Path, import
         "directions": [d.name.lower() for d in study.directions],
         "directions_labels": labels,
         "target_trials": int(cfg.trials),
-        "trials": [_trial_record(t) for t in study.get_trials(deepcopy=False)],
+        # a trial a parallel worker gave up before training (zoo.search.SurplusTrial) is no result
+        "trials": [_trial_record(t) for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")],
         "best": _trial_record(best) if best else None,
         "importance": param_importance(study) if importance else old_importance,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),

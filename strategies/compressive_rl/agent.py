@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from strategies.compressive_rl.features import Featurizer, stack
+from strategies.compressive_rl.features import Featurizer, make_featurizer, stack
 from strategies.compressive_rl.model import ActionModel
 from strategies.compressive_rl.rollout import policy_step, to_action, to_tensors
 
@@ -49,7 +49,6 @@ def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: 
     """Rebuild the agent from a ``zoo fit strategy=2`` checkpoint (config and tokenizer are inside it)."""
     from omegaconf import OmegaConf
 
-    from strategies.compressive_rl.module import make_featurizer
     from strategies.compressive_rl.tokenizer import tokenizer_from_json
     from zoo.core.errors import ZooError
     from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
@@ -59,7 +58,7 @@ def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: 
         raise ZooError(f"checkpoint not found: {path}")
     ckpt = load_checkpoint(path)  # a full file or a sharded directory (trainer.sharded_checkpoint)
     hp = ckpt.get("hyper_parameters", {})
-    if hp.get("strategy") != 2 or "tokenizer_json" not in ckpt:
+    if str(hp.get("strategy")) not in ("2", "compressive_rl") or "tokenizer_json" not in ckpt:
         raise ZooError(f"{path} is not a strategy-2 (compressive_rl) checkpoint")
     cfg = OmegaConf.create(hp["cfg"])
     tok = tokenizer_from_json(ckpt["tokenizer_json"])

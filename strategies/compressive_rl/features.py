@@ -206,3 +206,11 @@ class Featurizer:
 def stack(items: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Batch featurized observations along a new first axis."""
     return {k: np.stack([it[k] for it in items]) for k in items[0]}
+
+
+def make_featurizer(tokenizer: Any, cfg: Any) -> Featurizer:
+    """The featurizer a run's config describes (training, validation and the loaded agent share it)."""
+    return Featurizer(tokenizer, max_elements=int(cfg.model.max_elements), max_text_len=int(cfg.model.max_text_len),
+                      max_instruction_len=int(cfg.ppo.max_instruction_len), max_spans=int(cfg.ppo.max_spans),
+                      max_options=int(cfg.ppo.max_options),
+                      screen_size=int(cfg.env.screenshot_size) if cfg.model.use_screen else None)

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import IterableDataset
 
 from strategies.compressive_rl import ppo_math
-from strategies.compressive_rl.features import Featurizer
+from strategies.compressive_rl.features import Featurizer, make_featurizer
 from components.attention import index_state
 
 from strategies.compressive_rl.model import ActionModel
@@ -38,19 +38,12 @@ class UpdateStream(IterableDataset):
             yield torch.zeros(1)
 
 
-def make_featurizer(tokenizer: Any, cfg: DictConfig) -> Featurizer:
-    return Featurizer(tokenizer, max_elements=int(cfg.model.max_elements), max_text_len=int(cfg.model.max_text_len),
-                      max_instruction_len=int(cfg.ppo.max_instruction_len), max_spans=int(cfg.ppo.max_spans),
-                      max_options=int(cfg.ppo.max_options),
-                      screen_size=int(cfg.env.screenshot_size) if cfg.model.use_screen else None)
-
-
 class PPOModule(L.LightningModule):
     def __init__(self, cfg: dict, tokenizer_json: str):
         super().__init__()
-        # the checkpoint holds everything load_agent needs: strategy number and config in
+        # the checkpoint holds everything load_agent needs: strategy name and config in
         # hyper_parameters, the run's BPE vocabulary beside them (on_save_checkpoint)
-        self.save_hyperparameters({"strategy": 2, "cfg": cfg})
+        self.save_hyperparameters({"strategy": "compressive_rl", "cfg": cfg})
         self.tokenizer_json = tokenizer_json
         self.automatic_optimization = False
         self.cfg = OmegaConf.create(cfg)
