@@ -492,3 +492,24 @@ def _click_pie(obs: Observation, mem: dict) -> Action:
     target = titles.get(quoted(obs.instruction)[0])
     # the slice selected at the start shows no pointer cursor but takes clicks all the same
     return Action.click(target.id) if target is not None else Action.noop()
+
+
+@oracle("click-scroll-list")
+def _click_scroll_list(obs: Observation, mem: dict) -> Action:
+    """Pick the first name from the list box, then add the second from the keyboard: Ctrl+arrows move
+    the focus ring without changing the selection and Ctrl+Space adds the focused name."""
+    if "plan" not in mem:
+        m = re.match(r"Select (.*) from the scroll list", obs.instruction)
+        box = first([e for e in live(obs) if e.tag == "select"])
+        if m is None or box is None:
+            return Action.noop()
+        names = [n for n in m.group(1).split(", ") if n in box.options]
+        plan: list[Action] = [Action.select(box.id, names[0])] if names else []
+        if len(names) > 1:
+            a, b = box.options.index(names[0]), box.options.index(names[1])
+            plan += [Action.press("Control+ArrowDown" if b > a else "Control+ArrowUp")] * abs(b - a)
+            plan.append(Action.press("Control+Space"))
+        mem["plan"] = plan
+    if mem["plan"]:
+        return mem["plan"].pop(0)
+    return click(submit_button(obs))
