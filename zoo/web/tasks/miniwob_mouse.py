@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 from zoo.web.tasks.oracle import by_attr_any, click, first, live, oracle, submit_button
 from zoo.web.types import Action, Element, Observation
@@ -311,3 +312,60 @@ def _use_colorwheel(obs: Observation, mem: dict) -> Action:
     if field.attrs.get("value", "").upper() != code:
         return Action.type(field.id, code)
     return click(submit_button(obs))
+
+
+# ---------------------------------------------------------------- timed pointer tasks
+def pause(seconds: float) -> Action:
+    """A no-op after a real pause: the harness's no-op returns at once, and these pages run on a clock."""
+    time.sleep(seconds)
+    return Action.noop()
+
+
+@oracle("moving-items")
+def _moving_items(obs: Observation, mem: dict) -> Action:
+    """Click each circle while it crosses the drawing (ten of them over ~10 s); wait when none is on it."""
+    svg = first([e for e in obs.elements if e.tag == "svg"])
+    if svg is None:
+        return pause(0.5)
+    x, y, w, h = svg.bbox
+    inside = [e for e in obs.elements if e.tag == "circle" and "item" in e.attrs.get("class", "").split()
+              and x + 4 < e.center[0] < x + w - 4 and y + 4 < e.center[1] < y + h - 4]
+    if not inside:
+        return pause(0.5)
+    return Action.click_at(*centre(min(inside, key=lambda e: abs(e.center[0] - (x + w / 2)))))
+
+
+# ---------------------------------------------------------------- points on an SVG drawing
+# These pages draw the clicked point at (pageX, pageY - 50) in the drawing's own coordinates, ignoring
+# where the drawing sits on the page, and score it against shapes' boxes: the oracle aims in those
+# coordinates.  MouseEvent page coordinates are whole pixels in Chromium, so an answer at a half
+# pixel can only be approached (partial credit, never full).
+QUERY_PADDING = 50
+
+
+def svg_point(svg: Element, e: Element) -> tuple[float, float]:
+    """The centre of ``e`` in the drawing's coordinates."""
+    return e.center[0] - svg.bbox[0], e.center[1] - svg.bbox[1]
+
+
+def click_drawn(mem: dict, x: float, y: float, obs: Observation) -> Action:
+    """Click the page point these tasks map to drawing point (x, y), then Submit."""
+    return step_once(mem, "clicked", Action.click_at(round(x), round(y) + QUERY_PADDING), click(submit_button(obs)))
+
+
+@oracle("circle-center")
+def _circle_center(obs: Observation, mem: dict) -> Action:
+    svg, ring = first([e for e in obs.elements if e.tag == "svg"]), by_attr_any(obs, "class", "black-circle")
+    if svg is None or ring is None:
+        return Action.noop()
+    return click_drawn(mem, *svg_point(svg, ring), obs)
+
+
+@oracle("find-midpoint")
+def _find_midpoint(obs: Observation, mem: dict) -> Action:
+    svg = first([e for e in obs.elements if e.tag == "svg"])
+    dots = [e for e in obs.elements if e.attrs.get("class") == "black-circle"]
+    if svg is None or len(dots) != 2:
+        return Action.noop()
+    (ax, ay), (bx, by) = (svg_point(svg, d) for d in dots)
+    return click_drawn(mem, (ax + bx) / 2, (ay + by) / 2, obs)
