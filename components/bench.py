@@ -200,7 +200,7 @@ def main(cfg: Any) -> dict[str, Any]:
     from rich.console import Console
     from rich.progress import Progress
 
-    from components.attention import list_attention
+    from components.attention import check_heads, list_attention
     from zoo.core.registry import family
 
     variants = list(cfg.variants) or list_attention()
@@ -214,8 +214,7 @@ def main(cfg: Any) -> dict[str, Any]:
     lens = sorted({int(n) for n in cfg.seq_lens})
     if not lens or lens[0] <= 0:
         raise ZooError(f"bad value for 'seq_lens': {list(cfg.seq_lens)} (positive lengths)")
-    if int(cfg.dim) % int(cfg.n_heads):
-        raise ZooError(f"bad value for 'n_heads': {cfg.n_heads} does not divide dim={cfg.dim}")
+    check_heads(int(cfg.dim), int(cfg.n_heads), where="")
 
     mem_cap = float(MEM_CAP_MB) if MEM_CAP_MB is not None else default_mem_cap_mb()
     load_start = os.getloadavg()

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from components.attention import attention_config, create_attention
+from components.attention import AttentionConfig, attention_config, create_attention
 
 
 class GRUGate(nn.Module):
@@ -36,20 +36,22 @@ class GRUGate(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: ``x, state = block(x, state)``."""
+    """Pre-norm transformer block: ``x, state = block(x, state, detach=None)``.
+
+    attention: the variant's Config (typed once, e.g. by the trunk), or a name / mapping spec.
+    """
 
     def __init__(
         self,
         dim: int,
         n_heads: int,
-        attention: Any = None,
+        attention: AttentionConfig | Any = None,
         mlp_ratio: float = 4.0,
         dropout: float = 0.0,
         gated_residual: bool = False,
     ):
         super().__init__()
-        cfg = attention_config(attention)
-        self.attn = create_attention(cfg.pop("name"), dim, n_heads, **cfg)
+        self.attn = create_attention(attention_config(attention), dim, n_heads)
         self.norm1 = nn.LayerNorm(dim)
         self.norm2 = nn.LayerNorm(dim)
         hidden = max(1, int(dim * mlp_ratio))
@@ -59,8 +61,9 @@ class Block(nn.Module):
         self.gate_attn = GRUGate(dim) if self.gated else None
         self.gate_mlp = GRUGate(dim) if self.gated else None
 
-    def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
-        a, state = self.attn(self.norm1(x), state)
+    def forward(self, x: torch.Tensor, state: Any = None, detach: bool | None = None) -> tuple[torch.Tensor, Any]:
+        """``detach``: passed to the attention (cut the returned memory's graph; None: its default)."""
+        a, state = self.attn(self.norm1(x), state, detach=detach)
         a = self.drop(a)
         # GTrXL passes the sublayer output through a ReLU before gating
         x = self.gate_attn(x, F.relu(a)) if self.gated else x + a

@@ -4,18 +4,22 @@ from __future__ import annotations
 import pytest
 import torch
 
-from components.attention import create_attention, list_attention, reset_state
+from components.attention import attention_config, attention_fields, create_attention, list_attention, reset_state
 from components.trunk import Transformer
 from zoo.core.errors import ZooError
 
 DIM, HEADS, B, T = 32, 4, 2, 40
-SMALL = dict(window=8, mem_len=16, segment_len=16)
+SMALL = dict(window=8, mem_len=16, segment_len=16)  # each variant gets the ones it declares
 VARIANTS = list_attention()
+
+
+def small(name: str) -> dict:
+    return {k: v for k, v in SMALL.items() if k in attention_fields(name)}
 
 
 def make(name: str, **kw):
     torch.manual_seed(0)
-    return create_attention(name, DIM, HEADS, **{**SMALL, **kw})
+    return create_attention(name, DIM, HEADS, **{**small(name), **kw})
 
 
 def shapes(state):
@@ -58,7 +62,7 @@ def test_state_round_trip_keeps_structure(name):
 def test_trunk_segment_loop_equals_calls_carrying_state(name):
     """One call over 3 segments == 3 calls that hand the state on (memory really flows)."""
     torch.manual_seed(0)
-    trunk = Transformer(dim=DIM, n_layers=2, n_heads=HEADS, attention={"name": name, **SMALL}).eval()
+    trunk = Transformer(dim=DIM, n_layers=2, n_heads=HEADS, attention={"name": name, **small(name)}).eval()
     if name == "xl":  # non-zero relative bias so positions across the memory boundary matter
         for blk in trunk.blocks:
             torch.nn.init.normal_(blk.attn.rel_bias)
@@ -78,7 +82,7 @@ def test_gradient_crosses_segments_only_through_infini_memory(name, crosses):
     """Pins the trunk's docstring: a loss on the last segment reaches the first segment's inputs
     through infini's memory, but not through xl's (detached every segment: XL's stop-gradient)."""
     torch.manual_seed(0)
-    trunk = Transformer(dim=DIM, n_layers=1, n_heads=HEADS, attention={"name": name, **SMALL})
+    trunk = Transformer(dim=DIM, n_layers=1, n_heads=HEADS, attention={"name": name, **small(name)})
     x = torch.randn(1, 32, DIM, requires_grad=True)  # two segments of 16
     y, _ = trunk(x)
     y[:, 16:].square().sum().backward()
@@ -120,9 +124,46 @@ def test_xl_memory_keeps_last_inputs_detached():
 def test_unknown_variant_and_field_are_one_line_errors():
     with pytest.raises(ZooError, match=r"unknown attention 'xll'.*valid choices: .*dense.*xl"):
         create_attention("xll", DIM, HEADS)
-    with pytest.raises(ZooError, match=r"unknown attention field 'windw'.*did you mean 'window'"):
+    with pytest.raises(ZooError, match=r"unknown attention field 'windw'.*did you mean 'window'.*valid fields: name, causal, dropout, window$"):
         create_attention("sliding", DIM, HEADS, windw=4)
     with pytest.raises(ZooError, match="does not divide"):
         create_attention("dense", 30, 4)
     with pytest.raises(ZooError, match="attention.window"):
         create_attention("sliding", DIM, HEADS, window=0)
+    with pytest.raises(ZooError, match=r"bad value for 'attention.mem_len': 'x' \(expected int\)"):
+        create_attention("xl", DIM, HEADS, mem_len="x")
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_each_variant_takes_only_its_own_fields(name):
+    """Fields are declared per variant: another variant's field is refused at config time, with the
+    variant's own fields listed, before any module is built."""
+    own = set(attention_fields(name))
+    assert {"causal", "dropout"} <= own
+    foreign = sorted({"window", "mem_len", "delta_rule", "rel_buckets"} - own)
+    for key in foreign:
+        with pytest.raises(ZooError, match=f"unknown attention field '{key}' for attention '{name}'"):
+            attention_config({"name": name, key: 1})
+    cfg = attention_config({"name": name, **small(name)})
+    assert cfg.name == name and create_attention(cfg, DIM, HEADS).config is cfg
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_has_memory_comes_from_init_state(name):
+    attn = make(name)
+    assert attn.has_memory == (attn.init_state(1) is not None)
+    assert attn.has_memory == attn.segmented  # today the carried-state variants are the segmented ones
+
+
+@pytest.mark.parametrize("name", [n for n in VARIANTS if make(n).has_memory])
+def test_detach_argument_decides_whether_memory_keeps_its_graph(name):
+    attn = make(name)
+    x = torch.randn(B, 16, DIM, requires_grad=True)
+    leaves = lambda s: [s] if isinstance(s, torch.Tensor) else list(s)  # noqa: E731
+    _, kept = attn(x, attn.init_state(B), detach=False)
+    _, cut = attn(x, attn.init_state(B), detach=True)
+    assert all(t.requires_grad for t in leaves(kept)) and not any(t.requires_grad for t in leaves(cut))
+    # the kept memory carries the gradient of a later segment's loss back to x
+    y2, _ = attn(torch.randn(B, 16, DIM), kept)
+    y2.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0

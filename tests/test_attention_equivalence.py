@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from components.attention import create_attention
-from components.attention.sliding import band_mask, blocked_sliding_sdpa, keep_key
+from components.attention.blockwise import Visibility, blockwise_attention
+from components.attention.sliding import band_mask, blocked_sliding_sdpa, keep_key, window_bounds
 
 DIM, HEADS, B = 32, 4, 2
 
@@ -41,17 +42,71 @@ def count_sdpa_calls(monkeypatch) -> list[int]:
 
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("length", [24, 300])
-def test_sliding_with_window_covering_the_input_equals_dense(causal, length, monkeypatch):
-    """A window covering the input is dense attention; at length 300 a 64-query block forces the
-    blocked path (a covering window is >= the default block, which would take the one-mask path)."""
+@pytest.mark.parametrize("backend", ["blockwise", "sdpa"])
+def test_sliding_with_window_covering_the_input_equals_dense(causal, length, backend, monkeypatch):
+    """A window covering the input is dense attention, on both CPU paths (blockwise: the default;
+    sdpa: the dropout path). At length 300 a 64-query block forces several blocks."""
     attn, dense = pair("sliding", window=2 * length, causal=causal)
+    attn.backend = backend
     blocked = length > 64
     if blocked:
         attn.query_block = 64  # 300 = 4 full blocks + a padded one
     ranks = count_sdpa_calls(monkeypatch)
-    x = torch.randn(B, length, DIM)
-    torch.testing.assert_close(attn(x)[0], dense(x)[0], atol=1e-5, rtol=1e-5)
-    assert ranks[0] == (5 if blocked else 4), "the path under test did not run"
+    x = torch.randn(B, length, DIM, requires_grad=True)
+    y, ref = attn(x)[0], dense(x)[0]
+    torch.testing.assert_close(y, ref, atol=1e-5, rtol=1e-5)
+    g, g_ref = torch.autograd.grad(y.square().sum(), x)[0], torch.autograd.grad(ref.square().sum(), x)[0]
+    torch.testing.assert_close(g, g_ref, atol=1e-4, rtol=1e-4)
+    if backend == "sdpa":
+        assert ranks[0] == (5 if blocked else 4), "the path under test did not run"
+    else:
+        assert ranks == [4], "blockwise must not call SDPA (only the dense reference does)"
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("window, block", [(37, 64), (37, 16), (128, None), (600, None)])
+def test_blockwise_band_matches_band_masked_reference_with_gradients(causal, window, block):
+    """The blockwise kernel == one SDPA call with the full (n, n) band mask: outputs and q/k/v
+    gradients; n = 300 is not a multiple of the block, the window spans several blocks or covers
+    the input, odd windows split unevenly around the query when not causal."""
+    torch.manual_seed(0)
+    n = 300
+    q, k, v = (torch.randn(B, HEADS, n, 8, requires_grad=True) for _ in range(3))
+    weight = torch.randn(B, HEADS, n, 8)
+    before, after = window_bounds(window, causal)
+    out = blockwise_attention(q, k, v, Visibility(0, before, after), block=block)
+    grads = torch.autograd.grad((out * weight).sum(), (q, k, v))
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=band_mask(n, window, causal))
+    ref_grads = torch.autograd.grad((ref * weight).sum(), (q, k, v))
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    for name, g, r in zip("qkv", grads, ref_grads):
+        torch.testing.assert_close(g, r, atol=1e-4, rtol=1e-4, msg=f"d{name}")
+
+
+@pytest.mark.parametrize("name, kw", [("sliding", {"window": 64}), ("xl", {"mem_len": 256, "segment_len": 256})])
+def test_blockwise_paths_save_no_score_sized_tensor_for_backward(name, kw):
+    """The memory claim behind #13: what autograd keeps for backward grows as T, not T x keys.
+    Every saved tensor is at most a few (T, dim) activations; the old paths saved (B, H, T, keys)."""
+    torch.manual_seed(0)
+    attn = create_attention(name, DIM, HEADS, **kw)
+    n = 1024 if name == "sliding" else 256
+    x = torch.randn(B, n, DIM, requires_grad=True)
+    state = attn.init_state(B)
+    if name == "xl":
+        state = torch.randn(B, 256, DIM)  # a full memory: 2x the keys of the segment
+    sizes: list[int] = []
+
+    def pack(t):
+        if t.is_floating_point():  # xl's (T, keys) bucket ids are one cached grid per shape, shared
+            sizes.append(t.numel())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y, _ = attn(x, state)
+    y.square().sum().backward()
+    keys = n + (256 if name == "xl" else 0)
+    assert max(sizes) <= 3 * B * keys * DIM, f"a saved tensor of {max(sizes)} elements"
+    assert max(sizes) < B * HEADS * n * min(keys, kw.get("window", keys)), "as large as the score tensor"
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -120,6 +175,32 @@ def test_xl_with_empty_memory_equals_dense(causal):
         torch.testing.assert_close(attn(x, state)[0], dense(x)[0], atol=1e-5, rtol=1e-5)
     torch.nn.init.normal_(attn.rel_bias)  # the relative bias is really applied once it has learned
     assert (attn(x)[0] - dense(x)[0]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_xl_blockwise_equals_sdpa_with_the_full_bias_mask_with_gradients(causal):
+    """xl's blockwise path == SDPA with the (B, H, T, M+T) bias-plus-mask tensor (its dropout path):
+    outputs and the gradients of the input, the memory, the weights and the relative bias, with
+    a partly empty memory (all-zero rows are masked out) and a learned bias."""
+    torch.manual_seed(0)
+    attn = create_attention("xl", DIM, HEADS, mem_len=24, causal=causal)
+    torch.nn.init.normal_(attn.rel_bias)
+    x = torch.randn(B, 40, DIM, requires_grad=True)
+    mem = torch.randn(B, 24, DIM)
+    mem[0, :10] = 0.0  # sequence 0: the 10 oldest slots are empty
+    mem.requires_grad_(True)
+    weight = torch.randn(B, 40, DIM)
+    params = [x, mem, attn.qkv.weight, attn.rel_bias]
+    y = attn(x, mem)[0]
+    grads = torch.autograd.grad((y * weight).sum(), params)
+    attn.train()
+    attn.dropout = 1e-12  # forces the SDPA path; p = 1e-12 drops nothing in practice
+    torch.manual_seed(1)
+    ref = attn(x, mem)[0]
+    ref_grads = torch.autograd.grad((ref * weight).sum(), params)
+    torch.testing.assert_close(y, ref, atol=1e-5, rtol=1e-5)
+    for name, g, r in zip(("x", "memory", "qkv", "rel_bias"), grads, ref_grads):
+        torch.testing.assert_close(g, r, atol=1e-4, rtol=1e-4, msg=f"d{name}")
 
 
 def test_xl_memory_equals_attending_over_the_concatenation():

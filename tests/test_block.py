@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from omegaconf import OmegaConf
 
 from components import Block, Transformer, param_groups
-from components.attention import list_attention
+from components.attention import attention_fields, list_attention
 from zoo.core.errors import ZooError
 from zoo.schema.model import ModelConfig
 
@@ -21,8 +21,8 @@ DIM, HEADS = 32, 4
 @pytest.mark.parametrize("name", list_attention())
 def test_block_forward_backward_with_every_variant(name, gated):
     torch.manual_seed(0)
-    blk = Block(DIM, HEADS, attention={"name": name, "window": 4, "mem_len": 8, "segment_len": 8},
-                gated_residual=gated)
+    small = {k: v for k, v in {"window": 4, "mem_len": 8, "segment_len": 8}.items() if k in attention_fields(name)}
+    blk = Block(DIM, HEADS, attention={"name": name, **small}, gated_residual=gated)
     x = torch.randn(2, 8, DIM, requires_grad=True)
     y, state = blk(x, blk.init_state(2))
     assert y.shape == x.shape and torch.isfinite(y).all()
@@ -44,8 +44,7 @@ def test_gated_residual_starts_close_to_identity():
 
 
 def test_trunk_accepts_dataclass_dictconfig_dict_and_kwargs():
-    cfg = ModelConfig(dim=DIM, n_layers=2, n_heads=HEADS)
-    cfg.attention.name = "infini"
+    cfg = ModelConfig(dim=DIM, n_layers=2, n_heads=HEADS, attention={"name": "infini"})
     variants = [
         Transformer(cfg),
         Transformer(OmegaConf.structured(cfg)),
@@ -57,10 +56,39 @@ def test_trunk_accepts_dataclass_dictconfig_dict_and_kwargs():
         y, states = trunk(torch.randn(1, 70, DIM))
         assert y.shape == (1, 70, DIM) and len(states) == 2
         assert all(not t.requires_grad for s in states for t in s)  # returned states are detached
+        assert trunk.has_memory and type(trunk.blocks[0].attn.config).__name__ == "Config"
+        assert trunk.blocks[0].attn.config is trunk.blocks[1].attn.config is trunk.config.attention  # typed once
     with pytest.raises(ZooError, match="unknown model field 'dims'"):
         Transformer(dims=3)
     with pytest.raises(ZooError, match="unknown attention 'flash'"):
         Transformer(dim=DIM, n_heads=HEADS, attention="flash")
+
+
+def test_trunk_config_is_typed_once_and_refuses_another_variants_field():
+    from components.trunk import TrunkConfig, trunk_config
+
+    cfg = trunk_config({"dim": DIM, "n_heads": HEADS, "attention": {"name": "sliding", "window": 5}})
+    assert isinstance(cfg, TrunkConfig) and cfg.attention.name == "sliding" and cfg.attention.window == 5
+    assert Transformer(cfg).config is cfg  # a TrunkConfig goes straight in, no conversion
+    with pytest.raises(ZooError, match="unknown attention field 'mem_len' for attention 'sliding'"):
+        Transformer(dim=DIM, n_heads=HEADS, attention={"name": "sliding", "mem_len": 4})
+    with pytest.raises(ZooError, match="does not divide"):
+        Transformer(dim=30, n_heads=4)
+
+
+@pytest.mark.parametrize("name", ["infini", "xl"])
+def test_trunk_detach_false_keeps_the_graph_through_memory_across_calls(name):
+    """detach=False: the returned states keep their graph, so a loss in the next call reaches the
+    previous call's inputs (what Strategy 2's replay needs); the default returns detached states."""
+    torch.manual_seed(0)
+    trunk = Transformer(dim=DIM, n_layers=2, n_heads=HEADS, attention={"name": name, "segment_len": 4})
+    x1 = torch.randn(2, 4, DIM, requires_grad=True)
+    _, kept = trunk(x1, trunk.init_state(2), detach=False)
+    y2, _ = trunk(torch.randn(2, 4, DIM), kept)
+    y2.square().sum().backward()
+    assert x1.grad is not None and x1.grad.abs().sum() > 0
+    _, cut = trunk(x1, trunk.init_state(2))
+    assert not any(t.requires_grad for s in cut for t in (s if isinstance(s, tuple) else (s,)))
 
 
 def test_param_groups_give_infini_gates_their_own_rate_and_no_decay():

@@ -55,14 +55,15 @@ def _builders():
     """(family, name, build(seed) -> module, inputs) for every registered attention, tokenizer and head."""
     import torch
 
-    from components.attention import create_attention, list_attention
+    from components.attention import attention_fields, create_attention, list_attention
     from components.heads import create_head, example_inputs, example_kwargs, list_head
     from components.tokenizers import create_tokenizer, list_tokenizer
 
     gen = torch.Generator().manual_seed(123)
     cases = []
     for name in list_attention():
-        cases.append(("attention", name, lambda n=name: create_attention(n, DIM, HEADS, **SMALL_ATTENTION),
+        small = {k: v for k, v in SMALL_ATTENTION.items() if k in attention_fields(name)}  # its own fields
+        cases.append(("attention", name, lambda n=name, kw=small: create_attention(n, DIM, HEADS, **kw),
                       lambda m: (torch.randn(2, 24, DIM, generator=gen), m.init_state(2))))
     for name in list_tokenizer():
         cases.append(("tokenizer", name, lambda n=name: create_tokenizer(n, DIM, **SMALL_TOKENIZER),

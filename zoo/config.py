@@ -71,6 +71,8 @@ def check_key(schema: DictConfig, key: str) -> None:
             raise ZooError(f"unknown config key '{full}'{near}; valid keys{where}: {', '.join(keys)}")
         walked.append(part)
         node = node._get_node(part)
+        if isinstance(node, DictConfig) and node._metadata.object_type is dict:
+            return  # an open mapping (model.attention): its owner checks the keys, in validate()
 
 
 def _merge(base: DictConfig, layer: Any, what: str) -> DictConfig:
@@ -124,6 +126,17 @@ def load_yaml(path: str | Path, what: str) -> DictConfig:
     return data
 
 
+def _replace_named_groups(cfg: DictConfig, layer: Any) -> DictConfig:
+    """A group section that names its choice (``name: ...``) replaces an open-mapping section whole:
+    each attention variant declares its own fields, so another variant's must not stay behind."""
+    for key in GROUPS:
+        new, old = OmegaConf.select(layer, key, default=None), OmegaConf.select(cfg, key, default=None)
+        if isinstance(new, DictConfig) and "name" in new and isinstance(old, DictConfig) \
+                and old._metadata.object_type is dict:
+            OmegaConf.update(cfg, key, {}, merge=False)
+    return cfg
+
+
 def _expand_groups(layer: DictConfig) -> DictConfig:
     """In a YAML layer, ``model: {attention: infini}`` means the group file, like the CLI form."""
     for key in GROUPS:
@@ -165,7 +178,8 @@ def apply_overrides(cfg: DictConfig, schema: DictConfig, pairs: list[tuple[str, 
     for key, raw in pairs:
         check_key(schema, key)
         if key in GROUPS and "." not in raw:
-            cfg = _merge(cfg, OmegaConf.create({key.split(".")[0]: {key.split(".")[1]: load_group(key, raw)}}), key)
+            layer = OmegaConf.create({key.split(".")[0]: {key.split(".")[1]: load_group(key, raw)}})
+            cfg = _merge(_replace_named_groups(cfg, layer), layer, key)
             continue
         value = parse_value(raw, key)
         layer = OmegaConf.create()
@@ -206,7 +220,7 @@ def compose(overrides: list[str] | None = None, validate_choices: bool = True) -
         layer = _expand_groups(load_yaml(path, "config file"))
         layer.pop("strategy", None)  # the strategy is chosen above; a file's own entry may be an alias
         _check_layer(schema, layer, str(path))
-        cfg = _merge(cfg, layer, str(path))
+        cfg = _merge(_replace_named_groups(cfg, layer), layer, str(path))
     cfg.strategy = name
     rest = [(k, v) for k, v in pairs if k not in ("strategy", "config")]
     cfg = apply_overrides(cfg, schema, rest)
@@ -261,8 +275,12 @@ def validate(cfg: DictConfig) -> None:
     for name in ("dim", "n_layers", "n_heads"):
         if cfg.model[name] <= 0:
             raise ZooError(f"bad value for 'model.{name}': {cfg.model[name]} (must be > 0)")
-    if cfg.model.dim % cfg.model.n_heads:
-        raise ZooError(f"bad value for 'model.n_heads': {cfg.model.n_heads} does not divide model.dim={cfg.model.dim}")
+    from components.attention import attention_config, check_heads  # torch: loaded only to validate
+
+    check_heads(cfg.model.dim, cfg.model.n_heads)
+    # the chosen variant's own fields and values; the section is completed with its defaults, so the
+    # composed (and saved) config shows every field the variant runs with
+    OmegaConf.update(cfg, "model.attention", attention_config(cfg.model.attention).as_dict(), merge=False)
     if spec.check is not None:
         spec.check(cfg)
 

@@ -28,10 +28,10 @@ def check_positive(name: str, value: int, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_heads(dim: int, n_heads: int) -> int:
-    """The one check that ``n_heads`` splits ``dim``; returns the head width."""
+def check_heads(dim: int, n_heads: int, where: str = "model.") -> int:
+    """The one check that ``n_heads`` splits ``dim`` (keys named ``<where>n_heads``); the head width."""
     if int(n_heads) < 1 or int(dim) % int(n_heads):
-        raise ZooError(f"bad value for 'model.n_heads': {n_heads} does not divide model.dim={dim}")
+        raise ZooError(f"bad value for '{where}n_heads': {n_heads} does not divide {where}dim={dim}")
     return int(dim) // int(n_heads)
 
 

@@ -14,16 +14,20 @@ the whole stream). Its size is fixed: H * (dk * dv + dk) numbers per sequence at
 The segment loop lives in the trunk (components/trunk.py), not here. The gate learns slowly at
 the base learning rate, so ``components.optim.param_groups`` gives it ``gate_lr_mult`` x lr and no
 weight decay.
+
+``detach`` (default False): the returned memory keeps its graph, so within one trunk call a later
+segment's loss reaches earlier segments through the memory; True cuts it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from components.attention.base import Attention, check_positive
+from components.attention.base import Attention, AttentionConfig, check_positive
 from components.attention.registry import register_attention
 
 EPS = 1e-6
@@ -37,22 +41,30 @@ def feature_map(t: torch.Tensor) -> torch.Tensor:
 class InfiniAttention(Attention):
     """Infini-attention: local attention + ELU+1 compressive memory (linear or delta rule), per-head gate."""
 
+    @dataclass
+    class Config(AttentionConfig):
+        """segment_len: tokens per segment of the trunk's segment loop.
+        delta_rule: delta-rule memory update instead of the plain linear one.
+        gate_lr_mult: the memory gate's learning-rate multiplier (it learns poorly at the base lr).
+        """
+
+        segment_len: int = 64
+        delta_rule: bool = True
+        gate_lr_mult: float = 10.0
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            check_positive("segment_len", self.segment_len)
+
     segmented = True
+    detach_memory = False
     state_doc = "(M (B, H, dk, dv), z (B, H, dk)) fp32 compressive memory"
 
-    def __init__(
-        self,
-        dim: int,
-        n_heads: int,
-        segment_len: int = 64,
-        delta_rule: bool = True,
-        gate_lr_mult: float = 10.0,
-        **kw: Any,
-    ):
-        super().__init__(dim, n_heads, **kw)
-        self.segment_len = check_positive("segment_len", segment_len)
-        self.delta_rule = bool(delta_rule)
-        self.gate_lr_mult = float(gate_lr_mult)
+    def __init__(self, dim: int, n_heads: int, config: Config | None = None):
+        super().__init__(dim, n_heads, config)
+        self.segment_len = self.config.segment_len
+        self.delta_rule = self.config.delta_rule
+        self.gate_lr_mult = self.config.gate_lr_mult
         self.gate = nn.Parameter(torch.zeros(n_heads))  # sigmoid(0) = 0.5: memory and local equally
 
     def init_state(self, batch: int, device: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,13 +85,17 @@ class InfiniAttention(Attention):
             norm = norm + sk.sum(dim=-2)
         return read, memory, norm
 
-    def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def forward(
+        self, x: torch.Tensor, state: Any = None, detach: bool | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         memory, norm = self.init_state(x.shape[0], x.device) if state is None else state
         q, k, v = self.qkv_heads(x)
         local = self.attend(q, k, v, is_causal=self.causal)
         read, memory, norm = self.read_and_update(q, k, v, memory.float(), norm.float())
         g = torch.sigmoid(self.gate).view(1, -1, 1, 1)
         y = g * read.to(local.dtype) + (1 - g) * local
+        if self.detaching(detach):
+            memory, norm = memory.detach(), norm.detach()
         return self.merge_heads(y), (memory, norm)
 
     def extra_repr(self) -> str:

@@ -9,18 +9,28 @@ Relative positions: a learned bias per head over log-spaced buckets of the query
 is zero-initialised: with an empty memory and a zero bias the layer computes exactly ``dense``
 with the same ``qkv``/``proj`` weights (checked by the tests), and distances are relative to the
 query, so they stay consistent across the memory boundary (memory slot j of M sits at -M+j).
+
+The scores are computed by ``blockwise_attention`` (components/attention/blockwise.py), which
+takes the bias table and the bucket grid instead of a (B, H, T, M+T) bias-plus-mask tensor and
+keeps no score tensor for backward; with attention dropout in training, SDPA with that tensor.
+
+``detach`` (default True, XL's stop-gradient): the returned memory is cut from the graph. With
+``detach=False`` it keeps its graph, so a later segment's loss reaches the inputs that wrote it
+(Strategy 2's backprop through memory over a rollout).
 """
 from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from components.attention.base import Attention, check_positive
+from components.attention.base import Attention, AttentionConfig, check_positive
+from components.attention.blockwise import Visibility, blockwise_attention
 from components.attention.registry import register_attention
 
 MAX_DISTANCE = 1024  # distances beyond share the last bucket; fixed so buckets do not depend on mem_len
@@ -53,26 +63,50 @@ def bucket_grid(n_query: int, n_mem: int, n_buckets: int, bidirectional: bool, d
 
 @register_attention("xl")
 class XLAttention(Attention):
-    """Transformer-XL: attend over a detached memory of past layer inputs + the segment, relative bias."""
+    """Transformer-XL: attend over a memory of past layer inputs + the segment, relative bias."""
+
+    @dataclass
+    class Config(AttentionConfig):
+        """mem_len: past positions kept as memory (per layer).
+        segment_len: tokens per segment of the trunk's segment loop.
+        rel_buckets: log-spaced relative-distance buckets of the learned (zero-initialised) position bias.
+        """
+
+        mem_len: int = 64
+        segment_len: int = 64
+        rel_buckets: int = 32
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            check_positive("mem_len", self.mem_len, minimum=0)
+            check_positive("segment_len", self.segment_len)
+            check_positive("rel_buckets", self.rel_buckets, minimum=4)
 
     segmented = True
-    state_doc = "Tensor (B, mem_len, D): detached past inputs of this layer; all-zero rows are empty"
+    detach_memory = True
+    state_doc = "Tensor (B, mem_len, D): past inputs of this layer; all-zero rows are empty"
 
-    def __init__(self, dim: int, n_heads: int, mem_len: int = 64, segment_len: int = 64, rel_buckets: int = 32, **kw: Any):
-        super().__init__(dim, n_heads, **kw)
-        self.mem_len = check_positive("mem_len", mem_len, minimum=0)
-        self.segment_len = check_positive("segment_len", segment_len)
-        self.rel_buckets = check_positive("rel_buckets", rel_buckets, minimum=4)
+    def __init__(self, dim: int, n_heads: int, config: Config | None = None):
+        super().__init__(dim, n_heads, config)
+        self.mem_len = self.config.mem_len
+        self.segment_len = self.config.segment_len
+        self.rel_buckets = self.config.rel_buckets
         self.rel_bias = nn.Parameter(torch.zeros(n_heads, self.rel_buckets))
 
     def init_state(self, batch: int, device: Any = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         return torch.zeros(batch, self.mem_len, self.dim, device=device, dtype=dtype)
 
+    def buckets(self, n_query: int, n_mem: int, device: Any) -> torch.Tensor:
+        """(T, M+T) bucket of each query-key distance."""
+        return bucket_grid(n_query, n_mem, self.rel_buckets, not self.causal, str(device))
+
     def position_bias(self, n_query: int, n_mem: int, device: Any) -> torch.Tensor:
         """(H, T, M+T) learned bias of each query-key distance."""
-        return self.rel_bias[:, bucket_grid(n_query, n_mem, self.rel_buckets, not self.causal, str(device))]
+        return self.rel_bias[:, self.buckets(n_query, n_mem, device)]
 
-    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, state: torch.Tensor | None = None, detach: bool | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         b, n, d = x.shape
         mem = self.init_state(b, x.device, x.dtype) if state is None else state.to(x.dtype)
         m = mem.shape[1]
@@ -84,15 +118,23 @@ class XLAttention(Attention):
         k, v = self.split_heads(k), self.split_heads(v)
 
         valid = torch.cat([mem.detach().ne(0).any(-1), x.new_ones(b, n, dtype=torch.bool)], dim=1)  # (B, M+T)
+        if self.training and self.dropout > 0:
+            y = self.attend(q, k, v, mask=self.dense_mask(valid, n, m).to(q.dtype))
+        else:
+            vis = Visibility(q_offset=m, before=None, after=0 if self.causal else None)
+            y = blockwise_attention(q, k, v, vis, key_valid=valid, rel_bias=self.rel_bias,
+                                    buckets=self.buckets(n, m, x.device))
+        new_mem = context[:, context.shape[1] - self.mem_len :] if self.mem_len else context[:, :0]
+        return self.merge_heads(y), new_mem.detach() if self.detaching(detach) else new_mem
+
+    def dense_mask(self, valid: torch.Tensor, n: int, m: int) -> torch.Tensor:
+        """(B, H, T, M+T) bias with -inf at hidden keys, for SDPA (the dropout path)."""
         keep = valid[:, None, None, :]
         if self.causal:
-            q_pos = torch.arange(n, device=x.device)[:, None] + m
-            keep = keep & (torch.arange(m + n, device=x.device)[None, :] <= q_pos)
-        bias = self.position_bias(n, m, x.device).to(q.dtype)  # (H, T, M+T)
-        mask = bias.unsqueeze(0).masked_fill(~keep, float("-inf"))  # (B, H, T, M+T)
-        y = self.merge_heads(self.attend(q, k, v, mask=mask))
-        new_mem = context[:, context.shape[1] - self.mem_len :].detach() if self.mem_len else context[:, :0].detach()
-        return y, new_mem
+            q_pos = torch.arange(n, device=valid.device)[:, None] + m
+            keep = keep & (torch.arange(m + n, device=valid.device)[None, :] <= q_pos)
+        bias = self.position_bias(n, m, valid.device)
+        return bias.unsqueeze(0).masked_fill(~keep, float("-inf"))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mem_len={self.mem_len}, rel_buckets={self.rel_buckets}"

@@ -2,33 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-
-@dataclass
-class AttentionConfig:
-    """One attention variant; fields not used by the chosen ``name`` are ignored by it.
-
-    name: registered attention variant (``zoo list attention``).
-    window: sliding: number of keys each query sees, itself included (exactly W, not W+1).
-    mem_len: xl: number of detached past positions kept as memory (per layer).
-    segment_len: xl / infini: tokens per segment of the trunk's segment loop (longer inputs are
-        processed segment by segment, the memory carried from one segment to the next).
-    rel_buckets: xl: log-spaced relative-distance buckets of the learned (zero-initialised) position bias.
-    delta_rule: infini: delta-rule memory update instead of the plain linear one.
-    gate_lr_mult: infini: the memory gate's learning-rate multiplier (it learns poorly at the base lr).
-    causal: mask future keys.
-    dropout: attention-probability dropout in training.
-    """
-
-    name: str = "dense"
-    window: int = 64
-    mem_len: int = 64
-    segment_len: int = 64
-    rel_buckets: int = 32
-    delta_rule: bool = True
-    gate_lr_mult: float = 10.0
-    causal: bool = True
-    dropout: float = 0.0
+from typing import Any
 
 
 @dataclass
@@ -65,6 +39,10 @@ class ModelConfig:
     max_elements: DOM elements kept per observation (the pointer head's action slots).
     max_text_len: tokens kept per element text / instruction.
     use_screen: add screenshot tokens from the frame tokenizer to the observation.
+    attention: ``name`` of a registered attention variant (``zoo list attention``) and that variant's
+        own fields (its ``Config`` dataclass in components/attention/, e.g. ``window`` for sliding,
+        ``mem_len`` / ``segment_len`` for xl); checked against the variant when the config is composed
+        (``components.attention.attention_config``) and typed into that Config by the trunk.
     """
 
     dim: int = 64
@@ -77,5 +55,5 @@ class ModelConfig:
     max_elements: int = 48
     max_text_len: int = 16
     use_screen: bool = False
-    attention: AttentionConfig = field(default_factory=AttentionConfig)
+    attention: Any = field(default_factory=lambda: {"name": "dense"})
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
