@@ -130,9 +130,14 @@ def _copy_paste(obs: Observation, mem: dict, source: Element | None) -> Action:
         return Action.noop()
     if target.attrs.get("value") and target.attrs.get("value") == source.attrs.get("value"):
         return click(by_attr(obs, "id", "subbtn"))
-    plan = mem.setdefault("plan", [Action.click(source.id), Action.press("Control+a"), Action.press("Control+c"),
-                                   Action.click(target.id), Action.press("Control+v")])
-    return plan.pop(0) if plan else Action.noop()
+    plan = mem.get("plan")
+    if not plan:  # (again, if the pasted text came out different: select-all in the field replaces it)
+        mem["tries"] = mem.get("tries", 0) + 1
+        if mem["tries"] > 3:
+            return Action.noop()
+        plan = mem["plan"] = [Action.click(source.id), Action.press("Control+a"), Action.press("Control+c"),
+                              Action.click(target.id), Action.press("Control+a"), Action.press("Control+v")]
+    return plan.pop(0)
 
 
 @oracle("copy-paste")
