@@ -26,6 +26,8 @@ def rank() -> int:
 
 
 def install(out: Path) -> None:
+    import zoo  # noqa: F401  (first: its import guards torchvision before Lightning loads it)
+
     import lightning as L
 
     import zoo.web.bench as bench
