@@ -20,6 +20,7 @@ class FitRun:
 def resume_overrides(overrides: list[str]) -> tuple[list[str], Path | None]:
     """With ``resume=PATH``: the saved run's config as the base layer (new overrides on top), and its run dir."""
     from zoo.config import load_yaml
+    from zoo.core.errors import ZooError
     from zoo.train.runs import find_resume_dir
 
     resume = next((v for k, v in (o.split("=", 1) for o in overrides if "=" in o) if k == "resume"), None)
@@ -27,8 +28,21 @@ def resume_overrides(overrides: list[str]) -> tuple[list[str], Path | None]:
         return overrides, None
     run_dir = find_resume_dir(resume)
     saved = load_yaml(run_dir / "config.yaml", "saved run config")
+    if saved.get("strategy") is None:
+        raise ZooError(f"saved run config {run_dir / 'config.yaml'} names no strategy (e.g. strategy: compressive_rl)")
     # the saved config is the base; new overrides (e.g. a larger max_steps) apply on top
     return [f"strategy={saved.get('strategy')}", f"config={run_dir / 'config.yaml'}", *overrides], run_dir
+
+
+def check_resume(resume: str, run_dir: Path) -> None:
+    """Before the saved config is rewritten or any strategy code runs: a checkpoint named by ``resume=``
+    must load, and a run that has checkpoints must have one that loads (each strategy then picks its
+    stage's own; a run killed before its first checkpoint is left to the strategy)."""
+    from zoo.core.checkpoints import checkpoint_exists
+    from zoo.train.runs import checkpoints_newest_first, resume_checkpoint
+
+    if checkpoint_exists(resume) or checkpoints_newest_first(run_dir):
+        resume_checkpoint(resume, run_dir)
 
 
 def fit_run(overrides: list[str], callbacks: Sequence[Any] = (),
@@ -44,6 +58,8 @@ def fit_run(overrides: list[str], callbacks: Sequence[Any] = (),
     overrides, resumed = resume_overrides(list(overrides))
     cfg = compose(overrides)
     spec = get_strategy(cfg.strategy)
+    if resumed is not None:
+        check_resume(str(cfg.resume), resumed)
     run_dir = resumed if resumed is not None else new_run_dir(cfg)
     save_config(cfg, run_dir)
     if on_run_dir is not None:

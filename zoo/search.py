@@ -68,7 +68,11 @@ def open_storage(spec: str | None, out: Path) -> Any:
         from optuna.storages.journal import JournalFileBackend
 
         Path(spec).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(spec))
+        try:  # the journal is replayed here: a file that is not one fails now, in one line
+            return optuna.storages.JournalStorage(JournalFileBackend(spec))
+        except Exception as err:  # noqa: BLE001 - JSONDecodeError, a binary file, a permission error
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ZooError(f"cannot open storage '{spec}': not a readable Optuna journal ({first[:160]})") from None
     elif spec.endswith(SQLITE_SUFFIXES):
         Path(spec).parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{Path(spec).resolve()}"

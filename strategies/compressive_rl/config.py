@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zoo.core.errors import ZooError
-from zoo.schema.checks import at_least, between, greater_than
+from zoo.schema.checks import at_least, between, greater_than, one_of
 from zoo.schema.run import RunConfig
 
 
@@ -21,6 +21,21 @@ class PPOConfig:
     timeout_reward: added to the training reward of an episode cut off at env.max_episode_steps (the
     page pays 0 there but -1 for a wrong answer, so without it never finishing beats trying; Strategy 1's
     demonstrations count a cut-off as -1 too).  Benchmark scores are not affected.
+    train_reward: what an episode's last step pays in training.  raw (default): the page's verdict in
+    [-1, 1], the same for the same actions on any machine.  decayed: MiniWoB's reward, that verdict
+    scaled down with the episode's wall-clock time, which depends on machine load (two runs with one
+    seed then learn from different numbers).  The decayed reward stays a logged metric either way
+    (train/episode_return: mean decayed reward of the episodes that ended in the update).
+    step_penalty: subtracted from every step's training reward (0: none): a clock-free push towards
+    short episodes, the part of the decay that is about the agent rather than the machine.
+
+    Reproducibility: with the default train_reward=raw, two runs with the same seed on the same
+    machine and thread count log the same losses (tests/test_faults.py checks a few updates on CPU).
+    What can still differ: the wall-clock columns (time/wall_s, train/env_steps_per_s); episodes of
+    pages that run their own timers (a task whose time limit runs out, an animation caught mid-way:
+    the page's verdict then depends on how fast the browser ran); a browser call that passes
+    env.step_timeout_s on a loaded machine (the episode is cut with an error); and float reductions
+    on another thread count or device (GPU kernels are not bitwise deterministic by default).
 
     Agent (observation encoder and action space):
     encoder_layers: bidirectional layers mixing instruction tokens and DOM elements each step.
@@ -49,6 +64,8 @@ class PPOConfig:
     target_kl: float | None = field(default=None, metadata=greater_than(0))
     anneal_lr: bool = True
     timeout_reward: float = -1.0
+    train_reward: str = field(default="raw", metadata=one_of("raw", "decayed"))
+    step_penalty: float = field(default=0.0, metadata=at_least(0))
     encoder_layers: int = field(default=1, metadata=at_least(0))
     max_instruction_len: int = field(default=48, metadata=at_least(1))
     max_spans: int = field(default=16, metadata=at_least(1))

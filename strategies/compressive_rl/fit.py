@@ -46,15 +46,26 @@ def gather_pages(env: Any, seeds: list[int], steps: int, seed: int) -> list[Any]
     return pages
 
 
+def checkpoint_tokenizer(meta: dict, ckpt: Path) -> str:
+    """The run's BPE vocabulary, which travels in its checkpoints: one line when it is missing."""
+    tok_json = meta.get("tokenizer_json")
+    if not isinstance(tok_json, str):
+        raise ZooError(f"cannot resume from {ckpt}: it holds no tokenizer_json (not a strategy-2 (compressive_rl) "
+                       "checkpoint)")
+    return tok_json
+
+
 def build_module(cfg: DictConfig, run_dir: Path, env: Any, seeds: list[int], ckpt: Path | None,
-                 tasks: list[str] | None = None) -> Any:
+                 tasks: list[str] | None = None, tok_json: str | None = None) -> Any:
     from strategies.compressive_rl.module import PPOModule
     from strategies.compressive_rl.tokenizer import tokenizer_to_json, train_tokenizer
 
-    if ckpt is not None:
+    if tok_json is not None:
+        pass  # given by the caller (read from the checkpoint before the browser started)
+    elif ckpt is not None:
         from zoo.core.checkpoints import read_checkpoint_meta
 
-        tok_json = read_checkpoint_meta(ckpt)["tokenizer_json"]
+        tok_json = checkpoint_tokenizer(read_checkpoint_meta(ckpt), ckpt)
     else:
         # pages for the vocabulary come from their own seeds, not the first training episodes
         pages = gather_pages(env, tokenizer_seeds(len(seeds)), int(cfg.ppo.tokenizer_steps), int(cfg.seed))
@@ -86,7 +97,7 @@ def evaluate_checkpoint(cfg: DictConfig, ckpt: Path, tasks: list[str], run_dir: 
 def fit(cfg: DictConfig, run_dir: Path, callbacks: Sequence[Any] = ()) -> dict:
     """Train (``callbacks`` join the Trainer, e.g. a search's pruning callback), then score the final
     checkpoint on the benchmark."""
-    from zoo.train.runs import last_checkpoint
+    from zoo.train.runs import resume_checkpoint
     from zoo.train.scoring import training_tasks
     from zoo.core.checkpoints import checkpoint_exists, read_checkpoint_meta
     from zoo.train.trainer import make_trainer
@@ -94,22 +105,22 @@ def fit(cfg: DictConfig, run_dir: Path, callbacks: Sequence[Any] = ()) -> dict:
     check_config(cfg)
     run_dir = Path(run_dir)
     tasks = training_tasks(cfg)
-    ckpt = last_checkpoint(run_dir, "ppo", explain=lambda msg: print(f"zoo fit: {msg}", file=sys.stderr)) \
+    ckpt = resume_checkpoint(str(cfg.resume), run_dir, "ppo", explain=lambda msg: print(f"zoo fit: {msg}", file=sys.stderr)) \
         if cfg.resume else None
-    if cfg.resume and ckpt is None:
-        raise ZooError(f"cannot resume {run_dir}: no checkpoint in {run_dir / 'checkpoints'}")
     torch.manual_seed(int(cfg.seed))
     # every rank its own block of seeds; a resumed run continues past the seeds it may have used
     from zoo.train.distributed import global_rank, processes_per_node
 
-    resumed_step = 0 if ckpt is None else int(read_checkpoint_meta(ckpt)["global_step"])
+    meta = {} if ckpt is None else read_checkpoint_meta(ckpt)
+    tok_json = None if ckpt is None else checkpoint_tokenizer(meta, ckpt)  # checked before any browser starts
+    resumed_step = int(meta.get("global_step", 0))
     world = processes_per_node(cfg.trainer.devices) * int(cfg.trainer.num_nodes)
     seeds = training_seed_starts(cfg, global_rank(cfg.trainer.devices), world, resumed_step)
     # the checkpoint after the update is exactly what we want to keep; Lightning warns about it anyway
     warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
     env = make_env(cfg, tasks)
     try:
-        module = build_module(cfg, run_dir, env, seeds, ckpt, tasks)
+        module = build_module(cfg, run_dir, env, seeds, ckpt, tasks, tok_json=tok_json)
         trainer = make_trainer(cfg, run_dir, stage="ppo", callbacks=list(callbacks), **validation_options(cfg))
         trainer.fit(module, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
         final = run_dir / "checkpoints" / "ppo" / "last.ckpt"

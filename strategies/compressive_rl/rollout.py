@@ -64,9 +64,14 @@ class Rollout:
 
 
 def training_rewards(rew: np.ndarray, term: np.ndarray, trunc: np.ndarray, infos: list[Any], values: np.ndarray,
-                     timeout_reward: float) -> np.ndarray:
+                     timeout_reward: float, train_reward: str = "raw", step_penalty: float = 0.0) -> np.ndarray:
     """The env's step rewards as PPO learns from them; the benchmark's own scores are untouched.
 
+    - ``train_reward="raw"`` (default): an episode's final step pays the page's raw verdict
+      (``info["episode"]["raw_reward"]``, in [-1, 1]) instead of the env reward, which is that verdict
+      decayed with the episode's wall-clock time: a function of machine load, so two runs with one
+      seed would learn from different numbers.  ``"decayed"`` keeps the env reward as it is.
+      Every step also pays ``-step_penalty`` (0 by default): a clock-free push towards short episodes.
     - Cut off at ``env.max_episode_steps`` (truncated, no error): add ``timeout_reward``. The page
       pays 0 for that and -1 for a wrong submission, so without it never finishing (e.g. typing
       forever without pressing Submit) beats trying, a trap a policy does not climb out of.
@@ -74,8 +79,11 @@ def training_rewards(rew: np.ndarray, term: np.ndarray, trunc: np.ndarray, infos
       value estimate of its own state, so its TD error is 0 (a crash says nothing about the policy)
       instead of teaching the value net that this mid-episode state is worth 0.
     """
-    out = np.asarray(rew, np.float32).copy()
+    out = np.asarray(rew, np.float32).copy() - np.float32(step_penalty)
     for i, info in enumerate(infos):
+        episode = info.get("episode") if isinstance(info, dict) else None
+        if train_reward == "raw" and term[i] and isinstance(episode, dict) and "raw_reward" in episode:
+            out[i] += float(episode["raw_reward"]) - float(episode["reward"])  # the invalid-action penalty stays
         if not trunc[i] or term[i]:
             continue
         if isinstance(info, dict) and info.get("error"):
@@ -88,9 +96,11 @@ def training_rewards(rew: np.ndarray, term: np.ndarray, trunc: np.ndarray, infos
 class RolloutCollector:
     """Owns the running env loop between updates: current observations, episode starts, memory."""
 
-    def __init__(self, env: Any, featurizer: Featurizer, num_envs: int, seeds: list[int], timeout_reward: float = 0.0):
+    def __init__(self, env: Any, featurizer: Featurizer, num_envs: int, seeds: list[int], timeout_reward: float = 0.0,
+                 train_reward: str = "raw", step_penalty: float = 0.0):
         self.env, self.featurizer, self.n = env, featurizer, num_envs
         self.timeout_reward = float(timeout_reward)
+        self.train_reward, self.step_penalty = str(train_reward), float(step_penalty)  # see training_rewards
         self.seeds = [int(s) for s in seeds]
         self.started = [1] * num_envs  # episodes begun per env since the last reset (seed stream position)
         self.obs = env.reset(seeds=self.seeds)
@@ -128,7 +138,8 @@ class RolloutCollector:
             actions.append(acts)
             logps.append(dist.logp.cpu().numpy())
             values.append(dist.value.cpu().numpy())
-            rewards.append(training_rewards(rew, term, trunc, infos, values[-1], self.timeout_reward))
+            rewards.append(training_rewards(rew, term, trunc, infos, values[-1], self.timeout_reward,
+                                            self.train_reward, self.step_penalty))
             dones.append(done)
             episodes += [info["episode"] for info in infos if isinstance(info, dict) and "episode" in info]
             self.started = [k + int(d) for k, d in zip(self.started, done)]  # autoreset began the next one

@@ -22,17 +22,65 @@ class InvalidCheckpoint(ZooError):
     """A path that exists but does not hold a loadable checkpoint."""
 
 
+# torch's own advice around the reason (how to load the file unsafely, where the docs are) is left out
+_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation", "WeightsUnpickler error")
+
+
+def load_failure_reason(err: BaseException) -> str:
+    """The line of a torch.load error that says what is wrong with the file (at most 160 characters)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(_BOILERPLATE)] or lines or [type(err).__name__]
+    reason = useful[0]
+    if reason.startswith("PytorchStreamReader failed"):  # miniz's first sentence is the reason
+        reason = reason.split(". ")[0]
+    return reason[:160]
+
+
 def _torch_load(path: Path, **kwargs: Any) -> Any:
     import torch
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True, **kwargs)
-    except pickle.UnpicklingError as err:  # weights_only refused a global: the file asked to run code
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InvalidCheckpoint(f"not a valid checkpoint: {path} (refused to load: {first[:160]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InvalidCheckpoint(f"not a valid checkpoint: {path} ({first[:160]})") from None
+    except pickle.UnpicklingError as err:  # weights_only refused a global (the file asked to run code) or junk
+        raise InvalidCheckpoint(f"not a valid checkpoint: {path} (refused to load: {load_failure_reason(err)})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError,
+            IndexError, TypeError, UnicodeDecodeError) as err:
+        raise InvalidCheckpoint(f"not a valid checkpoint: {path} ({load_failure_reason(err)})") from None
+
+
+class _MetadataUnpickler(pickle.Unpickler):
+    """torch.distributed.checkpoint keeps a sharded checkpoint's index (``.metadata``) as a plain pickle,
+    which it loads with ``pickle.load``: checked here first, allowing only the types such an index holds
+    (DCP's metadata classes, torch sizes / dtypes / layouts, paths), so a crafted index cannot run code."""
+
+    ALLOWED = {("torch", "Size"), ("torch.serialization", "_get_layout"), ("collections", "OrderedDict"),
+               ("pathlib", "PosixPath"), ("pathlib", "PurePosixPath"), ("pathlib", "WindowsPath"),
+               ("pathlib", "PureWindowsPath"), ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "slice")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        import torch
+
+        obj = super().find_class(module, name) if module.startswith(("torch", "pathlib", "collections", "builtins")) else None
+        allowed = (module, name) in self.ALLOWED \
+            or (module == "torch" and isinstance(obj, (torch.dtype, torch.memory_format, torch.layout))) \
+            or (module.startswith("torch.distributed.checkpoint.") and isinstance(obj, type))
+        if not allowed:
+            raise pickle.UnpicklingError(f"unsupported global {module}.{name} in the sharded checkpoint's .metadata")
+        return obj
+
+
+def check_sharded_metadata(path: str | Path) -> None:
+    """Raise ``InvalidCheckpoint`` unless the ``.metadata`` index of a sharded checkpoint directory holds
+    only the data types torch.distributed.checkpoint writes there (nothing that could run code)."""
+    meta = Path(path) / ".metadata"
+    if not meta.is_file():
+        return
+    try:
+        with meta.open("rb") as f:
+            _MetadataUnpickler(f).load()
+    except Exception as err:  # noqa: BLE001 - refused global, truncated or garbage index: one line
+        raise InvalidCheckpoint(f"not a valid checkpoint: {path} (refused to load its .metadata: "
+                                f"{load_failure_reason(err)})") from None
 
 
 def is_sharded_checkpoint(path: str | Path) -> bool:
@@ -76,6 +124,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         from torch.distributed.checkpoint.format_utils import _EmptyStateDictLoadPlanner
         from torch.distributed.checkpoint.state_dict_loader import _load_state_dict
 
+        check_sharded_metadata(path)  # before torch.distributed.checkpoint unpickles it
         ckpt: dict[str, Any] = {}  # as lightning's _load_distributed_checkpoint, but meta.pt may hold any object
         try:
             _load_state_dict(ckpt, storage_reader=FileSystemReader(path), planner=_EmptyStateDictLoadPlanner(),

@@ -360,6 +360,14 @@ def load_run(run_dir: Path, problems: list[str]) -> Run | None:
     res_path = run_dir / "results.json"
     if res_path.is_file():
         results = read_json(res_path, problems)
+        schema = results.get("schema") if isinstance(results, dict) else None
+        if schema == BENCH_SCHEMA_V1:
+            results = rescore_v1(results)
+            if results is None:
+                problems.append(f"{res_path}: schema {BENCH_SCHEMA_V1} holds no episode records to re-score; skipped")
+        elif results is not None and schema != BENCH_SCHEMA:  # another program's file, or a future schema
+            problems.append(f"{res_path}: schema {schema!r} is not {BENCH_SCHEMA}; skipped")
+            results = None
         if isinstance(results, dict):
             run.variants = read_variants(run.name, results)
             run.scored = comparable_scored(run.name, results, run.variants)

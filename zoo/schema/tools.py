@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoo.schema.checks import at_least, greater_than
+
 
 @dataclass
 class BenchConfig:
@@ -32,19 +34,19 @@ class BenchConfig:
     checkpoint: str | None = None
     suite: str = "miniwob-core"
     tasks: list[str] = field(default_factory=list)
-    episodes: int = 10
-    num_envs: int = 4
-    max_episode_steps: int = 8
+    episodes: int = field(default=10, metadata=at_least(1))
+    num_envs: int = field(default=4, metadata=at_least(1))
+    max_episode_steps: int = field(default=8, metadata=at_least(1))
     out: str | None = None
     seed: int = 0
-    retries: int = 2
-    step_timeout_s: float = 10.0
+    retries: int = field(default=2, metadata=at_least(0))
+    step_timeout_s: float = field(default=10.0, metadata=greater_than(0))
     headless: bool = True
     progress: bool = True
     screenshot: bool = False
     contexts: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
-    steps: int = 200
-    repeats: int = 3
+    steps: int = field(default=200, metadata=at_least(1))
+    repeats: int = field(default=3, metadata=at_least(1))
     single_task: str = "click-button"
     selenium: bool = True
     seq_lens: list[int] = field(default_factory=lambda: [1024, 2048, 4096, 8192, 16384, 32768, 65536])
@@ -77,14 +79,14 @@ class StudyConfig:
     """
 
     strategy: str = "compressive_rl"
-    trials: int = 4
+    trials: int = field(default=4, metadata=at_least(1))
     space: str = ""
     storage: str | None = None
     study: str | None = None
     objective: str = "success"
     pruner: str = "median"
     seed: int = 0
-    timeout_min: Any = None
+    timeout_min: Any = field(default=None, metadata=greater_than(0))
     out: str = "reports/search"
     run_root: str = "runs"
     overrides: list[str] = field(default_factory=list)

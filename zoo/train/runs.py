@@ -112,5 +112,30 @@ def last_checkpoint(run_dir: Path, stage: str = "", explain: Any = None) -> Path
     return None
 
 
+def resume_checkpoint(resume: str, run_dir: Path, stage: str = "", explain: Any = None) -> Path:
+    """The checkpoint ``resume=`` continues from.  A checkpoint named by the path itself (e.g.
+    ``checkpoints/ppo/step000040.ckpt``) is used as named and must load; a run directory continues from
+    its newest loadable checkpoint of ``stage`` (``last_checkpoint``).  One line when there is none."""
+    named = Path(resume)
+    ckpt_dir = (Path(run_dir) / "checkpoints" / stage).resolve() if stage else (Path(run_dir) / "checkpoints").resolve()
+    inside = named.resolve().parent == ckpt_dir if stage else ckpt_dir in named.resolve().parents
+    if checkpoint_exists(named) and inside:
+        check_loadable(named)  # InvalidCheckpoint: one line naming the file the user gave
+        return named
+    skipped: list[str] = []
+    for path in checkpoints_newest_first(run_dir, stage):
+        try:
+            check_loadable(path)
+        except InvalidCheckpoint as err:
+            skipped.append(str(err))
+            continue
+        if skipped and explain is not None:
+            explain(f"skipped {len(skipped)} unreadable checkpoint(s) ({skipped[0]}); resuming from {path}")
+        return path
+    more = f"; and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+    why = f" ({skipped[0]}{more})" if skipped else ""
+    raise ZooError(f"cannot resume {run_dir}: no loadable checkpoint in {ckpt_dir}{why}")
+
+
 def save_config(cfg: DictConfig, run_dir: Path) -> Path:
     return atomic_write_yaml(Path(run_dir) / "config.yaml", cfg)  # a killed run never leaves a half-written config
