@@ -25,14 +25,10 @@ from typing import Any
 
 import numpy as np
 
-TAGS = [
-    "<other>", "div", "span", "p", "label", "a", "button", "input", "textarea", "select", "option",
-    "form", "img", "ul", "ol", "li", "table", "tr", "td", "th", "h1", "h2", "h3", "h4", "b", "i",
-    "strong", "em", "br", "svg", "canvas", "body", "section", "nav", "header", "footer", "t",
-]
-TAG_INDEX = {t: i for i, t in enumerate(TAGS)}
-CATEGORIES = ["<other>", "style", "text", "link", "input", "action"]
-CAT_INDEX = {c: i for i, c in enumerate(CATEGORIES)}
+from zoo.web.types import CATEGORY_VOCAB, TAG_VOCAB, category_index, tag_index
+
+TAGS = list(TAG_VOCAB)  # zoo.web.types: one vocabulary for every strategy, index 0 = unknown
+CATEGORIES = list(CATEGORY_VOCAB)
 KINDS = ["click", "type", "select"]
 TYPEABLE_INPUTS = {"", "text", "password", "email", "search", "tel", "url", "number"}
 ATTR_KEYS = ("type", "placeholder", "name", "id", "aria-label", "title", "value", "href")
@@ -149,8 +145,8 @@ class Featurizer:
             attrs = {k: str(v) for k, v in (e.attrs or {}).items()}
             a["el_text"][s] = self.encode(text, Lt)
             a["el_attr"][s] = self.encode(" ".join(f"{k} {attrs[k]}" for k in ATTR_KEYS if attrs.get(k)), Lt)
-            a["el_tag"][s] = TAG_INDEX.get(e.tag.lower(), 0)
-            a["el_cat"][s] = CAT_INDEX.get(e.category, 0)
+            a["el_tag"][s] = tag_index(e.tag)
+            a["el_cat"][s] = category_index(e.category)
             tag = e.tag.lower()
             can_type = e.actionable and (tag == "textarea" or (tag == "input" and attrs.get("type", "").lower() in TYPEABLE_INPUTS))
             has_options = bool(getattr(e, "options", None))

@@ -33,7 +33,7 @@ from strategies.foundation.batch import Batch
 from strategies.foundation.sequence import (
     ELEMENT, FRAME, GOAL, KEYS, LINE, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, POINTED, TAG_BUCKETS,
 )
-from zoo.web.types import ELEMENT_ACTION_KINDS, CATEGORIES
+from zoo.web.types import CATEGORY_VOCAB, ELEMENT_ACTION_KINDS
 
 COPY_MATCH = 4  # longest match length the copy bonus tells apart
 COPY_BONUS = 4.0  # initial copy-score bonus per matched token (learned from there)
@@ -46,7 +46,7 @@ class ElementEncoder(nn.Module):
         super().__init__()
         self.text, self.pad_id = text_embedding, int(pad_id)
         self.tag = nn.Embedding(TAG_BUCKETS, dim)
-        self.cat = nn.Embedding(len(CATEGORIES), dim)
+        self.cat = nn.Embedding(len(CATEGORY_VOCAB), dim)
         self.box = nn.Linear(4, dim)
         self.flags = nn.Linear(N_FLAGS, dim)
         self.norm = nn.LayerNorm(dim)

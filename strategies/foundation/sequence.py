@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from strategies.foundation.instructions import clean_label, element_label, element_noun, element_position, number_lines
-from zoo.web.types import ELEMENT_ACTION_KINDS, CATEGORIES, instruction_spans
+from zoo.web.types import ELEMENT_ACTION_KINDS, category_index, instruction_spans
 
 # token types (index into the model's type embedding)
 PAD, SPECIAL, GOAL, FRAME, ELEMENT, ACT, LINE, POINTED = range(8)
@@ -278,7 +278,7 @@ class SequenceBuilder:
                 ids = self.encode(element_text(el), self.max_text_len)
                 table["text"].append(ids + [self.tok.pad_id] * (self.max_text_len - len(ids)))
                 table["tag"].append(tag_bucket(el))
-                table["cat"].append(CATEGORIES.index(el.category) if el.category in CATEGORIES else 0)
+                table["cat"].append(category_index(el.category))
                 x, y, w, h = el.bbox
                 table["box"].append([x / width, y / height, w / width, h / height])
                 table["flags"].append(element_flags(el, goal) + grid_cell((x + w / 2) / width, (y + h / 2) / height))

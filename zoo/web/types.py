@@ -14,6 +14,27 @@ import numpy as np
 Category = Literal["style", "text", "link", "input", "action"]
 ActionKind = Literal["click", "type", "select", "press", "noop", "click_at", "dblclick_at", "move", "drag", "scroll"]
 CATEGORIES: tuple[str, ...] = ("style", "text", "link", "input", "action")
+# The observation vocabulary models embed, one copy for every strategy: index 0 is an explicit unknown slot
+# (a category or tag outside the list), so nothing unknown is silently read as a real class.
+UNKNOWN = "<unknown>"
+CATEGORY_VOCAB: tuple[str, ...] = (UNKNOWN, *CATEGORIES)
+TAG_VOCAB: tuple[str, ...] = (
+    UNKNOWN, "div", "span", "p", "label", "a", "button", "input", "textarea", "select", "option",
+    "form", "img", "ul", "ol", "li", "table", "tr", "td", "th", "h1", "h2", "h3", "h4", "b", "i",
+    "strong", "em", "br", "svg", "canvas", "body", "section", "nav", "header", "footer", "t",
+)
+_CATEGORY_INDEX = {c: i for i, c in enumerate(CATEGORY_VOCAB)}
+_TAG_INDEX = {t: i for i, t in enumerate(TAG_VOCAB)}
+
+
+def category_index(category: str) -> int:
+    """Index of an element category in ``CATEGORY_VOCAB`` (0, the unknown slot, for anything else)."""
+    return _CATEGORY_INDEX.get(category, 0)
+
+
+def tag_index(tag: str) -> int:
+    """Index of a tag name in ``TAG_VOCAB`` (0, the unknown slot, for any other tag)."""
+    return _TAG_INDEX.get(tag.lower(), 0)
 # Element actions: what both strategies produce (the default action space).
 ELEMENT_ACTION_KINDS: tuple[str, ...] = ("click", "type", "select", "press", "noop")
 # Mouse actions at points, for tasks a person does with the pointer (SVG shapes, drag and drop, hover,
