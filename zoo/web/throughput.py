@@ -116,8 +116,7 @@ async def _raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, seed:
     browser = await pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=headless)
     try:
         site = Site()
-        pages = []  # per context: one page per task
-        for _ in range(contexts):
+        async def open_context() -> list[Any]:  # one page per task
             ctx = await browser.new_context(viewport=VIEWPORT)
             await site.attach(ctx)
             mine = []
@@ -125,7 +124,9 @@ async def _raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, seed:
                 page = await ctx.new_page()
                 await page.goto(url, wait_until="load")
                 mine.append(page)
-            pages.append(mine)
+            return mine
+
+        pages = await asyncio.gather(*(open_context() for _ in range(contexts)))
         per = max(1, env_steps // contexts)
 
         async def loop(k: int, mine: list[Any], steps: int) -> int:
