@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from zoo.web.tasks.oracle import by_attr, by_text, click, fill_then, first, has_class, live, oracle, quoted, submit_button
+from zoo.web.tasks.oracle import by_attr, by_text, click, fill_then, first, has_class, live, oracle, quoted
 from zoo.web.types import Action, Element, Observation
 
 ORDINALS = {"1st": 0, "2nd": 1, "3rd": 2}
@@ -23,10 +23,6 @@ def press_queued(mem: dict, key: str = "keys") -> Action | None:
     """The next key of the queue ``mem[key]`` (None once it is empty)."""
     keys = mem.get(key) or []
     return Action.press(keys.pop(0)) if keys else None
-
-
-def visible_text(obs: Observation, **attrs: str) -> list[Element]:
-    return [e for e in obs.elements if e.visible and all(e.attrs.get(k) == v for k, v in attrs.items())]
 
 
 def by_id(obs: Observation, element_id: str) -> Element | None:
@@ -251,18 +247,18 @@ def _form_sequence_3(obs: Observation, mem: dict) -> Action:
 def _field_label(obs: Observation, field: Element) -> str:
     """The visible text of the smallest ancestor of ``field`` that holds some (the field's row)."""
     for anc in obs.ancestors(field.id):
-        texts = [e.text for e in _descendants(obs, anc.id) if e.visible and e.text]
+        texts = [e.text for e in descendants(obs, anc.id) if e.visible and e.text]
         if texts:
             return " ".join(texts).lower()
     return ""
 
 
-def _descendants(obs: Observation, element_id: int) -> list[Element]:
-    out, frontier = [], [element_id]
-    while frontier:
-        kids = [e for e in obs.elements if e.parent in frontier]
-        out += kids
-        frontier = [e.id for e in kids]
+def descendants(obs: Observation, element_id: int) -> list[Element]:
+    out, inside = [], {element_id}
+    for e in obs.elements:  # pre-order: a descendant comes after its parent
+        if e.parent in inside:
+            out.append(e)
+            inside.add(e.id)
     return out
 
 

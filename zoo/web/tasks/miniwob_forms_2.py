@@ -7,9 +7,9 @@ from __future__ import annotations
 import colorsys
 import re
 
-from zoo.web.tasks.miniwob_forms import by_id, press_queued
+from zoo.web.tasks.miniwob_forms import by_id, descendants, press_queued
 from zoo.web.tasks.oracle import by_attr, click, fill_then, first, has_class, live, oracle, quoted
-from zoo.web.types import Action, Element, Observation
+from zoo.web.types import Action, Observation
 
 
 def _number(text: str) -> int | None:
@@ -70,7 +70,7 @@ def _visual_addition(obs: Observation, mem: dict) -> Action:
 @oracle("odd-or-even")
 def _odd_or_even(obs: Observation, mem: dict) -> Action:
     for row in (e for e in obs.elements if e.tag == "div" and has_class(e, "row") and e.visible):
-        inside = _descendants(obs, row.id)
+        inside = descendants(obs, row.id)
         shown = first([e for e in inside if has_class(e, "display-number")])
         value = _number(shown.text) if shown else None
         if value is None:
@@ -79,15 +79,6 @@ def _odd_or_even(obs: Observation, mem: dict) -> Action:
         if want is not None and not has_class(want, "selected"):
             return Action.click(want.id)
     return click(by_attr(obs, "id", "submit"))
-
-
-def _descendants(obs: Observation, element_id: int) -> list[Element]:
-    out, frontier = [], {element_id}
-    for e in obs.elements:  # pre-order: a descendant comes after its parent
-        if e.parent in frontier:
-            out.append(e)
-            frontier.add(e.id)
-    return out
 
 
 @oracle("guess-number")
@@ -179,7 +170,7 @@ def _number_checkboxes(obs: Observation, mem: dict) -> Action:
     if m is None or holder is None:
         return Action.noop()
     cells = "".join(DIGIT_GLYPHS[int(m.group(1))])
-    boxes = [e for e in _descendants(obs, holder.id) if e.tag == "input" and e.attrs.get("type") == "checkbox"]
+    boxes = [e for e in descendants(obs, holder.id) if e.tag == "input" and e.attrs.get("type") == "checkbox"]
     for box, cell in zip(boxes, cells):
         if box.actionable and box.visible and (box.attrs.get("checked") == "true") != (cell == "1"):
             return Action.click(box.id)
