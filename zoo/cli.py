@@ -24,6 +24,7 @@ EPILOG = """examples:
   zoo bench env contexts=[1,2,4]            # harness throughput
   zoo bench attention seq_lens=[1024,4096]  # attention time/memory scaling
   zoo search strategy=2 trials=8 space=configs/search/compressive_rl.yaml
+  zoo compare config=configs/compare/cpu-small.yaml
   zoo report name=latest
 """
 
@@ -159,6 +160,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from zoo.config import parse_tool_config
+    from zoo.schema.tools import CompareConfig
+
+    cfg = parse_tool_config(CompareConfig, args.overrides)
+    _entry("zoo.compare", "main")(cfg)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from zoo.config import parse_tool_config
     from zoo.schema.tools import ReportConfig
@@ -172,6 +182,7 @@ COMMANDS = {
     "fit": (cmd_fit, "train a strategy (key=value overrides; see `zoo config`)"),
     "bench": (cmd_bench, "score agents on the web benchmark, or time the harness / attention variants"),
     "search": (cmd_search, "Optuna hyper-parameter search over a YAML search space"),
+    "compare": (cmd_compare, "run a comparison matrix (strategy x variant x seed, train and held-out splits)"),
     "report": (cmd_report, "generate the comparison report (HTML + Markdown) from results JSON"),
     "config": (cmd_config, "print the fully composed config of a run"),
     "list": (cmd_list, "list registered components, tasks, suites and strategies"),

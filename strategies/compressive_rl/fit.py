@@ -84,6 +84,11 @@ def validation_options(cfg: DictConfig) -> dict[str, Any]:
     return {"val_check_interval": every, "check_val_every_n_epoch": None, "num_sanity_val_steps": 0}
 
 
+def score_checkpoint(cfg: DictConfig, run_dir: Path, ckpt: Path, tasks: list[str]) -> dict:
+    """Score a checkpoint on ``tasks`` and write ``run_dir/results.json`` (the registered scoring hook)."""
+    return evaluate_checkpoint(cfg, Path(ckpt), tasks, Path(run_dir))
+
+
 def evaluate_checkpoint(cfg: DictConfig, ckpt: Path, tasks: list[str], run_dir: Path) -> dict:
     from strategies.compressive_rl.agent import load_agent
     from zoo.train.scoring import score_agent, scoring_tasks

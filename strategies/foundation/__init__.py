@@ -8,7 +8,7 @@ policy exists, scores it on the shared benchmark (evaluation seeds) twice -- the
 the policy with value-judged MCTS (no browser, no reward at decision time: ``lookahead.py``) --
 writing ``run_dir/results.json``.  Its top level is the ``"policy+search"`` result (the full
 Strategy-1 agent, named by ``results["headline"]``); ``results["variants"]`` holds both,
-``"policy"`` and ``"policy+search"``, each a complete ``actionzoo.bench/1`` result with a
+``"policy"`` and ``"policy+search"``, each a complete ``actionzoo.bench`` result with a
 ``"variant"`` entry saying what decides, scored at the same checkpoint (``scoring.py``).
 
 ``load_agent(checkpoint, search=None)`` returns the agent of any stage checkpoint (search on per
@@ -28,7 +28,6 @@ __all__ = ["fit", "is_checkpoint", "load_agent"]
 
 def fit(cfg: Any, run_dir: str | Path, callbacks: Sequence[Any] = ()) -> dict:
     """Run the stage(s) (``callbacks`` join every stage's Trainer), then score the final policy."""
-    from strategies.foundation.scoring import score
     from strategies.foundation.stages import run_stages, write_json
     from zoo.train.scoring import scoring_tasks, training_tasks
 
@@ -45,11 +44,20 @@ def fit(cfg: Any, run_dir: str | Path, callbacks: Sequence[Any] = ()) -> dict:
         summary = {"strategy": "foundation", "stages": stages, "note": "no policy stage run: nothing scored"}
         write_json(run_dir / "stages.json", summary)
         return summary
-    results = score(cfg, run_dir, Path(checkpoint), scoring_tasks(cfg, tasks))
-    results["stages"] = stages
+    results = score_checkpoint(cfg, run_dir, Path(checkpoint), scoring_tasks(cfg, tasks), extra={"stages": stages})
+    return results
+
+
+def score_checkpoint(cfg: Any, run_dir: str | Path, checkpoint: str | Path, tasks: list[str],
+                     extra: dict | None = None) -> dict:
+    """Score a policy checkpoint in every variant and write ``run_dir/results.json`` (the headline variant on
+    top); the registered scoring hook (``zoo compare`` scores held-out tasks through it)."""
+    from strategies.foundation.scoring import score
     from zoo.web.results import write_results
 
-    write_results(run_dir / "results.json", results)
+    results = score(cfg, Path(run_dir), Path(checkpoint), tasks)
+    results.update(extra or {})
+    write_results(Path(run_dir) / "results.json", results)
     return results
 
 

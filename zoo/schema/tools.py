@@ -112,3 +112,16 @@ class ReportConfig:
     out: str = "reports"
     title: str = "actionzoo: Strategy 1 vs Strategy 2"
     confidence: float = 0.95
+
+
+@dataclass
+class CompareConfig:
+    """zoo compare config=configs/compare/<name>.yaml [run_root=runs/compare] [dry_run=true]
+
+    config: the matrix file (format: configs/compare/README.md).  run_root: cells go to
+    <run_root>/<matrix name>/<strategy>/<cell>-s<seed>/.  dry_run: list the cells and what is done, run nothing.
+    """
+
+    config: str = ""
+    run_root: str = "runs/compare"
+    dry_run: bool = False

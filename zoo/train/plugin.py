@@ -30,6 +30,16 @@ class Strategy:
     through ``zoo.train.scoring.score_checkpoint``).  load_agent: ``"module:function"``,
     ``load_agent(checkpoint) -> Agent`` for ``zoo bench agent=checkpoint``.
     aliases: other names accepted for ``strategy=`` (``1`` / ``2`` for the two built-in ones).
+    score: optional ``"module:function"``, ``score(cfg, run_dir, checkpoint, tasks) -> results`` writing
+    ``run_dir/results.json`` (how the strategy scores a checkpoint, every variant of it; ``zoo compare``
+    scores held-out tasks with it); without it the agent from ``load_agent`` is scored once.
+    finetune: optional ``"module:function"``, ``finetune(cfg, run_dir, init_checkpoint, tasks, demos_per_task)
+    -> results``: few-shot adaptation; starting from ``init_checkpoint`` (trained on other tasks), a short
+    training on ``demos_per_task`` recorded demonstrations of each of ``tasks`` (training seeds), then scoring on
+    ``tasks`` (evaluation seeds) into ``run_dir/results.json``; ``cfg`` is the composed config of that run.
+    budget: optional ``budget(cfg, demos_per_task, env_steps) -> overrides``: the strategy's settings that
+    give it ``demos_per_task`` recorded demonstrations per training task and about ``env_steps`` training
+    env steps (``zoo compare``'s equal budgets).
     check: optional ``check(cfg)`` of strategy-specific values, run when the config is composed, before
     any run directory exists.  success_columns / env_steps_columns: the CSV metric columns its learning
     curves read (success rate, cumulative env steps), best first.  description: one line for ``zoo list``.
@@ -41,6 +51,9 @@ class Strategy:
     fit: str
     load_agent: str
     aliases: tuple[str, ...] = ()
+    score: str | None = None
+    finetune: str | None = None
+    budget: Callable[[Any, int, int], list[str]] | None = None
     check: Callable[[Any], None] | None = None
     success_columns: tuple[str, ...] = ()
     env_steps_columns: tuple[str, ...] = ()
@@ -55,6 +68,20 @@ class Strategy:
 
     def make_agent(self, checkpoint: str | Path) -> Any:
         return self._resolve(self.load_agent)(checkpoint)
+
+    def run_finetune(self, cfg: Any, run_dir: Path, init_checkpoint: str | Path, tasks: list[str],
+                     demos_per_task: int) -> dict:
+        if self.finetune is None:
+            raise ZooError(f"strategy '{self.name}' registers no few-shot fine-tuning (finetune=)")
+        return self._resolve(self.finetune)(cfg, Path(run_dir), Path(init_checkpoint), list(tasks), int(demos_per_task))
+
+    def score_checkpoint(self, cfg: Any, run_dir: Path, checkpoint: str | Path, tasks: list[str]) -> dict:
+        if self.score is not None:
+            return self._resolve(self.score)(cfg, Path(run_dir), Path(checkpoint), list(tasks))
+        from zoo.train.scoring import score_agent
+
+        return score_agent(cfg, self.make_agent(checkpoint), list(tasks), Path(run_dir), agent_name=self.name,
+                           results_name="results", run_info={"checkpoint": str(checkpoint)})
 
 
 def register_strategy(spec: Strategy) -> Strategy:
