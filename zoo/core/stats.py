@@ -51,3 +51,61 @@ def fmt_seconds(s: float | None) -> str:
     if s >= 60:
         return f"{s / 60:.1f} min"
     return f"{s:.1f} s"
+
+
+# ---------------------------------------------------------------- paired comparisons
+Z95 = 1.959963984540054
+
+
+def t_quantile(df: int, z: float = Z95) -> float:
+    """Student-t 0.975 quantile: exact table values for df <= 2, else the Cornish-Fisher expansion around
+    the normal quantile (within 0.5% of the exact value for df >= 3)."""
+    if df <= 0:
+        return float("inf")
+    if df == 1:
+        return 12.706
+    if df == 2:
+        return 4.303
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    return z + g1 / df + g2 / df**2 + g3 / df**3
+
+
+def mean_t_interval(values: list[float]) -> tuple[float, float, float]:
+    """(mean, lo, hi): the mean and its 95% Student-t interval (infinite with fewer than two values)."""
+    n = len(values)
+    if n == 0:
+        return (float("nan"), float("nan"), float("nan"))
+    mean = sum(values) / n
+    if n < 2:
+        return (mean, float("-inf"), float("inf"))
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = t_quantile(n - 1) * sd / math.sqrt(n)
+    return (mean, mean - half, mean + half)
+
+
+def sign_flip_p(diffs: list[float]) -> float:
+    """Exact two-sided p-value of the paired sign-flip (permutation) test that the mean difference is 0:
+    the share of the 2^n sign assignments whose |mean| is at least the observed one.  With n pairs the
+    smallest possible p is 2 / 2^n (0.25 for three seeds): few seeds cannot make a difference significant."""
+    n = len(diffs)
+    if n == 0:
+        return float("nan")
+    observed = abs(sum(diffs))
+    hits = 0
+    for mask in range(2**n):
+        total = sum(-d if mask >> i & 1 else d for i, d in enumerate(diffs))
+        hits += abs(total) >= observed - 1e-12
+    return hits / 2**n
+
+
+def mcnemar_exact_p(a_only: int, b_only: int) -> float:
+    """Exact two-sided McNemar test on paired binary outcomes: ``a_only`` pairs where only A succeeded,
+    ``b_only`` where only B did (a binomial test of the discordant pairs against 1/2)."""
+    n = a_only + b_only
+    if n == 0:
+        return 1.0
+    k = min(a_only, b_only)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)

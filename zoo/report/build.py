@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from zoo.core.errors import ZooError
-from zoo.report import bench_sections, sections
+from zoo.report import bench_sections, comparison, sections
 from zoo.report.document import Image, Note, Table, render_html, render_markdown
 from zoo.report.gather import gather
 
@@ -43,6 +43,7 @@ def build_report(cfg: DictConfig) -> Path:
         secs = [
             sections.overview(ctx, g, inputs),
             sections.strategies(ctx, g),
+            comparison.comparison(ctx, g),
             sections.per_task(ctx, g),
             sections.attention_variants(ctx, g),
             sections.published(ctx, g),

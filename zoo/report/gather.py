@@ -26,6 +26,7 @@ from zoo.train.plugin import get_strategy, resolve_strategy_name
 
 BENCH_SCHEMA = "actionzoo.bench/2"
 BENCH_SCHEMA_V1 = "actionzoo.bench/1"  # counted raw reward > 0 as success; re-scored from its episodes
+BENCH_SCHEMAS = (BENCH_SCHEMA,)  # what a zoo compare output must be (they are all written by this version)
 STUDY_SCHEMA = "actionzoo.study/1"
 STAGE_ORDER = ("pretrain", "sft", "rl", "ppo", "main")
 SPECIAL_BENCH_FILES = ("attention.json", "env_throughput.json")
@@ -89,6 +90,11 @@ class Run:
     variants: list[Variant] = field(default_factory=list)
     curve: list[dict[str, Any]] = field(default_factory=list)  # step, success, metric, env_steps?, wall_s?
     params: int | None = None
+    # zoo compare runs: zero-shot score on the held-out split, few-shot scores by demonstrations per task,
+    # and budget.json (what the run was given and used)
+    heldout: Scored | None = None
+    fewshot: dict[int, Scored] = field(default_factory=dict)
+    budget: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -189,6 +195,8 @@ def read_variants(name: str, results: dict) -> list[Variant]:
     was simulator-assisted (its own ``variant`` entry, or the legacy label)."""
     out = []
     for label, res in (results.get("variants") or {}).items():
+        if isinstance(res, dict) and res.get("schema") == BENCH_SCHEMA_V1:  # scored like the top level
+            res = rescore_v1(res)
         if not isinstance(res, dict):
             continue
         spec = res.get("variant") if isinstance(res.get("variant"), dict) else {}
@@ -373,6 +381,7 @@ def load_run(run_dir: Path, problems: list[str]) -> Run | None:
             run.scored = comparable_scored(run.name, results, run.variants)
             agent = results.get("agent") if isinstance(results.get("agent"), dict) else {}
             run.params = agent.get("params") if isinstance(agent.get("params"), int) else None
+    read_compare_outputs(run, problems)
     try:
         run.curve = learning_curve(run_dir, config)
     except (OSError, csv.Error) as err:
@@ -380,6 +389,26 @@ def load_run(run_dir: Path, problems: list[str]) -> Run | None:
     if run.params is None:
         run.params = checkpoint_params(run_dir)
     return run
+
+
+def _scored_file(name: str, path: Path, problems: list[str]) -> Scored | None:
+    results = read_json(path, problems) if path.is_file() else None
+    if not isinstance(results, dict) or results.get("schema") not in BENCH_SCHEMAS:
+        return None
+    return comparable_scored(name, results, read_variants(name, results))
+
+
+def read_compare_outputs(run: Run, problems: list[str]) -> None:
+    """What ``zoo compare`` adds to a run dir: ``heldout/``, ``fewshot-k<k>/`` results and ``budget.json``."""
+    run.heldout = _scored_file(f"{run.name} [held-out]", run.path / "heldout" / "results.json", problems)
+    for d in sorted(run.path.glob("fewshot-k*")):
+        k = d.name[len("fewshot-k"):]
+        scored = _scored_file(f"{run.name} [few-shot k={k}]", d / "results.json", problems) if k.isdigit() else None
+        if scored is not None:
+            run.fewshot[int(k)] = scored
+    if (run.path / "budget.json").is_file():
+        budget = read_json(run.path / "budget.json", problems)
+        run.budget = budget if isinstance(budget, dict) else None
 
 
 def checkpoint_params(run_dir: Path) -> int | None:

@@ -62,31 +62,17 @@ from torchmetrics import Metric
 from torchmetrics.aggregation import MeanMetric
 
 from zoo.core.io import atomic_write_json
+from zoo.core.stats import t_quantile
 from zoo.core.stats import wilson as wilson_interval
 
 
 SCHEMA = "actionzoo.bench/2"
-Z95 = 1.959963984540054
+
 
 
 def wilson(successes: int, n: int) -> list[float]:
     """The 95% Wilson interval as a JSON-ready list (zoo.core.stats.wilson)."""
     return list(wilson_interval(successes, n))
-
-
-def t_quantile(df: int, z: float = Z95) -> float:
-    """Student-t 0.975 quantile via the Cornish-Fisher expansion around the normal one (within
-    0.5% of the exact value for df >= 3; the normal value for large df)."""
-    if df <= 0:
-        return float("inf")
-    if df == 1:
-        return 12.706
-    if df == 2:
-        return 4.303
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    return z + g1 / df + g2 / df**2 + g3 / df**3
 
 
 class EpisodeStats(Metric):

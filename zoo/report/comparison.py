@@ -1,0 +1,200 @@
+"""The comparison-matrix section of ``zoo report`` (runs made by ``zoo compare``): trained / held-out /
+few-shot success per cell with confidence intervals, paired differences between cells of different
+strategies, and a verdict paragraph written from those numbers (never by hand).
+
+Pairing: cells are paired by training seed (the seed-level difference, its Student-t interval and an exact
+sign-flip test), and episode by episode, since every run is scored on the same evaluation seeds of each
+task (an exact McNemar test on the episodes one cell solved and the other did not).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, mcnemar_exact_p, mean_t_interval, sign_flip_p
+from zoo.report.document import Note, Section, Table
+from zoo.report.gather import Gathered, Run, Scored
+
+SPLITS = ("train", "heldout")
+SPLIT_TITLE = {"train": "training split", "heldout": "held-out split (zero-shot)"}
+ALPHA = 0.05
+
+
+def cell_label(run: Run) -> str:
+    budget = run.budget or {}
+    return str(budget.get("cell") or run.path.name.rsplit("-s", 1)[0])
+
+
+def seed_of(run: Run) -> int | None:
+    budget = run.budget or {}
+    return int(budget["seed"]) if isinstance(budget.get("seed"), int) else None
+
+
+def split_score(run: Run, split: str) -> Scored | None:
+    return run.scored if split == "train" else run.heldout
+
+
+@dataclass
+class CellStats:
+    label: str
+    strategy: str
+    runs: list[Run]
+
+    def rates(self, split: str) -> list[float]:
+        out = []
+        for r in self.runs:
+            s = split_score(r, split)
+            if s is not None and s.episodes:
+                out.append(s.rate)
+        return out
+
+    def fewshot_rates(self, k: int) -> list[float]:
+        return [r.fewshot[k].rate for r in self.runs if k in r.fewshot and r.fewshot[k].episodes]
+
+
+def cells_of(runs: list[Run]) -> list[CellStats]:
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for r in runs:
+        if r.budget is not None:
+            groups.setdefault((cell_label(r), r.strategy), []).append(r)
+    return [CellStats(label, strategy, sorted(rs, key=lambda r: seed_of(r) or 0))
+            for (label, strategy), rs in sorted(groups.items())]
+
+
+def episode_outcomes(s: Scored) -> dict[tuple[str, Any], bool]:
+    """(task, evaluation seed) -> success, from the results' episode records."""
+    out = {}
+    for ep in s.results.get("episodes") or []:
+        if isinstance(ep, dict) and "seed" in ep:
+            out[(str(ep.get("task")), ep.get("seed"))] = bool(ep.get("success"))
+    return out
+
+
+@dataclass
+class Paired:
+    a: str
+    b: str
+    split: str
+    diffs: list[float]  # per seed: a's rate - b's rate
+    a_only: int  # episodes only a solved (same task, same evaluation seed, same training seed)
+    b_only: int
+
+    @property
+    def interval(self) -> tuple[float, float, float]:
+        return mean_t_interval(self.diffs)
+
+    @property
+    def p_seeds(self) -> float:
+        return sign_flip_p(self.diffs)
+
+    @property
+    def p_episodes(self) -> float:
+        return mcnemar_exact_p(self.a_only, self.b_only)
+
+
+def paired(a: CellStats, b: CellStats, split: str) -> Paired | None:
+    by_seed_b = {seed_of(r): r for r in b.runs}
+    diffs, a_only, b_only = [], 0, 0
+    for ra in a.runs:
+        rb = by_seed_b.get(seed_of(ra))
+        sa, sb = (split_score(ra, split), split_score(rb, split)) if rb is not None else (None, None)
+        if sa is None or sb is None or not sa.episodes or not sb.episodes:
+            continue
+        diffs.append(sa.rate - sb.rate)
+        ea, eb = episode_outcomes(sa), episode_outcomes(sb)
+        for key in ea.keys() & eb.keys():
+            a_only += ea[key] and not eb[key]
+            b_only += eb[key] and not ea[key]
+    return Paired(a.label, b.label, split, diffs, a_only, b_only) if diffs else None
+
+
+def _rate_cell(rates: list[float]) -> str:
+    if not rates:
+        return "-"
+    mean, lo, hi = mean_t_interval(rates)
+    if len(rates) < 2:
+        return f"{100 * mean:.1f}% (1 seed)"
+    return f"{fmt_rate(mean, max(0.0, lo), min(1.0, hi))} ({len(rates)} seeds)"
+
+
+def _pts(x: float) -> str:
+    return "-" if math.isnan(x) else f"{100 * x:+.1f}"
+
+
+def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
+    """One paragraph from the numbers: who wins where, by how much, how sure."""
+    if not pairs:
+        return "No two cells of different strategies share a training seed, so no paired verdict can be drawn."
+    lines = []
+    for p in pairs:
+        mean, lo, hi = p.interval
+        where = SPLIT_TITLE[p.split]
+        if math.isnan(mean):
+            continue
+        leader, trailer, gap = (p.a, p.b, mean) if mean >= 0 else (p.b, p.a, -mean)
+        sure = p.p_episodes < ALPHA and (len(p.diffs) < 2 or lo > 0 or hi < 0)  # episodes and seeds agree
+        if gap < 1e-9:
+            lines.append(f"On the {where}, {p.a} and {p.b} scored the same ({len(p.diffs)} paired seeds).")
+        elif sure:
+            lines.append(f"On the {where}, {leader} beats {trailer} by {100 * gap:.1f} points "
+                         f"(paired over {len(p.diffs)} seeds, 95% CI of {p.a} - {p.b}: [{_pts(lo)}, {_pts(hi)}]; "
+                         f"episodes solved by only one: {p.a_only} vs {p.b_only}, McNemar p = {p.p_episodes:.2g}).")
+        else:
+            lines.append(f"On the {where}, {leader} is ahead of {trailer} by {100 * gap:.1f} points, but that is not "
+                         f"a clear difference (95% CI of {p.a} - {p.b}: [{_pts(lo)}, {_pts(hi)}] over {len(p.diffs)} "
+                         f"seeds; McNemar p = {p.p_episodes:.2g} on {p.a_only + p.b_only} discordant episodes).")
+    cost = []
+    for c in cells:
+        params = [r.params for r in c.runs if r.params]
+        walls = [r.last("wall_s") for r in c.runs if r.last("wall_s") is not None]
+        steps = [r.budget.get("env_steps_used") for r in c.runs if r.budget and r.budget.get("env_steps_used")]
+        cost.append(f"{c.label}: {fmt_count(params[0]) if params else '-'} parameters, "
+                    f"{fmt_count(sum(steps) / len(steps)) if steps else '-'} training env steps, "
+                    f"{fmt_seconds(sum(walls) / len(walls)) if walls else '-'} training time per run")
+    return " ".join(lines) + " Cost: " + "; ".join(cost) + "."
+
+
+def comparison(ctx: Any, g: Gathered) -> Section:
+    sec = Section("comparison", "Comparison matrix (zoo compare)")
+    cells = cells_of(g.runs)
+    if not cells:
+        sec.blocks.append(Note("No `zoo compare` runs here (runs with budget.json): run "
+                               "`zoo compare config=configs/compare/<name>.yaml`, then `zoo report runs=runs/compare/<name>`.",
+                               missing=True))
+        return sec
+    budgets = [r.budget for c in cells for r in c.runs if r.budget]
+    first = budgets[0]
+    ks = sorted({k for c in cells for r in c.runs for k in r.fewshot})
+    headers = ["cell", "strategy", f"trained ({first.get('train_suite')})", f"held-out ({first.get('heldout_suite')})"]
+    headers += [f"few-shot k={k}" for k in ks] + ["parameters", "demos / task", "env steps used", "training time"]
+    rows = []
+    for c in cells:
+        r0 = c.runs[0]
+        steps = [r.budget.get("env_steps_used") for r in c.runs if r.budget.get("env_steps_used")]
+        walls = [r.last("wall_s") for r in c.runs if r.last("wall_s") is not None]
+        rows.append([c.label, r0.label, _rate_cell(c.rates("train")), _rate_cell(c.rates("heldout")),
+                     *[_rate_cell(c.fewshot_rates(k)) for k in ks], fmt_count(r0.params),
+                     str(r0.budget.get("demos_per_task", "-")),
+                     fmt_count(sum(steps) / len(steps)) if steps else "-",
+                     fmt_seconds(sum(walls) / len(walls)) if walls else "-"])
+    sec.blocks.append(Table(headers, rows, "Success (full credit) per cell: mean over training seeds with its 95% "
+                                           "Student-t interval; every run scored on the same evaluation episodes"))
+    pairs = []
+    for i, a in enumerate(cells):
+        for b in cells[i + 1:]:
+            if a.strategy == b.strategy:
+                continue
+            pairs += [p for p in (paired(a, b, split) for split in SPLITS) if p is not None]
+    if pairs:
+        prow = []
+        for p in pairs:
+            mean, lo, hi = p.interval
+            prow.append([f"{p.a} - {p.b}", SPLIT_TITLE[p.split], str(len(p.diffs)), _pts(mean),
+                         f"[{_pts(lo)}, {_pts(hi)}]", f"{p.p_seeds:.2g}", f"{p.a_only} / {p.b_only}",
+                         f"{p.p_episodes:.2g}"])
+        sec.blocks.append(Table(["pair", "split", "seeds", "difference (points)", "95% CI (t, seeds)",
+                                 "sign-flip p (seeds)", "episodes only A / only B", "McNemar p (episodes)"], prow,
+                                "Paired differences between cells of different strategies"))
+    sec.blocks.append(Note("Verdict (generated from the tables above): " + verdict(pairs, cells)))
+    return sec
