@@ -21,6 +21,7 @@ import torch
 
 from zoo.train.runs import last_checkpoint
 from zoo.core.checkpoints import is_sharded_checkpoint, load_checkpoint
+from zoo.web.results import SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,13 +142,15 @@ def test_two_process_fit_then_reload(tmp_path, episodes_root, strategy, trainer_
                          if v.is_floating_point())
 
     # reload in this single process, the way `zoo bench agent=checkpoint` does
+    from zoo.config import load_plugins
     from zoo.train.plugin import get_strategy
 
+    load_plugins()  # the strategies register themselves on import
     agent = get_strategy(strategy).make_agent(ckpt_path)
     assert_agent_holds(agent, state)
 
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["schema"] == "actionzoo.bench/1"
+    assert results["schema"] == SCHEMA
     assert results["overall"]["episodes"] == 1
     # rank 0 scores, the other rank only trains (one scoring per variant: Strategy 1 scores two)
     scored = sorted(p.name for p in probe_dir.glob("scored-*"))

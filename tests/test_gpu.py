@@ -43,6 +43,7 @@ def test_fsdp_on_gpu_fit_then_reload(tmp_path, strategy):
     sys.path.insert(0, str(Path(__file__).parent))
     from test_distributed import STRATEGY_ARGS, TINY, assert_agent_holds, zoo_fit
 
+    from zoo.config import load_plugins
     from zoo.train.plugin import get_strategy
     from zoo.train.runs import last_checkpoint
     from zoo.core.checkpoints import load_checkpoint
@@ -60,4 +61,5 @@ def test_fsdp_on_gpu_fit_then_reload(tmp_path, strategy):
     ckpt = load_checkpoint(ckpt_path)
     assert ckpt["global_step"] == 2
     # the agent reloaded here acts with the weights trained under FSDP, not a fresh model's
+    load_plugins()
     assert_agent_holds(get_strategy(strategy).make_agent(ckpt_path), ckpt["state_dict"])

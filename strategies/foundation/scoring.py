@@ -31,7 +31,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 def score(cfg: Any, run_dir: Path, checkpoint: Path, tasks: list[str]) -> dict[str, Any]:
     """Benchmark results of the headline variant (top level), with ``variants`` = every entry of
-    ``VARIANTS`` (each a complete ``actionzoo.bench/1`` result plus ``"variant"``), ``headline``
+    ``VARIANTS`` (each a complete ``actionzoo.bench`` result plus ``"variant"``), ``headline``
     naming the top-level one and ``search_gain`` the success rate of each."""
     from strategies.foundation.loading import load_agent
     from zoo.train.scoring import score_agent
