@@ -58,7 +58,7 @@ STATUS_JS = "() => window.__zoo ? window.__zoo.status() : null"  # (ignores an a
 CLICK_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.clickPoint(i)"
 FOCUS_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.focusForTyping(i)"
 SELECT_JS = "([i, o]) => window.__zoo.status().done ? {done: true} : window.__zoo.selectOption(i, o)"
-STEP_JS = "([kind, i, arg, m]) => window.__zoo.step(kind, i, arg, m)"
+STEP_JS = "([kind, i, arg, m]) => window.__zoo ? window.__zoo.step(kind, i, arg, m) : null"
 PAGE_ACTIONS = ("click", "type", "select", "noop")  # carried out by the page helper inside STEP_JS
 
 # Resolves once scrolling has stopped: no scroll event for 60 ms after one was seen, none at all within

@@ -250,6 +250,8 @@ def main(cfg: Any) -> dict[str, Any]:
     console = Console()
     loads = [_load()]
     runs: list[dict[str, Any]] = []
+    out_dir = Path(str(cfg.out)) if cfg.out else Path("reports") / "bench"
+    report: dict[str, Any] = {}
     for rep in range(repeats):
         for s in plan:
             r = {**{k: v for k, v in s.items() if k != "tasks"}, "repeat": rep, "load_avg_1m_before": _load()}
@@ -262,18 +264,18 @@ def main(cfg: Any) -> dict[str, Any]:
             console.print(f"[{rep + 1}/{repeats}] {s['name']:15s} contexts={s['contexts']} browsers={s['browsers']}: "
                           + (f"{rate:.1f} env steps/s" if rate is not None else r["error"]))
         loads.append(_load())
-    out_dir = Path(str(cfg.out)) if cfg.out else Path("reports") / "bench"
-    report = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "suite": "custom" if cfg.tasks else str(cfg.suite), "mixed_tasks": mixed, "single_task": single,
-              "contexts": counts, "repeats": repeats, "steps": int(cfg.steps),
-              "max_episode_steps": int(cfg.max_episode_steps), "screenshot": bool(cfg.screenshot),
-              "selenium": use_selenium,
-              "machine": {"cpus": os.cpu_count(), "load_avg_1m": loads,
-                          "load_avg_1m_median": statistics.median(loads)},
-              "runs": runs}
-    report.update(summarise(report))
-    write_results(out_dir / "env_throughput.json", report)
-    (out_dir / "env_throughput.md").write_text(markdown(report))
+        # written after every repetition: an interrupted run keeps the repetitions it finished
+        report = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "suite": "custom" if cfg.tasks else str(cfg.suite), "mixed_tasks": mixed, "single_task": single,
+                  "contexts": counts, "repeats": rep + 1, "repeats_planned": repeats, "steps": int(cfg.steps),
+                  "max_episode_steps": int(cfg.max_episode_steps), "screenshot": bool(cfg.screenshot),
+                  "selenium": use_selenium,
+                  "machine": {"cpus": os.cpu_count(), "load_avg_1m": list(loads),
+                              "load_avg_1m_median": statistics.median(loads)},
+                  "runs": list(runs)}
+        report.update(summarise(report))
+        write_results(out_dir / "env_throughput.json", report)
+        (out_dir / "env_throughput.md").write_text(markdown(report))
     report["path"] = str(out_dir / "env_throughput.json")
     console.print(f"report: {out_dir / 'env_throughput.md'}")
     return report
