@@ -151,7 +151,8 @@
       for (const child of el.children) {
         if (rows.length >= maxElements) { out.truncated = true; return; }
         const tag = child.tagName.toLowerCase();
-        if (SKIP_TAGS.has(tag) || SKIP_IDS.has(child.id)) continue;
+        // jQuery UI's screen-reader-only live regions: unseen, and they grow by a message per search
+        if (SKIP_TAGS.has(tag) || SKIP_IDS.has(child.id) || child.classList.contains('ui-helper-hidden-accessible')) continue;
         const rect = child.getBoundingClientRect();
         const style = window.getComputedStyle(child);
         const text = ownText(child);
