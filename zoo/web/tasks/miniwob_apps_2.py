@@ -220,6 +220,12 @@ def _stock_market(obs: Observation, mem: dict) -> Action:
         gap = float(price.text[1:]) - float(m.group(1))
     except (AttributeError, ValueError):
         gap = None  # no price shown yet
+    # a page reset in place still shows the last episode's price until the ticker's first move
+    shown_first = mem.setdefault("first_price", price.text if price is not None else "")
+    if price is None or price.text == shown_first and not mem.get("ticking"):
+        gap = None
+    else:
+        mem["ticking"] = True
     if gap is not None and gap <= 0:
         return click(by_attr_any(obs, "id", "buy"))
     # the pause counts from the last look, so time spent elsewhere (other envs' steps) is not added
