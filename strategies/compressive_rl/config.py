@@ -30,8 +30,9 @@ class PPOConfig:
     short episodes, the part of the decay that is about the agent rather than the machine.
 
     Reproducibility: with the default train_reward=raw, two runs with the same seed on the same
-    machine and thread count log the same losses (tests/test_faults.py checks a few updates on CPU).
-    What can still differ: the wall-clock columns (time/wall_s, train/env_steps_per_s); episodes of
+    machine learn from the same rewards and log the same first update (tests/test_faults.py).  What
+    can still differ: the losses from the second update on, intermittently (one of two measured CPU
+    pairs differed there with identical rewards and weights after update 0; cause not found yet), the wall-clock columns (time/wall_s, train/env_steps_per_s); episodes of
     pages that run their own timers (a task whose time limit runs out, an animation caught mid-way:
     the page's verdict then depends on how fast the browser ran); a browser call that passes
     env.step_timeout_s on a loaded machine (the episode is cut with an error); and float reductions
@@ -49,6 +50,15 @@ class PPOConfig:
     Validation (what ``zoo search`` prunes on): every ``val_every`` updates (0: never) play
     ``val_episodes`` greedy episodes of every training task on fixed held-out training-range seeds
     and log ``val/success_rate`` and ``val/episode_return`` (strategies/compressive_rl/validation.py).
+
+    Behaviour-cloning warm start (strategies/compressive_rl/bc.py, as CC-Net does):
+    bc_demos_per_task: oracle demonstrations recorded per training task before PPO starts (0: none); their
+    seeds are the ones Strategy 1 records with ``foundation.data.episodes_per_task`` for the same run seed and
+    tasks, so equal numbers give both strategies the same demonstrations.  The policy, the encoder and the
+    memory core (each episode replayed in order) maximise the log-probability of the oracle's actions for
+    ``bc_epochs`` passes with Adam at ``bc_lr``; logged as bc/loss, bc/accuracy, bc/skipped_steps (steps the
+    agent's action space cannot express).  The result is checkpointed (checkpoints/ppo/bc.ckpt), so a
+    resumed run never repeats it.  The few-shot hook (finetune.py) uses bc_epochs and bc_lr too.
     """
 
     lr: float = field(default=3e-4, metadata=greater_than(0))
@@ -75,6 +85,9 @@ class PPOConfig:
     bptt: bool = True
     val_every: int = field(default=0, metadata=at_least(0))
     val_episodes: int = field(default=2, metadata=at_least(1))
+    bc_demos_per_task: int = field(default=0, metadata=between(0, 10_000))
+    bc_epochs: int = field(default=30, metadata=at_least(1))
+    bc_lr: float = field(default=1e-3, metadata=greater_than(0))
 
 
 @dataclass
