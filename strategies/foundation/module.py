@@ -25,16 +25,28 @@ class FoundationModule(L.LightningModule):
     """cfg: the run config (as a plain dict in the checkpoint's hyper-parameters).  stage: pretrain | sft | rl.
     vocab_size / pad_id: of the run's BPE tokenizer plus the sequence specials.
     The tokenizer itself (``tokenizer_json``) is stored inside every checkpoint, so one file is a whole agent.
+    With a pretrained text side (``foundation.text_init``) the encoder is loaded from there, or, given
+    ``text_config`` (a checkpoint's), built from that config alone (the state dict brings its weights);
+    its tokenizer (``text_tokenizer_json``) is stored in the checkpoint too.
     """
 
-    def __init__(self, cfg: Any, stage: str, vocab_size: int, pad_id: int, tokenizer_json: str | None = None):
+    def __init__(self, cfg: Any, stage: str, vocab_size: int, pad_id: int, tokenizer_json: str | None = None,
+                 text_config: dict | None = None, text_tokenizer_json: str | None = None):
         super().__init__()
         cfg = as_config(cfg)
+        text = None
+        if text_config is not None or str(cfg.foundation.get("text_init", "scratch")) != "scratch":
+            from strategies.foundation.pretrained_text import make_text_side
+
+            text = make_text_side(int(cfg.model.dim), bool(cfg.foundation.text_frozen),
+                                  spec=cfg.foundation.text_init, config=text_config)
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg, resolve=True), "stage": stage,
-                                   "vocab_size": int(vocab_size), "pad_id": int(pad_id)})
+                                   "vocab_size": int(vocab_size), "pad_id": int(pad_id),
+                                   "text_config": None if text is None else text.config})
         self.cfg, self.stage = cfg, stage
         self.tokenizer_json = tokenizer_json
-        self.model = FoundationModel(cfg.model, vocab_size, pad_id)
+        self.text_tokenizer_json = text_tokenizer_json
+        self.model = FoundationModel(cfg.model, vocab_size, pad_id, text=text)
         self.terms = STAGE_TERMS[stage]
         stage_cfg = cfg.foundation[stage]
         self.weights = {"frame": float(stage_cfg.frame_coef)}
@@ -94,12 +106,15 @@ class FoundationModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["foundation_tokenizer"] = self.tokenizer_json
+        if self.text_tokenizer_json is not None:
+            checkpoint["foundation_text_tokenizer"] = self.text_tokenizer_json
         replay = getattr(self, "replay", None)  # RL: the search side (rl.SearchReplay) resumes with the weights
         if replay is not None:
             checkpoint["foundation_rl"] = replay.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.tokenizer_json = checkpoint.get("foundation_tokenizer", self.tokenizer_json)
+        self.text_tokenizer_json = checkpoint.get("foundation_text_tokenizer", self.text_tokenizer_json)
         replay = getattr(self, "replay", None)
         if replay is not None and checkpoint.get("foundation_rl") is not None:
             replay.load_state_dict(checkpoint["foundation_rl"], int(checkpoint.get("global_step", 0)))

@@ -25,6 +25,14 @@ def check_config(cfg: Any) -> None:
     """Strategy 1's own value checks, run when the config is composed (before any run directory)."""
     if cfg.stage not in STAGES:
         raise unknown("value for 'stage'", cfg.stage, STAGES)
+    from strategies.foundation.presets import apply_preset
+    from strategies.foundation.pretrained_text import check_text_init
+
+    if apply_preset(cfg):  # the preset may change dim / n_heads: the one head check again
+        from components.attention import check_heads
+
+        check_heads(cfg.model.dim, cfg.model.n_heads)
+    check_text_init(str(cfg.foundation.text_init))
 
 
 STRATEGY = register_strategy(Strategy(

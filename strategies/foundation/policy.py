@@ -194,6 +194,6 @@ def append_position(ex: Example, ttype: int, tok: int, elem_ref: int = -1) -> No
     last = len(ex) - 1
     grow = {"ids": tok, "ttype": ttype, "pos": min(int(ex.pos[last]) + 1, MAX_POS - 1), "step": int(ex.step[last]),
             "frame_no": -1, "frame_j": 0, "elem_ref": elem_ref, "lm_target": IGNORE, "lm_kind": 0, "next_frame_no": -1,
-            "next_frame_j": 0}
+            "next_frame_j": 0, "text_row": -1}
     for name, value in grow.items():
         setattr(ex, name, np.append(getattr(ex, name), value))

@@ -16,6 +16,9 @@ Layout of an episode (``t`` = step; the goal is repeated per step so a sliding w
   written about the action taken and can copy its element's name and place and its text.
 * the action line is the numbered instruction of the design note; all lines of an episode together
   are its numbered instruction list (the SFT output), produced by the LM head.
+* with a pretrained text encoder (``foundation.text_init``, ``pretrained_text.py``) the goal and every
+  element text are also written in *its* tokenizer's ids, once per distinct text of the episode
+  (``ptext`` rows); goal positions (``text_row``) and elements (``el_prow``) point at their row.
 
 ``SequenceBuilder.build`` turns an ``Episode`` into an ``Example`` (numpy arrays), ``collate`` pads
 examples into a ``Batch`` of tensors.  The same code serves training and acting (the last step of
@@ -158,6 +161,9 @@ class Example:
     el_cat: np.ndarray
     el_box: np.ndarray  # (NE, 4)
     el_flags: np.ndarray  # (NE, N_FLAGS)
+    text_row: np.ndarray  # row of ``ptext`` whose encoding is added at this position (goal tokens), else -1
+    ptext: np.ndarray  # (NT, L) ids of the pretrained text encoder's tokenizer, -1 pad (NT = 0 without one)
+    el_prow: np.ndarray  # (NE,) row of ``ptext`` holding each element's text, else -1
     acts: list[dict[str, Any]]  # one per <act>: positions and targets
     slots: list[list[int]]  # per step: element ids of its element tokens
     rows: list[list[int]]  # per step: element-table rows of those tokens
@@ -171,12 +177,14 @@ class SequenceBuilder:
     """Encodes episodes with a BPE tokenizer; three special tokens are appended after its vocabulary.
 
     tokens_per_frame: frame tokens per frame (0: screen not used).  max_elements / max_text_len:
-    element slots per step and BPE tokens per element text.
+    element slots per step and BPE tokens per element text.  text_tokenizer: the pretrained text
+    encoder's tokenizer (``pretrained_text.TextTokenizer``), or None for a scratch text side.
     """
 
     def __init__(self, tokenizer: Any, tokens_per_frame: int, max_elements: int = 48, max_text_len: int = 16,
-                 frames_per_step: int = 1):
+                 frames_per_step: int = 1, text_tokenizer: Any = None):
         self.tok = tokenizer
+        self.text_tok = text_tokenizer
         base = int(tokenizer.vocab_size)
         self.STEP, self.ACT, self.EOL = base, base + 1, base + 2
         self.vocab_size = base + 3
@@ -228,9 +236,20 @@ class SequenceBuilder:
     def build(self, episode: Episode) -> Example:
         cols: dict[str, list[int]] = {k: [] for k in (
             "ids", "ttype", "pos", "step", "frame_no", "frame_j", "elem_ref", "lm_target", "lm_kind",
-            "next_frame_no", "next_frame_j")}
+            "next_frame_no", "next_frame_j", "text_row")}
         frames: list[np.ndarray] = []
-        table: dict[str, list[Any]] = {k: [] for k in ("text", "tag", "cat", "box", "flags")}
+        table: dict[str, list[Any]] = {k: [] for k in ("text", "tag", "cat", "box", "flags", "prow")}
+        ptext: dict[str, int] = {}  # distinct text -> its row of the pretrained encoder's table
+        ptext_ids: list[list[int]] = []
+
+        def text_row(text: str, max_len: int) -> int:
+            if self.text_tok is None:
+                return -1
+            if text not in ptext:
+                ptext[text] = len(ptext)
+                ptext_ids.append(self.text_tok.encode(text, max_len))
+            return ptext[text]
+
         acts: list[dict[str, Any]] = []
         all_slots, all_spans, all_rows = [], [], []
         goals_seen: dict[str, tuple[int, list]] = {}  # distinct goal text -> its first copy's position, words
@@ -241,7 +260,7 @@ class SequenceBuilder:
             for k, v in (("ids", tok), ("ttype", ttype), ("pos", min(p - seg_start, MAX_POS - 1)),
                          ("step", min(t, MAX_STEPS - 1)), ("frame_no", frame_no), ("frame_j", frame_j),
                          ("elem_ref", elem), ("lm_target", IGNORE), ("lm_kind", 0), ("next_frame_no", -1),
-                         ("next_frame_j", 0)):
+                         ("next_frame_j", 0), ("text_row", -1)):
                 cols[k].append(v)
             return p
 
@@ -263,18 +282,20 @@ class SequenceBuilder:
             goal = step.instruction or ""
             goal_ids, words = self.goal_pieces(goal)
             goal_start = len(cols["ids"])
+            goal_row = text_row(goal, MAX_GOAL_TOKENS)
             for tok_id in goal_ids:
                 if t == 0:  # the goal is predicted once; its later copies are only context
                     predict_text(len(cols["ids"]) - 1, tok_id, 1)
-                push(tok_id, GOAL, t)
+                cols["text_row"][push(tok_id, GOAL, t)] = goal_row
             slots = choose_slots(step.elements, self.max_elements)
             by_id = {e.id: e for e in step.elements}
             width = max([e.bbox[0] + e.bbox[2] for e in step.elements] + [1.0])
             height = max([e.bbox[1] + e.bbox[3] for e in step.elements] + [1.0])
-            elem_pos, rows = [], []
+            elem_pos, step_rows = [], []
             for eid in slots:
                 el = by_id[eid]
                 row = len(table["text"])
+                table["prow"].append(text_row(element_text(el), self.max_text_len))
                 ids = self.encode(element_text(el), self.max_text_len)
                 table["text"].append(ids + [self.tok.pad_id] * (self.max_text_len - len(ids)))
                 table["tag"].append(tag_bucket(el))
@@ -282,7 +303,7 @@ class SequenceBuilder:
                 x, y, w, h = el.bbox
                 table["box"].append([x / width, y / height, w / width, h / height])
                 table["flags"].append(element_flags(el, goal) + grid_cell((x + w / 2) / width, (y + h / 2) / height))
-                rows.append(row)
+                step_rows.append(row)
                 elem_pos.append(push(0, ELEMENT, t, elem=row))
             # candidate spans to type/select: this step's goal first, then earlier, different goals of
             # the episode (a page may ask for text shown only on an earlier page); as token positions
@@ -319,10 +340,10 @@ class SequenceBuilder:
             })
             all_slots.append(slots)
             all_spans.append(span_texts)
-            all_rows.append(rows)
+            all_rows.append(step_rows)
             if step.line is not None:
                 in_slots = action is not None and action.element in slots
-                prev = push(0, POINTED, t, elem=rows[slots.index(action.element)] if in_slots else -1)
+                prev = push(0, POINTED, t, elem=step_rows[slots.index(action.element)] if in_slots else -1)
                 for tok_id in self.pointed_ids(by_id[action.element], step.elements, action) if in_slots else []:
                     prev = push(tok_id, POINTED, t)
                 for tok_id in self.line_ids(t + 1, step.line) + [self.EOL]:
@@ -338,8 +359,15 @@ class SequenceBuilder:
             el_tag=np.asarray(table["tag"], np.int64), el_cat=np.asarray(table["cat"], np.int64),
             el_box=np.asarray(table["box"], np.float32).reshape(-1, 4),
             el_flags=np.asarray(table["flags"], np.float32).reshape(-1, N_FLAGS),
+            ptext=self.pad_rows(ptext_ids), el_prow=np.asarray(table["prow"], np.int64),
             acts=acts, slots=all_slots, spans=all_spans, rows=all_rows,
         )
+
+    @staticmethod
+    def pad_rows(rows: list[list[int]]) -> np.ndarray:
+        """The pretrained encoder's id rows as one (NT, longest) array, padded with -1."""
+        width = max([len(r) for r in rows] + [1])
+        return np.asarray([r + [-1] * (width - len(r)) for r in rows], np.int64).reshape(-1, width)
 
     @staticmethod
     def frame_shape(frames: list[np.ndarray]) -> tuple[int, int, int]:

@@ -48,8 +48,10 @@ def env_kwargs(cfg: Any) -> dict[str, Any]:
 
 
 def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | None) -> FoundationModule:
+    text_tok = dm.builder.text_tok
     module = FoundationModule(cfg, stage, dm.builder.vocab_size, dm.tokenizer.pad_id,
-                              tokenizer_json=dm.tokenizer.tok.to_str())
+                              tokenizer_json=dm.tokenizer.tok.to_str(),
+                              text_tokenizer_json=None if text_tok is None else text_tok.to_str())
     from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
 
     if init_from is not None and checkpoint_exists(init_from):
