@@ -36,6 +36,8 @@ from zoo.train.metrics import start_segment
 # its hosted logger, and a torch-internal pytree deprecation raised inside Lightning itself.
 logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda r: "litlogger" not in r.getMessage())
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+# CSVLogger's "previous log files ... will be deleted" is not true here: start_segment moved them aside first
+warnings.filterwarnings("ignore", message=r".*Previous log files in this directory will be deleted.*")
 
 
 class WallClock(Callback):
