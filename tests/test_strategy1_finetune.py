@@ -1,0 +1,60 @@
+"""Strategy 1's few-shot hook: a tiny SFT-only run on click-button, then adaptation to click-test (a task it
+never saw) from k=2 recorded demonstrations, scored on click-test's evaluation seeds."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from zoo.config import compose
+from zoo.train.plugin import get_strategy
+from zoo.train.runs import new_run_dir, save_config
+
+pytestmark = pytest.mark.browser
+
+TINY = ["strategy=1", "model.dim=32", "model.n_heads=2", "model.attention.window=32", "model.use_screen=false",
+        "env.num_envs=1", "foundation.data.val_fraction=0.5", "foundation.sft.max_steps=3",
+        "foundation.sft.batch_size=2", "foundation.finetune.max_steps=4", "foundation.finetune.batch_size=2",
+        "foundation.search.simulations=2", "eval.episodes=1", "trainer.progress=false", "trainer.checkpoint_every=2",
+        "trainer.log_every_n_steps=1"]
+
+
+def test_finetune_adapts_a_checkpoint_to_a_new_task_and_scores_it(tmp_path):
+    from zoo.core.checkpoints import load_checkpoint
+    from zoo.web.results import load_results
+
+    where = [f"run_root={tmp_path / 'runs'}", f"foundation.data.root={tmp_path / 'data'}"]
+    cfg = compose([*TINY, *where, "env.tasks=[click-button]", "foundation.data.episodes_per_task=2", "stage=sft"])
+    run_dir = new_run_dir(cfg)
+    save_config(cfg, run_dir)
+    spec = get_strategy("foundation")
+    assert spec.finetune is not None
+    spec.run_fit(cfg, run_dir)
+    init = run_dir / "checkpoints" / "sft" / "final.ckpt"
+
+    few_cfg = compose([*TINY, *where, "env.tasks=[click-test]", "name=fewshot"])
+    few_dir = tmp_path / "fewshot-k2"
+    results = spec.run_finetune(few_cfg, few_dir, init, ["click-test"], 2)
+
+    info = json.loads((few_dir / "finetune.json").read_text())
+    assert info["demos_per_task"] == 2 and info["demos"] == 2 and info["steps"] == 4
+    adapted = load_checkpoint(few_dir / "checkpoints" / "sft" / "final.ckpt")
+    before = load_checkpoint(init)
+    # the checkpoint's vocabulary and architecture, its weights as the start, then changed by the SFT steps
+    assert adapted["foundation_tokenizer"] == before["foundation_tokenizer"]
+    assert adapted["state_dict"].keys() == before["state_dict"].keys()
+    assert any(not torch.equal(adapted["state_dict"][k], before["state_dict"][k]) for k in before["state_dict"])
+    # scored on the new task's evaluation seeds, in every variant, through the strategy's scoring
+    saved = load_results(few_dir / "results.json")
+    assert saved["finetune"]["init_checkpoint"] == str(init) and saved["run"]["demos"] == 2
+    assert set(saved["variants"]) == {"policy", "policy+search"}
+    for variant in saved["variants"].values():
+        assert list(variant["tasks"]) == ["click-test"] and variant["tasks"]["click-test"]["episodes"] == 1
+        assert variant["seeds"]["first"] >= 1_000_000
+    assert results["overall"] == saved["overall"]
+
+    # run again: the adapted checkpoint is reused, not trained again
+    stamp = (few_dir / "checkpoints" / "sft" / "final.ckpt").stat().st_mtime_ns
+    spec.run_finetune(few_cfg, few_dir, init, ["click-test"], 2)
+    assert (few_dir / "checkpoints" / "sft" / "final.ckpt").stat().st_mtime_ns == stamp
