@@ -188,7 +188,9 @@ def _simon_says(obs: Observation, mem: dict) -> Action:
         mem["looked"] = now + max(0.0, pause)
         return wait(max(0.0, pause))
     pushed = mem.setdefault("pushed", 0)
-    if pushed >= len(seen):
-        return Action.noop()
     mem["pushed"] = pushed + 1
+    if pushed >= len(seen):
+        # a blink was missed: the episode only ends once as many buttons as blinks are pushed, and
+        # the page keeps an unfinished episode's click handler, which would end a later episode
+        return click(buttons[0])
     return click(next(b for b in buttons if b.attrs["id"] == seen[pushed]))
