@@ -23,21 +23,60 @@ def labeled_button(obs: Observation, label: str) -> Element | None:
 @oracle("click-test-2", "click-test-transfer")
 def _click_named_button(obs: Observation, mem: dict) -> Action:
     m = re.search(r"Click button (\w+)", obs.instruction)
-    return click(labeled_button(obs, m.group(1)) if m else None)
+    return _press(obs, m.group(1)) if m else Action.noop()
 
 
 @oracle("click-button-sequence")
 def _click_button_sequence(obs: Observation, mem: dict) -> Action:
     label = "TWO" if mem.get("one") else "ONE"
     mem["one"] = True
-    return click(labeled_button(obs, label))
+    return _press(obs, label)
 
 
-# When the last click of button-delay was decided (any env): the actions of one vectorised step are
-# computed one env after another and carried out together, so an env that sleeps after another env
-# decided its timed click would delay that click.
+# When an oracle last decided a timed click (any env).  The actions of one vectorised step are
+# computed one env after another and carried out together, so an env that pauses after another env
+# decided its timed click would delay that click: pauses are skipped while one is pending.
 _TIMED_CLICK_AT = [0.0]
+TIMED_CLICK_PENDING_S = 0.05
 WAIT_SLICE_S = 0.15
+LAST_WAIT_S = 0.5
+
+
+def timed_click_pending() -> bool:
+    return time.monotonic() - _TIMED_CLICK_AT[0] < TIMED_CLICK_PENDING_S
+
+
+def pause(seconds: float = WAIT_SLICE_S) -> Action:
+    """A no-op after a real pause (the harness's no-op returns at once, and animations run on a
+    clock), unless another env's timed click waits for this step."""
+    if not timed_click_pending():
+        time.sleep(seconds)
+    return Action.noop()
+
+
+def clear_point(obs: Observation, target: Element) -> Action:
+    """Click ``target`` at the middle of its widest strip that no later-drawn button covers (the
+    task pages place their buttons at random, sometimes overlapping)."""
+    x, y, w, h = target.bbox
+    covers = [e.bbox for e in live(obs) if e.tag == "button" and e.id > target.id]
+    best, best_len = None, 0.0
+    for fy in (0.5, 0.25, 0.75, 0.1, 0.9):
+        py = y + fy * h
+        free = [(x + 1, x + w - 1)]
+        for cx, cy, cw, ch in covers:
+            if cy <= py <= cy + ch:
+                free = [seg for a, b in free for seg in ((a, min(b, cx)), (max(a, cx + cw), b)) if seg[1] > seg[0]]
+        for a, b in free:
+            if b - a > best_len:
+                best, best_len = ((a + b) / 2, py), b - a
+    if best is None:
+        return Action.click(target.id)
+    return Action.click_at(*best)
+
+
+def _press(obs: Observation, label: str) -> Action:
+    button = labeled_button(obs, label)
+    return clear_point(obs, button) if button is not None else Action.noop()
 
 
 @oracle("button-delay")
@@ -46,19 +85,17 @@ def _button_delay(obs: Observation, mem: dict) -> Action:
     m = re.search(r"wait (\d+) seconds?", obs.instruction)
     if m is None:
         return Action.noop()
-    if "one_at" not in mem:
-        mem["one_at"] = time.monotonic()
-        return click(labeled_button(obs, "ONE"))
-    now = time.monotonic()
-    left = int(m.group(1)) - (now - mem["one_at"])
-    if now - _TIMED_CLICK_AT[0] < 0.05:  # another env's timed click is waiting for this batch: do not hold it up
-        return Action.noop() if left > 0.05 else click(labeled_button(obs, "TWO"))
-    if left > WAIT_SLICE_S:
-        time.sleep(WAIT_SLICE_S)
-        return Action.noop()
-    time.sleep(max(left, 0.0))
+    if "one_at" not in mem:  # both clicks are timed: the wait runs from this one
+        mem["one_at"] = _TIMED_CLICK_AT[0] = time.monotonic()
+        return _press(obs, "ONE")
+    left = int(m.group(1)) - (time.monotonic() - mem["one_at"])
+    if timed_click_pending():  # another env's timed click waits for this step: do not hold it up
+        return Action.noop() if left > TIMED_CLICK_PENDING_S else _press(obs, "TWO")
+    if left > LAST_WAIT_S:
+        return pause(WAIT_SLICE_S)
+    time.sleep(max(left, 0.0))  # the last stretch in one go: a slow step (another env loading a page) would overshoot
     _TIMED_CLICK_AT[0] = time.monotonic()
-    return click(labeled_button(obs, "TWO"))
+    return _press(obs, "TWO")
 
 
 @oracle("click-widget")
@@ -105,7 +142,7 @@ def _settled(obs: Observation, mem: dict) -> bool:
     history.append(boxes)
     del history[:-2]
     if any(b != boxes for b in history):
-        time.sleep(0.15)
+        pause()
         return False
     return True
 

@@ -7,9 +7,8 @@ screenshots (``screenshot_size=0``).
 from __future__ import annotations
 
 import re
-import time
 
-from zoo.web.tasks.miniwob_click import labeled_button
+from zoo.web.tasks.miniwob_click import labeled_button, pause
 from zoo.web.tasks.oracle import click, first, has_class, live, oracle, quoted, submit_button
 from zoo.web.types import Action, Element, Observation
 
@@ -104,8 +103,7 @@ def _hover_open(obs: Observation, mem: dict, item: Element) -> Action:
         mem[key] = 0
         x, y = item.center
         return Action.move(x, y)
-    time.sleep(0.1)
-    return Action.noop()
+    return pause(0.1)
 
 
 def _menu_item(obs: Observation, text: str) -> Element | None:
@@ -232,18 +230,21 @@ def _click_menu_2(obs: Observation, mem: dict) -> Action:
 
 @oracle("click-pie", "click-pie-nodelay")
 def _click_pie(obs: Observation, mem: dict) -> Action:
-    """Open the wheel with its centre button, let it finish spreading, click the labelled slice."""
-    titles = {t.text: obs.elements[t.parent] for t in obs.elements
-              if t.tag == "tspan" and obs.elements[t.parent].attrs.get("id", "").startswith("wheelnav-divWheel-title-")}
-    if not mem.get("spread"):
-        mem["spread"] = True
+    """Open the wheel with its centre button ("+" while closed), let it finish spreading, click the
+    labelled slice."""
+    labels = [t for t in obs.elements if t.tag == "tspan"]
+    title_of = {t.text: obs.elements[t.parent] for t in labels
+                if obs.elements[t.parent].attrs.get("id", "").startswith("wheelnav-divWheel-title-")}
+    closed = any(t.text == "+" for t in labels
+                 if obs.elements[t.parent].attrs.get("id") == "wheelnav-divWheel-spreadertitle")
+    if closed:
         return click(first([e for e in live(obs) if e.attrs.get("id") == "wheelnav-divWheel-spreader"]))
-    boxes = sorted(e.bbox for e in titles.values())
-    if boxes != mem.get("title_boxes"):  # still spreading
+    boxes = sorted(e.bbox for e in title_of.values())
+    spread = bool(boxes) and min(b[3] for b in boxes) >= 10  # labels are drawn full size once spread
+    if not spread or boxes != mem.get("title_boxes"):
         mem["title_boxes"] = boxes
-        time.sleep(0.15)
-        return Action.noop()
-    target = titles.get(quoted(obs.instruction)[0])
+        return pause()
+    target = title_of.get(quoted(obs.instruction)[0])
     # the slice selected at the start shows no pointer cursor but takes clicks all the same
     return Action.click(target.id) if target is not None else Action.noop()
 
