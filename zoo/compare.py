@@ -8,10 +8,15 @@ registered ``budget`` hook) and the cells (a strategy, its variant overrides).  
    being ``<run_root>/<matrix>/<strategy>/<cell>-s<seed>/``;
 2. its final checkpoint is scored zero-shot on the held-out split through the strategy's own scoring hook
    (``<run>/heldout/results.json``);
-3. ``budget.json`` records what the run was given and used: parameters, demonstrations, env steps, wall time.
+3. ``budget.json`` records what the run was given and used: parameters, demonstrations, env steps, wall time;
+4. for each ``k`` of ``fewshot``: few-shot adaptation to the held-out split through the strategy's ``finetune``
+   hook, starting from that final checkpoint with ``k`` recorded demonstrations of each held-out task, in
+   ``<run>/fewshot-k<k>/`` (its own ``config.yaml``: the cell's config with the held-out suite as ``env.suite``
+   and ``eval.suite``; ``results.json``; ``budget.json`` with the demonstrations and wall time).  A strategy
+   without a ``finetune`` hook is skipped, with a note in ``matrix.json``.
 
 Re-running the command after a kill skips finished cells, resumes a half-trained one from its checkpoint
-and scores what was trained but not scored.  ``zoo report runs=<run_root>/<matrix>`` compares the cells.
+and scores what was trained but not scored; a finished few-shot directory is skipped.  ``zoo report runs=<run_root>/<matrix>`` compares the cells.
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from zoo.schema.checks import at_least, check_values
 
 BUDGET_FILE = "budget.json"
 HELDOUT_DIR = "heldout"
+FEWSHOT_DIR = "fewshot-k{k}"
 
 
 @dataclass
@@ -47,6 +53,7 @@ class Matrix:
     """train_suite / heldout_suite: the splits.  seeds: training seeds (cells are paired by seed).
     demos_per_task: recorded oracle demonstrations per training task, the same for every strategy.
     env_steps: training env steps each strategy may take.  overrides: settings of every cell (e.g. episodes).
+    fewshot: demonstrations per held-out task of each few-shot run (e.g. ``[1, 5, 20]``; empty: none).
     """
 
     description: str = ""
@@ -56,6 +63,7 @@ class Matrix:
     demos_per_task: int = field(default=4, metadata=at_least(0))
     env_steps: int = field(default=2000, metadata=at_least(1))
     overrides: list[str] = field(default_factory=list)
+    fewshot: list[int] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
 
 
@@ -87,6 +95,9 @@ def load_matrix(path: str | Path) -> tuple[str, Any]:
         raise ZooError(f"bad comparison matrix {p}: every cell needs its own non-empty label (got {labels})")
     if not matrix.seeds:
         raise ZooError(f"bad comparison matrix {p}: 'seeds' must list at least one seed")
+    ks = [int(k) for k in matrix.fewshot]
+    if any(k < 1 for k in ks) or len(set(ks)) != len(ks):
+        raise ZooError(f"bad value for 'fewshot' in {p}: {ks} (distinct demonstrations per held-out task, each >= 1)")
     return p.stem, matrix
 
 
@@ -113,6 +124,57 @@ def cell_overrides(matrix: Any, job: Job, root: Path) -> list[str]:
     if spec.budget is None:
         return base
     return base + spec.budget(compose(base), int(matrix.demos_per_task), int(matrix.env_steps))
+
+
+def fewshot_overrides(matrix: Any, job: Job, root: Path, k: int) -> list[str]:
+    """The few-shot run's config: the cell's, with the held-out split to adapt to and be scored on."""
+    return [*cell_overrides(matrix, job, root), f"env.suite={matrix.heldout_suite}", "env.tasks=[]",
+            f"eval.suite={matrix.heldout_suite}", "eval.tasks=null", f"name={job.name}-fewshot-k{k}"]
+
+
+def has_finetune(job: Job) -> bool:
+    from zoo.train.plugin import get_strategy
+
+    return get_strategy(job.strategy).finetune is not None
+
+
+def fewshot_dirs(matrix: Any, run_dir: Path) -> list[tuple[int, Path]]:
+    return [(int(k), run_dir / FEWSHOT_DIR.format(k=int(k))) for k in matrix.fewshot]
+
+
+def run_fewshot(matrix: Any, job: Job, root: Path, run_dir: Path, checkpoint: Path, log: Any) -> list[dict]:
+    """Every few-shot run of one trained cell x seed not finished yet; returns their budget records."""
+    from zoo.config import compose
+    from zoo.train.plugin import get_strategy
+    from zoo.train.runs import save_config
+    from zoo.train.scoring import scoring_tasks
+
+    spec = get_strategy(job.strategy)
+    records = []
+    for k, fs_dir in fewshot_dirs(matrix, run_dir):
+        if is_finished(fs_dir):
+            records.append(json.loads((fs_dir / BUDGET_FILE).read_text()))
+            continue
+        log(f"{job.name}: few-shot k={k} on {matrix.heldout_suite} -> {fs_dir}")
+        t0 = time.perf_counter()
+        cfg = compose(fewshot_overrides(matrix, job, root, k))
+        fs_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, fs_dir)
+        tasks = scoring_tasks(cfg)
+        results = spec.run_finetune(cfg, fs_dir, checkpoint, tasks, k)
+        used = (results.get("run") or {}).get("demos")
+        record = {"cell": job.cell.label, "strategy": job.strategy, "seed": job.seed, "fewshot_k": k,
+                  "run_dir": str(fs_dir), "init_checkpoint": str(checkpoint), "heldout_suite": matrix.heldout_suite,
+                  "tasks": tasks, "demos_per_task": k, "demos_recorded": k * len(tasks),
+                  "demos_used": used if used is not None else k * len(tasks),
+                  "wall_s": round(time.perf_counter() - t0, 1)}
+        atomic_write_json(fs_dir / BUDGET_FILE, record)
+        records.append(record)
+    return records
+
+
+def is_finished(run_dir: Path) -> bool:
+    return (run_dir / "results.json").is_file() and (run_dir / BUDGET_FILE).is_file()
 
 
 def run_params(run_dir: Path) -> int | None:
@@ -165,15 +227,19 @@ def run_job(matrix: Any, job: Job, root: Path, log: Any) -> dict:
         run = fit_run(overrides)
         results, cfg, run_dir = run.results, run.cfg, run.run_dir
     heldout = run_dir / HELDOUT_DIR
+    checkpoint = final_checkpoint(results, run_dir)
     if not (heldout / "results.json").is_file():
         held_cfg = OmegaConf.merge(cfg, {"eval": {"suite": matrix.heldout_suite, "tasks": None}})
-        get_strategy(job.strategy).score_checkpoint(held_cfg, heldout, final_checkpoint(results, run_dir),
-                                                    scoring_tasks(held_cfg))
+        get_strategy(job.strategy).score_checkpoint(held_cfg, heldout, checkpoint, scoring_tasks(held_cfg))
+    fewshot = run_fewshot(matrix, job, root, run_dir, checkpoint, log) if has_finetune(job) else []
     record = {"cell": job.cell.label, "strategy": job.strategy, "seed": job.seed, "run_dir": str(run_dir),
               "train_suite": matrix.train_suite, "heldout_suite": matrix.heldout_suite,
               "demos_per_task": int(matrix.demos_per_task), "env_steps_budget": int(matrix.env_steps),
               "env_steps_used": env_steps_used(run_dir), "params": run_params(run_dir),
-              "wall_s_this_attempt": round(time.perf_counter() - t0, 1), "overrides": overrides}
+              "wall_s_this_attempt": round(time.perf_counter() - t0, 1), "overrides": overrides,
+              "fewshot": fewshot}
+    if matrix.fewshot and not has_finetune(job):
+        record["fewshot_note"] = f"skipped: strategy '{job.strategy}' registers no finetune hook"
     atomic_write_json(run_dir / BUDGET_FILE, record)
     return record
 
@@ -184,8 +250,11 @@ def jobs_of(matrix: Any) -> list[Job]:
     return [Job(cell, int(seed), resolve_strategy_name(cell.strategy)) for seed in matrix.seeds for cell in matrix.cells]
 
 
-def is_done(root: Path, job: Job) -> bool:
+def is_done(root: Path, job: Job, matrix: Any) -> bool:
     run_dir = root / job.strategy / job.name
+    fewshot = [d for _, d in fewshot_dirs(matrix, run_dir)] if has_finetune(job) else []
+    if not all(is_finished(d) for d in fewshot):
+        return False
     return all((d / "results.json").is_file() for d in (run_dir, run_dir / HELDOUT_DIR)) \
         and (run_dir / BUDGET_FILE).is_file()
 
@@ -204,13 +273,19 @@ def main(cfg: Any) -> list[dict]:
         from zoo.config import compose
 
         compose(cell_overrides(matrix, job, root))
+        if has_finetune(job):
+            for k in matrix.fewshot:
+                compose(fewshot_overrides(matrix, job, root, int(k)))
     console = Console(stderr=True)
-    done = [j for j in jobs if is_done(root, j)]
+    done = [j for j in jobs if is_done(root, j, matrix)]
     console.print(f"[bold]zoo compare[/] {name}: {len(jobs)} cells x seeds, {len(done)} done, "
                   f"{len(jobs) - len(done)} to run -> {root}")
     if cfg.dry_run:
         for job in jobs:
             console.print(f"  {'done' if job in done else 'todo'}  {job.strategy}/{job.name}")
+            for k, fs_dir in fewshot_dirs(matrix, root / job.strategy / job.name):
+                state = ("done" if is_finished(fs_dir) else "todo") if has_finetune(job) else "skip (no finetune hook)"
+                console.print(f"        {state}  few-shot k={k}")
         return []
     records, times = [], []
     for i, job in enumerate(jobs):
@@ -224,7 +299,9 @@ def main(cfg: Any) -> list[dict]:
         records.append(run_job(matrix, job, root, console.print))
         times.append(time.perf_counter() - t0)
         console.print(f"  finished in {times[-1] / 60:.1f} min")
+    notes = [f"{j.strategy}/{j.name}: few-shot skipped (strategy '{j.strategy}' registers no finetune hook)"
+             for j in jobs if matrix.fewshot and not has_finetune(j)]
     atomic_write_json(root / "matrix.json", {"matrix": name, "config": str(cfg.config),
-                                             "spec": OmegaConf.to_container(matrix), "cells": records})
+                                             "spec": OmegaConf.to_container(matrix), "cells": records, "notes": notes})
     console.print(f"[bold green]done[/]: {len(records)} runs -> {root} (zoo report runs={root})")
     return records

@@ -3,9 +3,11 @@
   1. tasks from ``env.tasks`` / ``env.suite``; a VecWebEnv of ``env.num_envs`` browser contexts.
   2. the run's BPE vocabulary: trained on pages a random agent visits (or taken from the checkpoint
      when resuming).
-  3. the Lightning Trainer from zoo.train.trainer (CSV metrics in csv/ppo/, checkpoints in
+  3. with ``ppo.bc_demos_per_task``: a behaviour-cloning warm start on oracle demonstrations before the
+     first PPO update (warm_start.py, bc.py).
+  4. the Lightning Trainer from zoo.train.trainer (CSV metrics in csv/ppo/, checkpoints in
      checkpoints/ppo/); one training step = one PPO update; ``trainer.max_steps`` updates.
-  4. the final checkpoint is scored with zoo.web.bench.evaluate on evaluation seeds and the
+  5. the final checkpoint is scored with zoo.web.bench.evaluate on evaluation seeds and the
      results written to ``run_dir/results.json``.
 """
 from __future__ import annotations
@@ -84,6 +86,16 @@ def validation_options(cfg: DictConfig) -> dict[str, Any]:
     return {"val_check_interval": every, "check_val_every_n_epoch": None, "num_sanity_val_steps": 0}
 
 
+def warm_start(cfg: DictConfig, tasks: list[str]) -> list[Any]:
+    """The behaviour-cloning warm start callback (ppo.bc_demos_per_task > 0), else nothing."""
+    if int(cfg.ppo.get("bc_demos_per_task", 0)) <= 0:
+        return []
+    from strategies.compressive_rl.warm_start import BehaviourCloningWarmStart
+
+    return [BehaviourCloningWarmStart(tasks, int(cfg.ppo.bc_demos_per_task), int(cfg.ppo.bc_epochs),
+                                      float(cfg.ppo.bc_lr), int(cfg.seed))]
+
+
 def score_checkpoint(cfg: DictConfig, run_dir: Path, ckpt: Path, tasks: list[str]) -> dict:
     """Score a checkpoint on ``tasks`` and write ``run_dir/results.json`` (the registered scoring hook)."""
     return evaluate_checkpoint(cfg, Path(ckpt), tasks, Path(run_dir))
@@ -126,7 +138,8 @@ def fit(cfg: DictConfig, run_dir: Path, callbacks: Sequence[Any] = ()) -> dict:
     env = make_env(cfg, tasks)
     try:
         module = build_module(cfg, run_dir, env, seeds, ckpt, tasks, tok_json=tok_json)
-        trainer = make_trainer(cfg, run_dir, stage="ppo", callbacks=list(callbacks), **validation_options(cfg))
+        trainer = make_trainer(cfg, run_dir, stage="ppo", callbacks=[*callbacks, *warm_start(cfg, tasks)],
+                               **validation_options(cfg))
         trainer.fit(module, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
         final = run_dir / "checkpoints" / "ppo" / "last.ckpt"
         saved_step = read_checkpoint_meta(final)["global_step"] if checkpoint_exists(final) else -1

@@ -22,6 +22,7 @@ STRATEGY = register_strategy(Strategy(
     fit="strategies.compressive_rl.fit:fit",
     load_agent="strategies.compressive_rl.agent:load_agent",
     score="strategies.compressive_rl.fit:score_checkpoint",
+    finetune="strategies.compressive_rl.finetune:finetune",
     budget=budget,
     check=check_config,
     success_columns=("train/success_rate", "val/success_rate"),

@@ -1,0 +1,226 @@
+"""Behaviour cloning from oracle demonstrations: Strategy 2's warm start before PPO (``ppo.bc_demos_per_task``,
+as CC-Net does) and the training step of its few-shot adaptation (finetune.py).
+
+1. ``demonstration_jobs``: the (task, seed) of every demonstration.  The seeds are the ones Strategy 1's
+   recording plan gives its oracle episodes (``strategies/foundation/recording.py:episode_plan``) for the same
+   run seed and task list, so with ``ppo.bc_demos_per_task == foundation.data.episodes_per_task`` both
+   strategies learn from the same pages (tests/test_strategy2_bc.py checks the two plans agree).
+2. ``record_demonstrations``: the scripted oracle (zoo/web/tasks/) plays them on the run's own browser env;
+   each step is featurized with the run's ``Featurizer`` and the oracle's action mapped to the agent's action
+   slots by ``oracle_slots`` (the inverse of ``rollout.to_action``).  A step the agent cannot express (a key
+   press, a mouse action, text that is not a candidate span, an element outside its slots) keeps its
+   observation, so the memory sees the page as it was, but adds nothing to the loss; it is counted.
+   Episodes the oracle did not solve are dropped and counted.
+3. ``behaviour_clone``: maximises the log-probability of the oracle's (slot, kind, arg) under the policy, each
+   episode replayed in order through the encoder and the memory core from an empty memory (the same
+   recurrence as PPO's replay), for ``epochs`` passes over the demonstrations.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from strategies.compressive_rl.features import Featurized, Featurizer, stack
+from strategies.compressive_rl.policy import CLICK, SELECT, TYPE
+from zoo.web.seeds import train_seed
+
+EPISODES_PER_BATCH = 16
+
+
+# ---------------------------------------------------------------- the oracle's action in the agent's slots
+def oracle_slots(f: Featurized, action: Any) -> tuple[int, int, int] | None:
+    """``(slot, kind, arg)`` with ``to_action(f, (slot, kind, arg)) == action``, or None when the agent's action
+    space cannot express ``action`` (a kind other than click / type / select, an element that is not one of the
+    agent's clickable slots, text that is not one of the candidate spans, an option not offered)."""
+    a = f.arrays
+    kind = getattr(action, "kind", None)
+    if kind not in ("click", "type", "select") or action.element is None or action.element not in f.el_slots:
+        return None
+    slot = f.el_slots.index(action.element)
+    if not (a["el_valid"][slot] and a["el_click"][slot]):  # the pointer only reaches clickable elements
+        return None
+    if kind == "click":
+        return slot, CLICK, 0
+    if kind == "type":
+        if not a["el_type"][slot] or action.text not in f.spans:
+            return None
+        return slot, TYPE, f.spans.index(action.text)
+    if not a["el_select"][slot]:
+        return None
+    owned = [k for k, text in enumerate(f.options) if int(a["opt_owner"][k]) == slot and text == action.option]
+    return (slot, SELECT, owned[0]) if owned else None
+
+
+def placeholder_slots(f: Featurized) -> tuple[int, int, int]:
+    """An action the policy can score (first clickable slot, click) for steps outside the loss."""
+    allowed = np.flatnonzero(f.arrays["el_valid"] & f.arrays["el_click"])
+    return (int(allowed[0]) if len(allowed) else 0), CLICK, 0
+
+
+# ---------------------------------------------------------------- which demonstrations
+def demonstration_seed(run_seed: int, task_index: int, i: int) -> int:
+    """The i-th demonstration seed of the task at ``task_index``: Strategy 1's oracle-episode seeds
+    (strategies/foundation/recording.py:episode_plan), in the training range."""
+    return train_seed(int(run_seed) * 100_003 + int(task_index) * 10_007 + int(i))
+
+
+def demonstration_jobs(tasks: list[str], per_task: int, run_seed: int) -> list[tuple[str, int]]:
+    return [(task, demonstration_seed(run_seed, t, i)) for t, task in enumerate(tasks) for i in range(int(per_task))]
+
+
+@dataclass
+class Demonstration:
+    task: str
+    seed: int
+    steps: list[dict[str, np.ndarray]] = field(default_factory=list)  # featurized observations in order
+    actions: list[tuple[int, int, int]] = field(default_factory=list)
+    learn: list[bool] = field(default_factory=list)  # the step's action is the oracle's (not a placeholder)
+    success: bool = False
+
+
+@dataclass
+class DemoStats:
+    episodes: int = 0  # demonstrations played
+    failed: int = 0  # dropped: the oracle did not solve them
+    steps: int = 0  # steps of the kept demonstrations
+    skipped: int = 0  # of those, steps whose action the agent cannot express
+
+    def as_dict(self) -> dict[str, float]:
+        return {"demos": float(self.episodes - self.failed), "failed_demos": float(self.failed),
+                "steps": float(self.steps), "skipped_steps": float(self.skipped)}
+
+
+def record_demonstrations(env: Any, featurizer: Featurizer, jobs: list[tuple[str, int]]) -> tuple[list[Demonstration], DemoStats]:
+    """Play every (task, seed) job with the oracle on ``env``'s slots (``reset_one``); the oracle's own
+    actions are sent to the page, whatever the agent could express."""
+    from collections import deque
+
+    from zoo.web.tasks.oracle import oracle_action
+    from zoo.web.types import Action
+
+    n = env.num_envs
+    pending = deque(jobs)
+    obs: list[Any] = [None] * n
+    running: list[Demonstration | None] = [None] * n
+    memo: list[dict] = [{} for _ in range(n)]
+    done: list[Demonstration] = []
+    stats = DemoStats()
+
+    def start(i: int) -> None:
+        task, seed = pending.popleft()
+        obs[i] = env.reset_one(i, seed, task)
+        running[i], memo[i] = Demonstration(task, seed), {}
+
+    autoreset, env.autoreset = env.autoreset, False  # a finished slot stays idle until given a job
+    try:
+        for i in range(n):
+            if pending:
+                start(i)
+        while any(r is not None for r in running):
+            actions = []
+            for i in range(n):
+                demo = running[i]
+                if demo is None:
+                    actions.append(Action.noop())
+                    continue
+                act = oracle_action(obs[i], memo[i])
+                fz = featurizer(obs[i])
+                slots = oracle_slots(fz, act)
+                demo.steps.append(fz.arrays)
+                demo.actions.append(slots if slots is not None else placeholder_slots(fz))
+                demo.learn.append(slots is not None)
+                actions.append(act)
+            new_obs, _rew, term, trunc, infos = env.step(actions)
+            for i in range(n):
+                demo = running[i]
+                if demo is None:
+                    continue
+                obs[i] = new_obs[i]
+                if term[i] or trunc[i]:
+                    episode = infos[i].get("episode") if isinstance(infos[i], dict) else None
+                    demo.success = bool((episode or {}).get("success", False))
+                    stats.episodes += 1
+                    if demo.success:
+                        done.append(demo)
+                        stats.steps += len(demo.learn)
+                        stats.skipped += sum(not x for x in demo.learn)
+                    else:
+                        stats.failed += 1
+                    running[i] = None
+                    if pending:
+                        start(i)
+    finally:
+        env.autoreset = autoreset
+    done.sort(key=lambda d: (jobs.index((d.task, d.seed))))  # job order, whatever slot finished first
+    return done, stats
+
+
+# ---------------------------------------------------------------- cloning
+def episode_batch(demos: list[Demonstration], device: torch.device) -> dict[str, Any]:
+    """Episodes side by side, time-major (T, B, ...); a shorter episode is padded with its first step, which
+    opens a fresh episode (memory reset) and is outside the loss."""
+    T = max(len(d.steps) for d in demos)
+    steps, actions, starts, learn = [], [], [], []
+    for t in range(T):
+        steps.append(stack([d.steps[t] if t < len(d.steps) else d.steps[0] for d in demos]))
+        actions.append([d.actions[t] if t < len(d.actions) else d.actions[0] for d in demos])
+        starts.append([t == 0 or t >= len(d.steps) for d in demos])
+        learn.append([t < len(d.steps) and d.learn[t] for d in demos])
+    t = lambda x: torch.as_tensor(np.asarray(x), device=device)  # noqa: E731
+    return {"obs": {k: t(np.stack([s[k] for s in steps])) for k in steps[0]}, "actions": t(actions).long(),
+            "starts": t(starts).bool(), "learn": t(learn).bool()}
+
+
+def clone_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, float, int]:
+    """(mean negative log-likelihood of the oracle's actions, share of them the greedy policy takes, how many)."""
+    obs, starts = batch["obs"], batch["starts"]
+    T, B = starts.shape
+    flat = {k: v.reshape(T * B, *v.shape[2:]) for k, v in obs.items()}
+    enc = model.encoder(flat)
+    h = model.core.unroll(enc.summary.view(T, B, -1), model.init_state(B, starts.device), starts)
+    h = h.reshape(T * B, -1)
+    actions, learn = batch["actions"].reshape(T * B, 3), batch["learn"].reshape(T * B)
+    dist = model.heads(h, enc, flat, actions=actions)
+    n = int(learn.sum())
+    loss = -(dist.logp * learn).sum() / max(n, 1) + enc.aux_loss
+    with torch.no_grad():
+        greedy = model.heads(h, enc, flat, greedy=True).slot
+        hits = (greedy == actions).all(-1) & learn
+    return loss, float(hits.sum()) / max(n, 1), n
+
+
+def behaviour_clone(model: Any, demos: list[Demonstration], epochs: int, lr: float, seed: int, device: torch.device,
+                    log: Callable[[int, dict[str, float]], None] | None = None,
+                    grad_clip: float = 1.0) -> list[dict[str, float]]:
+    """``epochs`` passes over ``demos`` (shuffled by ``seed``, EPISODES_PER_BATCH episodes a step) with Adam at
+    ``lr``; ``log(epoch, {"loss", "accuracy"})`` after each pass.  Returns those per-epoch numbers."""
+    if not demos or not any(any(d.learn) for d in demos):
+        return []
+    gen = torch.Generator().manual_seed(int(seed))
+    opt = torch.optim.Adam(model.parameters(), lr=float(lr))
+    model.train()
+    history = []
+    for epoch in range(int(epochs)):
+        order = torch.randperm(len(demos), generator=gen).tolist()
+        losses, hits, counted = [], 0.0, 0
+        for b in range(0, len(order), EPISODES_PER_BATCH):
+            batch = episode_batch([demos[i] for i in order[b:b + EPISODES_PER_BATCH]], device)
+            loss, acc, n = clone_loss(model, batch)
+            if n == 0:
+                continue
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            opt.step()
+            losses.append(loss.item() * n)
+            hits, counted = hits + acc * n, counted + n
+        row = {"loss": sum(losses) / max(counted, 1), "accuracy": hits / max(counted, 1)}
+        history.append(row)
+        if log is not None:
+            log(epoch, row)
+    model.eval()
+    return history

@@ -1,0 +1,60 @@
+"""The behaviour-cloning warm start of ``zoo fit strategy=2`` (``ppo.bc_demos_per_task > 0``) as a Trainer
+callback: when training starts, before the first PPO update, it records the oracle demonstrations on the run's
+browser env, clones them into the network (bc.py), logs bc/* rows to the run's CSV (step 0) and saves
+``checkpoints/ppo/bc.ckpt``.  Its state (done, what it used) travels in every checkpoint, so a resumed run,
+whether from bc.ckpt or a later PPO checkpoint, never repeats it.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+from strategies.compressive_rl.bc import behaviour_clone, demonstration_jobs, record_demonstrations
+
+BC_CHECKPOINT = "bc.ckpt"
+
+
+class BehaviourCloningWarmStart(Callback):
+    def __init__(self, tasks: list[str], demos_per_task: int, epochs: int, lr: float, seed: int):
+        self.tasks, self.demos_per_task = list(tasks), int(demos_per_task)
+        self.epochs, self.lr, self.seed = int(epochs), float(lr), int(seed)
+        self.done = False
+        self.summary: dict[str, float] = {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"done": self.done, "summary": dict(self.summary)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.done = bool(state_dict.get("done", False))
+        self.summary = dict(state_dict.get("summary", {}))
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.done or self.demos_per_task <= 0 or trainer.global_step > 0:  # PPO already ran: nothing to warm
+            return
+        t0 = time.perf_counter()
+        jobs = demonstration_jobs(self.tasks, self.demos_per_task, self.seed)
+        demos, stats = record_demonstrations(pl_module._env, pl_module.featurizer, jobs)
+        pl_module.collector.restart()  # the env's running training episodes were cut: start fresh ones
+        record_s = time.perf_counter() - t0
+        logger = trainer.logger if trainer.is_global_zero else None
+
+        def log(epoch: int, row: dict[str, float]) -> None:
+            if logger is not None:
+                logger.log_metrics({"bc/epoch": float(epoch), **{f"bc/{k}": v for k, v in row.items()}}, step=0)
+
+        # every process clones the same demonstrations from the same seed, so their weights stay equal
+        history = behaviour_clone(pl_module.model, demos, self.epochs, self.lr, self.seed, pl_module.device, log=log)
+        self.summary = {**stats.as_dict(), "record_s": round(record_s, 2),
+                        "wall_s": round(time.perf_counter() - t0, 2), **({f"final_{k}": v for k, v in history[-1].items()}
+                                                                         if history else {})}
+        if logger is not None:
+            logger.log_metrics({f"bc/{k}": v for k, v in self.summary.items()}, step=0)
+            logger.save()
+        self.done = True
+        ckpt = getattr(trainer.checkpoint_callback, "dirpath", None)
+        if ckpt:
+            trainer.save_checkpoint(Path(ckpt) / BC_CHECKPOINT)

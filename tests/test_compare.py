@@ -1,0 +1,119 @@
+"""``zoo compare`` on a CI-sized matrix: one Strategy-2 cell (tiny model, one seed) trained on ci-train, scored
+there, zero-shot on ci-heldout and few-shot (k=1) on ci-heldout; every result in the actionzoo.bench schema; a
+re-run skips everything; a deleted held-out result is re-scored alone; a bad matrix fails in one line before
+any run directory exists; dry_run lists the cells."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from zoo.core.errors import ZooError
+
+TINY = ["model.dim=32", "model.n_layers=1", "model.n_heads=2", "model.vocab_size=300", "model.max_elements=24",
+        "env.num_envs=2", "env.max_episode_steps=4", "ppo.rollout_steps=2", "ppo.update_epochs=1",
+        "ppo.minibatches=1", "ppo.tokenizer_steps=2", "ppo.bc_epochs=5", "eval.episodes=2",
+        "trainer.checkpoint_every=1"]
+
+
+def write_matrix(path: Path, **changes) -> Path:
+    spec = {"description": "CI matrix", "train_suite": "ci-train", "heldout_suite": "ci-heldout", "seeds": [0],
+            "demos_per_task": 2, "env_steps": 8, "fewshot": [1], "overrides": TINY,
+            "cells": [{"label": "xl", "strategy": "compressive_rl", "overrides": ["model.attention=xl"]}]}
+    spec.update(changes)
+    path.write_text(json.dumps(spec))  # JSON is YAML
+    return path
+
+
+def run(matrix: Path, root: Path, dry_run: bool = False) -> list[dict]:
+    from zoo.compare import main
+    from zoo.config import parse_tool_config
+    from zoo.schema.tools import CompareConfig
+
+    return main(parse_tool_config(CompareConfig, [f"config={matrix}", f"run_root={root}", f"dry_run={str(dry_run).lower()}"]))
+
+
+def files_with_times(root: Path) -> dict[str, float]:
+    return {str(p.relative_to(root)): p.stat().st_mtime for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.browser
+def test_ci_matrix_trains_scores_fewshot_and_resumes(tmp_path, capsys):
+    matrix, root = write_matrix(tmp_path / "ci.yaml"), tmp_path / "runs"
+    records = run(matrix, root)
+    run_dir = root / "ci" / "compressive_rl" / "xl-s0"
+    assert [r["run_dir"] for r in records] == [str(run_dir)]
+    expected = {"results.json": "ci-train", "heldout/results.json": "ci-heldout",
+                "fewshot-k1/results.json": "ci-heldout"}
+    for rel, suite in expected.items():
+        res = json.loads((run_dir / rel).read_text())
+        assert res["schema"] == "actionzoo.bench/2" and res["suite"] == suite, rel
+        assert res["agent"].startswith("strategy2") and res["run"]["strategy"] == "compressive_rl", rel
+    assert set(json.loads((run_dir / "heldout/results.json").read_text())["tasks"]) == {"click-link"}
+
+    budget = json.loads((run_dir / "budget.json").read_text())
+    assert budget["params"] > 0 and budget["demos_per_task"] == 2 and budget["env_steps_used"] == 8
+    assert any("ppo.bc_demos_per_task=2" == o for o in budget["overrides"])  # the budget hook gave it the demos
+    fewshot = json.loads((run_dir / "fewshot-k1" / "budget.json").read_text())
+    assert fewshot["demos_per_task"] == 1 and fewshot["demos_recorded"] == 1 and fewshot["wall_s"] > 0
+    fs_cfg = (run_dir / "fewshot-k1" / "config.yaml").read_text()
+    assert "suite: ci-heldout" in fs_cfg
+    assert json.loads((root / "ci" / "matrix.json").read_text())["notes"] == []
+
+    # a re-run finds everything finished: nothing new, nothing rewritten
+    before = files_with_times(root / "ci" / "compressive_rl")
+    t0 = time.perf_counter()
+    run(matrix, root)
+    assert time.perf_counter() - t0 < 60
+    assert files_with_times(root / "ci" / "compressive_rl") == before
+
+    # a lost held-out result is scored again, and only it
+    (run_dir / "heldout" / "results.json").unlink()
+    run(matrix, root)
+    after = files_with_times(root / "ci" / "compressive_rl")
+    assert (run_dir / "heldout" / "results.json").is_file()
+    for rel in ("results.json", "fewshot-k1/results.json", "fewshot-k1/budget.json", "checkpoints/ppo/last.ckpt"):
+        assert after[f"xl-s0/{rel}"] == before[f"xl-s0/{rel}"], rel
+
+    capsys.readouterr()
+    run(matrix, root, dry_run=True)
+    out = capsys.readouterr().err
+    assert "done  compressive_rl/xl-s0" in out and "done  few-shot k=1" in out
+
+
+def test_dry_run_lists_cells_and_runs_nothing(tmp_path, capsys):
+    matrix = write_matrix(tmp_path / "ci.yaml", seeds=[0, 1], fewshot=[1, 5])
+    assert run(matrix, tmp_path / "runs", dry_run=True) == []
+    out = capsys.readouterr().err
+    for line in ("todo  compressive_rl/xl-s0", "todo  compressive_rl/xl-s1", "todo  few-shot k=5"):
+        assert line in out
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"fewshots": [1]}, "unknown key 'fewshots'"),
+    ({"fewshot": [0]}, "bad value for 'fewshot'"),
+    ({"fewshot": [1, 1]}, "bad value for 'fewshot'"),
+    ({"fewshot": ["many"]}, "bad comparison matrix"),
+    ({"heldout_suite": "ci-heldou"}, "ci-heldout"),
+    ({"demos_per_task": -1}, "demos_per_task"),
+])
+def test_bad_matrix_is_one_line_before_any_run(tmp_path, changes, message):
+    with pytest.raises(ZooError) as err:
+        run(write_matrix(tmp_path / "bad.yaml", **changes), tmp_path / "runs")
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_matrix_exits_2_from_the_command_line(tmp_path):
+    matrix = write_matrix(tmp_path / "bad.yaml", fewshot=[0])
+    zoo = Path(sys.executable).with_name("zoo")
+    proc = subprocess.run([str(zoo), "compare", f"config={matrix}", f"run_root={tmp_path / 'runs'}"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "fewshot" in proc.stderr
+    assert not (tmp_path / "runs").exists()
