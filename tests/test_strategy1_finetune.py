@@ -54,7 +54,12 @@ def test_finetune_adapts_a_checkpoint_to_a_new_task_and_scores_it(tmp_path):
         assert variant["seeds"]["first"] >= 1_000_000
     assert results["overall"] == saved["overall"]
 
-    # run again: the adapted checkpoint is reused, not trained again
+    assert saved["headline"] == "policy+search"
+
+    # run again with search off (the matrix's ablation): the adapted checkpoint is reused, not trained again,
+    # and the policy alone is the headline
     stamp = (few_dir / "checkpoints" / "sft" / "final.ckpt").stat().st_mtime_ns
-    spec.run_finetune(few_cfg, few_dir, init, ["click-test"], 2)
+    no_search = compose([*TINY, *where, "env.tasks=[click-test]", "name=fewshot", "foundation.search.in_agent=false"])
+    again = spec.run_finetune(no_search, few_dir, init, ["click-test"], 2)
     assert (few_dir / "checkpoints" / "sft" / "final.ckpt").stat().st_mtime_ns == stamp
+    assert again["headline"] == "policy" and again["overall"] == again["variants"]["policy"]["overall"]

@@ -55,9 +55,11 @@ def score(cfg: Any, run_dir: Path, checkpoint: Path, tasks: list[str]) -> dict[s
         variants[label] = res
         write_results(Path(run_dir) / f"{name}.json", res)  # again, with what the variant is
         console.print(results_table(res))
-    results = dict(variants[HEADLINE])
+    # search off (foundation.search.in_agent=false, the matrix's ablation): the policy alone is the headline
+    headline = HEADLINE if bool(cfg.foundation.search.in_agent) else "policy"
+    results = dict(variants[headline])
     results["checkpoint"] = str(checkpoint)
-    results["headline"] = HEADLINE
+    results["headline"] = headline
     results["variants"] = variants
     results["search_gain"] = {label: v["overall"]["success_rate"]["mean"] for label, v in variants.items()}
     return results
