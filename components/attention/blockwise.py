@@ -171,3 +171,4 @@ def blockwise_attention(
     if (rel_bias is None) != (buckets is None):
         raise ValueError("rel_bias and buckets go together")
     return BlockwiseAttention.apply(q, k, v, rel_bias, buckets, key_valid, vis, block)
+

@@ -45,7 +45,6 @@ def _gather(x: Tensor, index: Tensor) -> Tensor:
 
 
 @dataclass
-@dataclass
 class Encoded:
     """What the observation encoder hands the memory core and the heads (one row per env)."""
 
@@ -56,6 +55,7 @@ class Encoded:
     aux_loss: Tensor  # scalar: the frame tokenizer's own loss (0 without screen tokens)
 
 
+@dataclass
 class ActionDist:
     slot: Tensor  # (B, 3) long actions
     logp: Tensor  # (B,)
