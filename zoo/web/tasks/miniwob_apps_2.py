@@ -34,6 +34,11 @@ def autocomplete_pick(obs: Observation, field: Element | None, typed: str, accep
     return Action.type(field.id, typed)
 
 
+def open_datepicker(field: Element) -> Action:
+    """The calendar opens when its field gains focus; a field that already has it opens it on Ctrl+Home."""
+    return Action.press("Control+Home") if field.attrs.get("focused") else Action.click(field.id)
+
+
 def datepicker_pick(obs: Observation, month: int, day: int, year: int) -> Action | None:
     """On an open jQuery UI datepicker, move to the month and click the day; None if it is not open."""
     title = next((e for e in obs.elements if has_class(e, "ui-datepicker-title") and shown(obs, e)), None)
@@ -75,13 +80,12 @@ def _book_flight(obs: Observation, mem: dict) -> Action:
         best = min(flights, key=score)
         book = next(e for e in obs.elements if has_class(e, "flight-price") and best in obs.ancestors(e.id))
         popups = [e for e in obs.elements if e.attrs.get("id") == "ui-datepicker-div" and shown(obs, e)]
-        area = by_attr_any(obs, "id", "area")
         return wait() if popups else click(book)  # the date popup is still fading out over the list
     # the date first: its popup fades out (on book-flight) while the other fields are filled
     date = f"{month:02d}/{day:02d}/{year}"
     picker = by_attr_any(obs, "id", "datepicker")
     if picker is not None and picker.attrs.get("value") != date:
-        return datepicker_pick(obs, month, day, year) or Action.click(picker.id)
+        return datepicker_pick(obs, month, day, year) or open_datepicker(picker)
     step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-from"), origin, lambda v: origin in v and "(" in v)
     if step is not None:
         return step
@@ -122,7 +126,7 @@ def _choose_date(obs: Observation, mem: dict) -> Action:
         return Action.noop()
     month, day, year = map(int, m.groups())
     if field.attrs.get("value") != m.group(0).split()[1]:
-        return datepicker_pick(obs, month, day, year) or Action.click(field.id)
+        return datepicker_pick(obs, month, day, year) or open_datepicker(field)
     if any(e.attrs.get("id") == "ui-datepicker-div" and shown(obs, e) for e in obs.elements):
         return wait()  # the calendar is still fading out over the Submit button
     return click(by_attr_any(obs, "id", "subbtn"))
