@@ -54,3 +54,13 @@ def test_every_registered_oracle(task):
         assert results["tasks"][task]["mean_raw_reward"]["mean"] > 0.9, results["tasks"][task]
     else:
         assert wins == n, f"{task}: full credit on {wins} of {n} episodes"
+
+
+@pytest.mark.browser
+def test_concurrent_envs_do_not_share_a_clipboard():
+    """Two envs copying different text at the same step each paste their own (one Chromium per env by
+    default: a browser process has one clipboard for all its contexts)."""
+    results = evaluate(OracleAgent(), ["copy-paste"], 4, seed=900, num_envs=2, max_episode_steps=STEP_CUTOFF,
+                       progress=False)
+    assert full_credit(results, "copy-paste") == (4, 4)
+    assert results["env"]["browsers"] == 2

@@ -18,6 +18,8 @@ class EnvConfig:
     invalid_action_penalty: reward added to a step whose action could not be carried out (the episode goes on).
     headless: run Chromium without a window.
     max_elements: DOM elements kept per observation (document order; the rest are dropped).
+    browsers: Chromium processes the envs are spread over; 0 (default): one per env, so envs share no
+    clipboard (a browser process has one for all its contexts) and more cores give more steps/s.
     Episode seeds: zoo.web.seeds (training seeds < 1_000_000 <= evaluation seeds).
     """
 
@@ -31,3 +33,4 @@ class EnvConfig:
     invalid_action_penalty: float = -0.05
     headless: bool = True
     max_elements: int = field(default=256, metadata=at_least(1))
+    browsers: int = field(default=0, metadata=at_least(0))

@@ -14,7 +14,8 @@ class BenchConfig:
     agent: random | oracle | checkpoint (with checkpoint=PATH; a checkpoint alone implies agent=checkpoint).
     suite / tasks: what to run (explicit tasks win over the suite).
     episodes: evaluation episodes per task, on seeds eval_seed(seed + k), disjoint from training seeds.
-    num_envs: concurrent browser contexts.  max_episode_steps: actions before an episode is cut off (a failure).
+    num_envs: concurrent browser contexts.  browsers: Chromium processes they are spread over (0: one per
+    context, so contexts share no clipboard).  max_episode_steps: actions before an episode is cut off (a failure).
     out: results .json file or directory (default: reports/bench/<agent>-<suite>.json; env: reports/bench/).
     seed: base of the evaluation seeds (and the random agent's seed).
     retries: extra attempts for an episode lost to a browser crash or hang before it is scored as failed.
@@ -36,6 +37,7 @@ class BenchConfig:
     tasks: list[str] = field(default_factory=list)
     episodes: int = field(default=10, metadata=at_least(1))
     num_envs: int = field(default=4, metadata=at_least(1))
+    browsers: int = field(default=0, metadata=at_least(0))
     max_episode_steps: int = field(default=8, metadata=at_least(1))
     out: str | None = None
     seed: int = 0

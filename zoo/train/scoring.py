@@ -49,7 +49,7 @@ def score_agent(cfg: Any, agent: Any, tasks: list[str], run_dir: Path, *, agent_
                        max_episode_steps=int(env.max_episode_steps), step_timeout_s=float(env.step_timeout_s),
                        headless=bool(env.headless), progress=bool(cfg.trainer.progress),
                        log_path=Path(run_dir) / f"{results_name}.episodes.jsonl", suite=task_set_label(cfg),
-                       agent_name=agent_name)
+                       agent_name=agent_name, browsers=int(env.get("browsers", 0)))
     if run_info is not None:
         results["run"] = dict(run_info, strategy=str(cfg.strategy), run_dir=str(run_dir))
     write_results(Path(run_dir) / f"{results_name}.json", results)

@@ -35,7 +35,7 @@ DEFAULT_OUT = Path("reports") / "bench"
 def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_envs: int = 4,
              max_episode_steps: int = 8, retries: int = 2, step_timeout_s: float = 10.0, headless: bool = True,
              screenshot: bool | None = None, progress: bool = True, log_path: str | os.PathLike | None = None,
-             suite: str = "custom", agent_name: str | None = None, browsers: int = 1) -> dict[str, Any]:
+             suite: str = "custom", agent_name: str | None = None, browsers: int = 0) -> dict[str, Any]:
     """Run ``episodes`` evaluation episodes of every task and return the results dict (schema in
     zoo/web/results.py).  The envs pull (task, seed) jobs from one fair queue (zoo/web/jobs.py), so
     all envs stay busy, each preferring a job whose page it holds."""
@@ -179,7 +179,8 @@ def main(cfg: Any, load_agent: Any = None) -> dict[str, Any]:
                        max_episode_steps=int(cfg.max_episode_steps), retries=int(cfg.retries),
                        step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless),
                        screenshot=True if cfg.screenshot else None, progress=bool(cfg.progress),
-                       log_path=path.with_suffix(".episodes.jsonl"), suite=suite, agent_name=label)
+                       log_path=path.with_suffix(".episodes.jsonl"), suite=suite, agent_name=label,
+                       browsers=int(cfg.browsers))
     write_results(path, results)
     console = Console() if Console().is_terminal else Console(width=100)  # logs: no truncated columns
     console.print(results_table(results))

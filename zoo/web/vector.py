@@ -63,8 +63,11 @@ class VecWebEnv:
             raise ZooError("VecWebEnv needs at least one task")
         if num_envs < 1:
             raise ZooError(f"bad value for num_envs: {num_envs} (must be >= 1)")
-        if browsers < 1:
-            raise ZooError(f"bad value for browsers: {browsers} (must be >= 1)")
+        if browsers < 0:
+            raise ZooError(f"bad value for browsers: {browsers} (must be >= 1, or 0 for one per env)")
+        # one Chromium per env isolates what a browser process shares between its contexts: the
+        # clipboard (copy-paste tasks pasted another env's text when two envs shared one browser)
+        browsers = num_envs if browsers == 0 else browsers
         if pages_per_context < 1:
             raise ZooError(f"bad value for pages_per_context: {pages_per_context} (must be >= 1)")
         self.specs = [get_task(t) for t in tasks]
@@ -101,7 +104,7 @@ class VecWebEnv:
         kw = dict(num_envs=env_cfg.num_envs, max_episode_steps=env_cfg.max_episode_steps, screenshot=env_cfg.screenshot,
                   screenshot_size=env_cfg.screenshot_size, step_timeout_s=env_cfg.step_timeout_s,
                   invalid_action_penalty=env_cfg.invalid_action_penalty, headless=env_cfg.headless,
-                  max_elements=getattr(env_cfg, "max_elements", 256))
+                  max_elements=getattr(env_cfg, "max_elements", 256), browsers=int(getattr(env_cfg, "browsers", 0)))
         kw.update(overrides)
         return cls(names, **kw)
 
