@@ -42,6 +42,34 @@ def _grid(results: dict[str, Any]) -> tuple[list[str], list[int], dict[tuple[str
     return variants, lens, {(r["variant"], r["seq_len"]): r for r in rows}
 
 
+# issue 13's memory goals: peak memory within this factor of dense SDPA's at the same length
+MEMORY_GOALS = {"sliding": 2.0, "xl": 3.0}
+FASTER_FROM = 8192  # ... and sliding faster than dense from this length on
+
+
+def goal_lines(by: dict[tuple[str, int], dict[str, Any]], lens: list[int]) -> list[str]:
+    """Each length's measured ratios against dense, and whether the goals hold (met / NOT met)."""
+    ok = lambda v, n: by.get((v, n), {}).get("status") == "ok"  # noqa: E731
+    lines: list[str] = []
+    for v, limit in MEMORY_GOALS.items():
+        pairs = [(n, by[(v, n)]["peak_mb"] / max(by[("dense", n)]["peak_mb"], 1e-9)) for n in lens
+                 if ok(v, n) and ok("dense", n)]
+        if pairs:
+            bad = [f"{_k(n)} {r:.2f}x" for n, r in pairs if r > limit]
+            lines.append(f"- {v} peak memory / dense's (goal <= {limit:g}x): "
+                         + ", ".join(f"{_k(n)} {r:.2f}x" for n, r in pairs)
+                         + (" -- met" if not bad else f" -- NOT met at {', '.join(bad)}"))
+    pairs = [(n, by[("sliding", n)], by[("dense", n)]) for n in lens
+             if n >= FASTER_FROM and ok("sliding", n) and ok("dense", n)]
+    if pairs:
+        cells = [f"{_k(n)} {d['fwd_bwd_ms'] / s['fwd_bwd_ms']:.1f}x wall, {d['cpu_ms'] / s['cpu_ms']:.1f}x CPU"
+                 for n, s, d in pairs]
+        slower = [_k(n) for n, s, d in pairs if s["fwd_bwd_ms"] >= d["fwd_bwd_ms"] or s["cpu_ms"] >= d["cpu_ms"]]
+        lines.append(f"- sliding speed-up over dense from {_k(FASTER_FROM)} (goal > 1x): " + "; ".join(cells)
+                     + (" -- met" if not slower else f" -- NOT met at {', '.join(slower)}"))
+    return ["", "Goals of issue 13 (measured ratios in this run):", *lines] if lines else []
+
+
 def markdown(results: dict[str, Any]) -> str:
     variants, lens, by = _grid(results)
     load = results.get("load_avg_start"), results.get("load_avg_end")
@@ -76,6 +104,7 @@ def markdown(results: dict[str, Any]) -> str:
     ) + "."]
     for v, note in results.get("notes", {}).items():
         lines.append(f"- {v}: {note}")
+    lines += goal_lines(by, lens)
     failed = [r for r in results["rows"] if r["status"] != "ok"]
     if failed:
         lines += ["", "Not measured (estimates extrapolate the variant's last measured point by its cost class):"]
