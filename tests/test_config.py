@@ -153,8 +153,24 @@ def _check_search_space(path) -> None:
     compose([f"strategy={strategy}", *space.overrides(first)])
 
 
+def _check_compare_matrix(path):
+    """A comparison matrix loads, and every cell's run config (and few-shot config) composes."""
+    from pathlib import Path
+
+    from zoo.compare import cell_overrides, fewshot_overrides, has_finetune, jobs_of, load_matrix
+    from zoo.config import load_plugins
+
+    load_plugins()
+    _name, matrix = load_matrix(path)
+    for job in jobs_of(matrix):
+        compose(cell_overrides(matrix, job, Path("runs")))
+        for k in matrix.fewshot if has_finetune(job) else []:
+            compose(fewshot_overrides(matrix, job, Path("runs"), int(k)))
+
+
 SHIPPED_CHECKS = {"defaults.yaml": _check_run_layer, "strategy": _check_run_layer, "suite": _check_suite,
-                  "search": _check_search_space, **{g: _check_group for g in GROUPS.values()}}
+                  "search": _check_search_space, "compare": _check_compare_matrix,
+                  **{g: _check_group for g in GROUPS.values()}}
 
 
 @pytest.mark.parametrize("rel", sorted(str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob("*.yaml")))

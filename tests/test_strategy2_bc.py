@@ -148,7 +148,7 @@ def test_bc_warm_start_lifts_greedy_success(tmp_path):
 
     from zoo.config import compose
 
-    bc_dir, with_bc = _tiny_run(tmp_path, "bc", "ppo.bc_demos_per_task=6", "ppo.bc_epochs=40", "ppo.bc_lr=3e-3")
+    bc_dir, with_bc = _tiny_run(tmp_path, "bc", "ppo.bc_demos_per_task=6", "ppo.bc_epochs=15", "ppo.bc_lr=3e-3")
     _, without = _tiny_run(tmp_path, "scratch")
     s_bc, s_scratch = with_bc["overall"]["macro_success_rate"], without["overall"]["macro_success_rate"]
     print(f"greedy success: BC {s_bc:.2f} vs scratch {s_scratch:.2f}")
@@ -156,7 +156,7 @@ def test_bc_warm_start_lifts_greedy_success(tmp_path):
 
     rows = list(csv.DictReader(open(bc_dir / "csv" / "ppo" / "metrics.csv")))
     bc_rows = [r for r in rows if r.get("bc/loss")]
-    assert len(bc_rows) == 40 and float(bc_rows[-1]["bc/accuracy"]) >= 0.9
+    assert len(bc_rows) == 15 and float(bc_rows[-1]["bc/accuracy"]) >= 0.9
     summary = next(r for r in rows if r.get("bc/demos"))
     assert float(summary["bc/demos"]) == 12 and float(summary["bc/skipped_steps"]) == 0
     assert (bc_dir / "checkpoints" / "ppo" / "bc.ckpt").is_file()

@@ -78,4 +78,4 @@ def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], d
                        agent_name=f"strategy2-{trained.model.attention.name}", results_name="results",
                        run_info={"checkpoint": str(out), "init_checkpoint": str(init_checkpoint),
                                  "attention": trained.model.attention.name, "fewshot_demos_per_task": int(demos_per_task),
-                                 "demos": stats.as_dict()["demos"], "train_tasks": list(tasks)})
+                                 "demos": int(stats.as_dict()["demos"]), "train_tasks": list(tasks)})
