@@ -39,7 +39,7 @@ PRESETS: dict[str, dict[str, Any]] = {
              "trainer.strategy": "fsdp", "trainer.precision": "bf16-mixed"},
 }
 PRESET_NAMES = tuple(PRESETS)
-GPU_ONLY = {"base": "trainer.accelerator=gpu (about 100M parameters; trainer.strategy=fsdp)"}
+GPU_ONLY = {"base": "trainer.accelerator=gpu (113M parameters; trainer.strategy=fsdp)"}
 # measured by count_parameters (see the module docstring); the test asserts the ranges
 PARAMETERS = {"tiny": 419_284, "small": 3_669_716, "base": 113_158_676}
 
