@@ -8,9 +8,10 @@ being registered.
 from __future__ import annotations
 
 from collections.abc import Callable
+import importlib
 from typing import Any
 
-from zoo.core.errors import unknown
+from zoo.core.errors import ZooError, unknown
 
 
 class Registry:
@@ -63,10 +64,6 @@ def family(name: str) -> Registry:
 def load_packages(packages: list[str] | tuple[str, ...]) -> dict[str, Registry]:
     """Import each package that registers entries (the app says which: zoo.config.PLUGIN_PACKAGES),
     then return every family.  A package that is not installed gets one line naming it."""
-    import importlib
-
-    from zoo.core.errors import ZooError
-
     for module in packages:
         try:
             importlib.import_module(module)
