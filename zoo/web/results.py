@@ -61,6 +61,7 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.aggregation import MeanMetric
 
+from zoo.core.errors import ZooError
 from zoo.core.io import atomic_write_json
 from zoo.core.stats import t_quantile
 from zoo.core.stats import wilson as wilson_interval
@@ -202,8 +203,6 @@ def write_results(path: str | os.PathLike, results: dict[str, Any]) -> Path:
 
 
 def load_results(path: str | os.PathLike) -> dict[str, Any]:
-    from zoo.core.errors import ZooError
-
     data = json.loads(Path(path).read_text())
     if data.get("schema") != SCHEMA:
         raise ZooError(f"{path} is not an actionzoo bench result (schema {data.get('schema')!r}, expected {SCHEMA})")
