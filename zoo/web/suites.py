@@ -5,6 +5,7 @@ from omegaconf import OmegaConf
 
 from zoo.core.errors import unknown
 from zoo.core.paths import CONFIG_DIR
+from zoo.core.registry import family
 
 
 def suite_names() -> list[str]:
@@ -20,8 +21,6 @@ def suite_tasks(name: str) -> list[str]:
 
 def resolve_tasks(suite: str, tasks: list[str] | None) -> list[str]:
     """Explicit ``tasks`` win over ``suite``; task names are checked against the task registry."""
-    from zoo.core.registry import family
-
     names = list(tasks) if tasks else suite_tasks(suite)
     registry = family("task")
     for task in names:
