@@ -16,6 +16,7 @@ from pathlib import Path
 
 from zoo.core.errors import ZooError
 from zoo.core.registry import family
+from zoo.web.tasks.oracle import ORACLES
 
 ORIGIN = "http://actionzoo.local/"
 ZOO_TASK_DIR = Path(__file__).resolve().parent
@@ -85,8 +86,6 @@ def load_oracles() -> None:
 
 
 def _register_all() -> None:
-    from zoo.web.tasks.oracle import ORACLES
-
     load_oracles()
     registry = family("task")
     for name in miniwob_task_names():
