@@ -71,7 +71,9 @@ class PPOModule(L.LightningModule):
 
         self._env = env
         self.collector = RolloutCollector(env, self.featurizer, len(seeds), seeds,
-                                          timeout_reward=float(self.cfg.ppo.timeout_reward))
+                                          timeout_reward=float(self.cfg.ppo.timeout_reward),
+                                          train_reward=str(self.cfg.ppo.get("train_reward", "raw")),
+                                          step_penalty=float(self.cfg.ppo.get("step_penalty", 0.0)))
         self.val_jobs = validation_jobs(list(tasks or [s.name for s in getattr(env, "specs", [])]),
                                         int(self.cfg.ppo.val_episodes))
 
