@@ -41,7 +41,13 @@ BENCH_ATTENTION: dict[str, dict[str, Any]] = {
     "xl": {"mem_len": 512, "segment_len": 512},
     "infini": {"segment_len": 512},
 }
-NOTES = {"ring": "one process: dense fallback (the ring itself needs several ranks)"}
+NOTES = {
+    "ring": "one process: dense fallback (the ring itself needs several ranks)",
+    "xl": "its peak includes a working set that does not grow with T: one block of up to 2M scores "
+          "(blockwise.SCORE_BUDGET) with its probabilities and score gradient (~8 MB each in fp32) and the cached "
+          "(segment, memory + segment) bucket grid; at short lengths, where dense's whole step needs ~10 MB, "
+          "this sets the ratio to dense",
+}
 # How time / peak memory grow with T (exponents used to estimate the next point before running it).
 # dense and the one-process ring do T^2 work; SDPA's fused CPU/GPU kernels keep their memory ~T.
 # sliding, xl and infini do a fixed amount of work per token (window / segment + memory).
