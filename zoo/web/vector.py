@@ -40,6 +40,7 @@ from zoo.web.browser import BrowserHost, LoopThread
 from zoo.web.seeds import advance, train_seed
 from zoo.web.site import Site
 from zoo.web.slot import Slot, StepOutcome, TaskPageError
+from zoo.web.suites import resolve_tasks
 from zoo.web.tasks import TaskSpec, get_task, site_roots
 from zoo.web.types import Action, Observation
 
@@ -98,8 +99,6 @@ class VecWebEnv:
     @classmethod
     def from_config(cls, env_cfg: Any, tasks: Sequence[str] | None = None, **overrides: Any) -> VecWebEnv:
         """Build from an ``EnvConfig`` (DictConfig or dataclass); ``tasks`` default to env.tasks / env.suite."""
-        from zoo.web.suites import resolve_tasks
-
         names = list(tasks) if tasks else resolve_tasks(env_cfg.suite, list(env_cfg.tasks or []))
         kw = dict(num_envs=env_cfg.num_envs, max_episode_steps=env_cfg.max_episode_steps, screenshot=env_cfg.screenshot,
                   screenshot_size=env_cfg.screenshot_size, step_timeout_s=env_cfg.step_timeout_s,
