@@ -33,6 +33,16 @@ from typing import Any
 import numpy as np
 
 from zoo.core.errors import ZooError
+from zoo.web.agents import RandomAgent
+from zoo.web.browser import CHROMIUM_ARGS, DEFAULT_CHROMIUM, LoopThread, VIEWPORT
+from zoo.web.jobs import JobQueue, episode_key
+from zoo.web.results import write_results
+from zoo.web.seeds import train_seed
+from zoo.web.site import Site
+from zoo.web.suites import resolve_tasks
+from zoo.web.tasks import get_task
+from zoo.web.throughput_report import markdown, summarise
+from zoo.web.vector import VecWebEnv
 
 SCHEMA = "actionzoo.env-throughput/2"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -47,9 +57,6 @@ RAW_STEP_JS = """([u, dom]) => {
 
 
 def _jobs(tasks: list[str], seed: int, rounds: int = 2000) -> Any:
-    from zoo.web.jobs import JobQueue
-    from zoo.web.seeds import train_seed
-
     return JobQueue(((t, train_seed(seed + k)) for k in range(rounds) for t in tasks), window=len(tasks))
 
 
@@ -57,10 +64,6 @@ def time_harness(tasks: list[str], contexts: int, browsers: int, env_steps: int,
                  max_episode_steps: int = 8, step_timeout_s: float = 10.0, headless: bool = True,
                  screenshot: bool = False) -> dict[str, Any]:
     """Steady-state env steps/s of a random agent on ``contexts`` contexts over ``browsers`` browsers."""
-    from zoo.web.agents import RandomAgent
-    from zoo.web.jobs import episode_key
-    from zoo.web.vector import VecWebEnv
-
     jobs = _jobs(tasks, seed)
     agent = RandomAgent(seed=seed)
     env: Any = None
@@ -105,10 +108,6 @@ def time_harness(tasks: list[str], contexts: int, browsers: int, env_steps: int,
 async def _raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, seed: int, max_episode_steps: int,
                headless: bool) -> dict[str, Any]:
     from playwright.async_api import async_playwright
-
-    from zoo.web.browser import CHROMIUM_ARGS, DEFAULT_CHROMIUM, VIEWPORT
-    from zoo.web.site import Site
-    from zoo.web.tasks import get_task
 
     urls = [get_task(t).url for t in tasks]
     exe = os.environ.get("ZOO_CHROMIUM") or (DEFAULT_CHROMIUM if Path(DEFAULT_CHROMIUM).exists() else None)
@@ -159,8 +158,6 @@ async def _raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, seed:
 def time_raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, *, seed: int = 0, max_episode_steps: int = 8,
              headless: bool = True) -> dict[str, Any]:
     """The raw Playwright loop's env steps/s (the ceiling the harness is compared with)."""
-    from zoo.web.browser import LoopThread
-
     return LoopThread.shared().run(_raw(tasks, contexts, env_steps, dom, seed, max_episode_steps, headless), timeout=600)
 
 
@@ -232,10 +229,6 @@ def _load() -> float:
 def main(cfg: Any) -> dict[str, Any]:
     """Time every setting ``repeats`` times, interleaved; write the JSON and markdown reports."""
     from rich.console import Console
-
-    from zoo.web.results import write_results
-    from zoo.web.suites import resolve_tasks
-    from zoo.web.throughput_report import markdown, summarise
 
     mixed = resolve_tasks(str(cfg.suite), list(cfg.tasks or []))
     counts = [int(c) for c in cfg.contexts]
