@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zoo.core.checkpoints import checkpoint_exists, read_checkpoint_meta
 from zoo.core.errors import ZooError, unknown
 from zoo.core.registry import family
+from zoo.train.scoring import score_agent
 
 _REGISTRY = family("strategy")
 
@@ -78,7 +80,6 @@ class Strategy:
     def score_checkpoint(self, cfg: Any, run_dir: Path, checkpoint: str | Path, tasks: list[str]) -> dict:
         if self.score is not None:
             return self._resolve(self.score)(cfg, Path(run_dir), Path(checkpoint), list(tasks))
-        from zoo.train.scoring import score_agent
 
         return score_agent(cfg, self.make_agent(checkpoint), list(tasks), Path(run_dir), agent_name=self.name,
                            results_name="results", run_info={"checkpoint": str(checkpoint)})
@@ -122,8 +123,6 @@ def get_strategy(name: Any) -> Strategy:
 def strategy_of_checkpoint(path: str | Path) -> Strategy:
     """The strategy that trained a checkpoint: ``hyper_parameters["strategy"]`` (or ``["cfg"]["strategy"]``),
     else the ``config.yaml`` of the run directory it sits in."""
-    from zoo.core.checkpoints import read_checkpoint_meta
-
     meta = read_checkpoint_meta(path)
     hp = meta.get("hyper_parameters", {}) if isinstance(meta, dict) else {}
     name = hp.get("strategy")
@@ -143,8 +142,6 @@ def strategy_of_checkpoint(path: str | Path) -> Strategy:
 
 def load_agent(path: str | Path) -> Any:
     """A benchmark ``Agent`` from any registered strategy's checkpoint."""
-    from zoo.core.checkpoints import checkpoint_exists
-
     p = Path(path)
     if not checkpoint_exists(p):
         raise ZooError(f"checkpoint not found: {p}")
