@@ -10,6 +10,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.strategies import ModelParallelStrategy
 
+from components.block import Block
+
 
 class ShardedCPUStrategy(ModelParallelStrategy):
     """``ModelParallelStrategy`` that also says whether Blocks recompute their activations in backward
@@ -21,8 +23,6 @@ class ShardedCPUStrategy(ModelParallelStrategy):
 
 
 def block_classes() -> set[type]:
-    from components.block import Block
-
     return {Block}
 
 
