@@ -9,6 +9,12 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from zoo.config import compose, load_yaml
+from zoo.core.checkpoints import checkpoint_exists
+from zoo.core.errors import ZooError
+from zoo.train.plugin import get_strategy
+from zoo.train.runs import checkpoints_newest_first, find_resume_dir, new_run_dir, resume_checkpoint, save_config
+
 
 @dataclass
 class FitRun:
@@ -19,10 +25,6 @@ class FitRun:
 
 def resume_overrides(overrides: list[str]) -> tuple[list[str], Path | None]:
     """With ``resume=PATH``: the saved run's config as the base layer (new overrides on top), and its run dir."""
-    from zoo.config import load_yaml
-    from zoo.core.errors import ZooError
-    from zoo.train.runs import find_resume_dir
-
     resume = next((v for k, v in (o.split("=", 1) for o in overrides if "=" in o) if k == "resume"), None)
     if not resume:
         return overrides, None
@@ -38,9 +40,6 @@ def check_resume(resume: str, run_dir: Path) -> None:
     """Before the saved config is rewritten or any strategy code runs: a checkpoint named by ``resume=``
     must load, and a run that has checkpoints must have one that loads (each strategy then picks its
     stage's own; a run killed before its first checkpoint is left to the strategy)."""
-    from zoo.core.checkpoints import checkpoint_exists
-    from zoo.train.runs import checkpoints_newest_first, resume_checkpoint
-
     if checkpoint_exists(resume) or checkpoints_newest_first(run_dir):
         resume_checkpoint(resume, run_dir)
 
@@ -50,10 +49,6 @@ def fit_run(overrides: list[str], callbacks: Sequence[Any] = (),
     """Compose (every value checked before anything is written), make or reuse the run directory, save
     its config, seed everything, then run the strategy's ``fit`` with ``callbacks`` in its Trainers."""
     import lightning as L
-
-    from zoo.config import compose
-    from zoo.train.plugin import get_strategy
-    from zoo.train.runs import new_run_dir, save_config
 
     overrides, resumed = resume_overrides(list(overrides))
     cfg = compose(overrides)
