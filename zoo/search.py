@@ -25,10 +25,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from zoo.config import load_plugins
+from zoo.core.checkpoints import load_checkpoint
 from zoo.core.errors import ZooError, unknown
 from zoo.core.procs import pid_alive
-from zoo.search_results import public_url
+from zoo.fitting import fit_run
+from zoo.search_results import best_trial, public_url, write_best, write_summary
 from zoo.search_space import SearchSpace, load_space
+from zoo.train.plugin import resolve_strategy_name
+from zoo.train.runs import last_checkpoint
 
 OBJECTIVES = {  # name -> (directions, second measure)
     "success": (["maximize"], None),
@@ -246,9 +251,6 @@ def count_params(results: dict, run_dir: Path) -> int:
     for holder in (results, results.get("model") or {}):
         if isinstance(holder, dict) and isinstance(holder.get("params"), int):
             return int(holder["params"])
-    from zoo.train.runs import last_checkpoint
-
-    from zoo.core.checkpoints import load_checkpoint
 
     ckpt = last_checkpoint(run_dir)
     if ckpt is None:
@@ -271,8 +273,6 @@ def overall_success(results: Any) -> float:
 
 def fit_objective(trial: Any, space: SearchSpace, overrides: list[str]) -> dict:
     """Train and score one trial through the same path as ``zoo fit`` (zoo.fitting.fit_run)."""
-    from zoo.fitting import fit_run
-
     start = time.perf_counter()
     run = fit_run(overrides, callbacks=[make_pruning_callback(trial, space.metric, space.metric_mode)],
                   on_run_dir=lambda cfg, run_dir: trial.set_user_attr("run_dir", str(run_dir)))
@@ -325,16 +325,12 @@ def run_study(cfg: DictConfig, objective: TrialObjective | None = None) -> dict:
     import optuna
     from rich.console import Console
 
-    from zoo.search_results import best_trial, write_best, write_summary
-
     if cfg.objective not in OBJECTIVES:
         raise unknown("objective", cfg.objective, OBJECTIVES)
     if cfg.pruner not in PRUNERS:
         raise unknown("pruner", cfg.pruner, PRUNERS)
     if int(cfg.trials) < 1:
         raise ZooError(f"bad value for 'trials': {cfg.trials} (must be >= 1)")
-    from zoo.config import load_plugins
-    from zoo.train.plugin import resolve_strategy_name
 
     load_plugins()
     cfg.strategy = resolve_strategy_name(cfg.strategy)
