@@ -16,6 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from zoo.config import compose
 from zoo.core.io import atomic_write_json, atomic_write_text
 
 SCHEMA = "actionzoo.study/1"
@@ -124,8 +125,6 @@ def write_summary(study: Any, cfg: DictConfig, space: Any, out_dir: Path, import
 
 def best_config(overrides: list[str]) -> DictConfig:
     """The run config a trial trained with, minus where it ran."""
-    from zoo.config import compose
-
     cfg = compose(overrides, validate_choices=False)
     container = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(container, dict)
