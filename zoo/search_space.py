@@ -29,7 +29,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from zoo.config import (GROUPS, apply_overrides, check_key, group_choices, load_plugins, load_yaml, schema_of,
+                        split_overrides)
 from zoo.core.errors import ZooError, unknown
+from zoo.core.paths import CONFIG_DIR
+from zoo.train.plugin import resolve_strategy_name
 
 PARAM_TYPES = ("categorical", "float", "int")
 TOP_KEYS = ("strategy", "metric", "metric_mode", "fixed", "params", "description")
@@ -108,8 +112,6 @@ def format_value(value: Any) -> str:
 
 def resolve_space_path(space: str) -> Path:
     """``space=`` accepts a path or the stem of a file in ``configs/search/``."""
-    from zoo.core.paths import CONFIG_DIR
-
     p = Path(space)
     if p.is_file():
         return p
@@ -135,8 +137,6 @@ def _number(path: Path, key: str, spec: dict, name: str) -> float:
 
 
 def _parse_param(path: Path, key: str, spec: Any, schema: DictConfig) -> Param:
-    from zoo.config import GROUPS, check_key, group_choices
-
     try:
         check_key(schema, key)
     except ZooError as err:
@@ -203,9 +203,6 @@ def _parse_when(path: Path, p: Param, when: Any, earlier: dict[str, Param]) -> d
 
 def load_space(space: str, strategy: str) -> SearchSpace:
     """Read and check a search space file for ``strategy``; raises a one-line ``ZooError``."""
-    from zoo.config import apply_overrides, load_plugins, load_yaml, schema_of, split_overrides
-    from zoo.train.plugin import resolve_strategy_name
-
     load_plugins()
     strategy = resolve_strategy_name(strategy)
 
