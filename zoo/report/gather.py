@@ -20,9 +20,13 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from zoo.config import load_plugins
+from zoo.core.checkpoints import load_checkpoint
 from zoo.core.errors import ZooError
+from zoo.core.registry import family
 from zoo.train.metrics import read_stage_metrics
 from zoo.train.plugin import get_strategy, resolve_strategy_name
+from zoo.train.runs import last_checkpoint
 
 BENCH_SCHEMA = "actionzoo.bench/2"
 BENCH_SCHEMA_V1 = "actionzoo.bench/1"  # counted raw reward > 0 as success; re-scored from its episodes
@@ -250,8 +254,6 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
 # round), then a periodic greedy validation.
 def _registered_columns(attr: str, fallback: tuple[str, ...]) -> tuple[str, ...]:
     """Every registered strategy's declared curve columns (best first, in registry order)."""
-    from zoo.core.registry import family
-
     cols: list[str] = []
     for name in family("strategy").names():
         cols += [c for c in getattr(get_strategy(name), attr) if c not in cols]
@@ -412,14 +414,10 @@ def read_compare_outputs(run: Run, problems: list[str]) -> None:
 
 
 def checkpoint_params(run_dir: Path) -> int | None:
-    from zoo.train.runs import last_checkpoint
-
     ckpt = last_checkpoint(run_dir)
     if ckpt is None:
         return None
     try:
-        from zoo.core.checkpoints import load_checkpoint
-
         state = load_checkpoint(ckpt).get("state_dict", {})
     except Exception:  # noqa: BLE001 - an unreadable checkpoint just leaves the count out
         return None
@@ -427,8 +425,6 @@ def checkpoint_params(run_dir: Path) -> int | None:
 
 
 def gather(runs: str | Path, bench: str | Path, search: str | Path) -> Gathered:
-    from zoo.config import load_plugins
-
     load_plugins()  # strategy labels and curve columns come from the strategy registry
     g = Gathered()
     runs, bench, search = Path(runs), Path(bench), Path(search)
