@@ -15,6 +15,7 @@ from zoo.report.document import Image, Note, Section, Table
 from zoo.report.gather import Gathered, Run, Scored, strategy_label
 from zoo.report.published import PUBLISHED
 from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, wilson
+from zoo.web.suites import suite_names, suite_tasks
 
 MAX_CURVES = 10
 
@@ -54,8 +55,6 @@ def best_by(runs: list[Run], key: Any) -> dict[Any, Run]:
 @functools.lru_cache(maxsize=1)
 def _suites_by_task_set() -> dict[frozenset[str], str]:
     """Each suite's task set -> its name, read once (every section labels every run)."""
-    from zoo.web.suites import suite_names, suite_tasks
-
     out: dict[frozenset[str], str] = {}
     for name in suite_names():
         out.setdefault(frozenset(suite_tasks(name)), name)  # first by name, as the loop it replaces
