@@ -13,6 +13,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from zoo.web.suites import suite_names, suite_tasks
+
 DATA = Path(__file__).resolve().parent / "published_miniwob.yaml"
 
 
@@ -70,10 +72,6 @@ def load(path: Path = DATA) -> PublishedTasks:
 
 
 def _suite_tasks(name: str) -> list[str] | None:
-    try:
-        from zoo.web.suites import suite_names, suite_tasks
-    except ImportError:  # before the suite lookup moved to zoo.web
-        from zoo.suites import suite_names, suite_tasks  # type: ignore[no-redef]
     return suite_tasks(name) if name in suite_names() else None
 
 
