@@ -22,10 +22,13 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from components.attention import attention_config, check_heads
 from zoo.core.errors import ZooError, did_you_mean, unknown
 from zoo.core.paths import CONFIG_DIR
+from zoo.core.registry import load_packages
 from zoo.schema.checks import check_values
 from zoo.train.plugin import get_strategy, resolve_strategy_name, strategy_names
+from zoo.web.suites import suite_names
 
 # key -> folder of configs/ whose YAML files are the choices for that key
 GROUPS = {"model.attention": "attention", "model.tokenizer": "tokenizer"}
@@ -37,8 +40,6 @@ PLUGIN_PACKAGES = ("components", "zoo.web", "strategies")
 
 def load_plugins() -> dict[str, Any]:
     """Import every registering package (ours, then ``ZOO_PLUGINS``) and return the registry families."""
-    from zoo.core.registry import load_packages
-
     extra = [p.strip() for p in os.environ.get("ZOO_PLUGINS", "").split(",") if p.strip()]
     return load_packages([*PLUGIN_PACKAGES, *extra])
 
@@ -262,7 +263,6 @@ def validate(cfg: DictConfig) -> None:
     for key, fam in (("model.attention.name", "attention"), ("model.tokenizer.name", "tokenizer")):
         if fam in families:
             check_choice(key, OmegaConf.select(cfg, key), families[fam].names())
-    from zoo.web.suites import suite_names
 
     if not cfg.env.tasks:
         check_choice("env.suite", cfg.env.suite, suite_names())
@@ -275,7 +275,6 @@ def validate(cfg: DictConfig) -> None:
     for name in ("dim", "n_layers", "n_heads"):
         if cfg.model[name] <= 0:
             raise ZooError(f"bad value for 'model.{name}': {cfg.model[name]} (must be > 0)")
-    from components.attention import attention_config, check_heads  # torch: loaded only to validate
 
     check_heads(cfg.model.dim, cfg.model.n_heads)
     # the chosen variant's own fields and values; the section is completed with its defaults, so the
