@@ -40,8 +40,8 @@ def score_agent(cfg: Any, agent: Any, tasks: list[str], run_dir: Path, *, agent_
     """Score ``agent`` on ``eval.episodes`` evaluation episodes of each task (seeds from ``eval.seed``, the same
     for every strategy and training seed) and write ``run_dir/<results_name>.json`` (+ ``.episodes.jsonl``) at
     once, so a failure in a later scoring never loses this one."""
-    from zoo.web.bench import evaluate
-    from zoo.web.results import write_results
+    from zoo.web.bench import evaluate  # lazy: pulls torchmetrics (+transformers); zoo config imports this module
+    from zoo.web.results import write_results  # lazy: torchmetrics, as above
 
     env = cfg.env
     results = evaluate(agent, tasks, int(cfg.eval.episodes), seed=int(cfg.eval.seed),
