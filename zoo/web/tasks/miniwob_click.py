@@ -38,7 +38,7 @@ def _click_button_sequence(obs: Observation, mem: dict) -> Action:
 # decided its timed click would delay that click: pauses are skipped while one is pending.
 _TIMED_CLICK_AT = [0.0]
 TIMED_CLICK_PENDING_S = 0.05
-WAIT_SLICE_S = 0.15
+WAIT_SLICE_S = 0.25
 LAST_WAIT_S = 0.5
 
 
@@ -134,17 +134,25 @@ _oracle_large = oracle("click-checkboxes-large", "click-checkboxes-transfer")(_c
 
 
 # ---------------------------------------------------------------- accordions and tabs
+SETTLE_S = 0.3  # panels unchanged this long have finished sliding (the accordion slides for about 0.4 s)
+
+
 def _settled(obs: Observation, mem: dict) -> bool:
-    """True when no panel changed its box since the last observation (an opening animation is
-    over); while one moves, wait a little so the animation gets on without using up steps."""
+    """True once no panel has changed its box for SETTLE_S of wall time (counted from the last
+    change, or from the last header click); until then wait a little."""
     boxes = [e.bbox for e in obs.elements if e.attrs.get("role") == "tabpanel"]
-    history = mem.setdefault("panel_boxes", [])
-    history.append(boxes)
-    del history[:-2]
-    if any(b != boxes for b in history):
-        pause()
+    now = time.monotonic()
+    if boxes != mem.get("panel_boxes"):
+        mem["panel_boxes"], mem["changed_at"] = boxes, now
+    if now - mem.get("changed_at", 0.0) < SETTLE_S:
+        pause(0.1)
         return False
     return True
+
+
+def _clicked_header(mem: dict, e: Element) -> Action:
+    mem["changed_at"] = time.monotonic()
+    return Action.click(e.id)
 
 
 def _section_open(obs: Observation, header: Element) -> bool:
@@ -161,20 +169,21 @@ def _link(obs: Observation, text: str) -> Element | None:
 def _click_collapsible(obs: Observation, mem: dict) -> Action:
     header = first([e for e in live(obs) if e.tag == "h3" and has_class(e, "ui-accordion-header")])
     if header is not None and not _section_open(obs, header):
-        _settled(obs, mem)
-        return Action.click(header.id)
+        return _clicked_header(mem, header)
     return click(submit_button(obs)) if _settled(obs, mem) else Action.noop()
 
 
 def _open_next(mem: dict, headers: list[tuple[str, bool, Element]]) -> Action:
     """Open the first header (section or tab) not looked at yet (the open one and every one clicked
-    count as looked at).  headers: (label, is open, element to click)."""
+    count as looked at; after the last, look again from the first).  headers: (label, is open, element)."""
     seen = mem.setdefault("seen", set())
     seen.update(label for label, is_open, _ in headers if is_open)
-    for label, _, e in headers:
-        if label not in seen:
+    if all(label in seen for label, _, _ in headers):
+        seen.clear()
+    for label, is_open, e in headers:
+        if label not in seen and not is_open:
             seen.add(label)
-            return Action.click(e.id)
+            return _clicked_header(mem, e)
     return Action.noop()
 
 
