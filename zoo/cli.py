@@ -11,6 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from zoo.config import GROUPS, compose, group_choices, load_plugins, parse_tool_config, to_yaml
+from zoo.core.errors import ZooError, unknown
+from zoo.fitting import fit_run
+from zoo.schema.tools import BenchConfig, CompareConfig, ReportConfig, StudyConfig
+from zoo.train.plugin import get_strategy, load_agent
+from zoo.web.suites import suite_names, suite_tasks
+
 EXIT_USAGE = 2
 
 EPILOG = """examples:
@@ -48,8 +55,6 @@ def _entry(module: str, attr: str) -> Any:
 
 # ---------------------------------------------------------------- subcommands
 def cmd_config(args: argparse.Namespace) -> int:
-    from zoo.config import compose, to_yaml
-
     print(to_yaml(compose(args.overrides)), end="")
     return 0
 
@@ -57,10 +62,6 @@ def cmd_config(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
-
-    from zoo.config import GROUPS, group_choices, load_plugins
-    from zoo.core.errors import unknown
-    from zoo.train.plugin import get_strategy
 
     families = dict(load_plugins())
     extra = {"suite": None}
@@ -74,8 +75,6 @@ def cmd_list(args: argparse.Namespace) -> int:
         table.add_column("name", style="bold")
         table.add_column("description")
         if fam == "suite":
-            from zoo.web.suites import suite_names, suite_tasks
-
             for name in suite_names():
                 table.add_row(name, ", ".join(suite_tasks(name)))
         elif fam == "strategy":
@@ -95,8 +94,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from rich.console import Console
-
-    from zoo.fitting import fit_run
 
     def announce(cfg: Any, run_dir: Path) -> None:
         Console(stderr=True).print(f"[bold]zoo fit[/] strategy={cfg.strategy} run_dir={run_dir}")
@@ -124,9 +121,6 @@ def _print_results(results: Any, run_dir: Any) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from zoo.config import parse_tool_config
-    from zoo.schema.tools import BenchConfig
-
     target, overrides = "harness", list(args.overrides)
     if overrides and "=" not in overrides[0]:
         target, overrides = overrides[0], overrides[1:]
@@ -136,14 +130,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "attention": ("components.bench", "main"),
     }
     if target not in entries:
-        from zoo.core.errors import unknown
-
         raise unknown("bench target", target, entries)
     cfg = parse_tool_config(BenchConfig, overrides)
     if target == "harness":
-        from zoo.config import load_plugins
-        from zoo.train.plugin import load_agent
-
         load_plugins()  # checkpoint agents come from the strategy registry
         _entry(*entries[target])(cfg, load_agent=load_agent)
     else:
@@ -152,27 +141,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from zoo.config import parse_tool_config
-    from zoo.schema.tools import StudyConfig
-
     cfg = parse_tool_config(StudyConfig, args.overrides)
     _entry("zoo.search", "main")(cfg)
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from zoo.config import parse_tool_config
-    from zoo.schema.tools import CompareConfig
-
     cfg = parse_tool_config(CompareConfig, args.overrides)
     _entry("zoo.compare", "main")(cfg)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from zoo.config import parse_tool_config
-    from zoo.schema.tools import ReportConfig
-
     cfg = parse_tool_config(ReportConfig, args.overrides)
     _entry("zoo.report", "main")(cfg)
     return 0
@@ -214,7 +194,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "fn", None):
         parser.print_help()
         return EXIT_USAGE
-    from zoo.core.errors import ZooError
 
     try:
         return int(args.fn(args) or 0)
