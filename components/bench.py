@@ -30,7 +30,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from components.attention import check_heads, list_attention
+from components.bench_report import print_table, write_outputs
 from zoo.core.errors import ZooError
+from zoo.core.registry import family
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "actionzoo.bench.attention/1"
@@ -209,9 +212,6 @@ def main(cfg: Any) -> dict[str, Any]:
     from rich.console import Console
     from rich.progress import Progress
 
-    from components.attention import check_heads, list_attention
-    from zoo.core.registry import family
-
     variants = list(cfg.variants) or list_attention()
     for v in variants:
         family("attention").get(v)  # unknown names -> one-line ZooError with the choices
@@ -255,7 +255,6 @@ def main(cfg: Any) -> dict[str, Any]:
         "notes": {v: NOTES[v] for v in variants if v in NOTES},
         "rows": rows,
     }
-    from components.bench_report import print_table, write_outputs
 
     paths = write_outputs(results, output_paths(cfg.out))
     print_table(results, Console())
