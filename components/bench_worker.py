@@ -23,6 +23,8 @@ import sys
 import time
 from typing import Any
 
+from components.attention import create_attention
+
 MAX_WARM_RUNS = 3
 REPEAT_BUDGET_S = 6.0  # default wall budget for the warm repeats of one point
 
@@ -59,8 +61,6 @@ def run_segments(attn, x, segment_len: int | None):
 
 def measure(job: dict[str, Any], seq_len: int) -> dict[str, Any]:
     import torch
-
-    from components.attention import create_attention
 
     device = torch.device(job["device"])
     cuda = device.type == "cuda"
@@ -126,8 +126,6 @@ def measure(job: dict[str, Any], seq_len: int) -> dict[str, Any]:
 def main() -> None:
     job = json.loads(sys.stdin.readline())
     import torch
-
-    import components.attention  # noqa: F401  (imports done before READY: not timed)
 
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
