@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from components.attention.registry import as_dict
 from zoo.core.errors import ZooError, did_you_mean
 from zoo.core.registry import family
 from zoo.schema.model import TokenizerConfig
@@ -34,8 +35,6 @@ def list_tokenizer() -> list[str]:
 
 def create_tokenizer(name: Any, dim: int, **fields: Any) -> FrameTokenizer:
     """Build a registered frame tokenizer from TokenizerConfig fields (a config may stand in for name)."""
-    from components.attention.registry import as_dict
-
     if not isinstance(name, str):
         fields = {**as_dict(name), **fields}
         name = fields.get("name")
