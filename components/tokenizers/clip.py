@@ -16,6 +16,7 @@ from torch import nn
 
 from components.tokenizers.base import FrameTokenizer, register_tokenizer, vit_heads
 from components.tokenizers.patch import build_vit
+from components.trunk import Transformer
 
 
 class TextEncoder(nn.Module):
@@ -23,7 +24,6 @@ class TextEncoder(nn.Module):
 
     def __init__(self, dim: int, vocab_size: int, depth: int, text_len: int):
         super().__init__()
-        from components.trunk import Transformer
 
         self.embed = nn.Embedding(int(vocab_size), dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, int(text_len), dim))
