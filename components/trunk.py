@@ -32,6 +32,7 @@ from torch import nn
 
 from components.attention import AttentionConfig, attention_config, detach_state, reset_state
 from components.block import Block
+from components.optim import param_groups
 from zoo.core.errors import ZooError, did_you_mean
 from zoo.schema.model import ModelConfig
 
@@ -139,6 +140,4 @@ class Transformer(nn.Module):
         return self.norm(y), states if detach is False else [detach_state(s) for s in states]
 
     def param_groups(self, base_lr: float, weight_decay: float = 0.0) -> list[dict[str, Any]]:
-        from components.optim import param_groups
-
         return param_groups(self, base_lr, weight_decay)
