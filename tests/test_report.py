@@ -65,8 +65,8 @@ def test_wilson_interval_matches_known_values():
 def test_gather_reads_runs_baselines_studies(full_report):
     root = full_report.parents[2]
     g = gather(root / "runs", root / "reports/bench", root / "reports/search")
-    assert sorted(r.name for r in g.runs) == ["foundation/dense-old", "foundation/sliding-seed0", "compressive_rl/dense-seed0",
-                                             "compressive_rl/infini-seed0", "compressive_rl/xl-seed0"]
+    assert sorted(r.name for r in g.runs) == ["compressive_rl/dense-seed0", "compressive_rl/infini-seed0",
+                                             "compressive_rl/xl-seed0", "foundation/dense-old", "foundation/sliding-seed0"]
     assert sorted(b.label for b in g.baselines) == ["oracle", "random"]
     for r in g.runs:
         assert r.scored is not None and set(r.scored.tasks) == set(TASKS) and r.scored.episodes == 32
@@ -118,8 +118,8 @@ def test_report_files_tables_and_figures(full_report):
             assert f'src="{img}"' in html and f"]({img})" in readme
     pngs = {p.name for p in out.glob("*.png")}
     assert {"curve_env_steps.png", "curve_wall_time.png", "attention_time.png", "attention_memory.png",
-            "throughput.png", "strategies.png", "study_strategy2_strategy2_history.png",
-            "study_strategy2_strategy2_importance.png"} <= pngs
+            "throughput.png", "strategies.png", "study_compressive_rl_compressive_rl_history.png",
+            "study_compressive_rl_compressive_rl_importance.png"} <= pngs
     # per-task table: every task, each cell a rate with its interval and episode count
     for task in TASKS:
         assert f"<td>{task}</td>" in html and f"| {task} |" in readme

@@ -114,8 +114,11 @@ def test_every_attention_variant_trains_the_model(data, attention):
     fallback); the step changes the weights and lowers the loss on the same batch."""
     eps, tok = data
     torch.manual_seed(0)
-    cfg = tiny_cfg(f"model.attention={attention}", "model.attention.window=16", "model.attention.segment_len=32",
-                   "model.attention.mem_len=16", "model.use_screen=false")
+    from components.attention.registry import attention_fields
+
+    small = {"window": 16, "segment_len": 32, "mem_len": 16}  # set only the fields this variant declares
+    fields = [f"model.attention.{k}={v}" for k, v in small.items() if k in attention_fields(attention)]
+    cfg = tiny_cfg(f"model.attention={attention}", *fields, "model.use_screen=false")
     b = SequenceBuilder(tok, 0)
     model = FoundationModel(cfg.model, b.vocab_size, tok.pad_id)
     batch = collate([b.build(e) for e in eps[:2]])

@@ -43,7 +43,7 @@ def build_report(cfg: DictConfig) -> Path:
         secs = [
             sections.overview(ctx, g, inputs),
             sections.strategies(ctx, g),
-            comparison.comparison(ctx, g),
+            *([comparison.comparison(ctx, g)] if comparison.cells_of(g.runs) else []),  # zoo compare runs only
             sections.per_task(ctx, g),
             sections.attention_variants(ctx, g),
             sections.published(ctx, g),
