@@ -145,7 +145,7 @@ def _settled(obs: Observation, mem: dict) -> bool:
     if boxes != mem.get("panel_boxes"):
         mem["panel_boxes"], mem["changed_at"] = boxes, now
     if now - mem.get("changed_at", 0.0) < SETTLE_S:
-        pause(0.1)
+        pause(0.2)
         return False
     return True
 
