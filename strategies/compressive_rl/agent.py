@@ -10,6 +10,9 @@ import torch
 from strategies.compressive_rl.features import Featurizer, make_featurizer, stack
 from strategies.compressive_rl.model import ActionModel
 from strategies.compressive_rl.rollout import policy_step, to_action, to_tensors
+from strategies.compressive_rl.tokenizer import tokenizer_from_json
+from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
+from zoo.core.errors import ZooError
 
 
 class MemoryAgent:
@@ -48,10 +51,6 @@ class MemoryAgent:
 def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: str = "cpu") -> MemoryAgent:
     """Rebuild the agent from a ``zoo fit strategy=2`` checkpoint (config and tokenizer are inside it)."""
     from omegaconf import OmegaConf
-
-    from strategies.compressive_rl.tokenizer import tokenizer_from_json
-    from zoo.core.errors import ZooError
-    from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
 
     path = Path(checkpoint_path)
     if not checkpoint_exists(path):
