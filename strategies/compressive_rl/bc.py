@@ -27,6 +27,8 @@ import torch
 from strategies.compressive_rl.features import Featurized, Featurizer, stack
 from strategies.compressive_rl.policy import CLICK, SELECT, TYPE
 from zoo.web.seeds import train_seed
+from zoo.web.tasks.oracle import oracle_action
+from zoo.web.types import Action
 
 EPISODES_PER_BATCH = 16
 
@@ -98,9 +100,6 @@ def record_demonstrations(env: Any, featurizer: Featurizer, jobs: list[tuple[str
     """Play every (task, seed) job with the oracle on ``env``'s slots (``reset_one``); the oracle's own
     actions are sent to the page, whatever the agent could express."""
     from collections import deque
-
-    from zoo.web.tasks.oracle import oracle_action
-    from zoo.web.types import Action
 
     n = env.num_envs
     pending = deque(jobs)
