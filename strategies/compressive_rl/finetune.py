@@ -17,6 +17,17 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+from strategies.compressive_rl.agent import MemoryAgent
+from strategies.compressive_rl.bc import behaviour_clone, demonstration_jobs, record_demonstrations
+from strategies.compressive_rl.features import make_featurizer
+from strategies.compressive_rl.fit import make_env
+from strategies.compressive_rl.model import ActionModel
+from strategies.compressive_rl.tokenizer import tokenizer_from_json
+from zoo.core.checkpoints import load_checkpoint
+from zoo.core.errors import ZooError
+from zoo.core.io import atomic_write, atomic_write_json
+from zoo.train.scoring import score_agent, scoring_tasks
+
 FINETUNE_CHECKPOINT = "finetune.ckpt"
 
 
@@ -26,17 +37,6 @@ def _device(cfg: Any) -> torch.device:
 
 
 def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], demos_per_task: int) -> dict:
-    from strategies.compressive_rl.agent import MemoryAgent
-    from strategies.compressive_rl.bc import behaviour_clone, demonstration_jobs, record_demonstrations
-    from strategies.compressive_rl.features import make_featurizer
-    from strategies.compressive_rl.fit import make_env
-    from strategies.compressive_rl.model import ActionModel
-    from strategies.compressive_rl.tokenizer import tokenizer_from_json
-    from zoo.core.checkpoints import load_checkpoint
-    from zoo.core.errors import ZooError
-    from zoo.core.io import atomic_write, atomic_write_json
-    from zoo.train.scoring import score_agent
-
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
     ckpt = load_checkpoint(init_checkpoint)
@@ -72,7 +72,6 @@ def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], d
     atomic_write_json(run_dir / "finetune.json", used)
 
     agent = MemoryAgent(model, featurizer, greedy=bool(trained.ppo.greedy_eval), device=str(device))
-    from zoo.train.scoring import scoring_tasks
 
     return score_agent(cfg, agent, scoring_tasks(cfg, list(tasks)), run_dir,
                        agent_name=f"strategy2-{trained.model.attention.name}", results_name="results",
