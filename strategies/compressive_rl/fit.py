@@ -22,21 +22,28 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from strategies.compressive_rl.agent import load_agent
 from strategies.compressive_rl.config import check_config
+from strategies.compressive_rl.module import PPOModule
 from strategies.compressive_rl.seeds import tokenizer_seeds, training_seed_starts
+from strategies.compressive_rl.tokenizer import tokenizer_to_json, train_tokenizer
+from strategies.compressive_rl.warm_start import BehaviourCloningWarmStart
+from zoo.core.checkpoints import checkpoint_exists, read_checkpoint_meta
 from zoo.core.errors import ZooError
+from zoo.train.distributed import global_rank, processes_per_node
+from zoo.train.runs import resume_checkpoint
+from zoo.train.scoring import score_agent, scoring_tasks, training_tasks
+from zoo.train.trainer import make_trainer
+from zoo.web.types import Action
+from zoo.web.vector import VecWebEnv
 
 
 def make_env(cfg: DictConfig, tasks: list[str]) -> Any:
-    from zoo.web.vector import VecWebEnv
-
     return VecWebEnv.from_config(cfg.env, tasks)
 
 
 def gather_pages(env: Any, seeds: list[int], steps: int, seed: int) -> list[Any]:
     """Observations a random clicker meets in ``steps`` steps per env (texts for the BPE vocabulary)."""
-    from zoo.web.types import Action
-
     rng = random.Random(seed)
     pages = list(env.reset(seeds=seeds))
     for _ in range(steps):
@@ -59,14 +66,9 @@ def checkpoint_tokenizer(meta: dict, ckpt: Path) -> str:
 
 def build_module(cfg: DictConfig, run_dir: Path, env: Any, seeds: list[int], ckpt: Path | None,
                  tasks: list[str] | None = None, tok_json: str | None = None) -> Any:
-    from strategies.compressive_rl.module import PPOModule
-    from strategies.compressive_rl.tokenizer import tokenizer_to_json, train_tokenizer
-
     if tok_json is not None:
         pass  # given by the caller (read from the checkpoint before the browser started)
     elif ckpt is not None:
-        from zoo.core.checkpoints import read_checkpoint_meta
-
         tok_json = checkpoint_tokenizer(read_checkpoint_meta(ckpt), ckpt)
     else:
         # pages for the vocabulary come from their own seeds, not the first training episodes
@@ -90,7 +92,6 @@ def warm_start(cfg: DictConfig, tasks: list[str]) -> list[Any]:
     """The behaviour-cloning warm start callback (ppo.bc_demos_per_task > 0), else nothing."""
     if int(cfg.ppo.get("bc_demos_per_task", 0)) <= 0:
         return []
-    from strategies.compressive_rl.warm_start import BehaviourCloningWarmStart
 
     return [BehaviourCloningWarmStart(tasks, int(cfg.ppo.bc_demos_per_task), int(cfg.ppo.bc_epochs),
                                       float(cfg.ppo.bc_lr), int(cfg.seed))]
@@ -102,9 +103,6 @@ def score_checkpoint(cfg: DictConfig, run_dir: Path, ckpt: Path, tasks: list[str
 
 
 def evaluate_checkpoint(cfg: DictConfig, ckpt: Path, tasks: list[str], run_dir: Path) -> dict:
-    from strategies.compressive_rl.agent import load_agent
-    from zoo.train.scoring import score_agent, scoring_tasks
-
     return score_agent(cfg, load_agent(ckpt), scoring_tasks(cfg, tasks), run_dir,
                        agent_name=f"strategy2-{cfg.model.attention.name}", results_name="results",
                        run_info={"checkpoint": str(ckpt), "attention": cfg.model.attention.name,
@@ -114,11 +112,6 @@ def evaluate_checkpoint(cfg: DictConfig, ckpt: Path, tasks: list[str], run_dir: 
 def fit(cfg: DictConfig, run_dir: Path, callbacks: Sequence[Any] = ()) -> dict:
     """Train (``callbacks`` join the Trainer, e.g. a search's pruning callback), then score the final
     checkpoint on the benchmark."""
-    from zoo.train.runs import resume_checkpoint
-    from zoo.train.scoring import training_tasks
-    from zoo.core.checkpoints import checkpoint_exists, read_checkpoint_meta
-    from zoo.train.trainer import make_trainer
-
     check_config(cfg)
     run_dir = Path(run_dir)
     tasks = training_tasks(cfg)
@@ -126,7 +119,6 @@ def fit(cfg: DictConfig, run_dir: Path, callbacks: Sequence[Any] = ()) -> dict:
         if cfg.resume else None
     torch.manual_seed(int(cfg.seed))
     # every rank its own block of seeds; a resumed run continues past the seeds it may have used
-    from zoo.train.distributed import global_rank, processes_per_node
 
     meta = {} if ckpt is None else read_checkpoint_meta(ckpt)
     tok_json = None if ckpt is None else checkpoint_tokenizer(meta, ckpt)  # checked before any browser starts
