@@ -18,6 +18,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from components.tokenizers import create_tokenizer
+from components.trunk import Transformer
 from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, TAGS
 from strategies.compressive_rl.policy import Encoded, PolicyHeads
 
@@ -46,8 +48,6 @@ class ObservationEncoder(nn.Module):
         # optional screenshot tokens from a registered frame tokenizer (model.use_screen)
         self.screen = None
         if screen_tokenizer is not None:
-            from components.tokenizers import create_tokenizer
-
             self.screen = create_tokenizer(screen_tokenizer, dim)
         self.pad_id = pad_id
         self.tok = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
@@ -111,7 +111,6 @@ class MemoryCore(nn.Module):
 
     def __init__(self, model_cfg: DictConfig, bptt: bool = True):
         super().__init__()
-        from components.trunk import Transformer
 
         self.trunk = Transformer(model_cfg)
         self.memory = self.trunk.has_memory
