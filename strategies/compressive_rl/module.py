@@ -25,9 +25,13 @@ from torch.utils.data import IterableDataset
 from strategies.compressive_rl import ppo_math
 from strategies.compressive_rl.features import Featurizer, make_featurizer
 from components.attention import index_state
+from components.optim import param_groups
 
 from strategies.compressive_rl.model import ActionModel
 from strategies.compressive_rl.rollout import Rollout, RolloutCollector, to_tensors
+from strategies.compressive_rl.tokenizer import tokenizer_from_json
+from strategies.compressive_rl.validation import greedy_episodes, summarize, validation_jobs
+from zoo.train.fsdp import shard_for_model_parallel
 
 
 class UpdateStream(IterableDataset):
@@ -47,7 +51,6 @@ class PPOModule(L.LightningModule):
         self.tokenizer_json = tokenizer_json
         self.automatic_optimization = False
         self.cfg = OmegaConf.create(cfg)
-        from strategies.compressive_rl.tokenizer import tokenizer_from_json
 
         self.tokenizer = tokenizer_from_json(tokenizer_json)
         self.featurizer = make_featurizer(self.tokenizer, self.cfg)
@@ -67,8 +70,6 @@ class PPOModule(L.LightningModule):
     # ---------------------------------------------------------------- wiring
     def attach_env(self, env: Any, seeds: list[int], tasks: list[str] | None = None) -> None:
         """Plug in the VecWebEnv; ``tasks`` get the periodic validation episodes (ppo.val_every)."""
-        from strategies.compressive_rl.validation import validation_jobs
-
         self._env = env
         self.collector = RolloutCollector(env, self.featurizer, len(seeds), seeds,
                                           timeout_reward=float(self.cfg.ppo.timeout_reward),
@@ -78,13 +79,9 @@ class PPOModule(L.LightningModule):
                                         int(self.cfg.ppo.val_episodes))
 
     def configure_model(self) -> None:
-        from zoo.train.fsdp import shard_for_model_parallel
-
         shard_for_model_parallel(self)
 
     def configure_optimizers(self):
-        from components.optim import param_groups
-
         # param_groups gives infini-attention's memory gate its own higher lr and no decay
         opt = torch.optim.Adam(param_groups(self.model, float(self.cfg.ppo.lr)), lr=float(self.cfg.ppo.lr), eps=1e-5)
         for group in opt.param_groups:
@@ -113,8 +110,6 @@ class PPOModule(L.LightningModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """Greedy episodes on held-out seeds (strategies/compressive_rl/validation.py) -> val/success_rate."""
-        from strategies.compressive_rl.validation import greedy_episodes, summarize
-
         assert self.collector is not None, "attach_env() before fitting"
         self.model.eval()
         episodes = greedy_episodes(self._env, self.featurizer, self.model, self.val_jobs, self.device)
