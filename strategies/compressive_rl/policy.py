@@ -15,6 +15,8 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
+from components.heads import create_head
+
 
 CLICK, TYPE, SELECT = 0, 1, 2
 
@@ -66,7 +68,6 @@ class ActionDist:
 class PolicyHeads(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
-        from components.heads import create_head
 
         self.element_pointer = create_head("pointer", dim=dim)
         self.kind = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, 3))
