@@ -18,12 +18,12 @@ from torch import Tensor
 from strategies.compressive_rl.features import Featurized, Featurizer, stack
 from strategies.compressive_rl.model import ActionModel
 from strategies.compressive_rl.policy import SELECT, TYPE
+from zoo.web.seeds import advance
+from zoo.web.types import Action
 
 
 def to_action(f: Featurized, act: np.ndarray) -> Any:
     """(slot, kind, arg) -> zoo.web.types.Action on the real element ids / strings."""
-    from zoo.web.types import Action
-
     slot, kind, arg = (int(v) for v in act)
     if slot >= len(f.el_slots):
         return Action.noop()
@@ -110,8 +110,6 @@ class RolloutCollector:
     def restart(self) -> None:
         """Begin fresh episodes on every env (after the env was used for something else, e.g.
         validation), continuing each env's training-seed stream past every seed it already began."""
-        from zoo.web.seeds import advance
-
         self.seeds = [advance(s, k, self.n) for s, k in zip(self.seeds, self.started)]
         self.started = [1] * self.n
         self.obs = self.env.reset(seeds=self.seeds)
