@@ -16,27 +16,25 @@ Strategy-1 agent, named by ``results["headline"]``); ``results["variants"]`` hol
 """
 from __future__ import annotations
 
-
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from strategies.foundation import plugin  # noqa: F401  (registers the strategy)
+from zoo.train.distributed import global_rank
+from zoo.train.scoring import scoring_tasks, training_tasks
 
 __all__ = ["fit", "is_checkpoint", "load_agent"]
 
 
 def fit(cfg: Any, run_dir: str | Path, callbacks: Sequence[Any] = ()) -> dict:
     """Run the stage(s) (``callbacks`` join every stage's Trainer), then score the final policy."""
-    from strategies.foundation.stages import run_stages, write_json
-    from zoo.train.scoring import scoring_tasks, training_tasks
+    from strategies.foundation.stages import run_stages, write_json  # lazy: lightning; zoo config imports this package
 
     run_dir = Path(run_dir)
     tasks = training_tasks(cfg)
     stages = run_stages(cfg, run_dir, tasks, callbacks)
     checkpoint = stages.pop("final_checkpoint")
-    from zoo.train.distributed import global_rank
-
     if global_rank(cfg.trainer.devices) > 0:  # the other processes of a multi-process run only train; rank 0 scores
         return {"strategy": "foundation", "stages": stages}
     has_policy = any(s in stages for s in ("sft", "rl"))
@@ -52,8 +50,8 @@ def score_checkpoint(cfg: Any, run_dir: str | Path, checkpoint: str | Path, task
                      extra: dict | None = None) -> dict:
     """Score a policy checkpoint in every variant and write ``run_dir/results.json`` (the headline variant on
     top); the registered scoring hook (``zoo compare`` scores held-out tasks through it)."""
-    from strategies.foundation.scoring import score
-    from zoo.web.results import write_results
+    from strategies.foundation.scoring import score  # lazy: lightning (through loading.py), as above
+    from zoo.web.results import write_results  # lazy: torchmetrics, as above
 
     results = score(cfg, Path(run_dir), Path(checkpoint), tasks)
     results.update(extra or {})
@@ -62,13 +60,13 @@ def score_checkpoint(cfg: Any, run_dir: str | Path, checkpoint: str | Path, task
 
 
 def load_agent(checkpoint_path: str | Path, search: bool | None = None, device: str = "cpu") -> Any:
-    from strategies.foundation.loading import load_agent as _load
+    from strategies.foundation.loading import load_agent as _load  # lazy: lightning; zoo config imports this package
 
     return _load(checkpoint_path, search=search, device=device)
 
 
 def is_checkpoint(path: str | Path) -> bool:
     """Whether ``path`` is a Strategy-1 checkpoint or run dir (for ``zoo.train.plugin.load_agent``)."""
-    from strategies.foundation.loading import is_checkpoint as _is
+    from strategies.foundation.loading import is_checkpoint as _is  # lazy: lightning, as above
 
     return _is(path)
