@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from components.text import BPETokenizer
 from strategies.foundation.batch import collate
+from strategies.foundation.pretrained_text import TextTokenizer, load_tokenizer
 from strategies.foundation.recording import dataset_dir, dict_action, ensure_dataset, recording_config, row_element
 from strategies.foundation.screencast import sample_frames
 from strategies.foundation.sequence import Episode, SequenceBuilder, Step, element_text
@@ -133,12 +134,8 @@ def builder_for(cfg: Any, tokenizer: BPETokenizer, tokens_per_frame: int, text_t
     default loaded from ``foundation.text_init`` unless that is ``scratch``."""
     spec = str(cfg.foundation.get("text_init", "scratch"))
     if text_tokenizer is None and spec != "scratch":
-        from strategies.foundation.pretrained_text import load_tokenizer
-
         text_tokenizer = load_tokenizer(spec)
     if text_tokenizer is not None:
-        from strategies.foundation.pretrained_text import TextTokenizer
-
         text_tokenizer = TextTokenizer(text_tokenizer)
     return SequenceBuilder(tokenizer, tokens_per_frame, int(cfg.model.max_elements), int(cfg.model.max_text_len),
                            int(cfg.foundation.data.frames_per_step), text_tokenizer=text_tokenizer)
