@@ -20,7 +20,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from strategies.foundation import score_checkpoint
+from strategies.foundation.loading import resolve_checkpoint
+from strategies.foundation.stages import final_checkpoint, run_stage, write_json
+from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
 from zoo.core.errors import ZooError
+from zoo.core.io import atomic_write
 
 
 def adaptation_config(cfg: Any, trained: Any, tasks: list[str], demos_per_task: int) -> Any:
@@ -40,12 +45,6 @@ def adaptation_config(cfg: Any, trained: Any, tasks: list[str], demos_per_task: 
 
 
 def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], demos_per_task: int) -> dict:
-    from strategies.foundation import score_checkpoint
-    from strategies.foundation.loading import resolve_checkpoint
-    from strategies.foundation.stages import final_checkpoint, run_stage, write_json
-    from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
-    from zoo.core.io import atomic_write
-
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
     init = resolve_checkpoint(init_checkpoint)
