@@ -7,18 +7,18 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+from components.text import BPETokenizer
+from strategies.foundation.agent import FoundationAgent
+from strategies.foundation.data import builder_for
+from strategies.foundation.module import FoundationModule
+from strategies.foundation.policy import Policy
+from zoo.core.checkpoints import checkpoint_exists, load_checkpoint, read_checkpoint_meta
 from zoo.core.errors import ZooError
 
 
 def load_module(checkpoint_path: str | Path, device: str = "cpu") -> tuple[Any, Any, Any]:
     """(module, tokenizer, builder) from a checkpoint file or a run directory (its latest stage)."""
     from tokenizers import Tokenizer
-
-    from components.text import BPETokenizer
-    from strategies.foundation.data import builder_for
-    from strategies.foundation.module import FoundationModule
-
-    from zoo.core.checkpoints import load_checkpoint
 
     path = resolve_checkpoint(checkpoint_path)
     ckpt = load_checkpoint(path)  # a full file or a sharded directory (trainer.sharded_checkpoint)
@@ -42,7 +42,6 @@ def is_checkpoint(path: str | Path) -> bool:
         p = resolve_checkpoint(path)
     except ZooError:
         return False
-    from zoo.core.checkpoints import read_checkpoint_meta
 
     ckpt = read_checkpoint_meta(p)
     return "foundation_tokenizer" in ckpt and "cfg" in ckpt.get("hyper_parameters", {})
@@ -50,8 +49,6 @@ def is_checkpoint(path: str | Path) -> bool:
 
 def resolve_checkpoint(path: str | Path) -> Path:
     """A .ckpt file, or a run dir: its last completed stage's final checkpoint."""
-    from zoo.core.checkpoints import checkpoint_exists
-
     p = Path(path)
     if checkpoint_exists(p):  # a file, or a sharded checkpoint directory
         return p
@@ -64,9 +61,6 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def load_agent(checkpoint_path: str | Path, search: bool | None = None, device: str = "cpu") -> Any:
-    from strategies.foundation.agent import FoundationAgent
-    from strategies.foundation.policy import Policy
-
     module, _tokenizer, builder = load_module(checkpoint_path, device)
     cfg = module.cfg
     if str(device) == "cpu" and int(cfg.foundation.cpu_threads) > 0:
