@@ -12,6 +12,7 @@ from components.optim import param_groups
 from strategies.foundation.batch import Batch
 from strategies.foundation.losses import STAGE_TERMS, compute_losses, weighted_total
 from strategies.foundation.model import FoundationModel
+from strategies.foundation.pretrained_text import make_text_side
 from zoo.train.fsdp import shard_for_model_parallel
 
 WARMUP_STEPS = 10
@@ -36,8 +37,6 @@ class FoundationModule(L.LightningModule):
         cfg = as_config(cfg)
         text = None
         if text_config is not None or str(cfg.foundation.get("text_init", "scratch")) != "scratch":
-            from strategies.foundation.pretrained_text import make_text_side
-
             text = make_text_side(int(cfg.model.dim), bool(cfg.foundation.text_frozen),
                                   spec=cfg.foundation.text_init, config=text_config)
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg, resolve=True), "stage": stage,
