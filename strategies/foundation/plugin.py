@@ -1,7 +1,10 @@
 """Registers Strategy 1 with the zoo (imported by the package; light: no torch)."""
 from typing import Any
 
+from components.attention import check_heads
 from strategies.foundation.config import FoundationRunConfig
+from strategies.foundation.presets import apply_preset
+from strategies.foundation.pretrained_text import check_text_init
 from zoo.core.errors import unknown
 from zoo.train.plugin import Strategy, register_strategy
 
@@ -25,11 +28,8 @@ def check_config(cfg: Any) -> None:
     """Strategy 1's own value checks, run when the config is composed (before any run directory)."""
     if cfg.stage not in STAGES:
         raise unknown("value for 'stage'", cfg.stage, STAGES)
-    from strategies.foundation.presets import apply_preset
-    from strategies.foundation.pretrained_text import check_text_init
 
     if apply_preset(cfg):  # the preset may change dim / n_heads: the one head check again
-        from components.attention import check_heads
 
         check_heads(cfg.model.dim, cfg.model.n_heads)
     check_text_init(str(cfg.foundation.text_init))
