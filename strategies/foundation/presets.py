@@ -24,6 +24,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from strategies.foundation.model import FoundationModel
 from zoo.core.errors import ZooError, unknown
 
 # dotted key -> value; ``tiny`` holds the shipped defaults (configs/defaults.yaml + configs/strategy/foundation.yaml),
@@ -67,8 +68,6 @@ def apply_preset(cfg: Any) -> list[str]:
 def count_parameters(cfg: Any, vocab_size: int | None = None) -> int:
     """Parameters of Strategy 1's model for a composed config, built on the meta device (no memory)."""
     import torch
-
-    from strategies.foundation.model import FoundationModel
 
     vocab = int(cfg.model.vocab_size if vocab_size is None else vocab_size) + 3  # + <step> <act> <eol>
     with torch.device("meta"):
