@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+import zoo  # noqa: F401  (the torchvision guard runs before transformers imports torchvision)
 from zoo.core.errors import ZooError
 
 SCRATCH = "scratch"
@@ -70,8 +71,6 @@ def offline() -> None:
 
 def load_encoder(spec: str) -> tuple[Any, dict[str, Any]]:
     """(the pretrained ``transformers`` encoder with its weights, its config as a dict)."""
-    import zoo  # noqa: F401  (the torchvision guard runs before transformers imports torchvision)
-
     offline()
     from transformers import AutoModel
 
@@ -82,8 +81,6 @@ def load_encoder(spec: str) -> tuple[Any, dict[str, Any]]:
 
 def encoder_from_config(config: dict[str, Any]) -> Any:
     """The encoder's architecture from a saved config dict, weights uninitialised (a checkpoint fills them)."""
-    import zoo  # noqa: F401
-
     offline()
     from transformers import AutoConfig, AutoModel
 
@@ -93,8 +90,6 @@ def encoder_from_config(config: dict[str, Any]) -> Any:
 
 def load_tokenizer(spec: str) -> Any:
     """The encoder's own tokenizer as a ``tokenizers.Tokenizer`` (serialisable into checkpoints)."""
-    import zoo  # noqa: F401
-
     offline()
     from transformers import AutoTokenizer
 
