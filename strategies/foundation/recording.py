@@ -33,6 +33,9 @@ import numpy as np
 
 from strategies.foundation.instructions import action_line, format_instructions
 from strategies.foundation.screencast import ScreenRecorder
+from zoo.core.errors import ZooError
+from zoo.web.agents import OracleAgent
+from zoo.web.env import WebEnv
 from zoo.web.seeds import train_seed
 from zoo.web.types import Action, Element, Observation, instruction_spans
 
@@ -68,8 +71,6 @@ def _save_npz(path: Path, **arrays: np.ndarray) -> None:
 
 # ---------------------------------------------------------------- the recording config
 def recording_config(tasks: list[str], data_cfg: Any, env_cfg: Any, seed: int) -> dict[str, Any]:
-    from zoo.core.errors import ZooError
-
     if float(data_cfg.fps) <= 0 or int(data_cfg.watch_frames) < 0:
         raise ZooError(f"bad value for 'foundation.data.fps' / 'foundation.data.watch_frames': {data_cfg.fps} / "
                        f"{data_cfg.watch_frames} (fps must be > 0, watch_frames >= 0)")
@@ -133,8 +134,6 @@ class Recorder:
             return self.dir
         from rich.progress import Progress
 
-        from zoo.web.env import WebEnv
-
         self.dir.mkdir(parents=True, exist_ok=True)
         plan = episode_plan(self.config)
         entries = []
@@ -164,8 +163,6 @@ class Recorder:
         return self.dir
 
     def record_episode(self, env: Any, task: str, seed: int, agent_kind: str) -> dict[str, Any]:
-        from zoo.web.agents import OracleAgent
-
         rng = np.random.default_rng(seed)
         oracle = OracleAgent()
         state = oracle.reset(1)
