@@ -33,6 +33,7 @@ from strategies.foundation.batch import Batch, collate
 from strategies.foundation.policy import Policy
 from strategies.foundation.search import ReplayEnv, history_episode, make_search, visit_by_element, visit_by_kind
 from strategies.foundation.sequence import Episode, Example, SequenceBuilder
+from zoo.web.env import WebEnv
 from zoo.web.seeds import train_seed
 
 SEARCH_SEED_BASE = 500_000  # search episodes use training seeds far from the recorded ones
@@ -55,8 +56,6 @@ class SearchCollector:
 
     def replay(self, task: str) -> ReplayEnv:
         if task not in self.replays:
-            from zoo.web.env import WebEnv
-
             self.replays[task] = ReplayEnv(WebEnv(task, **self.env_kwargs))
         return self.replays[task]
 
