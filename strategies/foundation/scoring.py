@@ -19,6 +19,10 @@ from typing import Any
 
 from rich.console import Console
 
+from strategies.foundation.loading import load_agent
+from zoo.train.scoring import score_agent
+from zoo.web.results import results_table, write_results
+
 HEADLINE = "policy+search"
 VARIANTS: dict[str, dict[str, Any]] = {
     "policy": {"search": None, "simulator_assisted": False,
@@ -33,10 +37,6 @@ def score(cfg: Any, run_dir: Path, checkpoint: Path, tasks: list[str]) -> dict[s
     """Benchmark results of the headline variant (top level), with ``variants`` = every entry of
     ``VARIANTS`` (each a complete ``actionzoo.bench`` result plus ``"variant"``), ``headline``
     naming the top-level one and ``search_gain`` the success rate of each."""
-    from strategies.foundation.loading import load_agent
-    from zoo.train.scoring import score_agent
-    from zoo.web.results import results_table, write_results
-
     console = Console(stderr=True)
     variants: dict[str, Any] = {}
     for label, spec in VARIANTS.items():
