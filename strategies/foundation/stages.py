@@ -22,7 +22,10 @@ from strategies.foundation.metrics import instruction_metrics
 from strategies.foundation.module import FoundationModule
 from strategies.foundation.policy import Policy
 from strategies.foundation.rl import SearchCollector, SearchReplay
+from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
 from zoo.core.io import atomic_write_json
+from zoo.train.runs import last_checkpoint
+from zoo.train.trainer import make_trainer
 
 STAGES = ("pretrain", "sft", "rl")
 console = Console(stderr=True)
@@ -35,8 +38,6 @@ def final_checkpoint(run_dir: Path, stage: str) -> Path:
 def last_stage_checkpoint(run_dir: Path, stage: str) -> Path | None:
     """The newest loadable checkpoint of an unfinished stage (a corrupt ``last.ckpt`` falls back to the
     periodic one before it, and says so)."""
-    from zoo.train.runs import last_checkpoint
-
     return last_checkpoint(run_dir, stage, explain=lambda msg: console.print(f"[yellow]stage {stage}[/]: {msg}"))
 
 
@@ -52,7 +53,6 @@ def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | 
     module = FoundationModule(cfg, stage, dm.builder.vocab_size, dm.tokenizer.pad_id,
                               tokenizer_json=dm.tokenizer.tok.to_str(),
                               text_tokenizer_json=None if text_tok is None else text_tok.to_str())
-    from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
 
     if init_from is not None and checkpoint_exists(init_from):
         state = load_checkpoint(init_from)["state_dict"]
@@ -61,8 +61,6 @@ def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | 
 
 
 def trainer_for(cfg: Any, run_dir: Path, stage: str, steps_per_epoch: int = 1, callbacks: Sequence[Any] = ()) -> Any:
-    from zoo.train.trainer import make_trainer
-
     steps = int(cfg.foundation[stage].max_steps)
     extra: dict[str, Any] = {"num_sanity_val_steps": 0}
     if stage != "rl":  # validate about four times per stage (epochs are a handful of batches)
@@ -126,8 +124,6 @@ def write_json(path: Path, data: Any) -> None:
 def run_stages(cfg: Any, run_dir: Path, tasks: list[str], callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Run the requested stage(s) in order, skipping completed ones; returns per-stage summaries.
     ``callbacks`` (e.g. a search's pruning callback) join every stage's Trainer."""
-    from zoo.core.checkpoints import checkpoint_exists
-
     wanted = STAGES if cfg.stage == "all" else (cfg.stage,)
     if cfg.foundation.cpu_threads and cfg.trainer.accelerator == "cpu":
         torch.set_num_threads(int(cfg.foundation.cpu_threads))
