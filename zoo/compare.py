@@ -28,10 +28,16 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from zoo.config import load_plugins, load_yaml
-from zoo.core.errors import ZooError, did_you_mean
+from zoo.config import compose, load_plugins, load_yaml
+from zoo.core.checkpoints import load_checkpoint
+from zoo.core.errors import ZooError, did_you_mean, unknown
 from zoo.core.io import atomic_write_json
+from zoo.fitting import fit_run
 from zoo.schema.checks import at_least, check_values
+from zoo.train.plugin import get_strategy, resolve_strategy_name
+from zoo.train.runs import last_checkpoint, save_config
+from zoo.train.scoring import scoring_tasks
+from zoo.web.suites import suite_names
 
 BUDGET_FILE = "budget.json"
 HELDOUT_DIR = "heldout"
@@ -69,8 +75,6 @@ class Matrix:
 
 def load_matrix(path: str | Path) -> tuple[str, Any]:
     """(matrix name, typed matrix) from a YAML file; every problem one line."""
-    from zoo.web.suites import suite_names
-
     p = Path(path)
     raw = load_yaml(p, "comparison matrix")
     schema = OmegaConf.structured(Matrix)
@@ -85,8 +89,6 @@ def load_matrix(path: str | Path) -> tuple[str, Any]:
     check_values(Matrix, matrix)
     for key in ("train_suite", "heldout_suite"):
         if matrix[key] not in suite_names():
-            from zoo.core.errors import unknown
-
             raise unknown(f"value for '{key}' in {p}", matrix[key], suite_names())
     if not matrix.cells:
         raise ZooError(f"bad comparison matrix {p}: 'cells' must list at least one cell")
@@ -114,9 +116,6 @@ class Job:
 
 def cell_overrides(matrix: Any, job: Job, root: Path) -> list[str]:
     """The cell's ``zoo fit`` overrides, the shared budget translated by the strategy's own hook."""
-    from zoo.config import compose
-    from zoo.train.plugin import get_strategy
-
     base = [f"strategy={job.strategy}", f"env.suite={matrix.train_suite}", "env.tasks=[]", "eval.suite=",
             "eval.tasks=null", *matrix.overrides, *job.cell.overrides, f"seed={job.seed}", f"name={job.name}",
             f"run_root={root}", "trainer.progress=false"]
@@ -133,8 +132,6 @@ def fewshot_overrides(matrix: Any, job: Job, root: Path, k: int) -> list[str]:
 
 
 def has_finetune(job: Job) -> bool:
-    from zoo.train.plugin import get_strategy
-
     return get_strategy(job.strategy).finetune is not None
 
 
@@ -144,11 +141,6 @@ def fewshot_dirs(matrix: Any, run_dir: Path) -> list[tuple[int, Path]]:
 
 def run_fewshot(matrix: Any, job: Job, root: Path, run_dir: Path, checkpoint: Path, log: Any) -> list[dict]:
     """Every few-shot run of one trained cell x seed not finished yet; returns their budget records."""
-    from zoo.config import compose
-    from zoo.train.plugin import get_strategy
-    from zoo.train.runs import save_config
-    from zoo.train.scoring import scoring_tasks
-
     spec = get_strategy(job.strategy)
     records = []
     for k, fs_dir in fewshot_dirs(matrix, run_dir):
@@ -178,9 +170,6 @@ def is_finished(run_dir: Path) -> bool:
 
 
 def run_params(run_dir: Path) -> int | None:
-    from zoo.core.checkpoints import load_checkpoint
-    from zoo.train.runs import last_checkpoint
-
     ckpt = last_checkpoint(run_dir)
     if ckpt is None:
         return None
@@ -189,8 +178,6 @@ def run_params(run_dir: Path) -> int | None:
 
 
 def final_checkpoint(results: dict, run_dir: Path) -> Path:
-    from zoo.train.runs import last_checkpoint
-
     for holder in (results, results.get("run") or {}):
         if isinstance(holder, dict) and holder.get("checkpoint"):
             return Path(holder["checkpoint"])
@@ -201,7 +188,7 @@ def final_checkpoint(results: dict, run_dir: Path) -> Path:
 
 
 def env_steps_used(run_dir: Path) -> float | None:
-    from zoo.report.gather import learning_curve
+    from zoo.report.gather import learning_curve  # lazy: the zoo.report package pulls matplotlib
 
     curve = learning_curve(run_dir, OmegaConf.load(run_dir / "config.yaml"))
     steps = [p["env_steps"] for p in curve if p.get("env_steps") is not None]
@@ -210,10 +197,6 @@ def env_steps_used(run_dir: Path) -> float | None:
 
 def run_job(matrix: Any, job: Job, root: Path, log: Any) -> dict:
     """Train, score and record one cell x seed, continuing whatever an earlier attempt finished."""
-    from zoo.fitting import fit_run
-    from zoo.train.plugin import get_strategy
-    from zoo.train.scoring import scoring_tasks
-
     run_dir = root / job.strategy / job.name
     overrides = cell_overrides(matrix, job, root)
     t0 = time.perf_counter()
@@ -245,8 +228,6 @@ def run_job(matrix: Any, job: Job, root: Path, log: Any) -> dict:
 
 
 def jobs_of(matrix: Any) -> list[Job]:
-    from zoo.train.plugin import resolve_strategy_name
-
     return [Job(cell, int(seed), resolve_strategy_name(cell.strategy)) for seed in matrix.seeds for cell in matrix.cells]
 
 
@@ -270,7 +251,6 @@ def main(cfg: Any) -> list[dict]:
     root = Path(cfg.run_root) / name
     jobs = jobs_of(matrix)
     for job in jobs:  # every cell composes before any runs: a bad override fails now, not an hour in
-        from zoo.config import compose
 
         compose(cell_overrides(matrix, job, root))
         if has_finetune(job):
