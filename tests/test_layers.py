@@ -111,3 +111,51 @@ def test_no_import_cycle_among_project_modules():
     graph = {name: imports_of(name, path, known) for name, path in mods.items()}
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+
+# ---------------------------------------------------------------- imports inside functions
+LAZY_WORDS = ("lazy", "start-up")
+
+
+def unexplained_function_imports(path: Path, root: Path = ROOT) -> list[str]:
+    """``file:line: statement`` of each import of a project module inside a function whose lines carry no
+    comment saying why it is there (the comment must contain "lazy" or "start-up")."""
+    source = path.read_text()
+    lines = source.splitlines()
+    found: list[str] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if in_function and isinstance(child, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in child.names] if isinstance(child, ast.Import) else [child.module or ""]
+                ours = getattr(child, "level", 0) > 0 or any(n.split(".")[0] in PACKAGES for n in names)
+                text = " ".join(lines[child.lineno - 1:child.end_lineno])
+                if ours and not any(w in text.partition("#")[2] for w in LAZY_WORDS):
+                    found.append(f"{path.relative_to(root)}:{child.lineno}: {text.strip()}")
+            visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+
+    visit(ast.parse(source, str(path)), False)
+    return found
+
+
+def test_the_function_import_finder_flags_only_unexplained_project_imports(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        "from zoo.core.errors import unknown\n\n\n"
+        "def f():\n"
+        "    import json\n"
+        "    from zoo.core.errors import ZooError\n"
+        "    from zoo.web.bench import evaluate  # lazy: torchmetrics\n"
+        "    from . import sibling\n"
+        "    return json, ZooError, evaluate, sibling\n")
+    found = unexplained_function_imports(planted, root=tmp_path)
+    assert found == ["planted.py:6: from zoo.core.errors import ZooError", "planted.py:8: from . import sibling"]
+
+
+def test_project_imports_inside_functions_say_why():
+    """Our modules are imported at module level, unless the import keeps start-up light (lightning, torchmetrics,
+    playwright, matplotlib, optuna, transformers, timm off a path `zoo --help`, `zoo list`, `zoo config` or a
+    light module should not pay for) or hands a plug-in over; such an import says so on its line."""
+    found = [hit for path in sorted(project_modules().values()) for hit in unexplained_function_imports(path)]
+    assert not found, "imports inside functions without a 'lazy:' / 'start-up' comment:\n" + "\n".join(found)
