@@ -37,7 +37,7 @@ def full_credit(results: dict, task: str) -> tuple[int, int]:
 def test_a_sample_of_registered_oracles_gets_full_credit():
     tasks = sample_tasks()
     assert len(tasks) >= 5  # one task per oracle file
-    results = evaluate(OracleAgent(), tasks, 2, seed=700, num_envs=1, max_episode_steps=STEP_CUTOFF, progress=False)
+    results = evaluate(OracleAgent(tasks), tasks, 2, seed=700, num_envs=1, max_episode_steps=STEP_CUTOFF, progress=False)
     failed = {t: full_credit(results, t) for t in tasks if full_credit(results, t)[0] < 2}
     assert not failed, f"oracles below full credit (successes, episodes): {failed}"
 
@@ -47,7 +47,7 @@ def test_a_sample_of_registered_oracles_gets_full_credit():
 @pytest.mark.parametrize("task", sorted(ORACLES))
 def test_every_registered_oracle(task):
     episodes = int(os.environ.get("ZOO_ORACLE_EPISODES", "5"))
-    results = evaluate(OracleAgent(), [task], episodes, seed=800, num_envs=1, max_episode_steps=STEP_CUTOFF,
+    results = evaluate(OracleAgent([task]), [task], episodes, seed=800, num_envs=1, max_episode_steps=STEP_CUTOFF,
                        progress=False)
     wins, n = full_credit(results, task)
     if task in PARTIAL_BY_DESIGN:

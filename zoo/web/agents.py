@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from zoo.web.tasks.oracle import ORACLES, oracle_action
+from zoo.web.tasks.oracle import NEEDS_SCREENSHOT, ORACLES, oracle_action
 from zoo.web.types import Action, Observation, instruction_spans
 
 RANDOM_KEYS = ("Enter", "Tab", "Backspace", "ArrowDown", "ArrowUp", "Space")
@@ -92,6 +92,11 @@ class OracleAgent:
     """The scripted per-task oracle (zoo/web/tasks/) with a memory dict per env."""
 
     name = "oracle"
+
+    def __init__(self, tasks: Sequence[str] = ()):
+        # full-size screenshots (size 0) only when a task's oracle reads pixels: they cost a capture per step
+        self.screenshot = any(t in NEEDS_SCREENSHOT for t in tasks)
+        self.screenshot_size = 0
 
     @property
     def tasks(self) -> frozenset[str]:

@@ -178,6 +178,7 @@ def main(cfg: Any, load_agent: Any = None) -> dict[str, Any]:
             Console(stderr=True).print(f"no oracle for {len(missing)} task(s) of {suite} (zoo/web/README.md says why), "
                                        f"not scored: {', '.join(missing)}")
             tasks = [t for t in tasks if t not in missing]
+        agent = OracleAgent(tasks)  # screenshots only if one of these tasks' oracles reads pixels
     path = results_path(cfg, label, suite)
     results = evaluate(agent, tasks, int(cfg.episodes), seed=int(cfg.seed), num_envs=int(cfg.num_envs),
                        max_episode_steps=int(cfg.max_episode_steps), retries=int(cfg.retries),

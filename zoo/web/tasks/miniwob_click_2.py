@@ -155,7 +155,7 @@ def polygon_sides(gray, dark: float = 110.0) -> int | None:
     return max(power, key=power.get)
 
 
-@oracle("count-sides")
+@oracle("count-sides", screenshot=True)
 def _count_sides(obs: Observation, mem: dict) -> Action:
     canvas = first([e for e in obs.elements if e.tag == "canvas" and e.visible])
     got = _pixels_of(obs, canvas) if canvas else None
@@ -209,7 +209,7 @@ def best_icon(obs: Observation, icons: list[Element]) -> Element | None:
     return best
 
 
-@oracle("click-menu-2")
+@oracle("click-menu-2", screenshot=True)
 def _click_menu_2(obs: Observation, mem: dict) -> Action:
     items = [e for e in live(obs) if e.attrs.get("role") == "menuitem"]
     if not items:

@@ -18,12 +18,17 @@ from zoo.web.types import Action, Element, Observation
 
 Policy = Callable[[Observation, dict], Action]
 ORACLES: dict[str, Policy] = {}
+# Tasks whose oracle reads pixels a person sees but the DOM does not carry (a canvas drawing, an icon):
+# the oracle agent asks for full-size screenshots when it plays any of them.
+NEEDS_SCREENSHOT: set[str] = set()
 
 
-def oracle(*names: str) -> Callable[[Policy], Policy]:
+def oracle(*names: str, screenshot: bool = False) -> Callable[[Policy], Policy]:
     def deco(fn: Policy) -> Policy:
         for name in names:
             ORACLES[name] = fn
+            if screenshot:
+                NEEDS_SCREENSHOT.add(name)
         return fn
 
     return deco
