@@ -196,7 +196,7 @@ def test_report_renders_in_headless_chromium(full_report):
             browser.close()
     assert len(tables) >= 9 and all(n > 0 for n in tables)
     assert len(images) >= 10 and all(i["ok"] for i in images), images
-    assert "Strategy 1 vs Strategy 2" in headings and "Per-task success" in headings
+    assert "Strategies compared" in headings and "Per-task success" in headings
     assert not failed
 
 

@@ -57,7 +57,7 @@ def test_real_trials_score_on_the_benchmark_and_give_a_fit_config(tmp_path):
     assert (tmp_path / "search/optuna.db").is_file()  # the default SQLite storage
     for t in study["trials"]:
         run_dir = Path(t["run_dir"])
-        assert run_dir.parent == tmp_path / "runs/search/real/strategy2"
+        assert run_dir.parent == tmp_path / "runs/search/real/compressive_rl"
         results = json.loads((run_dir / "results.json").read_text())
         assert t["values"] == [results["overall"]["success_rate"]["mean"]]  # objective = benchmark success
         assert results["overall"]["episodes"] == 2

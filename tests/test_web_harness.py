@@ -172,6 +172,7 @@ def test_same_episodes_whatever_the_number_of_contexts():
 def test_a_killed_browser_changes_no_episode_and_its_error_is_recorded(monkeypatch):
     """Two runs, two browsers; in the second, env 0's browser is killed mid-run.  Env 1's browser
     carries on; the lost episodes are rerun with the same actions and keep the first attempt's error."""
+    import zoo.web.bench as bench_module
     import zoo.web.vector as vector
     from zoo.web.bench import evaluate
 
@@ -183,6 +184,7 @@ def test_a_killed_browser_changes_no_episode_and_its_error_is_recorded(monkeypat
             envs.append(self)
 
     monkeypatch.setattr(vector, "VecWebEnv", Recorded)
+    monkeypatch.setattr(bench_module, "VecWebEnv", Recorded)  # evaluate's own reference to the class
 
     pids = []
 

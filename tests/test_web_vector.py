@@ -99,6 +99,7 @@ def test_evaluate_oracle_on_two_tasks(tmp_path):
 
 
 def test_evaluate_retries_episodes_lost_to_a_killed_browser(tmp_path, monkeypatch):
+    import zoo.web.bench as bench_module
     import zoo.web.vector as vector
 
     envs = []
@@ -109,6 +110,7 @@ def test_evaluate_retries_episodes_lost_to_a_killed_browser(tmp_path, monkeypatc
             envs.append(self)
 
     monkeypatch.setattr(vector, "VecWebEnv", Recorded)
+    monkeypatch.setattr(bench_module, "VecWebEnv", Recorded)  # evaluate's own reference to the class
     log = tmp_path / "eps.jsonl"
     written = []
 
@@ -142,7 +144,7 @@ def test_bench_main_writes_results_json(tmp_path):
     data = json.loads(path.read_text())
     assert data["tasks"]["click-test"]["episodes"] == 3 and len(data["episodes"]) == 3
     with pytest.raises(ZooError, match="no oracle for task"):
-        main(parse_tool_config(BenchConfig, ["agent=oracle", "tasks=[click-pie]", f"out={tmp_path}"]))
+        main(parse_tool_config(BenchConfig, ["agent=oracle", "tasks=[hover-shape]", f"out={tmp_path}"]))
 
 
 def test_env_throughput_report(tmp_path):
