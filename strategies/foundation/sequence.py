@@ -328,12 +328,15 @@ class SequenceBuilder:
             if step.visit_kind and sum(step.visit_kind.values()) > 0:
                 total = sum(step.visit_kind.values())
                 visit_kind = [float(step.visit_kind.get(k, 0.0)) / total for k in ELEMENT_ACTION_KINDS]
+            # a demonstration step the model cannot express (an oracle's mouse action at a point) stays in the
+            # sequence, so the model sees the page, but teaches no action
+            expert = step.expert and action is not None and action.kind in ELEMENT_ACTION_KINDS
             acts.append({
                 "pos": act_pos, "elem_pos": elem_pos, "span_pos": span_pos,
-                "slot": target_slot if step.expert else -1,
-                "kind": ELEMENT_ACTION_KINDS.index(action.kind) if action is not None and step.expert else -1,
-                "key": key_index(action.key) if action is not None and step.expert and action.kind == "press" else -1,
-                "span": span_index(span_texts, action.text or action.option) if action is not None and step.expert
+                "slot": target_slot if expert else -1,
+                "kind": ELEMENT_ACTION_KINDS.index(action.kind) if expert else -1,
+                "key": key_index(action.key) if expert and action.kind == "press" else -1,
+                "span": span_index(span_texts, action.text or action.option) if expert
                 and action.kind in ("type", "select") else -1,
                 "value": float("nan") if step.value is None else float(step.value),
                 "visit": visit, "visit_kind": visit_kind,
