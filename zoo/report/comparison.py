@@ -32,7 +32,15 @@ def seed_of(run: Run) -> int | None:
 
 
 def split_score(run: Run, split: str) -> Scored | None:
+    if split.startswith("fewshot-k"):
+        return run.fewshot.get(int(split[len("fewshot-k"):]))
     return run.scored if split == "train" else run.heldout
+
+
+def split_title(split: str) -> str:
+    if split.startswith("fewshot-k"):
+        return f"held-out split, few-shot (k={split[len('fewshot-k'):]} demonstrations per task)"
+    return SPLIT_TITLE[split]
 
 
 @dataclass
@@ -129,7 +137,7 @@ def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
     lines = []
     for p in pairs:
         mean, lo, hi = p.interval
-        where = SPLIT_TITLE[p.split]
+        where = split_title(p.split)
         if math.isnan(mean):
             continue
         leader, trailer, gap = (p.a, p.b, mean) if mean >= 0 else (p.b, p.a, -mean)
@@ -185,12 +193,13 @@ def comparison(ctx: Any, g: Gathered) -> Section:
         for b in cells[i + 1:]:
             if a.strategy == b.strategy:
                 continue
-            pairs += [p for p in (paired(a, b, split) for split in SPLITS) if p is not None]
+            splits = [*SPLITS, *(f"fewshot-k{k}" for k in ks)]
+            pairs += [p for p in (paired(a, b, split) for split in splits) if p is not None]
     if pairs:
         prow = []
         for p in pairs:
             mean, lo, hi = p.interval
-            prow.append([f"{p.a} - {p.b}", SPLIT_TITLE[p.split], str(len(p.diffs)), _pts(mean),
+            prow.append([f"{p.a} - {p.b}", split_title(p.split), str(len(p.diffs)), _pts(mean),
                          f"[{_pts(lo)}, {_pts(hi)}]", f"{p.p_seeds:.2g}", f"{p.a_only} / {p.b_only}",
                          f"{p.p_episodes:.2g}"])
         sec.blocks.append(Table(["pair", "split", "seeds", "difference (points)", "95% CI (t, seeds)",

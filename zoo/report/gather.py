@@ -411,6 +411,8 @@ def read_compare_outputs(run: Run, problems: list[str]) -> None:
     if (run.path / "budget.json").is_file():
         budget = read_json(run.path / "budget.json", problems)
         run.budget = budget if isinstance(budget, dict) else None
+        if run.params is None and run.budget and isinstance(run.budget.get("params"), int):
+            run.params = run.budget["params"]  # committed matrix results carry no checkpoints
 
 
 def checkpoint_params(run_dir: Path) -> int | None:
