@@ -194,3 +194,21 @@ def test_a_shipped_group_file_with_an_unknown_key_fails_to_compose(tmp_path, mon
     monkeypatch.setattr(zoo.config, "CONFIG_DIR", configs)
     with pytest.raises(ZooError, match="mem_lenn"):
         _check_group(configs / "attention" / "xl.yaml")
+
+
+def test_a_process_that_inherits_a_run_dir_variable_but_is_no_launched_rank_makes_its_own(tmp_path, monkeypatch):
+    """ZOO_RUN_DIR tells the ranks Lightning launches where rank 0's run is; a `zoo fit` started from a process
+    that once made a run dir (a test, a script) inherits it too, and must not write into that run."""
+    from zoo.config import compose
+    from zoo.train.runs import RUN_DIR_ENV, RUN_DIR_PID_ENV, new_run_dir
+
+    other = tmp_path / "someone-elses-run"
+    monkeypatch.setenv(RUN_DIR_ENV, str(other))
+    monkeypatch.setenv(RUN_DIR_PID_ENV, "1")
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    mine = new_run_dir(compose(["name=mine", f"run_root={tmp_path / 'runs'}"]))
+    assert mine == tmp_path / "runs" / "compressive_rl" / "mine"
+    monkeypatch.setenv(RUN_DIR_ENV, str(other))  # (making its own dir re-pointed the variable at it)
+    monkeypatch.setenv(RUN_DIR_PID_ENV, "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")  # a rank Lightning started: joins rank 0's run
+    assert new_run_dir(compose(["name=x", f"run_root={tmp_path / 'runs'}"])) == other

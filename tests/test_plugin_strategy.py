@@ -93,7 +93,8 @@ def toy_env(tmp_path):
     pkg = tmp_path / "plugins" / "toy_strategy"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text(textwrap.dedent(TOY_PACKAGE))
-    env = dict(os.environ, ZOO_PLUGINS="toy_strategy",
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_RUN_DIR")}  # not a rank of an earlier run
+    env = dict(env, ZOO_PLUGINS="toy_strategy",
                PYTHONPATH=os.pathsep.join([str(tmp_path / "plugins"), str(ROOT), os.environ.get("PYTHONPATH", "")]))
     return env
 

@@ -38,8 +38,10 @@ def launched_world_size() -> int:
 def new_run_dir(cfg: DictConfig) -> Path:
     parent = Path(cfg.run_root) / str(cfg.strategy)
     inherited = os.environ.get(RUN_DIR_ENV)
-    if inherited and os.environ.get(RUN_DIR_PID_ENV) != str(os.getpid()):
-        # a rank process Lightning launched (DDP/FSDP on one machine): rank 0 made the dir
+    launched_rank = os.environ.get("LOCAL_RANK", "0") not in ("", "0")  # Lightning sets it in the ranks it starts
+    if inherited and launched_rank and os.environ.get(RUN_DIR_PID_ENV) != str(os.getpid()):
+        # a rank process Lightning launched (DDP/FSDP on one machine): rank 0 made the dir; any other process
+        # that merely inherited the variable (a `zoo fit` started by a test or a script) makes its own
         run_dir = Path(inherited)
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         return run_dir
