@@ -96,9 +96,8 @@ def checkpoints_newest_first(run_dir: Path, stage: str = "") -> list[Path]:
     return sorted(found, key=lambda p: (p.stat().st_mtime, p.name == "last.ckpt"), reverse=True)
 
 
-def last_checkpoint(run_dir: Path, stage: str = "", explain: Any = None) -> Path | None:
-    """The newest checkpoint of the run (or of ``stage``) that loads.  A corrupt one (a kill mid-write, a
-    truncated copy) is skipped for the next newest, and ``explain(message)`` says which was used instead."""
+def newest_loadable(run_dir: Path, stage: str = "") -> tuple[Path | None, list[str]]:
+    """The newest checkpoint of the run (or of ``stage``) that loads, and why each newer one did not."""
     skipped: list[str] = []
     for path in checkpoints_newest_first(run_dir, stage):
         try:
@@ -106,12 +105,22 @@ def last_checkpoint(run_dir: Path, stage: str = "", explain: Any = None) -> Path
         except InvalidCheckpoint as err:
             skipped.append(str(err))
             continue
-        if skipped and explain is not None:
-            explain(f"skipped {len(skipped)} unreadable checkpoint(s) ({skipped[0]}); resuming from {path}")
-        return path
+        return path, skipped
+    return None, skipped
+
+
+def _skipped_note(skipped: list[str], path: Path) -> str:
+    return f"skipped {len(skipped)} unreadable checkpoint(s) ({skipped[0]}); resuming from {path}"
+
+
+def last_checkpoint(run_dir: Path, stage: str = "", explain: Any = None) -> Path | None:
+    """The newest checkpoint of the run (or of ``stage``) that loads.  A corrupt one (a kill mid-write, a
+    truncated copy) is skipped for the next newest, and ``explain(message)`` says which was used instead."""
+    path, skipped = newest_loadable(run_dir, stage)
     if skipped and explain is not None:
-        explain(f"no loadable checkpoint in {run_dir}: {'; '.join(skipped)}")
-    return None
+        explain(_skipped_note(skipped, path) if path is not None
+                else f"no loadable checkpoint in {run_dir}: {'; '.join(skipped)}")
+    return path
 
 
 def resume_checkpoint(resume: str, run_dir: Path, stage: str = "", explain: Any = None) -> Path:
@@ -124,15 +133,10 @@ def resume_checkpoint(resume: str, run_dir: Path, stage: str = "", explain: Any 
     if checkpoint_exists(named) and inside:
         check_loadable(named)  # InvalidCheckpoint: one line naming the file the user gave
         return named
-    skipped: list[str] = []
-    for path in checkpoints_newest_first(run_dir, stage):
-        try:
-            check_loadable(path)
-        except InvalidCheckpoint as err:
-            skipped.append(str(err))
-            continue
+    path, skipped = newest_loadable(run_dir, stage)
+    if path is not None:
         if skipped and explain is not None:
-            explain(f"skipped {len(skipped)} unreadable checkpoint(s) ({skipped[0]}); resuming from {path}")
+            explain(_skipped_note(skipped, path))
         return path
     more = f"; and {len(skipped) - 1} more" if len(skipped) > 1 else ""
     why = f" ({skipped[0]}{more})" if skipped else ""
