@@ -14,6 +14,7 @@ def budget(cfg: Any, demos_per_task: int, env_steps: int) -> list[str]:
         out.append(f"ppo.bc_demos_per_task={int(demos_per_task)}")
     return out
 
+
 STRATEGY = register_strategy(Strategy(
     name="compressive_rl",
     label="Strategy 2",

@@ -30,7 +30,6 @@ def check_config(cfg: Any) -> None:
         raise unknown("value for 'stage'", cfg.stage, STAGES)
 
     if apply_preset(cfg):  # the preset may change dim / n_heads: the one head check again
-
         check_heads(cfg.model.dim, cfg.model.n_heads)
     check_text_init(str(cfg.foundation.text_init))
 
