@@ -10,7 +10,6 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from strategies.compressive_rl.features import stack
 from strategies.compressive_rl.module import PPOModule
@@ -85,7 +84,7 @@ def tiny_module(attention: str, **ppo) -> PPOModule:
     cfg = compose(overrides, validate_choices=False)
     pages = [page_one(c) for c in CODES] * 3 + [page_two(CODES)] * 3
     tok = train_tokenizer(pages, 400)
-    return PPOModule(OmegaConf.to_container(cfg, resolve=True), tokenizer_to_json(tok))
+    return PPOModule(cfg, tokenizer_to_json(tok))
 
 
 def page_two_probs(module: PPOModule, code: str, choices: list[str]) -> torch.Tensor:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from strategies.compressive_rl.features import Featurizer, stack
 from strategies.compressive_rl.module import PPOModule
@@ -34,7 +33,7 @@ def module_for(pages, *overrides) -> PPOModule:
     cfg = compose(["strategy=2", "model.dim=32", "model.n_heads=2", "model.vocab_size=300", *overrides],
                   validate_choices=False)
     tok = train_tokenizer(pages * 4, 300)
-    return PPOModule(OmegaConf.to_container(cfg, resolve=True), tokenizer_to_json(tok))
+    return PPOModule(cfg, tokenizer_to_json(tok))
 
 
 def test_featurizer_masks_spans_and_overlap():

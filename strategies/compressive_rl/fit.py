@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from strategies.compressive_rl.agent import load_agent
 from strategies.compressive_rl.config import check_config
@@ -75,7 +75,7 @@ def build_module(cfg: DictConfig, run_dir: Path, env: Any, seeds: list[int], ckp
         pages = gather_pages(env, tokenizer_seeds(len(seeds)), int(cfg.ppo.tokenizer_steps), int(cfg.seed))
         tok_json = tokenizer_to_json(train_tokenizer(pages, int(cfg.model.vocab_size)))
     (run_dir / "tokenizer.json").write_text(tok_json)
-    module = PPOModule(OmegaConf.to_container(cfg, resolve=True), tok_json)
+    module = PPOModule(cfg, tok_json)
     module.attach_env(env, seeds, tasks)
     return module
 

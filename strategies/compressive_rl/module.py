@@ -43,14 +43,15 @@ class UpdateStream(IterableDataset):
 
 
 class PPOModule(L.LightningModule):
-    def __init__(self, cfg: dict, tokenizer_json: str):
+    def __init__(self, cfg: DictConfig, tokenizer_json: str):
         super().__init__()
         # the checkpoint holds everything load_agent needs: strategy name and config in
-        # hyper_parameters, the run's BPE vocabulary beside them (on_save_checkpoint)
-        self.save_hyperparameters({"strategy": "compressive_rl", "cfg": cfg})
+        # hyper_parameters (plain data: checkpoints load with weights_only), the run's BPE vocabulary
+        # beside them (on_save_checkpoint); the module itself keeps the typed config it was given
+        self.save_hyperparameters({"strategy": "compressive_rl", "cfg": OmegaConf.to_container(cfg, resolve=True)})
         self.tokenizer_json = tokenizer_json
         self.automatic_optimization = False
-        self.cfg = OmegaConf.create(cfg)
+        self.cfg = cfg
 
         self.tokenizer = tokenizer_from_json(tokenizer_json)
         self.featurizer = make_featurizer(self.tokenizer, self.cfg)
