@@ -8,10 +8,9 @@ inbox shows and reads the words around each to tell the email's sender from the 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
-from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle, quoted
+from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle, pause, quoted
 from zoo.web.types import Action, Element, Observation
 
 
@@ -20,10 +19,8 @@ WAIT_S = 0.1  # a person's pause while an animation or a delayed widget finishes
 
 
 def wait(seconds: float = WAIT_S) -> Action:
-    """A no-op after a pause.  The harness's no-op returns in milliseconds, far quicker than a person
-    (or a model) takes per step, so waiting for a page animation or a timer takes a real pause."""
-    time.sleep(seconds)
-    return Action.noop()
+    """``pause`` with a person's default length."""
+    return pause(seconds)
 
 
 def reachable(e: Element | None) -> bool:

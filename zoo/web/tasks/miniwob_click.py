@@ -9,7 +9,7 @@ import re
 import time
 
 from zoo.web.tasks.miniwob_core import _click_checkboxes
-from zoo.web.tasks.oracle import by_text, click, first, has_class, live, oracle, quoted, submit_button
+from zoo.web.tasks.oracle import by_text, click, first, has_class, live, oracle, pause as sleep_then_noop, quoted, submit_button
 from zoo.web.types import Action, Element, Observation
 
 ORDINALS = {"1st": 0, "2nd": 1, "3rd": 2}
@@ -49,9 +49,7 @@ def timed_click_pending() -> bool:
 def pause(seconds: float = WAIT_SLICE_S) -> Action:
     """A no-op after a real pause (the harness's no-op returns at once, and animations run on a
     clock), unless another env's timed click waits for this step."""
-    if not timed_click_pending():
-        time.sleep(seconds)
-    return Action.noop()
+    return Action.noop() if timed_click_pending() else sleep_then_noop(seconds)
 
 
 def clear_point(obs: Observation, target: Element) -> Action:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import math
 import re
-import time
 
-from zoo.web.tasks.oracle import by_attr_any, click, first, live, oracle, submit_button
+from zoo.web.tasks.oracle import by_attr_any, click, first, live, oracle, pause, submit_button
 from zoo.web.types import Action, Element, Observation
 
 DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
@@ -315,12 +314,6 @@ def _use_colorwheel(obs: Observation, mem: dict) -> Action:
 
 
 # ---------------------------------------------------------------- timed pointer tasks
-def pause(seconds: float) -> Action:
-    """A no-op after a real pause: the harness's no-op returns at once, and these pages run on a clock."""
-    time.sleep(seconds)
-    return Action.noop()
-
-
 @oracle("moving-items")
 def _moving_items(obs: Observation, mem: dict) -> Action:
     """Click each circle while it crosses the drawing (ten of them over ~10 s); wait when none is on it."""

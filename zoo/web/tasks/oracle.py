@@ -12,6 +12,7 @@ failure, never as a crash.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 from zoo.web.types import Action, Element, Observation
@@ -83,6 +84,13 @@ def submit_button(obs: Observation, label: str = "Submit") -> Element | None:
 
 
 # ---------------------------------------------------------------- MiniWoB++ tasks
+
+
+def pause(seconds: float) -> Action:
+    """A no-op after a real pause.  The harness's no-op returns in milliseconds, far quicker than a person
+    takes per step, so waiting for a page animation or a timer takes a real pause."""
+    time.sleep(seconds)
+    return Action.noop()
 
 
 def oracle_action(obs: Observation, mem: dict) -> Action:
