@@ -24,7 +24,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from omegaconf import OmegaConf
 
@@ -47,11 +47,14 @@ FEWSHOT_DIR = "fewshot-k{k}"
 @dataclass
 class Cell:
     """label: names the cell's runs (``<label>-s<seed>``).  strategy: a registered name or alias.
-    overrides: key=value settings of this cell (e.g. ``model.attention=infini``)."""
+    overrides: key=value settings of this cell (e.g. ``model.attention=infini``).
+    demos_per_task: this cell's recorded demonstrations per training task, in place of the matrix's (unset:
+    the matrix's); cells that differ only in it are the points of a success-vs-demonstrations curve."""
 
     label: str = ""
     strategy: str = ""
     overrides: list[str] = field(default_factory=list)
+    demos_per_task: Optional[int] = None
 
 
 @dataclass
@@ -97,6 +100,11 @@ def load_matrix(path: str | Path) -> tuple[str, Any]:
         raise ZooError(f"bad comparison matrix {p}: every cell needs its own non-empty label (got {labels})")
     if not matrix.seeds:
         raise ZooError(f"bad comparison matrix {p}: 'seeds' must list at least one seed")
+    for cell in matrix.cells:
+        n = cell.demos_per_task
+        if n is not None and n < 0:
+            raise ZooError(f"bad value for 'demos_per_task' of cell '{cell.label}' in {p}: {n} (must be >= 0, "
+                           f"or left out to use the matrix's {matrix.demos_per_task})")
     ks = [int(k) for k in matrix.fewshot]
     if any(k < 1 for k in ks) or len(set(ks)) != len(ks):
         raise ZooError(f"bad value for 'fewshot' in {p}: {ks} (distinct demonstrations per held-out task, each >= 1)")
@@ -114,6 +122,12 @@ class Job:
         return f"{self.cell.label}-s{self.seed}"
 
 
+def demos_of(matrix: Any, job: Job) -> int:
+    """The cell's own demonstrations per training task if it sets them, else the matrix's."""
+    own = job.cell.demos_per_task
+    return int(matrix.demos_per_task if own is None else own)
+
+
 def cell_overrides(matrix: Any, job: Job, root: Path) -> list[str]:
     """The cell's ``zoo fit`` overrides, the shared budget translated by the strategy's own hook."""
     base = [f"strategy={job.strategy}", f"env.suite={matrix.train_suite}", "env.tasks=[]", "eval.suite=",
@@ -122,7 +136,7 @@ def cell_overrides(matrix: Any, job: Job, root: Path) -> list[str]:
     spec = get_strategy(job.strategy)
     if spec.budget is None:
         return base
-    return base + spec.budget(compose(base), int(matrix.demos_per_task), int(matrix.env_steps))
+    return base + spec.budget(compose(base), demos_of(matrix, job), int(matrix.env_steps))
 
 
 def fewshot_overrides(matrix: Any, job: Job, root: Path, k: int) -> list[str]:
@@ -217,7 +231,7 @@ def run_job(matrix: Any, job: Job, root: Path, log: Any) -> dict:
     fewshot = run_fewshot(matrix, job, root, run_dir, checkpoint, log) if has_finetune(job) else []
     record = {"cell": job.cell.label, "strategy": job.strategy, "seed": job.seed, "run_dir": str(run_dir),
               "train_suite": matrix.train_suite, "heldout_suite": matrix.heldout_suite,
-              "demos_per_task": int(matrix.demos_per_task), "env_steps_budget": int(matrix.env_steps),
+              "demos_per_task": demos_of(matrix, job), "env_steps_budget": int(matrix.env_steps),
               "env_steps_used": env_steps_used(run_dir), "params": run_params(run_dir),
               "wall_s_this_attempt": round(time.perf_counter() - t0, 1), "overrides": overrides,
               "fewshot": fewshot}
