@@ -135,51 +135,68 @@ class VecWebEnv:
         rewards = np.zeros(n, np.float32)
         terminated = np.zeros(n, bool)
         truncated = np.zeros(n, bool)
-        infos: list[dict[str, Any]] = [{} for _ in range(n)]
+        infos: list[dict[str, Any]] = [{"idle": True} for _ in range(n)]
         active = [i for i in range(n) if not self.idle[i] and self.slots[i].episode is not None]
-        for i in range(n):
-            if i not in active:
-                infos[i] = {"idle": True}
-        results = self._guarded({i: self.slots[i].step(actions[i]) for i in active})
+        # one round trip for the whole vector step: every env acts and, if its episode ended, starts
+        # its next one at once, without waiting for the others (see _step_env)
+        results = self._call(self._step_all(active, actions), timeout=self.step_timeout_s * 3 + 30)
         self.env_steps += len(active)
-        outcomes: dict[int, StepOutcome | _Failed] = dict(results)
-        failed = {i: r.reason for i, r in results.items() if isinstance(r, _Failed)}
-        lost = self._recover(failed) if failed else set()
-        for i in lost:  # episodes cut short by a crash, a hang or a browser restart
-            outcomes[i] = _Failed(failed.get(i, "browser restarted after another env failed"))
-        finished: dict[int, Job] = {}
-        for i, out in outcomes.items():
+        failed: dict[int, str] = {}
+        to_start: dict[int, Job] = {}
+        for i, (out, job, started) in results.items():
             if isinstance(out, _Failed):
-                info = {"invalid": None, "error": out.reason, "episode": self._failed_summary(i, out.reason)}
-                obs = self._obs[i]
+                failed[i] = out.reason
+                info = {"invalid": None, "error": out.reason, "episode": self._failed_summary(i, out.reason),
+                        "final_observation": self._obs[i]}
                 truncated[i] = True
+                self.slots[i].episode = None
             else:
-                info, obs = out.info, out.obs
+                info = out.info
                 rewards[i], terminated[i], truncated[i] = out.reward, out.terminated, out.truncated
-                self._obs[i] = obs
+                self._obs[i] = out.obs
+                if out.terminated or out.truncated:
+                    info["final_observation"] = out.obs
             infos[i] = info
-            if terminated[i] or truncated[i]:
-                info["final_observation"] = obs
+            if (terminated[i] or truncated[i]) and self.autoreset and job is None:
+                self.idle[i] = True  # the job source ran dry
+            if isinstance(started, _Failed):
+                failed[i] = started.reason  # its context is recovered below and the job started again
+                to_start[i] = job  # type: ignore[assignment]
+            elif started is not None:
+                self._obs[i] = started
+            elif job is not None:  # picked but not started: its step failed
+                to_start[i] = job
+        if failed:
+            lost = self._recover(failed)
+            for i in sorted(lost - set(failed) - set(to_start)):
+                if i in results and results[i][2] is not None:
+                    to_start[i] = results[i][1]  # type: ignore[assignment]  # its new episode was taken away: again
+                    continue
+                # an episode cut short by a browser restart after another env failed
+                reason = "browser restarted after another env failed"
+                infos[i] = {"invalid": None, "error": reason, "episode": self._failed_summary(i, reason),
+                            "final_observation": self._obs[i]}
+                rewards[i], terminated[i], truncated[i] = 0.0, False, True
                 self.slots[i].episode = None
-                if self.autoreset:
-                    job = self._next_job(i)
-                    if job is None:
-                        self.idle[i] = True
-                    else:
-                        finished[i] = job
-        if finished:
-            for i in self._start_jobs(finished):
-                # a browser restart while starting the finished envs also ended this env's episode
-                infos[i].update(error="browser restarted after another env failed", final_observation=self._obs[i],
-                                episode=self._failed_summary(i, "browser restarted after another env failed"))
-                truncated[i] = True
-                self.slots[i].episode = None
-                job = self._next_job(i)
+                self.idle[i] = False
+                job = self._next_job(i) if self.autoreset else None
                 if job is None:
-                    self.idle[i] = True
+                    self.idle[i] = self.autoreset
                 else:
-                    self._start_jobs({i: job})
-        return [o for o in self._obs], rewards, terminated, truncated, infos  # type: ignore[misc]
+                    to_start[i] = job
+            if to_start:
+                for i in self._start_jobs(to_start):
+                    # a browser restart while starting the failed envs also ended this env's episode
+                    infos[i].update(error="browser restarted after another env failed", final_observation=self._obs[i],
+                                    episode=self._failed_summary(i, "browser restarted after another env failed"))
+                    truncated[i] = True
+                    self.slots[i].episode = None
+                    job = self._next_job(i) if self.autoreset else None
+                    if job is None:
+                        self.idle[i] = self.autoreset
+                    else:
+                        self._start_jobs({i: job})
+        return list(self._obs), rewards, terminated, truncated, infos  # type: ignore[return-value]
 
     def close(self) -> None:
         if self.closed:
@@ -307,29 +324,64 @@ class VecWebEnv:
                     "invalid_actions": 0, "reason": None, "error": reason}
         return ep.summary(0.0, 0.0, None, error=reason)
 
+    async def _guard(self, i: int, coro: Any, limit: float) -> Any:
+        """Await one env's browser call under ``limit`` seconds; a failure becomes _Failed."""
+        try:
+            async with asyncio.timeout(limit):
+                return await coro
+        except TaskPageError:
+            raise
+        except TimeoutError:
+            return _Failed(f"timeout: no answer from the page within {limit:.1f}s (hung page)")
+        except Exception as err:  # noqa: BLE001 - any browser-side failure is recovered from
+            alive = self.slots[i].host.alive
+            what = "page crashed" if alive else "browser crashed"
+            return _Failed(f"{what}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+
     def _guarded(self, coros: dict[int, Any], timeout: float | None = None) -> dict[int, Any]:
         """Run one coroutine per env concurrently, each under the step timeout; failures become _Failed."""
         if not coros:
             return {}
         limit = timeout or self.step_timeout_s
 
-        async def guard(i: int, coro: Any) -> Any:
-            try:
-                return await asyncio.wait_for(coro, limit)
-            except TaskPageError:
-                raise
-            except asyncio.TimeoutError:
-                return _Failed(f"timeout: no answer from the page within {limit:.1f}s (hung page)")
-            except Exception as err:  # noqa: BLE001 - any browser-side failure is recovered from
-                alive = self.slots[i].host.alive
-                what = "page crashed" if alive else "browser crashed"
-                return _Failed(f"{what}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
-
         async def run_all() -> list[Any]:
-            return await asyncio.gather(*(guard(i, c) for i, c in coros.items()))
+            return await asyncio.gather(*(self._guard(i, c, limit) for i, c in coros.items()))
 
         results = self._call(run_all(), timeout=limit * 2 + 30)
         return dict(zip(coros.keys(), results))
+
+    async def _step_all(self, active: list[int], actions: Sequence[Action]) -> dict[int, tuple[Any, Job | None, Any]]:
+        """Step every active env concurrently; an env whose episode ends starts its next job at once.
+
+        With a ``job_source`` the next jobs are taken in env order, exactly as a step followed by a
+        second round of starts would take them: env ``i`` asks for its job only once every lower
+        active env has returned from its step and asked for (or not needed) one, so the job order
+        never depends on timing or on how long another env's start takes."""
+        chained = self.autoreset and self.job_source is not None
+        loop = asyncio.get_running_loop()
+        turns = {i: loop.create_future() for i in active} if chained else {}
+        before = dict(zip(active[1:], active)) if chained else {}
+        parts = await asyncio.gather(*(self._step_env(i, actions[i], turns, before.get(i)) for i in active))
+        return dict(zip(active, parts))
+
+    async def _step_env(self, i: int, action: Action, turns: dict[int, asyncio.Future],
+                        previous: int | None) -> tuple[Any, Job | None, Any]:
+        """(step outcome or _Failed, the next job taken or None, the next episode's first observation,
+        _Failed if it could not start, or None if none was started)."""
+        job: Job | None = None
+        try:
+            out = await self._guard(i, self.slots[i].step(action), self.step_timeout_s)
+            ended = isinstance(out, _Failed) or out.terminated or out.truncated
+            if ended and self.autoreset:
+                if previous is not None:
+                    await turns[previous]
+                job = self._next_job(i)
+        finally:
+            if i in turns and not turns[i].done():
+                turns[i].set_result(None)
+        if job is None or isinstance(out, _Failed):  # a failed env's context is recovered first (step())
+            return out, job, None
+        return out, job, await self._guard(i, self.slots[i].start(*job), self.step_timeout_s * 2)
 
     def _recover(self, failed: dict[int, str]) -> set[int]:
         """Give failed envs a fresh context; relaunch a browser if it is gone or does not answer.
