@@ -3,6 +3,7 @@ final scoring with and without search, and the RL stage's browser simulator unde
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -138,3 +139,36 @@ def test_mcts_in_the_real_browser_finds_the_button_without_a_policy():
                 assert done and (info["episode"]["raw_reward"] > 0) == (search.node((result.action,)).value > 0)
             solved += bool(done and info["episode"]["success"])
         assert solved == 3  # with up to ~6 buttons and 12 expansions the search always finds the right one
+
+
+def test_a_named_step_checkpoint_is_where_its_stage_continues(tmp_path, capsys):
+    """resume=<run>/checkpoints/<stage>/stepNNNNNN.ckpt: that stage continues from that very file (not from
+    its newer last.ckpt); a checkpoint of a finished stage, or of a stage this run does not train, is one line."""
+    from strategies.foundation.stages import run_stages
+    from zoo.core.errors import ZooError
+
+    cfg = tiny(tmp_path, "stage=pretrain", "foundation.pretrain.max_steps=2")
+    run_dir = new_run_dir(cfg)
+    run_stages(cfg, run_dir, ["click-button"])
+    stage_dir = run_dir / "checkpoints" / "pretrain"
+    step2 = stage_dir / "kept-step000002.ckpt"  # the periodic file is replaced by newer ones: keep a copy
+    step2.write_bytes((stage_dir / "step000002.ckpt").read_bytes())
+    os.utime(step2, ns=((stage_dir / "step000002.ckpt").stat().st_mtime_ns,) * 2)  # as old as its original
+    (stage_dir / "final.ckpt").unlink()
+    run_stages(tiny(tmp_path, "stage=pretrain", "foundation.pretrain.max_steps=4"), run_dir, ["click-button"])
+    assert (stage_dir / "final.ckpt").is_file() and (stage_dir / "step000004.ckpt").is_file()
+    with pytest.raises(ZooError, match=r"stage pretrain finished already .*final\.ckpt"):
+        tiny(tmp_path, "stage=pretrain", f"resume={step2}")
+    with pytest.raises(ZooError, match=r"is a checkpoint of stage pretrain, but stage=sft trains sft"):
+        tiny(tmp_path, "stage=sft", f"resume={step2}")
+
+    (stage_dir / "final.ckpt").unlink()  # as if killed before the stage finished
+    capsys.readouterr()
+    out = run_stages(tiny(tmp_path, "stage=pretrain", "foundation.pretrain.max_steps=4", f"resume={step2}"),
+                     run_dir, ["click-button"])
+    assert f"resuming from {step2}".replace(" ", "") in "".join(capsys.readouterr().err.split())  # rich wraps lines
+    assert out["pretrain"]["steps"] == 4 and (stage_dir / "final.ckpt").is_file()
+    from zoo.train.metrics import _rows
+
+    live = [int(r["step"]) for r in _rows(run_dir / "csv" / "pretrain" / "metrics.csv") if r.get("pretrain/loss")]
+    assert live and min(live) == 2  # this segment trained steps 2-3 again, from the step-2 weights

@@ -1,11 +1,12 @@
 """Registers Strategy 1 with the zoo (imported by the package; light: no torch)."""
+from pathlib import Path
 from typing import Any
 
 from components.attention import check_heads
 from strategies.foundation.config import FoundationRunConfig
 from strategies.foundation.presets import apply_preset
 from strategies.foundation.pretrained_text import check_text_init
-from zoo.core.errors import unknown
+from zoo.core.errors import ZooError, unknown
 from zoo.train.plugin import Strategy, register_strategy
 
 STAGES = ("pretrain", "sft", "rl", "all")
@@ -24,10 +25,40 @@ def budget(cfg: Any, demos_per_task: int, env_steps: int) -> list[str]:
             f"foundation.rl.max_steps={rounds * int(f.rl.updates_per_round)}"]
 
 
+def named_stage_checkpoint(resume: Any) -> tuple[str, Path] | None:
+    """``resume=<run>/checkpoints/<stage>/<file>.ckpt``: (stage, that file), which the stage then continues
+    from as named; None for a run directory (each unfinished stage continues from its newest checkpoint)."""
+    if not resume:
+        return None
+    path = Path(str(resume))
+    stage = path.resolve().parent.name
+    if path.suffix != ".ckpt" or path.resolve().parent.parent.name != "checkpoints" or stage not in STAGES[:-1]:
+        return None
+    return stage, path
+
+
+def check_named_resume(cfg: Any) -> None:
+    """A checkpoint named by ``resume=`` must belong to a stage this run trains and that has not finished
+    (a finished stage is skipped, so its step checkpoint would silently be ignored)."""
+    named = named_stage_checkpoint(cfg.get("resume"))
+    if named is None:
+        return
+    stage, path = named
+    wanted = STAGES[:-1] if cfg.stage == "all" else (cfg.stage,)
+    if stage not in wanted:
+        raise ZooError(f"resume={path} is a checkpoint of stage {stage}, but stage={cfg.stage} trains "
+                       f"{', '.join(wanted)}; set stage={stage} or stage=all")
+    final = path.resolve().parent / "final.ckpt"
+    if final.exists() and path.resolve() != final.resolve():
+        raise ZooError(f"resume={path}: stage {stage} finished already ({final}) and would be skipped; "
+                       "name the run directory, or a checkpoint of a stage that has not finished")
+
+
 def check_config(cfg: Any) -> None:
     """Strategy 1's own value checks, run when the config is composed (before any run directory)."""
     if cfg.stage not in STAGES:
         raise unknown("value for 'stage'", cfg.stage, STAGES)
+    check_named_resume(cfg)
 
     if apply_preset(cfg):  # the preset may change dim / n_heads: the one head check again
         check_heads(cfg.model.dim, cfg.model.n_heads)

@@ -3,6 +3,7 @@
 Checkpoints of stage S live in ``run_dir/checkpoints/S/``: ``last.ckpt`` (periodic, for resuming a
 partly trained stage) and ``final.ckpt`` (written when the stage completes).  A stage whose
 final checkpoint exists is skipped; a stage starts from the previous stage's final weights.
+``resume=`` naming a checkpoint file of an unfinished stage continues that stage from that very file.
 """
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ from torch.utils.data import DataLoader
 from strategies.foundation.data import EpisodeDataModule, tokens_per_frame
 from strategies.foundation.metrics import instruction_metrics
 from strategies.foundation.module import FoundationModule
+from strategies.foundation.plugin import named_stage_checkpoint
 from strategies.foundation.policy import Policy
 from strategies.foundation.rl import SearchCollector, SearchReplay
 from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
 from zoo.core.io import atomic_write_json
-from zoo.train.runs import last_checkpoint
+from zoo.train.runs import last_checkpoint, resume_checkpoint
 from zoo.train.trainer import make_trainer
 
 STAGES = ("pretrain", "sft", "rl")
@@ -35,9 +37,13 @@ def final_checkpoint(run_dir: Path, stage: str) -> Path:
     return Path(run_dir) / "checkpoints" / stage / "final.ckpt"
 
 
-def last_stage_checkpoint(run_dir: Path, stage: str) -> Path | None:
-    """The newest loadable checkpoint of an unfinished stage (a corrupt ``last.ckpt`` falls back to the
-    periodic one before it, and says so)."""
+def last_stage_checkpoint(run_dir: Path, stage: str, resume: Any = None) -> Path | None:
+    """The checkpoint an unfinished stage continues from: the file ``resume=`` names when it is one of this
+    stage's (it must load), else the stage's newest loadable checkpoint (a corrupt ``last.ckpt`` falls back
+    to the periodic one before it, and says so); None for a stage not started."""
+    named = named_stage_checkpoint(resume)
+    if named is not None and named[0] == stage:
+        return resume_checkpoint(str(named[1]), run_dir, stage)
     return last_checkpoint(run_dir, stage, explain=lambda msg: console.print(f"[yellow]stage {stage}[/]: {msg}"))
 
 
@@ -77,7 +83,7 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
     dm = EpisodeDataModule(cfg, run_dir, stage, tasks)
     dm.prepare_data()
     dm.setup("fit")
-    resume = last_stage_checkpoint(run_dir, stage)
+    resume = last_stage_checkpoint(run_dir, stage, cfg.get("resume"))
     module = build_module(cfg, stage, dm, None if resume else init_from)
     steps_per_epoch = math.ceil(len(dm.train_examples) / dm.batch_size())
     trainer = trainer_for(cfg, run_dir, stage, steps_per_epoch, callbacks)
