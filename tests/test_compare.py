@@ -85,6 +85,33 @@ def test_ci_matrix_trains_scores_fewshot_and_resumes(tmp_path, capsys):
     assert "done  compressive_rl/xl-s0" in out and "done  few-shot k=1" in out
 
 
+@pytest.mark.browser
+def test_cells_with_their_own_demonstrations_make_a_curve_in_the_report(tmp_path):
+    """Two cells differing only in demonstrations per task (``xl-d1``, ``xl-d2``): each gets its own budget, and
+    ``zoo report`` on the folder of matrices draws and tabulates success vs demonstrations."""
+    from zoo.config import parse_tool_config
+    from zoo.report.build import build_report
+    from zoo.schema.tools import ReportConfig
+
+    cells = [{"label": f"xl-d{n}", "strategy": "compressive_rl", "demos_per_task": n,
+              "overrides": ["model.attention=xl"]} for n in (1, 2)]
+    root = tmp_path / "runs"
+    records = run(write_matrix(tmp_path / "ci.yaml", cells=cells), root)
+    assert [(r["cell"], r["demos_per_task"]) for r in records] == [("xl-d1", 1), ("xl-d2", 2)]
+    for r, n in zip(records, (1, 2)):
+        assert f"ppo.bc_demos_per_task={n}" in r["overrides"]
+        assert json.loads((Path(r["run_dir"]) / "budget.json").read_text())["demos_per_task"] == n
+
+    index = build_report(parse_tool_config(ReportConfig, [f"runs={root}", f"out={tmp_path / 'reports'}",
+                                                          f"bench={tmp_path / 'none'}", f"search={tmp_path / 'none'}"]))
+    summary = json.loads((index.parent / "report.json").read_text())
+    section = next(s for s in summary["sections"] if s["id"] == "comparison")
+    assert "curve_demos.png" in section["images"] and (index.parent / "curve_demos.png").is_file()
+    readme = (index.parent / "README.md").read_text()
+    assert "Success (full credit) vs recorded demonstrations per training task" in readme
+    assert "| xl | Strategy 2 | 1 | 1 |" in readme and "| xl | Strategy 2 | 2 | 1 |" in readme
+
+
 def test_dry_run_lists_cells_and_runs_nothing(tmp_path, capsys):
     matrix = write_matrix(tmp_path / "ci.yaml", seeds=[0, 1], fewshot=[1, 5])
     assert run(matrix, tmp_path / "runs", dry_run=True) == []
@@ -101,6 +128,10 @@ def test_dry_run_lists_cells_and_runs_nothing(tmp_path, capsys):
     ({"fewshot": ["many"]}, "bad comparison matrix"),
     ({"heldout_suite": "ci-heldou"}, "ci-heldout"),
     ({"demos_per_task": -1}, "demos_per_task"),
+    ({"cells": [{"label": "xl", "strategy": "compressive_rl", "demos_per_task": -2}]},
+     "bad value for 'demos_per_task' of cell 'xl'"),
+    ({"cells": [{"label": "xl", "strategy": "compressive_rl", "demos_per_task": "few"}]}, "bad comparison matrix"),
+    ({"cells": [{"label": "xl", "strategy": "compressive_rl", "demo_per_task": 1}]}, "bad comparison matrix"),
 ])
 def test_bad_matrix_is_one_line_before_any_run(tmp_path, changes, message):
     with pytest.raises(ZooError) as err:

@@ -15,7 +15,8 @@ def test_paired_statistics_on_hand_made_numbers():
     assert mean == pytest.approx(0.4) and hi - mean == pytest.approx(4.303 * 0.2 / 3 ** 0.5, rel=1e-3)
 
 
-def _run(tmp: Path, strategy: str, cell: str, seed: int, train: list[bool], held: list[bool]):
+def _run(tmp: Path, strategy: str, cell: str, seed: int, train: list[bool], held: list[bool], demos: int = 8,
+         fewshot: dict[int, list[bool]] | None = None):
     from zoo.report.gather import Run, Scored, TaskScore
 
     def scored(outcomes: list[bool]) -> Scored:
@@ -24,8 +25,10 @@ def _run(tmp: Path, strategy: str, cell: str, seed: int, train: list[bool], held
 
     run = Run(tmp / strategy / f"{cell}-s{seed}", strategy, "xl", None, scored(train))
     run.heldout = scored(held)
+    run.fewshot = {k: scored(v) for k, v in (fewshot or {}).items()}
     run.budget = {"cell": cell, "seed": seed, "strategy": strategy, "train_suite": "small-train",
-                  "heldout_suite": "small-heldout", "demos_per_task": 8, "env_steps_used": 100.0}
+                  "heldout_suite": "small-heldout", "demos_per_task": demos, "env_steps_budget": 3000,
+                  "env_steps_used": 100.0}
     run.params = 1000
     return run
 
@@ -55,3 +58,56 @@ def test_no_compare_runs_says_what_to_run(tmp_path):
 
     sec = comparison.comparison(None, Gathered())
     assert sec.blocks[0].missing and "zoo compare config=" in sec.blocks[0].text
+
+
+def _hits(n: int, of: int = 10) -> list[bool]:
+    return [True] * n + [False] * (of - n)
+
+
+def test_series_names_strip_only_the_matching_demos_suffix():
+    from zoo.report.comparison import series_of
+
+    assert series_of("xl-d3", 3) == "xl" and series_of("xl-d3", 6) == "xl-d3"
+    assert series_of("foundation", 6) == "foundation" and series_of("s1-d12", 12) == "s1"
+
+
+def test_success_vs_demonstrations_curve_across_two_matrices(tmp_path):
+    """cpu-demos-like cells at 1 and 3 demonstrations plus a cpu-small-like one at 6 (another matrix folder):
+    one series per strategy with three points; pairs only between equal budgets; the figure is drawn."""
+    from zoo.report import comparison
+    from zoo.report.gather import Gathered
+    from zoo.report.sections import Ctx
+
+    runs = []
+    for seed in (0, 1):
+        for demos, s1, s2 in ((1, 4, 1), (3, 6, 2), (6, 8, 3)):
+            root = tmp_path / ("small" if demos == 6 else "demos")
+            suffix = "" if demos == 6 else f"-d{demos}"
+            runs.append(_run(root, "foundation", f"foundation{suffix}", seed, _hits(s1 + seed), _hits(seed), demos,
+                             {1: _hits(s1), 5: _hits(s1 + 1)} if demos < 6 else {1: _hits(s1)}))
+            runs.append(_run(root, "compressive_rl", f"xl{suffix}", seed, _hits(s2 + seed), _hits(0), demos))
+    sec = comparison.comparison(Ctx(tmp_path, 0.95), Gathered(runs=runs))
+    cells_table, pairs_table, _, curve_table, image = sec.blocks
+    assert len(cells_table.rows) == 6
+    assert {r[0] for r in pairs_table.rows} == {"foundation - xl", "foundation-d1 - xl-d1", "foundation-d3 - xl-d3"}
+    assert curve_table.headers[-2:] == ["few-shot k=1", "few-shot k=5"]
+    by_point = {(r[0], r[2]): r for r in curve_table.rows}
+    assert sorted(by_point) == [("foundation", "1"), ("foundation", "3"), ("foundation", "6"),
+                                ("xl", "1"), ("xl", "3"), ("xl", "6")]
+    f1, f6 = by_point[("foundation", "1")], by_point[("foundation", "6")]
+    assert f1[3] == "2" and f1[4].startswith("45.0%") and f1[5].startswith("5.0%")  # trained 4/10, 5/10; held 0, 1
+    assert f1[6].startswith("40.0%") and f1[7].startswith("50.0%")  # few-shot k=1, k=5
+    assert f6[4].startswith("85.0%") and f6[7] == "-"  # no k=5 at 6 demonstrations
+    assert by_point[("xl", "3")][4].startswith("25.0%") and "(2 seeds)" in by_point[("xl", "3")][4]
+    assert image.file == "curve_demos.png" and (tmp_path / "curve_demos.png").stat().st_size > 10_000
+
+
+def test_no_curve_when_every_series_has_one_demonstrations_count(tmp_path):
+    from zoo.report import comparison
+    from zoo.report.gather import Gathered
+
+    runs = [_run(tmp_path, "foundation", "a", 0, _hits(5), _hits(1)), _run(tmp_path, "compressive_rl", "b", 0,
+                                                                           _hits(2), _hits(1), demos=3)]
+    sec = comparison.comparison(None, Gathered(runs=runs))
+    assert len(sec.blocks) == 2  # the cells table and the verdict: different budgets are not paired, no curve
+    assert "No two cells" in sec.blocks[1].text

@@ -2,18 +2,25 @@
 few-shot success per cell with confidence intervals, paired differences between cells of different
 strategies, and a verdict paragraph written from those numbers (never by hand).
 
-Pairing: cells are paired by training seed (the seed-level difference, its Student-t interval and an exact
+Pairing: cells of different strategies at the same budget (demonstrations per task, env steps) are paired by training seed (the seed-level difference, its Student-t interval and an exact
 sign-flip test), and episode by episode, since every run is scored on the same evaluation seeds of each
 task (an exact McNemar test on the episodes one cell solved and the other did not).
+
+Success vs demonstrations: cells that differ only in their demonstrations per training task are named
+``<series>-d<N>`` (``N`` = their ``demos_per_task``; a cell without the suffix is its series' point at its
+own demonstrations, so cpu-small's ``foundation`` is series ``foundation`` at 6), possibly across several
+matrices; each series gets one point per demonstrations count and split (mean over seeds, Student-t 95%).
 """
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, mcnemar_exact_p, mean_t_interval, sign_flip_p
-from zoo.report.document import Note, Section, Table
+from zoo.report import plots
+from zoo.report.document import Image, Note, Section, Table
 from zoo.report.gather import Gathered, Run, Scored
 
 SPLITS = ("train", "heldout")
@@ -24,6 +31,27 @@ ALPHA = 0.05
 def cell_label(run: Run) -> str:
     budget = run.budget or {}
     return str(budget.get("cell") or run.path.name.rsplit("-s", 1)[0])
+
+
+def matrix_of(run: Run) -> str:
+    """The matrix a run belongs to: ``<run_root>/<matrix>/<strategy>/<cell>-s<seed>``."""
+    return run.path.parent.parent.name
+
+
+def demos_of(run: Run) -> int | None:
+    n = (run.budget or {}).get("demos_per_task")
+    return int(n) if isinstance(n, int) else None
+
+
+def budget_key(run: Run) -> tuple:
+    budget = run.budget or {}
+    return (budget.get("demos_per_task"), budget.get("env_steps_budget"))
+
+
+def series_of(label: str, demos: int | None) -> str:
+    """``xl-d3`` at 3 demonstrations is series ``xl``; any other label is its own series."""
+    m = re.search(r"-d(\d+)$", label)
+    return label[:m.start()] if m and demos is not None and int(m.group(1)) == demos else label
 
 
 def seed_of(run: Run) -> int | None:
@@ -62,12 +90,18 @@ class CellStats:
 
 
 def cells_of(runs: list[Run]) -> list[CellStats]:
-    groups: dict[tuple[str, str], list[Run]] = {}
+    """One cell per (matrix, label, strategy); a label used by several matrices is shown as ``matrix/label``."""
+    groups: dict[tuple[str, str, str], list[Run]] = {}
     for r in runs:
         if r.budget is not None:
-            groups.setdefault((cell_label(r), r.strategy), []).append(r)
-    return [CellStats(label, strategy, sorted(rs, key=lambda r: seed_of(r) or 0))
-            for (label, strategy), rs in sorted(groups.items())]
+            groups.setdefault((cell_label(r), matrix_of(r), r.strategy), []).append(r)
+    matrices: dict[str, set[str]] = {}
+    for label, matrix, _ in groups:
+        matrices.setdefault(label, set()).add(matrix)
+    cells = [CellStats(f"{matrix}/{label}" if len(matrices[label]) > 1 else label, strategy,
+                       sorted(rs, key=lambda r: seed_of(r) or 0))
+             for (label, matrix, strategy), rs in groups.items()]
+    return sorted(cells, key=lambda c: (c.label, c.strategy))
 
 
 def episode_outcomes(s: Scored) -> dict[tuple[str, Any], bool]:
@@ -133,7 +167,8 @@ def _pts(x: float) -> str:
 def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
     """One paragraph from the numbers: who wins where, by how much, how sure."""
     if not pairs:
-        return "No two cells of different strategies share a training seed, so no paired verdict can be drawn."
+        return ("No two cells of different strategies share a budget (demonstrations, env steps) and a training "
+                "seed, so no paired verdict can be drawn.")
     lines = []
     for p in pairs:
         mean, lo, hi = p.interval
@@ -191,8 +226,8 @@ def comparison(ctx: Any, g: Gathered) -> Section:
     pairs = []
     for i, a in enumerate(cells):
         for b in cells[i + 1:]:
-            if a.strategy == b.strategy:
-                continue
+            if a.strategy == b.strategy or budget_key(a.runs[0]) != budget_key(b.runs[0]):
+                continue  # pairs are equal budgets of different strategies
             splits = [*SPLITS, *(f"fewshot-k{k}" for k in ks)]
             pairs += [p for p in (paired(a, b, split) for split in splits) if p is not None]
     if pairs:
@@ -206,4 +241,65 @@ def comparison(ctx: Any, g: Gathered) -> Section:
                                  "sign-flip p (seeds)", "episodes only A / only B", "McNemar p (episodes)"], prow,
                                 "Paired differences between cells of different strategies"))
     sec.blocks.append(Note("Verdict (generated from the tables above): " + verdict(pairs, cells)))
+    sec.blocks += demos_curve_blocks(ctx, cells, ks)
     return sec
+
+
+@dataclass
+class CurvePoint:
+    series: str
+    strategy: str
+    demos: int
+    rates: dict[str, list[float]]  # split -> one success rate per training seed
+
+
+def demos_curve(cells: list[CellStats], splits: list[str]) -> list[CurvePoint]:
+    """Every (series, strategy, demonstrations) point with its per-seed rates on each split; only series
+    measured at two or more demonstration counts make a curve."""
+    points: dict[tuple[str, str, int], CurvePoint] = {}
+    for c in cells:
+        for r in c.runs:
+            n = demos_of(r)
+            if n is None:
+                continue
+            key = (series_of(cell_label(r), n), c.strategy, n)
+            pt = points.setdefault(key, CurvePoint(key[0], c.strategy, n, {s: [] for s in splits}))
+            for split in splits:
+                s = split_score(r, split)
+                if s is not None and s.episodes:
+                    pt.rates[split].append(s.rate)
+    counts: dict[tuple[str, str], int] = {}
+    for series, strategy, _ in points:
+        counts[(series, strategy)] = counts.get((series, strategy), 0) + 1
+    return [pt for key, pt in sorted(points.items()) if counts[key[:2]] >= 2]
+
+
+def demos_curve_blocks(ctx: Any, cells: list[CellStats], ks: list[int]) -> list[Any]:
+    splits = [*SPLITS, *(f"fewshot-k{k}" for k in ks)]
+    points = demos_curve(cells, splits)
+    if not points:
+        return []
+    labels = {c.strategy: c.runs[0].label for c in cells}
+    rows = [[pt.series, labels.get(pt.strategy, pt.strategy), str(pt.demos),
+             str(max(len(v) for v in pt.rates.values())), *[_rate_cell(pt.rates[s]) for s in splits]]
+            for pt in points]
+    headers = ["series", "strategy", "demos / training task", "seeds", "trained", "held-out (zero-shot)",
+               *[f"few-shot k={k}" for k in ks]]
+    blocks: list[Any] = [Table(headers, rows, "Success (full credit) vs recorded demonstrations per training task: "
+                                              "mean over training seeds with its 95% Student-t interval")]
+    if ctx is not None:
+        curves = {}
+        for pt in points:
+            for split in splits:
+                if pt.rates[split]:
+                    mean, lo, hi = mean_t_interval(pt.rates[split])
+                    curves.setdefault(split, {}).setdefault((pt.series, pt.strategy), []).append(
+                        (pt.demos, mean, max(0.0, lo), min(1.0, hi), len(pt.rates[split])))
+        short = {"train": "trained (training split)", "heldout": "held-out, zero-shot",
+                 **{f"fewshot-k{k}": f"held-out, few-shot k={k}" for k in ks}}
+        made = plots.demos_curves({short[s]: curves[s] for s in splits if s in curves},
+                                  ctx.out_dir / "curve_demos.png")
+        if made:
+            blocks.append(Image(made.name, "Success vs demonstrations per training task, one panel per split; "
+                                           "bars: 95% Student-t interval over training seeds (none with one seed)"))
+    return blocks

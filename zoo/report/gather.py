@@ -426,15 +426,21 @@ def checkpoint_params(run_dir: Path) -> int | None:
     return int(sum(v.numel() for v in state.values() if hasattr(v, "numel") and v.is_floating_point()))
 
 
+def run_dirs(runs: Path) -> list[Path]:
+    """``<runs>/<strategy>/<name>/``, and, where ``runs`` is a folder of ``zoo compare`` matrices
+    (``reports/compare``), the run directories of each matrix (``<runs>/<matrix>/<strategy>/<name>/``)."""
+    roots = [runs, *(d for d in sorted(runs.glob("*/")) if next(d.glob("*/*/budget.json"), None) is not None)]
+    return [d for root in roots for d in sorted(root.glob("*/*/")) if (d / "config.yaml").is_file()]
+
+
 def gather(runs: str | Path, bench: str | Path, search: str | Path) -> Gathered:
     load_plugins()  # strategy labels and curve columns come from the strategy registry
     g = Gathered()
     runs, bench, search = Path(runs), Path(bench), Path(search)
-    for run_dir in sorted(runs.glob("*/*/")):
-        if (run_dir / "config.yaml").is_file():
-            run = load_run(run_dir, g.problems)
-            if run is not None:
-                g.runs.append(run)
+    for run_dir in run_dirs(runs):
+        run = load_run(run_dir, g.problems)
+        if run is not None:
+            g.runs.append(run)
     if bench.is_dir():
         for path in sorted(bench.glob("*.json")):
             if path.name in SPECIAL_BENCH_FILES:

@@ -172,3 +172,36 @@ def study_importance(study: dict, path: Path) -> Path | None:
     ax.set_title(f"study {study.get('study')}: parameter importance")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
+
+
+def demos_curves(panels: dict[str, dict[tuple[str, str], list[tuple]]], path: Path) -> Path | None:
+    """Success vs demonstrations per training task: one panel per split (title -> series), a line per
+    (series, strategy) of points (demos, mean, lo, hi, seeds), whiskers where two or more seeds."""
+    panels = {t: s for t, s in panels.items() if s}
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.6, 3.8), squeeze=False, sharey=True)
+    names = sorted({key for series in panels.values() for key in series})
+    demos = sorted({p[0] for series in panels.values() for pts in series.values() for p in pts})
+    for ax, (title, series) in zip(axes[0], panels.items()):
+        for i, key in enumerate(names):
+            pts = sorted(series.get(key, []))
+            if not pts:
+                continue
+            xs, ys = [p[0] for p in pts], [100 * p[1] for p in pts]
+            color = COLORS.get(key[1], PALETTE[i % len(PALETTE)])
+            style = ["o-", "s--", "^:", "d-."][i % 4]
+            ax.plot(xs, ys, style, color=color, label=key[0], ms=5)
+            err = [(x, 100 * m, 100 * (m - lo), 100 * (hi - m)) for x, m, lo, hi, n in pts if n >= 2]
+            if err:
+                ax.errorbar([e[0] for e in err], [e[1] for e in err], yerr=[[e[2] for e in err], [e[3] for e in err]],
+                            fmt="none", ecolor=color, capsize=3, lw=1, alpha=0.7)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("demonstrations per training task")
+        ax.set_xticks(demos)  # every panel on the same axis, so the splits line up
+        ax.set_xlim(demos[0] - 0.5, demos[-1] + 0.5)
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("success rate (%)")
+    axes[0][0].legend(fontsize=8, loc="best")
+    return _save(fig, path)
