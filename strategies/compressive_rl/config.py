@@ -29,14 +29,20 @@ class PPOConfig:
     step_penalty: subtracted from every step's training reward (0: none): a clock-free push towards
     short episodes, the part of the decay that is about the agent rather than the machine.
 
-    Reproducibility: with the default train_reward=raw, two runs with the same seed on the same
-    machine learn from the same rewards and log the same first update (tests/test_faults.py).  What
-    can still differ: the losses from the second update on, intermittently (one of two measured CPU
-    pairs differed there with identical rewards and weights after update 0; cause not found yet), the wall-clock columns (time/wall_s, train/env_steps_per_s); episodes of
-    pages that run their own timers (a task whose time limit runs out, an animation caught mid-way:
-    the page's verdict then depends on how fast the browser ran); a browser call that passes
-    env.step_timeout_s on a loaded machine (the episode is cut with an error); and float reductions
-    on another thread count or device (GPU kernels are not bitwise deterministic by default).
+    page_clock: keep the page's own episode time limit (MiniWoB's core.EPISODE_MAX_TIME, 10 s) in
+    training rollouts.  Off by default: a rollout's running episodes wait through the PPO update and
+    the checkpoint write, so on a loaded machine the clock ran out in the middle of them (measured:
+    episodes of 14 s and 23 s ended 'timed out' with -1, and two same-seed runs then differed from the
+    second update on); env.max_episode_steps bounds the episodes instead.  With it off the decayed
+    reward metric is the raw one.  Scoring always keeps the page's limit.
+
+    Reproducibility: with the defaults (train_reward=raw, page_clock=false) two runs with the same
+    seed on the same machine learn from the same rewards and log the same losses at every update
+    (tests/test_faults.py).  What can still differ: the wall-clock columns (time/wall_s,
+    train/env_steps_per_s); pages that run their own timers besides the time limit (an animation
+    caught mid-way: the page's verdict then depends on how fast the browser ran); a browser call that
+    passes env.step_timeout_s on a loaded machine (the episode is cut with an error); and float
+    reductions on another thread count or device (GPU kernels are not bitwise deterministic by default).
 
     Agent (observation encoder and action space):
     encoder_layers: bidirectional layers mixing instruction tokens and DOM elements each step.
@@ -76,6 +82,7 @@ class PPOConfig:
     timeout_reward: float = -1.0
     train_reward: str = field(default="raw", metadata=one_of("raw", "decayed"))
     step_penalty: float = field(default=0.0, metadata=at_least(0))
+    page_clock: bool = False
     encoder_layers: int = field(default=1, metadata=at_least(0))
     max_instruction_len: int = field(default=48, metadata=at_least(1))
     max_spans: int = field(default=16, metadata=at_least(1))

@@ -39,7 +39,8 @@ from zoo.web.vector import VecWebEnv
 
 
 def make_env(cfg: DictConfig, tasks: list[str]) -> Any:
-    return VecWebEnv.from_config(cfg.env, tasks)
+    """The training env; ``ppo.page_clock`` decides whether the page's own time limit runs in it."""
+    return VecWebEnv.from_config(cfg.env, tasks, page_clock=bool(cfg.ppo.get("page_clock", False)))
 
 
 def gather_pages(env: Any, seeds: list[int], steps: int, seed: int) -> list[Any]:
