@@ -97,7 +97,7 @@ def test_blockwise_paths_save_no_score_sized_tensor_for_backward(name, kw):
     sizes: list[int] = []
 
     def pack(t):
-        if t.is_floating_point():  # xl's (T, keys) bucket ids are one cached grid per shape, shared
+        if t.is_floating_point():  # xl's bucket ids (one per distance, long) are a small cached vector
             sizes.append(t.numel())
         return t
 
@@ -245,3 +245,52 @@ def test_infini_delta_rule_does_not_rewrite_a_stored_pair():
     _, m1, _ = attn.read_and_update(k, k, v, m, z)
     _, m2, z2 = attn.read_and_update(k, k, v, m1, z + torch.nn.functional.elu(k[:, :, 0]) + 1)
     torch.testing.assert_close(m2, m1, atol=1e-4, rtol=1e-4)  # value already retrievable: no update
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("block", [7, None])
+def test_blockwise_relative_bias_over_several_blocks_matches_the_full_bias_mask(causal, block):
+    """The per-distance bias read through strided block views (queries last-to-first) and its
+    anti-diagonal gradient == SDPA with the materialised (B, H, T, M+T) bias-plus-mask, over
+    blocks that do not divide T, with hidden keys; gradients of q, k, v and the bias table."""
+    from components.attention.blockwise import distances
+    from components.attention.xl import MAX_DISTANCE, relative_bucket
+
+    torch.manual_seed(0)
+    n, m, n_buckets = 50, 30, 16
+    q = torch.randn(B, HEADS, n, 8, requires_grad=True)
+    k, v = (torch.randn(B, HEADS, m + n, 8, requires_grad=True) for _ in range(2))
+    rel_bias = torch.randn(HEADS, n_buckets, requires_grad=True)
+    valid = torch.ones(B, m + n, dtype=torch.bool)
+    valid[0, :10] = False
+    vis = Visibility(m, None, 0 if causal else None)
+    buckets = relative_bucket(distances(n, m + n, m), n_buckets, MAX_DISTANCE, not causal)
+    out = blockwise_attention(q, k, v, vis, key_valid=valid, rel_bias=rel_bias, buckets=buckets, block=block)
+    weight = torch.randn_like(out)
+    grads = torch.autograd.grad((out * weight).sum(), (q, k, v, rel_bias))
+    dist = (torch.arange(n)[:, None] + m) - torch.arange(m + n)[None, :]
+    keep = valid[:, None, None, :] & vis.visible(dist)
+    bias = rel_bias[:, relative_bucket(dist, n_buckets, MAX_DISTANCE, not causal)]
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias.masked_fill(~keep, float("-inf")))
+    ref_grads = torch.autograd.grad((ref * weight).sum(), (q, k, v, rel_bias))
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    for name, g, r in zip(("q", "k", "v", "rel_bias"), grads, ref_grads):
+        torch.testing.assert_close(g, r, atol=1e-4, rtol=1e-4, msg=f"d{name}")
+
+
+def test_anti_diagonal_sums_on_hand_made_numbers():
+    from components.attention.blockwise import DistanceTerm
+
+    ds = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]).unsqueeze(0)
+    assert DistanceTerm.anti_diagonal_sums(ds).tolist() == [[0.0, 1.0 + 3.0, 2.0 + 4.0, 5.0]]
+
+
+def test_block_working_set_scales_with_the_inputs():
+    """A short call gets a block whose scores are a few times its q/k/v (dense SDPA's memory also
+    grows with them); a long one is capped at SCORE_BUDGET."""
+    from components.attention.blockwise import MIN_SCORE_BUDGET, SCORE_BUDGET, block_size, score_budget
+
+    assert score_budget(4, 512, 1024, 16) == 4 * 4 * (512 + 2 * 1024) * 16  # xl's bench segment: 160 queries
+    assert block_size(4, 1024, Visibility(512, None, 0), score_budget(4, 512, 1024, 16)) == 160
+    assert score_budget(4, 1 << 16, 1 << 16, 16) == SCORE_BUDGET
+    assert score_budget(1, 4, 4, 2) == MIN_SCORE_BUDGET

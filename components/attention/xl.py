@@ -11,8 +11,9 @@ with the same ``qkv``/``proj`` weights (checked by the tests), and distances are
 query, so they stay consistent across the memory boundary (memory slot j of M sits at -M+j).
 
 The scores are computed by ``blockwise_attention`` (components/attention/blockwise.py), which
-takes the bias table and the bucket grid instead of a (B, H, T, M+T) bias-plus-mask tensor and
-keeps no score tensor for backward; with attention dropout in training, SDPA with that tensor.
+takes the bias table and the bucket of each distance (a vector of T + M + T - 1) instead of a
+(B, H, T, M+T) bias-plus-mask tensor and keeps no score tensor for backward; with attention
+dropout in training, SDPA with that tensor.
 
 ``detach`` (default True, XL's stop-gradient): the returned memory is cut from the graph. With
 ``detach=False`` it keeps its graph, so a later segment's loss reaches the inputs that wrote it
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from components.attention.base import Attention, AttentionConfig, check_positive
-from components.attention.blockwise import Visibility, blockwise_attention
+from components.attention.blockwise import Visibility, blockwise_attention, distances
 from components.attention.registry import register_attention
 
 MAX_DISTANCE = 1024  # distances beyond share the last bucket; fixed so buckets do not depend on mem_len
@@ -59,6 +60,12 @@ def bucket_grid(n_query: int, n_mem: int, n_buckets: int, bidirectional: bool, d
     q_pos = torch.arange(n_query, device=device)[:, None]
     k_pos = torch.arange(-n_mem, n_query, device=device)[None, :]
     return relative_bucket(q_pos - k_pos, n_buckets, MAX_DISTANCE, bidirectional)
+
+
+@functools.lru_cache(maxsize=64)
+def distance_buckets(n_query: int, n_mem: int, n_buckets: int, bidirectional: bool, device: str) -> torch.Tensor:
+    """(2T + M - 1,) bucket of every query-key distance, in ``blockwise.distances`` order (cached per shape)."""
+    return relative_bucket(distances(n_query, n_mem + n_query, n_mem, device), n_buckets, MAX_DISTANCE, bidirectional)
 
 
 @register_attention("xl")
@@ -122,8 +129,8 @@ class XLAttention(Attention):
             y = self.attend(q, k, v, mask=self.dense_mask(valid, n, m).to(q.dtype))
         else:
             vis = Visibility(q_offset=m, before=None, after=0 if self.causal else None)
-            y = blockwise_attention(q, k, v, vis, key_valid=valid, rel_bias=self.rel_bias,
-                                    buckets=self.buckets(n, m, x.device))
+            buckets = distance_buckets(n, m, self.rel_buckets, not self.causal, str(x.device))
+            y = blockwise_attention(q, k, v, vis, key_valid=valid, rel_bias=self.rel_bias, buckets=buckets)
         new_mem = context[:, context.shape[1] - self.mem_len :] if self.mem_len else context[:, :0]
         return self.merge_heads(y), new_mem.detach() if self.detaching(detach) else new_mem
 
