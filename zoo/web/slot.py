@@ -41,9 +41,13 @@ from zoo.web.types import ACTION_KINDS, MOUSE_ACTION_KINDS, Action, Element, Obs
 
 # Starts the episode and, once the page has run what the start queued (one zero-delay tick), returns
 # the first observation in the same round trip when the task is ready (else the status, to poll).
-START_JS = """async ([seed, mode, m]) => {
+# With the page clock off, the page's own time limit (core.EPISODE_MAX_TIME) is set to a day for the
+# episode (and put back when it is on again), so no wall-clock timer can end it.
+START_JS = """async ([seed, mode, m, clock]) => {
   if (typeof core === 'undefined' || typeof core.startEpisodeReal !== 'function') return {error: 'no episode core'};
   if (core.EP_TIMER !== null && core.EP_TIMER !== undefined && !WOB_DONE_GLOBAL) core.endEpisode(0, false, 'reset');
+  if (core.__zooMaxTime === undefined) core.__zooMaxTime = core.EPISODE_MAX_TIME;
+  core.EPISODE_MAX_TIME = clock ? core.__zooMaxTime : 86400000;
   Math.seedrandom(seed);
   if (typeof core.setDataMode === 'function') core.setDataMode(mode);
   core.startEpisodeReal();
@@ -140,8 +144,9 @@ class Slot:
 
     def __init__(self, host: Any, site: Any, index: int, *, max_episode_steps: int = 8, screenshot: bool = False,
                  screenshot_size: int = 64, step_timeout_s: float = 10.0, invalid_action_penalty: float = -0.05,
-                 max_elements: int = 256, max_pages: int = 16, trusted_clicks: bool = False):
+                 max_elements: int = 256, max_pages: int = 16, trusted_clicks: bool = False, page_clock: bool = True):
         self.host, self.site, self.index = host, site, index
+        self.page_clock = page_clock  # False: the page's own episode time limit is off (see START_JS)
         self.max_pages = max(1, int(max_pages))
         self.trusted_clicks = trusted_clicks
         self.max_episode_steps = max_episode_steps
@@ -226,7 +231,7 @@ class Slot:
             raise ZooError(f"unknown data mode '{mode}'; valid modes: {', '.join(DATA_MODES)}")
         if await self._page_for(task):
             await self.load(task)
-        status = await self.page.evaluate(START_JS, [seed, mode, self.max_elements])
+        status = await self.page.evaluate(START_JS, [seed, mode, self.max_elements, self.page_clock])
         if status.get("error"):
             raise TaskPageError(f"task '{task.name}': cannot start an episode: {status['error']}")
         first = json.loads(status["obs"]) if status.get("obs") else None

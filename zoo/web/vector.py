@@ -59,7 +59,7 @@ class VecWebEnv:
                  invalid_action_penalty: float = -0.05, headless: bool = True, max_elements: int = 256,
                  autoreset: bool = True, job_source: Callable[[int], tuple[str | TaskSpec, int] | None] | None = None,
                  extra_roots: dict[str, Path] | None = None, share_browser: bool = False, browsers: int = 1,
-                 pages_per_context: int = 16, trusted_clicks: bool = False):
+                 pages_per_context: int = 16, trusted_clicks: bool = False, page_clock: bool = True):
         if not tasks:
             raise ZooError("VecWebEnv needs at least one task")
         if num_envs < 1:
@@ -86,7 +86,8 @@ class VecWebEnv:
         self.site = Site({**site_roots(), **(extra_roots or {})})
         opts = dict(max_episode_steps=max_episode_steps, screenshot=screenshot, screenshot_size=screenshot_size,
                     step_timeout_s=step_timeout_s, invalid_action_penalty=invalid_action_penalty,
-                    max_elements=max_elements, max_pages=pages_per_context, trusted_clicks=trusted_clicks)
+                    max_elements=max_elements, max_pages=pages_per_context, trusted_clicks=trusted_clicks,
+                    page_clock=page_clock)
         self.slots = [Slot(self.hosts[i % len(self.hosts)], self.site, i, **opts) for i in range(num_envs)]
         self._base_seed = [train_seed(i) for i in range(num_envs)]
         self._episode_count = [0] * num_envs
