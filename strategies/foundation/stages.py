@@ -48,10 +48,13 @@ def last_stage_checkpoint(run_dir: Path, stage: str, resume: Any = None) -> Path
 
 
 def env_kwargs(cfg: Any) -> dict[str, Any]:
-    """WebEnv options of the simulator browsers: the same episode rules as the benchmark's envs."""
+    """WebEnv options of the simulator browsers: the benchmark's episode rules, except the page's own
+    time limit: a simulated episode waits on the tree search between its steps, so with the page clock
+    on, how fast the machine searched would decide whether an episode timed out."""
     return dict(max_episode_steps=int(cfg.env.max_episode_steps), screenshot=bool(cfg.model.use_screen),
                 screenshot_size=int(cfg.env.screenshot_size), step_timeout_s=float(cfg.env.step_timeout_s),
-                invalid_action_penalty=float(cfg.env.invalid_action_penalty), headless=bool(cfg.env.headless))
+                invalid_action_penalty=float(cfg.env.invalid_action_penalty), headless=bool(cfg.env.headless),
+                page_clock=False)
 
 
 def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | None) -> FoundationModule:

@@ -12,6 +12,8 @@ and seeds ``np_random``; ``reset()`` draws the next training seed from ``np_rand
 at construction, so unseeded runs are reproducible too).  Note the time-decayed final reward
 depends on the episode's wall time, so only the raw reward is exactly reproducible.
 Many WebEnvs (e.g. one simulator per task) can share one Chromium with ``share_browser=True``.
+``page_clock=False`` starts episodes with the page's own time limit off (training simulators whose
+episodes wait on a learner or a tree search; see ``zoo.web.slot.START_JS``).
 """
 from __future__ import annotations
 
@@ -35,12 +37,12 @@ class WebEnv(gym.Env):
     def __init__(self, task: str | TaskSpec, max_episode_steps: int = 8, screenshot: bool = False,
                  screenshot_size: int = 64, step_timeout_s: float = 10.0, invalid_action_penalty: float = -0.05,
                  headless: bool = True, max_elements: int = 256, extra_roots: dict[str, Path] | None = None,
-                 share_browser: bool = False):
+                 share_browser: bool = False, page_clock: bool = True):
         self.vec = VecWebEnv([task], num_envs=1, max_episode_steps=max_episode_steps, screenshot=screenshot,
                              screenshot_size=screenshot_size, step_timeout_s=step_timeout_s,
                              invalid_action_penalty=invalid_action_penalty, headless=headless,
                              max_elements=max_elements, autoreset=False, extra_roots=extra_roots,
-                             share_browser=share_browser)
+                             share_browser=share_browser, page_clock=page_clock)
         self.task = self.vec.specs[0].name
         self._episodes = 0
         self._done = True
