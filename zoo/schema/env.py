@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from zoo.schema.checks import at_least, greater_than
+from zoo.schema.checks import at_least, between, greater_than
 
 
 @dataclass
@@ -20,6 +20,12 @@ class EnvConfig:
     max_elements: DOM elements kept per observation (document order; the rest are dropped).
     browsers: Chromium processes the envs are spread over; 0 (default): one per env, so envs share no
     clipboard (a browser process has one for all its contexts) and more cores give more steps/s.
+    pages_per_context: task pages a browser context keeps loaded (least recently used closed first); an
+    episode of a kept task resets in place instead of loading its page (a load costs many steps' time:
+    ``ms_per_page_load`` in reports/bench/env_throughput.md).  Env i runs tasks i, i + num_envs, ...
+    (modulo the suite's length: len(tasks) / gcd(num_envs, len(tasks)) tasks in turn); with fewer kept
+    pages than that, every episode of a cycling context reloads its page.  Each kept page costs renderer
+    memory.  At most 1024 (more than there are tasks).
     Episode seeds: zoo.web.seeds (training seeds < 1_000_000 <= evaluation seeds).
     """
 
@@ -34,3 +40,4 @@ class EnvConfig:
     headless: bool = True
     max_elements: int = field(default=256, metadata=at_least(1))
     browsers: int = field(default=0, metadata=at_least(0))
+    pages_per_context: int = field(default=16, metadata=between(1, 1024))

@@ -104,7 +104,8 @@ class VecWebEnv:
         kw = dict(num_envs=env_cfg.num_envs, max_episode_steps=env_cfg.max_episode_steps, screenshot=env_cfg.screenshot,
                   screenshot_size=env_cfg.screenshot_size, step_timeout_s=env_cfg.step_timeout_s,
                   invalid_action_penalty=env_cfg.invalid_action_penalty, headless=env_cfg.headless,
-                  max_elements=getattr(env_cfg, "max_elements", 256), browsers=int(getattr(env_cfg, "browsers", 0)))
+                  max_elements=getattr(env_cfg, "max_elements", 256), browsers=int(getattr(env_cfg, "browsers", 0)),
+                  pages_per_context=int(getattr(env_cfg, "pages_per_context", 16)))
         kw.update(overrides)
         return cls(names, **kw)
 

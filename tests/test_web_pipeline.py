@@ -1,0 +1,87 @@
+"""The vector env's step pipeline: one round trip per vector step (an env whose episode ends starts
+its next one inside the same call), a job order that no timing can change, and the
+``pages_per_context`` setting."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from zoo.core.errors import ZooError
+from zoo.schema.checks import check_values
+from zoo.schema.env import EnvConfig
+from zoo.web.jobs import JobQueue
+from zoo.web.seeds import train_seed
+from zoo.web.types import Action
+
+TASKS = ["click-test", "click-button", "enter-text"]
+
+
+@pytest.mark.parametrize("bad", [0, -3, 1025])
+def test_pages_per_context_out_of_range_is_one_line(bad):
+    with pytest.raises(ZooError, match=rf"^bad value for 'pages_per_context': {bad} \(must be "):
+        check_values(EnvConfig, EnvConfig(pages_per_context=bad))
+    check_values(EnvConfig, EnvConfig(pages_per_context=1))
+
+
+def _slow_down(slot, seconds: float) -> None:
+    """Make one env's step answer late (as a loaded machine would), without changing what it does."""
+    step = slot.step
+
+    async def late(action):
+        await asyncio.sleep(seconds)
+        return await step(action)
+
+    slot.step = late
+
+
+def _run(slow: int | None) -> tuple[list, list[int]]:
+    """Three envs on one fair queue, noop actions, two-step episodes (every env ends its episode in the
+    same vector step, so the order in which they take jobs is what is tested)."""
+    from zoo.web.vector import VecWebEnv
+
+    jobs = JobQueue(((t, train_seed(k)) for k in range(3) for t in TASKS), window=len(TASKS))
+    env = None
+    env = VecWebEnv(TASKS, num_envs=3, max_episode_steps=2, step_timeout_s=5.0,
+                    job_source=lambda i: jobs.take(i, env.loaded_tasks(i)))
+    calls = []
+    with env:
+        if slow is not None:
+            _slow_down(env.slots[slow], 0.15)
+        env.reset()
+        call = env._call
+
+        def counted(coro, timeout):
+            calls[-1] += 1
+            return call(coro, timeout)
+
+        env._call = counted
+        while not all(env.idle):
+            calls.append(0)
+            env.step([Action.noop()] * 3)
+        env._call = call  # (closing is not a step)
+    return list(jobs.handed), calls
+
+
+@pytest.mark.browser
+def test_job_order_is_the_same_whatever_env_answers_last():
+    runs = [_run(slow) for slow in (None, 0, 2)]
+    orders = [handed for handed, _ in runs]
+    assert len(orders[0]) == 3 * len(TASKS)
+    assert orders[0] == orders[1] == orders[2]
+    # within a vector step, envs take their next jobs in env order (the reset took the first three)
+    assert [i for i, _ in orders[0]] == [0, 1, 2] * 3
+    # one browser round trip per vector step, also when every episode ends and the next ones start
+    assert all(calls == [1] * len(calls) for _, calls in runs)
+
+
+@pytest.mark.browser
+def test_pages_per_context_comes_from_the_env_config():
+    from zoo.web.vector import VecWebEnv
+
+    cfg = EnvConfig(tasks=TASKS, num_envs=1, max_episode_steps=1, step_timeout_s=5.0, browsers=1, pages_per_context=1)
+    with VecWebEnv.from_config(cfg) as env:
+        assert env.slots[0].max_pages == 1
+        env.reset([3])
+        env.step([Action.noop()])  # one-step episodes: the second task replaces the first task's page
+        assert env.loaded_tasks(0) == {TASKS[1]} and env.page_loads == 2
