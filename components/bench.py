@@ -46,10 +46,9 @@ BENCH_ATTENTION: dict[str, dict[str, Any]] = {
 }
 NOTES = {
     "ring": "one process: dense fallback (the ring itself needs several ranks)",
-    "xl": "its peak includes a working set that does not grow with T: one block of up to 2M scores "
-          "(blockwise.SCORE_BUDGET) with its probabilities and score gradient (~8 MB each in fp32) and the cached "
-          "(segment, memory + segment) bucket grid; at short lengths, where dense's whole step needs ~10 MB, "
-          "this sets the ratio to dense",
+    "xl": "runs segment by segment (512 queries over 512 memory + 512 segment keys); the blockwise kernel's "
+          "block is sized from each call's q/k/v (blockwise.score_budget: 160 queries here, 2.5 MB of fp32 scores) "
+          "and its bias is one per-distance vector, so no working set is sized for long sequences",
 }
 # How time / peak memory grow with T (exponents used to estimate the next point before running it).
 # dense and the one-process ring do T^2 work; SDPA's fused CPU/GPU kernels keep their memory ~T.
