@@ -85,3 +85,25 @@ def test_pages_per_context_comes_from_the_env_config():
         env.reset([3])
         env.step([Action.noop()])  # one-step episodes: the second task replaces the first task's page
         assert env.loaded_tasks(0) == {TASKS[1]} and env.page_loads == 2
+
+
+def test_cpu_accounting_reads_proc_stat_lines_and_subtracts_per_process():
+    from zoo.web.throughput import cpu_used, stat_cpu
+
+    # a process name with spaces and a ')' inside; utime 250 and stime 50 ticks at 100 ticks/s
+    line = "4242 (Web Content (x)) S 17 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 5 1000 10"
+    assert stat_cpu(line, 100.0) == (17, 3.0)
+    before = {1: 2.0, 2: 5.0, 3: 1.0}  # 3 ended in between: its time is lost, not negative
+    after = {1: 2.5, 2: 5.25, 4: 0.5}  # 4 started in between: counted from 0
+    assert cpu_used(before, after) == 1.25
+
+
+def test_bench_command_line_reproduces_the_settings():
+    from zoo.schema.tools import BenchConfig
+    from zoo.web.throughput import command
+
+    cfg = BenchConfig(contexts=[1, 4], steps=150, repeats=3, single_task="click-button")
+    assert command(cfg) == ("zoo bench env contexts=[1,4] steps=150 repeats=3 max_episode_steps=8 suite=miniwob-core "
+                            "single_task=click-button")
+    cfg = BenchConfig(contexts=[2], tasks=["click-test", "enter-text"], selenium=False, out="x")
+    assert command(cfg).endswith("tasks=[click-test,enter-text] single_task=click-button selenium=false out=x")

@@ -157,6 +157,8 @@ def test_env_throughput_report(tmp_path):
     assert names == [("harness/single", 1, 1), ("harness/mixed", 1, 1), ("raw+dom", 1, 1), ("raw+dom/mixed", 1, 1),
                      ("raw", 1, 1)]
     assert all(r["env_steps"] >= 40 and r["env_steps_per_s"] > 0 and "error" not in r for r in report["runs"])
+    assert all(r["cpu_ms_per_step"] > 0 and r["cpu_cores_used"] > 0 for r in report["runs"])  # own process tree
+    assert report["command"].startswith("zoo bench env contexts=[1] steps=10 repeats=1")
     mixed = report["runs"][1]
     assert mixed["page_loads_timed"] == 0 and mixed["tasks_started"] == 2  # preloaded pages: resets in place
     assert report["ratios"]["single_vs_raw_dom"]["n"] == 1 and report["ratios"]["single_vs_selenium"] is None

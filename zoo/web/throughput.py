@@ -20,12 +20,17 @@ then A, B, C again), so a change in machine load hits all settings alike:
   element clicks, when ``/usr/bin/chromedriver`` (or ``$MINIWOB_CHROMEDRIVER``) exists.
 
 Rates are env steps per second with episode resets included (``max_episode_steps`` cut-off).
+Each timing also records the CPU time its own process tree spent (Python, Playwright drivers,
+browsers, renderers; read from /proc) per env step and as cores used: other users' load does not
+enter it, so it shows the harness's own cost on a machine too busy for steady wall-clock rates.
+The report carries the command line and ``uptime`` before and after every repetition.
 """
 from __future__ import annotations
 
 import asyncio
 import os
 import statistics
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +59,52 @@ RAW_STEP_JS = """([u, dom]) => {
   if (dom) out.dom = core.getDOMInfo();
   return JSON.stringify(out);
 }"""
+
+
+def stat_cpu(stat: str, ticks: float) -> tuple[int, float]:
+    """(parent pid, CPU seconds user + system) from a ``/proc/<pid>/stat`` line (the name may hold spaces
+    and parentheses: the fields start after its last ')')."""
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks
+
+
+def tree_cpu_s(root: int | None = None) -> dict[int, float]:
+    """CPU seconds so far of ``root`` (default: this process: the harness, its loop thread and the
+    Playwright driver it talks to) and every process below it (drivers, browsers, renderers), by pid.
+    Other users' processes are not below it, so a loaded machine does not inflate it.  {} without /proc."""
+    root = os.getpid() if root is None else root
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    try:
+        pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:
+        return {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                parent[pid], cpu[pid] = stat_cpu(f.read(), ticks)
+        except (OSError, ValueError, IndexError):
+            continue
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in cpu:
+            out[pid] = cpu[pid]
+        todo += children.get(pid, [])
+    return out
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two ``tree_cpu_s`` readings (a process started in between counts from 0;
+    one that ended in between is lost)."""
+    return sum(v - before.get(pid, 0.0) for pid, v in after.items())
+
+
+def _cpu_fields(cpu_s: float, steps: int, wall: float) -> dict[str, Any]:
+    return {"cpu_ms_per_step": round(1000 * cpu_s / max(1, steps), 3), "cpu_cores_used": round(cpu_s / wall, 3)}
 
 
 def _jobs(tasks: list[str], seed: int, rounds: int = 2000) -> Any:
@@ -91,10 +142,11 @@ def time_harness(tasks: list[str], contexts: int, browsers: int, env_steps: int,
         for _ in range(2):
             vector_step()
         steps0, loads1, episodes = env.env_steps, env.page_loads, 0
-        t0 = time.perf_counter()
+        cpu0, t0 = tree_cpu_s(), time.perf_counter()
         while env.env_steps - steps0 < env_steps:
             episodes += vector_step()
         wall = time.perf_counter() - t0
+        cpu = cpu_used(cpu0, tree_cpu_s())
         n = env.env_steps - steps0
         started = {t: 0 for t in tasks}
         for _, (t, _) in jobs.handed:
@@ -102,7 +154,7 @@ def time_harness(tasks: list[str], contexts: int, browsers: int, env_steps: int,
         return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), "episodes": episodes,
                 "page_loads_timed": env.page_loads - loads1, "restarts": env.restarts,
                 "ms_per_page_load": round(1000 * preload_s / max(1, loads0), 1),
-                "tasks_started": sum(v > 0 for v in started.values())}
+                "tasks_started": sum(v > 0 for v in started.values()), **_cpu_fields(cpu, n, wall)}
 
 
 async def _raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, seed: int, max_episode_steps: int,
@@ -146,10 +198,11 @@ async def _raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, seed:
             return count
 
         await asyncio.gather(*(loop(k, p, 3) for k, p in enumerate(pages)))  # warm-up
-        t0 = time.perf_counter()
+        cpu0, t0 = tree_cpu_s(), time.perf_counter()
         n = sum(await asyncio.gather(*(loop(k, p, per) for k, p in enumerate(pages))))
         wall = time.perf_counter() - t0
-        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2)}
+        cpu = cpu_used(cpu0, tree_cpu_s())
+        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), **_cpu_fields(cpu, n, wall)}
     finally:
         await browser.close()
         await pw.stop()
@@ -180,7 +233,7 @@ def time_selenium(task: str, env_steps: int, *, seed: int = 0, max_episode_steps
         rng = np.random.default_rng(seed)
         s = seed
         obs, _ = env.reset(seed=s)
-        n, done, t0 = 0, 0, time.perf_counter()
+        n, done, cpu0, t0 = 0, 0, tree_cpu_s(), time.perf_counter()
         while n < env_steps:
             refs = [e["ref"] for e in obs["dom_elements"]]
             action = env.unwrapped.create_action(ActionTypes.CLICK_ELEMENT, ref=int(rng.choice(refs)))
@@ -190,7 +243,8 @@ def time_selenium(task: str, env_steps: int, *, seed: int = 0, max_episode_steps
                 s, done = s + 1, 0
                 obs, _ = env.reset(seed=s)
         wall = time.perf_counter() - t0
-        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2)}
+        cpu = cpu_used(cpu0, tree_cpu_s())
+        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), **_cpu_fields(cpu, n, wall)}
     finally:
         env.close()
 
@@ -226,6 +280,28 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def _uptime() -> str:
+    """``uptime``'s line (load averages over 1, 5 and 15 minutes) for the report."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "load average: " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def command(cfg: Any) -> str:
+    """The ``zoo bench env`` command line that reproduces this run's settings."""
+    parts = ["zoo bench env", f"contexts=[{','.join(str(int(c)) for c in cfg.contexts)}]", f"steps={int(cfg.steps)}",
+             f"repeats={int(getattr(cfg, 'repeats', 3))}", f"max_episode_steps={int(cfg.max_episode_steps)}"]
+    parts += [f"tasks=[{','.join(cfg.tasks)}]"] if cfg.tasks else [f"suite={cfg.suite}"]
+    if getattr(cfg, "single_task", None):
+        parts.append(f"single_task={cfg.single_task}")
+    parts += [f"seed={int(cfg.seed)}"] if int(cfg.seed) else []
+    parts += ["screenshot=true"] if bool(cfg.screenshot) else []
+    parts += ["selenium=false"] if not bool(getattr(cfg, "selenium", True)) else []
+    parts += [f"out={cfg.out}"] if cfg.out else []
+    return " ".join(parts)
+
+
 def main(cfg: Any) -> dict[str, Any]:
     """Time every setting ``repeats`` times, interleaved; write the JSON and markdown reports."""
     from rich.console import Console
@@ -241,7 +317,7 @@ def main(cfg: Any) -> dict[str, Any]:
     use_selenium = bool(getattr(cfg, "selenium", True)) and chromedriver() is not None
     plan = settings(single, mixed, counts, use_selenium)
     console = Console()
-    loads = [_load()]
+    loads, uptime = [_load()], [_uptime()]
     runs: list[dict[str, Any]] = []
     out_dir = Path(str(cfg.out)) if cfg.out else Path("reports") / "bench"
     report: dict[str, Any] = {}
@@ -257,14 +333,15 @@ def main(cfg: Any) -> dict[str, Any]:
             console.print(f"[{rep + 1}/{repeats}] {s['name']:15s} contexts={s['contexts']} browsers={s['browsers']}: "
                           + (f"{rate:.1f} env steps/s" if rate is not None else r["error"]))
         loads.append(_load())
+        uptime.append(_uptime())
         # written after every repetition: an interrupted run keeps the repetitions it finished
         report = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   "suite": "custom" if cfg.tasks else str(cfg.suite), "mixed_tasks": mixed, "single_task": single,
                   "contexts": counts, "repeats": rep + 1, "repeats_planned": repeats, "steps": int(cfg.steps),
                   "max_episode_steps": int(cfg.max_episode_steps), "screenshot": bool(cfg.screenshot),
-                  "selenium": use_selenium,
+                  "selenium": use_selenium, "command": command(cfg),
                   "machine": {"cpus": os.cpu_count(), "load_avg_1m": list(loads),
-                              "load_avg_1m_median": statistics.median(loads)},
+                              "load_avg_1m_median": statistics.median(loads), "uptime": list(uptime)},
                   "runs": list(runs)}
         report.update(summarise(report))
         write_results(out_dir / "env_throughput.json", report)

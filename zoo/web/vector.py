@@ -10,6 +10,13 @@ Finished envs are reset automatically: the returned observation is the new episo
 one, ``infos[i]["episode"]`` holds the finished episode's summary and
 ``infos[i]["final_observation"]`` its last observation.
 
+One ``step`` is one hand-over to the browser loop: every env runs its own coroutine that acts and,
+if the episode ended, starts the next one right away, so a finished env does not wait for the
+slowest env's action before its reset begins.  With a ``job_source`` the next jobs are still
+taken in env order within the step (an env asks only after every lower env has answered), so
+the jobs handed out never depend on which browser answered first.  A failed env (crash, hang)
+is recovered after the others have finished, then started on the job it was given.
+
 Env ``i``'s context lives in browser ``i % browsers``, each browser with its own Playwright
 driver, so the browser-side work (input routing, request routing, the driver's protocol
 traffic) of many contexts is spread over several processes and cores.  A context keeps the
