@@ -107,3 +107,22 @@ def test_bench_command_line_reproduces_the_settings():
                             "single_task=click-button")
     cfg = BenchConfig(contexts=[2], tasks=["click-test", "enter-text"], selenium=False, out="x")
     assert command(cfg).endswith("tasks=[click-test,enter-text] single_task=click-button selenium=false out=x")
+
+
+@pytest.mark.browser
+def test_a_fragment_link_does_not_make_the_next_episode_reload():
+    """search-engine's result links are href="#": the document stays, so the next episode resets in
+    place (it used to reload the page every episode after such a click) and shows what a fresh page shows."""
+    from zoo.web.vector import VecWebEnv
+
+    with VecWebEnv(["enter-text"], num_envs=1, step_timeout_s=5.0) as env:
+        env.reset([5])
+        page = env.slots[0].page
+        env._call(page.evaluate("() => { location.href = '#'; }"), 10)
+        assert page.url.endswith("#")
+        in_place = env.reset_one(0, 77)
+        assert env.page_loads == 1
+    with VecWebEnv(["enter-text"], num_envs=1, step_timeout_s=5.0) as fresh:
+        loaded = fresh.reset_one(0, 77)
+    assert in_place.instruction == loaded.instruction
+    assert [(e.tag, e.text, e.bbox) for e in in_place.elements] == [(e.tag, e.text, e.bbox) for e in loaded.elements]

@@ -198,7 +198,8 @@ class Slot:
         while len(self.pages) > self.max_pages:
             _, old = self.pages.popitem(last=False)
             await old.close()
-        return fresh or task.multipage or page.url != task.url
+        # a fragment link (href="#", e.g. search-engine's results) keeps the document: no reload for it
+        return fresh or task.multipage or page.url.split("#")[0] != task.url
 
     # ---------------------------------------------------------------- episodes
     async def load(self, task: TaskSpec) -> None:

@@ -180,11 +180,11 @@ async def _raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, seed:
         pages = await asyncio.gather(*(open_context() for _ in range(contexts)))
         per = max(1, env_steps // contexts)
 
-        async def loop(k: int, mine: list[Any], steps: int) -> int:
+        async def loop(k: int, mine: list[Any], steps: int) -> tuple[int, int]:
             import json
 
             rng = np.random.default_rng([seed, k])
-            s, done, count, turn = seed * 1000 + k * 100000, 0, 0, k
+            s, done, count, turn, ended = seed * 1000 + k * 100000, 0, 0, k, 0
             page = mine[turn % len(mine)]
             await page.evaluate(RAW_RESET_JS, s)
             for _ in range(steps):
@@ -192,17 +192,19 @@ async def _raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, seed:
                 count += 1
                 done += 1
                 if out["done"] or done >= max_episode_steps:
-                    s, done, turn = s + 1, 0, turn + 1
+                    s, done, turn, ended = s + 1, 0, turn + 1, ended + 1
                     page = mine[turn % len(mine)]
                     await page.evaluate(RAW_RESET_JS, s)
-            return count
+            return count, ended
 
         await asyncio.gather(*(loop(k, p, 3) for k, p in enumerate(pages)))  # warm-up
         cpu0, t0 = tree_cpu_s(), time.perf_counter()
-        n = sum(await asyncio.gather(*(loop(k, p, per) for k, p in enumerate(pages))))
+        counts = await asyncio.gather(*(loop(k, p, per) for k, p in enumerate(pages)))
         wall = time.perf_counter() - t0
         cpu = cpu_used(cpu0, tree_cpu_s())
-        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), **_cpu_fields(cpu, n, wall)}
+        n = sum(c for c, _ in counts)
+        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2),
+                "episodes": sum(e for _, e in counts), **_cpu_fields(cpu, n, wall)}
     finally:
         await browser.close()
         await pw.stop()
