@@ -35,9 +35,10 @@ def _slow_down(slot, seconds: float) -> None:
     slot.step = late
 
 
-def _run(slow: int | None) -> tuple[list, list[int]]:
-    """Three envs on one fair queue, noop actions, two-step episodes (every env ends its episode in the
-    same vector step, so the order in which they take jobs is what is tested)."""
+def _run(slow: int | None, offset: bool = False) -> tuple[list, list[int]]:
+    """Three envs on one fair queue, noop actions, two-step episodes: envs end their episodes in the
+    same vector step, so the order in which they take jobs is what is tested.  ``offset``: env 1 runs
+    one step out of phase (it goes on while envs 0 and 2 end theirs)."""
     from zoo.web.vector import VecWebEnv
 
     jobs = JobQueue(((t, train_seed(k)) for k in range(3) for t in TASKS), window=len(TASKS))
@@ -49,6 +50,9 @@ def _run(slow: int | None) -> tuple[list, list[int]]:
         if slow is not None:
             _slow_down(env.slots[slow], 0.15)
         env.reset()
+        if offset:
+            env.step([Action.noop()] * 3)
+            env.reset_one(1, train_seed(99), task=TASKS[1])  # a job outside the queue, one step behind
         call = env._call
 
         def counted(coro, timeout):
@@ -73,6 +77,10 @@ def test_job_order_is_the_same_whatever_env_answers_last():
     assert [i for i, _ in orders[0]] == [0, 1, 2] * 3
     # one browser round trip per vector step, also when every episode ends and the next ones start
     assert all(calls == [1] * len(calls) for _, calls in runs)
+    # an env that goes on with its episode still holds back the higher envs until the lower ones took theirs
+    shifted = [_run(slow, offset=True)[0] for slow in (None, 0)]
+    assert shifted[0] == shifted[1]
+    assert [i for i, _ in shifted[0][3:5]] == [0, 2]
 
 
 @pytest.mark.browser

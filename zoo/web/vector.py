@@ -364,8 +364,8 @@ class VecWebEnv:
 
         With a ``job_source`` the next jobs are taken in env order, exactly as a step followed by a
         second round of starts would take them: env ``i`` asks for its job only once every lower
-        active env has returned from its step and asked for (or not needed) one, so the job order
-        never depends on timing or on how long another env's start takes."""
+        active env has returned from its step and taken its job (or gone on with its episode), so
+        the job order never depends on timing or on how long another env's start takes."""
         chained = self.autoreset and self.job_source is not None
         loop = asyncio.get_running_loop()
         turns = {i: loop.create_future() for i in active} if chained else {}
@@ -380,10 +380,9 @@ class VecWebEnv:
         job: Job | None = None
         try:
             out = await self._guard(i, self.slots[i].step(action), self.step_timeout_s)
-            ended = isinstance(out, _Failed) or out.terminated or out.truncated
-            if ended and self.autoreset:
-                if previous is not None:
-                    await turns[previous]
+            if previous is not None:  # also when this env goes on: a higher env must not overtake a lower one
+                await turns[previous]
+            if self.autoreset and (isinstance(out, _Failed) or out.terminated or out.truncated):
                 job = self._next_job(i)
         finally:
             if i in turns and not turns[i].done():
