@@ -134,3 +134,25 @@ def test_a_fragment_link_does_not_make_the_next_episode_reload():
         loaded = fresh.reset_one(0, 77)
     assert in_place.instruction == loaded.instruction
     assert [(e.tag, e.text, e.bbox) for e in in_place.elements] == [(e.tag, e.text, e.bbox) for e in loaded.elements]
+
+
+def test_scaling_reason_compares_the_raw_loop_with_the_harness_at_the_same_count():
+    from zoo.web.throughput_report import reasons, summarise
+
+    def run(name, c, rate, rep=0, cores=0.5):
+        return {"name": name, "contexts": c, "browsers": 1, "repeat": rep, "env_steps_per_s": rate,
+                "cpu_ms_per_step": 10.0, "cpu_cores_used": cores}
+
+    def report(harness2):
+        runs = [run("raw+dom", 1, 100.0), run("raw+dom", 2, 150.0), run("raw+dom", 4, 90.0),
+                run("harness/single", 1, 50.0), run("harness/single", 2, harness2), run("harness/single", 4, 40.0, cores=0.9)]
+        rep = {"runs": runs, "contexts": [1, 2, 4], "single_task": "click-button",
+               "machine": {"cpus": 2, "load_avg_1m_median": 12.0}}
+        rep.update(summarise(rep))
+        return reasons(rep)["scale4_single"]
+
+    slow = report(45.0)
+    assert "raw loop itself (no harness) gave 0.90x at 4 contexts" in slow and "load average at 12.0 on 2 CPUs" in slow
+    assert "scaled better at 2 contexts (1.50x against the harness's 0.90x)" in slow
+    assert "used at most 0.90 of 2 cores" in slow
+    assert "scaled better" not in report(80.0)  # the harness scaled more than the raw loop there: no such claim
