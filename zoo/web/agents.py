@@ -10,14 +10,16 @@ other episodes ran before it, in which context, or whether a browser restart rep
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from zoo.web.tasks.oracle import NEEDS_SCREENSHOT, ORACLES, oracle_action
+from zoo.web.tasks.oracle import LATE, NEEDS_SCREENSHOT, ORACLES, SEEN_AT, WAITED, oracle_action
 from zoo.web.types import Action, Observation, instruction_spans
 
+LAST_OBS = "_last_obs"  # the oracle memory key of the observation an env's last action was decided on
 RANDOM_KEYS = ("Enter", "Tab", "Backspace", "ArrowDown", "ArrowUp", "Space")
 
 
@@ -89,7 +91,14 @@ class RandomAgent:
 
 
 class OracleAgent:
-    """The scripted per-task oracle (zoo/web/tasks/) with a memory dict per env."""
+    """The scripted per-task oracle (zoo/web/tasks/) with a memory dict per env.
+
+    Oracles wait with ``wait`` actions, which every env carries out in its own step at the same time.  The
+    vectorised step ends when its slowest env is done, so every wait of a step is cut to the shortest one
+    asked for: no env looks later than it wanted to because another env waits longer (the longer waiter
+    looks once more and waits again).  Each env's memory gets the time its next observation will be taken
+    (``tasks.oracle.SEEN_AT``) and, after waits, how late the decisions came (``tasks.oracle.LATE``).  An env handed the same observation object again was not stepped (it is idle):
+    it gets a no-op and no say in the waits."""
 
     name = "oracle"
 
@@ -108,7 +117,23 @@ class OracleAgent:
     def act(self, observations: Sequence[Observation], state: list[dict], done_mask: np.ndarray) -> tuple[list[Action], Any]:
         actions = []
         for i, obs in enumerate(observations):
-            if done_mask[i]:
-                state[i] = {}
+            if done_mask[i]:  # a new episode: a fresh memory (how late decisions come is the env's, kept)
+                state[i] = {LATE: state[i][LATE]} if LATE in state[i] else {}
+            if state[i].get(LAST_OBS) is obs:  # the env did not step (an idle env): its action is not carried out
+                actions.append(Action.noop())
+                continue
+            state[i][LAST_OBS] = obs
+            if WAITED in state[i]:  # how late after its wait's end this decision comes (the env's lateness)
+                state[i].setdefault(LATE, []).append(time.monotonic() - state[i].pop(WAITED))
+                del state[i][LATE][:-5]
             actions.append(oracle_action(obs, state[i]))
+        waits = [a.ms for a in actions if a.kind == "wait"]
+        shortest = min(waits, default=0.0)
+        now = time.monotonic()
+        for i, a in enumerate(actions):
+            if a.kind == "wait" and a.ms > shortest:
+                actions[i] = a = Action.wait(shortest)
+            state[i][SEEN_AT] = now + (a.ms / 1000.0 if a.kind == "wait" else 0.0)
+            if a.kind == "wait":
+                state[i][WAITED] = state[i][SEEN_AT]
         return actions, state

@@ -14,7 +14,9 @@ returns the observation with the episode status and reward.  A click is delivere
 helper at a point the page itself reports as landing on the element (hover, press with its
 focus change, release, click); ``trusted_clicks=True`` sends browser input events instead (one
 more evaluate and three input round trips).  Keys and the mouse actions use browser input
-events, then one observe.  No Playwright actionability waits anywhere.  A navigation started by
+events, then one observe.  ``wait`` sleeps in this slot's own step coroutine, then observes: the
+vector env steps its slots concurrently, so one env's wait does not hold up another's action.  No
+Playwright actionability waits anywhere.  A navigation started by
 an action is waited for by polling the document until the new one has loaded.
 
 A context keeps one page per task it has served (up to ``max_pages``, least recently used
@@ -37,7 +39,7 @@ import numpy as np
 from zoo.core.errors import ZooError
 from zoo.web.seeds import is_eval_seed
 from zoo.web.tasks import ORIGIN, TaskSpec
-from zoo.web.types import ACTION_KINDS, MOUSE_ACTION_KINDS, Action, Element, Observation
+from zoo.web.types import ACTION_KINDS, MAX_WAIT_MS, MOUSE_ACTION_KINDS, Action, Element, Observation
 
 # Starts the episode and, once the page has run what the start queued (one zero-delay tick), returns
 # the first observation in the same round trip when the task is ready (else the status, to poll).
@@ -112,6 +114,13 @@ def check_key(key: Any) -> str | None:
     bad = [m for m in mods if m not in MODIFIERS]
     if bad or not (base in NAMED_KEYS or (len(base) == 1 and base.isprintable())):
         return f"unknown key '{key}'; use one printable character or {', '.join(sorted(NAMED_KEYS))}, optionally with Control+/Shift+/Alt+"
+    return None
+
+
+def check_wait(ms: Any) -> str | None:
+    """None if ``ms`` is a duration ``wait`` accepts, else the reason it is not."""
+    if isinstance(ms, bool) or not isinstance(ms, (int, float, np.integer, np.floating)) or not 0 <= ms <= MAX_WAIT_MS:
+        return f"wait needs ms, a number of milliseconds in [0, {MAX_WAIT_MS:g}], got {ms!r}"
     return None
 
 
@@ -319,6 +328,13 @@ class Slot:
         if kind not in ACTION_KINDS:
             return f"unknown action kind {kind!r}; valid kinds: {', '.join(ACTION_KINDS)}"
         if kind == "noop":
+            return None
+        if kind == "wait":
+            bad = check_wait(action.ms)
+            if bad:
+                return bad
+            # at most half the step timeout, so a wait is never mistaken for a hung page
+            await asyncio.sleep(min(float(action.ms) / 1000.0, self.step_timeout_s / 2))
             return None
         if kind == "press":
             bad = check_key(action.key)

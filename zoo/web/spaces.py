@@ -7,7 +7,8 @@ are ``types.Action``, so both spaces are custom ``gymnasium.spaces.Space`` subcl
 ``ActionSpace.sample(mask=...)`` takes an optional boolean mask over element ids (e.g.
 ``obs.action_mask()``) so a sampled action targets an element the observation offers.  It samples the
 element action kinds only, unless the space was made with ``mouse=True`` (then the pointer kinds too:
-points drawn uniformly over the task area).
+points drawn uniformly over the task area).  ``wait`` (let time pass in one env) is in every space but
+never sampled: only scripted oracles produce it.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from zoo.web.slot import check_key
+from zoo.web.slot import check_key, check_wait
 from zoo.web.types import ACTION_KINDS, CATEGORIES, ELEMENT_ACTION_KINDS, MOUSE_ACTION_KINDS, Action, Element, Observation
 
 SAMPLE_KEYS = ("Enter", "Tab", "Backspace", "ArrowDown", "ArrowUp", "Space", "a")
@@ -53,7 +54,7 @@ class ActionSpace(spaces.Space):
                  mouse: bool = False, max_path: int = 16, area: tuple[float, float] = TASK_AREA):
         self.max_elements, self.max_text = int(max_elements), int(max_text)
         self.mouse, self.max_path, self.area = bool(mouse), int(max_path), (float(area[0]), float(area[1]))
-        self.kinds = ACTION_KINDS if self.mouse else ELEMENT_ACTION_KINDS
+        self.kinds = ELEMENT_ACTION_KINDS + MOUSE_ACTION_KINDS if self.mouse else ELEMENT_ACTION_KINDS
         super().__init__(shape=None, dtype=None, seed=seed)
 
     @property
@@ -65,6 +66,8 @@ class ActionSpace(spaces.Space):
             return False
         if x.kind == "noop":
             return True
+        if x.kind == "wait":
+            return check_wait(x.ms) is None
         if x.kind == "press":
             return check_key(x.key) is None
         if x.kind in MOUSE_ACTION_KINDS:

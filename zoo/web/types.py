@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 Category = Literal["style", "text", "link", "input", "action"]
-ActionKind = Literal["click", "type", "select", "press", "noop", "click_at", "dblclick_at", "move", "drag", "scroll"]
+ActionKind = Literal["click", "type", "select", "press", "noop", "click_at", "dblclick_at", "move", "drag", "scroll", "wait"]
 CATEGORIES: tuple[str, ...] = ("style", "text", "link", "input", "action")
 # The observation vocabulary models embed, one copy for every strategy: index 0 is an explicit unknown slot
 # (a category or tag outside the list), so nothing unknown is silently read as a real class.
@@ -41,7 +41,12 @@ ELEMENT_ACTION_KINDS: tuple[str, ...] = ("click", "type", "select", "press", "no
 # sliders, text selection).  Coordinates are CSS pixels of the viewport (the frame of ``Element.bbox``);
 # with ``element`` set they are an offset from that element's top-left corner instead.
 MOUSE_ACTION_KINDS: tuple[str, ...] = ("click_at", "dblclick_at", "move", "drag", "scroll")
-ACTION_KINDS: tuple[str, ...] = ELEMENT_ACTION_KINDS + MOUSE_ACTION_KINDS
+# Waiting: ``wait`` lets ``ms`` milliseconds of wall time pass in its own env, then observes (a person watching a
+# timer or an animation).  No strategy produces it and no space samples it; scripted oracles use it so that one
+# env's wait runs beside the others' actions instead of holding up the whole vectorised step.
+TIMING_ACTION_KINDS: tuple[str, ...] = ("wait",)
+MAX_WAIT_MS = 5000.0
+ACTION_KINDS: tuple[str, ...] = ELEMENT_ACTION_KINDS + MOUSE_ACTION_KINDS + TIMING_ACTION_KINDS
 
 
 @dataclass
@@ -154,6 +159,7 @@ class Action:
     ``path[0]``, moves through every point and releases at ``path[-1]``; ``scroll`` turns the wheel by
     ``(dx, dy)`` pixels with the pointer at ``(x, y)``.  Points are viewport CSS pixels, or offsets from
     the top-left of ``element``'s box when ``element`` is given.
+    ``wait``: let ``ms`` milliseconds (0 to ``MAX_WAIT_MS``) pass in this env, then observe.
     """
 
     kind: str
@@ -166,6 +172,7 @@ class Action:
     path: list[tuple[float, float]] | None = None
     dx: float = 0.0
     dy: float = 0.0
+    ms: float | None = None
 
     @classmethod
     def click(cls, element: int) -> Action:
@@ -214,12 +221,19 @@ class Action:
     def scroll(cls, x: float, y: float, dx: float = 0.0, dy: float = 0.0) -> Action:
         return cls("scroll", x=float(x), y=float(y), dx=float(dx), dy=float(dy))
 
+    @classmethod
+    def wait(cls, ms: float) -> Action:
+        """Let ``ms`` milliseconds pass in this env, then observe."""
+        return cls("wait", ms=float(ms))
+
     def __str__(self) -> str:
         arg = {"click": "", "type": f", {self.text!r}", "select": f", {self.option!r}"}.get(self.kind, "")
         if self.kind == "press":
             return f"press({self.key!r})"
         if self.kind == "noop":
             return "noop()"
+        if self.kind == "wait":
+            return f"wait({self.ms:g} ms)" if isinstance(self.ms, (int, float)) else "wait(?)"
         at = "" if self.element is None else f"@{self.element}"
         if self.kind in ("click_at", "dblclick_at", "move"):
             return f"{self.kind}{at}({self.x:g}, {self.y:g})"

@@ -9,7 +9,7 @@ import re
 import time
 
 from zoo.web.tasks.miniwob_apps import reachable, shown, wait, with_class
-from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle
+from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle, seen_at
 from zoo.web.types import Action, Element, Observation
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -208,6 +208,7 @@ def _order_food(obs: Observation, mem: dict) -> Action:
 # 30 steps; a simulation of the page's price walk puts this at ~98% (a dip to the threshold lasting
 # one tick can fall between two looks).
 TICK_S, MAX_MOVE, LOOK_S = 0.1, 1.5, 0.28
+MIN_LOOK_S = 0.03  # a look due already: look again at once (a zero wait would make every env look again)
 
 
 def ticker_pause(gap: float) -> float:
@@ -233,6 +234,4 @@ def _stock_market(obs: Observation, mem: dict) -> Action:
     if gap is not None and gap <= 0:
         return click(by_attr_any(obs, "id", "buy"))
     # the pause counts from the last look, so time spent elsewhere (other envs' steps) is not added
-    pause = max(0.0, mem.get("looked", now) + (TICK_S if gap is None else ticker_pause(gap)) - now)
-    mem["looked"] = now + pause
-    return wait(pause)
+    return wait(max(MIN_LOOK_S, seen_at(mem) + (TICK_S if gap is None else ticker_pause(gap)) - now))

@@ -8,7 +8,7 @@ import time
 from functools import lru_cache
 
 from zoo.web.tasks.miniwob_apps import wait
-from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle
+from zoo.web.tasks.oracle import by_attr_any, click, has_class, lateness, oracle, seen_at
 from zoo.web.types import Action, Observation
 
 # ---------------------------------------------------------------- scroll-text
@@ -166,8 +166,58 @@ def _hot_cold(obs: Observation, mem: dict) -> Action:
 
 
 # ---------------------------------------------------------------- simon-says
-LOOK_EVERY_S = 0.2  # a blink lasts 0.25 s: looking this often sees every one
-BLINK_GAP_S = 0.6  # blinks start this far apart; a longer quiet spell (plus one look) ends the sequence
+# The page lights one button every 0.6 s, from 0.6 s after the start, each for 0.25 s: a steady beat.  The
+# oracle keeps bounds [lo, hi] on when the first blink started (so blink k starts in [lo + 0.6 k, hi + 0.6 k])
+# and plans each look from them: at the start of the span in which blink k surely shows when the bounds are
+# narrow, else just before it could end; each look narrows the bounds.  A look is taken some time between its
+# wait's end (a) and the next decision (b); under load that span varies, so ``lateness`` is allowed for.
+BEAT_S, BLINK_S = 0.6, 0.25
+MAX_START_LAG_S = 0.3  # the episode may have started up to this long before the oracle's first decision
+NO_BLINK_S = 3.0  # no first blink by then: the page is not what the script expects
+EARLY_S = 0.04  # a look this much before its plan (another env's shorter wait ended the step) is not the plan
+AIM_AFTER_S = 0.02
+AGAIN_S = 0.1  # a blink not there when due: look again this soon (shorter than a blink) ...
+LATE_TRIES = 3  # ... this many times: under load the page's timers fire late (by 0.1-0.3 s, seen here)
+LATE_TIMER_S = 0.1
+
+
+def simon_look(mem: dict, lit: list[str], a: float, b: float, late: float) -> float | None:
+    """Record what the look taken some time in [a, b] shows; when to look next, or None once the sequence
+    is complete."""
+    seq = mem["seq"]
+    k = len(seq)  # the blink looked for
+    lo, hi = mem["lo"] + k * BEAT_S, mem["hi"] + k * BEAT_S  # blink k starts in [lo, hi]
+    early = a < mem.get("planned", a) - EARLY_S
+    # a new blink: another button, or the same one after a dark look or after a blink's length
+    new = lit and (k == 0 or lit[0] != seq[-1] or mem.get("dark") or a > mem["lit_at"] + BLINK_S + LATE_TIMER_S)
+    mem["dark"] = not lit
+    if new:
+        seq.append(lit[0])
+        mem["lit_at"] = b
+        mem["hi"] = min(mem["hi"], b - k * BEAT_S)
+        mem["lo"] = min(max(mem["lo"], a - k * BEAT_S - BLINK_S), mem["hi"])  # (a late page timer can cross them)
+        if len(seq) == 5:  # the longest sequence
+            return None
+    elif not lit and not early:
+        if a >= hi:  # (for the first blink: none came at all)
+            # blink k should have begun before this dark look: the sequence is over (it has 3 to 5 blinks), or
+            # the page's timer runs late under load (look again shortly), or the look came too late and missed it
+            tries = mem.get(("again", k), 0)
+            if tries >= (LATE_TRIES if k >= 3 else 2 * LATE_TRIES):
+                return None
+            mem[("again", k)] = tries + 1
+            mem["planned"] = b + AGAIN_S
+            return mem["planned"]
+        mem["lo"] = max(mem["lo"], a - k * BEAT_S)  # not begun yet
+    k = len(seq)
+    lo, hi = mem["lo"] + k * BEAT_S, mem["hi"] + k * BEAT_S
+    if hi - lo + AIM_AFTER_S + late <= BLINK_S:
+        plan = hi + AIM_AFTER_S  # surely on from there, and still on when the look is taken
+    else:
+        plan = lo + BLINK_S - late - AIM_AFTER_S  # still on if it began at lo; a dark look raises lo
+    # behind the plan (a slow step): look again soon, not at once (a zero wait makes every env step again)
+    mem["planned"] = plan if plan > b else b + AGAIN_S / 2
+    return mem["planned"]
 
 
 @oracle("simon-says")
@@ -176,17 +226,15 @@ def _simon_says(obs: Observation, mem: dict) -> Action:
     if not buttons:
         return Action.noop()
     now = time.monotonic()
-    seen = mem.setdefault("seq", [])
-    lit = {b.attrs["id"] for b in buttons if has_class(b, "push")}
-    for name in sorted(lit - mem.get("lit", set())):  # a button that lit up since the last look
-        seen.append(name)
-        mem["last_blink"] = now
-    mem["lit"] = lit
-    quiet = now - mem.get("last_blink", now)
-    if not seen or lit or quiet < BLINK_GAP_S + LOOK_EVERY_S + 0.05:
-        pause = LOOK_EVERY_S - (now - mem.get("looked", now - LOOK_EVERY_S))
-        mem["looked"] = now + max(0.0, pause)
-        return wait(max(0.0, pause))
+    if "t0" not in mem:  # the first blink begins 0.6 s after the episode did, or later when the page is slow
+        mem.update(t0=now, seq=[], lo=now + BEAT_S - MAX_START_LAG_S, hi=now + NO_BLINK_S)
+    if not mem.get("watched"):
+        lit = sorted(b.attrs["id"] for b in buttons if has_class(b, "push"))
+        look_at = simon_look(mem, lit, seen_at(mem), now, lateness(mem))
+        if look_at is not None:
+            return wait(look_at - now)
+        mem["watched"] = True
+    seen = mem.get("seq", [])
     pushed = mem.setdefault("pushed", 0)
     mem["pushed"] = pushed + 1
     if pushed >= len(seen):

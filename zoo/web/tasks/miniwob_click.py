@@ -9,7 +9,7 @@ import re
 import time
 
 from zoo.web.tasks.miniwob_core import _click_checkboxes
-from zoo.web.tasks.oracle import by_text, click, first, has_class, live, oracle, pause as sleep_then_noop, quoted, submit_button
+from zoo.web.tasks.oracle import by_text, click, first, has_class, lateness, live, oracle, pause, quoted, submit_button
 from zoo.web.types import Action, Element, Observation
 
 ORDINALS = {"1st": 0, "2nd": 1, "3rd": 2}
@@ -31,25 +31,6 @@ def _click_button_sequence(obs: Observation, mem: dict) -> Action:
     label = "TWO" if mem.get("one") else "ONE"
     mem["one"] = True
     return _press(obs, label)
-
-
-# When an oracle last decided a timed click (any env).  The actions of one vectorised step are
-# computed one env after another and carried out together, so an env that pauses after another env
-# decided its timed click would delay that click: pauses are skipped while one is pending.
-_TIMED_CLICK_AT = [0.0]
-TIMED_CLICK_PENDING_S = 0.05
-WAIT_SLICE_S = 0.25
-LAST_WAIT_S = 0.5
-
-
-def timed_click_pending() -> bool:
-    return time.monotonic() - _TIMED_CLICK_AT[0] < TIMED_CLICK_PENDING_S
-
-
-def pause(seconds: float = WAIT_SLICE_S) -> Action:
-    """A no-op after a real pause (the harness's no-op returns at once, and animations run on a
-    clock), unless another env's timed click waits for this step."""
-    return Action.noop() if timed_click_pending() else sleep_then_noop(seconds)
 
 
 def clear_point(obs: Observation, target: Element) -> Action:
@@ -79,20 +60,18 @@ def _press(obs: Observation, label: str) -> Action:
 
 @oracle("button-delay")
 def _button_delay(obs: Observation, mem: dict) -> Action:
-    """Click ONE, wait the asked seconds on the wall clock (no-op steps), then click TWO."""
+    """Click ONE, wait the asked seconds on the wall clock (wait actions), then click TWO.  Both clicks
+    land the same time after the act that decides them, so the time between the two decisions is what counts."""
     m = re.search(r"wait (\d+) seconds?", obs.instruction)
     if m is None:
         return Action.noop()
-    if "one_at" not in mem:  # both clicks are timed: the wait runs from this one
-        mem["one_at"] = _TIMED_CLICK_AT[0] = time.monotonic()
+    if "one_at" not in mem:
+        mem["one_at"] = time.monotonic()
         return _press(obs, "ONE")
-    left = int(m.group(1)) - (time.monotonic() - mem["one_at"])
-    if timed_click_pending():  # another env's timed click waits for this step: do not hold it up
-        return Action.noop() if left > TIMED_CLICK_PENDING_S else _press(obs, "TWO")
-    if left > LAST_WAIT_S:
-        return pause(WAIT_SLICE_S)
-    time.sleep(max(left, 0.0))  # the last stretch in one go: a slow step (another env loading a page) would overshoot
-    _TIMED_CLICK_AT[0] = time.monotonic()
+    # the next decision comes about ``lateness`` after the wait ends: end it that much before the time
+    left = int(m.group(1)) - (time.monotonic() - mem["one_at"]) - lateness(mem)
+    if left > 0.01:  # (also when woken early: another env's shorter wait ended the step)
+        return pause(left)
     return _press(obs, "TWO")
 
 
@@ -137,15 +116,12 @@ SETTLE_S = 0.3  # panels unchanged this long have finished sliding (the accordio
 
 def _settled(obs: Observation, mem: dict) -> bool:
     """True once no panel has changed its box for SETTLE_S of wall time (counted from the last
-    change, or from the last header click); until then wait a little."""
+    change, or from the last header click); until then the caller waits a little (``pause(0.2)``)."""
     boxes = [e.bbox for e in obs.elements if e.attrs.get("role") == "tabpanel"]
     now = time.monotonic()
     if boxes != mem.get("panel_boxes"):
         mem["panel_boxes"], mem["changed_at"] = boxes, now
-    if now - mem.get("changed_at", 0.0) < SETTLE_S:
-        pause(0.2)
-        return False
-    return True
+    return now - mem.get("changed_at", 0.0) >= SETTLE_S
 
 
 def _clicked_header(mem: dict, e: Element) -> Action:
@@ -168,7 +144,7 @@ def _click_collapsible(obs: Observation, mem: dict) -> Action:
     header = first([e for e in live(obs) if e.tag == "h3" and has_class(e, "ui-accordion-header")])
     if header is not None and not _section_open(obs, header):
         return _clicked_header(mem, header)
-    return click(submit_button(obs)) if _settled(obs, mem) else Action.noop()
+    return click(submit_button(obs)) if _settled(obs, mem) else pause(0.2)
 
 
 def _open_next(mem: dict, headers: list[tuple[str, bool, Element]]) -> Action:
@@ -187,9 +163,8 @@ def _open_next(mem: dict, headers: list[tuple[str, bool, Element]]) -> Action:
 
 @oracle("click-collapsible-2", "click-collapsible-2-nodelay")
 def _click_collapsible_2(obs: Observation, mem: dict) -> Action:
-    settled = _settled(obs, mem)
-    if not settled:
-        return Action.noop()
+    if not _settled(obs, mem):
+        return pause(0.2)
     target = _link(obs, quoted(obs.instruction)[0])
     if target is not None:
         return Action.click(target.id)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from zoo.web.tasks.miniwob_click import labeled_button, pause
-from zoo.web.tasks.oracle import click, first, has_class, live, oracle, quoted, submit_button
+from zoo.web.tasks.miniwob_click import labeled_button
+from zoo.web.tasks.oracle import click, first, has_class, live, oracle, pause, quoted, submit_button
 from zoo.web.types import Action, Element, Observation
 
 
@@ -243,7 +243,7 @@ def _click_pie(obs: Observation, mem: dict) -> Action:
     spread = bool(boxes) and min(b[3] for b in boxes) >= 10  # labels are drawn full size once spread
     if not spread or boxes != mem.get("title_boxes"):
         mem["title_boxes"] = boxes
-        return pause()
+        return pause(0.25)
     target = title_of.get(quoted(obs.instruction)[0])
     # the slice selected at the start shows no pointer cursor but takes clicks all the same
     return Action.click(target.id) if target is not None else Action.noop()
