@@ -108,7 +108,7 @@ def test_report_files_tables_and_figures(full_report):
     readme = (out / "README.md").read_text()
     summary = json.loads((out / "report.json").read_text())
     ids = [s["id"] for s in summary["sections"]]
-    assert ids == ["overview", "strategies", "tasks", "variants", "published", "curves", "scaling", "throughput",
+    assert ids == ["overview", "strategies", "tasks", "variants", "published", "curves", "time-split", "scaling", "throughput",
                    "runs", "search"]
     for s in summary["sections"]:
         assert not s["missing"], s  # every input was there

@@ -14,6 +14,7 @@ The env is not part of the module (not in the state_dict); ``attach_env`` plugs 
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import lightning as L
@@ -32,6 +33,22 @@ from strategies.compressive_rl.rollout import Rollout, RolloutCollector, to_tens
 from strategies.compressive_rl.tokenizer import tokenizer_from_json
 from strategies.compressive_rl.validation import greedy_episodes, summarize, validation_jobs
 from zoo.train.fsdp import shard_for_model_parallel
+
+
+def time_split(rollout: Rollout, update_s: float, start: float, last_end: float | None) -> dict[str, float]:
+    """Where one PPO update's wall time went, in seconds and as shares of it: the browser (env steps),
+    the model (acting forward passes + the PPO update's passes), featurizing observations, and the
+    rest (logging, checkpoint writes and Lightning between the previous update's end and this one's
+    start; the first update has none)."""
+    now = time.perf_counter()
+    other = (now - start) - rollout.browser_s - rollout.model_s - rollout.featurize_s - update_s
+    other += 0.0 if last_end is None else max(0.0, start - last_end)
+    parts = {"browser": rollout.browser_s, "model": rollout.model_s + update_s, "featurize": rollout.featurize_s,
+             "other": max(0.0, other)}
+    total = max(sum(parts.values()), 1e-9)
+    out = {f"time_{k}_s": v for k, v in parts.items()}
+    out.update({f"time_{k}_share": v / total for k, v in parts.items()})
+    return out
 
 
 class UpdateStream(IterableDataset):
@@ -60,6 +77,7 @@ class PPOModule(L.LightningModule):
         self._env: Any = None
         self.val_jobs: list[tuple[str, int]] = []
         self.env_steps_done = 0  # env steps this process has collected, carried through checkpoints
+        self._last_step_end: float | None = None  # see time_split
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["tokenizer_json"] = self.tokenizer_json
@@ -176,11 +194,14 @@ class PPOModule(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         assert self.collector is not None, "attach_env() before fitting"
+        start = time.perf_counter()
         self.model.eval()  # acting; the replay below in train mode is the same network (check_config: no dropout)
         rollout = self.collector.collect(self.model, int(self.cfg.ppo.rollout_steps), self.device)
         self.model.train()
         lr = self.set_annealed_lr()
+        t = time.perf_counter()
         stats = self.ppo_update(rollout)
+        stats.update(time_split(rollout, time.perf_counter() - t, start, self._last_step_end))
         stats["lr"] = lr
         self.env_steps_done += int(rollout.rewards.size)
         stats["env_steps"] = float(self.env_steps_done * self.trainer.world_size)  # cumulative, all processes
@@ -197,3 +218,4 @@ class PPOModule(L.LightningModule):
         self.log_dict({f"train/{k}": v for k, v in stats.items()}, on_step=True, prog_bar=False, batch_size=1)
         if "success_rate" in stats:
             self.log("success", stats["success_rate"], on_step=True, prog_bar=True, logger=False, batch_size=1)
+        self._last_step_end = time.perf_counter()

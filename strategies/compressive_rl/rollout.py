@@ -61,6 +61,11 @@ class Rollout:
     last_value: np.ndarray  # (N,) value of the observation after the last step
     episodes: list[dict] = field(default_factory=list)  # infos["episode"] of episodes that ended
     env_steps_per_s: float = 0.0
+    # where the collection's wall time went (seconds): the browser (env.step: acting on the pages and
+    # reading them back), the model (policy forward passes) and featurizing observations into arrays
+    browser_s: float = 0.0
+    model_s: float = 0.0
+    featurize_s: float = 0.0
 
 
 def training_rewards(rew: np.ndarray, term: np.ndarray, trunc: np.ndarray, infos: list[Any], values: np.ndarray,
@@ -123,13 +128,18 @@ class RolloutCollector:
         init_state = map_state(lambda t: t.detach().clone(), self.state)
         feats, starts, actions, logps, values, rewards, dones, episodes = [], [], [], [], [], [], [], []
         t0 = time.perf_counter()
+        browser_s = model_s = featurize_s = 0.0
         for _ in range(steps):
+            t = time.perf_counter()
             fz = [self.featurizer(o) for o in self.obs]
             arrays = stack([f.arrays for f in fz])
+            t, featurize_s = time.perf_counter(), featurize_s + time.perf_counter() - t
             dist, self.state = policy_step(model, to_tensors(arrays, device), self.state,
                                            torch.as_tensor(self.starts, device=device))
             acts = dist.slot.cpu().numpy()
+            t, model_s = time.perf_counter(), model_s + time.perf_counter() - t
             self.obs, rew, term, trunc, infos = self.env.step([to_action(f, a) for f, a in zip(fz, acts)])
+            browser_s += time.perf_counter() - t
             done = np.asarray(term, bool) | np.asarray(trunc, bool)
             feats.append(arrays)
             starts.append(self.starts.copy())
@@ -144,12 +154,15 @@ class RolloutCollector:
             self.starts = done
         elapsed = time.perf_counter() - t0
         # bootstrap value of the next observation, without advancing the carried memory
+        t = time.perf_counter()
         arrays = stack([self.featurizer(o).arrays for o in self.obs])
         last, _ = policy_step(model, to_tensors(arrays, device), self.state, torch.as_tensor(self.starts, device=device))
+        model_s += time.perf_counter() - t
         return Rollout(
             obs={k: np.stack([f[k] for f in feats]) for k in feats[0]},
             starts=np.stack(starts), actions=np.stack(actions), logp=np.stack(logps), values=np.stack(values),
             rewards=np.stack(rewards), dones=np.stack(dones), init_state=init_state,
             last_value=last.value.cpu().numpy(), episodes=episodes,
             env_steps_per_s=steps * self.n / max(elapsed, 1e-9),
+            browser_s=browser_s, model_s=model_s, featurize_s=featurize_s,
         )

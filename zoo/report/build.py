@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from zoo.core.errors import ZooError
-from zoo.report import bench_sections, comparison, sections
+from zoo.report import bench_sections, comparison, sections, time_split
 from zoo.report.document import Image, Note, Table, render_html, render_markdown
 from zoo.report.gather import gather
 
@@ -48,6 +48,7 @@ def build_report(cfg: DictConfig) -> Path:
             sections.attention_variants(ctx, g),
             sections.published(ctx, g),
             sections.curves(ctx, g),
+            time_split.time_split(g),
             bench_sections.attention_scaling(ctx, g.attention, f"{cfg.bench}/attention.json"),
             bench_sections.harness_throughput(ctx, g.throughput, f"{cfg.bench}/env_throughput.json"),
             sections.runs_table(ctx, g),
