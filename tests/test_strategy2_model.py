@@ -137,3 +137,29 @@ def test_xl_replay_memory_gradient_uses_blocks_only_through_forward(bptt):
     (y[-1] * torch.randn(3, 16)).sum().backward()  # (a plain sum of a LayerNorm output has no gradient)
     assert calls["norm1"] == calls["block"] == 4 * 2
     assert bool(x.grad[:-1].abs().sum() > 0) == bptt  # earlier steps reached; without bptt memory is a stop-gradient
+
+
+def test_trimming_the_padding_leaves_every_distribution_unchanged():
+    """trim_padding drops element slots after the last filled one and instruction tokens after the last
+    real one: log-probs, entropies and values of given actions, and the argmax, equal the padded batch's."""
+    from strategies.compressive_rl.model import trim_padding
+
+    pages = [form_page(), form_page()]
+    pages[1].elements = pages[1].elements[:4]  # a shorter page in the same batch
+    module = module_for(pages)
+    model = module.model.eval()
+    batch = to_tensors(stack([module.featurizer(p).arrays for p in pages]), torch.device("cpu"))
+    trimmed = trim_padding(batch, model.encoder.pad_id)
+    assert trimmed["el_valid"].shape[-1] == 6 < batch["el_valid"].shape[-1]
+    assert trimmed["instr_ids"].shape[-1] < batch["instr_ids"].shape[-1]
+    actions = torch.tensor([[2, TYPE, 0], [3, SELECT, 1]])
+    with torch.no_grad():
+        out = []
+        for b in (batch, trimmed):
+            enc = model.encoder(b)
+            h, _ = model.core.step(enc.summary, model.init_state(2, torch.device("cpu")), torch.ones(2, dtype=torch.bool))
+            out.append((model.heads(h, enc, b, actions=actions), model.heads(h, enc, b, greedy=True)))
+    (full, full_greedy), (cut, cut_greedy) = out
+    for name in ("logp", "entropy", "value"):
+        torch.testing.assert_close(getattr(cut, name), getattr(full, name), rtol=1e-5, atol=1e-5)
+    assert torch.equal(cut_greedy.slot, full_greedy.slot)

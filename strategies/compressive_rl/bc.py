@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from strategies.compressive_rl.features import Featurized, Featurizer, stack
+from strategies.compressive_rl.model import trim_padding
 from strategies.compressive_rl.policy import CLICK, SELECT, TYPE
 from zoo.web.seeds import train_seed
 from zoo.web.tasks.oracle import oracle_action
@@ -178,7 +179,7 @@ def clone_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, float, 
     """(mean negative log-likelihood of the oracle's actions, share of them the greedy policy takes, how many)."""
     obs, starts = batch["obs"], batch["starts"]
     T, B = starts.shape
-    flat = {k: v.reshape(T * B, *v.shape[2:]) for k, v in obs.items()}
+    flat = trim_padding({k: v.reshape(T * B, *v.shape[2:]) for k, v in obs.items()}, model.encoder.pad_id)
     enc = model.encoder(flat)
     h = model.core.unroll(enc.summary.view(T, B, -1), model.init_state(B, starts.device), starts)
     h = h.reshape(T * B, -1)

@@ -41,6 +41,29 @@ def masked_mean(x: Tensor, mask: Tensor, dim: int) -> Tensor:
     return (x * m).sum(dim) / m.sum(dim).clamp(min=1.0)
 
 
+ELEMENT_KEYS = ("el_text", "el_attr", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type", "el_select")
+
+
+def trim_padding(b: dict[str, Tensor], pad_id: int) -> dict[str, Tensor]:
+    """The batch without the element slots after the last filled one and the instruction tokens after
+    the last real one (over the whole batch).  Featurized observations are padded to model.max_elements
+    (48) and ppo.max_instruction_len (48), while the pages have far fewer; the encoder's mixer runs over
+    summary + instruction + elements, so the padding made most of the PPO update's cost.  Padding is
+    masked everywhere (keys, pooling, the pointer head's logits), so the distributions are unchanged;
+    actions index filled slots only, so they stay valid.  ``b``'s arrays may have any leading dims."""
+    valid = b["el_valid"].reshape(-1, b["el_valid"].shape[-1]).any(0)
+    e = int(valid.nonzero().max()) + 1 if bool(valid.any()) else 1
+    real = (b["instr_ids"] != pad_id).reshape(-1, b["instr_ids"].shape[-1]).any(0)
+    li = int(real.nonzero().max()) + 1 if bool(real.any()) else 1
+    out = dict(b)
+    lead = b["el_valid"].dim() - 1
+    for k in ELEMENT_KEYS:
+        out[k] = b[k][(slice(None),) * lead + (slice(0, e),)]
+    out["instr_ids"] = b["instr_ids"][..., :li]
+    out["span_w"] = b["span_w"][..., :li]
+    return out
+
+
 class ObservationEncoder(nn.Module):
     def __init__(self, dim: int, n_heads: int, vocab_size: int, pad_id: int, max_instruction_len: int,
                  layers: int, mlp_ratio: float, dropout: float, screen_tokenizer: Any = None):

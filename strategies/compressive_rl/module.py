@@ -28,7 +28,7 @@ from strategies.compressive_rl.features import Featurizer, make_featurizer
 from components.attention import index_state
 from components.optim import param_groups
 
-from strategies.compressive_rl.model import ActionModel
+from strategies.compressive_rl.model import ActionModel, trim_padding
 from strategies.compressive_rl.rollout import Rollout, RolloutCollector, to_tensors
 from strategies.compressive_rl.tokenizer import tokenizer_from_json
 from strategies.compressive_rl.validation import greedy_episodes, summarize, validation_jobs
@@ -142,7 +142,7 @@ class PPOModule(L.LightningModule):
         ``envs`` of the rollout, in time order."""
         obs = {k: v[:, envs] for k, v in ro["obs"].items()}
         T, n = obs["el_tag"].shape[:2]
-        flat = {k: v.reshape(T * n, *v.shape[2:]) for k, v in obs.items()}
+        flat = trim_padding({k: v.reshape(T * n, *v.shape[2:]) for k, v in obs.items()}, self.model.encoder.pad_id)
         enc = self.model.encoder(flat)
         state = index_state(ro["init_state"], envs)
         h = self.model.core.unroll(enc.summary.view(T, n, -1), state, ro["starts"][:, envs])

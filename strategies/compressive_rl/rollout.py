@@ -16,7 +16,7 @@ from components.attention import map_state
 from torch import Tensor
 
 from strategies.compressive_rl.features import Featurized, Featurizer, stack
-from strategies.compressive_rl.model import ActionModel
+from strategies.compressive_rl.model import ActionModel, trim_padding
 from strategies.compressive_rl.policy import SELECT, TYPE
 from zoo.web.seeds import advance
 from zoo.web.types import Action
@@ -43,6 +43,7 @@ def to_tensors(arrays: dict[str, np.ndarray], device: torch.device) -> dict[str,
 def policy_step(model: ActionModel, batch: dict[str, Tensor], state: Any, starts: Tensor,
                 greedy: bool = False) -> tuple[Any, Any]:
     """One step of every env: encode, advance the memory, sample. Returns (ActionDist, new state)."""
+    batch = trim_padding(batch, model.encoder.pad_id)
     enc = model.encoder(batch)
     h, state = model.core.step(enc.summary, state, starts)
     return model.heads(h, enc, batch, greedy=greedy), state
