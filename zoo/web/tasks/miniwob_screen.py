@@ -54,7 +54,7 @@ def _use_colorwheel_2(obs: Observation, mem: dict) -> Action:
 # the cube depends on how fast the pointer moved between the page's animation frames, so the oracle drags a
 # little, lets the cube come to rest, looks which face is in front and drags again.
 SIDE_ORDER = ("5", "4", "3", "2")
-SETTLE_S = 0.8  # the cube's spin fades out within this after a release
+SETTLE_S = 0.7  # the cube's spin fades out within this after a release
 # The page reads the pointer once per 20 ms animation frame and spins the cube only while the button is down:
 # the drag holds still after the press and before the release (repeated points), so a frame sees the button
 # down and the whole move at once.  It then turns about 1.2-2.9 degrees per pixel (by how long the hold lasts).
@@ -67,11 +67,22 @@ def front_face(obs: Observation) -> str | None:
     return face.text if face is not None else None
 
 
-def cube_drag(obs: Observation, dx: float, dy: float) -> Action:
+def cube_centre(obs: Observation) -> tuple[float, float]:
     view = first([e for e in obs.elements if e.attrs.get("class") == "viewport"])
-    x, y = view.center if view is not None else (80.0, 110.0)
-    start, end = (x - dx / 2, y - dy / 2), (x + dx / 2, y + dy / 2)
-    return Action.drag([start] * HOLD_BEFORE + [end] * HOLD_AFTER)
+    return view.center if view is not None else (80.0, 110.0)
+
+
+def cube_drag(obs: Observation, mem: dict, dx: float, dy: float) -> Action:
+    """A drag by (dx, dy) from where the pointer rests: the page turns the cube by every pointer move it sees
+    while the button is down, so a drag that started elsewhere would add the jump to its start.  Back to the
+    cube's centre (a plain move, button up) when the drag would leave the task area."""
+    x, y = mem["cursor"]
+    if not (10 <= x + dx <= 150 and 60 <= y + dy <= 200):
+        mem["cursor"] = cube_centre(obs)
+        return Action.move(*mem["cursor"])
+    mem["cursor"] = (x + dx, y + dy)
+    mem["dragged"] = True
+    return Action.drag([(x, y)] * HOLD_BEFORE + [(x + dx, y + dy)] * HOLD_AFTER)
 
 
 @oracle("drag-cube")
@@ -83,19 +94,18 @@ def _drag_cube(obs: Observation, mem: dict) -> Action:
     if m is None or face is None:
         return Action.noop()
     target = m.group(1)
+    if "cursor" not in mem:  # rest the pointer on the cube first, button up, so the page knows where it is
+        mem["cursor"], mem["dragged"] = cube_centre(obs), True
+        return Action.move(*mem["cursor"])
     if mem.pop("dragged", False):  # let the spin die down before looking
         return pause(SETTLE_S)
-    if face == target:
-        if mem.get("checked") == face:  # still in front after resting: submit
-            return click(submit_button(obs))
-        mem["checked"] = face
-        return pause(SETTLE_S / 2)
-    mem["checked"] = None
+    if face == target:  # at rest (a settling wait came before this look)
+        return click(submit_button(obs))
     last = mem.get("last_face")
     size = DRAG_PX * (1.3 if last == face else 1.0)  # the last drag did not turn it: drag further
-    mem["last_face"], mem["dragged"] = face, True
+    mem["last_face"] = face
     if target in ("1", "6") or face in ("1", "6"):
-        return cube_drag(obs, 0.0, size)
+        return cube_drag(obs, mem, 0.0, size)
     # sideways, the shorter way round; the same drag turns the other way while the cube is upside down, which
     # shows as the last sideways drag having turned the faces backwards
     if last in SIDE_ORDER and last != face and "forward" in mem:
@@ -105,4 +115,4 @@ def _drag_cube(obs: Observation, mem: dict) -> Action:
     forward = (SIDE_ORDER.index(target) - SIDE_ORDER.index(face)) % 4 <= 2
     mem["forward"] = forward
     rightwards = forward != mem.get("flipped", False)
-    return cube_drag(obs, size if rightwards else -size, 0.0)
+    return cube_drag(obs, mem, size if rightwards else -size, 0.0)
