@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, mcnemar_exact_p, mean_t_interval, sign_flip_p
+from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, mcnemar_exact_p, mean_t_interval, sign_flip_p, wilson
 from zoo.report import plots
 from zoo.report.document import Image, Note, Section, Table
 from zoo.report.gather import Gathered, Run, Scored
@@ -250,7 +250,25 @@ class CurvePoint:
     series: str
     strategy: str
     demos: int
-    rates: dict[str, list[float]]  # split -> one success rate per training seed
+    scores: dict[str, list[Scored]]  # split -> one score per training seed
+
+    def interval(self, split: str) -> tuple[float, float, float, int]:
+        """(mean, lo, hi, seeds): Student-t 95% over seeds; with one seed, Wilson 95% over its episodes."""
+        scores = self.scores[split]
+        if len(scores) == 1:
+            lo, hi = wilson(scores[0].successes, scores[0].episodes)
+            return (scores[0].rate, lo, hi, 1)
+        mean, lo, hi = mean_t_interval([sc.rate for sc in scores])
+        return (mean, max(0.0, lo), min(1.0, hi), len(scores))
+
+    def text(self, split: str) -> str:
+        scores = self.scores[split]
+        if not scores:
+            return "-"
+        mean, lo, hi, n = self.interval(split)
+        if n == 1:
+            return f"{fmt_rate(mean, lo, hi)} (1 seed; Wilson over {scores[0].episodes} episodes)"
+        return f"{fmt_rate(mean, lo, hi)} ({n} seeds)"
 
 
 def demos_curve(cells: list[CellStats], splits: list[str]) -> list[CurvePoint]:
@@ -267,7 +285,7 @@ def demos_curve(cells: list[CellStats], splits: list[str]) -> list[CurvePoint]:
             for split in splits:
                 s = split_score(r, split)
                 if s is not None and s.episodes:
-                    pt.rates[split].append(s.rate)
+                    pt.scores[split].append(s)
     counts: dict[tuple[str, str], int] = {}
     for series, strategy, _ in points:
         counts[(series, strategy)] = counts.get((series, strategy), 0) + 1
@@ -281,25 +299,25 @@ def demos_curve_blocks(ctx: Any, cells: list[CellStats], ks: list[int]) -> list[
         return []
     labels = {c.strategy: c.runs[0].label for c in cells}
     rows = [[pt.series, labels.get(pt.strategy, pt.strategy), str(pt.demos),
-             str(max(len(v) for v in pt.rates.values())), *[_rate_cell(pt.rates[s]) for s in splits]]
+             str(max(len(v) for v in pt.scores.values())), *[pt.text(s) for s in splits]]
             for pt in points]
     headers = ["series", "strategy", "demos / training task", "seeds", "trained", "held-out (zero-shot)",
                *[f"few-shot k={k}" for k in ks]]
     blocks: list[Any] = [Table(headers, rows, "Success (full credit) vs recorded demonstrations per training task: "
-                                              "mean over training seeds with its 95% Student-t interval")]
+                                              "mean over training seeds with its 95% Student-t interval "
+                                              "(one seed: the Wilson interval over its episodes)")]
     if ctx is not None:
         curves = {}
         for pt in points:
             for split in splits:
-                if pt.rates[split]:
-                    mean, lo, hi = mean_t_interval(pt.rates[split])
+                if pt.scores[split]:
                     curves.setdefault(split, {}).setdefault((pt.series, pt.strategy), []).append(
-                        (pt.demos, mean, max(0.0, lo), min(1.0, hi), len(pt.rates[split])))
+                        (pt.demos, *pt.interval(split)))
         short = {"train": "trained (training split)", "heldout": "held-out, zero-shot",
                  **{f"fewshot-k{k}": f"held-out, few-shot k={k}" for k in ks}}
         made = plots.demos_curves({short[s]: curves[s] for s in splits if s in curves},
                                   ctx.out_dir / "curve_demos.png")
         if made:
             blocks.append(Image(made.name, "Success vs demonstrations per training task, one panel per split; "
-                                           "bars: 95% Student-t interval over training seeds (none with one seed)"))
+                                           "bars: 95% Student-t interval over training seeds (one seed: Wilson over its episodes)"))
     return blocks

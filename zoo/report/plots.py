@@ -176,7 +176,7 @@ def study_importance(study: dict, path: Path) -> Path | None:
 
 def demos_curves(panels: dict[str, dict[tuple[str, str], list[tuple]]], path: Path) -> Path | None:
     """Success vs demonstrations per training task: one panel per split (title -> series), a line per
-    (series, strategy) of points (demos, mean, lo, hi, seeds), whiskers where two or more seeds."""
+    (series, strategy) of points (demos, mean, lo, hi, seeds) with its interval as whiskers."""
     panels = {t: s for t, s in panels.items() if s}
     if not panels:
         return None
@@ -192,7 +192,7 @@ def demos_curves(panels: dict[str, dict[tuple[str, str], list[tuple]]], path: Pa
             color = COLORS.get(key[1], PALETTE[i % len(PALETTE)])
             style = ["o-", "s--", "^:", "d-."][i % 4]
             ax.plot(xs, ys, style, color=color, label=key[0], ms=5)
-            err = [(x, 100 * m, 100 * (m - lo), 100 * (hi - m)) for x, m, lo, hi, n in pts if n >= 2]
+            err = [(x, 100 * m, 100 * max(0.0, m - lo), 100 * max(0.0, hi - m)) for x, m, lo, hi, _ in pts]
             if err:
                 ax.errorbar([e[0] for e in err], [e[1] for e in err], yerr=[[e[2] for e in err], [e[3] for e in err]],
                             fmt="none", ecolor=color, capsize=3, lw=1, alpha=0.7)
