@@ -154,18 +154,14 @@ class VecWebEnv:
         to_start: dict[int, Job] = {}
         for i, (out, job, started) in results.items():
             if isinstance(out, _Failed):
-                failed[i] = out.reason
-                info = {"invalid": None, "error": out.reason, "episode": self._failed_summary(i, out.reason),
-                        "final_observation": self._obs[i]}
+                failed[i] = out.reason  # its info is written after recovery, which may add to the reason
                 truncated[i] = True
-                self.slots[i].episode = None
             else:
-                info = out.info
+                infos[i] = out.info
                 rewards[i], terminated[i], truncated[i] = out.reward, out.terminated, out.truncated
                 self._obs[i] = out.obs
                 if out.terminated or out.truncated:
-                    info["final_observation"] = out.obs
-            infos[i] = info
+                    infos[i]["final_observation"] = out.obs
             if (terminated[i] or truncated[i]) and self.autoreset and job is None:
                 self.idle[i] = True  # the job source ran dry
             if isinstance(started, _Failed):
@@ -177,6 +173,11 @@ class VecWebEnv:
                 to_start[i] = job
         if failed:
             lost = self._recover(failed)
+            for i, reason in failed.items():
+                if isinstance(results[i][0], _Failed):  # (not an env whose next episode failed to start)
+                    infos[i] = {"invalid": None, "error": reason, "episode": self._failed_summary(i, reason),
+                                "final_observation": self._obs[i]}
+                    self.slots[i].episode = None
             for i in sorted(lost - set(failed) - set(to_start)):
                 if i in results and results[i][2] is not None:
                     to_start[i] = results[i][1]  # type: ignore[assignment]  # its new episode was taken away: again
