@@ -99,14 +99,14 @@ SEEN_AT = "_seen_at"  # the per-episode memory key of when the current observati
 
 
 WAITED, LATE = "_waited", "_late"  # when the last wait ended; the last few lags from a wait's end to the next decision
-USUAL_LATE_S = 0.03
+USUAL_LATE_S, MAX_LATE_S = 0.03, 0.15  # (a machine slower than that is not planned for: spikes, not a lag)
 
 
 def lateness(mem: dict) -> float:
     """How long after a wait's end this env's next decision usually comes (the median of the last few): the
     observation's round trip and the other envs' steps.  It grows with the machine's load."""
     late = sorted(mem.get(LATE, ()))
-    return late[len(late) // 2] if late else USUAL_LATE_S
+    return min(late[len(late) // 2], MAX_LATE_S) if late else USUAL_LATE_S
 
 
 def seen_at(mem: dict) -> float:
