@@ -147,7 +147,8 @@ def reasons(report: dict[str, Any]) -> dict[str, str]:
                                     "a page tick after each action and each episode start (so the page runs what "
                                     "they queued), building Observation/Element objects, and a hand-over between "
                                     "the caller's thread and the browser loop's thread per vector step"
-                                    + (f"; it used {cpu['median']:.2f}x the raw loop's CPU per env step" if cpu else ""))
+                                    + (f"; it used {cpu['median']:.2f}x the raw loop's CPU per env step" if cpu else "")
+                                    + _episode_lengths(report))
     raw_mixed = [r for r in (rt.get("raw_mixed_vs_single") or {}).values() if r]
     if rt.get("mixed_vs_single_min") and raw_mixed:
         lo = min(r["median"] for r in raw_mixed)
@@ -156,6 +157,21 @@ def reasons(report: dict[str, Any]) -> dict[str, str]:
                                       f"the raw loop with DOM read, on the same preloaded pages in turn, gave "
                                       f"{lo:.2f}-{hi:.2f}x of its single-task rate in the same run")
     return out
+
+
+def _episode_lengths(report: dict[str, Any]) -> str:
+    """The two loops' mean steps per episode at 1 context, when both counted their episodes: their random
+    policies differ, and an episode start costs more than a step, so the shorter episodes cost more per step."""
+    def mean_len(name: str) -> float | None:
+        runs = [r for r in report["runs"] if r["name"] == name and int(r["contexts"]) == 1 and r.get("episodes")]
+        return sum(r["env_steps"] for r in runs) / sum(r["episodes"] for r in runs) if runs else None
+
+    harness, raw = mean_len("harness/single"), mean_len("raw+dom")
+    if harness is None or raw is None:
+        return ""
+    return (f"; its random agent (clicks among actionable elements) ended an episode every {harness:.1f} steps, the "
+            f"raw loop's (clicks any element of the task area) every {raw:.1f}, so the harness also started "
+            f"{raw / harness:.1f}x as many episodes per step")
 
 
 def markdown(report: dict[str, Any]) -> str:
