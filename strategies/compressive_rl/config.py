@@ -36,6 +36,12 @@ class PPOConfig:
     second update on); env.max_episode_steps bounds the episodes instead.  With it off the decayed
     reward metric is the raw one.  Scoring always keeps the page's limit.
 
+    cpu_threads: torch intra-op threads on CPU while fitting and fine-tuning (0: torch's default, one
+    per core).  One by default: the Chromium processes of the envs share the cores, and torch's
+    threads then wait on each other; measured on the 2-core machine at load average 18-20, the
+    encoder's forward+backward over 64 observations took 0.43-1.96 s on one thread and 2.25-9.87 s
+    on two.
+
     Reproducibility: with the defaults (train_reward=raw, page_clock=false) two runs with the same
     seed on the same machine learn from the same rewards and log the same losses at every update
     (tests/test_faults.py).  What can still differ: the wall-clock columns (time/wall_s,
@@ -83,6 +89,7 @@ class PPOConfig:
     train_reward: str = field(default="raw", metadata=one_of("raw", "decayed"))
     step_penalty: float = field(default=0.0, metadata=at_least(0))
     page_clock: bool = False
+    cpu_threads: int = field(default=1, metadata=at_least(0))
     encoder_layers: int = field(default=1, metadata=at_least(0))
     max_instruction_len: int = field(default=48, metadata=at_least(1))
     max_spans: int = field(default=16, metadata=at_least(1))

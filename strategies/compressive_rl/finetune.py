@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from strategies.compressive_rl.agent import MemoryAgent
 from strategies.compressive_rl.bc import behaviour_clone, demonstration_jobs, record_demonstrations
 from strategies.compressive_rl.features import make_featurizer
-from strategies.compressive_rl.fit import make_env
+from strategies.compressive_rl.fit import make_env, set_cpu_threads
 from strategies.compressive_rl.model import ActionModel
 from strategies.compressive_rl.tokenizer import tokenizer_from_json
 from zoo.core.checkpoints import load_checkpoint
@@ -39,6 +39,7 @@ def _device(cfg: Any) -> torch.device:
 def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], demos_per_task: int) -> dict:
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
+    set_cpu_threads(cfg)
     ckpt = load_checkpoint(init_checkpoint)
     hp = ckpt.get("hyper_parameters", {})
     if str(hp.get("strategy")) not in ("2", "compressive_rl") or "tokenizer_json" not in ckpt:

@@ -38,6 +38,12 @@ from zoo.web.types import Action
 from zoo.web.vector import VecWebEnv
 
 
+def set_cpu_threads(cfg: DictConfig) -> None:
+    """ppo.cpu_threads on a CPU run (see strategies/compressive_rl/config.py for why one is the default)."""
+    if int(cfg.ppo.get("cpu_threads", 0)) > 0 and cfg.trainer.accelerator == "cpu":
+        torch.set_num_threads(int(cfg.ppo.cpu_threads))
+
+
 def make_env(cfg: DictConfig, tasks: list[str]) -> Any:
     """The training env; ``ppo.page_clock`` decides whether the page's own time limit runs in it."""
     return VecWebEnv.from_config(cfg.env, tasks, page_clock=bool(cfg.ppo.get("page_clock", False)))
@@ -114,6 +120,7 @@ def fit(cfg: DictConfig, run_dir: Path, callbacks: Sequence[Any] = ()) -> dict:
     """Train (``callbacks`` join the Trainer, e.g. a search's pruning callback), then score the final
     checkpoint on the benchmark."""
     check_config(cfg)
+    set_cpu_threads(cfg)
     run_dir = Path(run_dir)
     tasks = training_tasks(cfg)
     ckpt = resume_checkpoint(str(cfg.resume), run_dir, "ppo", explain=lambda msg: print(f"zoo fit: {msg}", file=sys.stderr)) \
