@@ -57,11 +57,18 @@ class RLConfig(StageConfig):
     updates_per_round: optimiser steps between collection rounds (the first round comes after them,
     so the value head has seen the recorded returns before it guides the search).
     value_coef / distill_coef: weights of the value loss and of the search-distillation loss.
+    max_env_steps: browser steps the search's simulators may take in the stage (0: no cap).  Once
+    reached, no new collection round starts and the remaining updates learn from the episodes
+    already searched (a round that is under way finishes, so the cap can be passed by one round).
+    zoo compare sets it to the matrix's env-step budget: how many steps a round takes depends on
+    the policy (a weak one plays longer episodes and the search expands more), so capping rounds
+    alone did not hold the budget.
     """
 
     max_steps: int = field(default=60, metadata=at_least(1))
     episodes_per_round: int = field(default=2, metadata=at_least(1))
     updates_per_round: int = field(default=20, metadata=at_least(1))
+    max_env_steps: int = field(default=0, metadata=at_least(0))
     value_coef: float = 1.0
     distill_coef: float = 1.0
 

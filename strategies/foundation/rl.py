@@ -134,11 +134,12 @@ class SearchReplay(IterableDataset):
 
     def __init__(self, recorded: list[Example], builder: SequenceBuilder, collector: SearchCollector,
                  make_policy: Callable[[], Policy], batch_size: int, updates_per_round: int, episodes_per_round: int,
-                 seed: int = 0):
+                 seed: int = 0, max_env_steps: int = 0):
         self.recorded, self.builder, self.collector = list(recorded), builder, collector
         self.make_policy = make_policy
         self.batch_size, self.updates_per_round = int(batch_size), max(1, int(updates_per_round))
         self.episodes_per_round = int(episodes_per_round)
+        self.max_env_steps = int(max_env_steps)  # 0: no cap (RLConfig.max_env_steps)
         self.searched: list[Example] = []
         self.rng = random.Random(seed)
         self.skip = 0  # updates of the current round already done before a resume
@@ -169,6 +170,7 @@ class SearchReplay(IterableDataset):
             skip, self.skip = self.skip, 0
             for _ in range(self.updates_per_round - skip):
                 yield self.sample()
-            if self.episodes_per_round > 0:
+            capped = 0 < self.max_env_steps <= self.collector.env_steps
+            if self.episodes_per_round > 0 and not capped:
                 new = self.collector.collect(self.make_policy(), self.episodes_per_round)
                 self.searched = (self.searched + [self.builder.build(e) for e in new])[-MAX_SEARCH_EPISODES:]

@@ -104,7 +104,8 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
         make_policy = lambda: Policy(module.model, dm.builder, top_k, module.device)  # noqa: E731
         module.search_rounds = collector.rounds  # logged by the module as rounds complete
         replay = SearchReplay(dm.train_examples, dm.builder, collector, make_policy, int(rl_cfg.batch_size),
-                              int(rl_cfg.updates_per_round), int(rl_cfg.episodes_per_round), seed=int(cfg.seed))
+                              int(rl_cfg.updates_per_round), int(rl_cfg.episodes_per_round), seed=int(cfg.seed),
+                              max_env_steps=int(rl_cfg.get("max_env_steps", 0)))
         module.replay = replay  # its state (search buffer, rounds, next seed) is saved in and restored from checkpoints
         try:
             trainer.fit(module, train_dataloaders=DataLoader(replay, batch_size=None, num_workers=0), ckpt_path=resume,
