@@ -99,7 +99,8 @@ class ReportConfig:
     """zoo report name=NAME: gather results JSON and write reports/<name>/index.html + README.md.
 
     name: report folder name under `out`.
-    runs: run root scanned for <runs>/<strategy>/*/ (config.yaml, results.json, csv/*/metrics.csv).
+    runs: run root scanned for <runs>/<strategy>/*/ (config.yaml, results.json, csv/*/metrics.csv), or a folder
+    of zoo compare matrices (e.g. reports/compare: each <matrix>/<strategy>/*/ is read).
     bench: folder of `zoo bench` outputs: harness results (*.json), attention.json, env_throughput.json.
     search: folder of `zoo search` outputs (<study>/study.json).
     out: parent folder of the report.
