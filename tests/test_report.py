@@ -236,3 +236,21 @@ def test_strategies_are_compared_on_the_tasks_both_were_scored_on(tmp_path):
     no_overlap = Gathered(runs=[s1, s2_memory])
     notes = [b for b in sections.strategies(ctx, no_overlap).blocks if isinstance(b, sections.Note)]
     assert any("share no scored task" in n.text for n in notes)
+
+
+def test_throughput_section_reads_zoo_bench_env_runs_and_goals(tmp_path):
+    """The current ``zoo bench env`` file: per-repetition runs (median per context count, harness on one
+    task, one browser) and the goals table."""
+    from zoo.report.bench_sections import harness_points, harness_throughput
+    from zoo.report.sections import Ctx
+
+    runs = [{"name": "harness/single", "contexts": c, "browsers": 1, "repeat": k, "env_steps_per_s": rate}
+            for c, rates in ((1, (60.0, 70.0, 80.0)), (4, (40.0, 50.0, 90.0))) for k, rate in enumerate(rates)]
+    runs += [{"name": "harness/single", "contexts": 4, "browsers": 4, "repeat": 0, "env_steps_per_s": 999.0},
+             {"name": "raw+dom", "contexts": 1, "browsers": 1, "repeat": 0, "env_steps_per_s": 500.0}]
+    data = {"runs": runs, "goals": [{"goal": "4 contexts >= 1.6x 1 context", "target": 1.6, "measured": 0.714, "met": False}]}
+    assert harness_points(data) == [(1.0, 70.0), (4.0, 50.0)]
+    sec = harness_throughput(Ctx(tmp_path, 0.95), data, "env_throughput.json")
+    tables = [b for b in sec.blocks if hasattr(b, "rows")]
+    assert tables[0].rows == [["1", "70.0", "70.0"], ["4", "50.0", "12.5"]]
+    assert tables[1].rows == [["4 contexts >= 1.6x 1 context", "0.71x", "no"]]

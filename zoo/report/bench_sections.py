@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from zoo.report import plots
 from zoo.report.document import Note, Section, Table
 from zoo.core.stats import fmt_count
@@ -104,11 +106,45 @@ def attention_scaling(ctx: Any, data: Any, where: str) -> Section:
     return sec
 
 
+def harness_points(data: Any) -> list[tuple[float, float]]:
+    """(contexts, env steps/s) of the harness on one task: the median over repetitions of each context
+    count (``zoo bench env``'s ``runs``, one browser), or the flat records of older files."""
+    runs = data.get("runs") if isinstance(data, dict) else None
+    if isinstance(runs, list):
+        by_n: dict[float, list[float]] = {}
+        for r in runs:
+            if r.get("name") == "harness/single" and r.get("browsers", 1) == 1 and r.get("env_steps_per_s") is not None:
+                by_n.setdefault(float(r["contexts"]), []).append(float(r["env_steps_per_s"]))
+        return sorted((n, float(np.median(v))) for n, v in by_n.items())
+    pts = []
+    for r in records(data):
+        n, rate = _first(r, CONTEXT_KEYS), _first(r, RATE_KEYS)
+        if n is not None and rate is not None:
+            pts.append((n, rate))
+    return sorted(pts)
+
+
 def harness_throughput(ctx: Any, data: Any, where: str) -> Section:
     sec = Section("throughput", "Benchmark harness throughput")
     if data is None:
         sec.blocks.append(Note(f"No throughput measurement ({where} not found): run `zoo bench env`.", missing=True))
         return sec
+    pts = harness_points(data)
+    if not pts:
+        sec.blocks.append(Note(f"{where} holds no usable measurements.", missing=True))
+        return sec
+    rows = [[fmt_count(n), f"{rate:.1f}", f"{rate / n:.1f}"] for n, rate in pts]
+    sec.blocks.append(Table(["browser contexts", "env steps / s", "steps / s per context"], rows,
+                            "Real-Chromium environment steps per second (harness, one task)"))
+    goals = data.get("goals") if isinstance(data, dict) else None
+    if isinstance(goals, list) and goals:
+        sec.blocks.append(Table(["goal", "measured", "met"],
+                                [[str(g.get("goal")), f"{float(g.get('measured', float('nan'))):.2f}x",
+                                  "yes" if g.get("met") else "no"] for g in goals],
+                                "Issue 13's goals, as ratios measured in the same run (details: reports/bench/env_throughput.md)"))
+    sec.blocks += ctx.image(plots.throughput(pts, ctx.out_dir / "throughput.png"),
+                            "Harness throughput against concurrent browser contexts.")
+    return sec
     pts = []
     for r in records(data):
         n, rate = _first(r, CONTEXT_KEYS), _first(r, RATE_KEYS)
