@@ -19,6 +19,8 @@ class BenchConfig:
     out: results .json file or directory (default: reports/bench/<agent>-<suite>.json; env: reports/bench/).
     seed: base of the evaluation seeds (and the random agent's seed).
     retries: extra attempts for an episode lost to a browser crash or hang before it is scored as failed.
+    resume: continue an interrupted run: the episodes its <results>.episodes.jsonl holds are kept and only
+    the missing (task, seed) pairs are played (the same agent, tasks, seed and episodes; otherwise one line).
     step_timeout_s: a browser call slower than this counts as a hung page (the context is replaced).
     headless: run Chromium headless.  progress: rich progress bar.  screenshot: force screenshots in
     observations (otherwise only when the agent asks for them; env: time with screenshots).
@@ -42,6 +44,7 @@ class BenchConfig:
     out: str | None = None
     seed: int = 0
     retries: int = field(default=2, metadata=at_least(0))
+    resume: bool = False
     step_timeout_s: float = field(default=10.0, metadata=greater_than(0))
     headless: bool = True
     progress: bool = True

@@ -9,7 +9,8 @@ the same evaluation seeds ``eval_seed(seed + k)``, disjoint from all training se
 lost to a browser crash or hang are retried (``retries``) and otherwise scored as failures
 with their reason; every failed attempt's error stays in the episode's record
 (``attempt_errors``).  Each finished episode is appended to ``<results>.episodes.jsonl`` as it
-happens, so an interrupted run loses nothing already recorded.
+happens, so an interrupted run loses nothing already recorded, and ``resume=true`` continues it:
+the episodes in that file are kept and only the missing (task, seed) pairs are played.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from zoo.core.errors import ZooError, unknown
+from zoo.core.io import atomic_write_text
 from zoo.web.agents import OracleAgent, RandomAgent
 from zoo.web.jobs import JobQueue, episode_key
 from zoo.web.tasks import get_task
@@ -40,19 +42,26 @@ DEFAULT_OUT = Path("reports") / "bench"
 def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_envs: int = 4,
              max_episode_steps: int = 8, retries: int = 2, step_timeout_s: float = 10.0, headless: bool = True,
              screenshot: bool | None = None, progress: bool = True, log_path: str | os.PathLike | None = None,
-             suite: str = "custom", agent_name: str | None = None, browsers: int = 0) -> dict[str, Any]:
+             suite: str = "custom", agent_name: str | None = None, browsers: int = 0,
+             resume: bool = False) -> dict[str, Any]:
     """Run ``episodes`` evaluation episodes of every task and return the results dict (schema in
     zoo/web/results.py).  The envs pull (task, seed) jobs from one fair queue (zoo/web/jobs.py), so
-    all envs stay busy, each preferring a job whose page it holds."""
+    all envs stay busy, each preferring a job whose page it holds.  ``resume``: keep the episodes
+    ``log_path`` already holds (an interrupted run of the same plan) and play only the others."""
     if episodes < 1:
         raise ZooError(f"bad value for episodes: {episodes} (must be >= 1)")
     specs = [get_task(t) for t in tasks]
-    jobs = JobQueue(((spec.name, eval_seed(seed + k)) for k in range(episodes) for spec in specs), window=len(specs))
-    total = jobs.total
-    records: list[dict[str, Any]] = []
+    plan = [(spec.name, eval_seed(seed + k)) for k in range(episodes) for spec in specs]
+    records = recorded_episodes(log_path, set(plan)) if resume and log_path else []
+    done = {(r["task"], r["seed"]) for r in records}
+    jobs = JobQueue((job for job in plan if job not in done), window=len(specs))
+    kept = len(records)
+    total = kept + jobs.total
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "w") if log_path else None  # noqa: SIM115 - closed in finally
+        if resume:  # the kept records only: a line torn by the kill is dropped
+            atomic_write_text(Path(log_path), "".join(json.dumps(r) + "\n" for r in records))
+    log = open(log_path, "a" if resume else "w") if log_path else None  # noqa: SIM115 - closed in finally
     name = agent_name or getattr(agent, "name", type(agent).__name__)
     shots = bool(getattr(agent, "screenshot", False)) if screenshot is None else screenshot
 
@@ -77,7 +86,7 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
     bar = _progress(progress)
     try:
         with bar:
-            task_id = bar.add_task(f"{name}", total=total)
+            task_id = bar.add_task(f"{name}", total=total, completed=len(records))
             obs = env.reset()
             state = agent.reset(n)
             fresh = np.ones(n, bool)
@@ -119,10 +128,31 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
         if log:
             log.close()
     config = {"episodes": episodes, "seed": seed, "num_envs": n, "max_episode_steps": max_episode_steps,
-              "retries": retries, "step_timeout_s": step_timeout_s, "screenshot": shots}
+              "retries": retries, "step_timeout_s": step_timeout_s, "screenshot": shots, "resumed_episodes": kept}
     timing = {"wall_s": round(wall, 3), "env_steps": steps, "env_steps_per_s": round(steps / wall, 2) if wall else None}
     return build_results(records, [s.name for s in specs], agent=name, suite=suite, config=config, timing=timing,
                          env=env_info, interrupted=interrupted)
+
+
+def recorded_episodes(log_path: str | os.PathLike, plan: set[tuple[str, int]]) -> list[dict[str, Any]]:
+    """The finished episodes an interrupted run left in its episode log (none if there is no log); a torn
+    last line is skipped.  An episode outside this run's plan means the log is another run's: one line."""
+    path = Path(log_path)
+    if not path.is_file():
+        return []
+    out: list[dict[str, Any]] = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the line a kill cut short
+        job = (record.get("task"), record.get("seed"))
+        if job not in plan:
+            raise ZooError(f"cannot resume from {path}: line {n} is episode {job[0]} seed {job[1]}, which this run "
+                           "does not plan (another suite, seed or episodes?); resume with the same settings or "
+                           "choose another out=")
+        out.append(record)
+    return out
 
 
 def _progress(enabled: bool) -> Any:
@@ -185,7 +215,7 @@ def main(cfg: Any, load_agent: Any = None) -> dict[str, Any]:
                        step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless),
                        screenshot=True if cfg.screenshot else None, progress=bool(cfg.progress),
                        log_path=path.with_suffix(".episodes.jsonl"), suite=suite, agent_name=label,
-                       browsers=int(cfg.browsers))
+                       browsers=int(cfg.browsers), resume=bool(cfg.get("resume", False)))
     if missing:
         results["tasks_without_oracle"] = missing
     write_results(path, results)
