@@ -44,6 +44,12 @@ def masked_mean(x: Tensor, mask: Tensor, dim: int) -> Tensor:
 ELEMENT_KEYS = ("el_text", "el_attr", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type", "el_select")
 
 
+def used_length(filled: Tensor) -> int:
+    """1 + the last position along the last dim that is filled anywhere in the batch (at least 1)."""
+    anywhere = filled.reshape(-1, filled.shape[-1]).any(0)
+    return int(anywhere.nonzero().max()) + 1 if bool(anywhere.any()) else 1
+
+
 def trim_padding(b: dict[str, Tensor], pad_id: int) -> dict[str, Tensor]:
     """The batch without the element slots after the last filled one and the instruction tokens after
     the last real one (over the whole batch).  Featurized observations are padded to model.max_elements
@@ -51,10 +57,7 @@ def trim_padding(b: dict[str, Tensor], pad_id: int) -> dict[str, Tensor]:
     summary + instruction + elements, so the padding made most of the PPO update's cost.  Padding is
     masked everywhere (keys, pooling, the pointer head's logits), so the distributions are unchanged;
     actions index filled slots only, so they stay valid.  ``b``'s arrays may have any leading dims."""
-    valid = b["el_valid"].reshape(-1, b["el_valid"].shape[-1]).any(0)
-    e = int(valid.nonzero().max()) + 1 if bool(valid.any()) else 1
-    real = (b["instr_ids"] != pad_id).reshape(-1, b["instr_ids"].shape[-1]).any(0)
-    li = int(real.nonzero().max()) + 1 if bool(real.any()) else 1
+    e, li = used_length(b["el_valid"]), used_length(b["instr_ids"] != pad_id)
     out = dict(b)
     lead = b["el_valid"].dim() - 1
     for k in ELEMENT_KEYS:
