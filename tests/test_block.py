@@ -1,12 +1,9 @@
 """Block and Transformer trunk: every variant plugs in, configs in every form, optimiser groups, FSDP2."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from gloo_workers import spawn_gloo
 from omegaconf import OmegaConf
 
 from components import Block, Transformer, param_groups
@@ -113,38 +110,31 @@ def test_param_groups_without_infini_have_no_gate_group():
 
 
 # ---------------------------------------------------------------- FSDP2 with the Block as wrap unit
-def _fsdp_worker(rank: int, world: int, port: int) -> None:
+def _fsdp_worker(rank: int, world: int) -> None:
     from torch.distributed.fsdp import fully_shard
     from torch.distributed.tensor import DTensor
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
-        torch.manual_seed(0)
-        trunk = Transformer(dim=DIM, n_layers=2, n_heads=HEADS, attention={"name": "xl", "mem_len": 4, "segment_len": 4})
-        for blk in trunk.blocks:
-            fully_shard(blk)
-        fully_shard(trunk)
-        assert all(isinstance(p, DTensor) for p in trunk.parameters())
-        opt = torch.optim.AdamW(trunk.parameters(), lr=1e-2)
-        torch.manual_seed(rank)
-        x = torch.randn(2, 8, DIM)
-        losses = []
-        for _ in range(3):  # the memory state goes in and out of the sharded blocks
-            y, states = trunk(x, trunk.init_state(2))
-            loss = (y - 1.0).square().mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        assert states[0].shape == (2, 4, DIM) and losses[-1] < losses[0]
-    finally:
-        dist.destroy_process_group()
+    torch.manual_seed(0)
+    trunk = Transformer(dim=DIM, n_layers=2, n_heads=HEADS, attention={"name": "xl", "mem_len": 4, "segment_len": 4})
+    for blk in trunk.blocks:
+        fully_shard(blk)
+    fully_shard(trunk)
+    assert all(isinstance(p, DTensor) for p in trunk.parameters())
+    opt = torch.optim.AdamW(trunk.parameters(), lr=1e-2)
+    torch.manual_seed(rank)
+    x = torch.randn(2, 8, DIM)
+    losses = []
+    for _ in range(3):  # the memory state goes in and out of the sharded blocks
+        y, states = trunk(x, trunk.init_state(2))
+        loss = (y - 1.0).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert states[0].shape == (2, 4, DIM) and losses[-1] < losses[0]
 
 
 @pytest.mark.distributed
 @pytest.mark.timeout(180)
 def test_blocks_shard_with_fsdp2_on_gloo():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_fsdp_worker, args=(2, port), nprocs=2, join=True)
+    spawn_gloo(_fsdp_worker, 2)

@@ -1,20 +1,13 @@
 """Ring attention on several gloo CPU processes equals dense attention over the whole sequence."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+
+from gloo_workers import spawn_gloo
 
 DIM, HEADS, B, CHUNK = 32, 4, 2, 12
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _check(rank: int, world: int, causal: bool, group=None) -> None:
@@ -58,22 +51,18 @@ def _check_unequal_chunks_fail_clearly(rank: int, world: int) -> None:
         ring(torch.randn(B, lens[rank], DIM))
 
 
-def _worker(rank: int, world: int, port: int) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
-        torch.set_num_threads(1)
-        pair = dist.new_group([0, 1])  # a 2-process ring inside the world (every rank must create it)
-        for causal in (True, False):
-            if rank < 2:
-                _check(rank, 2, causal, group=pair)
-            _check(rank, world, causal)  # and the 3-process ring: blocks travel more than one hop
-        _check_unequal_chunks_fail_clearly(rank, world)
-        y, _ = __import__("components.attention", fromlist=["x"]).create_attention("ring", DIM, HEADS)(
-            torch.randn(B, CHUNK, DIM)
-        )  # outside sequence_parallel() the layer is plain dense attention: no communication
-        assert y.shape == (B, CHUNK, DIM)
-    finally:
-        dist.destroy_process_group()
+def _worker(rank: int, world: int) -> None:
+    from components.attention import create_attention
+
+    torch.set_num_threads(1)
+    pair = dist.new_group([0, 1])  # a 2-process ring inside the world (every rank must create it)
+    for causal in (True, False):
+        if rank < 2:
+            _check(rank, 2, causal, group=pair)
+        _check(rank, world, causal)  # and the 3-process ring: blocks travel more than one hop
+    _check_unequal_chunks_fail_clearly(rank, world)
+    y, _ = create_attention("ring", DIM, HEADS)(torch.randn(B, CHUNK, DIM))
+    assert y.shape == (B, CHUNK, DIM)  # outside sequence_parallel() the layer is plain dense attention
 
 
 @pytest.mark.distributed
@@ -81,7 +70,7 @@ def _worker(rank: int, world: int, port: int) -> None:
 def test_ring_attention_equals_dense_on_gloo_processes():
     """Outputs to ~1e-6 and input/parameter gradients to ~1e-3, causal and not, on 2 and 3 ranks;
     unequal chunks are a clear error on every rank."""
-    mp.spawn(_worker, args=(3, free_port()), nprocs=3, join=True)
+    spawn_gloo(_worker, 3)
 
 
 def test_ring_without_process_group_is_dense():
@@ -94,3 +83,17 @@ def test_ring_without_process_group_is_dense():
     x = torch.randn(B, CHUNK, DIM)
     with sequence_parallel():  # no process group initialised: still dense
         torch.testing.assert_close(ring(x)[0], dense(x)[0])
+
+
+def _rank_one_fails(rank: int, world: int) -> None:
+    assert rank != 1, "rank 1 failed its check"
+
+
+@pytest.mark.distributed
+@pytest.mark.timeout(60)
+def test_a_failing_rank_is_still_reported():
+    """The clean exit that skips gloo's teardown abort applies only to workers whose checks passed."""
+    import torch.multiprocessing as mp
+
+    with pytest.raises(mp.ProcessRaisedException, match="rank 1 failed its check"):
+        spawn_gloo(_rank_one_fails, 2)
