@@ -77,20 +77,49 @@ def test_random_agent_episode_generators_do_not_depend_on_other_episodes():
     assert state["rng"][0] is None
 
 
+def test_the_raw_loop_reference_chooses_exactly_what_the_random_agent_chooses():
+    """``zoo bench env``'s fair reference (raw+obs) applies the random agent's policy to the raw observation
+    rows: the same generator state gives the same action, so both sides play the same kind of episode."""
+    from zoo.web.raw_loop import random_row_action
+
+    rows = [["div", "", {}, 0, 0, 160, 210, -1, 0, True, "style", False, []],
+            ["button", "ok", {}, 5, 5, 40, 20, 0, 1, True, "action", True, []],
+            ["input", "", {"type": "text"}, 5, 30, 80, 20, 0, 1, True, "input", True, []],
+            ["select", "", {}, 5, 60, 80, 20, 0, 1, True, "input", True, ["red", "blue"]],
+            ["button", "hidden", {}, 5, 90, 40, 20, 0, 1, False, "action", True, []],
+            ["input", "", {"type": "checkbox"}, 5, 120, 20, 20, 0, 1, True, "input", True, []]]
+    raw = {"instruction": 'Enter "blue sky" and press ok', "elements": rows}
+    obs = Observation("t", raw["instruction"], [Element(k, r[0], r[1], r[2], tuple(r[3:7]), r[7], r[8], r[9], r[10],
+                                                        r[11], r[12]) for k, r in enumerate(rows)])
+    agent = RandomAgent()
+    kinds = set()
+    for seed in range(200):
+        want = agent._one(obs, np.random.default_rng(seed))
+        kind, i, arg = random_row_action(raw, np.random.default_rng(seed), agent.p_noop, agent.p_key)
+        kinds.add(kind)
+        assert kind == want.kind
+        if kind == "press":
+            assert arg == want.key
+        elif kind != "noop":
+            assert i == want.element and arg == {"click": None, "type": want.text, "select": want.option}[kind]
+    assert kinds == {"noop", "press", "click", "type", "select"}
+
+
 def test_ratios_pair_repetitions_and_goals_are_judged_on_medians():
     def run(name, c, b, rep, rate):
         return {"name": name, "contexts": c, "browsers": b, "repeat": rep, "env_steps_per_s": rate}
 
-    runs = [run("harness/single", 1, 1, 0, 100.0), run("raw+dom", 1, 1, 0, 200.0),
-            run("harness/single", 1, 1, 1, 50.0), run("raw+dom", 1, 1, 1, 50.0),
-            run("harness/single", 1, 1, 2, 90.0), run("raw+dom", 1, 1, 2, 100.0),
+    runs = [run("harness/single", 1, 1, 0, 100.0), run("raw+obs", 1, 1, 0, 200.0),
+            run("harness/single", 1, 1, 1, 50.0), run("raw+obs", 1, 1, 1, 50.0),
+            run("harness/single", 1, 1, 2, 90.0), run("raw+obs", 1, 1, 2, 100.0),
             run("harness/mixed", 1, 1, 0, 80.0), {**run("harness/mixed", 1, 1, 1, 0.0), "env_steps_per_s": None}]
     table = rates(runs)
-    assert ratio(table, ("harness/single", 1, 1), ("raw+dom", 1, 1)) == {"median": 0.9, "min": 0.5, "max": 1.0, "n": 3}
+    assert ratio(table, ("harness/single", 1, 1), ("raw+obs", 1, 1)) == {"median": 0.9, "min": 0.5, "max": 1.0, "n": 3}
     assert ratio(table, ("harness/mixed", 1, 1), ("harness/single", 1, 1)) == {"median": 0.8, "min": 0.8, "max": 0.8, "n": 1}
     out = summarise({"runs": runs, "contexts": [1]})
-    raw_dom, selenium = out["goals"][:2]
-    assert "raw loop with DOM read" in raw_dom["goal"] and raw_dom["measured"] == 0.9 and raw_dom["met"]
+    raw_obs, selenium = out["goals"][:2]
+    assert "raw loop doing the same page work" in raw_obs["goal"] and raw_obs["measured"] == 0.9 and raw_obs["met"]
+    assert out["ratios"]["single_vs_raw_dom"] is None  # that loop did not run
     assert selenium["measured"] is None and not selenium["met"]  # not measured is not met
     assert out["ratios"]["mixed_vs_single_min"]["median"] == 0.8
     assert out["settings"]["harness/single/1/1"]["median"] == 90.0

@@ -149,19 +149,25 @@ def test_bench_main_writes_results_json(tmp_path):
 
 def test_env_throughput_report(tmp_path):
     """One repetition of every setting at 1 context: harness on one task and on a mixed list, the raw loop
-    with and without the DOM read; ratios and the goal table come out of the same run."""
+    doing the harness's page work, and with and without the DOM read; ratios and the goal table come out of
+    the same run."""
     cfg = parse_tool_config(BenchConfig, ["contexts=[1]", "steps=10", "repeats=1", "selenium=false",
                                           "tasks=[click-test,click-button]", "single_task=click-test", f"out={tmp_path}"])
     report = throughput_main(cfg)
     names = [(r["name"], r["contexts"], r["browsers"]) for r in report["runs"]]
-    assert names == [("harness/single", 1, 1), ("harness/mixed", 1, 1), ("raw+dom", 1, 1), ("raw+dom/mixed", 1, 1),
-                     ("raw", 1, 1)]
+    assert names == [("harness/single", 1, 1), ("harness/mixed", 1, 1), ("raw+obs", 1, 1), ("raw+dom", 1, 1),
+                     ("raw+dom/mixed", 1, 1), ("raw", 1, 1)]
     assert all(r["env_steps"] >= 40 and r["env_steps_per_s"] > 0 and "error" not in r for r in report["runs"])
     assert all(r["cpu_ms_per_step"] > 0 and r["cpu_cores_used"] > 0 for r in report["runs"])  # own process tree
     assert report["command"].startswith("zoo bench env contexts=[1] steps=10 repeats=1")
     mixed = report["runs"][1]
     assert mixed["page_loads_timed"] == 0 and mixed["tasks_started"] == 2  # preloaded pages: resets in place
     assert report["ratios"]["single_vs_raw_dom"]["n"] == 1 and report["ratios"]["single_vs_selenium"] is None
+    assert report["ratios"]["single_vs_raw_obs"]["n"] == 1 and report["ratios"]["cpu_single_vs_raw_obs"]["n"] == 1
+    # the fair reference plays the harness's policy: its episodes are about as long (click-test ends at the
+    # first click on its one button, so both average a few steps)
+    lengths = {r["name"]: r["env_steps"] / r["episodes"] for r in report["runs"] if r["name"] in ("harness/single", "raw+obs")}
+    assert 0.5 < lengths["harness/single"] / lengths["raw+obs"] < 2.0
     text = (tmp_path / "env_throughput.md").read_text()
     assert "## Goals (issue 13)" in text and "| harness/mixed | 1 | 1 |" in text
     assert json.loads((tmp_path / "env_throughput.json").read_text())["schema"] == "actionzoo.env-throughput/2"

@@ -11,11 +11,17 @@ then A, B, C again), so a change in machine load hits all settings alike:
   context, with one browser per context (``browsers``).  Random agent with a generator per episode.
   Every context has loaded its tasks' pages before the clock starts (``VecWebEnv.preload``; the
   time that took is reported as ms per page load), so these are steady-state rates.
-- ``raw`` / ``raw+dom``: the ceiling: one page per context in one browser, one ``page.evaluate`` per
-  step that clicks a random element of the task area by JS and returns the episode status (and,
-  for ``raw+dom``, ``JSON.stringify(core.getDOMInfo())``); reset ``Math.seedrandom(s);
-  core.startEpisodeReal()`` in place.  ``raw+dom/mixed``: the same over the mixed suite, one
-  preloaded page per task in every context, the tasks in turn: what the pages themselves cost.
+- ``raw+obs``: the fair ceiling (the issue-13 goal's reference): no harness, one asyncio loop driving
+  the pages directly, on the harness's own browser and context set-up with its page helper
+  (js/observe.js); one ``page.evaluate`` of ``__zoo.step`` per step (act, tick, observe, as the harness
+  does), an episode start in one evaluate; the harness's random policy applied to the raw rows, so
+  it plays episodes of the same length and does the same page work (zoo/web/raw_loop.py).
+- ``raw`` / ``raw+dom``: the older, lighter loops: one ``page.evaluate`` per step that clicks a random
+  element of the task area by JS (any element, not only actionable ones, so its episodes run about
+  twice as long) and returns the episode status (and, for ``raw+dom``,
+  ``JSON.stringify(core.getDOMInfo())``); reset ``Math.seedrandom(s); core.startEpisodeReal()`` in
+  place.  ``raw+dom/mixed``: the same over the mixed suite, one preloaded page per task in every
+  context, the tasks in turn: what the pages themselves cost.
 - ``selenium``: miniwob's own gymnasium env (Selenium + chromedriver, one instance), random
   element clicks, when ``/usr/bin/chromedriver`` (or ``$MINIWOB_CHROMEDRIVER``) exists.
 
@@ -27,7 +33,6 @@ The report carries the command line and ``uptime`` before and after every repeti
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 import subprocess
@@ -39,72 +44,18 @@ import numpy as np
 
 from zoo.core.errors import ZooError
 from zoo.web.agents import RandomAgent
-from zoo.web.browser import CHROMIUM_ARGS, DEFAULT_CHROMIUM, LoopThread, VIEWPORT
 from zoo.web.jobs import JobQueue, episode_key
+from zoo.web.proc_cpu import cpu_fields, cpu_used, stat_cpu, tree_cpu_s  # noqa: F401 - stat_cpu: part of this API
+from zoo.web.raw_loop import time_raw
 from zoo.web.results import write_results
 from zoo.web.seeds import train_seed
-from zoo.web.site import Site
 from zoo.web.suites import resolve_tasks
-from zoo.web.tasks import get_task
 from zoo.web.throughput_report import markdown, summarise
 from zoo.web.vector import VecWebEnv
 
 SCHEMA = "actionzoo.env-throughput/2"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-RAW_RESET_JS = "(s) => { Math.seedrandom(s); core.startEpisodeReal(); return WOB_TASK_READY !== false; }"
-RAW_STEP_JS = """([u, dom]) => {
-  const els = Array.from(document.querySelectorAll('#area *'));
-  if (els.length) els[Math.floor(u * els.length)].click();
-  const out = {done: !!WOB_DONE_GLOBAL, reward: WOB_RAW_REWARD_GLOBAL};
-  if (dom) out.dom = core.getDOMInfo();
-  return JSON.stringify(out);
-}"""
-
-
-def stat_cpu(stat: str, ticks: float) -> tuple[int, float]:
-    """(parent pid, CPU seconds user + system) from a ``/proc/<pid>/stat`` line (the name may hold spaces
-    and parentheses: the fields start after its last ')')."""
-    fields = stat[stat.rindex(")") + 2:].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks
-
-
-def tree_cpu_s(root: int | None = None) -> dict[int, float]:
-    """CPU seconds so far of ``root`` (default: this process: the harness, its loop thread and the
-    Playwright driver it talks to) and every process below it (drivers, browsers, renderers), by pid.
-    Other users' processes are not below it, so a loaded machine does not inflate it.  {} without /proc."""
-    root = os.getpid() if root is None else root
-    ticks = os.sysconf("SC_CLK_TCK")
-    parent, cpu = {}, {}
-    try:
-        pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
-    except OSError:
-        return {}
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                parent[pid], cpu[pid] = stat_cpu(f.read(), ticks)
-        except (OSError, ValueError, IndexError):
-            continue
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parent.items():
-        children.setdefault(ppid, []).append(pid)
-    out, todo = {}, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in cpu:
-            out[pid] = cpu[pid]
-        todo += children.get(pid, [])
-    return out
-
-
-def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds spent between two ``tree_cpu_s`` readings (a process started in between counts from 0;
-    one that ended in between is lost)."""
-    return sum(v - before.get(pid, 0.0) for pid, v in after.items())
-
-
-def _cpu_fields(cpu_s: float, steps: int, wall: float) -> dict[str, Any]:
-    return {"cpu_ms_per_step": round(1000 * cpu_s / max(1, steps), 3), "cpu_cores_used": round(cpu_s / wall, 3)}
+RAW_MODES = {"raw": "bare", "raw+dom": "dom", "raw+dom/mixed": "dom", "raw+obs": "observe"}  # row -> raw_loop mode
 
 
 def _jobs(tasks: list[str], seed: int, rounds: int = 2000) -> Any:
@@ -154,66 +105,7 @@ def time_harness(tasks: list[str], contexts: int, browsers: int, env_steps: int,
         return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), "episodes": episodes,
                 "page_loads_timed": env.page_loads - loads1, "restarts": env.restarts,
                 "ms_per_page_load": round(1000 * preload_s / max(1, loads0), 1),
-                "tasks_started": sum(v > 0 for v in started.values()), **_cpu_fields(cpu, n, wall)}
-
-
-async def _raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, seed: int, max_episode_steps: int,
-               headless: bool) -> dict[str, Any]:
-    from playwright.async_api import async_playwright
-
-    urls = [get_task(t).url for t in tasks]
-    exe = os.environ.get("ZOO_CHROMIUM") or (DEFAULT_CHROMIUM if Path(DEFAULT_CHROMIUM).exists() else None)
-    pw = await async_playwright().start()
-    browser = await pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=headless)
-    try:
-        site = Site()
-        async def open_context() -> list[Any]:  # one page per task
-            ctx = await browser.new_context(viewport=VIEWPORT)
-            await site.attach(ctx)
-            mine = []
-            for url in urls:
-                page = await ctx.new_page()
-                await page.goto(url, wait_until="load")
-                mine.append(page)
-            return mine
-
-        pages = await asyncio.gather(*(open_context() for _ in range(contexts)))
-        per = max(1, env_steps // contexts)
-
-        async def loop(k: int, mine: list[Any], steps: int) -> tuple[int, int]:
-            import json
-
-            rng = np.random.default_rng([seed, k])
-            s, done, count, turn, ended = seed * 1000 + k * 100000, 0, 0, k, 0
-            page = mine[turn % len(mine)]
-            await page.evaluate(RAW_RESET_JS, s)
-            for _ in range(steps):
-                out = json.loads(await page.evaluate(RAW_STEP_JS, [float(rng.random()), dom]))
-                count += 1
-                done += 1
-                if out["done"] or done >= max_episode_steps:
-                    s, done, turn, ended = s + 1, 0, turn + 1, ended + 1
-                    page = mine[turn % len(mine)]
-                    await page.evaluate(RAW_RESET_JS, s)
-            return count, ended
-
-        await asyncio.gather(*(loop(k, p, 3) for k, p in enumerate(pages)))  # warm-up
-        cpu0, t0 = tree_cpu_s(), time.perf_counter()
-        counts = await asyncio.gather(*(loop(k, p, per) for k, p in enumerate(pages)))
-        wall = time.perf_counter() - t0
-        cpu = cpu_used(cpu0, tree_cpu_s())
-        n = sum(c for c, _ in counts)
-        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2),
-                "episodes": sum(e for _, e in counts), **_cpu_fields(cpu, n, wall)}
-    finally:
-        await browser.close()
-        await pw.stop()
-
-
-def time_raw(tasks: list[str], contexts: int, env_steps: int, dom: bool, *, seed: int = 0, max_episode_steps: int = 8,
-             headless: bool = True) -> dict[str, Any]:
-    """The raw Playwright loop's env steps/s (the ceiling the harness is compared with)."""
-    return LoopThread.shared().run(_raw(tasks, contexts, env_steps, dom, seed, max_episode_steps, headless), timeout=600)
+                "tasks_started": sum(v > 0 for v in started.values()), **cpu_fields(cpu, n, wall)}
 
 
 def chromedriver() -> str | None:
@@ -246,7 +138,7 @@ def time_selenium(task: str, env_steps: int, *, seed: int = 0, max_episode_steps
                 obs, _ = env.reset(seed=s)
         wall = time.perf_counter() - t0
         cpu = cpu_used(cpu0, tree_cpu_s())
-        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), **_cpu_fields(cpu, n, wall)}
+        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), **cpu_fields(cpu, n, wall)}
     finally:
         env.close()
 
@@ -258,6 +150,7 @@ def settings(single: str, mixed: list[str], counts: list[int], selenium: bool) -
         for browsers in sorted({1, c}):
             out.append({"name": "harness/single", "contexts": c, "browsers": browsers, "tasks": [single]})
             out.append({"name": "harness/mixed", "contexts": c, "browsers": browsers, "tasks": list(mixed)})
+        out.append({"name": "raw+obs", "contexts": c, "browsers": 1, "tasks": [single]})
         out.append({"name": "raw+dom", "contexts": c, "browsers": 1, "tasks": [single]})
         out.append({"name": "raw+dom/mixed", "contexts": c, "browsers": 1, "tasks": list(mixed)})
     out.append({"name": "raw", "contexts": 1, "browsers": 1, "tasks": [single]})
@@ -275,7 +168,7 @@ def run_setting(s: dict[str, Any], cfg: Any, rep: int) -> dict[str, Any]:
                             headless=bool(cfg.headless), screenshot=bool(cfg.screenshot), **common)
     if s["name"] == "selenium":
         return time_selenium(s["tasks"][0], min(steps, 120), **common)
-    return time_raw(s["tasks"], s["contexts"], steps, s["name"].startswith("raw+dom"), headless=bool(cfg.headless), **common)
+    return time_raw(s["tasks"], s["contexts"], steps, RAW_MODES[s["name"]], headless=bool(cfg.headless), **common)
 
 
 def _load() -> float:
