@@ -106,6 +106,21 @@ def test_cpu_accounting_reads_proc_stat_lines_and_subtracts_per_process():
     assert cpu_used(before, after) == 1.25
 
 
+def test_cpu_split_by_process_kind_adds_up_to_the_total():
+    import os
+
+    from zoo.web.proc_cpu import cpu_fields, cpu_used, cpu_used_by_kind, process_kind
+
+    assert process_kind(os.getpid()) == "python"
+    assert process_kind(2 ** 22 + 7) == "other"  # no such process
+    before, after = {os.getpid(): 1.0}, {os.getpid(): 1.5, 2 ** 22 + 7: 0.25}
+    split = cpu_used_by_kind(before, after)
+    assert split["python"] == 0.5 and split["other"] == 0.25 and sum(split.values()) == cpu_used(before, after)
+    fields = cpu_fields(split, steps=250, wall=1.0)
+    assert fields["cpu_ms_per_step"] == 3.0 and fields["cpu_cores_used"] == 0.75
+    assert fields["cpu_ms_per_step_by_process"]["python"] == 2.0
+
+
 def test_bench_command_line_reproduces_the_settings():
     from zoo.schema.tools import BenchConfig
     from zoo.web.throughput import command

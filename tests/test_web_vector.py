@@ -159,6 +159,10 @@ def test_env_throughput_report(tmp_path):
                      ("raw+dom/mixed", 1, 1), ("raw", 1, 1)]
     assert all(r["env_steps"] >= 40 and r["env_steps_per_s"] > 0 and "error" not in r for r in report["runs"])
     assert all(r["cpu_ms_per_step"] > 0 and r["cpu_cores_used"] > 0 for r in report["runs"])  # own process tree
+    for r in report["runs"]:  # split by process: the harness's Python, Playwright's driver, the browser, the pages
+        split = r["cpu_ms_per_step_by_process"]
+        assert split["python"] > 0 and split["driver"] > 0 and split["renderer"] > 0
+        assert abs(sum(split.values()) - r["cpu_ms_per_step"]) < 0.01
     assert report["command"].startswith("zoo bench env contexts=[1] steps=10 repeats=1")
     mixed = report["runs"][1]
     assert mixed["page_loads_timed"] == 0 and mixed["tasks_started"] == 2  # preloaded pages: resets in place
@@ -170,6 +174,7 @@ def test_env_throughput_report(tmp_path):
     assert 0.5 < lengths["harness/single"] / lengths["raw+obs"] < 2.0
     text = (tmp_path / "env_throughput.md").read_text()
     assert "## Goals (issue 13)" in text and "| harness/mixed | 1 | 1 |" in text
+    assert "CPU ms per env step by process" in text and "| raw+obs | 1 | 1 |" in text
     assert json.loads((tmp_path / "env_throughput.json").read_text())["schema"] == "actionzoo.env-throughput/2"
 
 

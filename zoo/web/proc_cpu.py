@@ -51,6 +51,43 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(v - before.get(pid, 0.0) for pid, v in after.items())
 
 
-def cpu_fields(cpu_s: float, steps: int, wall: float) -> dict[str, Any]:
-    """The CPU columns of one timing: ms per env step and cores used."""
-    return {"cpu_ms_per_step": round(1000 * cpu_s / max(1, steps), 3), "cpu_cores_used": round(cpu_s / wall, 3)}
+PROCESS_KINDS = ("python", "driver", "browser", "renderer", "other")
+
+
+def process_kind(pid: int) -> str:
+    """What a process of the bench's tree is: python (the harness and its loop thread), driver (Playwright's
+    node process), browser (Chromium's main process), renderer (the pages' JS, style and layout) or other
+    (Chromium's GPU, network and zygote helpers; a process that has gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ")  # Chromium rewrites its argv into one string
+    except OSError:
+        return "other"
+    exe = cmd.split(b" ", 1)[0].rsplit(b"/", 1)[-1]
+    if exe.startswith(b"python"):
+        return "python"
+    if exe in (b"node", b"chromedriver"):
+        return "driver"
+    if b"--type=renderer" in cmd:
+        return "renderer"
+    return "other" if b"--type=" in cmd else "browser"
+
+
+def cpu_used_by_kind(before: dict[int, float], after: dict[int, float]) -> dict[str, float]:
+    """``cpu_used`` split by ``process_kind`` (read while the processes are still running)."""
+    out = dict.fromkeys(PROCESS_KINDS, 0.0)
+    for pid, v in after.items():
+        out[process_kind(pid)] += v - before.get(pid, 0.0)
+    return out
+
+
+def cpu_fields(cpu_s: float | dict[str, float], steps: int, wall: float) -> dict[str, Any]:
+    """The CPU columns of one timing: ms per env step and cores used (and, given CPU seconds by process
+    kind, ms per env step of each kind)."""
+    split = cpu_s if isinstance(cpu_s, dict) else None
+    total = sum(split.values()) if split is not None else cpu_s
+    out: dict[str, Any] = {"cpu_ms_per_step": round(1000 * total / max(1, steps), 3),
+                           "cpu_cores_used": round(total / wall, 3)}
+    if split is not None:
+        out["cpu_ms_per_step_by_process"] = {k: round(1000 * v / max(1, steps), 3) for k, v in split.items()}
+    return out

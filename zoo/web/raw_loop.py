@@ -32,7 +32,7 @@ import numpy as np
 
 from zoo.web.agents import RANDOM_KEYS, RandomAgent
 from zoo.web.browser import CHROMIUM_ARGS, DEFAULT_CHROMIUM, VIEWPORT, BrowserHost, LoopThread
-from zoo.web.proc_cpu import cpu_fields, cpu_used, tree_cpu_s
+from zoo.web.proc_cpu import cpu_fields, cpu_used_by_kind, tree_cpu_s
 from zoo.web.site import Site
 from zoo.web.tasks import get_task
 from zoo.web.types import instruction_spans
@@ -170,7 +170,7 @@ async def _raw(tasks: list[str], contexts: int, env_steps: int, mode: str, seed:
         cpu0, t0 = tree_cpu_s(), time.perf_counter()
         counts = await asyncio.gather(*(loop(k, p, per) for k, p in enumerate(pages)))
         wall = time.perf_counter() - t0
-        cpu = cpu_used(cpu0, tree_cpu_s())
+        cpu = cpu_used_by_kind(cpu0, tree_cpu_s())
         n = sum(c for c, _ in counts)
         return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2),
                 "episodes": sum(e for _, e in counts), **cpu_fields(cpu, n, wall)}

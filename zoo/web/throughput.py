@@ -45,7 +45,7 @@ import numpy as np
 from zoo.core.errors import ZooError
 from zoo.web.agents import RandomAgent
 from zoo.web.jobs import JobQueue, episode_key
-from zoo.web.proc_cpu import cpu_fields, cpu_used, stat_cpu, tree_cpu_s  # noqa: F401 - stat_cpu: part of this API
+from zoo.web.proc_cpu import cpu_fields, cpu_used, cpu_used_by_kind, stat_cpu, tree_cpu_s  # noqa: F401 - re-exported
 from zoo.web.raw_loop import time_raw
 from zoo.web.results import write_results
 from zoo.web.seeds import train_seed
@@ -97,7 +97,7 @@ def time_harness(tasks: list[str], contexts: int, browsers: int, env_steps: int,
         while env.env_steps - steps0 < env_steps:
             episodes += vector_step()
         wall = time.perf_counter() - t0
-        cpu = cpu_used(cpu0, tree_cpu_s())
+        cpu = cpu_used_by_kind(cpu0, tree_cpu_s())
         n = env.env_steps - steps0
         started = {t: 0 for t in tasks}
         for _, (t, _) in jobs.handed:
@@ -137,7 +137,7 @@ def time_selenium(task: str, env_steps: int, *, seed: int = 0, max_episode_steps
                 s, done = s + 1, 0
                 obs, _ = env.reset(seed=s)
         wall = time.perf_counter() - t0
-        cpu = cpu_used(cpu0, tree_cpu_s())
+        cpu = cpu_used_by_kind(cpu0, tree_cpu_s())
         return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), **cpu_fields(cpu, n, wall)}
     finally:
         env.close()

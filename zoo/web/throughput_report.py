@@ -9,6 +9,7 @@ import statistics
 from typing import Any
 
 Key = tuple[str, int, int]  # (setting name, contexts, browsers)
+PROCESS_COLUMNS = ("python", "driver", "browser", "renderer", "other")  # zoo.web.proc_cpu.PROCESS_KINDS
 
 GOALS = (
     # the reference plays the same policy with the same page work (raw+obs, zoo/web/raw_loop.py), so the
@@ -60,6 +61,15 @@ def best_scaling(table: dict[Key, dict[int, float]], name: str, contexts: int) -
     return max(options, key=lambda o: o["median"]) if options else None
 
 
+def by_process(runs: list[dict[str, Any]], k: Key) -> dict[str, float]:
+    """Median over repetitions of CPU ms per env step of each process kind (python, driver, browser,
+    renderer, other; zoo/web/proc_cpu.py) of one setting; {} when its runs did not record the split."""
+    splits = [r["cpu_ms_per_step_by_process"] for r in runs
+              if key(r) == k and r.get("env_steps_per_s") is not None and r.get("cpu_ms_per_step_by_process")]
+    kinds = sorted({p for s in splits for p in s})
+    return {p: round(statistics.median(s.get(p, 0.0) for s in splits), 3) for p in kinds}
+
+
 def summarise(report: dict[str, Any]) -> dict[str, Any]:
     table = rates(report["runs"])
     cpu = cpu_table(report["runs"])
@@ -76,6 +86,9 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
             settings["/".join(map(str, k))]["cpu_ms_per_step"] = round(statistics.median(cpu[k].values()), 3)
         if cores.get(k):
             settings["/".join(map(str, k))]["cpu_cores_used"] = round(statistics.median(cores[k]), 3)
+        split = by_process(report["runs"], k)
+        if split:
+            settings["/".join(map(str, k))]["cpu_ms_per_step_by_process"] = split
     counts = report["contexts"]
     ratios: dict[str, Any] = {
         "single_vs_raw_obs": ratio(table, ("harness/single", 1, 1), ("raw+obs", 1, 1)),
@@ -213,6 +226,16 @@ def markdown(report: dict[str, Any]) -> str:
         used = f"{s['cpu_cores_used']:.2f}" if s.get("cpu_cores_used") is not None else "n/a"
         lines.append(f"| {s['name']} | {s['contexts']} | {s['browsers']} | {s['median']:.1f} | {s['min']:.1f} | "
                      f"{s['max']:.1f} | {cpu_ms} | {used} |")
+    split = [s for s in report["settings"].values() if s.get("cpu_ms_per_step_by_process")]
+    if split:
+        kinds = [p for p in PROCESS_COLUMNS if any(p in s["cpu_ms_per_step_by_process"] for s in split)]
+        lines += ["", "CPU ms per env step by process (medians): python = the harness or raw loop and its loop thread; "
+                  "driver = Playwright's node process (chromedriver for selenium); browser = Chromium's main process; "
+                  "renderer = the pages (JS, style, layout); other = Chromium's helpers.", "",
+                  "| setting | contexts | browsers | " + " | ".join(kinds) + " |", "|---|---:|---:|" + "---:|" * len(kinds)]
+        for s in split:
+            lines.append(f"| {s['name']} | {s['contexts']} | {s['browsers']} | "
+                         + " | ".join(f"{s['cpu_ms_per_step_by_process'].get(p, 0.0):.2f}" for p in kinds) + " |")
     lines += ["", "## Ratios", "",
               f"- harness 1 context / raw loop, same page work and policy (raw+obs): {_fmt(rt.get('single_vs_raw_obs'))}",
               f"- harness 1 context / raw loop + DOM read: {_fmt(rt['single_vs_raw_dom'])}",

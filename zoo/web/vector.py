@@ -367,6 +367,9 @@ class VecWebEnv:
         second round of starts would take them: env ``i`` asks for its job only once every lower
         active env has returned from its step and taken its job (or gone on with its episode), so
         the job order never depends on timing or on how long another env's start takes."""
+        if len(active) == 1:  # nothing to order or overlap: no task, no turn futures
+            i = active[0]
+            return {i: await self._step_env(i, actions[i], {}, None)}
         chained = self.autoreset and self.job_source is not None
         loop = asyncio.get_running_loop()
         turns = {i: loop.create_future() for i in active} if chained else {}

@@ -92,7 +92,7 @@
     return clip;
   }
 
-  function attrsOf(el, tag) {
+  function attrsOf(el, tag, style) {
     const a = {};
     for (const k of ATTR_KEYS) {
       const v = el.getAttribute(k);
@@ -103,7 +103,7 @@
     else if (tag === 'select') a.value = el.selectedIndex >= 0 ? el.options[el.selectedIndex].text.trim() : '';
     if (el.disabled) a.disabled = 'true';
     if (document.activeElement === el) a.focused = 'true';
-    const bg = window.getComputedStyle(el).backgroundColor;  // colours a person sees (colour-picking tasks)
+    const bg = style.backgroundColor;  // colours a person sees (colour-picking tasks)
     if (bg && bg !== 'rgba(0, 0, 0, 0)' && bg !== 'transparent') a.bg = bg;
     return a;
   }
@@ -164,7 +164,7 @@
         const options = tag === 'select' ? Array.from(child.options).map((o) => o.text.trim()) : [];
         const id = rows.length;
         nodes.push(child);
-        rows.push([tag, text, attrsOf(child, tag), rect.left, rect.top, rect.width, rect.height, parent, depth,
+        rows.push([tag, text, attrsOf(child, tag, style), rect.left, rect.top, rect.width, rect.height, parent, depth,
           isVisible(child, rect, style, clip), cat, actionable, options]);
         walk(child, id, depth + 1, clips(style) ? narrow(clip, rect) : clip);
       }
