@@ -135,7 +135,8 @@ def test_xl_replay_memory_gradient_uses_blocks_only_through_forward(bptt):
     starts[0] = True
     y = core.unroll(x, core.init_state(3, torch.device("cpu")), starts)
     (y[-1] * torch.randn(3, 16)).sum().backward()  # (a plain sum of a LayerNorm output has no gradient)
-    assert calls["norm1"] == calls["block"] == 4 * 2
+    # with bptt the whole rollout goes through each Block in one call (MemoryCore.unroll_at_once)
+    assert calls["norm1"] == calls["block"] == (1 if bptt else 4) * 2
     assert bool(x.grad[:-1].abs().sum() > 0) == bptt  # earlier steps reached; without bptt memory is a stop-gradient
 
 
@@ -163,3 +164,69 @@ def test_trimming_the_padding_leaves_every_distribution_unchanged():
     for name in ("logp", "entropy", "value"):
         torch.testing.assert_close(getattr(cut, name), getattr(full, name), rtol=1e-5, atol=1e-5)
     assert torch.equal(cut_greedy.slot, full_greedy.slot)
+
+
+@pytest.mark.parametrize(("mem_len", "gated"), [(64, False), (3, False), (3, True)])
+def test_xl_rollout_at_once_matches_step_by_step(mem_len, gated):
+    """MemoryCore.unroll (every step of the rollout through each xl Block in one call) against
+    unroll_stepwise (one token per call, memory carried and cleared at episode starts): same outputs
+    and same gradients for the inputs and every weight.  Hand-made starts: an env that starts at step 0
+    and again mid-way, one that never starts (start memory seen throughout), one starting twice in a
+    row; the start memory has empty slots; mem_len=3 < T puts the window's edge inside the rollout."""
+    from strategies.compressive_rl.model import MemoryCore
+
+    cfg = compose(["strategy=2", "model.attention=xl", f"model.attention.mem_len={mem_len}", "model.dim=16",
+                   "model.n_layers=2", "model.n_heads=2", f"model.gated_residual={str(gated).lower()}"],
+                  validate_choices=False)
+    torch.manual_seed(0)
+    core = MemoryCore(cfg.model, bptt=True)
+    assert core.unroll_at_once
+    with torch.no_grad():
+        for blk in core.trunk.blocks:
+            blk.attn.rel_bias.normal_()  # zero-initialised: a random bias checks the distances line up
+    T, B = 7, 3
+    starts = torch.zeros(T, B, dtype=torch.bool)
+    starts[0, 0] = starts[4, 0] = True
+    starts[2, 2] = starts[3, 2] = True
+    state = [torch.randn(B, mem_len, 16) for _ in core.trunk.blocks]
+    for mem in state:
+        mem[:, : mem_len // 2] = 0.0  # empty slots (a memory not yet full)
+    x = torch.randn(T, B, 16)
+    weights = torch.randn(T, B, 16)
+    results = []
+    for unroll in (core.unroll, core.unroll_stepwise):
+        core.zero_grad()
+        xi = x.clone().requires_grad_()
+        y = unroll(xi, state, starts)
+        (y * weights).sum().backward()
+        grads = {n: p.grad.clone() for n, p in core.named_parameters()}
+        results.append((y.detach(), xi.grad, grads))
+    (y, gx, gw), (y_ref, gx_ref, gw_ref) = results
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-5, atol=1e-5)
+    assert gx_ref[:3, 1].abs().sum() > 0  # the env without a start: later losses reach earlier steps
+    for name, g in gw_ref.items():
+        torch.testing.assert_close(gw[name], g, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_pooled_text_is_the_masked_mean_of_token_embeddings():
+    """ObservationEncoder.pooled_text (one embedding_bag) against the mean of the non-pad token
+    embeddings, values and gradients; an all-pad text pools to 0."""
+    from strategies.compressive_rl.model import masked_mean
+
+    m = module_for([form_page()]).model.encoder
+    pad = m.pad_id
+    torch.manual_seed(0)
+    ids = torch.randint(0, m.tok.num_embeddings, (2, 5, 7))
+    ids[ids == pad] = (pad + 1) % m.tok.num_embeddings
+    ids[0, 1] = pad  # an empty text
+    ids[1, :, 4:] = pad  # padded texts
+    ids[1, 2, 0] = pad  # a pad token before real ones
+    w = torch.randn(2, 5, m.tok.embedding_dim)
+    got = m.pooled_text(ids)
+    (g_got,) = torch.autograd.grad((got * w).sum(), m.tok.weight)
+    ref = masked_mean(m.tok(ids), ids != pad, dim=-2)
+    (g_ref,) = torch.autograd.grad((ref * w).sum(), m.tok.weight)
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g_got, g_ref, rtol=1e-5, atol=1e-6)
+    assert got[0, 1].abs().max() == 0

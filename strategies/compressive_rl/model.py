@@ -12,12 +12,15 @@ Per env step:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from components.attention.xl import XLAttention
 from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
 from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, TAGS
@@ -93,7 +96,11 @@ class ObservationEncoder(nn.Module):
         self.option = nn.Sequential(nn.Linear(dim + 2, dim), nn.GELU(), nn.Linear(dim, dim))
 
     def pooled_text(self, ids: Tensor) -> Tensor:
-        return masked_mean(self.tok(ids), ids != self.pad_id, dim=-2)
+        """(..., L) token ids -> (..., D) mean embedding of the non-pad tokens (0 for an empty text):
+        ``masked_mean(self.tok(ids), ids != pad_id)`` as one embedding_bag, without the (..., L, D)
+        embedding tensor and its masked product (a sizeable share of the encoder's time)."""
+        flat = F.embedding_bag(ids.reshape(-1, ids.shape[-1]), self.tok.weight, mode="mean", padding_idx=self.pad_id)
+        return flat.view(*ids.shape[:-1], flat.shape[-1])
 
     def forward(self, b: dict[str, Tensor]) -> Encoded:
         B = b["el_tag"].shape[0]
@@ -123,6 +130,64 @@ class ObservationEncoder(nn.Module):
 
 
 # ---------------------------------------------------------------- recurrent memory core
+def rollout_key_mask(starts: Tensor, mem_valid: Tensor) -> Tensor:
+    """(B, T, M+T) bool: the keys that step t of env b attends to when a rollout's T steps go through
+    an xl layer in one call instead of one step at a time.  Keys are the layer's memory at the rollout's
+    start (M slots, ``mem_valid`` (B, M): the slot is filled) followed by the T steps.  Stepping, step
+    t's memory is the last M of (start memory + steps before t), cleared at every episode start, plus
+    step t itself; so step t sees key position p (of M+T) when t <= p <= M + t, a start-memory slot only
+    while no episode started in steps 0..t, and step s only when no episode started in steps s+1..t.
+    ``starts`` (T, B) bool: an episode opens at that step (its memory cleared before it)."""
+    T, B = starts.shape
+    M = mem_valid.shape[1]
+    episode = starts.t().long().cumsum(1)  # (B, T): episode starts in steps 0..t
+    t = torch.arange(T, device=starts.device)[:, None]
+    p = torch.arange(M + T, device=starts.device)[None, :]
+    window = (p >= t) & (p <= M + t)  # (T, M+T)
+    from_memory = mem_valid[:, None, :] & (episode == 0)[:, :, None]  # (B, T, M)
+    same_episode = episode[:, :, None] == episode[:, None, :]  # (B, T, T)
+    return torch.cat([from_memory, same_episode], -1) & window
+
+
+def xl_attention_over_rollout(attn: XLAttention, x: Tensor, mem: Tensor, keep: Tensor) -> Tensor:
+    """``attn`` (an xl layer) over a rollout's T steps at once: x (B, T, D) the layer's inputs, mem
+    (B, M, D) its memory at the rollout's start, keep from ``rollout_key_mask``.  Same weights, the same
+    relative bias of each query-key distance and the same visible keys as T calls of ``attn.forward``
+    with one token each; softmax over an explicit (B, H, T, M+T) score tensor (a few thousand entries)."""
+    b, n, d = x.shape
+    m = mem.shape[1]
+    context = torch.cat([mem.to(x.dtype), x], dim=1)
+    w, bias = attn.qkv.weight.split([d, 2 * d]), attn.qkv.bias.split([d, 2 * d])
+    q = attn.split_heads(F.linear(x, w[0], bias[0]))
+    k, v = F.linear(context, w[1], bias[1]).chunk(2, dim=-1)
+    k, v = attn.split_heads(k), attn.split_heads(v)
+    scores = (q * attn.head_dim ** -0.5) @ k.transpose(-2, -1) + attn.position_bias(n, m, x.device)
+    scores = scores.masked_fill(~keep[:, None], float("-inf"))  # every step sees itself: no empty row
+    return attn.merge_heads(scores.softmax(-1) @ v)
+
+
+@dataclass
+class RolloutMemory:
+    """An xl layer's state for a whole rollout in one call: its memory at the rollout's start and the
+    keys each step sees (``rollout_key_mask``)."""
+
+    mem: Tensor
+    keep: Tensor
+
+
+class RolloutXLAttention(XLAttention):
+    """xl attention that also takes a ``RolloutMemory`` as its state: then all T input tokens are
+    the rollout's steps (``xl_attention_over_rollout``).  Any other state: ``XLAttention.forward``.
+    The state goes through ``Block.forward`` untouched, so the rollout runs through each Block's own
+    forward: the FSDP rule (a Block's weights are gathered only inside its forward) and activation
+    checkpointing (the recomputation gets the same state) hold as for a step."""
+
+    def forward(self, x: Tensor, state: Any = None, detach: bool | None = None) -> tuple[Tensor, Any]:
+        if isinstance(state, RolloutMemory):
+            return xl_attention_over_rollout(self, x, state.mem, state.keep), None
+        return super().forward(x, state, detach)
+
+
 class MemoryCore(nn.Module):
     """One token per env step through the Transformer trunk, attention state carried across steps.
 
@@ -133,6 +198,13 @@ class MemoryCore(nn.Module):
     Without it, what a page leaves in memory is shaped only by that page's own loss, which is too
     weak for recall tasks (measured on the test recall task).  Whether there is a memory at all
     comes from the trunk (its layers' ``init_state``), not from the variant's name.
+
+    For xl with bptt (the default), ``unroll`` computes the same thing with every step of the rollout
+    in one call per Block (``xl_attention_over_rollout``): an xl memory is just the layer's past inputs, so
+    step t attending to its memory is step t attending to the earlier steps (and the start memory)
+    under a mask.  The step-by-step loop (``unroll_stepwise``) cost 2 x T small attention calls
+    forward and backward per replay, most of the PPO update's time; tests check the two agree.
+    (For that the layers become ``RolloutXLAttention``: XLAttention plus the rollout-at-once call.)
     """
 
     def __init__(self, model_cfg: DictConfig, bptt: bool = True):
@@ -141,6 +213,12 @@ class MemoryCore(nn.Module):
         self.trunk = Transformer(model_cfg)
         self.memory = self.trunk.has_memory
         self.bptt = bool(bptt)
+        # the one-pass unroll gives gradients through the memory (bptt) and has no attention dropout
+        self.unroll_at_once = self.bptt and all(
+            type(blk.attn) is XLAttention and blk.attn.dropout == 0.0 for blk in self.trunk.blocks)
+        if self.unroll_at_once:
+            for blk in self.trunk.blocks:
+                blk.attn.__class__ = RolloutXLAttention  # the same layer (parameters, config) plus the rollout call
 
     def init_state(self, batch: int, device: torch.device) -> Any:
         return self.trunk.init_state(batch, device) if self.memory else None
@@ -158,6 +236,16 @@ class MemoryCore(nn.Module):
         if not self.memory:  # nothing carried: all steps at once
             T, B, D = x.shape
             return self.trunk(x.reshape(T * B, 1, D), None)[0].view(T, B, D)
+        if self.unroll_at_once:
+            y = x.transpose(0, 1)  # (B, T, D)
+            for blk, mem in zip(self.trunk.blocks, state):
+                # an xl layer's memory holds its attention inputs (norm1 of the Block's inputs): nonzero rows
+                y, _ = blk(y, RolloutMemory(mem, rollout_key_mask(starts, mem.detach().ne(0).any(-1))))
+            return self.trunk.norm(y).transpose(0, 1)
+        return self.unroll_stepwise(x, state, starts)
+
+    def unroll_stepwise(self, x: Tensor, state: Any, starts: Tensor) -> Tensor:
+        """``unroll`` one ``step`` at a time (any memory variant; the reference for the one-pass path)."""
         out = []
         for t in range(x.shape[0]):
             y, state = self.step(x[t], state, starts[t], detach=not self.bptt)
