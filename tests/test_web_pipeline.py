@@ -171,3 +171,20 @@ def test_scaling_reason_compares_the_raw_loop_with_the_harness_at_the_same_count
     assert "scaled better at 2 contexts (1.50x against the harness's 0.90x)" in slow
     assert "used at most 0.90 of 2 cores" in slow
     assert "scaled better" not in report(80.0)  # the harness scaled more than the raw loop there: no such claim
+
+
+def test_overhead_reason_names_the_python_share_and_both_episode_lengths():
+    from zoo.web.throughput_report import reasons, summarise
+
+    def run(name, rate, python, episodes):
+        return {"name": name, "contexts": 1, "browsers": 1, "repeat": 0, "env_steps_per_s": rate, "cpu_ms_per_step": 6.0,
+                "cpu_cores_used": 0.5, "env_steps": 200, "episodes": episodes,
+                "cpu_ms_per_step_by_process": {"python": python, "renderer": 3.0}}
+
+    rep = {"runs": [run("harness/single", 60.0, 0.9, 80), run("raw+obs", 100.0, 0.5, 100)], "contexts": [1],
+           "single_task": "click-button", "machine": {"cpus": 2, "load_avg_1m_median": 3.0}}
+    rep.update(summarise(rep))
+    assert rep["goals"][0]["measured"] == 0.6 and not rep["goals"][0]["met"]
+    why = reasons(rep)["single_vs_raw_obs"]
+    assert "Python: 0.90 ms per env step against the raw loop's 0.50" in why
+    assert "episodes lasted 2.5 steps on average in the harness and 2.0 in the raw loop (raw+obs)" in why

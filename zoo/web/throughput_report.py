@@ -164,6 +164,7 @@ def reasons(report: dict[str, Any]) -> dict[str, str]:
                                     "building Observation/Element objects, the agent's pass over them, and a "
                                     "hand-over between the caller's thread and the browser loop's thread"
                                     + (f"; it used {cpu['median']:.2f}x the raw loop's CPU per env step" if cpu else "")
+                                    + _python_share(report)
                                     + _episode_lengths(report, "raw+obs"))
     raw_mixed = [r for r in (rt.get("raw_mixed_vs_single") or {}).values() if r]
     if rt.get("mixed_vs_single_min") and raw_mixed:
@@ -173,6 +174,16 @@ def reasons(report: dict[str, Any]) -> dict[str, str]:
                                       f"the raw loop with DOM read, on the same preloaded pages in turn, gave "
                                       f"{lo:.2f}-{hi:.2f}x of its single-task rate in the same run")
     return out
+
+
+def _python_share(report: dict[str, Any]) -> str:
+    """The Python processes' CPU per env step on both sides at 1 context (the harness's own layer), when split."""
+    harness = report["settings"].get("harness/single/1/1", {}).get("cpu_ms_per_step_by_process", {})
+    raw = report["settings"].get("raw+obs/1/1", {}).get("cpu_ms_per_step_by_process", {})
+    if "python" not in harness or "python" not in raw:
+        return ""
+    return (f" (Python: {harness['python']:.2f} ms per env step against the raw loop's {raw['python']:.2f}; the rest "
+            "is the driver, the browser and the pages, which both share)")
 
 
 def _episode_lengths(report: dict[str, Any], reference: str) -> str:
