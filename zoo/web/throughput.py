@@ -11,7 +11,7 @@ then A, B, C again), so a change in machine load hits all settings alike:
   context, with one browser per context (``browsers``).  Random agent with a generator per episode.
   Every context has loaded its tasks' pages before the clock starts (``VecWebEnv.preload``; the
   time that took is reported as ms per page load), so these are steady-state rates.
-- ``raw+obs``: the fair ceiling (the issue-13 goal's reference): no harness, one asyncio loop driving
+- ``raw+obs`` (at every context count): the fair ceiling (the issue-13 goal's reference): no harness, one asyncio loop driving
   the pages directly, on the harness's own browser and context set-up with its page helper
   (js/observe.js); one ``page.evaluate`` of ``__zoo.step`` per step (act, tick, observe, as the harness
   does), an episode start in one evaluate; the harness's random policy applied to the raw rows, so
@@ -28,7 +28,9 @@ then A, B, C again), so a change in machine load hits all settings alike:
 Rates are env steps per second with episode resets included (``max_episode_steps`` cut-off).
 Each timing also records the CPU time its own process tree spent (Python, Playwright drivers,
 browsers, renderers; read from /proc) per env step and as cores used: other users' load does not
-enter it, so it shows the harness's own cost on a machine too busy for steady wall-clock rates.
+enter it, so it shows the harness's own cost on a machine too busy for steady wall-clock rates.  The
+CPU time is also split by process kind (python, driver, browser, renderer, other; zoo/web/proc_cpu.py;
+/proc counts in 10 ms ticks, so a 200-step timing resolves 0.05 ms per step).
 The report carries the command line and ``uptime`` before and after every repetition.
 """
 from __future__ import annotations
