@@ -17,7 +17,8 @@ place and counts env steps with episode resets included (``max_episode_steps`` c
   harness's random agent (zoo.web.agents.RandomAgent) over the observation's rows: the same noop
   and key probabilities and keys, uniform over actionable visible elements, an instruction span
   into text fields, a random option of a select.  So both sides play episodes of the same length
-  distribution and differ only in what the harness adds in Python.
+  distribution and differ only in what the harness adds in Python.  It does not wait out navigations
+  (the harness does): it is the reference for single-page tasks such as the bench's ``single_task``.
 """
 from __future__ import annotations
 
@@ -52,8 +53,9 @@ OBS_RESET_JS = """async ([s, m]) => {
   if (typeof core.setDataMode === 'function') core.setDataMode('train');
   core.startEpisodeReal();
   await new Promise((resolve) => setTimeout(resolve, 0));
-  return JSON.stringify(window.__zoo.observe(m));
+  return window.__zoo.status().ready ? JSON.stringify(window.__zoo.observe(m)) : null;
 }"""
+OBS_READY_JS = "(m) => window.__zoo.status().ready ? JSON.stringify(window.__zoo.observe(m)) : null"
 OBS_STEP_JS = "([kind, i, arg, m]) => window.__zoo ? window.__zoo.step(kind, i, arg, m) : null"
 OBS_OBSERVE_JS = "(m) => window.__zoo ? JSON.stringify(window.__zoo.observe(m)) : null"
 MAX_ELEMENTS = 256
@@ -100,12 +102,23 @@ async def _bare_episodes(page_of: Any, k: int, steps: int, dom: bool, seed: int,
     return steps, ended
 
 
+async def _start(page: Any, seed: int) -> dict[str, Any]:
+    """Start an episode in place; its first observation once the task is ready (some build it asynchronously)."""
+    out = await page.evaluate(OBS_RESET_JS, [seed, MAX_ELEMENTS])
+    for _ in range(100):
+        if out is not None:
+            return json.loads(out)
+        await asyncio.sleep(0.02)
+        out = await page.evaluate(OBS_READY_JS, MAX_ELEMENTS)
+    raise TimeoutError(f"episode {seed} never became ready (WOB_TASK_READY stayed false)")
+
+
 async def _observe_episodes(page_of: Any, k: int, steps: int, seed: int, max_episode_steps: int) -> tuple[int, int]:
     agent = RandomAgent()
     rng = np.random.default_rng([seed, k])
     s, done, turn, ended = seed * 1000 + k * 100000, 0, k, 0
     page = page_of(turn)
-    obs = json.loads(await page.evaluate(OBS_RESET_JS, [s, MAX_ELEMENTS]))
+    obs = await _start(page, s)
     for _ in range(steps):
         kind, i, arg = random_row_action(obs, rng, agent.p_noop, agent.p_key)
         if kind == "press":
@@ -119,7 +132,7 @@ async def _observe_episodes(page_of: Any, k: int, steps: int, seed: int, max_epi
         if obs is None or obs["done"] or not obs["has_core"] or done >= max_episode_steps:
             s, done, turn, ended = s + 1, 0, turn + 1, ended + 1
             page = page_of(turn)
-            obs = json.loads(await page.evaluate(OBS_RESET_JS, [s, MAX_ELEMENTS]))
+            obs = await _start(page, s)
     return steps, ended
 
 
