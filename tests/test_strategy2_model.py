@@ -212,7 +212,9 @@ def test_xl_rollout_at_once_matches_step_by_step(mem_len, gated):
 def test_pooled_text_is_the_masked_mean_of_token_embeddings():
     """ObservationEncoder.pooled_text (one embedding_bag) against the mean of the non-pad token
     embeddings, values and gradients; an all-pad text pools to 0."""
-    from strategies.compressive_rl.model import masked_mean
+    def masked_mean(x, mask, dim):
+        w = mask.to(x.dtype).unsqueeze(-1)
+        return (x * w).sum(dim) / w.sum(dim).clamp(min=1.0)
 
     m = module_for([form_page()]).model.encoder
     pad = m.pad_id
@@ -230,3 +232,27 @@ def test_pooled_text_is_the_masked_mean_of_token_embeddings():
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(g_got, g_ref, rtol=1e-5, atol=1e-6)
     assert got[0, 1].abs().max() == 0
+
+
+@pytest.mark.parametrize("mem_len", [3, 0])
+def test_xl_acting_step_matches_the_xl_layer(mem_len):
+    """RolloutXLAttention's acting path (one token, no gradient: a plain softmax) against
+    XLAttention.forward (the blockwise kernel): same output and same next memory, with empty slots."""
+    from components.attention.xl import XLAttention
+    from strategies.compressive_rl.model import MemoryCore, RolloutXLAttention
+
+    cfg = compose(["strategy=2", "model.attention=xl", f"model.attention.mem_len={mem_len}", "model.dim=16",
+                   "model.n_layers=1", "model.n_heads=2"], validate_choices=False)
+    torch.manual_seed(0)
+    attn = MemoryCore(cfg.model).trunk.blocks[0].attn
+    assert isinstance(attn, RolloutXLAttention)
+    with torch.no_grad():
+        attn.rel_bias.normal_()
+        state = torch.randn(3, mem_len, 16)
+        state[0] = 0.0  # an empty memory (episode start)
+        state[1, :1] = 0.0  # a memory not yet full
+        x = torch.randn(3, 1, 16)
+        y, mem = attn(x, state)
+        y_ref, mem_ref = XLAttention.forward(attn, x, state)
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
+    assert torch.equal(mem, mem_ref) and mem.shape == (3, mem_len, 16)

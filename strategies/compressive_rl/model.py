@@ -39,11 +39,6 @@ def fourier_position(num: Tensor) -> Tensor:
     return torch.cat([angles.sin(), angles.cos()], -1).flatten(-2)
 
 
-def masked_mean(x: Tensor, mask: Tensor, dim: int) -> Tensor:
-    m = mask.to(x.dtype).unsqueeze(-1)
-    return (x * m).sum(dim) / m.sum(dim).clamp(min=1.0)
-
-
 ELEMENT_KEYS = ("el_text", "el_attr", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type", "el_select")
 
 
@@ -96,9 +91,9 @@ class ObservationEncoder(nn.Module):
         self.option = nn.Sequential(nn.Linear(dim + 2, dim), nn.GELU(), nn.Linear(dim, dim))
 
     def pooled_text(self, ids: Tensor) -> Tensor:
-        """(..., L) token ids -> (..., D) mean embedding of the non-pad tokens (0 for an empty text):
-        ``masked_mean(self.tok(ids), ids != pad_id)`` as one embedding_bag, without the (..., L, D)
-        embedding tensor and its masked product (a sizeable share of the encoder's time)."""
+        """(..., L) token ids -> (..., D) mean embedding of the non-pad tokens (0 for an empty text), as
+        one embedding_bag: no (..., L, D) embedding tensor and masked product (which were a sizeable
+        share of the encoder's time)."""
         flat = F.embedding_bag(ids.reshape(-1, ids.shape[-1]), self.tok.weight, mode="mean", padding_idx=self.pad_id)
         return flat.view(*ids.shape[:-1], flat.shape[-1])
 
@@ -177,14 +172,22 @@ class RolloutMemory:
 
 class RolloutXLAttention(XLAttention):
     """xl attention that also takes a ``RolloutMemory`` as its state: then all T input tokens are
-    the rollout's steps (``xl_attention_over_rollout``).  Any other state: ``XLAttention.forward``.
-    The state goes through ``Block.forward`` untouched, so the rollout runs through each Block's own
-    forward: the FSDP rule (a Block's weights are gathered only inside its forward) and activation
-    checkpointing (the recomputation gets the same state) hold as for a step."""
+    the rollout's steps (``xl_attention_over_rollout``).  The state goes through ``Block.forward``
+    untouched, so the rollout runs through each Block's own forward: the FSDP rule (a Block's weights
+    are gathered only inside its forward) and activation checkpointing (the recomputation gets the
+    same state) hold as for a step.
+
+    Acting (one token, no gradient) takes the same plain softmax over memory + token, with the
+    memory advanced as ``XLAttention.forward`` does: the blockwise kernel, made for long sequences
+    with gradients, cost a third of an acting step's time here.  Anything else: ``XLAttention.forward``."""
 
     def forward(self, x: Tensor, state: Any = None, detach: bool | None = None) -> tuple[Tensor, Any]:
         if isinstance(state, RolloutMemory):
             return xl_attention_over_rollout(self, x, state.mem, state.keep), None
+        if isinstance(state, Tensor) and x.shape[1] == 1 and not torch.is_grad_enabled():
+            keep = torch.cat([state.ne(0).any(-1), x.new_ones(x.shape[0], 1, dtype=torch.bool)], 1)[:, None]
+            context = torch.cat([state.to(x.dtype), x], dim=1)
+            return xl_attention_over_rollout(self, x, state, keep), context[:, context.shape[1] - self.mem_len :]
         return super().forward(x, state, detach)
 
 
@@ -204,7 +207,8 @@ class MemoryCore(nn.Module):
     step t attending to its memory is step t attending to the earlier steps (and the start memory)
     under a mask.  The step-by-step loop (``unroll_stepwise``) cost 2 x T small attention calls
     forward and backward per replay, most of the PPO update's time; tests check the two agree.
-    (For that the layers become ``RolloutXLAttention``: XLAttention plus the rollout-at-once call.)
+    (For that the layers become ``RolloutXLAttention``: XLAttention plus the rollout-at-once call and a
+    leaner acting step.)
     """
 
     def __init__(self, model_cfg: DictConfig, bptt: bool = True):
