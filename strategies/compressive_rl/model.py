@@ -178,8 +178,9 @@ class RolloutXLAttention(XLAttention):
     same state) hold as for a step.
 
     Acting (one token, no gradient) takes the same plain softmax over memory + token, with the
-    memory advanced as ``XLAttention.forward`` does: the blockwise kernel, made for long sequences
-    with gradients, cost a third of an acting step's time here.  Anything else: ``XLAttention.forward``."""
+    memory advanced as ``XLAttention.forward`` does, instead of the blockwise kernel (made for long
+    sequences with gradients): measured, the 2-layer core step went from 1.6 to 1.0 ms CPU (of ~4.4
+    ms per acting step, 4 envs).  Anything else: ``XLAttention.forward``."""
 
     def forward(self, x: Tensor, state: Any = None, detach: bool | None = None) -> tuple[Tensor, Any]:
         if isinstance(state, RolloutMemory):

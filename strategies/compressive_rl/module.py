@@ -102,8 +102,9 @@ class PPOModule(L.LightningModule):
 
     def configure_optimizers(self):
         # param_groups gives infini-attention's memory gate its own higher lr and no decay
-        # fused: one kernel over the ~90 parameter tensors instead of torch's CPU default, a Python loop
-        # of small ops per tensor that took a fifth of a PPO minibatch step; the same Adam
+        # fused: one kernel over the ~90 parameter tensors instead of torch's CPU default (small ops per
+        # tensor); the same Adam.  Measured per PPO minibatch step of the default run: 17.4 ms CPU (default),
+        # 16.1 (foreach), 14.2 (fused)
         opt = torch.optim.Adam(param_groups(self.model, float(self.cfg.ppo.lr)), lr=float(self.cfg.ppo.lr), eps=1e-5,
                                fused=True)
         for group in opt.param_groups:
