@@ -114,3 +114,28 @@ def test_no_curve_when_every_series_has_one_demonstrations_count(tmp_path):
     sec = comparison.comparison(None, Gathered(runs=runs))
     assert len(sec.blocks) == 2  # the cells table and the verdict: different budgets are not paired, no curve
     assert "No two cells" in sec.blocks[1].text
+
+
+def test_ablations_pair_each_changed_cell_with_its_matrix_reference(tmp_path):
+    """Same strategy, same matrix, same budget: each ablation is paired with the unchanged cell (named after
+    the strategy); cells of another matrix or another budget are not drawn in."""
+    from zoo.report import comparison
+    from zoo.report.gather import Gathered
+
+    abl = tmp_path / "cpu-ablations"
+    runs = [_run(abl, "foundation", "foundation", 0, _hits(9), _hits(3)),
+            _run(abl, "foundation", "s1-no-video", 0, _hits(7), _hits(3)),
+            _run(abl, "foundation", "s1-text", 0, _hits(9), _hits(8)),
+            _run(abl, "foundation", "s1-more-demos", 0, _hits(10), _hits(3), demos=20),  # another budget
+            _run(tmp_path / "other", "foundation", "foundation-x", 0, _hits(1), _hits(1))]
+    sec = comparison.comparison(None, Gathered(runs=runs))
+    tables = [b for b in sec.blocks if isinstance(b, comparison.Table) and b.caption.startswith("Ablations")]
+    assert len(tables) == 1
+    rows = {(r[0], r[1]): r for r in tables[0].rows}
+    train, held = comparison.SPLIT_TITLE["train"], comparison.SPLIT_TITLE["heldout"]
+    assert set(rows) == {("s1-no-video - foundation", train), ("s1-no-video - foundation", held),
+                         ("s1-text - foundation", train), ("s1-text - foundation", held)}
+    assert rows[("s1-no-video - foundation", train)][3] == "-20.0"
+    assert rows[("s1-text - foundation", held)][3] == "+50.0" and rows[("s1-text - foundation", held)][6] == "5 / 0"
+    note = next(b for b in sec.blocks if isinstance(b, comparison.Note) and b.text.startswith("Ablations"))
+    assert "s1-text is ahead of foundation by 50.0 points" in note.text

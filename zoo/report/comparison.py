@@ -5,6 +5,8 @@ strategies, and a verdict paragraph written from those numbers (never by hand).
 Pairing: cells of different strategies at the same budget (demonstrations per task, env steps) are paired by training seed (the seed-level difference, its Student-t interval and an exact
 sign-flip test), and episode by episode, since every run is scored on the same evaluation seeds of each
 task (an exact McNemar test on the episodes one cell solved and the other did not).
+Ablations: cells of one strategy in one matrix at the same budget are paired the same way, each with the
+matrix's unchanged cell (the one labelled with the strategy's name), in a table and paragraph of their own.
 
 Success vs demonstrations: cells that differ only in their demonstrations per training task are named
 ``<series>-d<N>`` (``N`` = their ``demos_per_task``; a cell without the suffix is its series' point at its
@@ -164,11 +166,8 @@ def _pts(x: float) -> str:
     return "-" if math.isnan(x) else f"{100 * x:+.1f}"
 
 
-def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
-    """One paragraph from the numbers: who wins where, by how much, how sure."""
-    if not pairs:
-        return ("No two cells of different strategies share a budget (demonstrations, env steps) and a training "
-                "seed, so no paired verdict can be drawn.")
+def pair_sentences(pairs: list[Paired]) -> list[str]:
+    """One sentence per pair: who is ahead where, by how much, and whether seeds and episodes agree."""
     lines = []
     for p in pairs:
         mean, lo, hi = p.interval
@@ -187,6 +186,15 @@ def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
             lines.append(f"On the {where}, {leader} is ahead of {trailer} by {100 * gap:.1f} points, but that is not "
                          f"a clear difference (95% CI of {p.a} - {p.b}: [{_pts(lo)}, {_pts(hi)}] over {len(p.diffs)} "
                          f"seeds; McNemar p = {p.p_episodes:.2g} on {p.a_only + p.b_only} discordant episodes).")
+    return lines
+
+
+def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
+    """One paragraph from the numbers: who wins where, by how much, how sure."""
+    if not pairs:
+        return ("No two cells of different strategies share a budget (demonstrations, env steps) and a training "
+                "seed, so no paired verdict can be drawn.")
+    lines = pair_sentences(pairs)
     cost = []
     for c in cells:
         params = [r.params for r in c.runs if r.params]
@@ -196,6 +204,33 @@ def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
                     f"{fmt_count(sum(steps) / len(steps)) if steps else '-'} training env steps, "
                     f"{fmt_seconds(sum(walls) / len(walls)) if walls else '-'} training time per run")
     return " ".join(lines) + " Cost: " + "; ".join(cost) + "."
+
+
+def ablation_pairs(cells: list[CellStats], splits: list[str]) -> list[Paired]:
+    """Cells of one strategy in one matrix at the same budget: each ablation against its matrix's reference
+    cell, the one named after the strategy's cell without a change (a label equal to the strategy, e.g.
+    ``foundation``); a matrix without such a cell pairs all its same-strategy cells."""
+    groups: dict[tuple, list[CellStats]] = {}
+    for c in cells:
+        groups.setdefault((matrix_of(c.runs[0]), c.strategy, budget_key(c.runs[0])), []).append(c)
+    out = []
+    for (_, strategy, _), members in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        refs = [c for c in members if c.label.rsplit("/", 1)[-1] == strategy]
+        combos = ([(c, refs[0]) for c in members if c is not refs[0]] if refs else
+                  [(a, b) for i, a in enumerate(members) for b in members[i + 1:]])
+        for a, b in combos:
+            out += [p for p in (paired(a, b, split) for split in splits) if p is not None]
+    return out
+
+
+def _pairs_table(pairs: list[Paired], title: str) -> Table:
+    rows = []
+    for p in pairs:
+        mean, lo, hi = p.interval
+        rows.append([f"{p.a} - {p.b}", split_title(p.split), str(len(p.diffs)), _pts(mean), f"[{_pts(lo)}, {_pts(hi)}]",
+                     f"{p.p_seeds:.2g}", f"{p.a_only} / {p.b_only}", f"{p.p_episodes:.2g}"])
+    return Table(["pair", "split", "seeds", "difference (points)", "95% CI (t, seeds)", "sign-flip p (seeds)",
+                  "episodes only A / only B", "McNemar p (episodes)"], rows, title)
 
 
 def comparison(ctx: Any, g: Gathered) -> Section:
@@ -231,16 +266,13 @@ def comparison(ctx: Any, g: Gathered) -> Section:
             splits = [*SPLITS, *(f"fewshot-k{k}" for k in ks)]
             pairs += [p for p in (paired(a, b, split) for split in splits) if p is not None]
     if pairs:
-        prow = []
-        for p in pairs:
-            mean, lo, hi = p.interval
-            prow.append([f"{p.a} - {p.b}", split_title(p.split), str(len(p.diffs)), _pts(mean),
-                         f"[{_pts(lo)}, {_pts(hi)}]", f"{p.p_seeds:.2g}", f"{p.a_only} / {p.b_only}",
-                         f"{p.p_episodes:.2g}"])
-        sec.blocks.append(Table(["pair", "split", "seeds", "difference (points)", "95% CI (t, seeds)",
-                                 "sign-flip p (seeds)", "episodes only A / only B", "McNemar p (episodes)"], prow,
-                                "Paired differences between cells of different strategies"))
+        sec.blocks.append(_pairs_table(pairs, "Paired differences between cells of different strategies"))
     sec.blocks.append(Note("Verdict (generated from the tables above): " + verdict(pairs, cells)))
+    ablations = ablation_pairs(cells, [*SPLITS, *(f"fewshot-k{k}" for k in ks)])
+    if ablations:
+        sec.blocks.append(_pairs_table(ablations, "Ablations: cells of one strategy in one matrix at the same budget, "
+                                                  "each against the matrix's unchanged cell"))
+        sec.blocks.append(Note("Ablations (generated from the table above): " + " ".join(pair_sentences(ablations))))
     sec.blocks += demos_curve_blocks(ctx, cells, ks)
     return sec
 
