@@ -26,6 +26,7 @@ def test_one_update_split_adds_up_and_counts_the_gap_before_it():
     assert out["time_other_s"] == pytest.approx(10.0 - 6.5 + 2.0, abs=0.05)  # the rest + the 2 s gap
     assert sum(out[f"time_{p}_share"] for p in PARTS) == pytest.approx(1.0)
     assert out["time_model_share"] == pytest.approx(5.0 / 12.0, abs=0.01)
+    assert out["time_model_act_s"] == 2.0 and out["time_model_update_s"] == 3.0  # the model's 5 s, split
     first = time_split(rollout(1.0, 2.0, 0.5), update_s=3.0, start=start, last_end=None)  # no gap before update 0
     assert first["time_other_s"] == pytest.approx(3.5, abs=0.05)
 

@@ -39,7 +39,9 @@ def time_split(rollout: Rollout, update_s: float, start: float, last_end: float 
     """Where one PPO update's wall time went, in seconds and as shares of it: the browser (env steps),
     the model (acting forward passes + the PPO update's passes), featurizing observations, and the
     rest (logging, checkpoint writes and Lightning between the previous update's end and this one's
-    start; the first update has none)."""
+    start; the first update has none).  The model's seconds are also given split into acting and
+    updating (``time_model_act_s``, ``time_model_update_s``): they cost differently and are cut
+    differently (per-step overhead vs replay), so the split says which to work on."""
     now = time.perf_counter()
     other = (now - start) - rollout.browser_s - rollout.model_s - rollout.featurize_s - update_s
     other += 0.0 if last_end is None else max(0.0, start - last_end)
@@ -48,6 +50,7 @@ def time_split(rollout: Rollout, update_s: float, start: float, last_end: float 
     total = max(sum(parts.values()), 1e-9)
     out = {f"time_{k}_s": v for k, v in parts.items()}
     out.update({f"time_{k}_share": v / total for k, v in parts.items()})
+    out.update(time_model_act_s=rollout.model_s, time_model_update_s=update_s)
     return out
 
 
