@@ -69,25 +69,42 @@ class RandomAgent:
         return actions, state
 
     def _one(self, obs: Observation, rng: np.random.Generator | None = None) -> Action:
-        rng = rng or self.rng
-        u = rng.random()
-        if u < self.p_noop:
-            return Action.noop()
-        if u < self.p_noop + self.p_key:
-            return Action.press(str(rng.choice(RANDOM_KEYS)))
-        targets = [e for e in obs.elements if e.actionable and e.visible]
-        if not targets:
-            return Action.noop()
-        e = targets[int(rng.integers(len(targets)))]
-        if e.tag == "select" and e.options:
-            return Action.select(e.id, str(rng.choice(e.options)))
-        if e.typable:
-            spans = instruction_spans(obs.instruction)
-            if spans:
-                start, end = spans[int(rng.integers(len(spans)))]
-                return Action.copy(e.id, obs.instruction, start, end)
-            return Action.type(e.id, "text")
-        return Action.click(e.id)
+        targets = [(e.id, e.tag, e.options, e.typable) for e in obs.elements if e.actionable and e.visible]
+        kind, i, arg = random_draw(rng or self.rng, obs.instruction, targets, self.p_noop, self.p_key)
+        if kind == "press":
+            return Action.press(arg)
+        if kind == "select":
+            return Action.select(i, arg)
+        if kind == "copy":
+            return Action.copy(i, obs.instruction, *arg)
+        if kind == "type":
+            return Action.type(i, arg)
+        return Action.click(i) if kind == "click" else Action.noop()
+
+
+def random_draw(rng: np.random.Generator, instruction: str, targets: Sequence[tuple[int, str, Sequence[str], bool]],
+                p_noop: float, p_key: float) -> tuple[str, int, Any]:
+    """RandomAgent's choice, as (kind, element id, argument), over ``targets`` = (id, tag, options, typable) of
+    the actionable visible elements: now and then a no-op or a key, else a uniform element: a random option
+    of a select, an instruction span copied into a text field (``copy``, argument (start, end); ``type``
+    "text" when the instruction has none), a click otherwise.  Shared with the raw loop of ``zoo bench env``
+    (zoo/web/raw_loop.py), which applies it to the page's rows without building Observations."""
+    u = rng.random()
+    if u < p_noop:
+        return "noop", 0, None
+    if u < p_noop + p_key:
+        return "press", 0, str(rng.choice(RANDOM_KEYS))
+    if not targets:
+        return "noop", 0, None
+    i, tag, options, typable = targets[int(rng.integers(len(targets)))]
+    if tag == "select" and options:
+        return "select", i, str(rng.choice(options))
+    if typable:
+        spans = instruction_spans(instruction)
+        if spans:
+            return "copy", i, spans[int(rng.integers(len(spans)))]
+        return "type", i, "text"
+    return "click", i, None
 
 
 class OracleAgent:

@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from zoo.web.agents import RANDOM_KEYS, RandomAgent
+from zoo.web.agents import RandomAgent, random_draw
 from zoo.web.browser import CHROMIUM_ARGS, DEFAULT_CHROMIUM, VIEWPORT, BrowserHost, LoopThread
 from zoo.web.proc_cpu import cpu_fields, cpu_used_by_kind, tree_cpu_s
 from zoo.web.site import Site
 from zoo.web.tasks import get_task
-from zoo.web.types import instruction_spans
+from zoo.web.types import is_typable
 
 MODES = ("bare", "dom", "observe")
 RAW_RESET_JS = "(s) => { Math.seedrandom(s); core.startEpisodeReal(); return WOB_TASK_READY !== false; }"
@@ -64,27 +64,16 @@ TAG, ATTRS, VISIBLE, CATEGORY, ACTIONABLE, OPTIONS = 0, 2, 9, 10, 11, 12
 
 
 def random_row_action(obs: dict[str, Any], rng: np.random.Generator, p_noop: float, p_key: float) -> tuple[str, int, Any]:
-    """(kind, element, argument) as zoo.web.agents.RandomAgent would choose it, from raw observation rows."""
-    u = rng.random()
-    if u < p_noop:
-        return "noop", 0, None
-    if u < p_noop + p_key:
-        return "press", 0, str(rng.choice(RANDOM_KEYS))
+    """(kind, element, argument) as zoo.web.agents.RandomAgent chooses it (``random_draw``), from raw observation
+    rows; a copied instruction span is typed (what ``__zoo.step`` takes)."""
     rows = obs["elements"]
-    targets = [k for k, r in enumerate(rows) if r[ACTIONABLE] and r[VISIBLE]]
-    if not targets:
-        return "noop", 0, None
-    k = targets[int(rng.integers(len(targets)))]
-    r = rows[k]
-    if r[TAG] == "select" and r[OPTIONS]:
-        return "select", k, str(rng.choice(r[OPTIONS]))
-    if r[CATEGORY] == "input" and r[TAG] != "select" and r[ATTRS].get("type") not in ("checkbox", "radio"):
-        spans = instruction_spans(obs["instruction"])
-        if spans:
-            start, end = spans[int(rng.integers(len(spans)))]
-            return "type", k, obs["instruction"][start:end]
-        return "type", k, "text"
-    return "click", k, None
+    targets = [(k, r[TAG], r[OPTIONS], is_typable(r[CATEGORY], r[TAG], r[ATTRS]))
+               for k, r in enumerate(rows) if r[ACTIONABLE] and r[VISIBLE]]
+    kind, k, arg = random_draw(rng, obs["instruction"], targets, p_noop, p_key)
+    if kind == "copy":
+        start, end = arg
+        return "type", k, obs["instruction"][start:end]
+    return kind, k, arg
 
 
 async def _bare_episodes(page_of: Any, k: int, steps: int, dom: bool, seed: int, max_episode_steps: int) -> tuple[int, int]:

@@ -49,6 +49,11 @@ MAX_WAIT_MS = 5000.0
 ACTION_KINDS: tuple[str, ...] = ELEMENT_ACTION_KINDS + MOUSE_ACTION_KINDS + TIMING_ACTION_KINDS
 
 
+def is_typable(category: str, tag: str, attrs: dict[str, str]) -> bool:
+    """Whether an element takes typed text: an input that is not a select, checkbox or radio button."""
+    return category == "input" and tag != "select" and attrs.get("type") not in ("checkbox", "radio")
+
+
 @dataclass
 class Element:
     """One DOM element, in document (pre-)order so ``parent < id``.
@@ -82,7 +87,7 @@ class Element:
 
     @property
     def typable(self) -> bool:
-        return self.category == "input" and self.tag != "select" and self.attrs.get("type") not in ("checkbox", "radio")
+        return is_typable(self.category, self.tag, self.attrs)
 
     def describe(self) -> str:
         """Short one-line form for logs and text prompts: ``[3] button "Submit"``."""
