@@ -121,6 +121,30 @@ def test_xl_memory_keeps_last_inputs_detached():
     torch.testing.assert_close(mem, x[:, -16:].detach())
 
 
+def test_xl_masked_memory_with_the_causal_mask_equals_the_segment_call():
+    """A ``MaskedMemory`` whose mask is the plain causal one (every filled memory slot, segment keys up to
+    the query) computes what the segment call computes, values and gradients, with a random position
+    bias; it returns no state."""
+    from components.attention.xl import MaskedMemory
+
+    attn = make("xl", mem_len=16)
+    with torch.no_grad():
+        attn.rel_bias.normal_()
+    mem = torch.randn(B, 16, DIM)
+    mem[0, :5] = 0.0  # empty slots
+    n = 12
+    x = torch.randn(B, n, DIM, requires_grad=True)
+    filled = mem.ne(0).any(-1)[:, None, :].expand(B, n, 16)
+    causal = torch.ones(n, n, dtype=torch.bool).tril().expand(B, n, n)
+    y, state = attn(x, MaskedMemory(mem, torch.cat([filled, causal], -1)))
+    (gx,) = torch.autograd.grad(y.square().sum(), x)
+    y_ref, _ = attn(x, mem)
+    (gx_ref,) = torch.autograd.grad(y_ref.square().sum(), x)
+    assert state is None
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-5, atol=1e-5)
+
+
 def test_unknown_variant_and_field_are_one_line_errors():
     with pytest.raises(ZooError, match=r"unknown attention 'xll'.*valid choices: .*dense.*xl"):
         create_attention("xll", DIM, HEADS)

@@ -236,23 +236,24 @@ def test_pooled_text_is_the_masked_mean_of_token_embeddings():
 
 @pytest.mark.parametrize("mem_len", [3, 0])
 def test_xl_acting_step_matches_the_xl_layer(mem_len):
-    """RolloutXLAttention's acting path (one token, no gradient: a plain softmax) against
-    XLAttention.forward (the blockwise kernel): same output and same next memory, with empty slots."""
+    """XLAttention's acting path (one token, no gradient: an explicit softmax) against its blockwise
+    path (the same call with gradients on): same output and same next memory, with empty slots."""
     from components.attention.xl import XLAttention
-    from strategies.compressive_rl.model import MemoryCore, RolloutXLAttention
+    from strategies.compressive_rl.model import MemoryCore
 
     cfg = compose(["strategy=2", "model.attention=xl", f"model.attention.mem_len={mem_len}", "model.dim=16",
                    "model.n_layers=1", "model.n_heads=2"], validate_choices=False)
     torch.manual_seed(0)
     attn = MemoryCore(cfg.model).trunk.blocks[0].attn
-    assert isinstance(attn, RolloutXLAttention)
+    assert type(attn) is XLAttention
     with torch.no_grad():
         attn.rel_bias.normal_()
-        state = torch.randn(3, mem_len, 16)
-        state[0] = 0.0  # an empty memory (episode start)
-        state[1, :1] = 0.0  # a memory not yet full
-        x = torch.randn(3, 1, 16)
+    state = torch.randn(3, mem_len, 16)
+    state[0] = 0.0  # an empty memory (episode start)
+    state[1, :1] = 0.0  # a memory not yet full
+    x = torch.randn(3, 1, 16)
+    with torch.no_grad():
         y, mem = attn(x, state)
-        y_ref, mem_ref = XLAttention.forward(attn, x, state)
-    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
+    y_ref, mem_ref = attn(x, state)  # gradients on: the blockwise kernel
+    torch.testing.assert_close(y, y_ref.detach(), rtol=1e-5, atol=1e-6)
     assert torch.equal(mem, mem_ref) and mem.shape == (3, mem_len, 16)

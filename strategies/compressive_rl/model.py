@@ -12,7 +12,6 @@ Per env step:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,7 +19,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
-from components.attention.xl import XLAttention
+from components.attention.xl import MaskedMemory, XLAttention
 from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
 from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, TAGS
@@ -144,54 +143,6 @@ def rollout_key_mask(starts: Tensor, mem_valid: Tensor) -> Tensor:
     return torch.cat([from_memory, same_episode], -1) & window
 
 
-def xl_attention_over_rollout(attn: XLAttention, x: Tensor, mem: Tensor, keep: Tensor) -> Tensor:
-    """``attn`` (an xl layer) over a rollout's T steps at once: x (B, T, D) the layer's inputs, mem
-    (B, M, D) its memory at the rollout's start, keep from ``rollout_key_mask``.  Same weights, the same
-    relative bias of each query-key distance and the same visible keys as T calls of ``attn.forward``
-    with one token each; softmax over an explicit (B, H, T, M+T) score tensor (a few thousand entries)."""
-    b, n, d = x.shape
-    m = mem.shape[1]
-    context = torch.cat([mem.to(x.dtype), x], dim=1)
-    w, bias = attn.qkv.weight.split([d, 2 * d]), attn.qkv.bias.split([d, 2 * d])
-    q = attn.split_heads(F.linear(x, w[0], bias[0]))
-    k, v = F.linear(context, w[1], bias[1]).chunk(2, dim=-1)
-    k, v = attn.split_heads(k), attn.split_heads(v)
-    scores = (q * attn.head_dim ** -0.5) @ k.transpose(-2, -1) + attn.position_bias(n, m, x.device)
-    scores = scores.masked_fill(~keep[:, None], float("-inf"))  # every step sees itself: no empty row
-    return attn.merge_heads(scores.softmax(-1) @ v)
-
-
-@dataclass
-class RolloutMemory:
-    """An xl layer's state for a whole rollout in one call: its memory at the rollout's start and the
-    keys each step sees (``rollout_key_mask``)."""
-
-    mem: Tensor
-    keep: Tensor
-
-
-class RolloutXLAttention(XLAttention):
-    """xl attention that also takes a ``RolloutMemory`` as its state: then all T input tokens are
-    the rollout's steps (``xl_attention_over_rollout``).  The state goes through ``Block.forward``
-    untouched, so the rollout runs through each Block's own forward: the FSDP rule (a Block's weights
-    are gathered only inside its forward) and activation checkpointing (the recomputation gets the
-    same state) hold as for a step.
-
-    Acting (one token, no gradient) takes the same plain softmax over memory + token, with the
-    memory advanced as ``XLAttention.forward`` does, instead of the blockwise kernel (made for long
-    sequences with gradients): measured, the 2-layer core step went from 1.6 to 1.0 ms CPU (of ~4.4
-    ms per acting step, 4 envs).  Anything else: ``XLAttention.forward``."""
-
-    def forward(self, x: Tensor, state: Any = None, detach: bool | None = None) -> tuple[Tensor, Any]:
-        if isinstance(state, RolloutMemory):
-            return xl_attention_over_rollout(self, x, state.mem, state.keep), None
-        if isinstance(state, Tensor) and x.shape[1] == 1 and not torch.is_grad_enabled():
-            keep = torch.cat([state.ne(0).any(-1), x.new_ones(x.shape[0], 1, dtype=torch.bool)], 1)[:, None]
-            context = torch.cat([state.to(x.dtype), x], dim=1)
-            return xl_attention_over_rollout(self, x, state, keep), context[:, context.shape[1] - self.mem_len :]
-        return super().forward(x, state, detach)
-
-
 class MemoryCore(nn.Module):
     """One token per env step through the Transformer trunk, attention state carried across steps.
 
@@ -204,12 +155,12 @@ class MemoryCore(nn.Module):
     comes from the trunk (its layers' ``init_state``), not from the variant's name.
 
     For xl with bptt (the default), ``unroll`` computes the same thing with every step of the rollout
-    in one call per Block (``xl_attention_over_rollout``): an xl memory is just the layer's past inputs, so
-    step t attending to its memory is step t attending to the earlier steps (and the start memory)
-    under a mask.  The step-by-step loop (``unroll_stepwise``) cost 2 x T small attention calls
-    forward and backward per replay, most of the PPO update's time; tests check the two agree.
-    (For that the layers become ``RolloutXLAttention``: XLAttention plus the rollout-at-once call and a
-    leaner acting step.)
+    in one call per Block (an xl ``MaskedMemory`` state with ``rollout_key_mask``): an xl memory is just
+    the layer's past inputs, so step t attending to its memory is step t attending to the earlier steps
+    (and the start memory) under a mask.  The state goes through ``Block.forward`` untouched, so the FSDP
+    rule (a Block's weights are gathered only inside its forward) and activation checkpointing hold as
+    for a step.  The step-by-step loop (``unroll_stepwise``) cost 2 x T small attention calls forward
+    and backward per replay, most of the PPO update's time; tests check the two agree.
     """
 
     def __init__(self, model_cfg: DictConfig, bptt: bool = True):
@@ -221,9 +172,6 @@ class MemoryCore(nn.Module):
         # the one-pass unroll gives gradients through the memory (bptt) and has no attention dropout
         self.unroll_at_once = self.bptt and all(
             type(blk.attn) is XLAttention and blk.attn.dropout == 0.0 for blk in self.trunk.blocks)
-        if self.unroll_at_once:
-            for blk in self.trunk.blocks:
-                blk.attn.__class__ = RolloutXLAttention  # the same layer (parameters, config) plus the rollout call
 
     def init_state(self, batch: int, device: torch.device) -> Any:
         return self.trunk.init_state(batch, device) if self.memory else None
@@ -245,7 +193,7 @@ class MemoryCore(nn.Module):
             y = x.transpose(0, 1)  # (B, T, D)
             for blk, mem in zip(self.trunk.blocks, state):
                 # an xl layer's memory holds its attention inputs (norm1 of the Block's inputs): nonzero rows
-                y, _ = blk(y, RolloutMemory(mem, rollout_key_mask(starts, mem.detach().ne(0).any(-1))))
+                y, _ = blk(y, MaskedMemory(mem, rollout_key_mask(starts, mem.detach().ne(0).any(-1))))
             return self.trunk.norm(y).transpose(0, 1)
         return self.unroll_stepwise(x, state, starts)
 
