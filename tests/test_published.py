@@ -81,10 +81,43 @@ def test_published_suites():
 
     CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
-    for name in ("pix2act-59", "webn-t5-56"):
+    for name in ("pix2act-59", "webn-t5-56", "cc-net-104"):
         desc = OmegaConf.load(CONFIG_DIR / "suite" / f"{name}.yaml").description
         assert "arXiv" in desc and "et al." in desc  # each names its source
-    assert "drag-item has no page" in OmegaConf.load(CONFIG_DIR / "suite" / "pix2act-59.yaml").description
+    for name in ("pix2act-59", "cc-net-104"):
+        assert "drag-item has no page" in OmegaConf.load(CONFIG_DIR / "suite" / f"{name}.yaml").description
+
+
+def test_cc_net_104_suite_is_the_listed_set_less_the_page_the_package_lacks():
+    """cc-net-104: the 104 names of its source less drag-item (no page in the package); no -nodelay
+    copy (CC-Net's set has none); and it holds every task the other published sets compare with
+    CC-Net on (WebN-T5's 56, Pix2Act's 59 with a -nodelay task read as its base task)."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    cc = suite_tasks("cc-net-104")
+    package = set(miniwob_task_names())
+    assert len(cc) == len(set(cc)) == 103 and "drag-item" not in cc and set(cc) <= package
+    assert not [t for t in cc if t.endswith("-nodelay")]
+    desc = OmegaConf.load(Path(__file__).resolve().parents[1] / "configs" / "suite" / "cc-net-104.yaml").description
+    assert "posgnu/rci-agent" in desc and "ef646f8f281ae593d9d0033d34b5ffc1c0de17e2" in desc
+    assert "inferred" in desc  # the source does not name itself CC-Net's set; the file says so
+    assert set(suite_tasks("webn-t5-56")) <= set(cc)
+    assert {t.removesuffix("-nodelay") for t in suite_tasks("pix2act-59")} <= set(cc)
+    # the published human / CC-Net columns now have their suite, and every transcribed row is in it
+    data = load()
+    for key in ("human", "ccnet", "ccnet_bc"):
+        assert data.system(key).suite == "cc-net-104" and set(data.values(key)) <= set(cc)
+
+
+def test_table_parts_has_a_mean_row_for_each_published_suite():
+    heads, _cells, rows = table_parts(["click-test"], [{"click-test": 1.0}])
+    labels = [r[0] for r in rows]
+    assert "mean over cc-net-104 (103 tasks)" in labels and "mean over pix2act-59 (58 tasks)" in labels
+    cc_row = rows[labels.index("mean over cc-net-104 (103 tasks)")]
+    assert cc_row[1] == "scored on 1/103"  # a partial set gets a count, never a mean
+    assert cc_row[2:5] == ["93.5%", "93.5%", "30.5%"] and len(heads) == len(cc_row) - 2
 
 
 def test_success_is_full_credit_and_partial_credit_is_counted_beside_it():
