@@ -144,7 +144,7 @@ def fit(cfg: DictConfig, run_dir: Path, callbacks: Sequence[Any] = ()) -> dict:
         final = run_dir / "checkpoints" / "ppo" / "last.ckpt"
         saved_step = read_checkpoint_meta(final)["global_step"] if checkpoint_exists(final) else -1
         if saved_step != trainer.global_step:  # the checkpoint cadence missed the final update
-            trainer.save_checkpoint(final)
+            trainer.save_checkpoint(final, weights_only=False)  # full state (explicit: no Lightning notice)
     finally:
         env.close()
     if not trainer.is_global_zero:

@@ -57,4 +57,4 @@ class BehaviourCloningWarmStart(Callback):
         self.done = True
         ckpt = getattr(trainer.checkpoint_callback, "dirpath", None)
         if ckpt:
-            trainer.save_checkpoint(Path(ckpt) / BC_CHECKPOINT)
+            trainer.save_checkpoint(Path(ckpt) / BC_CHECKPOINT, weights_only=False)

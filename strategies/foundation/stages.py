@@ -117,7 +117,7 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
         trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
         summary["validation"] = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     final = final_checkpoint(run_dir, stage)
-    trainer.save_checkpoint(final)
+    trainer.save_checkpoint(final, weights_only=False)  # full state (explicit: no Lightning notice)
     if stage in ("sft", "rl") and trainer.is_global_zero:
         policy = Policy(module.model, dm.builder, int(cfg.foundation.search.top_k), module.device)
         summary["instructions"] = instruction_metrics(policy, dm.val_episodes)
