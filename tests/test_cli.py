@@ -53,3 +53,13 @@ def test_list_shows_registered_components():
     assert out.returncode == 0
     for name in ("dense", "sliding", "xl", "infini", "ring"):
         assert name in out.stdout
+
+
+def test_list_suite_shows_each_suite_s_size_and_source():
+    """`zoo list suite`: each suite with its task count and its file's description (the published sets
+    name their source there), then its tasks."""
+    out = zoo("list", "suite")
+    assert out.returncode == 0, out.stderr
+    flat = " ".join(out.stdout.split())  # (rich wraps long cells: check words that fit one line)
+    assert "58 tasks. The 59 MiniWoB++" in flat and "google-deepmind/pix2act" in flat
+    assert "4 tasks. The small task set" in flat

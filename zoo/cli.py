@@ -16,7 +16,7 @@ from zoo.core.errors import ZooError, unknown
 from zoo.fitting import fit_run
 from zoo.schema.tools import BenchConfig, CompareConfig, ReportConfig, StudyConfig
 from zoo.train.plugin import get_strategy, load_agent
-from zoo.web.suites import suite_names, suite_tasks
+from zoo.web.suites import suite_description, suite_names, suite_tasks
 
 EXIT_USAGE = 2
 
@@ -76,7 +76,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         table.add_column("description")
         if fam == "suite":
             for name in suite_names():
-                table.add_row(name, ", ".join(suite_tasks(name)))
+                tasks = suite_tasks(name)
+                table.add_row(name, f"{len(tasks)} tasks. {suite_description(name)}\n{', '.join(tasks)}")
         elif fam == "strategy":
             for name in families[fam].names():
                 spec = get_strategy(name)

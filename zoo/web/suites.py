@@ -12,11 +12,20 @@ def suite_names() -> list[str]:
     return sorted(p.stem for p in (CONFIG_DIR / "suite").glob("*.yaml"))
 
 
-def suite_tasks(name: str) -> list[str]:
+def _suite_file(name: str):
     path = CONFIG_DIR / "suite" / f"{name}.yaml"
     if not path.is_file():
         raise unknown("suite", name, suite_names())
-    return [str(t) for t in OmegaConf.load(path).tasks]
+    return OmegaConf.load(path)
+
+
+def suite_tasks(name: str) -> list[str]:
+    return [str(t) for t in _suite_file(name).tasks]
+
+
+def suite_description(name: str) -> str:
+    """The suite file's ``description`` (for the published sets: where the list comes from)."""
+    return " ".join(str(_suite_file(name).get("description", "") or "").split())
 
 
 def resolve_tasks(suite: str, tasks: list[str] | None) -> list[str]:
