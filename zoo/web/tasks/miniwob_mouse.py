@@ -313,21 +313,6 @@ def _use_colorwheel(obs: Observation, mem: dict) -> Action:
     return click(submit_button(obs))
 
 
-# ---------------------------------------------------------------- timed pointer tasks
-@oracle("moving-items")
-def _moving_items(obs: Observation, mem: dict) -> Action:
-    """Click each circle while it crosses the drawing (ten of them over ~10 s); wait when none is on it."""
-    svg = first([e for e in obs.elements if e.tag == "svg"])
-    if svg is None:
-        return pause(0.5)
-    x, y, w, h = svg.bbox
-    inside = [e for e in obs.elements if e.tag == "circle" and "item" in e.attrs.get("class", "").split()
-              and x + 4 < e.center[0] < x + w - 4 and y + 4 < e.center[1] < y + h - 4]
-    if not inside:
-        return pause(0.5)
-    return Action.click_at(*centre(min(inside, key=lambda e: abs(e.center[0] - (x + w / 2)))))
-
-
 # ---------------------------------------------------------------- points on an SVG drawing
 # These pages draw the clicked point at (pageX, pageY - 50) in the drawing's own coordinates, ignoring
 # where the drawing sits on the page, and score it against shapes' boxes: the oracle aims in those

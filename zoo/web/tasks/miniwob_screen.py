@@ -4,9 +4,11 @@ read) and the draggable cube of drag-cube (the face in front carries the page's 
 spins the cube, which keeps turning for a moment after the release)."""
 from __future__ import annotations
 
+import math
+import time
 from collections import Counter
 
-from zoo.web.tasks.oracle import by_attr_any, click, first, oracle, pause, submit_button
+from zoo.web.tasks.oracle import by_attr_any, click, first, oracle, pause, seen_at, submit_button
 from zoo.web.types import Action, Observation
 
 # ---------------------------------------------------------------- use-colorwheel-2
@@ -116,3 +118,104 @@ def _drag_cube(obs: Observation, mem: dict) -> Action:
     mem["forward"] = forward
     rightwards = forward != mem.get("flipped", False)
     return cube_drag(obs, mem, size if rightwards else -size, 0.0)
+
+
+# ---------------------------------------------------------------- moving-items
+# Ten circles (r 18) start at x -18 or 178 of the 160 x 160 drawing, one about every 0.8 s, and each crosses to
+# the other side in one 3.5 s d3 transition (cubic-in-out easing) while its y runs from where it was drawn to
+# a new random height.  A click on the drawing scores +0.2 for the first circle whose centre is within 1.3 radii
+# (23.4 px, along each axis) of the click where it is at that moment, else -0.05; full credit is all ten and no
+# miss.  A circle's path is known once it has been seen at its start and once on its way (its x gives how far
+# through the easing it is, hence when it started; its y then gives where it is heading), so the oracle clicks
+# where the circle will be when the click lands, however old the observation is by then.
+MOVE_S, CIRCLE_R, REACH = 3.5, 18.0, 18.0 * 1.3
+TIME_SLACK_S = 0.12  # how far the oracle's idea of a click's moment may be off: the aim keeps that much margin
+CLICK_LAG_S = 0.04  # from the decision to the click's events reaching the page (one status check, three inputs)
+# Waits while nothing can be clicked.  A circle stays in reach about 2 s, so a look every 0.35-0.6 s misses none,
+# and no shorter: the episode has 30 steps for ~10 s, and another env's click step lasts as long as this wait.
+MIN_WAIT_S, MAX_WAIT_S = 0.35, 0.6
+PAGE_TIMER_S = 9.9
+
+
+def ease(u: float) -> float:
+    u = min(max(u, 0.0), 1.0)
+    return 4 * u ** 3 if u < 0.5 else 1 - 4 * (1 - u) ** 3
+
+
+def uneased(f: float) -> float:
+    """The inverse of ``ease``: how far through its time a circle is that has gone ``f`` of its way."""
+    return (f / 4) ** (1 / 3) if f < 0.5 else 1 - ((1 - f) / 4) ** (1 / 3)
+
+
+def learn_paths(obs: Observation, mem: dict, at: float) -> dict[str, dict]:
+    """Update what is known of each circle's path from this observation (taken at ``at``); returns the
+    circles on the drawing now, by id, each with ``x0``/``x1``/``y0`` (ends of its run) and, once seen moving,
+    ``t0`` (when its transition started) and ``y1``."""
+    svg = first([e for e in obs.elements if e.tag == "svg"])
+    paths, now_on = mem.setdefault("paths", {}), {}
+    if svg is None:
+        return now_on
+    for e in obs.elements:
+        cid = e.attrs.get("id", "")
+        if e.tag != "circle" or not cid.startswith("item-"):
+            continue
+        x, y = e.center[0] - svg.bbox[0], e.center[1] - svg.bbox[1]
+        path = paths.get(cid)
+        if path is None:
+            if min(abs(x + CIRCLE_R), abs(x - 160 - CIRCLE_R)) > 1e-3:
+                continue  # first seen already on its way (not at the episode's start): its path is unknown
+            path = paths[cid] = {"x0": x, "x1": 160 + CIRCLE_R if x < 80 else -CIRCLE_R, "y0": y}
+        now_on[cid] = path
+        f = (x - path["x0"]) / (path["x1"] - path["x0"])
+        if 1e-4 < f < 1 - 1e-4:
+            path.setdefault("t0s", []).append(at - MOVE_S * uneased(f))
+            path["t0"] = sorted(path["t0s"])[len(path["t0s"]) // 2]
+            if f > 2e-3:
+                path["y1"] = path["y0"] + (y - path["y0"]) / f
+    return now_on
+
+
+def where(path: dict, t: float) -> tuple[float, float]:
+    f = ease((t - path["t0"]) / MOVE_S)
+    return path["x0"] + (path["x1"] - path["x0"]) * f, path["y0"] + (path["y1"] - path["y0"]) * f
+
+
+def aim(path: dict, t: float) -> tuple[float, float] | None:
+    """A point of the drawing that scores this circle if clicked at ``t`` (None: out of reach then): the
+    circle's centre pulled into the drawing, with room for ``TIME_SLACK_S`` of error in the moment."""
+    (x, y), (x2, y2) = where(path, t), where(path, t + 0.01)
+    slack = math.hypot(x2 - x, y2 - y) / 0.01 * TIME_SLACK_S + 1.0
+    px, py = min(max(x, 1.0), 159.0), min(max(y, 1.0), 159.0)
+    return (px, py) if abs(px - x) + slack < REACH and abs(py - y) + slack < REACH else None
+
+
+def reach_window(path: dict, t: float) -> tuple[float, float] | None:
+    """When (from ``t`` on) a click can next score this circle: (first, last) moment, or None."""
+    span = [s for s in (t + k * 0.02 for k in range(int(MOVE_S / 0.02) + 1))
+            if s - path["t0"] < MOVE_S and aim(path, s) is not None]
+    return (span[0], span[-1]) if span else None
+
+
+@oracle("moving-items")
+def _moving_items(obs: Observation, mem: dict) -> Action:
+    now, at = time.monotonic(), seen_at(mem)
+    if mem.get("clicked"):  # the page was looked at after the click's own round trips, not at the decision
+        at += CLICK_LAG_S
+    mem.setdefault("start", at)
+    svg = first([e for e in obs.elements if e.tag == "svg"])
+    circles = learn_paths(obs, mem, at)
+    if svg is None:
+        return pause(MAX_WAIT_S)
+    t_click = now + CLICK_LAG_S
+    moving = {cid: p for cid, p in circles.items() if "t0" in p and "y1" in p}
+    windows = {cid: w for cid, p in moving.items() if (w := reach_window(p, t_click)) is not None}
+    ready = [cid for cid, (a, _) in windows.items() if a <= t_click]
+    mem["clicked"] = bool(ready)
+    if ready:  # the circle whose chance ends first
+        cid = min(ready, key=lambda c: windows[c][1])
+        x, y = aim(moving[cid], t_click)
+        return Action.click_at(svg.bbox[0] + x, svg.bbox[1] + y)
+    if not circles:  # all clicked: the page's own timer ends the episode
+        return pause(MAX_WAIT_S)
+    upcoming = [a - CLICK_LAG_S - now for a, _ in windows.values()]
+    return pause(min(max(min(upcoming, default=MAX_WAIT_S), MIN_WAIT_S), MAX_WAIT_S))
