@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 
-from zoo.web.tasks.oracle import by_attr_any, click, first, live, oracle, pause, submit_button
+from zoo.web.tasks.oracle import by_attr_any, click, first, oracle, submit_button
 from zoo.web.types import Action, Element, Observation
 
 DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
