@@ -1,7 +1,9 @@
 """The ``wait`` action: its form (a space holds it, never samples it), the oracle agent's rule for the waits of
 one vectorised step (all cut to the shortest; an idle env has no say), and on real Chromium: a wait lets time
 pass in its own env only (another env's action of the same step is not held up), returns a fresh observation,
-costs no reward and is not invalid; a malformed wait is."""
+costs no reward and is not invalid; a malformed wait is.  Actions timed by the page's clock (``at_ms``): carried
+out when it reads that time, page-side and browser-side kinds alike; the oracle agent's rule for them; a malformed
+time is invalid."""
 from __future__ import annotations
 
 import time
@@ -33,6 +35,16 @@ def test_wait_form_and_space():
         assert all(s.sample(mask=np.ones(4, bool)).kind != "wait" for _ in range(300))
 
 
+def test_timed_action_form_and_space():
+    a = Action.click(3).at(1_700_000_000_250.0)
+    assert a.at_ms == 1_700_000_000_250.0 and a.kind == "click" and a.element == 3
+    assert str(a) == "click(3) at 1700000000250 ms" and Action.click(3).at_ms is None
+    space = ActionSpace()
+    assert space.contains(a) and space.contains(Action.press("Tab").at(5.0))
+    assert not any(space.contains(b) for b in (Action.click(3).at(float("nan")), Action("click", element=3, at_ms="soon"),
+                                               Action.wait(10).at(5.0)))
+
+
 def fake_obs(task: str) -> Observation:
     return Observation(task, "", [])
 
@@ -51,6 +63,25 @@ def test_oracle_agent_cuts_every_wait_to_the_shortest(monkeypatch):
     # env 1 is idle (handed the same observation again): a no-op, and its short wait no longer cuts env 0's
     actions, state = agent.act([fake_obs("fake-slow"), obs[1], fake_obs("fake-click")], state, np.zeros(3, bool))
     assert actions == [Action.wait(500), Action.noop(), Action.click(0)]
+
+
+def test_oracle_agent_sends_a_timed_action_only_when_it_is_nearly_due(monkeypatch):
+    """A timed action counts as a wait until its time: due within AT_LEAD_MS of the shortest wait, it is sent
+    (and that env looks when it is done); due later, the env waits the shortest wait and decides again."""
+    from zoo.web.agents import AT_LEAD_MS
+
+    now_ms = time.time() * 1000.0
+    monkeypatch.setitem(ORACLES, "fake-fast", lambda obs, mem: pause(0.1))
+    monkeypatch.setitem(ORACLES, "fake-soon", lambda obs, mem: Action.click(1).at(now_ms + 100 + AT_LEAD_MS / 2))
+    monkeypatch.setitem(ORACLES, "fake-late", lambda obs, mem: Action.click(2).at(now_ms + 100 + AT_LEAD_MS * 3))
+    agent = OracleAgent()
+    state = agent.reset(3)
+    t = time.monotonic()
+    actions, state = agent.act([fake_obs("fake-fast"), fake_obs("fake-soon"), fake_obs("fake-late")], state,
+                               np.ones(3, bool))
+    assert actions[0] == Action.wait(100) and actions[1] == Action.click(1).at(now_ms + 100 + AT_LEAD_MS / 2)
+    assert actions[2].kind == "wait" and 90 <= actions[2].ms <= 100
+    assert 0.2 < state[1][SEEN_AT] - t < 0.3 and 0.05 < state[2][SEEN_AT] - t < 0.15
 
 
 def by_id(obs, element_id):
@@ -88,3 +119,27 @@ def test_a_malformed_wait_is_invalid():
             assert info["invalid"] and "wait needs ms" in info["invalid"] and reward == pytest.approx(-0.05)
     finally:
         env.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("trusted", [False, True])
+def test_a_timed_action_happens_when_the_page_clock_reads_its_time(trusted):
+    """A click with at_ms lands at that page-clock time (the page notes Date.now() in its click handler), not
+    when the step was sent; the observation's time_ms is the page's clock when it was read.  With
+    ``trusted_clicks`` the click is a browser-side action: the wait happens in the page first."""
+    from zoo.web.vector import VecWebEnv
+
+    with VecWebEnv([WAIT_PAGE], num_envs=1, max_episode_steps=8, step_timeout_s=5.0, extra_roots={"test": PAGES},
+                   trusted_clicks=trusted) as env:
+        (obs,) = env.reset([3])
+        assert abs(obs.time_ms - time.time() * 1000.0) < 2000  # the page's clock is the machine's
+        at = obs.time_ms + 700.0
+        t0 = time.time()
+        (obs,), rewards, _, _, infos = env.step([Action.click(by_id(obs, "stamp").id).at(at)])
+        clicked_at = int(by_id(obs, "clicked_at").text)
+        assert infos[0]["invalid"] is None and rewards[0] == 0.0
+        assert at <= clicked_at < at + 150, (clicked_at - at)
+        assert obs.time_ms >= clicked_at and time.time() - t0 >= 0.6
+        (obs,), rewards, _, _, infos = env.step([Action.click(by_id(obs, "stamp").id).at(float("inf"))])
+        assert infos[0]["invalid"] and "at_ms needs a page-clock time" in infos[0]["invalid"]
+        assert rewards[0] == pytest.approx(-0.05)

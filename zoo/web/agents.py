@@ -107,13 +107,29 @@ def random_draw(rng: np.random.Generator, instruction: str, targets: Sequence[tu
     return "click", i, None
 
 
+AT_LEAD_MS = 300.0  # a timed action is sent this long before its time at most (see OracleAgent)
+
+
+def held_ms(action: Action) -> float | None:
+    """How long ``action`` holds its env's step before acting: a wait's length, the time until an action's
+    ``at_ms`` (the page's clock is the machine's: ``Date.now()`` in the browser), else None."""
+    if action.kind == "wait":
+        return float(action.ms)
+    if action.at_ms is not None:
+        return max(0.0, float(action.at_ms) - time.time() * 1000.0)
+    return None
+
+
 class OracleAgent:
     """The scripted per-task oracle (zoo/web/tasks/) with a memory dict per env.
 
     Oracles wait with ``wait`` actions, which every env carries out in its own step at the same time.  The
     vectorised step ends when its slowest env is done, so every wait of a step is cut to the shortest one
     asked for: no env looks later than it wanted to because another env waits longer (the longer waiter
-    looks once more and waits again).  Each env's memory gets the time its next observation will be taken
+    looks once more and waits again).  An action timed by the page's clock (``Action.at_ms``) counts as a wait
+    until its time; one due more than ``AT_LEAD_MS`` after the shortest wait becomes that wait (its oracle
+    sends it again at the next look), so a timed action is sent early enough even when a step is slow, and
+    holds the other envs at most that much longer.  Each env's memory gets the time its next observation will be taken
     (``tasks.oracle.SEEN_AT``) and, after waits, how late the decisions came (``tasks.oracle.LATE``).  An env handed the same observation object again was not stepped (it is idle):
     it gets a no-op and no say in the waits."""
 
@@ -144,13 +160,16 @@ class OracleAgent:
                 state[i].setdefault(LATE, []).append(time.monotonic() - state[i].pop(WAITED))
                 del state[i][LATE][:-5]
             actions.append(oracle_action(obs, state[i]))
-        waits = [a.ms for a in actions if a.kind == "wait"]
-        shortest = min(waits, default=0.0)
+        delays = [held_ms(a) for a in actions]
+        shortest = min((d for d in delays if d is not None), default=0.0)
         now = time.monotonic()
-        for i, a in enumerate(actions):
+        for i, (a, d) in enumerate(zip(actions, delays)):
             if a.kind == "wait" and a.ms > shortest:
                 actions[i] = a = Action.wait(shortest)
-            state[i][SEEN_AT] = now + (a.ms / 1000.0 if a.kind == "wait" else 0.0)
-            if a.kind == "wait":
+            elif d is not None and d > shortest + AT_LEAD_MS:  # timed by the page's clock, but not yet due:
+                actions[i] = a = Action.wait(shortest)  # look again when the shortest wait ends
+            wait_s = (a.ms if a.kind == "wait" else held_ms(a) or 0.0) / 1000.0
+            state[i][SEEN_AT] = now + wait_s
+            if wait_s > 0:
                 state[i][WAITED] = state[i][SEEN_AT]
         return actions, state

@@ -15,8 +15,10 @@ helper at a point the page itself reports as landing on the element (hover, pres
 focus change, release, click); ``trusted_clicks=True`` sends browser input events instead (one
 more evaluate and three input round trips).  Keys and the mouse actions use browser input
 events, then one observe.  ``wait`` sleeps in this slot's own step coroutine, then observes: the
-vector env steps its slots concurrently, so one env's wait does not hold up another's action.  No
-Playwright actionability waits anywhere.  A navigation started by
+vector env steps its slots concurrently, so one env's wait does not hold up another's action.  An
+action with ``at_ms`` waits in the page until the page's clock reads it, then acts (inside the same
+evaluate for the page-side kinds), so real-time tasks are timed by the page's clock, not by round trips.
+No Playwright actionability waits anywhere.  A navigation started by
 an action is waited for by polling the document until the new one has loaded.
 
 A context keeps one page per task it has served (up to ``max_pages``, least recently used
@@ -28,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import math
 import re
 import time
 from collections import OrderedDict
@@ -64,7 +67,8 @@ STATUS_JS = "() => window.__zoo ? window.__zoo.status() : null"  # (ignores an a
 CLICK_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.clickPoint(i)"
 FOCUS_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.focusForTyping(i)"
 SELECT_JS = "([i, o]) => window.__zoo.status().done ? {done: true} : window.__zoo.selectOption(i, o)"
-STEP_JS = "([kind, i, arg, m]) => window.__zoo ? window.__zoo.step(kind, i, arg, m) : null"
+STEP_JS = "([kind, i, arg, m, at, cap]) => window.__zoo ? window.__zoo.step(kind, i, arg, m, at, cap) : null"
+UNTIL_JS = "([at, cap]) => window.__zoo ? window.__zoo.until(at, cap) : null"  # Action.at_ms before a browser-side act
 PAGE_ACTIONS = ("click", "type", "select", "noop")  # carried out by the page helper inside STEP_JS
 
 # Resolves once scrolling has stopped: no scroll event for 60 ms after one was seen, none at all within
@@ -124,6 +128,17 @@ def check_wait(ms: Any) -> str | None:
     return None
 
 
+def check_at(at_ms: Any, kind: Any) -> str | None:
+    """None if ``at_ms`` (Action.at_ms) is absent or a page-clock time the action can wait for, else why not."""
+    if at_ms is None:
+        return None
+    if kind == "wait":
+        return "wait takes ms (a duration), not at_ms"
+    if isinstance(at_ms, bool) or not isinstance(at_ms, (int, float, np.integer, np.floating)) or not math.isfinite(at_ms):
+        return f"at_ms needs a page-clock time in milliseconds (as Observation.time_ms), got {at_ms!r}"
+    return None
+
+
 @dataclass
 class Episode:
     task: TaskSpec
@@ -162,6 +177,8 @@ class Slot:
         self.screenshot = screenshot
         self.screenshot_size = screenshot_size
         self.step_timeout_s = step_timeout_s
+        # the longest a wait or an action's at_ms may hold a step: never mistaken for a hung page
+        self.max_wait_ms = min(MAX_WAIT_MS, self.step_timeout_s * 1000.0 / 2)
         self.invalid_action_penalty = invalid_action_penalty
         self.max_elements = max_elements
         self.context: Any = None
@@ -261,9 +278,16 @@ class Slot:
         if ep is None:
             raise RuntimeError(f"env {self.index}: step() before reset()")
         ep.steps += 1
-        if getattr(action, "kind", None) in PAGE_ACTIONS and not (self.trusted_clicks and action.kind == "click"):
+        kind, at_ms = getattr(action, "kind", None), getattr(action, "at_ms", None)
+        bad_time = check_at(at_ms, kind)
+        if bad_time:
+            invalid = bad_time
+            obs, raw = await self.observe()
+        elif kind in PAGE_ACTIONS and not (self.trusted_clicks and kind == "click"):
             invalid, obs, raw = await self._page_step(action)
         else:
+            if at_ms is not None:
+                await self.page.evaluate(UNTIL_JS, [float(at_ms), self.max_wait_ms])
             invalid = await self._act(action)
             obs, raw = await self.observe()
         if invalid:
@@ -311,7 +335,8 @@ class Slot:
         first = None
         act: dict[str, Any] | None = None
         try:
-            out = await self.page.evaluate(STEP_JS, [kind, i, arg, self.max_elements])
+            at = None if action.at_ms is None else float(action.at_ms)
+            out = await self.page.evaluate(STEP_JS, [kind, i, arg, self.max_elements, at, self.max_wait_ms])
             if out is not None:  # None: a document without our helper (see _settled_observation)
                 out = json.loads(out)
                 act, first = out["act"], out["obs"]
@@ -426,7 +451,8 @@ class Slot:
             shot = np.zeros((self.screenshot_size, self.screenshot_size, 3), np.uint8)
         url = self.page.url
         page = url[len(ORIGIN):].split("?")[0].split("#")[0] if url.startswith(ORIGIN) else url
-        obs = Observation(task, raw["instruction"], elements, shot, page, self.episode.steps if self.episode else 0)
+        obs = Observation(task, raw["instruction"], elements, shot, page, self.episode.steps if self.episode else 0,
+                          float(raw.get("time_ms", 0.0)))
         self.last_obs = obs
         return obs, raw
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from zoo.web.slot import check_key, check_wait
+from zoo.web.slot import check_at, check_key, check_wait
 from zoo.web.types import ACTION_KINDS, CATEGORIES, ELEMENT_ACTION_KINDS, MOUSE_ACTION_KINDS, Action, Element, Observation
 
 SAMPLE_KEYS = ("Enter", "Tab", "Backspace", "ArrowDown", "ArrowUp", "Space", "a")
@@ -62,7 +62,7 @@ class ActionSpace(spaces.Space):
         return False
 
     def contains(self, x: Any) -> bool:
-        if not isinstance(x, Action) or x.kind not in ACTION_KINDS:
+        if not isinstance(x, Action) or x.kind not in ACTION_KINDS or check_at(x.at_ms, x.kind) is not None:
             return False
         if x.kind == "noop":
             return True

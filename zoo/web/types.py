@@ -6,7 +6,7 @@ that produced the observation (the page may re-render between steps).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -100,7 +100,8 @@ class Observation:
     """task: task name.  instruction: the page's utterance (may change across pages).
     elements: the DOM tree, flattened.  screenshot: uint8 (H, W, 3) of the task area, or None.
     page: path of the current page on the task site (``miniwob/click-test.html``; the full URL when off the
-    site, e.g. a blocked link's error page).  step: actions so far.
+    site, e.g. a blocked link's error page).  step: actions so far.  time_ms: the page's clock (the browser's
+    ``Date.now()``) when it was read, what a clock on the wall tells a person; not part of equality.
 
     It is all a deployed agent would see: no episode seed (the harness keeps that, and the page's
     reward, to itself; an agent holding the seed could replay the test episode elsewhere and read
@@ -113,6 +114,7 @@ class Observation:
     screenshot: np.ndarray | None = None
     page: str = ""
     step: int = 0
+    time_ms: float = 0.0
 
     def __eq__(self, other: object) -> bool:
         """Field-wise equality (screenshots compared by value, so equal observations compare equal)."""
@@ -165,6 +167,10 @@ class Action:
     ``(dx, dy)`` pixels with the pointer at ``(x, y)``.  Points are viewport CSS pixels, or offsets from
     the top-left of ``element``'s box when ``element`` is given.
     ``wait``: let ``ms`` milliseconds (0 to ``MAX_WAIT_MS``) pass in this env, then observe.
+    ``at_ms`` (any kind but ``wait``): carry the action out when the page's clock (as ``Observation.time_ms``)
+    reaches it, waiting in the page (at most ``MAX_WAIT_MS``); for real-time tasks (a delay between two
+    clicks, a look when a blink is due), where when a step's round trip ends would be too coarse.  Like
+    ``wait``, no strategy produces it and no space samples it (the scripted oracles use it).
     """
 
     kind: str
@@ -178,6 +184,11 @@ class Action:
     dx: float = 0.0
     dy: float = 0.0
     ms: float | None = None
+    at_ms: float | None = None
+
+    def at(self, ms: float) -> Action:
+        """This action, carried out when the page's clock reads ``ms`` (see ``at_ms``)."""
+        return replace(self, at_ms=float(ms))
 
     @classmethod
     def click(cls, element: int) -> Action:
@@ -232,6 +243,10 @@ class Action:
         return cls("wait", ms=float(ms))
 
     def __str__(self) -> str:
+        text = self._str()
+        return text if self.at_ms is None else f"{text} at {self.at_ms:.0f} ms"
+
+    def _str(self) -> str:
         arg = {"click": "", "type": f", {self.text!r}", "select": f", {self.option!r}"}.get(self.kind, "")
         if self.kind == "press":
             return f"press({self.key!r})"

@@ -140,6 +140,7 @@
   // as rows [tag, text, attrs, x, y, w, h, parent, depth, visible, category, actionable, options].
   zoo.observe = (maxElements) => {
     const out = zoo.status();
+    out.time_ms = Date.now();  // the page's clock when it was read (Observation.time_ms)
     out.instruction = instruction();
     const wrap = document.getElementById('wrap');
     const ar = wrap ? wrap.getBoundingClientRect() : { left: 0, top: 0, width: window.innerWidth, height: window.innerHeight };
@@ -297,10 +298,18 @@
     select: (i, option) => zoo.selectOption(i, option),
     noop: () => ({}),
   };
+  // Until the page's clock reads ``atMs`` (Action.at_ms), at most ``capMs`` from now; at once without one.
+  zoo.until = (atMs, capMs) => new Promise((resolve) => {
+    const ms = atMs == null ? 0 : Math.min(atMs - Date.now(), capMs);
+    if (ms > 0) setTimeout(resolve, ms); else resolve();
+  });
   // Act (unless the episode is already over), let the page run what the action queued for now
   // (promise callbacks, zero-delay timers), then observe: action, reward and observation in one
-  // round trip.  Returns a JSON string {act: {error?} | null, obs}.
-  zoo.step = async (kind, i, arg, maxElements) => {
+  // round trip.  An action with a time is carried out when the page's own clock reaches it, so
+  // its timing does not depend on how long the round trip took.  Returns a JSON string
+  // {act: {error?} | null, obs}.
+  zoo.step = async (kind, i, arg, maxElements, atMs, capMs) => {
+    await zoo.until(atMs, capMs);
     const act = zoo.status().done ? null : ACTS[kind](i, arg);
     await new Promise((resolve) => setTimeout(resolve, 0));
     return JSON.stringify({ act, obs: zoo.observe(maxElements) });
