@@ -7,6 +7,7 @@ screenshots (``screenshot_size=0``).
 from __future__ import annotations
 
 import re
+import time
 
 from zoo.web.tasks.miniwob_click import labeled_button
 from zoo.web.tasks.oracle import click, first, has_class, live, oracle, pause, quoted, submit_button
@@ -94,16 +95,19 @@ def _grid_coordinate(obs: Observation, mem: dict) -> Action:
 
 
 # ---------------------------------------------------------------- menus
+MENU_DELAY_S = 0.3  # jQuery UI menus open a submenu this long after the pointer comes to rest on its item
+
+
 def _hover_open(obs: Observation, mem: dict, item: Element) -> Action:
-    """Rest the pointer on a menu item so its submenu opens (menus open after a short hover delay)."""
+    """Rest the pointer on a menu item so its submenu opens: wait out the menu's delay in one wait (then
+    look every 0.1 s), and point at the item again if the submenu has not come after a second."""
     key = ("hover", item.text)
-    waited = mem.get(key, -1)
-    mem[key] = waited + 1
-    if waited < 0 or waited >= 6:  # first time, or the submenu never came: point at it again
-        mem[key] = 0
+    rested = time.monotonic() - mem[key] if key in mem else None
+    if rested is None or rested > 1.0:
+        mem[key] = time.monotonic()
         x, y = item.center
         return Action.move(x, y)
-    return pause(0.1)
+    return pause(max(MENU_DELAY_S + 0.03 - rested, 0.1))
 
 
 def _menu_item(obs: Observation, text: str) -> Element | None:
@@ -175,23 +179,25 @@ def darkness(pixels):
     return np.clip((bg - gray) / max(bg, 1.0), 0.0, 1.0)
 
 
-def best_icon(obs: Observation, icons: list[Element]) -> Element | None:
-    """The icon whose picture appears in the instruction box (the strip above #area): slide each
-    icon's picture (cut to its ink plus a 1 px margin) over the strip and keep the closest fit."""
+def best_icon(obs: Observation, icons: list[Element]) -> tuple[Element | None, float]:
+    """The icon whose picture appears in the instruction box (the strip above #area), and how far off it is:
+    slide each icon's picture (cut to its ink plus a 1 px margin) over the strip and keep the closest fit
+    (squared error over the picture's own ink energy: about 0.03 for the same icon, 0.23 or more for another
+    one of the page's icons; zoom-out inside zoom-in's picture, 0.07)."""
     import numpy as np
     from numpy.lib.stride_tricks import sliding_window_view
 
     wrap = first([w for w in obs.elements if w.attrs.get("id") == "wrap"])
     area = first([w for w in obs.elements if w.attrs.get("id") == "area"])
     if obs.screenshot is None or wrap is None or area is None:
-        return None
+        return None, float("inf")
     strip = Element(-1, "div", "", {}, (wrap.bbox[0], wrap.bbox[1], wrap.bbox[2], area.bbox[1] - wrap.bbox[1]),
                     -1, 0, True, "style", False)
     got = _pixels_of(obs, strip)
     if got is None:
-        return None
+        return None, float("inf")
     query = darkness(got[0])
-    best, best_score = None, None
+    best, best_score = None, float("inf")
     for icon in icons:
         cut = _pixels_of(obs, icon)
         if cut is None or cut[0].size == 0:
@@ -203,10 +209,14 @@ def best_icon(obs: Observation, icons: list[Element]) -> Element | None:
         ink = ink[max(ys.min() - 1, 0):ys.max() + 2, max(xs.min() - 1, 0):xs.max() + 2]
         if ink.shape[0] > query.shape[0] or ink.shape[1] > query.shape[1]:
             continue
-        score = float(((sliding_window_view(query, ink.shape) - ink) ** 2).sum(axis=(2, 3)).min())
-        if best_score is None or score < best_score:
+        error = float(((sliding_window_view(query, ink.shape) - ink) ** 2).sum(axis=(2, 3)).min())
+        score = error / max(float((ink ** 2).sum()), 1e-6)
+        if score < best_score:
             best, best_score = icon, score
-    return best
+    return best, best_score
+
+
+SAME_ICON = 0.15  # best_icon's score below which the shown icon is the one asked for
 
 
 @oracle("click-menu-2", screenshot=True)
@@ -221,32 +231,48 @@ def _click_menu_2(obs: Observation, mem: dict) -> Action:
         if target is not None:
             return Action.click(target.id)
         return _hover_open(obs, mem, playback) if playback else Action.noop()
-    if playback is not None and _menu_item(obs, "Prev") is None:  # show the submenu's icons too
-        return _hover_open(obs, mem, playback)
     icons = [e for e in live(obs) if has_class(e, "ui-icon") and not has_class(e, "ui-menu-icon")]
-    icon = best_icon(obs, icons)
+    icon, score = best_icon(obs, icons)
+    # an icon shown now that is the one asked for is clicked; else the Playback submenu shows the others
+    if playback is not None and _menu_item(obs, "Prev") is None and (icon is None or score > SAME_ICON):
+        return _hover_open(obs, mem, playback)
     return click(obs.elements[icon.parent] if icon else None)
 
 
 @oracle("click-pie", "click-pie-nodelay")
 def _click_pie(obs: Observation, mem: dict) -> Action:
-    """Open the wheel with its centre button ("+" while closed), let it finish spreading, click the
-    labelled slice."""
+    """Open the wheel with its centre button ("+" while closed), click the labelled slice once its label
+    has spread out from the centre."""
     labels = [t for t in obs.elements if t.tag == "tspan"]
     title_of = {t.text: obs.elements[t.parent] for t in labels
                 if obs.elements[t.parent].attrs.get("id", "").startswith("wheelnav-divWheel-title-")}
     closed = any(t.text == "+" for t in labels
                  if obs.elements[t.parent].attrs.get("id") == "wheelnav-divWheel-spreadertitle")
     if closed:
+        mem["opened_at"] = time.monotonic()
         return click(first([e for e in live(obs) if e.attrs.get("id") == "wheelnav-divWheel-spreader"]))
-    boxes = sorted(e.bbox for e in title_of.values())
-    spread = bool(boxes) and min(b[3] for b in boxes) >= 10  # labels are drawn full size once spread
-    if not spread or boxes != mem.get("title_boxes"):
-        mem["title_boxes"] = boxes
-        return pause(0.25)
     target = title_of.get(quoted(obs.instruction)[0])
+    spreader = first([e for e in obs.elements if e.attrs.get("id") == "wheelnav-divWheel-spreader"])
+    if target is None or spreader is None:
+        return Action.noop()
+    # The labels grow from the centre to about 27 px tall in half a second, then bounce a few pixels for
+    # another second.  A label nearly full size and clear of the centre button and of the other labels
+    # takes the click (it lands on the label where it is at that moment), so the bounce is not waited out.
+    others = [e.bbox for e in title_of.values() if e is not target] + [spreader.bbox]
+    spreading = target.bbox[3] < SPREAD_LABEL_H or any(overlap(target.bbox, b) for b in others)
+    if spreading and time.monotonic() - mem.get("opened_at", 0.0) < SPREAD_S:
+        return pause(0.1)
     # the slice selected at the start shows no pointer cursor but takes clicks all the same
-    return Action.click(target.id) if target is not None else Action.noop()
+    return Action.click(target.id)
+
+
+SPREAD_LABEL_H = 18.0  # px: a pie label this tall has grown four fifths of the way out
+SPREAD_S = 1.6  # s: the wheel has stopped moving by then (whatever the labels look like)
+
+
+def overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Do two boxes (x, y, w, h) share any area?"""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 @oracle("click-scroll-list")
