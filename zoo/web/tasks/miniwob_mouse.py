@@ -137,7 +137,10 @@ def _drag_sort_numbers(obs: Observation, mem: dict) -> Action:
     for i in range(len(values)):  # selection sort: bring the smallest of the rest to position i
         j = min(range(i, len(values)), key=lambda k: values[k])
         if values[j] < values[i]:
-            return glide(centre(items[j][0]), centre(items[i][0]))
+            (x0, y0), (x1, y1) = centre(items[j][0]), centre(items[i][0])
+            # a point every ~12 px (half an item: the list re-sorts as the pointer passes each item's middle),
+            # not more: every point is four pointer events, and under load the page's 10 s pass quickly
+            return glide((x0, y0), (x1, y1), n=max(3, math.ceil(abs(y1 - y0) / 12)))
     return click(submit_button(obs))
 
 
