@@ -127,9 +127,9 @@ class OracleAgent:
     vectorised step ends when its slowest env is done, so every wait of a step is cut to the shortest one
     asked for: no env looks later than it wanted to because another env waits longer (the longer waiter
     looks once more and waits again).  An action timed by the page's clock (``Action.at_ms``) counts as a wait
-    until its time; one due more than ``AT_LEAD_MS`` after the shortest wait becomes that wait (its oracle
-    sends it again at the next look), so a timed action is sent early enough even when a step is slow, and
-    holds the other envs at most that much longer.  Each env's memory gets the time its next observation will be taken
+    until its time; those due within ``AT_LEAD_MS`` of the step's end (the shortest wait, or the latest timed
+    action sent) are sent, any other becomes the shortest wait (its oracle sends it again at the next look), so
+    a timed action is sent at least ``AT_LEAD_MS`` before its time even when the step is held by another env.  Each env's memory gets the time its next observation will be taken
     (``tasks.oracle.SEEN_AT``) and, after waits, how late the decisions came (``tasks.oracle.LATE``).  An env handed the same observation object again was not stepped (it is idle):
     it gets a no-op and no say in the waits."""
 
@@ -162,11 +162,18 @@ class OracleAgent:
             actions.append(oracle_action(obs, state[i]))
         delays = [held_ms(a) for a in actions]
         shortest = min((d for d in delays if d is not None), default=0.0)
+        # the step lasts as long as its longest timed action sent: send every one due within AT_LEAD_MS of that,
+        # so an env not sent decides again at least AT_LEAD_MS before its time
+        timed = sorted((d, i) for i, (a, d) in enumerate(zip(actions, delays)) if a.kind != "wait" and d is not None)
+        step_ms, sent = shortest, set()
+        for d, i in timed:
+            if d <= step_ms + AT_LEAD_MS:
+                step_ms, sent = max(step_ms, d), sent | {i}
         now = time.monotonic()
         for i, (a, d) in enumerate(zip(actions, delays)):
             if a.kind == "wait" and a.ms > shortest:
                 actions[i] = a = Action.wait(shortest)
-            elif d is not None and d > shortest + AT_LEAD_MS:  # timed by the page's clock, but not yet due:
+            elif a.kind != "wait" and d is not None and i not in sent:  # timed by the page's clock, not yet due:
                 actions[i] = a = Action.wait(shortest)  # look again when the shortest wait ends
             wait_s = (a.ms if a.kind == "wait" else held_ms(a) or 0.0) / 1000.0
             state[i][SEEN_AT] = now + wait_s

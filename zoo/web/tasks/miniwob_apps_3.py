@@ -4,11 +4,10 @@ hot-cold and simon-says.  (Email and social media: ``miniwob_apps.py``; forms an
 from __future__ import annotations
 
 import re
-import time
 from functools import lru_cache
 
 from zoo.web.tasks.miniwob_apps import wait
-from zoo.web.tasks.oracle import by_attr_any, click, has_class, lateness, oracle, seen_at
+from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle
 from zoo.web.types import Action, Observation
 
 # ---------------------------------------------------------------- scroll-text
@@ -166,58 +165,22 @@ def _hot_cold(obs: Observation, mem: dict) -> Action:
 
 
 # ---------------------------------------------------------------- simon-says
-# The page lights one button every 0.6 s, from 0.6 s after the start, each for 0.25 s: a steady beat.  The
-# oracle keeps bounds [lo, hi] on when the first blink started (so blink k starts in [lo + 0.6 k, hi + 0.6 k])
-# and plans each look from them: at the start of the span in which blink k surely shows when the bounds are
-# narrow, else just before it could end; each look narrows the bounds.  A look is taken some time between its
-# wait's end (a) and the next decision (b); under load that span varies, so ``lateness`` is allowed for.
-BEAT_S, BLINK_S = 0.6, 0.25
-MAX_START_LAG_S = 0.3  # the episode may have started up to this long before the oracle's first decision
-NO_BLINK_S = 3.0  # no first blink by then: the page is not what the script expects
-EARLY_S = 0.04  # a look this much before its plan (another env's shorter wait ended the step) is not the plan
-AIM_AFTER_S = 0.02
-AGAIN_S = 0.1  # a blink not there when due: look again this soon (shorter than a blink) ...
-LATE_TRIES = 3  # ... this many times: under load the page's timers fire late (by 0.1-0.3 s, seen here)
-LATE_TIMER_S = 0.1
+# The page lights blink k (k = 0, 1, ...) from 0.6 (k + 1) s after the episode starts, for 0.25 s, all timers set
+# at the start; 3 to 5 blinks.  The oracle looks in the middle of each blink by the page's own clock (a no-op
+# timed with ``at_ms``, counted from the first observation's ``time_ms``, read just after the start), so how long
+# a step's round trip takes does not matter.  A dark look when a blink is due means the page's timers run late
+# under load, or the sequence is over: look again a little later, a few times, before the next blink could begin.
+BEAT_MS, BLINK_MS = 600.0, 250.0
+LOOK_AFTER_MS = BLINK_MS / 2
+RETRY_MS, RETRIES = 90.0, 3  # the last look comes 125 + 270 ms into a beat, before the next blink (600 ms)
+MOST_BLINKS = 5
 
 
-def simon_look(mem: dict, lit: list[str], a: float, b: float, late: float) -> float | None:
-    """Record what the look taken some time in [a, b] shows; when to look next, or None once the sequence
-    is complete."""
-    seq = mem["seq"]
-    k = len(seq)  # the blink looked for
-    lo, hi = mem["lo"] + k * BEAT_S, mem["hi"] + k * BEAT_S  # blink k starts in [lo, hi]
-    early = a < mem.get("planned", a) - EARLY_S
-    # a new blink: another button, or the same one after a dark look or after a blink's length
-    new = lit and (k == 0 or lit[0] != seq[-1] or mem.get("dark") or a > mem["lit_at"] + BLINK_S + LATE_TIMER_S)
-    mem["dark"] = not lit
-    if new:
-        seq.append(lit[0])
-        mem["lit_at"] = b
-        mem["hi"] = min(mem["hi"], b - k * BEAT_S)
-        mem["lo"] = min(max(mem["lo"], a - k * BEAT_S - BLINK_S), mem["hi"])  # (a late page timer can cross them)
-        if len(seq) == 5:  # the longest sequence
-            return None
-    elif not lit and not early:
-        if a >= hi:  # (for the first blink: none came at all)
-            # blink k should have begun before this dark look: the sequence is over (it has 3 to 5 blinks), or
-            # the page's timer runs late under load (look again shortly), or the look came too late and missed it
-            tries = mem.get(("again", k), 0)
-            if tries >= (LATE_TRIES if k >= 3 else 2 * LATE_TRIES):
-                return None
-            mem[("again", k)] = tries + 1
-            mem["planned"] = b + AGAIN_S
-            return mem["planned"]
-        mem["lo"] = max(mem["lo"], a - k * BEAT_S)  # not begun yet
-    k = len(seq)
-    lo, hi = mem["lo"] + k * BEAT_S, mem["hi"] + k * BEAT_S
-    if hi - lo + AIM_AFTER_S + late <= BLINK_S:
-        plan = hi + AIM_AFTER_S  # surely on from there, and still on when the look is taken
-    else:
-        plan = lo + BLINK_S - late - AIM_AFTER_S  # still on if it began at lo; a dark look raises lo
-    # behind the plan (a slow step): look again soon, not at once (a zero wait makes every env step again)
-    mem["planned"] = plan if plan > b else b + AGAIN_S / 2
-    return mem["planned"]
+def simon_look(mem: dict) -> Action:
+    """A look (a no-op, then the observation) when the page's clock reaches the next look's time: the middle of
+    the next blink, later for each dark look at it."""
+    mem["due"] = mem["t0"] + BEAT_MS * (len(mem["seq"]) + 1) + LOOK_AFTER_MS + RETRY_MS * mem["tries"]
+    return Action.noop().at(mem["due"])
 
 
 @oracle("simon-says")
@@ -225,14 +188,22 @@ def _simon_says(obs: Observation, mem: dict) -> Action:
     buttons = [e for e in obs.elements if e.tag == "button" and re.fullmatch(r"button-\d", e.attrs.get("id", ""))]
     if not buttons:
         return Action.noop()
-    now = time.monotonic()
-    if "t0" not in mem:  # the first blink begins 0.6 s after the episode did, or later when the page is slow
-        mem.update(t0=now, seq=[], lo=now + BEAT_S - MAX_START_LAG_S, hi=now + NO_BLINK_S)
+    if "t0" not in mem:  # the episode's first observation, read right after the page started it
+        mem.update(t0=obs.time_ms, seq=[], tries=0)
+        return simon_look(mem)
     if not mem.get("watched"):
+        if obs.time_ms < mem["due"]:  # not the look: the oracle agent made this env wait for the others instead
+            return Action.noop().at(mem["due"])
         lit = sorted(b.attrs["id"] for b in buttons if has_class(b, "push"))
-        look_at = simon_look(mem, lit, seen_at(mem), now, lateness(mem))
-        if look_at is not None:
-            return wait(look_at - now)
+        if lit:
+            mem["seq"].append(lit[0])
+            mem["tries"] = 0
+        elif mem["tries"] < RETRIES:
+            mem["tries"] += 1
+        else:
+            mem["watched"] = True  # the sequence is over (or, with fewer than 3 seen, a blink was missed)
+        if not mem.get("watched") and len(mem["seq"]) < MOST_BLINKS:
+            return simon_look(mem)
         mem["watched"] = True
     seen = mem.get("seq", [])
     pushed = mem.setdefault("pushed", 0)
