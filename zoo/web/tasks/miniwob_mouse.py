@@ -1,5 +1,5 @@
-"""Oracles for the MiniWoB++ tasks done with the pointer: drag and drop, drawing, hover, sliders,
-text selection and clicks at points of an SVG drawing.  They act from what the page shows: element
+"""Oracles for the MiniWoB++ tasks done with the pointer: drag and drop, resizing, sliders, text selection
+and drawing (clicks at points of an SVG drawing: miniwob_geometry.py).  They act from what the page shows: element
 boxes (``bbox``, viewport CSS pixels) and the attributes a person sees as geometry (an SVG shape's
 position), never the task's hidden answer.
 """
@@ -314,39 +314,3 @@ def _use_colorwheel(obs: Observation, mem: dict) -> Action:
     if field.attrs.get("value", "").upper() != code:
         return Action.type(field.id, code)
     return click(submit_button(obs))
-
-
-# ---------------------------------------------------------------- points on an SVG drawing
-# These pages draw the clicked point at (pageX, pageY - 50) in the drawing's own coordinates, ignoring
-# where the drawing sits on the page, and score it against shapes' boxes: the oracle aims in those
-# coordinates.  MouseEvent page coordinates are whole pixels in Chromium, so an answer at a half
-# pixel can only be approached (partial credit, never full).
-QUERY_PADDING = 50
-
-
-def svg_point(svg: Element, e: Element) -> tuple[float, float]:
-    """The centre of ``e`` in the drawing's coordinates."""
-    return e.center[0] - svg.bbox[0], e.center[1] - svg.bbox[1]
-
-
-def click_drawn(mem: dict, x: float, y: float, obs: Observation) -> Action:
-    """Click the page point these tasks map to drawing point (x, y), then Submit."""
-    return step_once(mem, "clicked", Action.click_at(round(x), round(y) + QUERY_PADDING), click(submit_button(obs)))
-
-
-@oracle("circle-center")
-def _circle_center(obs: Observation, mem: dict) -> Action:
-    svg, ring = first([e for e in obs.elements if e.tag == "svg"]), by_attr_any(obs, "class", "black-circle")
-    if svg is None or ring is None:
-        return Action.noop()
-    return click_drawn(mem, *svg_point(svg, ring), obs)
-
-
-@oracle("find-midpoint")
-def _find_midpoint(obs: Observation, mem: dict) -> Action:
-    svg = first([e for e in obs.elements if e.tag == "svg"])
-    dots = [e for e in obs.elements if e.attrs.get("class") == "black-circle"]
-    if svg is None or len(dots) != 2:
-        return Action.noop()
-    (ax, ay), (bx, by) = (svg_point(svg, d) for d in dots)
-    return click_drawn(mem, (ax + bx) / 2, (ay + by) / 2, obs)
