@@ -143,3 +143,22 @@ def test_a_timed_action_happens_when_the_page_clock_reads_its_time(trusted):
         (obs,), rewards, _, _, infos = env.step([Action.click(by_id(obs, "stamp").id).at(float("inf"))])
         assert infos[0]["invalid"] and "at_ms needs a page-clock time" in infos[0]["invalid"]
         assert rewards[0] == pytest.approx(-0.05)
+
+
+@pytest.mark.browser
+def test_waits_do_not_count_towards_the_step_cut_off():
+    """The cut-off counts actions: an episode of three waits and two no-ops under max_episode_steps=2 ends
+    with the second no-op, and its record has 5 steps, 3 of them waits."""
+    from zoo.web.env import WebEnv
+
+    env = WebEnv(WAIT_PAGE, max_episode_steps=2, step_timeout_s=5.0, extra_roots={"test": PAGES})
+    try:
+        env.reset(seed=3)
+        for action in (Action.wait(1), Action.noop(), Action.wait(1), Action.wait(1)):
+            _, _, terminated, truncated, _ = env.step(action)
+            assert not terminated and not truncated
+        _, _, terminated, truncated, info = env.step(Action.noop())
+        assert truncated and not terminated
+        assert info["episode"]["steps"] == 5 and info["episode"]["waits"] == 3
+    finally:
+        env.close()

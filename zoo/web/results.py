@@ -33,7 +33,7 @@ often partial credit was given::
       "interrupted": false,                   # true when the run was stopped early (partial results)
       "episodes": [                           # one record per scored episode
         {"task": "click-test", "seed": 1000000, "raw_reward": 1.0, "reward": 0.98, "success": true,
-         "data_mode": "test", "steps": 1, "invalid_actions": 0, "reason": null, "error": null, "wall_s": 0.05, "attempt": 1}, ...
+         "data_mode": "test", "steps": 1, "waits": 0, "invalid_actions": 0, "reason": null, "error": null, "wall_s": 0.05, "attempt": 1}, ...
       ]
     }
 

@@ -145,12 +145,13 @@ class Episode:
     seed: int
     data_mode: str = "train"
     steps: int = 0
+    waits: int = 0  # of those steps, waits: time let pass, not actions (not counted by the step cut-off)
     invalid_actions: int = 0
     t0: float = field(default_factory=time.monotonic)
 
     def summary(self, raw_reward: float, reward: float, reason: str | None, error: str | None = None) -> dict[str, Any]:
         return {"task": self.task.name, "seed": self.seed, "raw_reward": float(raw_reward), "reward": float(reward),
-                "success": full_credit(raw_reward), "data_mode": self.data_mode, "steps": self.steps, "invalid_actions": self.invalid_actions,
+                "success": full_credit(raw_reward), "data_mode": self.data_mode, "steps": self.steps, "waits": self.waits, "invalid_actions": self.invalid_actions,
                 "reason": reason, "error": error, "wall_s": round(time.monotonic() - self.t0, 3)}
 
 
@@ -279,6 +280,7 @@ class Slot:
             raise RuntimeError(f"env {self.index}: step() before reset()")
         ep.steps += 1
         kind, at_ms = getattr(action, "kind", None), getattr(action, "at_ms", None)
+        ep.waits += kind == "wait"
         bad_time = check_at(at_ms, kind)
         if bad_time:
             invalid = bad_time
@@ -302,7 +304,7 @@ class Slot:
             terminated = True
             reward = float(raw["reward"])
             info["episode"] = ep.summary(raw["raw_reward"], raw["reward"], raw["reason"])
-        elif ep.steps >= self.max_episode_steps:
+        elif ep.steps - ep.waits >= self.max_episode_steps:  # the cut-off counts actions; a wait is none
             truncated = True
             info["episode"] = ep.summary(0.0, 0.0, "max episode steps")
         if invalid:

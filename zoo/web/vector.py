@@ -330,7 +330,7 @@ class VecWebEnv:
     def _failed_summary(self, i: int, reason: str) -> dict[str, Any]:
         ep = self.slots[i].episode
         if ep is None:
-            return {"task": "", "seed": -1, "raw_reward": 0.0, "reward": 0.0, "success": False, "steps": 0,
+            return {"task": "", "seed": -1, "raw_reward": 0.0, "reward": 0.0, "success": False, "steps": 0, "waits": 0,
                     "invalid_actions": 0, "reason": None, "error": reason}
         return ep.summary(0.0, 0.0, None, error=reason)
 

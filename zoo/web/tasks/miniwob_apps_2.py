@@ -9,7 +9,7 @@ import re
 import time
 
 from zoo.web.tasks.miniwob_apps import reachable, shown, wait, with_class
-from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle, seen_at
+from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle
 from zoo.web.types import Action, Element, Observation
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -203,41 +203,45 @@ def _order_food(obs: Observation, mem: dict) -> Action:
 
 
 # ---------------------------------------------------------------- stock-market
-# The price moves by at most $1.50 every 0.1 s and meets the threshold by about 7.5 s in.  Looking every
-# 0.28 s (longer while the price is too far above to reach the threshold sooner) covers that time in
-# 30 steps.  A simulation of the page's price walk with a look-to-click lag of 20-120 ms: buying at the
-# first price at or below the threshold wins ~89% (the price moves up between look and click); buying only
-# $1.50 below, or at or below once 6.5 s have passed, ~94%.
-TICK_S, MAX_MOVE, LOOK_S = 0.1, 1.5, 0.28
+# The ticker shows a new price every 0.1 s (a point on the chart each time), moving by at most $1.50, and meets
+# the threshold by about 7.5 s in.  The oracle looks just after a tick by the page's own clock (a timed no-op,
+# counted from the first observation's ``time_ms``, read as the episode started), so the click that follows a
+# look lands before the next tick in most cases however long the round trip took; far above the threshold it
+# skips the ticks that cannot bring the price down to where it buys: $1.50 below the threshold (the next tick cannot
+# lift it above), or, late in the episode, anywhere at or below it.
+TICK_MS, MAX_MOVE = 100.0, 1.5
+LOOK_AFTER_TICK_MS = 12.0
+CLICK_LAG_MS = 30.0  # from the decision to the click on the page (the page's clock is the machine's, time.time())
 LATE_TICKS, LATE_STEPS = 65, 24
-MIN_LOOK_S = 0.03  # a look due already: look again at once (a zero wait would make every env look again)
 
 
-def ticker_pause(gap: float) -> float:
-    """Seconds between looks while the price is ``gap`` dollars above the threshold."""
-    return max(LOOK_S, (math.ceil(gap / MAX_MOVE) - 1) * TICK_S)
+def ticks_until(gap: float, target: float) -> int:
+    """Ticks before the price, ``gap`` dollars above the threshold now, can first be ``target`` above it."""
+    return max(1, math.ceil((gap - target) / MAX_MOVE))
 
 
 @oracle("stock-market")
 def _stock_market(obs: Observation, mem: dict) -> Action:
     m = re.search(r"less than \$(\d+(?:\.\d+)?)", obs.instruction)
     price = by_attr_any(obs, "id", "stock-price")
-    now = time.monotonic()
+    ticks = sum(e.tag == "circle" for e in obs.elements)  # one chart point per price shown
+    t0 = mem.setdefault("t0", obs.time_ms)
+    if obs.time_ms < mem.get("due", t0):  # not the look planned: the agent held this env for the others
+        return Action.noop().at(mem["due"])
     try:
-        gap = float(price.text[1:]) - float(m.group(1))
+        gap = float(price.text[1:]) - float(m.group(1)) if ticks else None  # (before the first tick: last episode's)
     except (AttributeError, ValueError):
-        gap = None  # no price shown yet
-    # a page reset in place still shows the last episode's price until the ticker's first move
-    shown_first = mem.setdefault("first_price", price.text if price is not None else "")
-    if price is None or price.text == shown_first and not mem.get("ticking"):
         gap = None
-    else:
-        mem["ticking"] = True
-    # buy at once only where the next tick cannot lift the price above the threshold before the click lands
-    # (a look and the click that follows are tens of ms apart, more under load); late in the episode any
-    # price at or below will do (the chart draws one point per tick)
-    late = sum(e.tag == "circle" for e in obs.elements) >= LATE_TICKS or obs.step >= LATE_STEPS
-    if gap is not None and (gap <= -MAX_MOVE or gap <= 0 and late):
+    mem["acts"] = acts = mem.get("acts", 0) + 1  # (an upper bound on the actions the step cut-off counts)
+    late = ticks >= LATE_TICKS or acts >= LATE_STEPS
+    target = 0.0 if late else -MAX_MOVE  # where buying is safe: the next tick cannot lift it above the threshold
+    # the click lands after the ticks that pass between this tick's start and the click (a decision that came late
+    # because the step was held, or a look well into its tick): buy where none of them can lift the price above
+    # the threshold
+    passed = math.floor((time.time() * 1000.0 + CLICK_LAG_MS - (t0 + TICK_MS * ticks)) / TICK_MS)
+    if gap is not None and gap <= min(target, -MAX_MOVE * max(0, passed)):
         return click(by_attr_any(obs, "id", "buy"))
-    # the pause counts from the last look, so time spent elsewhere (other envs' steps) is not added
-    return wait(max(MIN_LOOK_S, seen_at(mem) + (TICK_S if gap is None else ticker_pause(gap)) - now))
+    ahead = 1 if gap is None else ticks_until(gap, target)
+    # the next look: just after tick ``ticks + ahead`` (a tick the page drew late is looked at and planned again)
+    mem["due"] = t0 + TICK_MS * (ticks + ahead) + LOOK_AFTER_TICK_MS
+    return Action.noop().at(mem["due"])
