@@ -1,10 +1,12 @@
 """Oracles that read what the page only shows as pixels or as motion: the colour swatch of use-colorwheel-2
 (drawn inside the instruction box, which the observation's element list leaves out, so the screenshot is
-read) and the draggable cube of drag-cube (the face in front carries the page's ``active`` class; a drag
-spins the cube, which keeps turning for a moment after the release)."""
+read), the draggable cube of drag-cube (the face in front carries the page's ``active`` class; how far a drag
+turns the cube follows from the page's spin rule) and the circles crossing moving-items' drawing (each one's
+eased path, from where it is seen)."""
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import Counter
 
@@ -51,16 +53,34 @@ def _use_colorwheel_2(obs: Observation, mem: dict) -> Action:
 
 
 # ---------------------------------------------------------------- drag-cube
-# Dragging sideways turns the side faces 5 -> 4 -> 3 -> 2 -> 5 (rightwards, cube upright; reversed when the
-# cube is upside down); dragging down turns 6 -> a side face -> 1 -> a side face -> 6.  How far one drag turns
-# the cube depends on how fast the pointer moved between the page's animation frames, so the oracle drags a
-# little, lets the cube come to rest, looks which face is in front and drags again.
-SIDE_ORDER = ("5", "4", "3", "2")
-SETTLE_S = 0.7  # the cube's spin fades out within this after a release
-# The page reads the pointer once per 20 ms animation frame and spins the cube only while the button is down:
-# the drag holds still after the press and before the release (repeated points), so a frame sees the button
-# down and the whole move at once.  It then turns about 1.2-2.9 degrees per pixel (by how long the hold lasts).
-DRAG_PX, HOLD_BEFORE, HOLD_AFTER = 40.0, 3, 6
+# The page (cube.js) turns the cube by a "torque" it updates every 20 ms frame while the button is down:
+# torque <- 0.83 torque + 0.2 (pointer moved this frame, px); every frame with |torque| > 1 adds it to the pose
+# (degrees), and after the release the torque fades by 0.93 a frame.  A drag that holds the button until the
+# torque has died away therefore turns the cube by 0.2 / 0.17 = 1.18 degrees per pixel less ~5.4 degrees (the
+# frames under the threshold), however its pointer events fall into frames; measured 42 degrees for 40 px and
+# 84 for 76 px.  Dragging right turns the pose's X up (down while the cube is upside down: 90 < Y < 270),
+# dragging down turns Y down.  Every episode starts from the same pose (X 1122 = 42 mod 360, Y 136), so the oracle
+# keeps the pose by dead reckoning, corrects it to the face the page marks ``active`` after each drag, and aims
+# each drag at the middle of the wanted face.
+DEG_PER_PX, TAIL_DEG = 0.2 / 0.17, 5.4
+START_POSE = (1122.0 % 360, 136.0)
+HOLD_AFTER = 12  # repeated points after the move, four pointer events each: the button stays down ~0.2-1 s
+SPUN_OUT_S = 0.5  # a drag step quicker than this may have let go while the cube still turned: settle, then look
+SETTLE_S = 0.7
+REST_Y, VIEW_W, VIEW_H = 112.0, 500.0, 320.0  # drags run along the cube's row / beside the task area (no buttons)
+SIDES_UPRIGHT, SIDES_UPSIDE = ("5", "4", "3", "2"), ("3", "2", "5", "4")  # X in [42,130], [131,223], [224,314], else
+SIDE_CENTRES = (86.0, 177.0, 269.0, 358.0)
+
+
+def face_of(x: float, y: float) -> str:
+    """The face the page marks active at pose (x, y), by its own rule."""
+    x, y = x % 360, y % 360
+    if 46 <= y <= 130:
+        return "6"
+    if 220 <= y <= 308:
+        return "1"
+    k = 0 if 42 <= x <= 130 else 1 if 130 < x <= 223 else 2 if 223 < x <= 314 else 3
+    return (SIDES_UPSIDE if 90 < y < 270 else SIDES_UPRIGHT)[k]
 
 
 def front_face(obs: Observation) -> str | None:
@@ -69,55 +89,70 @@ def front_face(obs: Observation) -> str | None:
     return face.text if face is not None else None
 
 
-def cube_centre(obs: Observation) -> tuple[float, float]:
-    view = first([e for e in obs.elements if e.attrs.get("class") == "viewport"])
-    return view.center if view is not None else (80.0, 110.0)
+def wrap(deg: float) -> float:
+    return (deg + 180) % 360 - 180
 
 
-def cube_drag(obs: Observation, mem: dict, dx: float, dy: float) -> Action:
-    """A drag by (dx, dy) from where the pointer rests: the page turns the cube by every pointer move it sees
-    while the button is down, so a drag that started elsewhere would add the jump to its start.  Back to the
-    cube's centre (a plain move, button up) when the drag would leave the task area."""
-    x, y = mem["cursor"]
-    if not (10 <= x + dx <= 150 and 60 <= y + dy <= 200):
-        mem["cursor"] = cube_centre(obs)
-        return Action.move(*mem["cursor"])
-    mem["cursor"] = (x + dx, y + dy)
-    mem["dragged"] = True
-    return Action.drag([(x, y)] * HOLD_BEFORE + [(x + dx, y + dy)] * HOLD_AFTER)
+def drag_px(deg: float) -> float:
+    """The drag (px, signed) that turns the pose by ``deg``."""
+    return math.copysign((abs(deg) + TAIL_DEG) / DEG_PER_PX, deg) if abs(deg) > 1 else 0.0
+
+
+def corrected(pose: tuple[float, float], face: str) -> tuple[float, float]:
+    """The pose nearest ``pose`` (10 degrees inside) that shows ``face``: dead reckoning put right by a look."""
+    x, y = pose
+    if face_of(x, y) == face:
+        return pose
+    near = [(abs(dx) + abs(dy), (x + dx, y + dy)) for dx in range(-180, 181, 2) for dy in range(-90, 91, 2)
+            if all(face_of(x + dx + ex, y + dy + ey) == face for ex, ey in ((0, 0), (10, 0), (-10, 0), (0, 10), (0, -10)))]
+    return min(near)[1] if near else pose
+
+
+def goal_turn(pose: tuple[float, float], target: str) -> tuple[float, float]:
+    """The (X, Y) turn in degrees that brings ``pose`` to the middle of face ``target``."""
+    x, y = pose
+    if target in ("1", "6"):
+        return 0.0, wrap((88.0 if target == "6" else 264.0) - y)
+    if face_of(x, y) in ("1", "6"):  # off the side band: back to the nearer one first
+        return 0.0, min((wrap(c - y) for c in (175.0, 357.0)), key=abs)
+    upside = 90 < y % 360 < 270
+    k = (SIDES_UPSIDE if upside else SIDES_UPRIGHT).index(target)
+    return wrap(SIDE_CENTRES[k] - x), 0.0
 
 
 @oracle("drag-cube")
 def _drag_cube(obs: Observation, mem: dict) -> Action:
-    import re
-
     m = re.search(r'"(\d)" is the active side', obs.instruction)
     face = front_face(obs)
     if m is None or face is None:
         return Action.noop()
-    target = m.group(1)
-    if "cursor" not in mem:  # rest the pointer on the cube first, button up, so the page knows where it is
-        mem["cursor"], mem["dragged"] = cube_centre(obs), True
-        return Action.move(*mem["cursor"])
-    if mem.pop("dragged", False):  # let the spin die down before looking
-        return pause(SETTLE_S)
-    if face == target:  # at rest (a settling wait came before this look)
+    now = time.monotonic()
+    if "dragged_at" in mem:  # the look after a drag
+        if now - mem.pop("dragged_at") < SPUN_OUT_S:
+            return pause(SETTLE_S)
+        mem["pose"] = corrected(mem["pose"], face)
+    if face == m.group(1) and "rest" in mem:
         return click(submit_button(obs))
-    last = mem.get("last_face")
-    size = DRAG_PX * (1.3 if last == face else 1.0)  # the last drag did not turn it: drag further
-    mem["last_face"] = face
-    if target in ("1", "6") or face in ("1", "6"):
-        return cube_drag(obs, mem, 0.0, size)
-    # sideways, the shorter way round; the same drag turns the other way while the cube is upside down, which
-    # shows as the last sideways drag having turned the faces backwards
-    if last in SIDE_ORDER and last != face and "forward" in mem:
-        moved = (SIDE_ORDER.index(face) - SIDE_ORDER.index(last)) % 4
-        if moved in (1, 3) and (moved == 1) != mem["forward"]:
-            mem["flipped"] = not mem.get("flipped", False)
-    forward = (SIDE_ORDER.index(target) - SIDE_ORDER.index(face)) % 4 <= 2
-    mem["forward"] = forward
-    rightwards = forward != mem.get("flipped", False)
-    return cube_drag(obs, mem, size if rightwards else -size, 0.0)
+    pose = mem.setdefault("pose", START_POSE)
+    turn_x, turn_y = goal_turn(pose, m.group(1))
+    upside = 90 < pose[1] % 360 < 270
+    dx, dy = drag_px(-turn_x if upside else turn_x), drag_px(-turn_y)
+    dx = max(min(dx, VIEW_W - 20), -(VIEW_W - 20))
+    dy = max(min(dy, VIEW_H - 20), -(VIEW_H - 20))
+    # the drag starts where the pointer rests (a press right after a jump would count the jump): move there first
+    start = (VIEW_W / 2 - dx / 2, REST_Y) if dy == 0 else (VIEW_W - 40, VIEW_H / 2 - dy / 2)
+    if mem.get("rest") != start:
+        mem["rest"] = start
+        return Action.move(*start)
+    if face == m.group(1):
+        return click(submit_button(obs))
+    if abs(dx) < 3 and abs(dy) < 3:  # the pose says this is the face, the page says not: turn and look again
+        dx = 40.0
+    x0, y0 = start
+    mem["rest"] = (x0 + dx, y0 + dy)
+    mem["pose"] = (pose[0] + turn_x, pose[1] + turn_y)
+    mem["dragged_at"] = now
+    return Action.drag([(x0, y0)] * 3 + [(x0 + dx, y0 + dy)] * HOLD_AFTER)
 
 
 # ---------------------------------------------------------------- moving-items
