@@ -161,6 +161,15 @@ def _open_next(mem: dict, headers: list[tuple[str, bool, Element]]) -> Action:
     return Action.noop()
 
 
+SLIDE_S = 0.45  # an accordion panel has slid open (about 0.4 s) this long after its header's click
+
+
+def _arrow_down(obs: Observation, header: Element) -> bool:
+    """An accordion header shows an arrow pointing right while closed and down once opened (it turns at
+    the click, before the panel slides; the header's own class list is cut short in the observation)."""
+    return any(has_class(c, "ui-icon-triangle-1-s") for c in obs.children(header.id))
+
+
 def _header_of(obs: Observation, panel: Element) -> Element | None:
     """The accordion header just before a panel (its sibling)."""
     before = [e for e in obs.elements if e.parent == panel.parent and e.id < panel.id]
@@ -181,8 +190,10 @@ def _click_collapsible_2(obs: Observation, mem: dict) -> Action:
         header = _header_of(obs, panel) if panel is not None and panel.attrs.get("role") == "tabpanel" else None
         if header is None or not (header.visible and header.actionable):
             continue
-        if has_class(header, "ui-accordion-header-active"):  # opened: the panel is sliding down to the link
-            return pause(0.1)
+        if _arrow_down(obs, header):  # opened: the panel is sliding down to the link (about 0.4 s)
+            opened = mem.setdefault(("opened", header.id), time.monotonic())
+            return pause(max(SLIDE_S - (time.monotonic() - opened), 0.05))
+        mem[("opened", header.id)] = time.monotonic()
         return Action.click(header.id)
     # no such link in the tree: look through the sections one by one
     if not _settled(obs, mem):
