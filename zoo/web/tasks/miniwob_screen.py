@@ -67,6 +67,9 @@ START_POSE = (1122.0 % 360, 136.0)
 HOLD_AFTER = 12  # repeated points after the move, four pointer events each: the button stays down ~0.2-1 s
 SPUN_OUT_S = 0.5  # a drag step quicker than this may have let go while the cube still turned: settle, then look
 SETTLE_S = 0.7
+# The page takes the pointer's position once a frame and spins by the whole distance moved since then if the button
+# is down by that frame: a press within a frame of the move to the drag's start would count the move too.
+FRAME_GAP_S = 0.06
 REST_Y, VIEW_W, VIEW_H = 112.0, 500.0, 320.0  # drags run along the cube's row / beside the task area (no buttons)
 SIDES_UPRIGHT, SIDES_UPSIDE = ("5", "4", "3", "2"), ("3", "2", "5", "4")  # X in [42,130], [131,223], [224,314], else
 SIDE_CENTRES = (86.0, 177.0, 269.0, 358.0)
@@ -103,7 +106,7 @@ def corrected(pose: tuple[float, float], face: str) -> tuple[float, float]:
     x, y = pose
     if face_of(x, y) == face:
         return pose
-    near = [(abs(dx) + abs(dy), (x + dx, y + dy)) for dx in range(-180, 181, 2) for dy in range(-90, 91, 2)
+    near = [(abs(dx) + abs(dy), (x + dx, y + dy)) for dx in range(-180, 181, 4) for dy in range(-180, 181, 4)
             if all(face_of(x + dx + ex, y + dy + ey) == face for ex, ey in ((0, 0), (10, 0), (-10, 0), (0, 10), (0, -10)))]
     return min(near)[1] if near else pose
 
@@ -135,6 +138,12 @@ def _drag_cube(obs: Observation, mem: dict) -> Action:
         return click(submit_button(obs))
     pose = mem.setdefault("pose", START_POSE)
     turn_x, turn_y = goal_turn(pose, m.group(1))
+    if not mem.get("turned") and turn_x:
+        # The reset marks face 6 active but leaves the page's idea of the current side as the last episode left
+        # it, and the page only re-marks a face when that idea changes.  A short turn from the start to face 4
+        # sees face 4 all the way (the start's pose has X past 360 for a few frames, which reads as 4): if the
+        # last episode ended on 4, face 6 would stay marked.  The long way round passes the other faces.
+        turn_x -= math.copysign(360.0, turn_x) if m.group(1) == "4" else 0.0
     upside = 90 < pose[1] % 360 < 270
     dx, dy = drag_px(-turn_x if upside else turn_x), drag_px(-turn_y)
     dx = max(min(dx, VIEW_W - 20), -(VIEW_W - 20))
@@ -142,8 +151,10 @@ def _drag_cube(obs: Observation, mem: dict) -> Action:
     # the drag starts where the pointer rests (a press right after a jump would count the jump): move there first
     start = (VIEW_W / 2 - dx / 2, REST_Y) if dy == 0 else (VIEW_W - 40, VIEW_H / 2 - dy / 2)
     if mem.get("rest") != start:
-        mem["rest"] = start
+        mem["rest"], mem["moved_at"] = start, now
         return Action.move(*start)
+    if now - mem.get("moved_at", 0.0) < FRAME_GAP_S:  # let the page see the pointer at rest before the press
+        return pause(FRAME_GAP_S)
     if face == m.group(1):
         return click(submit_button(obs))
     if abs(dx) < 3 and abs(dy) < 3:  # the pose says this is the face, the page says not: turn and look again
@@ -151,6 +162,7 @@ def _drag_cube(obs: Observation, mem: dict) -> Action:
     x0, y0 = start
     mem["rest"] = (x0 + dx, y0 + dy)
     mem["pose"] = (pose[0] + turn_x, pose[1] + turn_y)
+    mem["turned"] = True
     mem["dragged_at"] = now
     return Action.drag([(x0, y0)] * 3 + [(x0 + dx, y0 + dy)] * HOLD_AFTER)
 
