@@ -66,8 +66,9 @@ def test_oracle_agent_cuts_every_wait_to_the_shortest(monkeypatch):
 
 
 def test_oracle_agent_sends_a_timed_action_only_when_it_is_nearly_due(monkeypatch):
-    """A timed action counts as a wait until its time: due within AT_LEAD_MS of the shortest wait, it is sent
-    (and that env looks when it is done); due later, the env waits the shortest wait and decides again."""
+    """A timed action counts as a wait until its time: due within AT_LEAD_MS of the step's end (the shortest
+    wait, or the latest timed action sent), it is sent; due later, the env waits to the step's end and decides
+    again.  With an env acting now and none waiting, only timed actions due within AT_LEAD_MS hold the step."""
     from zoo.web.agents import AT_LEAD_MS
 
     now_ms = time.time() * 1000.0
@@ -80,8 +81,17 @@ def test_oracle_agent_sends_a_timed_action_only_when_it_is_nearly_due(monkeypatc
     actions, state = agent.act([fake_obs("fake-fast"), fake_obs("fake-soon"), fake_obs("fake-late")], state,
                                np.ones(3, bool))
     assert actions[0] == Action.wait(100) and actions[1] == Action.click(1).at(now_ms + 100 + AT_LEAD_MS / 2)
+    assert actions[2].kind == "wait" and 240 <= actions[2].ms <= 250  # to the end of env 1's timed click
+    assert 0.2 < state[1][SEEN_AT] - t < 0.3 and 0.2 < state[2][SEEN_AT] - t < 0.3
+
+    now_ms = time.time() * 1000.0
+    monkeypatch.setitem(ORACLES, "fake-click", lambda obs, mem: Action.click(0))
+    monkeypatch.setitem(ORACLES, "fake-soon", lambda obs, mem: Action.click(1).at(now_ms + 100))
+    monkeypatch.setitem(ORACLES, "fake-late", lambda obs, mem: Action.click(2).at(now_ms + 2000))
+    actions, state = agent.act([fake_obs("fake-click"), fake_obs("fake-soon"), fake_obs("fake-late")], state,
+                               np.ones(3, bool))
+    assert actions[:2] == [Action.click(0), Action.click(1).at(now_ms + 100)]
     assert actions[2].kind == "wait" and 90 <= actions[2].ms <= 100
-    assert 0.2 < state[1][SEEN_AT] - t < 0.3 and 0.05 < state[2][SEEN_AT] - t < 0.15
 
 
 def by_id(obs, element_id):

@@ -127,9 +127,10 @@ class OracleAgent:
     vectorised step ends when its slowest env is done, so every wait of a step is cut to the shortest one
     asked for: no env looks later than it wanted to because another env waits longer (the longer waiter
     looks once more and waits again).  An action timed by the page's clock (``Action.at_ms``) counts as a wait
-    until its time; those due within ``AT_LEAD_MS`` of the step's end (the shortest wait, or the latest timed
-    action sent) are sent, any other becomes the shortest wait (its oracle sends it again at the next look), so
-    a timed action is sent at least ``AT_LEAD_MS`` before its time even when the step is held by another env.  Each env's memory gets the time its next observation will be taken
+    until its time; those due within ``AT_LEAD_MS`` of the step's end (the shortest wait; at once when an env
+    acts now and none waits; or the latest timed action sent) are sent, any other becomes a wait to the step's
+    end (its oracle sends it again then), so a timed action is sent at least ``AT_LEAD_MS`` before its time and
+    an env acting now is held by a timed action at most ``AT_LEAD_MS``.  Each env's memory gets the time its next observation will be taken
     (``tasks.oracle.SEEN_AT``) and, after waits, how late the decisions came (``tasks.oracle.LATE``).  An env handed the same observation object again was not stepped (it is idle):
     it gets a no-op and no say in the waits."""
 
@@ -148,24 +149,29 @@ class OracleAgent:
         return [{} for _ in range(n_envs)]
 
     def act(self, observations: Sequence[Observation], state: list[dict], done_mask: np.ndarray) -> tuple[list[Action], Any]:
-        actions = []
+        actions, idle = [], set()
         for i, obs in enumerate(observations):
             if done_mask[i]:  # a new episode: a fresh memory (how late decisions come is the env's, kept)
                 state[i] = {LATE: state[i][LATE]} if LATE in state[i] else {}
             if state[i].get(LAST_OBS) is obs:  # the env did not step (an idle env): its action is not carried out
                 actions.append(Action.noop())
+                idle.add(i)
                 continue
             state[i][LAST_OBS] = obs
             if WAITED in state[i]:  # how late after its wait's end this decision comes (the env's lateness)
                 state[i].setdefault(LATE, []).append(time.monotonic() - state[i].pop(WAITED))
                 del state[i][LATE][:-5]
             actions.append(oracle_action(obs, state[i]))
-        delays = [held_ms(a) for a in actions]
-        shortest = min((d for d in delays if d is not None), default=0.0)
-        # the step lasts as long as its longest timed action sent: send every one due within AT_LEAD_MS of that,
-        # so an env not sent decides again at least AT_LEAD_MS before its time
+        delays = [None if i in idle else held_ms(a) for i, a in enumerate(actions)]
+        waits = [a.ms for i, a in enumerate(actions) if a.kind == "wait" and i not in idle]
         timed = sorted((d, i) for i, (a, d) in enumerate(zip(actions, delays)) if a.kind != "wait" and d is not None)
-        step_ms, sent = shortest, set()
+        shortest = min(waits + [d for d, _ in timed], default=0.0)
+        acting = any(d is None and i not in idle for i, d in enumerate(delays))
+        # the step lasts as long as its shortest wait (at once when an env acts and none waits), or the longest
+        # timed action sent: send every one due within AT_LEAD_MS of that, so an env not sent decides again at
+        # least AT_LEAD_MS before its time, and an env acting now is not held by a timed action far off
+        step_ms = min(waits) if waits else 0.0 if acting else shortest
+        sent = set()
         for d, i in timed:
             if d <= step_ms + AT_LEAD_MS:
                 step_ms, sent = max(step_ms, d), sent | {i}
@@ -174,7 +180,7 @@ class OracleAgent:
             if a.kind == "wait" and a.ms > shortest:
                 actions[i] = a = Action.wait(shortest)
             elif a.kind != "wait" and d is not None and i not in sent:  # timed by the page's clock, not yet due:
-                actions[i] = a = Action.wait(shortest)  # look again when the shortest wait ends
+                actions[i] = a = Action.wait(min(step_ms, d - AT_LEAD_MS))  # decide again when this step ends
             wait_s = (a.ms if a.kind == "wait" else held_ms(a) or 0.0) / 1000.0
             state[i][SEEN_AT] = now + wait_s
             if wait_s > 0:

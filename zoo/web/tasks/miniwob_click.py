@@ -9,7 +9,7 @@ import re
 import time
 
 from zoo.web.tasks.miniwob_core import _click_checkboxes
-from zoo.web.tasks.oracle import by_text, click, first, has_class, lateness, live, oracle, pause, quoted, submit_button
+from zoo.web.tasks.oracle import by_text, click, first, has_class, live, oracle, pause, quoted, submit_button
 from zoo.web.types import Action, Element, Observation
 
 ORDINALS = {"1st": 0, "2nd": 1, "3rd": 2}
@@ -58,21 +58,22 @@ def _press(obs: Observation, label: str) -> Action:
     return clear_point(obs, button) if button is not None else Action.noop()
 
 
+BUTTON_DELAY_EARLY_MS = 10.0  # the page's timer fires a little late, and ONE's click came just before the look
+
+
 @oracle("button-delay")
 def _button_delay(obs: Observation, mem: dict) -> Action:
-    """Click ONE, wait the asked seconds on the wall clock (wait actions), then click TWO.  Both clicks
-    land the same time after the act that decides them, so the time between the two decisions is what counts."""
+    """Click ONE, then click TWO the asked seconds later by the page's clock: a click timed with ``at_ms`` from
+    the observation read right after ONE's click (the step's own look), so the delay does not depend on
+    how long the steps in between took."""
     m = re.search(r"wait (\d+) seconds?", obs.instruction)
     if m is None:
         return Action.noop()
-    if "one_at" not in mem:
-        mem["one_at"] = time.monotonic()
-        return _press(obs, "ONE")
-    # the next decision comes about ``lateness`` after the wait ends: end it that much before the time
-    left = int(m.group(1)) - (time.monotonic() - mem["one_at"]) - lateness(mem)
-    if left > 0.01:  # (also when woken early: another env's shorter wait ended the step)
-        return pause(left)
-    return _press(obs, "TWO")
+    if not mem.get("pressed_one"):
+        mem["pressed_one"] = True
+        return _press(obs, "ONE")  # where TWO (drawn later) does not cover it; TWO itself is never covered
+    one_ms = mem.setdefault("one_ms", obs.time_ms)
+    return click(labeled_button(obs, "TWO")).at(one_ms + 1000.0 * int(m.group(1)) - BUTTON_DELAY_EARLY_MS)
 
 
 @oracle("click-widget")
