@@ -41,6 +41,7 @@ def test_timed_action_form_and_space():
     assert str(a) == "click(3) at 1700000000250 ms" and Action.click(3).at_ms is None
     space = ActionSpace()
     assert space.contains(a) and space.contains(Action.press("Tab").at(5.0))
+    assert Action.wait_until(7.0) == Action("wait", ms=0.0, at_ms=7.0) and space.contains(Action.wait_until(7.0))
     assert not any(space.contains(b) for b in (Action.click(3).at(float("nan")), Action("click", element=3, at_ms="soon"),
                                                Action.wait(10).at(5.0)))
 
@@ -157,14 +158,14 @@ def test_a_timed_action_happens_when_the_page_clock_reads_its_time(trusted):
 
 @pytest.mark.browser
 def test_waits_do_not_count_towards_the_step_cut_off():
-    """The cut-off counts actions: an episode of three waits and two no-ops under max_episode_steps=2 ends
-    with the second no-op, and its record has 5 steps, 3 of them waits."""
+    """The cut-off counts actions: an episode of three waits (one a wait_until) and two no-ops under
+    max_episode_steps=2 ends with the second no-op, and its record has 5 steps, 3 of them waits."""
     from zoo.web.env import WebEnv
 
     env = WebEnv(WAIT_PAGE, max_episode_steps=2, step_timeout_s=5.0, extra_roots={"test": PAGES})
     try:
         env.reset(seed=3)
-        for action in (Action.wait(1), Action.noop(), Action.wait(1), Action.wait(1)):
+        for action in (Action.wait(1), Action.noop(), Action.wait(1), Action.wait_until(time.time() * 1000.0 + 50)):
             _, _, terminated, truncated, _ = env.step(action)
             assert not terminated and not truncated
         _, _, terminated, truncated, info = env.step(Action.noop())

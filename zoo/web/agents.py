@@ -113,10 +113,10 @@ AT_LEAD_MS = 300.0  # a timed action is sent this long before its time at most (
 def held_ms(action: Action) -> float | None:
     """How long ``action`` holds its env's step before acting: a wait's length, the time until an action's
     ``at_ms`` (the page's clock is the machine's: ``Date.now()`` in the browser), else None."""
-    if action.kind == "wait":
-        return float(action.ms)
     if action.at_ms is not None:
         return max(0.0, float(action.at_ms) - time.time() * 1000.0)
+    if action.kind == "wait":
+        return float(action.ms)
     return None
 
 
@@ -163,8 +163,8 @@ class OracleAgent:
                 del state[i][LATE][:-5]
             actions.append(oracle_action(obs, state[i]))
         delays = [None if i in idle else held_ms(a) for i, a in enumerate(actions)]
-        waits = [a.ms for i, a in enumerate(actions) if a.kind == "wait" and i not in idle]
-        timed = sorted((d, i) for i, (a, d) in enumerate(zip(actions, delays)) if a.kind != "wait" and d is not None)
+        waits = [a.ms for i, a in enumerate(actions) if a.kind == "wait" and a.at_ms is None and i not in idle]
+        timed = sorted((d, i) for i, (a, d) in enumerate(zip(actions, delays)) if a.at_ms is not None and d is not None)
         shortest = min(waits + [d for d, _ in timed], default=0.0)
         acting = any(d is None and i not in idle for i, d in enumerate(delays))
         # the step lasts as long as its shortest wait (at once when an env acts and none waits), or the longest
@@ -177,11 +177,11 @@ class OracleAgent:
                 step_ms, sent = max(step_ms, d), sent | {i}
         now = time.monotonic()
         for i, (a, d) in enumerate(zip(actions, delays)):
-            if a.kind == "wait" and a.ms > shortest:
+            if a.kind == "wait" and a.at_ms is None and a.ms > shortest:
                 actions[i] = a = Action.wait(shortest)
-            elif a.kind != "wait" and d is not None and i not in sent:  # timed by the page's clock, not yet due:
+            elif a.at_ms is not None and d is not None and i not in sent:  # timed by the page's clock, not yet due:
                 actions[i] = a = Action.wait(min(step_ms, d - AT_LEAD_MS))  # decide again when this step ends
-            wait_s = (a.ms if a.kind == "wait" else held_ms(a) or 0.0) / 1000.0
+            wait_s = (held_ms(a) or 0.0) / 1000.0
             state[i][SEEN_AT] = now + wait_s
             if wait_s > 0:
                 state[i][WAITED] = state[i][SEEN_AT]

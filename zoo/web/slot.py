@@ -128,12 +128,12 @@ def check_wait(ms: Any) -> str | None:
     return None
 
 
-def check_at(at_ms: Any, kind: Any) -> str | None:
+def check_at(at_ms: Any, kind: Any, ms: Any = 0.0) -> str | None:
     """None if ``at_ms`` (Action.at_ms) is absent or a page-clock time the action can wait for, else why not."""
     if at_ms is None:
         return None
-    if kind == "wait":
-        return "wait takes ms (a duration), not at_ms"
+    if kind == "wait" and ms != 0:
+        return "a wait has ms (a duration) or at_ms (wait_until: a time), not both"
     if isinstance(at_ms, bool) or not isinstance(at_ms, (int, float, np.integer, np.floating)) or not math.isfinite(at_ms):
         return f"at_ms needs a page-clock time in milliseconds (as Observation.time_ms), got {at_ms!r}"
     return None
@@ -281,10 +281,12 @@ class Slot:
         ep.steps += 1
         kind, at_ms = getattr(action, "kind", None), getattr(action, "at_ms", None)
         ep.waits += kind == "wait"
-        bad_time = check_at(at_ms, kind)
+        bad_time = check_at(at_ms, kind, getattr(action, "ms", None))
         if bad_time:
             invalid = bad_time
             obs, raw = await self.observe()
+        elif kind == "wait" and at_ms is not None:  # wait_until: a look at a set time, in one evaluate
+            invalid, obs, raw = await self._page_step(Action.noop().at(at_ms))
         elif kind in PAGE_ACTIONS and not (self.trusted_clicks and kind == "click"):
             invalid, obs, raw = await self._page_step(action)
         else:

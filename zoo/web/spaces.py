@@ -62,7 +62,7 @@ class ActionSpace(spaces.Space):
         return False
 
     def contains(self, x: Any) -> bool:
-        if not isinstance(x, Action) or x.kind not in ACTION_KINDS or check_at(x.at_ms, x.kind) is not None:
+        if not isinstance(x, Action) or x.kind not in ACTION_KINDS or check_at(x.at_ms, x.kind, x.ms) is not None:
             return False
         if x.kind == "noop":
             return True

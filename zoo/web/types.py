@@ -167,10 +167,11 @@ class Action:
     ``(dx, dy)`` pixels with the pointer at ``(x, y)``.  Points are viewport CSS pixels, or offsets from
     the top-left of ``element``'s box when ``element`` is given.
     ``wait``: let ``ms`` milliseconds (0 to ``MAX_WAIT_MS``) pass in this env, then observe.
-    ``at_ms`` (any kind but ``wait``): carry the action out when the page's clock (as ``Observation.time_ms``)
-    reaches it, waiting in the page (at most ``MAX_WAIT_MS``); for real-time tasks (a delay between two
-    clicks, a look when a blink is due), where when a step's round trip ends would be too coarse.  Like
-    ``wait``, no strategy produces it and no space samples it (the scripted oracles use it).
+    ``at_ms``: carry the action out when the page's clock (as ``Observation.time_ms``) reaches it, waiting in
+    the page (at most ``MAX_WAIT_MS``); for real-time tasks (a delay between two clicks), where when a step's
+    round trip ends would be too coarse.  ``wait_until(at_ms)`` (a ``wait`` of 0 ms with ``at_ms``) is a look
+    at a set time (a blink due, a price tick).  Like ``wait``, no strategy produces it and no space samples it
+    (the scripted oracles use it).
     """
 
     kind: str
@@ -241,6 +242,12 @@ class Action:
     def wait(cls, ms: float) -> Action:
         """Let ``ms`` milliseconds pass in this env, then observe."""
         return cls("wait", ms=float(ms))
+
+    @classmethod
+    def wait_until(cls, at_ms: float) -> Action:
+        """Wait until the page's clock reads ``at_ms`` (as ``Observation.time_ms``), then observe: a look at a
+        set time, not an action (the step cut-off does not count it)."""
+        return cls("wait", ms=0.0, at_ms=float(at_ms))
 
     def __str__(self) -> str:
         text = self._str()

@@ -204,7 +204,7 @@ def _order_food(obs: Observation, mem: dict) -> Action:
 
 # ---------------------------------------------------------------- stock-market
 # The ticker shows a new price every 0.1 s (a point on the chart each time), moving by at most $1.50, and meets
-# the threshold by about 7.5 s in.  The oracle looks just after a tick by the page's own clock (a timed no-op,
+# the threshold by about 7.5 s in.  The oracle looks just after a tick by the page's own clock (``wait_until``,
 # counted from the first observation's ``time_ms``, read as the episode started), so the click that follows a
 # look lands before the next tick in most cases however long the round trip took; far above the threshold it
 # skips the ticks that cannot bring the price down to where it buys: $1.50 below the threshold (the next tick cannot
@@ -227,7 +227,7 @@ def _stock_market(obs: Observation, mem: dict) -> Action:
     ticks = sum(e.tag == "circle" for e in obs.elements)  # one chart point per price shown
     t0 = mem.setdefault("t0", obs.time_ms)
     if obs.time_ms < mem.get("due", t0):  # not the look planned: the agent held this env for the others
-        return Action.noop().at(mem["due"])
+        return Action.wait_until(mem["due"])
     try:
         gap = float(price.text[1:]) - float(m.group(1)) if ticks else None  # (before the first tick: last episode's)
     except (AttributeError, ValueError):
@@ -241,7 +241,8 @@ def _stock_market(obs: Observation, mem: dict) -> Action:
     passed = math.floor((time.time() * 1000.0 + CLICK_LAG_MS - (t0 + TICK_MS * ticks)) / TICK_MS)
     if gap is not None and gap <= min(target, -MAX_MOVE * max(0, passed)):
         return click(by_attr_any(obs, "id", "buy"))
-    ahead = 1 if gap is None else ticks_until(gap, target)
+    # (every other tick at most until late: looks are actions, and the step cut-off counts them)
+    ahead = 1 if gap is None else max(1 if late else 2, ticks_until(gap, target))
     # the next look: just after tick ``ticks + ahead`` (a tick the page drew late is looked at and planned again)
     mem["due"] = t0 + TICK_MS * (ticks + ahead) + LOOK_AFTER_TICK_MS
-    return Action.noop().at(mem["due"])
+    return Action.wait_until(mem["due"])

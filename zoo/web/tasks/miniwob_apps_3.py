@@ -166,8 +166,8 @@ def _hot_cold(obs: Observation, mem: dict) -> Action:
 
 # ---------------------------------------------------------------- simon-says
 # The page lights blink k (k = 0, 1, ...) from 0.6 (k + 1) s after the episode starts, for 0.25 s, all timers set
-# at the start; 3 to 5 blinks.  The oracle looks in the middle of each blink by the page's own clock (a no-op
-# timed with ``at_ms``, counted from the first observation's ``time_ms``, read just after the start), so how long
+# at the start; 3 to 5 blinks.  The oracle looks in the middle of each blink by the page's own clock (a
+# ``wait_until``, counted from the first observation's ``time_ms``, read just after the start), so how long
 # a step's round trip takes does not matter.  A dark look when a blink is due means the page's timers run late
 # under load, or the sequence is over: look again a little later, a few times, before the next blink could begin.
 BEAT_MS, BLINK_MS = 600.0, 250.0
@@ -177,10 +177,10 @@ MOST_BLINKS = 5
 
 
 def simon_look(mem: dict) -> Action:
-    """A look (a no-op, then the observation) when the page's clock reaches the next look's time: the middle of
-    the next blink, later for each dark look at it."""
+    """A look when the page's clock reaches the next look's time: the middle of the next blink, later for each
+    dark look at it."""
     mem["due"] = mem["t0"] + BEAT_MS * (len(mem["seq"]) + 1) + LOOK_AFTER_MS + RETRY_MS * mem["tries"]
-    return Action.noop().at(mem["due"])
+    return Action.wait_until(mem["due"])
 
 
 @oracle("simon-says")
@@ -193,7 +193,7 @@ def _simon_says(obs: Observation, mem: dict) -> Action:
         return simon_look(mem)
     if not mem.get("watched"):
         if obs.time_ms < mem["due"]:  # not the look: the oracle agent made this env wait for the others instead
-            return Action.noop().at(mem["due"])
+            return Action.wait_until(mem["due"])
         lit = sorted(b.attrs["id"] for b in buttons if has_class(b, "push"))
         if lit:
             mem["seq"].append(lit[0])
