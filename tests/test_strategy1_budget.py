@@ -1,12 +1,13 @@
 """Strategy 1's RL stage holds the env-step budget: once its simulators have taken
 ``foundation.rl.max_env_steps`` steps, no new collection round starts (the updates go on
-learning from the episodes already searched); the budget hook sets that cap."""
+learning from the episodes already searched), and within a round (one episode per task) no new
+episode starts; the budget hook sets that cap."""
 from __future__ import annotations
 
 from itertools import islice
 
 from strategies.foundation.plugin import budget
-from strategies.foundation.rl import SearchReplay
+from strategies.foundation.rl import SearchCollector, SearchReplay
 from zoo.config import compose
 
 
@@ -16,7 +17,7 @@ class StepCountingCollector:
     def __init__(self, cost: int):
         self.cost, self.env_steps, self.rounds = cost, 0, 0
 
-    def collect(self, policy, episodes_per_task):
+    def collect(self, policy, episodes_per_task, max_env_steps=0):
         self.rounds += 1
         self.env_steps += self.cost
         return []
@@ -42,3 +43,32 @@ def test_the_budget_hook_caps_the_simulators_env_steps():
     out = budget(cfg, demos_per_task=3, env_steps=3000)
     assert "foundation.rl.max_env_steps=3000" in out and "foundation.data.episodes_per_task=3" in out
     assert compose(["strategy=1", *out]).foundation.rl.max_env_steps == 3000
+
+
+class CountingReplay:
+    steps = 0
+
+
+class CostlyEpisodes(SearchCollector):
+    """SearchCollector with episodes that cost ``cost`` simulator steps each and no browser."""
+
+    def __init__(self, tasks, cost):
+        super().__init__(tasks, search_cfg=None, env_kwargs={}, gamma=0.9)
+        self.cost, self.played = cost, []
+        self.replays = {"sim": CountingReplay()}
+
+    def play(self, policy, task, seed):
+        self.replays["sim"].steps += self.cost
+        self.played.append(task)
+        return task, {"task": task, "seed": seed, "success": False, "steps": 1, "expansions": 0}
+
+
+def test_a_round_over_many_tasks_stops_at_the_cap():
+    """At 49 tasks a round is 49 episodes: the cap is checked before each episode, so a capped round stops
+    after the episode that crossed it (the scale cell's round once ran 12k steps past a 10k budget)."""
+    collector = CostlyEpisodes([f"t{i}" for i in range(10)], cost=10)
+    assert len(collector.collect(None, 1, max_env_steps=25)) == 3  # 0, 10, 20 < 25 started an episode
+    assert collector.played == ["t0", "t1", "t2"] and collector.env_steps == 30
+    assert collector.collect(None, 1, max_env_steps=25) == [] and collector.env_steps == 30  # spent: none
+    uncapped = CostlyEpisodes([f"t{i}" for i in range(10)], cost=10)
+    assert len(uncapped.collect(None, 2)) == 20 and uncapped.env_steps == 200

@@ -16,10 +16,10 @@ def budget(cfg: Any, demos_per_task: int, env_steps: int) -> list[str]:
     """Equal budgets (zoo compare): exactly ``demos_per_task`` recorded oracle demonstrations per training task
     (no exploring episodes), and RL-stage rounds sized so their tree-search episodes take about ``env_steps``
     browser steps at most (a round plays ``episodes_per_round`` episodes of up to ``env.max_episode_steps``
-    steps, each step expanding up to ``search.simulations`` children), and no collection round starts once
-    the simulators have taken ``env_steps`` (``foundation.rl.max_env_steps``: the rounds alone did not hold
-    the budget, their cost depends on the policy); the steps actually taken are logged (rl/env_steps)
-    and reported."""
+    steps, each step expanding up to ``search.simulations`` children), and no search episode starts once
+    the simulators have taken ``env_steps`` (``foundation.rl.max_env_steps``, checked per episode: a round
+    plays an episode of every training task, so at 49 tasks one round could run 12k steps past the cap);
+    the steps actually taken are logged (rl/env_steps) and reported."""
     f = cfg.foundation
     per_round = int(f.rl.episodes_per_round) * int(cfg.env.max_episode_steps) * (1 + int(f.search.simulations))
     rounds = max(1, int(env_steps) // per_round)

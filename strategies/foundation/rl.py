@@ -94,11 +94,20 @@ class SearchCollector:
         self.next_seed = int(state["next_seed"])
         self.env_steps = int(state.get("env_steps", 0))  # checkpoints from before the counter: 0
 
-    def collect(self, policy: Policy, episodes_per_task: int) -> list[Episode]:
+    def collect(self, policy: Policy, episodes_per_task: int, max_env_steps: int = 0) -> list[Episode]:
+        """``episodes_per_task`` search episodes of every task, in task order; with ``max_env_steps`` > 0 no
+        episode starts once the simulators have taken that many steps in all (so a round over many tasks
+        cannot run far past the budget: the cap is checked per episode, not per round)."""
         out, stats = [], []
         steps_before = sum(r.steps for r in self.replays.values())
+
+        def spent() -> int:
+            return self.env_steps + sum(r.steps for r in self.replays.values()) - steps_before
+
         for task in self.tasks:
             for _ in range(int(episodes_per_task)):
+                if 0 < max_env_steps <= spent():
+                    break
                 seed = train_seed(self.next_seed)
                 self.next_seed += 1
                 episode, info = self.play(policy, task, seed)
@@ -172,5 +181,5 @@ class SearchReplay(IterableDataset):
                 yield self.sample()
             capped = 0 < self.max_env_steps <= self.collector.env_steps
             if self.episodes_per_round > 0 and not capped:
-                new = self.collector.collect(self.make_policy(), self.episodes_per_round)
+                new = self.collector.collect(self.make_policy(), self.episodes_per_round, self.max_env_steps)
                 self.searched = (self.searched + [self.builder.build(e) for e in new])[-MAX_SEARCH_EPISODES:]
