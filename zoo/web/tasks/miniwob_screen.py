@@ -178,10 +178,13 @@ def _drag_cube(obs: Observation, mem: dict) -> Action:
 MOVE_S, CIRCLE_R, REACH = 3.5, 18.0, 18.0 * 1.3
 TIME_SLACK_S = 0.12  # how far the oracle's idea of a click's moment may be off: the aim keeps that much margin
 CLICK_LAG_S = 0.04  # from the decision to the click's events reaching the page (one status check, three inputs)
-# Waits while nothing can be clicked.  A circle stays in reach about 2 s, so a look every 0.35-0.6 s misses none,
-# and no shorter: the episode has 30 steps for ~10 s, and another env's click step lasts as long as this wait.
-MIN_WAIT_S, MAX_WAIT_S = 0.35, 0.6
-PAGE_TIMER_S = 9.9
+# Waits while nothing can be clicked.  A circle stays in reach about 2 s, so a look every 0.35-0.8 s misses none,
+# and no shorter: the steps are few for ~10 s, and another env's click step lasts as long as this wait.
+MIN_WAIT_S, MAX_WAIT_S = 0.35, 0.8
+PAGE_TIMER_S = 9.9  # the page ends the episode this long after its start
+# The oracle's own aim for an episode's length in steps (benchmarks cut episodes at 30, and a cut episode leaves
+# the page's timer to end the next one): its waits grow so that the looks left fit beside the clicks left.
+STEP_BUDGET = 25
 
 
 def ease(u: float) -> float:
@@ -264,5 +267,7 @@ def _moving_items(obs: Observation, mem: dict) -> Action:
         return Action.click_at(svg.bbox[0] + x, svg.bbox[1] + y)
     if not circles:  # all clicked: the page's own timer ends the episode
         return pause(MAX_WAIT_S)
+    spare_steps = STEP_BUDGET - obs.step - len(circles)
+    least = min(max((PAGE_TIMER_S - (now - mem["start"])) / max(spare_steps, 1), MIN_WAIT_S), MAX_WAIT_S)
     upcoming = [a - CLICK_LAG_S - now for a, _ in windows.values()]
-    return pause(min(max(min(upcoming, default=MAX_WAIT_S), MIN_WAIT_S), MAX_WAIT_S))
+    return pause(min(max(min(upcoming, default=MAX_WAIT_S), least), MAX_WAIT_S))
