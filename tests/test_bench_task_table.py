@@ -34,3 +34,15 @@ def test_render_rows_and_summary():
     assert "| full credit, all episodes | 7/8 (87.5%) | 1/12 (8.3%) |" in lines
     assert "| partial credit, all episodes | 1/8 (12.5%) | 4/12 (33.3%) |" in lines
     assert lines[-1] == "Oracle tasks below 95% full credit (1): a 3/4 (75.0%)."
+
+
+def test_a_recheck_replaces_its_tasks_rows_and_the_overall_figures():
+    oracle = _results("oracle", {"a": [1.0, 1.0, 1.0, 0.5], "b": [1.0, 1.0, 1.0, 1.0]})
+    recheck = _results("oracle", {"a": [1.0] * 4})
+    text = render(oracle, None, ["a", "b"], 0.95, PUBLISHED, rechecks=[("re/a.json", recheck)])
+    lines = text.splitlines()
+    assert lines[2] == "| a * | 4/4 (100.0%) | 0/4 | 1.000 | - | 97% | 100% |"
+    assert "\\* rows from a later run of the task in `re/`, after its oracle changed: a (a.json)." in lines
+    assert "| tasks with full credit >= 95% | 2/2 | - |" in lines
+    assert "| full credit, all episodes | 8/8 (100.0%) | - |" in lines
+    assert lines[-1] == "Oracle tasks below 95% full credit (0): none."

@@ -3,7 +3,12 @@ rate, partial-credit rate and mean raw reward, the random agent's full-credit ra
 human / CC-Net success where zoo/report/published_miniwob.yaml has it.
 
     python -m zoo.report.bench_task_table reports/bench/oracle-miniwob-all.json \
-        reports/bench/random-miniwob-all.json [--suite miniwob-all] [--threshold 0.95]
+        reports/bench/random-miniwob-all.json [--suite miniwob-all] [--threshold 0.95] \
+        [--recheck reports/bench/oracle-recheck/*.json]
+
+``--recheck``: later oracle runs of some tasks (after their oracles changed); each task they score replaces
+the full run's row (marked ``*``, with the file named under the table) and the overall figures are
+recomputed from the rows.
 
 Prints the table and a summary (tasks at or above the threshold, overall figures) to stdout.
 Counts are written as measured (successes/episodes); rates are those counts, not rounded twice.
@@ -11,6 +16,7 @@ Counts are written as measured (successes/episodes); rates are those counts, not
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from zoo.report.published_tasks import PublishedTasks, fmt_published, load
@@ -72,21 +78,52 @@ def overall_rows(oracle: dict[str, Any], random: dict[str, Any] | None, threshol
     return [[label, a, b] for label, a, b in zip(labels, figures(oracle), figures(random))]
 
 
+def merge_rechecks(oracle: dict[str, Any], rechecks: list[tuple[str, dict[str, Any]]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """``oracle`` with every task a recheck scored replaced by the recheck's entry (a later file wins), and the
+    overall figures recomputed from the per-task entries; also {task: recheck file}."""
+    tasks, source = dict(oracle["tasks"]), {}
+    for name, res in rechecks:
+        for t, e in res["tasks"].items():
+            if e.get("episodes"):
+                tasks[t], source[t] = e, name
+    scored = [e for e in tasks.values() if e.get("episodes")]
+    n = sum(int(e["episodes"]) for e in scored)
+    k = sum(int(e["successes"]) for e in scored)
+    partial = sum(int(e["partial_credits"]) for e in scored)
+    raw = sum(e["mean_raw_reward"]["mean"] * int(e["episodes"]) for e in scored) / max(n, 1)
+    overall = {"episodes": n, "successes": k, "success_rate": {"mean": k / max(n, 1)},
+               "macro_success_rate": sum(int(e["successes"]) / int(e["episodes"]) for e in scored) / max(len(scored), 1),
+               "partial_credits": partial, "partial_credit_rate": {"mean": partial / max(n, 1)},
+               "mean_raw_reward": {"mean": raw}}
+    return {**oracle, "tasks": tasks, "overall": overall}, source
+
+
 def markdown(head: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def render(oracle: dict[str, Any], random: dict[str, Any] | None, tasks: list[str], threshold: float = 0.95,
-           published: PublishedTasks | None = None) -> str:
+           published: PublishedTasks | None = None, rechecks: list[tuple[str, dict[str, Any]]] = ()) -> str:
     published = published or load()
+    oracle, source = merge_rechecks(oracle, list(rechecks))
     labels = [published.system(k).label for k in PUBLISHED_KEYS]
     head = ["task", "oracle full credit", "oracle partial credit", "oracle mean raw", "random full credit"] + \
         [f"{label} [published]" for label in labels]
     summary = markdown(["", "oracle", "random"], overall_rows(oracle, random, threshold))
     low = below(oracle, threshold)
     low_text = ", ".join(f"{t} {count_cell(oracle['tasks'][t], 'successes')}" for t in low) or "none"
-    return (markdown(head, task_rows(tasks, oracle, random, published)) + "\n\n" + summary
+    rows = task_rows(tasks, oracle, random, published)
+    for row in rows:
+        if row[0] in source:
+            row[0] += " *"
+    files = list(dict.fromkeys(source.values()))
+    folders = {os.path.dirname(f) for f in files}
+    shown = {f: os.path.basename(f) if len(folders) == 1 else f for f in files}
+    groups = [f"{', '.join(t for t in tasks if source.get(t) == f)} ({shown[f]})" for f in files]
+    where = f" in `{folders.pop()}/`" if len(folders) == 1 else ""
+    notes = f"\n\n\\* rows from a later run of the task{where}, after its oracle changed: {'; '.join(groups)}." if groups else ""
+    return (markdown(head, rows) + notes + "\n\n" + summary
             + f"\n\nOracle tasks below {100 * threshold:.0f}% full credit ({len(low)}): {low_text}.\n")
 
 
@@ -96,12 +133,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("random", nargs="?")
     p.add_argument("--suite", default=None, help="row order and task set (default: the oracle file's suite)")
     p.add_argument("--threshold", type=float, default=0.95)
+    p.add_argument("--recheck", nargs="*", default=[], help="later oracle runs of some tasks (replace their rows)")
     a = p.parse_args(argv)
     oracle = load_results(a.oracle)
     random = load_results(a.random) if a.random else None
     suite = a.suite or oracle["suite"]
     tasks = suite_tasks(suite) if suite != "custom" else list(oracle["tasks"])
-    print(render(oracle, random, tasks, a.threshold), end="")
+    rechecks = [(path, load_results(path)) for path in a.recheck]
+    print(render(oracle, random, tasks, a.threshold, rechecks=rechecks), end="")
 
 
 if __name__ == "__main__":
