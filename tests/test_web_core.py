@@ -17,7 +17,7 @@ from zoo.web.tasks.oracle import ORACLES
 from zoo.web.results import build_results, mean_ci, t_quantile, wilson
 from zoo.web.seeds import EVAL_BASE, advance, eval_seed, is_eval_seed, train_seed
 from zoo.web.site import Site
-from zoo.web.slot import check_key
+from zoo.web.action_checks import check_key
 from zoo.web.tasks import ORIGIN, miniwob_task_names
 from zoo.web.types import Action, Element, Observation, instruction_spans
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from zoo.web.slot import check_at, check_key, check_wait
+from zoo.web.action_checks import check_at, check_key, check_wait
 from zoo.web.types import ACTION_KINDS, CATEGORIES, ELEMENT_ACTION_KINDS, MOUSE_ACTION_KINDS, Action, Element, Observation
 
 SAMPLE_KEYS = ("Enter", "Tab", "Backspace", "ArrowDown", "ArrowUp", "Space", "a")
