@@ -177,14 +177,11 @@ def _drag_cube(obs: Observation, mem: dict) -> Action:
 # where the circle will be when the click lands, however old the observation is by then.
 MOVE_S, CIRCLE_R, REACH = 3.5, 18.0, 18.0 * 1.3
 TIME_SLACK_S = 0.12  # how far the oracle's idea of a click's moment may be off: the aim keeps that much margin
+URGENT_S = 0.7  # a circle whose chance ends within this is clicked first
 CLICK_LAG_S = 0.04  # from the decision to the click's events reaching the page (one status check, three inputs)
-# Waits while nothing can be clicked.  A circle stays in reach about 2 s, so a look every 0.35-0.8 s misses none,
-# and no shorter: the steps are few for ~10 s, and another env's click step lasts as long as this wait.
-MIN_WAIT_S, MAX_WAIT_S = 0.35, 0.8
-PAGE_TIMER_S = 9.9  # the page ends the episode this long after its start
-# The oracle's own aim for an episode's length in steps (benchmarks cut episodes at 30, and a cut episode leaves
-# the page's timer to end the next one): its waits grow so that the looks left fit beside the clicks left.
-STEP_BUDGET = 25
+# Waits while nothing can be clicked.  A circle stays in reach about 2 s, so a look every 0.35-0.6 s misses none;
+# no longer, as another env's click step lasts as long as this wait, and no shorter, to keep the looks few.
+MIN_WAIT_S, MAX_WAIT_S = 0.35, 0.6
 
 
 def ease(u: float) -> float:
@@ -251,7 +248,6 @@ def _moving_items(obs: Observation, mem: dict) -> Action:
     now, at = time.monotonic(), seen_at(mem)
     if mem.get("clicked"):  # the page was looked at after the click's own round trips, not at the decision
         at += CLICK_LAG_S
-    mem.setdefault("start", at)
     svg = first([e for e in obs.elements if e.tag == "svg"])
     circles = learn_paths(obs, mem, at)
     if svg is None:
@@ -261,13 +257,13 @@ def _moving_items(obs: Observation, mem: dict) -> Action:
     windows = {cid: w for cid, p in moving.items() if (w := reach_window(p, t_click)) is not None}
     ready = [cid for cid, (a, _) in windows.items() if a <= t_click]
     mem["clicked"] = bool(ready)
-    if ready:  # the circle whose chance ends first
-        cid = min(ready, key=lambda c: windows[c][1])
+    if ready:  # the circle whose chance ends soon, else the slowest (a late click misses it by the least)
+        urgent = [c for c in ready if windows[c][1] - t_click < URGENT_S]
+        cid = (min(urgent, key=lambda c: windows[c][1]) if urgent
+               else min(ready, key=lambda c: math.dist(where(moving[c], t_click), where(moving[c], t_click + 0.1))))
         x, y = aim(moving[cid], t_click)
         return Action.click_at(svg.bbox[0] + x, svg.bbox[1] + y)
     if not circles:  # all clicked: the page's own timer ends the episode
         return pause(MAX_WAIT_S)
-    spare_steps = STEP_BUDGET - obs.step - len(circles)
-    least = min(max((PAGE_TIMER_S - (now - mem["start"])) / max(spare_steps, 1), MIN_WAIT_S), MAX_WAIT_S)
     upcoming = [a - CLICK_LAG_S - now for a, _ in windows.values()]
-    return pause(min(max(min(upcoming, default=MAX_WAIT_S), least), MAX_WAIT_S))
+    return pause(min(max(min(upcoming, default=MAX_WAIT_S), MIN_WAIT_S), MAX_WAIT_S))
