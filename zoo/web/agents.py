@@ -125,14 +125,16 @@ class OracleAgent:
 
     Oracles wait with ``wait`` actions, which every env carries out in its own step at the same time.  The
     vectorised step ends when its slowest env is done, so every wait of a step is cut to the shortest one
-    asked for: no env looks later than it wanted to because another env waits longer (the longer waiter
-    looks once more and waits again).  An action timed by the page's clock (``Action.at_ms``) counts as a wait
-    until its time; those due within ``AT_LEAD_MS`` of the step's end (the shortest wait; at once when an env
-    acts now and none waits; or the latest timed action sent) are sent, any other becomes a wait to the step's
-    end (its oracle sends it again then), so a timed action is sent at least ``AT_LEAD_MS`` before its time and
-    an env acting now is held by a timed action at most ``AT_LEAD_MS``.  Each env's memory gets the time its next observation will be taken
-    (``tasks.oracle.SEEN_AT``) and, after waits, how late the decisions came (``tasks.oracle.LATE``).  An env handed the same observation object again was not stepped (it is idle):
-    it gets a no-op and no say in the waits."""
+    asked for, and to none when an env acts now: no env looks or acts later than it wanted to because another
+    env waits longer (the longer waiter looks once more and waits again).  An action timed by the page's
+    clock (``Action.at_ms``) counts as a wait until its time; those due within ``AT_LEAD_MS`` of the step's
+    end (the shortest wait, at once when an env acts now, or the latest timed action sent) are sent, any
+    other becomes a wait to the step's end (its oracle sends it again then), so a timed action is sent at
+    least ``AT_LEAD_MS`` before its time and an env acting now is held by a timed action at most
+    ``AT_LEAD_MS``.  Each env's memory gets the time its next observation will be taken
+    (``tasks.oracle.SEEN_AT``) and, after waits, how late the decisions came (``tasks.oracle.LATE``).  An env
+    handed the same observation object again was not stepped (it is idle): it gets a no-op and no say in the
+    waits."""
 
     name = "oracle"
 
@@ -165,12 +167,14 @@ class OracleAgent:
         delays = [None if i in idle else held_ms(a) for i, a in enumerate(actions)]
         waits = [a.ms for i, a in enumerate(actions) if a.kind == "wait" and a.at_ms is None and i not in idle]
         timed = sorted((d, i) for i, (a, d) in enumerate(zip(actions, delays)) if a.at_ms is not None and d is not None)
-        shortest = min(waits + [d for d, _ in timed], default=0.0)
         acting = any(d is None and i not in idle for i, d in enumerate(delays))
+        # an env acting now decides again as soon as its action is done: the waits end then too (a waiting oracle
+        # looks once more and waits again; waits are not counted by the step cut-off)
+        shortest = 0.0 if acting else min(waits + [d for d, _ in timed], default=0.0)
         # the step lasts as long as its shortest wait (at once when an env acts and none waits), or the longest
         # timed action sent: send every one due within AT_LEAD_MS of that, so an env not sent decides again at
         # least AT_LEAD_MS before its time, and an env acting now is not held by a timed action far off
-        step_ms = min(waits) if waits else 0.0 if acting else shortest
+        step_ms = 0.0 if acting else min(waits) if waits else shortest
         sent = set()
         for d, i in timed:
             if d <= step_ms + AT_LEAD_MS:

@@ -212,7 +212,7 @@ def _order_food(obs: Observation, mem: dict) -> Action:
 TICK_MS, MAX_MOVE = 100.0, 1.5
 LOOK_AFTER_TICK_MS = 12.0
 CLICK_LAG_MS = 30.0  # from the decision to the click on the page (the page's clock is the machine's, time.time())
-LATE_TICKS, LATE_STEPS = 65, 24
+LATE_TICKS, LATE_STEPS, LAST_CHANCE_TICKS = 65, 24, 88
 
 
 def ticks_until(gap: float, target: float) -> int:
@@ -225,7 +225,9 @@ def _stock_market(obs: Observation, mem: dict) -> Action:
     m = re.search(r"less than \$(\d+(?:\.\d+)?)", obs.instruction)
     price = by_attr_any(obs, "id", "stock-price")
     ticks = sum(e.tag == "circle" for e in obs.elements)  # one chart point per price shown
-    t0 = mem.setdefault("t0", obs.time_ms)
+    # the ticker's start: at most the first look's time, and each look at tick k says it began by 0.1 k s before
+    # (the first look can come late, when the page was slow to report ready)
+    t0 = mem["t0"] = min(mem.get("t0", obs.time_ms), obs.time_ms - TICK_MS * ticks)
     if obs.time_ms < mem.get("due", t0):  # not the look planned: the agent held this env for the others
         return Action.wait_until(mem["due"])
     try:
@@ -239,7 +241,8 @@ def _stock_market(obs: Observation, mem: dict) -> Action:
     # because the step was held, or a look well into its tick): buy where none of them can lift the price above
     # the threshold
     passed = math.floor((time.time() * 1000.0 + CLICK_LAG_MS - (t0 + TICK_MS * ticks)) / TICK_MS)
-    if gap is not None and gap <= min(target, -MAX_MOVE * max(0, passed)):
+    last_chance = ticks >= LAST_CHANCE_TICKS  # the page's 10 s end is near: a stale look is better than none
+    if gap is not None and gap <= min(target, -MAX_MOVE * max(0, 0 if last_chance else passed)):
         return click(by_attr_any(obs, "id", "buy"))
     # (every other tick at most until late: looks are actions, and the step cut-off counts them)
     ahead = 1 if gap is None else max(1 if late else 2, ticks_until(gap, target))
