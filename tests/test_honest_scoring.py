@@ -23,7 +23,8 @@ SEARCH = SimpleNamespace(simulations=4, c_puct=1.5, max_depth=2, top_k=4, gamma=
 
 def test_observations_carry_no_episode_seed_and_no_reward():
     fields = {f.name for f in dataclasses.fields(Observation)}
-    assert fields == {"task", "instruction", "elements", "screenshot", "page", "step"}
+    # time_ms: the page's clock when it was read (the machine's wall clock), what a clock on the wall shows
+    assert fields == {"task", "instruction", "elements", "screenshot", "page", "step", "time_ms"}
 
 
 def test_strategy1_headline_is_a_variant_with_test_time_information_only():
