@@ -2,8 +2,9 @@
 few-shot success per cell with confidence intervals, paired differences between cells of different
 strategies, and a verdict paragraph written from those numbers (never by hand).
 
-Pairing: cells of different strategies at the same budget (demonstrations per task, env steps) are paired by training seed (the seed-level difference, its Student-t interval and an exact
-sign-flip test), and episode by episode, since every run is scored on the same evaluation seeds of each
+Pairing: cells of different strategies at the same budget (demonstrations per task, env steps), within one
+matrix or across two one-strategy matrices (the halves of one comparison), are paired by training seed (the
+seed-level difference, its Student-t interval and an exact sign-flip test), and episode by episode, since every run is scored on the same evaluation seeds of each
 task (an exact McNemar test on the episodes one cell solved and the other did not).
 Ablations: cells of one strategy in one matrix at the same budget are paired the same way, each with the
 matrix's unchanged cell (the one labelled with the strategy's name), in a table and paragraph of their own.
@@ -166,6 +167,22 @@ def _pts(x: float) -> str:
     return "-" if math.isnan(x) else f"{100 * x:+.1f}"
 
 
+def comparable(a: CellStats, b: CellStats, cells: list[CellStats]) -> bool:
+    """Cells of one matrix, or of two matrices that each hold one strategy (the halves of one comparison, e.g.
+    cpu-scale.yaml and cpu-scale-xl.yaml); a matrix with both strategies is compared within itself only."""
+    ma, mb = matrix_of(a.runs[0]), matrix_of(b.runs[0])
+    if ma == mb:
+        return True
+    kinds = {m: {c.strategy for c in cells if matrix_of(c.runs[0]) == m} for m in (ma, mb)}
+    return len(kinds[ma]) == 1 and len(kinds[mb]) == 1
+
+
+def is_clear(p: Paired) -> bool:
+    """Episodes and seeds agree: McNemar below ALPHA and the seed interval excludes 0 (one seed: episodes only)."""
+    mean, lo, hi = p.interval
+    return not math.isnan(mean) and p.p_episodes < ALPHA and (len(p.diffs) < 2 or lo > 0 or hi < 0)
+
+
 def pair_sentences(pairs: list[Paired]) -> list[str]:
     """One sentence per pair: who is ahead where, by how much, and whether seeds and episodes agree."""
     lines = []
@@ -175,7 +192,7 @@ def pair_sentences(pairs: list[Paired]) -> list[str]:
         if math.isnan(mean):
             continue
         leader, trailer, gap = (p.a, p.b, mean) if mean >= 0 else (p.b, p.a, -mean)
-        sure = p.p_episodes < ALPHA and (len(p.diffs) < 2 or lo > 0 or hi < 0)  # episodes and seeds agree
+        sure = is_clear(p)
         if gap < 1e-9:
             lines.append(f"On the {where}, {p.a} and {p.b} scored the same ({len(p.diffs)} paired seeds).")
         elif sure:
@@ -194,7 +211,10 @@ def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
     if not pairs:
         return ("No two cells of different strategies share a budget (demonstrations, env steps) and a training "
                 "seed, so no paired verdict can be drawn.")
-    lines = pair_sentences(pairs)
+    clear = [p for p in pairs if is_clear(p)]
+    lines = pair_sentences(clear) or ["No paired difference is clear (episodes and seeds agreeing) on any split."]
+    if len(pairs) > len(clear):
+        lines.append(f"The other {len(pairs) - len(clear)} paired comparisons in the table show no clear difference.")
     cost = []
     for c in cells:
         params = [r.params for r in c.runs if r.params]
@@ -261,8 +281,8 @@ def comparison(ctx: Any, g: Gathered) -> Section:
     pairs = []
     for i, a in enumerate(cells):
         for b in cells[i + 1:]:
-            if a.strategy == b.strategy or budget_key(a.runs[0]) != budget_key(b.runs[0]):
-                continue  # pairs are equal budgets of different strategies
+            if a.strategy == b.strategy or budget_key(a.runs[0]) != budget_key(b.runs[0]) or not comparable(a, b, cells):
+                continue  # pairs are equal budgets of different strategies, within one comparison
             splits = [*SPLITS, *(f"fewshot-k{k}" for k in ks)]
             pairs += [p for p in (paired(a, b, split) for split in splits) if p is not None]
     if pairs:
