@@ -10,7 +10,7 @@ import re
 import time
 from collections import Counter
 
-from zoo.web.tasks.oracle import by_attr_any, click, first, oracle, pause, seen_at, submit_button
+from zoo.web.tasks.oracle import by_attr_any, click, first, oracle, pause, submit_button
 from zoo.web.types import Action, Observation
 
 # ---------------------------------------------------------------- use-colorwheel-2
@@ -174,11 +174,12 @@ def _drag_cube(obs: Observation, mem: dict) -> Action:
 # (23.4 px, along each axis) of the click where it is at that moment, else -0.05; full credit is all ten and no
 # miss.  A circle's path is known once it has been seen at its start and once on its way (its x gives how far
 # through the easing it is, hence when it started; its y then gives where it is heading), so the oracle clicks
-# where the circle will be when the click lands, however old the observation is by then.
+# where the circle will be when the click lands, however old the observation is by then.  Times are the page's
+# clock (an observation's ``time_ms``; a click timed with ``at_ms`` for the moment it was aimed at).
 MOVE_S, CIRCLE_R, REACH = 3.5, 18.0, 18.0 * 1.3
 TIME_SLACK_S = 0.12  # how far the oracle's idea of a click's moment may be off: the aim keeps that much margin
 URGENT_S = 0.7  # a circle whose chance ends within this is clicked first
-CLICK_LAG_S = 0.04  # from the decision to the click's events reaching the page (one status check, three inputs)
+CLICK_LEAD_S = 0.15  # a click is timed this far ahead of the decision: sent and in the page before its moment
 # Waits while nothing can be clicked.  A circle stays in reach about 2 s, so a look every 0.35-0.6 s misses none;
 # no longer, as another env's click step lasts as long as this wait, and no shorter, to keep the looks few.
 MIN_WAIT_S, MAX_WAIT_S = 0.35, 0.6
@@ -245,25 +246,22 @@ def reach_window(path: dict, t: float) -> tuple[float, float] | None:
 
 @oracle("moving-items")
 def _moving_items(obs: Observation, mem: dict) -> Action:
-    now, at = time.monotonic(), seen_at(mem)
-    if mem.get("clicked"):  # the page was looked at after the click's own round trips, not at the decision
-        at += CLICK_LAG_S
+    now = time.time()  # the page's clock is the machine's (Date.now() in the browser)
     svg = first([e for e in obs.elements if e.tag == "svg"])
-    circles = learn_paths(obs, mem, at)
+    circles = learn_paths(obs, mem, obs.time_ms / 1000.0)
     if svg is None:
         return pause(MAX_WAIT_S)
-    t_click = now + CLICK_LAG_S
+    t_click = now + CLICK_LEAD_S
     moving = {cid: p for cid, p in circles.items() if "t0" in p and "y1" in p}
     windows = {cid: w for cid, p in moving.items() if (w := reach_window(p, t_click)) is not None}
     ready = [cid for cid, (a, _) in windows.items() if a <= t_click]
-    mem["clicked"] = bool(ready)
     if ready:  # the circle whose chance ends soon, else the slowest (a late click misses it by the least)
         urgent = [c for c in ready if windows[c][1] - t_click < URGENT_S]
         cid = (min(urgent, key=lambda c: windows[c][1]) if urgent
                else min(ready, key=lambda c: math.dist(where(moving[c], t_click), where(moving[c], t_click + 0.1))))
         x, y = aim(moving[cid], t_click)
-        return Action.click_at(svg.bbox[0] + x, svg.bbox[1] + y)
+        return Action.click_at(svg.bbox[0] + x, svg.bbox[1] + y).at(t_click * 1000.0)
     if not circles:  # all clicked: the page's own timer ends the episode
         return pause(MAX_WAIT_S)
-    upcoming = [a - CLICK_LAG_S - now for a, _ in windows.values()]
+    upcoming = [a - CLICK_LEAD_S - now for a, _ in windows.values()]
     return pause(min(max(min(upcoming, default=MAX_WAIT_S), MIN_WAIT_S), MAX_WAIT_S))
