@@ -153,7 +153,7 @@ def test_a_timed_action_happens_when_the_page_clock_reads_its_time(trusted):
         (obs,), rewards, _, _, infos = env.step([Action.click(by_id(obs, "stamp").id).at(at)])
         clicked_at = int(by_id(obs, "clicked_at").text)
         assert infos[0]["invalid"] is None and rewards[0] == 0.0
-        assert at <= clicked_at < at + 150, (clicked_at - at)
+        assert at <= clicked_at < at + 400, (clicked_at - at)  # at its time, not when sent (~700 ms earlier)
         assert obs.time_ms >= clicked_at and time.time() - t0 >= 0.6
         (obs,), rewards, _, _, infos = env.step([Action.click(by_id(obs, "stamp").id).at(float("inf"))])
         assert infos[0]["invalid"] and "at_ms needs a page-clock time" in infos[0]["invalid"]
