@@ -171,11 +171,10 @@ class OracleAgent:
         # an env acting now decides again as soon as its action is done: the waits end then too (a waiting oracle
         # looks once more and waits again; waits are not counted by the step cut-off)
         shortest = 0.0 if acting else min(waits + [d for d, _ in timed], default=0.0)
-        # the step lasts as long as its shortest wait (at once when an env acts and none waits), or the longest
-        # timed action sent: send every one due within AT_LEAD_MS of that, so an env not sent decides again at
-        # least AT_LEAD_MS before its time, and an env acting now is not held by a timed action far off
-        step_ms = 0.0 if acting else min(waits) if waits else shortest
-        sent = set()
+        # the step lasts as long as its shortest wait (none when an env acts now), or the longest timed action
+        # sent: send every one due within AT_LEAD_MS of that, so an env not sent decides again at least
+        # AT_LEAD_MS before its time, and an env acting now is not held by a timed action far off
+        step_ms, sent = shortest, set()
         for d, i in timed:
             if d <= step_ms + AT_LEAD_MS:
                 step_ms, sent = max(step_ms, d), sent | {i}

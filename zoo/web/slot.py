@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 
 from zoo.core.errors import ZooError
+from zoo.web.action_checks import check_at, check_key, check_wait
 from zoo.web.seeds import is_eval_seed
 from zoo.web.tasks import ORIGIN, TaskSpec
-from zoo.web.action_checks import check_at, check_key, check_wait
 from zoo.web.types import ACTION_KINDS, MAX_WAIT_MS, MOUSE_ACTION_KINDS, Action, Element, Observation
 
 # Starts the episode and, once the page has run what the start queued (one zero-delay tick), returns
