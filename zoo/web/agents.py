@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from zoo.web.tasks.oracle import LATE, NEEDS_SCREENSHOT, ORACLES, SEEN_AT, WAITED, oracle_action
+from zoo.web.tasks.oracle import NEEDS_SCREENSHOT, ORACLES, oracle_action
 from zoo.web.types import Action, Observation, instruction_spans
 
 LAST_OBS = "_last_obs"  # the oracle memory key of the observation an env's last action was decided on
@@ -131,10 +131,8 @@ class OracleAgent:
     end (the shortest wait, at once when an env acts now, or the latest timed action sent) are sent, any
     other becomes a wait to the step's end (its oracle sends it again then), so a timed action is sent at
     least ``AT_LEAD_MS`` before its time and an env acting now is held by a timed action at most
-    ``AT_LEAD_MS``.  Each env's memory gets the time its next observation will be taken
-    (``tasks.oracle.SEEN_AT``) and, after waits, how late the decisions came (``tasks.oracle.LATE``).  An env
-    handed the same observation object again was not stepped (it is idle): it gets a no-op and no say in the
-    waits."""
+    ``AT_LEAD_MS``.  When an observation was taken is its own ``time_ms`` (the page's clock).  An env handed
+    the same observation object again was not stepped (it is idle): it gets a no-op and no say in the waits."""
 
     name = "oracle"
 
@@ -153,16 +151,13 @@ class OracleAgent:
     def act(self, observations: Sequence[Observation], state: list[dict], done_mask: np.ndarray) -> tuple[list[Action], Any]:
         actions, idle = [], set()
         for i, obs in enumerate(observations):
-            if done_mask[i]:  # a new episode: a fresh memory (how late decisions come is the env's, kept)
-                state[i] = {LATE: state[i][LATE]} if LATE in state[i] else {}
+            if done_mask[i]:  # a new episode: a fresh memory
+                state[i] = {}
             if state[i].get(LAST_OBS) is obs:  # the env did not step (an idle env): its action is not carried out
                 actions.append(Action.noop())
                 idle.add(i)
                 continue
             state[i][LAST_OBS] = obs
-            if WAITED in state[i]:  # how late after its wait's end this decision comes (the env's lateness)
-                state[i].setdefault(LATE, []).append(time.monotonic() - state[i].pop(WAITED))
-                del state[i][LATE][:-5]
             actions.append(oracle_action(obs, state[i]))
         delays = [None if i in idle else held_ms(a) for i, a in enumerate(actions)]
         waits = [a.ms for i, a in enumerate(actions) if a.kind == "wait" and a.at_ms is None and i not in idle]
@@ -178,14 +173,9 @@ class OracleAgent:
         for d, i in timed:
             if d <= step_ms + AT_LEAD_MS:
                 step_ms, sent = max(step_ms, d), sent | {i}
-        now = time.monotonic()
         for i, (a, d) in enumerate(zip(actions, delays)):
             if a.kind == "wait" and a.at_ms is None and a.ms > shortest:
-                actions[i] = a = Action.wait(shortest)
+                actions[i] = Action.wait(shortest)
             elif a.at_ms is not None and d is not None and i not in sent:  # timed by the page's clock, not yet due:
-                actions[i] = a = Action.wait(min(step_ms, d - AT_LEAD_MS))  # decide again when this step ends
-            wait_s = (held_ms(a) or 0.0) / 1000.0
-            state[i][SEEN_AT] = now + wait_s
-            if wait_s > 0:
-                state[i][WAITED] = state[i][SEEN_AT]
+                actions[i] = Action.wait(min(step_ms, d - AT_LEAD_MS))  # decide again when this step ends
         return actions, state

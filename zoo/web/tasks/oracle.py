@@ -12,7 +12,6 @@ failure, never as a crash.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 from zoo.web.types import MAX_WAIT_MS, Action, Element, Observation
@@ -93,26 +92,6 @@ def pause(seconds: float) -> Action:
     it sooner (when another env wants to look again sooner), so a script that waits for a moment re-checks
     the clock rather than counting waits."""
     return Action.wait(min(max(float(seconds), 0.0) * 1000.0, MAX_WAIT_MS))
-
-
-SEEN_AT = "_seen_at"  # the per-episode memory key of when the current observation was taken
-
-
-WAITED, LATE = "_waited", "_late"  # when the last wait ended; the last few lags from a wait's end to the next decision
-USUAL_LATE_S, MAX_LATE_S = 0.03, 0.15  # (a machine slower than that is not planned for: spikes, not a lag)
-
-
-def lateness(mem: dict) -> float:
-    """How long after a wait's end this env's next decision usually comes (the median of the last few): the
-    observation's round trip and the other envs' steps.  It grows with the machine's load."""
-    late = sorted(mem.get(LATE, ()))
-    return min(late[len(late) // 2], MAX_LATE_S) if late else USUAL_LATE_S
-
-
-def seen_at(mem: dict) -> float:
-    """When (``time.monotonic()``) the observation an oracle is looking at was taken, as near as the oracle
-    agent knows it: the end of the wait that led to it (else the decision before it; now, at an episode's start)."""
-    return mem.get(SEEN_AT, time.monotonic())
 
 
 def oracle_action(obs: Observation, mem: dict) -> Action:
