@@ -20,7 +20,7 @@ import os
 from typing import Any
 
 from zoo.report.published_tasks import PublishedTasks, fmt_published, load
-from zoo.web.results import load_results
+from zoo.web.results import build_results, load_results
 from zoo.web.suites import suite_tasks
 
 PUBLISHED_KEYS = ("human", "ccnet")
@@ -79,23 +79,17 @@ def overall_rows(oracle: dict[str, Any], random: dict[str, Any] | None, threshol
 
 
 def merge_rechecks(oracle: dict[str, Any], rechecks: list[tuple[str, dict[str, Any]]]) -> tuple[dict[str, Any], dict[str, str]]:
-    """``oracle`` with every task a recheck scored replaced by the recheck's entry (a later file wins), and the
-    overall figures recomputed from the per-task entries; also {task: recheck file}."""
-    tasks, source = dict(oracle["tasks"]), {}
-    for name, res in rechecks:
-        for t, e in res["tasks"].items():
-            if e.get("episodes"):
-                tasks[t], source[t] = e, name
-    scored = [e for e in tasks.values() if e.get("episodes")]
-    n = sum(int(e["episodes"]) for e in scored)
-    k = sum(int(e["successes"]) for e in scored)
-    partial = sum(int(e["partial_credits"]) for e in scored)
-    raw = sum(e["mean_raw_reward"]["mean"] * int(e["episodes"]) for e in scored) / max(n, 1)
-    overall = {"episodes": n, "successes": k, "success_rate": {"mean": k / max(n, 1)},
-               "macro_success_rate": sum(int(e["successes"]) / int(e["episodes"]) for e in scored) / max(len(scored), 1),
-               "partial_credits": partial, "partial_credit_rate": {"mean": partial / max(n, 1)},
-               "mean_raw_reward": {"mean": raw}}
-    return {**oracle, "tasks": tasks, "overall": overall}, source
+    """``oracle`` with the episodes of every task a recheck scored replaced by the recheck's (a later file wins),
+    summarised again by ``build_results`` (per task and overall); also {task: recheck file}."""
+    source = {t: name for name, res in rechecks for t, e in res["tasks"].items() if e.get("episodes")}
+    if not source:
+        return oracle, source
+    episodes = [e for e in oracle["episodes"] if e["task"] not in source]
+    episodes += [e for name, res in rechecks for e in res["episodes"] if source.get(e["task"]) == name]
+    tasks = list(oracle["tasks"]) + [t for t in source if t not in oracle["tasks"]]
+    merged = build_results(episodes, tasks, agent=oracle["agent"], suite=oracle["suite"], config=oracle["config"],
+                           timing={}, env={})
+    return merged, source
 
 
 def markdown(head: list[str], rows: list[list[str]]) -> str:
