@@ -4,8 +4,9 @@ strategies, and a verdict paragraph written from those numbers (never by hand).
 
 Pairing: cells of different strategies at the same budget (demonstrations per task, env steps), within one
 matrix or across two one-strategy matrices (the halves of one comparison), are paired by training seed (the
-seed-level difference, its Student-t interval and an exact sign-flip test), and episode by episode, since every run is scored on the same evaluation seeds of each
-task (an exact McNemar test on the episodes one cell solved and the other did not).
+seed-level difference, its Student-t interval and an exact sign-flip test), and episode by episode, since
+every run is scored on the same evaluation seeds of each task (an exact McNemar test on the episodes one
+cell solved and the other did not).
 Ablations: cells of one strategy in one matrix at the same budget are paired the same way, each with the
 matrix's unchanged cell (the one labelled with the strategy's name), in a table and paragraph of their own.
 
