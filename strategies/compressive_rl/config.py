@@ -36,6 +36,15 @@ class PPOConfig:
     second update on); env.max_episode_steps bounds the episodes instead.  With it off the decayed
     reward metric is the raw one.  Scoring always keeps the page's limit.
 
+    act_groups: split the training envs into this many groups of whole browsers, stepped in turn so that
+    the policy computes one group's actions while the other groups' pages work (RolloutCollector; each
+    env sees the same tasks, seeds and memory either way; needs several browsers, env.browsers).  1 (lock
+    step) by default: on the 2-core machine at load average 7-11, two groups made the default `zoo fit`
+    slower, 1.11-1.21x its wall time in 4 interleaved pairs (79-108 s against 71-97 s), although the
+    model's share of the wall time fell from 34-41% to 26-31%: the cores were busy, so the overlap only
+    moved work around, and featurizing (Python) took twice as long beside the browser loop's thread.
+    For machines with cores to spare.
+
     cpu_threads: torch intra-op threads on CPU while fitting and fine-tuning (0: torch's default, one
     per core).  One by default: the Chromium processes of the envs share the cores, and torch's
     threads then wait on each other; measured on the 2-core machine at load average 18-20, the
@@ -90,6 +99,7 @@ class PPOConfig:
     step_penalty: float = field(default=0.0, metadata=at_least(0))
     page_clock: bool = False
     cpu_threads: int = field(default=1, metadata=at_least(0))
+    act_groups: int = field(default=1, metadata=at_least(1))
     encoder_layers: int = field(default=1, metadata=at_least(0))
     max_instruction_len: int = field(default=48, metadata=at_least(1))
     max_spans: int = field(default=16, metadata=at_least(1))

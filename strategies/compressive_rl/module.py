@@ -29,28 +29,32 @@ from components.attention import index_state
 from components.optim import param_groups
 
 from strategies.compressive_rl.model import ActionModel, trim_padding
-from strategies.compressive_rl.rollout import Rollout, RolloutCollector, to_tensors
+from strategies.compressive_rl.rollout import Rollout, RolloutCollector, env_groups, to_tensors
 from strategies.compressive_rl.tokenizer import tokenizer_from_json
 from strategies.compressive_rl.validation import greedy_episodes, summarize, validation_jobs
 from zoo.train.fsdp import shard_for_model_parallel
 
 
 def time_split(rollout: Rollout, update_s: float, start: float, last_end: float | None) -> dict[str, float]:
-    """Where one PPO update's wall time went, in seconds and as shares of it: the browser (env steps),
-    the model (acting forward passes + the PPO update's passes), featurizing observations, and the
-    rest (logging, checkpoint writes and Lightning between the previous update's end and this one's
-    start; the first update has none).  The model's seconds are also given split into acting and
-    updating (``time_model_act_s``, ``time_model_update_s``): they cost differently and are cut
-    differently (per-step overhead vs replay), so the split says which to work on."""
+    """Where one PPO update's wall time went, in seconds and as shares of it: the browser (waiting for
+    env steps, plus acting passes computed while another env group's step was still in flight: the
+    pages were working then, and they did not wait for the model), the model (acting passes the pages
+    waited for + the PPO update's passes), featurizing observations, and the rest (logging, checkpoint
+    writes and Lightning between the previous update's end and this one's start; the first update
+    has none).  The model's seconds are also given split into acting and updating
+    (``time_model_act_s``, all acting passes, ``time_model_act_hidden_s`` of them overlapped with the
+    browsers, ``time_model_update_s``): they cost differently and are cut differently, so the split
+    says which to work on."""
     now = time.perf_counter()
     other = (now - start) - rollout.browser_s - rollout.model_s - rollout.featurize_s - update_s
     other += 0.0 if last_end is None else max(0.0, start - last_end)
-    parts = {"browser": rollout.browser_s, "model": rollout.model_s + update_s, "featurize": rollout.featurize_s,
-             "other": max(0.0, other)}
+    hidden = rollout.model_overlapped_s
+    parts = {"browser": rollout.browser_s + hidden, "model": rollout.model_s - hidden + update_s,
+             "featurize": rollout.featurize_s, "other": max(0.0, other)}
     total = max(sum(parts.values()), 1e-9)
     out = {f"time_{k}_s": v for k, v in parts.items()}
     out.update({f"time_{k}_share": v / total for k, v in parts.items()})
-    out.update(time_model_act_s=rollout.model_s, time_model_update_s=update_s)
+    out.update(time_model_act_s=rollout.model_s, time_model_act_hidden_s=hidden, time_model_update_s=update_s)
     return out
 
 
@@ -96,7 +100,8 @@ class PPOModule(L.LightningModule):
         self.collector = RolloutCollector(env, self.featurizer, len(seeds), seeds,
                                           timeout_reward=float(self.cfg.ppo.timeout_reward),
                                           train_reward=str(self.cfg.ppo.get("train_reward", "raw")),
-                                          step_penalty=float(self.cfg.ppo.get("step_penalty", 0.0)))
+                                          step_penalty=float(self.cfg.ppo.get("step_penalty", 0.0)),
+                                          groups=env_groups(env, int(self.cfg.ppo.get("act_groups", 1))))
         self.val_jobs = validation_jobs(list(tasks or [s.name for s in getattr(env, "specs", [])]),
                                         int(self.cfg.ppo.val_episodes))
 

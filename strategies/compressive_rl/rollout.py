@@ -6,13 +6,16 @@ sequence in order and recompute log-probs with exactly the memory the actions we
 """
 from __future__ import annotations
 
+import concurrent.futures
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from components.attention import map_state
+from components.attention import cat_state, index_state, map_state
 from torch import Tensor
 
 from strategies.compressive_rl.features import Featurized, Featurizer, stack
@@ -67,6 +70,9 @@ class Rollout:
     browser_s: float = 0.0
     model_s: float = 0.0
     featurize_s: float = 0.0
+    # of model_s, the acting passes computed while another env group's browser step was in flight
+    # (RolloutCollector groups): model time the pages did not wait for
+    model_overlapped_s: float = 0.0
 
 
 def training_rewards(rew: np.ndarray, term: np.ndarray, trunc: np.ndarray, infos: list[Any], values: np.ndarray,
@@ -99,14 +105,31 @@ def training_rewards(rew: np.ndarray, term: np.ndarray, trunc: np.ndarray, infos
     return out
 
 
+def env_groups(env: Any, groups: int) -> list[list[int]] | None:
+    """The env's envs in up to ``groups`` groups of whole browsers (None: lock step)."""
+    split = getattr(env, "host_groups", None)
+    return split(groups) if split is not None and groups > 1 else None
+
+
 class RolloutCollector:
-    """Owns the running env loop between updates: current observations, episode starts, memory."""
+    """Owns the running env loop between updates: current observations, episode starts, memory.
+
+    ``groups`` (lists of env indices, e.g. ``VecWebEnv.host_groups()``) pipelines acting with the
+    browsers: while one group's step is in flight, the policy computes the next group's actions, so
+    the pages never wait for the model's acting passes except at the rollout's ends.  Each env sees
+    the same tasks, seeds and memory as in lock step (one group, the default); only the batches the
+    policy computes in (and so which random numbers each env's sample draws) differ."""
 
     def __init__(self, env: Any, featurizer: Featurizer, num_envs: int, seeds: list[int], timeout_reward: float = 0.0,
-                 train_reward: str = "raw", step_penalty: float = 0.0):
+                 train_reward: str = "raw", step_penalty: float = 0.0, groups: list[list[int]] | None = None):
         self.env, self.featurizer, self.n = env, featurizer, num_envs
         self.timeout_reward = float(timeout_reward)
         self.train_reward, self.step_penalty = str(train_reward), float(step_penalty)  # see training_rewards
+        self.groups = [list(g) for g in groups] if groups else [list(range(num_envs))]
+        if len(self.groups) > 1 and not hasattr(env, "step_async"):
+            raise ValueError("env groups need an env with step_async / step_wait (VecWebEnv)")
+        if sorted(i for g in self.groups for i in g) != list(range(num_envs)):
+            raise ValueError(f"env groups {self.groups} must split envs 0..{num_envs - 1}, each once")
         self.seeds = [int(s) for s in seeds]
         self.started = [1] * num_envs  # episodes begun per env since the last reset (seed stream position)
         self.obs = env.reset(seeds=self.seeds)
@@ -122,48 +145,130 @@ class RolloutCollector:
         self.starts = np.ones(self.n, dtype=bool)
         self.state = None
 
+    def _send(self, actions: list[Any], ids: list[int]) -> Any:
+        if hasattr(self.env, "step_async"):
+            return self.env.step_async(actions, envs=ids)
+        done: concurrent.futures.Future = concurrent.futures.Future()  # an env with only step: lock step
+        done.set_result(self.env.step(actions))
+        return _Stepped(done)
+
+    def _wait(self, pending: Any) -> Any:
+        return pending.future.result() if isinstance(pending, _Stepped) else self.env.step_wait(pending)
+
     @torch.no_grad()
     def collect(self, model: ActionModel, steps: int, device: torch.device) -> Rollout:
         if self.state is None:
             self.state = model.init_state(self.n, device)
         init_state = map_state(lambda t: t.detach().clone(), self.state)
-        feats, starts, actions, logps, values, rewards, dones, episodes = [], [], [], [], [], [], [], []
+        n, groups = self.n, self.groups
+        index = [torch.as_tensor(g, device=device) for g in groups]
+        states = [index_state(self.state, ix) if self.state is not None else None for ix in index]
+        # per step, per env: filled group by group as each group's step is taken and collected
+        cols = {k: [[None] * n for _ in range(steps)] for k in ("feat", "start", "act", "logp", "value", "reward",
+                                                                 "done")}
+        episodes: list[dict] = []
+        pending: list[Any] = [None] * len(groups)
+        clock = _Clock(len(groups))
         t0 = time.perf_counter()
-        browser_s = model_s = featurize_s = 0.0
-        for _ in range(steps):
-            t = time.perf_counter()
-            fz = [self.featurizer(o) for o in self.obs]
-            arrays = stack([f.arrays for f in fz])
-            t, featurize_s = time.perf_counter(), featurize_s + time.perf_counter() - t
-            dist, self.state = policy_step(model, to_tensors(arrays, device), self.state,
-                                           torch.as_tensor(self.starts, device=device))
-            acts = dist.slot.cpu().numpy()
-            t, model_s = time.perf_counter(), model_s + time.perf_counter() - t
-            self.obs, rew, term, trunc, infos = self.env.step([to_action(f, a) for f, a in zip(fz, acts)])
-            browser_s += time.perf_counter() - t
+
+        def finish(g: int, t: int) -> None:
+            """Collect group g's step t from the browsers and record its outcome."""
+            with clock.waiting():
+                obs, rew, term, trunc, infos = self._wait(pending[g])
+            pending[g] = None
+            clock.done(g)
+            ids = groups[g]
             done = np.asarray(term, bool) | np.asarray(trunc, bool)
-            feats.append(arrays)
-            starts.append(self.starts.copy())
-            actions.append(acts)
-            logps.append(dist.logp.cpu().numpy())
-            values.append(dist.value.cpu().numpy())
-            rewards.append(training_rewards(rew, term, trunc, infos, values[-1], self.timeout_reward,
-                                            self.train_reward, self.step_penalty))
-            dones.append(done)
-            episodes += [info["episode"] for info in infos if isinstance(info, dict) and "episode" in info]
-            self.started = [k + int(d) for k, d in zip(self.started, done)]  # autoreset began the next one
-            self.starts = done
+            values = np.asarray([cols["value"][t][i] for i in ids], np.float32)
+            rewards = training_rewards(rew, term, trunc, infos, values, self.timeout_reward, self.train_reward,
+                                       self.step_penalty)
+            for j, i in enumerate(ids):
+                self.obs[i] = obs[j]
+                cols["reward"][t][i], cols["done"][t][i] = rewards[j], done[j]
+                self.started[i] += int(done[j])  # autoreset began the next one
+                self.starts[i] = done[j]
+            episodes.extend(info["episode"] for info in infos if isinstance(info, dict) and "episode" in info)
+
+        for t in range(steps):
+            for g, ids in enumerate(groups):
+                if pending[g] is not None:
+                    finish(g, t - 1)
+                with clock.computing():
+                    fz = [self.featurizer(self.obs[i]) for i in ids]
+                    arrays = stack([f.arrays for f in fz])
+                with clock.computing(model=True):
+                    dist, states[g] = policy_step(model, to_tensors(arrays, device), states[g],
+                                                  torch.as_tensor(self.starts[ids], device=device))
+                    acts = dist.slot.cpu().numpy()
+                    logp, value = dist.logp.cpu().numpy(), dist.value.cpu().numpy()
+                for j, i in enumerate(ids):
+                    cols["feat"][t][i], cols["start"][t][i] = fz[j].arrays, bool(self.starts[i])
+                    cols["act"][t][i], cols["logp"][t][i], cols["value"][t][i] = acts[j], logp[j], value[j]
+                pending[g] = self._send([to_action(f, a) for f, a in zip(fz, acts)], ids)
+                clock.sent(g, pending[g].future)
+        for g in range(len(groups)):
+            finish(g, steps - 1)
         elapsed = time.perf_counter() - t0
+        order = torch.as_tensor(np.argsort(np.concatenate(groups)), device=device)
+        self.state = index_state(cat_state(states), order) if self.state is not None else None
         # bootstrap value of the next observation, without advancing the carried memory
         t = time.perf_counter()
         arrays = stack([self.featurizer(o).arrays for o in self.obs])
         last, _ = policy_step(model, to_tensors(arrays, device), self.state, torch.as_tensor(self.starts, device=device))
-        model_s += time.perf_counter() - t
+        clock.model_s += time.perf_counter() - t
+        feats = [stack(row) for row in cols["feat"]]
         return Rollout(
             obs={k: np.stack([f[k] for f in feats]) for k in feats[0]},
-            starts=np.stack(starts), actions=np.stack(actions), logp=np.stack(logps), values=np.stack(values),
-            rewards=np.stack(rewards), dones=np.stack(dones), init_state=init_state,
+            starts=np.asarray(cols["start"], bool), actions=np.asarray(cols["act"]),
+            logp=np.asarray(cols["logp"], np.float32), values=np.asarray(cols["value"], np.float32),
+            rewards=np.asarray(cols["reward"], np.float32), dones=np.asarray(cols["done"], bool), init_state=init_state,
             last_value=last.value.cpu().numpy(), episodes=episodes,
             env_steps_per_s=steps * self.n / max(elapsed, 1e-9),
-            browser_s=browser_s, model_s=model_s, featurize_s=featurize_s,
+            browser_s=clock.browser_s, model_s=clock.model_s, featurize_s=clock.featurize_s,
+            model_overlapped_s=clock.overlapped_s,
         )
+
+
+@dataclass
+class _Stepped:
+    """A step of an env without step_async, taken already (its outcome in ``future``)."""
+    future: concurrent.futures.Future
+
+
+class _Clock:
+    """Where a rollout's wall time went on the collecting thread: waiting for the browsers, the
+    model's acting passes, featurizing; and how much of the acting passes' time a browser step of
+    another group was still in flight beside (time the pages did not wait for the model: each step's
+    end is stamped by the browser loop as it finishes)."""
+
+    def __init__(self, groups: int):
+        self.ends: list[float | None] = [None] * groups  # in flight: None while running, else when it ended
+        self.in_flight = [False] * groups
+        self.browser_s = self.model_s = self.featurize_s = self.overlapped_s = 0.0
+
+    def sent(self, g: int, future: Any) -> None:
+        self.in_flight[g], self.ends[g] = True, None
+        future.add_done_callback(lambda _f: self.ends.__setitem__(g, time.perf_counter()))
+
+    def done(self, g: int) -> None:
+        self.in_flight[g] = False
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        t = time.perf_counter()
+        yield
+        self.browser_s += time.perf_counter() - t
+
+    @contextmanager
+    def computing(self, model: bool = False) -> Iterator[None]:
+        a = time.perf_counter()
+        busy = [g for g, f in enumerate(self.in_flight) if f]
+        yield
+        b = time.perf_counter()
+        if not model:
+            self.featurize_s += b - a
+            return
+        self.model_s += b - a
+        if busy:  # the browsers worked until the last in-flight step ended (or still work)
+            last = max(b if self.ends[g] is None else min(b, self.ends[g]) for g in busy)  # type: ignore[type-var]
+            self.overlapped_s += max(0.0, last - a)

@@ -13,8 +13,9 @@ from zoo.report.gather import Gathered
 from zoo.train.metrics import read_stage_metrics
 
 PARTS = ("browser", "model", "featurize", "other")
-WHAT = {"browser": "env steps: acting on the pages and reading them back",
-        "model": "policy forward passes while acting + the PPO update's passes",
+WHAT = {"browser": "env steps: acting on the pages and reading them back (with acting passes computed while "
+                   "another env group's pages worked)",
+        "model": "policy forward passes the pages waited for while acting + the PPO update's passes",
         "featurize": "observations into arrays",
         "other": "logging, checkpoint writes, Lightning between updates"}
 

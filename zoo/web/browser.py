@@ -60,9 +60,17 @@ class LoopThread:
             return cls._shared
 
     def run(self, coro: Any, timeout: float | None = None) -> Any:
+        return self.wait(self.submit(coro), timeout)
+
+    def submit(self, coro: Any) -> concurrent.futures.Future:
+        """Start ``coro`` on the loop and return at once (``wait`` collects it): the caller's thread
+        can compute while the browsers work."""
         if threading.current_thread() is self.thread:
-            raise RuntimeError("LoopThread.run called from inside its own loop")
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+            raise RuntimeError("LoopThread called from inside its own loop")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    @staticmethod
+    def wait(future: concurrent.futures.Future, timeout: float | None = None) -> Any:
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:

@@ -11,6 +11,9 @@ then A, B, C again), so a change in machine load hits all settings alike:
   context, with one browser per context (``browsers``).  Random agent with a generator per episode.
   Every context has loaded its tasks' pages before the clock starts (``VecWebEnv.preload``; the
   time that took is reported as ms per page load), so these are steady-state rates.
+- ``async/single``, ``async/mixed`` (above one context): the harness with one browser per context
+  and no lock step: every env is its own group (``VecWebEnv.step_async``), so no context waits for
+  another's answer; each env goes through the suite on its own task rotation.
 - ``raw+obs`` (at every context count): the fair ceiling (the issue-13 goal's reference): no harness, one asyncio loop driving
   the pages directly, on the harness's own browser and context set-up with its page helper
   (js/observe.js); one ``page.evaluate`` of ``__zoo.step`` per step (act, tick, observe, as the harness
@@ -110,6 +113,58 @@ def time_harness(tasks: list[str], contexts: int, browsers: int, env_steps: int,
                 "tasks_started": sum(v > 0 for v in started.values()), **cpu_fields(cpu, n, wall)}
 
 
+def time_harness_async(tasks: list[str], contexts: int, env_steps: int, *, seed: int = 0, max_episode_steps: int = 8,
+                       step_timeout_s: float = 10.0, headless: bool = True, screenshot: bool = False) -> dict[str, Any]:
+    """Like ``time_harness`` with one browser per context, but no context waits for another: each
+    env is its own group (``VecWebEnv.step_async``), taken in turn while every other env's step stays
+    in flight, as the raw loop's contexts run.  Each env goes through the tasks on its own rotation
+    (no shared job queue: its order would depend on which env answered first)."""
+    agent = RandomAgent(seed=seed)
+    env = VecWebEnv(tasks, num_envs=contexts, browsers=contexts, max_episode_steps=max_episode_steps,
+                    screenshot=screenshot, step_timeout_s=step_timeout_s, headless=headless,
+                    pages_per_context=max(16, len(tasks)))
+    with env:
+        t0 = time.perf_counter()
+        env.preload()
+        preload_s = time.perf_counter() - t0
+        loads0 = env.page_loads
+        obs = env.reset([train_seed(seed + i) for i in range(contexts)])
+        states = [agent.reset(1) for _ in range(contexts)]
+        begun = [0] * contexts  # episodes begun per env: its random stream's key
+
+        def send(i: int, fresh: bool) -> Any:
+            if fresh:
+                agent.start_episode(states[i], 0, i * 1_000_000 + begun[i])
+                begun[i] += 1
+            (action,), states[i] = agent.act([obs[i]], states[i], np.array([fresh]))
+            return env.step_async([action], envs=[i])
+
+        pending = [send(i, True) for i in range(contexts)]
+
+        def collect(i: int) -> int:
+            (o,), _, te, tr, _ = env.step_wait(pending[i])
+            obs[i], done = o, bool(te[0] or tr[0])
+            pending[i] = send(i, done)
+            return int(done)
+
+        for _ in range(2):
+            for i in range(contexts):
+                collect(i)
+        steps0, loads1, episodes = env.env_steps, env.page_loads, 0
+        cpu0, t0 = tree_cpu_s(), time.perf_counter()
+        while env.env_steps - steps0 < env_steps:
+            for i in range(contexts):
+                episodes += collect(i)
+        wall = time.perf_counter() - t0
+        cpu = cpu_used_by_kind(cpu0, tree_cpu_s())
+        n = env.env_steps - steps0
+        for p in pending:  # the steps still in flight are not counted
+            env.step_wait(p)
+        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), "episodes": episodes,
+                "page_loads_timed": env.page_loads - loads1, "restarts": env.restarts,
+                "ms_per_page_load": round(1000 * preload_s / max(1, loads0), 1), **cpu_fields(cpu, n, wall)}
+
+
 def chromedriver() -> str | None:
     path = os.environ.get("MINIWOB_CHROMEDRIVER") or CHROMEDRIVER
     return path if Path(path).exists() else None
@@ -152,6 +207,9 @@ def settings(single: str, mixed: list[str], counts: list[int], selenium: bool) -
         for browsers in sorted({1, c}):
             out.append({"name": "harness/single", "contexts": c, "browsers": browsers, "tasks": [single]})
             out.append({"name": "harness/mixed", "contexts": c, "browsers": browsers, "tasks": list(mixed)})
+        if c > 1:  # one context has nothing to wait for: the same as harness/*
+            out.append({"name": "async/single", "contexts": c, "browsers": c, "tasks": [single]})
+            out.append({"name": "async/mixed", "contexts": c, "browsers": c, "tasks": list(mixed)})
         out.append({"name": "raw+obs", "contexts": c, "browsers": 1, "tasks": [single]})
         out.append({"name": "raw+dom", "contexts": c, "browsers": 1, "tasks": [single]})
         out.append({"name": "raw+dom/mixed", "contexts": c, "browsers": 1, "tasks": list(mixed)})
@@ -165,6 +223,9 @@ def run_setting(s: dict[str, Any], cfg: Any, rep: int) -> dict[str, Any]:
     steps = max(int(cfg.steps), 40 * s["contexts"])
     seed = int(cfg.seed) + 1000 * rep
     common = dict(seed=seed, max_episode_steps=int(cfg.max_episode_steps))
+    if s["name"].startswith("async"):
+        return time_harness_async(s["tasks"], s["contexts"], steps, step_timeout_s=float(cfg.step_timeout_s),
+                                  headless=bool(cfg.headless), screenshot=bool(cfg.screenshot), **common)
     if s["name"].startswith("harness"):
         return time_harness(s["tasks"], s["contexts"], s["browsers"], steps, step_timeout_s=float(cfg.step_timeout_s),
                             headless=bool(cfg.headless), screenshot=bool(cfg.screenshot), **common)

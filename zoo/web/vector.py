@@ -36,7 +36,9 @@ episodes of every env in that browser, and only those).  An episode lost that wa
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,21 +48,24 @@ from zoo.core.errors import ZooError
 from zoo.web.browser import BrowserHost, LoopThread
 from zoo.web.seeds import advance, train_seed
 from zoo.web.site import Site
-from zoo.web.slot import Slot, StepOutcome, TaskPageError
+from zoo.web.recovery import Job, Recovery, _Failed
+from zoo.web.slot import Slot, StepOutcome
 from zoo.web.suites import resolve_tasks
 from zoo.web.tasks import TaskSpec, get_task, site_roots
 from zoo.web.types import Action, Observation
 
-Job = tuple[TaskSpec, int]
-START_ATTEMPTS = 3
 
 
-class _Failed:
-    def __init__(self, reason: str):
-        self.reason = reason
+@dataclass(frozen=True)
+class PendingStep:
+    """A step sent by ``VecWebEnv.step_async``: its envs (in the caller's order), those that were
+    running an episode, and the browser loop's future."""
+    envs: list[int]
+    active: list[int]
+    future: concurrent.futures.Future
 
 
-class VecWebEnv:
+class VecWebEnv(Recovery):
     def __init__(self, tasks: Sequence[str | TaskSpec], num_envs: int = 4, max_episode_steps: int = 8,
                  screenshot: bool = False, screenshot_size: int = 64, step_timeout_s: float = 10.0,
                  invalid_action_penalty: float = -0.05, headless: bool = True, max_elements: int = 256,
@@ -101,6 +106,7 @@ class VecWebEnv:
         self._obs: list[Observation | None] = [None] * num_envs
         self.idle = [False] * num_envs  # envs whose job_source ran dry
         self.env_steps = 0
+        self._in_flight: set[int] = set()  # envs with a step_async not yet collected
         self.closed = False
         self._call(self._open(), timeout=60 + 10 * num_envs)
 
@@ -137,18 +143,44 @@ class VecWebEnv:
         return [o for o in self._obs]  # type: ignore[misc]
 
     def step(self, actions: Sequence[Action]) -> tuple[list[Observation], np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+        return self.step_wait(self.step_async(actions))
+
+    def step_async(self, actions: Sequence[Action], envs: Sequence[int] | None = None) -> PendingStep:
+        """Send one step of ``envs`` (default: all, in order; ``actions`` one per env of ``envs``) to the
+        browsers and return at once; ``step_wait`` collects it.  Steps of disjoint groups may be in
+        flight together, so the caller can compute one group's actions while the other group's pages
+        work.  A group must hold every env of its browsers (``host_groups``): a browser relaunched
+        after a failure then ends episodes of that group only."""
         self._check_open()
-        if len(actions) != self.num_envs:
-            raise ZooError(f"step needs {self.num_envs} actions (one per env), got {len(actions)}")
+        ids = list(range(self.num_envs)) if envs is None else [int(i) for i in envs]
+        if len(actions) != len(ids):
+            raise ZooError(f"step needs {len(ids)} actions (one per env), got {len(actions)}")
+        if ids != list(range(self.num_envs)):
+            self._check_group(ids)
+        busy = set(ids) & self._in_flight
+        if busy:
+            raise ZooError(f"envs {sorted(busy)} have a step in flight already: step_wait for it first")
+        self._in_flight |= set(ids)
+        active = [i for i in ids if not self.idle[i] and self.slots[i].episode is not None]
+        # one round trip for the whole group: every env acts and, if its episode ended, starts its
+        # next one at once, without waiting for the others (see _step_env)
+        future = self._submit(self._step_all(active, dict(zip(ids, actions))))
+        return PendingStep(ids, active, future)
+
+    def step_wait(self, pending: PendingStep) -> tuple[list[Observation], np.ndarray, np.ndarray, np.ndarray,
+                                                        list[dict]]:
+        """The outcome of a ``step_async``, for its envs in its order (observations, rewards,
+        terminated, truncated, infos)."""
+        try:
+            results = self.loop.wait(pending.future, timeout=self.step_timeout_s * 3 + 30)
+        finally:
+            self._in_flight -= set(pending.envs)
+        active = pending.active
         n = self.num_envs
         rewards = np.zeros(n, np.float32)
         terminated = np.zeros(n, bool)
         truncated = np.zeros(n, bool)
         infos: list[dict[str, Any]] = [{"idle": True} for _ in range(n)]
-        active = [i for i in range(n) if not self.idle[i] and self.slots[i].episode is not None]
-        # one round trip for the whole vector step: every env acts and, if its episode ended, starts
-        # its next one at once, without waiting for the others (see _step_env)
-        results = self._call(self._step_all(active, actions), timeout=self.step_timeout_s * 3 + 30)
         self.env_steps += len(active)
         failed: dict[int, str] = {}
         to_start: dict[int, Job] = {}
@@ -206,7 +238,31 @@ class VecWebEnv:
                         self.idle[i] = self.autoreset
                     else:
                         self._start_jobs({i: job})
-        return list(self._obs), rewards, terminated, truncated, infos  # type: ignore[return-value]
+        ids = pending.envs
+        return ([self._obs[i] for i in ids], rewards[ids], terminated[ids], truncated[ids],  # type: ignore[misc]
+                [infos[i] for i in ids])
+
+    def host_groups(self, groups: int = 2) -> list[list[int]]:
+        """The envs split into up to ``groups`` groups of whole browsers (browser ``b`` goes to group
+        ``b % groups``): the groups ``step_async`` can keep in flight together.  One group when all
+        envs share one browser."""
+        browsers = len(self.hosts)  # env i lives in browser i % browsers (one shared browser: 1)
+        if browsers < 2 or groups < 2:
+            return [list(range(self.num_envs))]
+        parts = [[i for i in range(self.num_envs) if (i % browsers) % groups == g] for g in range(groups)]
+        return [p for p in parts if p]
+
+    def _check_group(self, ids: list[int]) -> None:
+        if self.job_source is not None:
+            raise ZooError("stepping a group of envs needs the envs' own task rotation: with a job_source the "
+                           "jobs are handed out in env order across all envs (use step)")
+        if len(set(ids)) != len(ids) or not all(0 <= i < self.num_envs for i in ids):
+            raise ZooError(f"bad env group {ids}: distinct env indices in [0, {self.num_envs}) expected")
+        hosts = {id(self.slots[i].host) for i in ids}
+        outside = [i for i in range(self.num_envs) if i not in ids and id(self.slots[i].host) in hosts]
+        if outside:
+            raise ZooError(f"bad env group {ids}: envs {outside} share its browsers; a group holds whole "
+                           f"browsers (see host_groups)")
 
     def close(self) -> None:
         if self.closed:
@@ -307,7 +363,11 @@ class VecWebEnv:
             raise ZooError("this VecWebEnv is closed")
 
     def _call(self, coro: Any, timeout: float) -> Any:
-        return self.loop.run(coro, timeout=timeout)
+        return self.loop.wait(self._submit(coro), timeout=timeout)
+
+    def _submit(self, coro: Any) -> concurrent.futures.Future:
+        """Every browser round trip starts here (tests count them)."""
+        return self.loop.submit(coro)
 
     async def _open(self) -> None:
         await asyncio.gather(*(h.start() for h in self.hosts))
@@ -326,39 +386,6 @@ class VecWebEnv:
         k = self._episode_count[i]
         self._episode_count[i] += 1
         return self.task_of(i, k), advance(self._base_seed[i], k, self.num_envs)
-
-    def _failed_summary(self, i: int, reason: str) -> dict[str, Any]:
-        ep = self.slots[i].episode
-        if ep is None:
-            return {"task": "", "seed": -1, "raw_reward": 0.0, "reward": 0.0, "success": False, "steps": 0, "waits": 0,
-                    "invalid_actions": 0, "reason": None, "error": reason}
-        return ep.summary(0.0, 0.0, None, error=reason)
-
-    async def _guard(self, i: int, coro: Any, limit: float) -> Any:
-        """Await one env's browser call under ``limit`` seconds; a failure becomes _Failed."""
-        try:
-            async with asyncio.timeout(limit):
-                return await coro
-        except TaskPageError:
-            raise
-        except TimeoutError:
-            return _Failed(f"timeout: no answer from the page within {limit:.1f}s (hung page)")
-        except Exception as err:  # noqa: BLE001 - any browser-side failure is recovered from
-            alive = self.slots[i].host.alive
-            what = "page crashed" if alive else "browser crashed"
-            return _Failed(f"{what}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
-
-    def _guarded(self, coros: dict[int, Any], timeout: float | None = None) -> dict[int, Any]:
-        """Run one coroutine per env concurrently, each under the step timeout; failures become _Failed."""
-        if not coros:
-            return {}
-        limit = timeout or self.step_timeout_s
-
-        async def run_all() -> list[Any]:
-            return await asyncio.gather(*(self._guard(i, c, limit) for i, c in coros.items()))
-
-        results = self._call(run_all(), timeout=limit * 2 + 30)
-        return dict(zip(coros.keys(), results))
 
     async def _step_all(self, active: list[int], actions: Sequence[Action]) -> dict[int, tuple[Any, Job | None, Any]]:
         """Step every active env concurrently; an env whose episode ends starts its next job at once.
@@ -394,76 +421,3 @@ class VecWebEnv:
         if job is None or isinstance(out, _Failed):  # a failed env's context is recovered first (step())
             return out, job, None
         return out, job, await self._guard(i, self.slots[i].start(*job), self.step_timeout_s * 2)
-
-    def _recover(self, failed: dict[int, str]) -> set[int]:
-        """Give failed envs a fresh context; relaunch a browser if it is gone or does not answer.
-        Returns every env whose episode was lost (more than ``failed`` when a browser had to be
-        relaunched: the other envs in that browser; envs in the other browsers carry on).  Every
-        wait is bounded by about ``step_timeout_s``, so a frozen browser costs the step timeout,
-        one ping, a kill and a relaunch (not a chain of long close/open waits)."""
-        limit = max(1.0, self.step_timeout_s)
-        ping = min(limit, 5.0)
-
-        async def reopen(slot: Slot) -> None:
-            try:
-                await asyncio.wait_for(slot.close(), ping)
-            except Exception:  # noqa: BLE001 - a context of a dead or hung browser may not close
-                pass
-            await asyncio.wait_for(slot.open(), limit)
-
-        async def recover_host(host: BrowserHost, mine: list[int]) -> set[int]:
-            # a timed-out step may be a hung page or a frozen browser: ask the browser itself first
-            alive = host.alive
-            answering = alive and await host.responsive(ping)
-            if answering:
-                results = await asyncio.gather(*(reopen(self.slots[i]) for i in mine), return_exceptions=True)
-                if not any(isinstance(r, BaseException) for r in results) and host.alive:
-                    return set(mine)
-            inside = [i for i, s in enumerate(self.slots) if s.host is host]
-            lost = set(mine) | {i for i in inside if self.slots[i].episode is not None}
-            if alive and not answering:
-                for i in mine:  # say why everything in this browser was thrown away
-                    failed[i] += "; the browser did not answer and was relaunched"
-            await host.restart(graceful=answering)
-            for i in inside:
-                self.slots[i].context = self.slots[i].page = None
-                self.slots[i].pages.clear()
-            await asyncio.gather(*(self.slots[i].open() for i in inside))
-            return lost
-
-        async def recover() -> set[int]:
-            hosts = {id(self.slots[i].host): self.slots[i].host for i in failed}
-            parts = await asyncio.gather(*(recover_host(h, [i for i in failed if self.slots[i].host is h])
-                                           for h in hosts.values()))
-            return set().union(*parts)
-
-        return self._call(recover(), timeout=120)
-
-    def _start_jobs(self, jobs: dict[int, Job]) -> set[int]:
-        """Start episodes (concurrently), retrying envs whose browser side failed.  Returns the
-        envs outside ``jobs`` whose running episode a browser restart took away (the caller ends them)."""
-        pending = dict(jobs)
-        taken: set[int] = set()
-        for attempt in range(START_ATTEMPTS):
-            results = self._guarded({i: self.slots[i].start(task, seed) for i, (task, seed) in pending.items()},
-                                    timeout=self.step_timeout_s * 2)
-            failed = {i: r.reason for i, r in results.items() if isinstance(r, _Failed)}
-            for i, r in results.items():
-                if not isinstance(r, _Failed):
-                    self._obs[i] = r
-            if not failed:
-                return taken
-            if attempt == START_ATTEMPTS - 1:
-                i, reason = next(iter(failed.items()))
-                raise ZooError(f"task '{pending[i][0].name}': could not start an episode after {START_ATTEMPTS} attempts: {reason}")
-            lost = self._recover(failed)
-            retry = {i: pending[i] for i in failed}
-            for i in lost - set(failed):
-                if i in pending:  # started fine, but the browser restart took it away: start it again
-                    retry[i] = pending[i]
-                elif i in jobs:
-                    retry[i] = jobs[i]
-                elif self.slots[i].episode is not None:
-                    taken.add(i)
-            pending = retry
-        return taken
