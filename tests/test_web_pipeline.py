@@ -215,3 +215,15 @@ def test_async_harness_timing_steps_every_context_without_lock_step():
     out = time_harness_async(["click-test", "focus-text"], 2, 20, max_episode_steps=3, step_timeout_s=6.0)
     assert out["env_steps"] >= 20 and out["episodes"] >= 5 and out["env_steps_per_s"] > 0
     assert out["page_loads_timed"] == 0 and out["restarts"] == 0  # preloaded: every episode resets in place
+
+
+def test_the_scaling_reason_names_the_raw_loop_doing_the_same_page_work():
+    from zoo.web.throughput_report import reasons, summarise
+
+    runs = [{"name": n, "contexts": c, "browsers": 1, "repeat": 0, "env_steps_per_s": r}
+            for n, c, r in (("raw+dom", 1, 100.0), ("raw+dom", 4, 150.0), ("raw+obs", 1, 80.0), ("raw+obs", 4, 84.0),
+                            ("harness/single", 1, 70.0), ("harness/single", 4, 70.0))]
+    rep = {"runs": runs, "contexts": [1, 4], "single_task": "click-button", "machine": {"cpus": 2, "load_avg_1m_median": 9.0}}
+    rep.update(summarise(rep))
+    assert rep["ratios"]["scaling_raw_obs"]["4"]["median"] == 1.05
+    assert "the raw loop doing the harness's page work (raw+obs) gave 1.05x at 4 contexts" in reasons(rep)["scale4_single"]
