@@ -1,13 +1,19 @@
 """Strategy 1's RL stage holds the env-step budget: once its simulators have taken
 ``foundation.rl.max_env_steps`` steps, no new collection round starts (the updates go on
-learning from the episodes already searched), and within a round (one episode per task) no new
-episode starts; the budget hook sets that cap."""
+learning from the episodes already searched), within a round (one episode per task) no new
+episode starts, and the search that reaches the cap stops at it (the episode is dropped); the
+budget hook sets that cap."""
 from __future__ import annotations
 
 from itertools import islice
+from types import SimpleNamespace
+
+import pytest
 
 from strategies.foundation.plugin import budget
-from strategies.foundation.rl import SearchCollector, SearchReplay
+from strategies.foundation.rl import SEARCH_SEED_BASE, SearchCollector, SearchReplay
+from strategies.foundation.search import BrowserSimulator, BudgetSpent, ReplayEnv
+from zoo.web.types import Action
 from zoo.config import compose
 
 
@@ -72,3 +78,44 @@ def test_a_round_over_many_tasks_stops_at_the_cap():
     assert collector.collect(None, 1, max_env_steps=25) == [] and collector.env_steps == 30  # spent: none
     uncapped = CostlyEpisodes([f"t{i}" for i in range(10)], cost=10)
     assert len(uncapped.collect(None, 2)) == 20 and uncapped.env_steps == 200
+
+
+class StepwiseEpisodes(CostlyEpisodes):
+    """Episodes of ``cost`` single steps, each checked against the replays' budget as the browser
+    simulator checks it (BrowserSimulator.step_to)."""
+
+    def play(self, policy, task, seed):
+        replay = self.replays["sim"]
+        for _ in range(self.cost):
+            if replay.budget is not None and replay.budget() <= 0:
+                raise BudgetSpent
+            replay.steps += 1
+        self.played.append(task)
+        return task, {"task": task, "seed": seed, "success": False, "steps": self.cost, "expansions": 0}
+
+
+def test_the_episode_that_runs_out_of_budget_is_cut_and_dropped():
+    collector = StepwiseEpisodes([f"t{i}" for i in range(10)], cost=10)
+    assert collector.collect(None, 1, max_env_steps=25) == ["t0", "t1"]  # the third was cut at step 5
+    assert collector.env_steps == 25 and collector.next_seed - SEARCH_SEED_BASE == 3  # its seed is used up
+    assert collector.collect(None, 1, max_env_steps=25) == [] and collector.env_steps == 25
+
+
+class CountingEnv:
+    def reset(self, seed=None):
+        return SimpleNamespace(page="p"), {}
+
+    def step(self, action):
+        return SimpleNamespace(page="p"), 0.0, False, False, {}
+
+
+def test_the_simulator_takes_no_step_past_the_budget():
+    replay = ReplayEnv(CountingEnv())
+    replay.budget = lambda: 3 - replay.steps
+    sim = BrowserSimulator(replay, seed=1)
+    prefix = tuple(Action.click(i) for i in range(5))
+    with pytest.raises(BudgetSpent):
+        sim.step_to(prefix)
+    assert replay.steps == 3
+    assert not sim.step_to(prefix[:2]).terminal  # what it reached stays cached: no step needed
+    assert replay.steps == 3

@@ -59,7 +59,7 @@ class RLConfig(StageConfig):
     value_coef / distill_coef: weights of the value loss and of the search-distillation loss.
     max_env_steps: browser steps the search's simulators may take in the stage (0: no cap).  Once
     reached, no new collection round starts and the remaining updates learn from the episodes
-    already searched (a round that is under way finishes, so the cap can be passed by one round).
+    already searched; the search episode that reaches it is cut there and dropped (SearchCollector).
     zoo compare sets it to the matrix's env-step budget: how many steps a round takes depends on
     the policy (a weak one plays longer episodes and the search expands more), so capping rounds
     alone did not hold the budget.

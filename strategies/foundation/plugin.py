@@ -16,10 +16,11 @@ def budget(cfg: Any, demos_per_task: int, env_steps: int) -> list[str]:
     """Equal budgets (zoo compare): exactly ``demos_per_task`` recorded oracle demonstrations per training task
     (no exploring episodes), and RL-stage rounds sized so their tree-search episodes take about ``env_steps``
     browser steps at most (a round plays ``episodes_per_round`` episodes of up to ``env.max_episode_steps``
-    steps, each step expanding up to ``search.simulations`` children), and no search episode starts once
-    the simulators have taken ``env_steps`` (``foundation.rl.max_env_steps``, checked per episode: a round
-    plays an episode of every training task, so at 49 tasks one round could run 12k steps past the cap);
-    the steps actually taken are logged (rl/env_steps) and reported."""
+    steps, each step expanding up to ``search.simulations`` children), and the simulators take at most
+    ``env_steps`` (``foundation.rl.max_env_steps``, checked before every simulator step: a round plays an
+    episode of every training task, so at 49 tasks one round ran 12k steps past a per-round cap, and a
+    per-episode check still let the last search run 674 past it); the steps actually taken are logged
+    (rl/env_steps) and reported."""
     f = cfg.foundation
     per_round = int(f.rl.episodes_per_round) * int(cfg.env.max_episode_steps) * (1 + int(f.search.simulations))
     rounds = max(1, int(env_steps) // per_round)

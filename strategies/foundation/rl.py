@@ -31,7 +31,7 @@ from torch.utils.data import IterableDataset
 
 from strategies.foundation.batch import Batch, collate
 from strategies.foundation.policy import Policy
-from strategies.foundation.search import ReplayEnv, history_episode, make_search, visit_by_element, visit_by_kind
+from strategies.foundation.search import BudgetSpent, ReplayEnv, history_episode, make_search, visit_by_element, visit_by_kind
 from strategies.foundation.sequence import Episode, Example, SequenceBuilder
 from zoo.web.env import WebEnv
 from zoo.web.seeds import train_seed
@@ -53,10 +53,12 @@ class SearchCollector:
         # browser steps taken by the search's simulators so far (replays from a reset included):
         # the env-step axis of strategy 1's learning curve, comparable to strategy 2's env steps
         self.env_steps = 0
+        self.budget: Callable[[], int] | None = None  # env steps left in the running collect (None: no cap)
 
     def replay(self, task: str) -> ReplayEnv:
         if task not in self.replays:
             self.replays[task] = ReplayEnv(WebEnv(task, **self.env_kwargs))
+            self.replays[task].budget = self.budget
         return self.replays[task]
 
     def play(self, policy: Policy, task: str, seed: int) -> tuple[Episode, dict[str, Any]]:
@@ -95,24 +97,30 @@ class SearchCollector:
         self.env_steps = int(state.get("env_steps", 0))  # checkpoints from before the counter: 0
 
     def collect(self, policy: Policy, episodes_per_task: int, max_env_steps: int = 0) -> list[Episode]:
-        """``episodes_per_task`` search episodes of every task, in task order; with ``max_env_steps`` > 0 no
-        episode starts once the simulators have taken that many steps in all (so a round over many tasks
-        cannot run far past the budget: the cap is checked per episode, not per round)."""
+        """``episodes_per_task`` search episodes of every task, in task order; with ``max_env_steps`` > 0
+        the simulators take at most that many steps in all: no episode starts once they are spent, and
+        the episode whose search runs out of them is cut there and dropped (its steps still count)."""
         out, stats = [], []
         steps_before = sum(r.steps for r in self.replays.values())
 
         def spent() -> int:
             return self.env_steps + sum(r.steps for r in self.replays.values()) - steps_before
 
-        for task in self.tasks:
-            for _ in range(int(episodes_per_task)):
-                if 0 < max_env_steps <= spent():
-                    break
-                seed = train_seed(self.next_seed)
-                self.next_seed += 1
-                episode, info = self.play(policy, task, seed)
-                out.append(episode)
-                stats.append(info)
+        self.budget = (lambda: max_env_steps - spent()) if max_env_steps > 0 else None
+        for r in self.replays.values():
+            r.budget = self.budget
+        try:
+            for task in self.tasks:
+                for _ in range(int(episodes_per_task)):
+                    if 0 < max_env_steps <= spent():
+                        raise BudgetSpent
+                    seed = train_seed(self.next_seed)
+                    self.next_seed += 1
+                    episode, info = self.play(policy, task, seed)
+                    out.append(episode)
+                    stats.append(info)
+        except BudgetSpent:
+            pass
         self.env_steps += sum(r.steps for r in self.replays.values()) - steps_before
         self.rounds.append({
             "round": len(self.rounds) + 1, "episodes": len(stats), "env_steps": int(self.env_steps),

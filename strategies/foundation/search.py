@@ -12,6 +12,7 @@ the next page, so that child's candidate actions come from the new page's DOM tr
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,17 +30,24 @@ def action_key(a: Action) -> tuple:
     return (a.kind, a.element, a.text, a.option, a.key)
 
 
+class BudgetSpent(Exception):
+    """The simulators' env-step budget ran out in the middle of a search (``ReplayEnv.budget``)."""
+
+
 class ReplayEnv:
     """A WebEnv shared by the simulators of one task; ``owner``/``at`` say whose prefix it is at.
 
     max_age_s: an episode older than this is replayed from a reset rather than continued (MiniWoB
     pages time out after ~10 s; a long-running replay must not turn into a timeout failure).
+    budget: None, or a function giving the env steps still allowed (shared by every task's
+    simulators): a step beyond it raises ``BudgetSpent`` instead of reaching the browser.
     """
 
     def __init__(self, env: Any, max_age_s: float = 5.0):
         self.env, self.owner, self.at = env, None, None
         self.max_age_s, self.started = float(max_age_s), 0.0
         self.resets = self.steps = 0
+        self.budget: Callable[[], int] | None = None
 
     def fresh(self) -> bool:
         return time.monotonic() - self.started < self.max_age_s
@@ -75,6 +83,8 @@ class BrowserSimulator:
             self._reset()
             start = 0
         for i in range(start, len(prefix)):
+            if r.budget is not None and r.budget() <= 0:
+                raise BudgetSpent
             obs, reward, terminated, truncated, info = r.env.step(prefix[i])
             r.steps += 1
             self.clock.setdefault(keys[: i + 1], time.monotonic() - r.started)
