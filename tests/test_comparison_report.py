@@ -52,6 +52,19 @@ def test_the_verdict_names_the_winner_where_the_evidence_is_clear(tmp_path):
     assert "held-out" not in note.text and "The other 1 paired comparisons in the table show no clear" in note.text
 
 
+def test_one_seed_says_it_has_no_seed_interval(tmp_path):
+    from zoo.report import comparison
+    from zoo.report.gather import Gathered
+
+    runs = [_run(tmp_path, "foundation", "a", 0, [True] * 18 + [False] * 2, [True, False] * 10),
+            _run(tmp_path, "compressive_rl", "b", 0, [True] * 4 + [False] * 16, [False, True] * 10)]
+    _, pairs_table, note = comparison.comparison(None, Gathered(runs=runs)).blocks
+    train_pair = next(r for r in pairs_table.rows if r[1] == comparison.SPLIT_TITLE["train"])
+    assert train_pair[2] == "1" and train_pair[4] == "- (one seed)"
+    assert "a beats b by 70.0 points (one seed, so no interval over seeds; episodes solved by only one: 14 vs 0" in note.text
+    assert "inf" not in note.text and "1 seeds" not in note.text
+
+
 def test_matrices_with_both_strategies_are_compared_within_themselves(tmp_path):
     """Two self-contained matrices at the same budget: their cells pair within each matrix, not across; two
     one-strategy matrices (the halves of one comparison) pair with each other."""

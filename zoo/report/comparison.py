@@ -168,6 +168,18 @@ def _pts(x: float) -> str:
     return "-" if math.isnan(x) else f"{100 * x:+.1f}"
 
 
+def _seed_interval(p: Paired) -> str:
+    """[lo, hi] of the paired seed differences, or why there is none (one seed has no spread)."""
+    _, lo, hi = p.interval
+    return f"[{_pts(lo)}, {_pts(hi)}]" if len(p.diffs) > 1 and math.isfinite(lo) and math.isfinite(hi) else "- (one seed)"
+
+
+def _over_seeds(p: Paired) -> str:
+    if len(p.diffs) < 2:
+        return "one seed, so no interval over seeds"
+    return f"paired over {len(p.diffs)} seeds, 95% CI of {p.a} - {p.b}: {_seed_interval(p)}"
+
+
 def comparable(a: CellStats, b: CellStats, cells: list[CellStats]) -> bool:
     """Cells of one matrix, or of two matrices that each hold one strategy (the halves of one comparison, e.g.
     cpu-scale.yaml and cpu-scale-xl.yaml); a matrix with both strategies is compared within itself only."""
@@ -188,7 +200,7 @@ def pair_sentences(pairs: list[Paired]) -> list[str]:
     """One sentence per pair: who is ahead where, by how much, and whether seeds and episodes agree."""
     lines = []
     for p in pairs:
-        mean, lo, hi = p.interval
+        mean = p.interval[0]
         where = split_title(p.split)
         if math.isnan(mean):
             continue
@@ -198,12 +210,12 @@ def pair_sentences(pairs: list[Paired]) -> list[str]:
             lines.append(f"On the {where}, {p.a} and {p.b} scored the same ({len(p.diffs)} paired seeds).")
         elif sure:
             lines.append(f"On the {where}, {leader} beats {trailer} by {100 * gap:.1f} points "
-                         f"(paired over {len(p.diffs)} seeds, 95% CI of {p.a} - {p.b}: [{_pts(lo)}, {_pts(hi)}]; "
+                         f"({_over_seeds(p)}; "
                          f"episodes solved by only one: {p.a_only} vs {p.b_only}, McNemar p = {p.p_episodes:.2g}).")
         else:
             lines.append(f"On the {where}, {leader} is ahead of {trailer} by {100 * gap:.1f} points, but that is not "
-                         f"a clear difference (95% CI of {p.a} - {p.b}: [{_pts(lo)}, {_pts(hi)}] over {len(p.diffs)} "
-                         f"seeds; McNemar p = {p.p_episodes:.2g} on {p.a_only + p.b_only} discordant episodes).")
+                         f"a clear difference ({_over_seeds(p)}; McNemar p = {p.p_episodes:.2g} on "
+                         f"{p.a_only + p.b_only} discordant episodes).")
     return lines
 
 
@@ -247,8 +259,8 @@ def ablation_pairs(cells: list[CellStats], splits: list[str]) -> list[Paired]:
 def _pairs_table(pairs: list[Paired], title: str) -> Table:
     rows = []
     for p in pairs:
-        mean, lo, hi = p.interval
-        rows.append([f"{p.a} - {p.b}", split_title(p.split), str(len(p.diffs)), _pts(mean), f"[{_pts(lo)}, {_pts(hi)}]",
+        mean = p.interval[0]
+        rows.append([f"{p.a} - {p.b}", split_title(p.split), str(len(p.diffs)), _pts(mean), _seed_interval(p),
                      f"{p.p_seeds:.2g}", f"{p.a_only} / {p.b_only}", f"{p.p_episodes:.2g}"])
     return Table(["pair", "split", "seeds", "difference (points)", "95% CI (t, seeds)", "sign-flip p (seeds)",
                   "episodes only A / only B", "McNemar p (episodes)"], rows, title)
