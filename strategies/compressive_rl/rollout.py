@@ -116,7 +116,7 @@ class RolloutCollector:
 
     ``groups`` (lists of env indices, e.g. ``VecWebEnv.host_groups()``) pipelines acting with the
     browsers: while one group's step is in flight, the policy computes the next group's actions, so
-    the pages never wait for the model's acting passes except at the rollout's ends.  Each env sees
+    one group's pages work while the model acts for another.  Each env sees
     the same tasks, seeds and memory as in lock step (one group, the default); only the batches the
     policy computes in (and so which random numbers each env's sample draws) differ."""
 
@@ -148,12 +148,10 @@ class RolloutCollector:
     def _send(self, actions: list[Any], ids: list[int]) -> Any:
         if hasattr(self.env, "step_async"):
             return self.env.step_async(actions, envs=ids)
-        done: concurrent.futures.Future = concurrent.futures.Future()  # an env with only step: lock step
-        done.set_result(self.env.step(actions))
-        return _Stepped(done)
+        return _Stepped(self.env.step(actions))  # an env with only step (one group): stepped at once
 
     def _wait(self, pending: Any) -> Any:
-        return pending.future.result() if isinstance(pending, _Stepped) else self.env.step_wait(pending)
+        return pending.outcome if isinstance(pending, _Stepped) else self.env.step_wait(pending)
 
     @torch.no_grad()
     def collect(self, model: ActionModel, steps: int, device: torch.device) -> Rollout:
@@ -162,7 +160,7 @@ class RolloutCollector:
         init_state = map_state(lambda t: t.detach().clone(), self.state)
         n, groups = self.n, self.groups
         index = [torch.as_tensor(g, device=device) for g in groups]
-        states = [index_state(self.state, ix) if self.state is not None else None for ix in index]
+        states = [index_state(self.state, ix) for ix in index]  # (None: a model without memory)
         # per step, per env: filled group by group as each group's step is taken and collected
         cols = {k: [[None] * n for _ in range(steps)] for k in ("feat", "start", "act", "logp", "value", "reward",
                                                                  "done")}
@@ -205,12 +203,12 @@ class RolloutCollector:
                     cols["feat"][t][i], cols["start"][t][i] = fz[j].arrays, bool(self.starts[i])
                     cols["act"][t][i], cols["logp"][t][i], cols["value"][t][i] = acts[j], logp[j], value[j]
                 pending[g] = self._send([to_action(f, a) for f, a in zip(fz, acts)], ids)
-                clock.sent(g, pending[g].future)
+                clock.sent(g, getattr(pending[g], "future", None))
         for g in range(len(groups)):
             finish(g, steps - 1)
         elapsed = time.perf_counter() - t0
         order = torch.as_tensor(np.argsort(np.concatenate(groups)), device=device)
-        self.state = index_state(cat_state(states), order) if self.state is not None else None
+        self.state = index_state(cat_state(states), order)
         # bootstrap value of the next observation, without advancing the carried memory
         t = time.perf_counter()
         arrays = stack([self.featurizer(o).arrays for o in self.obs])
@@ -231,8 +229,8 @@ class RolloutCollector:
 
 @dataclass
 class _Stepped:
-    """A step of an env without step_async, taken already (its outcome in ``future``)."""
-    future: concurrent.futures.Future
+    """A step of an env without step_async, taken already."""
+    outcome: tuple
 
 
 class _Clock:
@@ -246,9 +244,11 @@ class _Clock:
         self.in_flight = [False] * groups
         self.browser_s = self.model_s = self.featurize_s = self.overlapped_s = 0.0
 
-    def sent(self, g: int, future: Any) -> None:
-        self.in_flight[g], self.ends[g] = True, None
-        future.add_done_callback(lambda _f: self.ends.__setitem__(g, time.perf_counter()))
+    def sent(self, g: int, future: concurrent.futures.Future | None) -> None:
+        """Group g's step went to the browsers (``future``: its step_async's; None: it is done already)."""
+        self.in_flight[g], self.ends[g] = True, None if future is not None else time.perf_counter()
+        if future is not None:
+            future.add_done_callback(lambda _f: self.ends.__setitem__(g, time.perf_counter()))
 
     def done(self, g: int) -> None:
         self.in_flight[g] = False

@@ -10,6 +10,9 @@ Finished envs are reset automatically: the returned observation is the new episo
 one, ``infos[i]["episode"]`` holds the finished episode's summary and
 ``infos[i]["final_observation"]`` its last observation.
 
+``step_async`` / ``step_wait`` split a step in two for a group of envs holding whole browsers
+(``host_groups``), so several groups' steps can be in flight while the caller computes.
+
 One ``step`` is one hand-over to the browser loop: every env runs its own coroutine that acts and,
 if the episode ended, starts the next one right away, so a finished env does not wait for the
 slowest env's action before its reset begins.  With a ``job_source`` the next jobs are still
