@@ -31,7 +31,8 @@ from torch.utils.data import IterableDataset
 
 from strategies.foundation.batch import Batch, collate
 from strategies.foundation.policy import Policy
-from strategies.foundation.search import BudgetSpent, ReplayEnv, history_episode, make_search, visit_by_element, visit_by_kind
+from strategies.foundation.search import (BudgetSpent, ReplayEnv, history_episode, make_search, visit_by_element,
+                                          visit_by_kind)
 from strategies.foundation.sequence import Episode, Example, SequenceBuilder
 from zoo.web.env import WebEnv
 from zoo.web.seeds import train_seed
