@@ -43,7 +43,7 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -67,6 +67,31 @@ def _jobs(tasks: list[str], seed: int, rounds: int = 2000) -> Any:
     return JobQueue(((t, train_seed(seed + k)) for k in range(rounds) for t in tasks), window=len(tasks))
 
 
+def _measure(env: Any, env_steps: int, begin: Callable[[], tuple[Callable[[], int], Callable[[], None]]]
+             ) -> dict[str, Any]:
+    """The timing both harness rows share: load every context's pages, ``begin()`` the episodes (it
+    returns ``step``, one round that returns the episodes it ended, and ``drain``, which settles
+    what is still in flight), two warm-up rounds, then rounds until ``env_steps`` more env steps."""
+    t0 = time.perf_counter()
+    env.preload()
+    preload_s = time.perf_counter() - t0
+    loads0 = env.page_loads
+    step, drain = begin()
+    for _ in range(2):
+        step()
+    steps0, loads1, episodes = env.env_steps, env.page_loads, 0
+    cpu0, t0 = tree_cpu_s(), time.perf_counter()
+    while env.env_steps - steps0 < env_steps:
+        episodes += step()
+    wall = time.perf_counter() - t0
+    cpu = cpu_used_by_kind(cpu0, tree_cpu_s())
+    n = env.env_steps - steps0
+    drain()  # steps still in flight after the clock stopped are not counted
+    return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), "episodes": episodes,
+            "page_loads_timed": env.page_loads - loads1, "restarts": env.restarts,
+            "ms_per_page_load": round(1000 * preload_s / max(1, loads0), 1), **cpu_fields(cpu, n, wall)}
+
+
 def time_harness(tasks: list[str], contexts: int, browsers: int, env_steps: int, *, seed: int = 0,
                  max_episode_steps: int = 8, step_timeout_s: float = 10.0, headless: bool = True,
                  screenshot: bool = False) -> dict[str, Any]:
@@ -77,11 +102,8 @@ def time_harness(tasks: list[str], contexts: int, browsers: int, env_steps: int,
     env = VecWebEnv(tasks, num_envs=contexts, browsers=browsers, max_episode_steps=max_episode_steps,
                     screenshot=screenshot, step_timeout_s=step_timeout_s, headless=headless,
                     pages_per_context=max(16, len(tasks)), job_source=lambda i: jobs.take(i, env.loaded_tasks(i)))
-    with env:
-        t0 = time.perf_counter()
-        env.preload()
-        preload_s = time.perf_counter() - t0
-        loads0 = env.page_loads
+
+    def begin() -> tuple[Callable[[], int], Callable[[], None]]:
         obs = env.reset()
         state = agent.reset(contexts)
         fresh = np.ones(contexts, bool)
@@ -95,22 +117,14 @@ def time_harness(tasks: list[str], contexts: int, browsers: int, env_steps: int,
             fresh = te | tr
             return int(fresh.sum())
 
-        for _ in range(2):
-            vector_step()
-        steps0, loads1, episodes = env.env_steps, env.page_loads, 0
-        cpu0, t0 = tree_cpu_s(), time.perf_counter()
-        while env.env_steps - steps0 < env_steps:
-            episodes += vector_step()
-        wall = time.perf_counter() - t0
-        cpu = cpu_used_by_kind(cpu0, tree_cpu_s())
-        n = env.env_steps - steps0
-        started = {t: 0 for t in tasks}
-        for _, (t, _) in jobs.handed:
-            started[t] += 1
-        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), "episodes": episodes,
-                "page_loads_timed": env.page_loads - loads1, "restarts": env.restarts,
-                "ms_per_page_load": round(1000 * preload_s / max(1, loads0), 1),
-                "tasks_started": sum(v > 0 for v in started.values()), **cpu_fields(cpu, n, wall)}
+        return vector_step, lambda: None
+
+    with env:
+        result = _measure(env, env_steps, begin)
+    started = {t: 0 for t in tasks}
+    for _, (t, _) in jobs.handed:
+        started[t] += 1
+    return {**result, "tasks_started": sum(v > 0 for v in started.values())}
 
 
 def time_harness_async(tasks: list[str], contexts: int, env_steps: int, *, seed: int = 0, max_episode_steps: int = 8,
@@ -123,11 +137,8 @@ def time_harness_async(tasks: list[str], contexts: int, env_steps: int, *, seed:
     env = VecWebEnv(tasks, num_envs=contexts, browsers=contexts, max_episode_steps=max_episode_steps,
                     screenshot=screenshot, step_timeout_s=step_timeout_s, headless=headless,
                     pages_per_context=max(16, len(tasks)))
-    with env:
-        t0 = time.perf_counter()
-        env.preload()
-        preload_s = time.perf_counter() - t0
-        loads0 = env.page_loads
+
+    def begin() -> tuple[Callable[[], int], Callable[[], None]]:
         obs = env.reset([train_seed(seed + i) for i in range(contexts)])
         states = [agent.reset(1) for _ in range(contexts)]
         begun = [0] * contexts  # episodes begun per env: its random stream's key
@@ -141,28 +152,23 @@ def time_harness_async(tasks: list[str], contexts: int, env_steps: int, *, seed:
 
         pending = [send(i, True) for i in range(contexts)]
 
-        def collect(i: int) -> int:
-            (o,), _, te, tr, _ = env.step_wait(pending[i])
-            obs[i], done = o, bool(te[0] or tr[0])
-            pending[i] = send(i, done)
-            return int(done)
+        def round_robin() -> int:
+            ended = 0
+            for i in range(contexts):
+                (o,), _, te, tr, _ = env.step_wait(pending[i])
+                obs[i], done = o, bool(te[0] or tr[0])
+                pending[i] = send(i, done)
+                ended += int(done)
+            return ended
 
-        for _ in range(2):
-            for i in range(contexts):
-                collect(i)
-        steps0, loads1, episodes = env.env_steps, env.page_loads, 0
-        cpu0, t0 = tree_cpu_s(), time.perf_counter()
-        while env.env_steps - steps0 < env_steps:
-            for i in range(contexts):
-                episodes += collect(i)
-        wall = time.perf_counter() - t0
-        cpu = cpu_used_by_kind(cpu0, tree_cpu_s())
-        n = env.env_steps - steps0
-        for p in pending:  # the steps still in flight are not counted
-            env.step_wait(p)
-        return {"env_steps": n, "wall_s": round(wall, 3), "env_steps_per_s": round(n / wall, 2), "episodes": episodes,
-                "page_loads_timed": env.page_loads - loads1, "restarts": env.restarts,
-                "ms_per_page_load": round(1000 * preload_s / max(1, loads0), 1), **cpu_fields(cpu, n, wall)}
+        def drain() -> None:
+            for p in pending:
+                env.step_wait(p)
+
+        return round_robin, drain
+
+    with env:
+        return _measure(env, env_steps, begin)
 
 
 def chromedriver() -> str | None:
