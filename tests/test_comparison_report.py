@@ -16,18 +16,22 @@ def test_paired_statistics_on_hand_made_numbers():
 
 
 def _run(tmp: Path, strategy: str, cell: str, seed: int, train: list[bool], held: list[bool], demos: int = 8,
-         fewshot: dict[int, list[bool]] | None = None):
+         fewshot: dict[int, list[bool]] | None = None, suite: str = "small", tasks: int = 1):
+    """A compare run whose episodes are spread round-robin over ``tasks`` tasks of suite ``<suite>-train``."""
     from zoo.report.gather import Run, Scored, TaskScore
 
     def scored(outcomes: list[bool]) -> Scored:
-        eps = [{"task": "click-test", "seed": 1_000_000 + i, "success": ok} for i, ok in enumerate(outcomes)]
-        return Scored(cell, {"episodes": eps}, {"click-test": TaskScore(sum(outcomes), len(outcomes))})
+        names = ["click-test", *(f"task-{j}" for j in range(1, tasks))]
+        eps = [{"task": names[i % tasks], "seed": 1_000_000 + i, "success": ok} for i, ok in enumerate(outcomes)]
+        per_task = {t: TaskScore(sum(e["success"] for e in eps if e["task"] == t),
+                                 sum(e["task"] == t for e in eps)) for t in names}
+        return Scored(cell, {"episodes": eps}, per_task)
 
     run = Run(tmp / strategy / f"{cell}-s{seed}", strategy, "xl", None, scored(train))
     run.heldout = scored(held)
     run.fewshot = {k: scored(v) for k, v in (fewshot or {}).items()}
-    run.budget = {"cell": cell, "seed": seed, "strategy": strategy, "train_suite": "small-train",
-                  "heldout_suite": "small-heldout", "demos_per_task": demos, "env_steps_budget": 3000,
+    run.budget = {"cell": cell, "seed": seed, "strategy": strategy, "train_suite": f"{suite}-train",
+                  "heldout_suite": f"{suite}-heldout", "demos_per_task": demos, "env_steps_budget": 3000,
                   "env_steps_used": 100.0}
     run.params = 1000
     return run
@@ -172,3 +176,55 @@ def test_ablations_pair_each_changed_cell_with_its_matrix_reference(tmp_path):
     assert rows[("s1-text - foundation", held)][3] == "+50.0" and rows[("s1-text - foundation", held)][6] == "5 / 0"
     note = next(b for b in sec.blocks if isinstance(b, comparison.Note) and b.text.startswith("Ablations"))
     assert "s1-text is ahead of foundation by 50.0 points" in note.text
+
+
+def test_the_verdict_leads_with_the_pair_trained_on_the_most_tasks(tmp_path):
+    """Two comparisons: a small one with a clear difference, and one on three times the tasks whose
+    held-out difference is not clear.  The verdict opens with the larger one, every split of it, then the
+    clear differences elsewhere; the cost names only the cells the verdict talks about."""
+    from zoo.report import comparison
+    from zoo.report.gather import Gathered
+
+    runs = []
+    for seed in range(3):
+        runs.append(_run(tmp_path / "small", "foundation", "a", seed, _hits(18, 20), _hits(9, 20)))
+        runs.append(_run(tmp_path / "small", "compressive_rl", "b", seed, _hits(4, 20), _hits(10, 20)))
+        runs.append(_run(tmp_path / "big-s1", "foundation", "foundation", seed, _hits(12 + seed, 30), _hits(6, 30),
+                         suite="scale", tasks=3))
+        runs.append(_run(tmp_path / "big-s2", "compressive_rl", "xl", seed, _hits(3, 30), _hits(6 + seed, 30),
+                         suite="scale", tasks=3))
+        runs.append(_run(tmp_path / "small", "foundation", "c", seed, _hits(10, 20), _hits(9, 20), demos=2))
+    sec = comparison.comparison(None, Gathered(runs=runs))
+    cells_table, _, note = sec.blocks[:3]
+    text = note.text
+    assert text.startswith("Verdict (generated from the tables above): Headline, the pair trained on the most tasks "
+                           "(foundation vs xl, 3 training tasks): On the training split, foundation beats xl by 33.3")
+    head, elsewhere = text.split("Elsewhere:")
+    assert "On the held-out split (zero-shot), xl is ahead of foundation by 3.3 points, but that is not a clear" in head
+    assert "On the training split, a beats b by 70.0 points" in elsewhere
+    assert "held-out" not in elsewhere.split("Cost:")[0]
+    cost = text.split("Cost:")[1]
+    assert all(f"{c}:" in cost for c in ("a", "b", "foundation", "xl")) and "c:" not in cost
+    # the cells are trained on different suites, so the table names each cell's suites
+    assert cells_table.headers[2:5] == ["suites (training / held-out)", "trained", "held-out"]
+    assert {r[0]: r[2] for r in cells_table.rows}["xl"] == "scale-train / scale-heldout"
+
+
+def test_a_demonstrations_curve_holds_its_suites_fixed(tmp_path):
+    """foundation at 1 and 3 demonstrations on one suite and at 5 on another: the point on the other suite
+    is not on the curve (one point there, so no curve of its own); with points on both suites, each is its
+    own series named after its training suite."""
+    from zoo.report import comparison
+    from zoo.report.gather import Gathered
+
+    runs = [_run(tmp_path / "demos", "foundation", f"foundation-d{n}", 0, _hits(n), _hits(1), demos=n)
+            for n in (1, 3)]
+    runs.append(_run(tmp_path / "scale", "foundation", "foundation", 0, _hits(2), _hits(1), demos=5, suite="scale"))
+    curve = next(b for b in comparison.comparison(None, Gathered(runs=runs)).blocks
+                 if isinstance(b, comparison.Table) and b.caption.startswith("Success (full credit) vs"))
+    assert [(r[0], r[2]) for r in curve.rows] == [("foundation", "1"), ("foundation", "3")]
+    runs.append(_run(tmp_path / "scale", "foundation", "foundation-d9", 0, _hits(4), _hits(1), demos=9, suite="scale"))
+    curve = next(b for b in comparison.comparison(None, Gathered(runs=runs)).blocks
+                 if isinstance(b, comparison.Table) and b.caption.startswith("Success (full credit) vs"))
+    assert [(r[0], r[2]) for r in curve.rows] == [("foundation on scale-train", "5"), ("foundation on scale-train", "9"),
+                                                  ("foundation on small-train", "1"), ("foundation on small-train", "3")]

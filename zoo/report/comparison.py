@@ -9,103 +9,21 @@ every run is scored on the same evaluation seeds of each task (an exact McNemar 
 cell solved and the other did not).
 Ablations: cells of one strategy in one matrix at the same budget are paired the same way, each with the
 matrix's unchanged cell (the one labelled with the strategy's name), in a table and paragraph of their own.
-
-Success vs demonstrations: cells that differ only in their demonstrations per training task are named
-``<series>-d<N>`` (``N`` = their ``demos_per_task``; a cell without the suffix is its series' point at its
-own demonstrations, so cpu-small's ``foundation`` is series ``foundation`` at 6), possibly across several
-matrices; each series gets one point per demonstrations count and split (mean over seeds, Student-t 95%).
 """
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, mcnemar_exact_p, mean_t_interval, sign_flip_p, wilson
-from zoo.report import plots
-from zoo.report.document import Image, Note, Section, Table
-from zoo.report.gather import Gathered, Run, Scored
+from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, mcnemar_exact_p, mean_t_interval, sign_flip_p
+from zoo.report.cells import (SPLIT_TITLE, SPLITS, CellStats, budget_key, cells_of, matrix_of,  # noqa: F401
+                              seed_of, series_of, split_score, split_title, suites_of)
+from zoo.report.demos_curve import demos_curve_blocks
+from zoo.report.document import Note, Section, Table
+from zoo.report.gather import Gathered, Scored
 
-SPLITS = ("train", "heldout")
-SPLIT_TITLE = {"train": "training split", "heldout": "held-out split (zero-shot)"}
 ALPHA = 0.05
-
-
-def cell_label(run: Run) -> str:
-    budget = run.budget or {}
-    return str(budget.get("cell") or run.path.name.rsplit("-s", 1)[0])
-
-
-def matrix_of(run: Run) -> str:
-    """The matrix a run belongs to: ``<run_root>/<matrix>/<strategy>/<cell>-s<seed>``."""
-    return run.path.parent.parent.name
-
-
-def demos_of(run: Run) -> int | None:
-    n = (run.budget or {}).get("demos_per_task")
-    return int(n) if isinstance(n, int) else None
-
-
-def budget_key(run: Run) -> tuple:
-    budget = run.budget or {}
-    return (budget.get("demos_per_task"), budget.get("env_steps_budget"))
-
-
-def series_of(label: str, demos: int | None) -> str:
-    """``xl-d3`` at 3 demonstrations is series ``xl``; any other label is its own series."""
-    m = re.search(r"-d(\d+)$", label)
-    return label[:m.start()] if m and demos is not None and int(m.group(1)) == demos else label
-
-
-def seed_of(run: Run) -> int | None:
-    budget = run.budget or {}
-    return int(budget["seed"]) if isinstance(budget.get("seed"), int) else None
-
-
-def split_score(run: Run, split: str) -> Scored | None:
-    if split.startswith("fewshot-k"):
-        return run.fewshot.get(int(split[len("fewshot-k"):]))
-    return run.scored if split == "train" else run.heldout
-
-
-def split_title(split: str) -> str:
-    if split.startswith("fewshot-k"):
-        return f"held-out split, few-shot (k={split[len('fewshot-k'):]} demonstrations per task)"
-    return SPLIT_TITLE[split]
-
-
-@dataclass
-class CellStats:
-    label: str
-    strategy: str
-    runs: list[Run]
-
-    def rates(self, split: str) -> list[float]:
-        out = []
-        for r in self.runs:
-            s = split_score(r, split)
-            if s is not None and s.episodes:
-                out.append(s.rate)
-        return out
-
-    def fewshot_rates(self, k: int) -> list[float]:
-        return [r.fewshot[k].rate for r in self.runs if k in r.fewshot and r.fewshot[k].episodes]
-
-
-def cells_of(runs: list[Run]) -> list[CellStats]:
-    """One cell per (matrix, label, strategy); a label used by several matrices is shown as ``matrix/label``."""
-    groups: dict[tuple[str, str, str], list[Run]] = {}
-    for r in runs:
-        if r.budget is not None:
-            groups.setdefault((cell_label(r), matrix_of(r), r.strategy), []).append(r)
-    matrices: dict[str, set[str]] = {}
-    for label, matrix, _ in groups:
-        matrices.setdefault(label, set()).add(matrix)
-    cells = [CellStats(f"{matrix}/{label}" if len(matrices[label]) > 1 else label, strategy,
-                       sorted(rs, key=lambda r: seed_of(r) or 0))
-             for (label, matrix, strategy), rs in groups.items()]
-    return sorted(cells, key=lambda c: (c.label, c.strategy))
 
 
 def episode_outcomes(s: Scored) -> dict[tuple[str, Any], bool]:
@@ -207,7 +125,8 @@ def pair_sentences(pairs: list[Paired]) -> list[str]:
         leader, trailer, gap = (p.a, p.b, mean) if mean >= 0 else (p.b, p.a, -mean)
         sure = is_clear(p)
         if gap < 1e-9:
-            lines.append(f"On the {where}, {p.a} and {p.b} scored the same ({len(p.diffs)} paired seeds).")
+            seeds = "one seed" if len(p.diffs) == 1 else f"{len(p.diffs)} paired seeds"
+            lines.append(f"On the {where}, {p.a} and {p.b} scored the same ({seeds}).")
         elif sure:
             lines.append(f"On the {where}, {leader} beats {trailer} by {100 * gap:.1f} points "
                          f"({_over_seeds(p)}; "
@@ -219,17 +138,45 @@ def pair_sentences(pairs: list[Paired]) -> list[str]:
     return lines
 
 
+def training_tasks(c: CellStats) -> int:
+    """How many tasks a cell's training split scores (its first run's benchmark results)."""
+    scored = c.runs[0].scored
+    return len(scored.tasks) if scored is not None else 0
+
+
 def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
-    """One paragraph from the numbers: who wins where, by how much, how sure."""
+    """One paragraph from the numbers: who wins where, by how much, how sure.  With several compared pairs
+    of cells it leads with the pair trained on the most tasks (every split of it, clear or not: that is the
+    question at the largest scale measured), then the clear differences elsewhere; the cost is given for the
+    cells it names."""
     if not pairs:
         return ("No two cells of different strategies share a budget (demonstrations, env steps) and a training "
                 "seed, so no paired verdict can be drawn.")
-    clear = [p for p in pairs if is_clear(p)]
-    lines = pair_sentences(clear) or ["No paired difference is clear (episodes and seeds agreeing) on any split."]
-    if len(pairs) > len(clear):
-        lines.append(f"The other {len(pairs) - len(clear)} paired comparisons in the table show no clear difference.")
+    by_label = {c.label: c for c in cells}
+    groups: dict[tuple[str, str], list[Paired]] = {}
+    for p in pairs:
+        groups.setdefault((p.a, p.b), []).append(p)
+    lines: list[str] = []
+    rest = pairs
+    if len(groups) > 1:
+        (a, b), head = max(groups.items(), key=lambda kv: (training_tasks(by_label[kv[0][0]]),
+                                                           max(len(p.diffs) for p in kv[1])))
+        rest = [p for p in pairs if (p.a, p.b) != (a, b)]
+        lines.append(f"Headline, the pair trained on the most tasks ({a} vs {b}, "
+                     f"{training_tasks(by_label[a])} training tasks):")
+        lines += pair_sentences(head)
+        lines.append("Elsewhere:")
+    clear = [p for p in rest if is_clear(p)]
+    lines += pair_sentences(clear) or ["no paired difference is clear (episodes and seeds agreeing) on any split."
+                                       if len(groups) > 1 else
+                                       "No paired difference is clear (episodes and seeds agreeing) on any split."]
+    if len(rest) > len(clear) and clear:
+        lines.append(f"The other {len(rest) - len(clear)} paired comparisons in the table show no clear difference.")
+    named = {x for p in (pairs if len(groups) == 1 else [*groups[(a, b)], *clear]) for x in (p.a, p.b)}
     cost = []
     for c in cells:
+        if c.label not in named:
+            continue
         params = [r.params for r in c.runs if r.params]
         walls = [r.last("wall_s") for r in c.runs if r.last("wall_s") is not None]
         steps = [r.budget.get("env_steps_used") for r in c.runs if r.budget and r.budget.get("env_steps_used")]
@@ -277,14 +224,17 @@ def comparison(ctx: Any, g: Gathered) -> Section:
     budgets = [r.budget for c in cells for r in c.runs if r.budget]
     first = budgets[0]
     ks = sorted({k for c in cells for r in c.runs for k in r.fewshot})
-    headers = ["cell", "strategy", f"trained ({first.get('train_suite')})", f"held-out ({first.get('heldout_suite')})"]
+    one_suite = len({suites_of(r) for c in cells for r in c.runs}) == 1
+    headers = (["cell", "strategy", f"trained ({first.get('train_suite')})", f"held-out ({first.get('heldout_suite')})"]
+               if one_suite else ["cell", "strategy", "suites (training / held-out)", "trained", "held-out"])
     headers += [f"few-shot k={k}" for k in ks] + ["parameters", "demos / task", "env steps used", "training time"]
     rows = []
     for c in cells:
         r0 = c.runs[0]
         steps = [r.budget.get("env_steps_used") for r in c.runs if r.budget.get("env_steps_used")]
         walls = [r.last("wall_s") for r in c.runs if r.last("wall_s") is not None]
-        rows.append([c.label, r0.label, _rate_cell(c.rates("train")), _rate_cell(c.rates("heldout")),
+        suites = [] if one_suite else [" / ".join(suites_of(r0))]
+        rows.append([c.label, r0.label, *suites, _rate_cell(c.rates("train")), _rate_cell(c.rates("heldout")),
                      *[_rate_cell(c.fewshot_rates(k)) for k in ks], fmt_count(r0.params),
                      str(r0.budget.get("demos_per_task", "-")),
                      fmt_count(sum(steps) / len(steps)) if steps else "-",
@@ -308,81 +258,3 @@ def comparison(ctx: Any, g: Gathered) -> Section:
         sec.blocks.append(Note("Ablations (generated from the table above): " + " ".join(pair_sentences(ablations))))
     sec.blocks += demos_curve_blocks(ctx, cells, ks)
     return sec
-
-
-@dataclass
-class CurvePoint:
-    series: str
-    strategy: str
-    demos: int
-    scores: dict[str, list[Scored]]  # split -> one score per training seed
-
-    def interval(self, split: str) -> tuple[float, float, float, int]:
-        """(mean, lo, hi, seeds): Student-t 95% over seeds; with one seed, Wilson 95% over its episodes."""
-        scores = self.scores[split]
-        if len(scores) == 1:
-            lo, hi = wilson(scores[0].successes, scores[0].episodes)
-            return (scores[0].rate, lo, hi, 1)
-        mean, lo, hi = mean_t_interval([sc.rate for sc in scores])
-        return (mean, max(0.0, lo), min(1.0, hi), len(scores))
-
-    def text(self, split: str) -> str:
-        scores = self.scores[split]
-        if not scores:
-            return "-"
-        mean, lo, hi, n = self.interval(split)
-        if n == 1:
-            return f"{fmt_rate(mean, lo, hi)} (1 seed; Wilson over {scores[0].episodes} episodes)"
-        return f"{fmt_rate(mean, lo, hi)} ({n} seeds)"
-
-
-def demos_curve(cells: list[CellStats], splits: list[str]) -> list[CurvePoint]:
-    """Every (series, strategy, demonstrations) point with its per-seed rates on each split; only series
-    measured at two or more demonstration counts make a curve."""
-    points: dict[tuple[str, str, int], CurvePoint] = {}
-    for c in cells:
-        for r in c.runs:
-            n = demos_of(r)
-            if n is None:
-                continue
-            key = (series_of(cell_label(r), n), c.strategy, n)
-            pt = points.setdefault(key, CurvePoint(key[0], c.strategy, n, {s: [] for s in splits}))
-            for split in splits:
-                s = split_score(r, split)
-                if s is not None and s.episodes:
-                    pt.scores[split].append(s)
-    counts: dict[tuple[str, str], int] = {}
-    for series, strategy, _ in points:
-        counts[(series, strategy)] = counts.get((series, strategy), 0) + 1
-    return [pt for key, pt in sorted(points.items()) if counts[key[:2]] >= 2]
-
-
-def demos_curve_blocks(ctx: Any, cells: list[CellStats], ks: list[int]) -> list[Any]:
-    splits = [*SPLITS, *(f"fewshot-k{k}" for k in ks)]
-    points = demos_curve(cells, splits)
-    if not points:
-        return []
-    labels = {c.strategy: c.runs[0].label for c in cells}
-    rows = [[pt.series, labels.get(pt.strategy, pt.strategy), str(pt.demos),
-             str(max(len(v) for v in pt.scores.values())), *[pt.text(s) for s in splits]]
-            for pt in points]
-    headers = ["series", "strategy", "demos / training task", "seeds", "trained", "held-out (zero-shot)",
-               *[f"few-shot k={k}" for k in ks]]
-    blocks: list[Any] = [Table(headers, rows, "Success (full credit) vs recorded demonstrations per training task: "
-                                              "mean over training seeds with its 95% Student-t interval "
-                                              "(one seed: the Wilson interval over its episodes)")]
-    if ctx is not None:
-        curves = {}
-        for pt in points:
-            for split in splits:
-                if pt.scores[split]:
-                    curves.setdefault(split, {}).setdefault((pt.series, pt.strategy), []).append(
-                        (pt.demos, *pt.interval(split)))
-        short = {"train": "trained (training split)", "heldout": "held-out, zero-shot",
-                 **{f"fewshot-k{k}": f"held-out, few-shot k={k}" for k in ks}}
-        made = plots.demos_curves({short[s]: curves[s] for s in splits if s in curves},
-                                  ctx.out_dir / "curve_demos.png")
-        if made:
-            blocks.append(Image(made.name, "Success vs demonstrations per training task, one panel per split; "
-                                           "bars: 95% Student-t interval over training seeds (one seed: Wilson over its episodes)"))
-    return blocks
