@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 TINY = ["strategy=1", "model.dim=32", "model.n_heads=2", "model.attention.window=32", "model.use_screen=false",
         "env.num_envs=1", "foundation.data.val_fraction=0.5", "foundation.sft.max_steps=3",
-        "foundation.sft.batch_size=2", "foundation.finetune.max_steps=4", "foundation.finetune.batch_size=2",
+        "foundation.sft.batch_size=2", "foundation.finetune.epochs=4", "foundation.finetune.batch_size=2",
         "foundation.search.simulations=2", "eval.episodes=1", "trainer.progress=false", "trainer.checkpoint_every=2",
         "trainer.log_every_n_steps=1"]
 
@@ -38,7 +38,7 @@ def test_finetune_adapts_a_checkpoint_to_a_new_task_and_scores_it(tmp_path):
     results = spec.run_finetune(few_cfg, few_dir, init, ["click-test"], 2)
 
     info = json.loads((few_dir / "finetune.json").read_text())
-    assert info["demos_per_task"] == 2 and info["demos"] == 2 and info["steps"] == 4
+    assert info["demos_per_task"] == 2 and info["demos"] == 2 and info["steps"] == 4  # 4 passes over 2, batch 2
     adapted = load_checkpoint(few_dir / "checkpoints" / "sft" / "final.ckpt")
     before = load_checkpoint(init)
     # the checkpoint's vocabulary and architecture, its weights as the start, then changed by the SFT steps
@@ -63,3 +63,25 @@ def test_finetune_adapts_a_checkpoint_to_a_new_task_and_scores_it(tmp_path):
     again = spec.run_finetune(no_search, few_dir, init, ["click-test"], 2)
     assert (few_dir / "checkpoints" / "sft" / "final.ckpt").stat().st_mtime_ns == stamp
     assert again["headline"] == "policy" and again["overall"] == again["variants"]["policy"]["overall"]
+
+
+def test_few_shot_adaptation_takes_as_many_passes_whatever_k_is():
+    """foundation.finetune.epochs sets the SFT steps from the demonstrations: 30 passes over 6 tasks x k
+    in batches of 8 (k = 1, 5, 20 -> 23, 113, 450 steps); epochs=0 keeps max_steps whatever k is."""
+    from strategies.foundation.finetune import adaptation_config, finetune_steps
+
+    assert [finetune_steps(30, 6 * k, 8) for k in (1, 5, 20)] == [23, 113, 450]
+    assert finetune_steps(0.1, 1, 8) == 1
+    tasks = [f"t{i}" for i in range(6)]
+    cfg = compose(["strategy=1"])
+    trained = compose(["strategy=1", "model.dim=32"])
+    assert cfg.foundation.finetune.epochs == 30 and cfg.foundation.finetune.batch_size == 8
+    sft = adaptation_config(cfg, trained, tasks, 20).foundation.sft
+    assert sft.max_steps == 450 and "epochs" not in sft and sft.lr == cfg.foundation.finetune.lr
+    fixed = adaptation_config(compose(["strategy=1", "foundation.finetune.epochs=0"]), trained, tasks, 20)
+    assert fixed.foundation.sft.max_steps == cfg.foundation.finetune.max_steps == 40
+    # ranges are checked at compose time also for a section whose default a lambda builds
+    with pytest.raises(Exception, match="foundation.finetune.epochs"):
+        compose(["strategy=1", "foundation.finetune.epochs=-1"])
+    with pytest.raises(Exception, match="foundation.finetune.lr"):
+        compose(["strategy=1", "foundation.finetune.lr=0"])

@@ -50,6 +50,19 @@ class StageConfig:
 
 
 @dataclass
+class FinetuneConfig(StageConfig):
+    """Few-shot adaptation's SFT (besides the StageConfig fields).
+
+    epochs: passes over the new demonstrations: the stage takes ceil(epochs x demonstrations /
+    batch_size) optimiser steps, so k = 20 gets as many passes per demonstration as k = 1 (a fixed
+    step count gave k = 20 under 3 passes); 30 is Strategy 2's ``ppo.bc_epochs`` default, which its
+    few-shot hook uses, so both adapt with as many passes.  0: ``max_steps`` steps whatever k is.
+    """
+
+    epochs: float = field(default=30.0, metadata=at_least(0))
+
+
+@dataclass
 class RLConfig(StageConfig):
     """RL alignment with tree search (besides the StageConfig fields).
 
@@ -108,14 +121,14 @@ class FoundationConfig:
     text_frozen: keep the pretrained encoder's weights fixed (only its projection to model.dim
     learns); false fine-tunes it too (GPU-sized work).
     finetune: the short SFT of few-shot adaptation (``finetune.py``: from a trained checkpoint, on
-    k demonstrations per new task; ``zoo compare``'s ``fewshot``).
+    k demonstrations per new task; ``zoo compare``'s ``fewshot``), ``epochs`` passes over them.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
     pretrain: StageConfig = field(default_factory=StageConfig)
     sft: StageConfig = field(default_factory=StageConfig)
     rl: RLConfig = field(default_factory=RLConfig)
-    finetune: StageConfig = field(default_factory=lambda: StageConfig(lr=3e-4, max_steps=40))
+    finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(lr=3e-4, max_steps=40))
     search: SearchConfig = field(default_factory=SearchConfig)
     cpu_threads: int = 1
     preset: str = "tiny"

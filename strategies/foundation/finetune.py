@@ -2,7 +2,8 @@
 
 From a checkpoint trained on other tasks: record ``demos_per_task`` oracle demonstrations of each new task
 (training seeds, no exploring episodes; the same recorder and dataset folder rules as ``zoo fit``), run a
-short SFT stage on them starting from the checkpoint's weights (``foundation.finetune``: steps, lr, batch),
+short SFT stage on them starting from the checkpoint's weights (``foundation.finetune``: passes over the
+demonstrations, lr, batch),
 then score the result on the new tasks' evaluation seeds through the strategy's own scoring (every variant,
 ``scoring.py``) into ``run_dir/results.json``.
 
@@ -14,6 +15,7 @@ was used (demonstrations, steps, wall time).
 """
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,17 @@ def adaptation_config(cfg: Any, trained: Any, tasks: list[str], demos_per_task: 
     out.stage = "sft"
     data = out.foundation.data
     data.episodes_per_task, data.explore_fraction, data.val_fraction = int(demos_per_task), 0.0, 0.0
-    out.foundation.sft = OmegaConf.create(OmegaConf.to_container(out.foundation.finetune, resolve=True))
+    stage = OmegaConf.to_container(out.foundation.finetune, resolve=True)
+    epochs = float(stage.pop("epochs", 0.0))
+    if epochs > 0:  # as many passes per demonstration whatever k is (all of them train: val_fraction 0)
+        stage["max_steps"] = finetune_steps(epochs, len(tasks) * int(demos_per_task), int(stage["batch_size"]))
+    out.foundation.sft = OmegaConf.create(stage)
     return out
+
+
+def finetune_steps(epochs: float, demonstrations: int, batch_size: int) -> int:
+    """Optimiser steps for ``epochs`` passes over ``demonstrations`` episodes in batches of ``batch_size``."""
+    return max(1, math.ceil(epochs * demonstrations / batch_size))
 
 
 def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], demos_per_task: int) -> dict:

@@ -49,13 +49,25 @@ def check_field(key: str, value: Any, meta: dict[str, Any]) -> None:
         raise ZooError(f"bad value for '{key}': {value} (must be <= {meta['max']:g})")
 
 
+def _nested_schema(f: dataclasses.Field) -> type | None:
+    """The dataclass a field nests, also when its default is built by a lambda (``lambda: StageConfig(
+    lr=3e-4)``: a factory that is not the class itself), so its ranges are checked too."""
+    factory = f.default_factory  # type: ignore[misc]
+    if factory is dataclasses.MISSING:
+        return None
+    if isinstance(factory, type):
+        return factory if dataclasses.is_dataclass(factory) else None
+    made = factory()
+    return type(made) if dataclasses.is_dataclass(made) else None
+
+
 def check_values(schema_cls: type, cfg: Any, prefix: str = "") -> None:
     """Check every field of ``cfg`` (a DictConfig or dataclass instance) that declares a range."""
     for f in dataclasses.fields(schema_cls):
         key = f"{prefix}{f.name}"
         value = getattr(cfg, f.name, None) if not hasattr(cfg, "get") else cfg.get(f.name)
-        sub = f.default_factory if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
-        if sub is not None and dataclasses.is_dataclass(sub) and value is not None:
+        sub = _nested_schema(f)
+        if sub is not None and value is not None:
             check_values(sub, value, key + ".")
             continue
         if not f.metadata or (value is None and f.default is None):
