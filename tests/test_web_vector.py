@@ -196,3 +196,40 @@ def test_envs_can_share_one_browser():
         a.close()
         b.close()
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
+
+
+def test_evaluate_traces_what_the_agent_did(tmp_path):
+    """trace=True: every episode's record holds its instruction and one line per action, naming the element
+    each action hit; the typed text is in the line; without trace the records have none."""
+    log = tmp_path / "eps.jsonl"
+    res = evaluate(OracleAgent(), ["click-button", "login-user"], episodes=1, seed=3, num_envs=2, progress=False,
+                   log_path=log, suite="custom", trace=True)
+    by_task = {e["task"]: e for e in map(json.loads, log.read_text().splitlines())}
+    assert by_task.keys() == {"click-button", "login-user"}
+    for ep in by_task.values():
+        assert ep["success"] and len(ep["trace"]["actions"]) == ep["steps"]
+    click = by_task["click-button"]["trace"]
+    word = click["instruction"].split('"')[1] if '"' in click["instruction"] else click["instruction"].split()[-1]
+    assert click["actions"][0].startswith("click [") and " button " in click["actions"][0]
+    assert word.strip(".") in click["actions"][0]  # the button the instruction names
+    login = by_task["login-user"]["trace"]
+    typed = [a for a in login["actions"] if a.startswith("type [")]
+    assert len(typed) == 2 and all("input" in a and "text=" in a for a in typed)
+    assert any(a.startswith("click [") and "Login" in a for a in login["actions"])
+    assert res["episodes"][0]["trace"] == by_task[res["episodes"][0]["task"]]["trace"]
+    plain = evaluate(OracleAgent(), ["click-button"], episodes=1, seed=3, num_envs=1, progress=False, suite="custom")
+    assert "trace" not in plain["episodes"][0]
+
+
+def test_describe_action_names_the_element_and_what_the_action_carries():
+    from zoo.web.trace import describe_action
+    from zoo.web.types import Action, Element, Observation
+
+    box = Element(0, "input", "", {"type": "checkbox"}, (0, 0, 10, 10), -1, 0, True, "input", True)
+    field = Element(1, "input", "", {"type": "text", "value": "bob"}, (0, 20, 50, 10), -1, 0, True, "input", True)
+    obs = Observation("t", "Select it", [box, field])
+    assert describe_action(Action("click", element=0), obs) == 'click [0] input "" type=checkbox'
+    assert describe_action(Action("type", element=1, text="alice"), obs) == "type [1] input \"bob\" type=text text='alice'"
+    assert describe_action(Action("click", element=7), obs) == "click [7] (not on the page)"
+    assert describe_action(Action("press", key="Enter"), obs) == "press key='Enter'"
+    assert describe_action(Action("click_at", x=3.2, y=4.9), obs) == "click_at at=(3, 5)"

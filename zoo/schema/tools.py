@@ -24,6 +24,7 @@ class BenchConfig:
     step_timeout_s: a browser call slower than this counts as a hung page (the context is replaced).
     headless: run Chromium headless.  progress: rich progress bar.  screenshot: force screenshots in
     observations (otherwise only when the agent asks for them; env: time with screenshots).
+    trace: write each episode's instruction and actions (with the elements they hit) into its record.
     contexts: env throughput benchmark (zoo/web/throughput.py): context counts to time, each with one
     browser and with one browser per context.  steps: env steps per timing (at least 40 per context).
     repeats: interleaved repetitions.  single_task: the one-task setting's task (the suite is the mixed
@@ -49,6 +50,7 @@ class BenchConfig:
     headless: bool = True
     progress: bool = True
     screenshot: bool = False
+    trace: bool = False
     contexts: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
     steps: int = field(default=200, metadata=at_least(1))
     repeats: int = field(default=3, metadata=at_least(1))

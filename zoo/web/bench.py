@@ -32,6 +32,7 @@ from zoo.web.tasks.oracle import ORACLES
 from zoo.web.results import build_results, results_table, write_results
 from zoo.web.seeds import eval_seed
 from zoo.web.suites import resolve_tasks
+from zoo.web.trace import Tracer
 from zoo.web.throughput import main as run_throughput
 from zoo.web.vector import VecWebEnv
 
@@ -43,11 +44,12 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
              max_episode_steps: int = 8, retries: int = 2, step_timeout_s: float = 10.0, headless: bool = True,
              screenshot: bool | None = None, progress: bool = True, log_path: str | os.PathLike | None = None,
              suite: str = "custom", agent_name: str | None = None, browsers: int = 0,
-             resume: bool = False) -> dict[str, Any]:
+             resume: bool = False, trace: bool = False) -> dict[str, Any]:
     """Run ``episodes`` evaluation episodes of every task and return the results dict (schema in
     zoo/web/results.py).  The envs pull (task, seed) jobs from one fair queue (zoo/web/jobs.py), so
     all envs stay busy, each preferring a job whose page it holds.  ``resume``: keep the episodes
-    ``log_path`` already holds (an interrupted run of the same plan) and play only the others."""
+    ``log_path`` already holds (an interrupted run of the same plan) and play only the others.
+    ``trace``: each episode's record also holds its instruction and one line per action (zoo/web/trace.py)."""
     if episodes < 1:
         raise ZooError(f"bad value for episodes: {episodes} (must be >= 1)")
     specs = [get_task(t) for t in tasks]
@@ -90,21 +92,27 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
             obs = env.reset()
             state = agent.reset(n)
             fresh = np.ones(n, bool)
+            tracer = Tracer(n) if trace else None
             while len(records) < total:
                 started(state, fresh)
                 actions, state = agent.act(obs, state, fresh)
+                if tracer is not None:
+                    tracer.step(obs, actions, fresh, env.idle)
                 obs, _, terminated, truncated, infos = env.step(actions)
                 fresh = terminated | truncated
                 requeued = False
-                for info in infos:
+                for i, info in enumerate(infos):
                     ep = info.get("episode")
                     if ep is None:
                         continue
                     job = (ep["task"], ep["seed"])
+                    steps = tracer.finish(i) if tracer is not None else None
                     if ep.get("error") and jobs.attempts.get(job, 1) <= retries:
                         jobs.retry(job, ep["error"])  # lost to a crash or hang: run the same seed again
                         requeued = True
                         continue
+                    if steps is not None:
+                        ep = {**ep, "trace": steps}
                     records.append(jobs.finish(ep))
                     if log:
                         log.write(json.dumps(ep) + "\n")
@@ -215,7 +223,8 @@ def main(cfg: Any, load_agent: Any = None) -> dict[str, Any]:
                        step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless),
                        screenshot=True if cfg.screenshot else None, progress=bool(cfg.progress),
                        log_path=path.with_suffix(".episodes.jsonl"), suite=suite, agent_name=label,
-                       browsers=int(cfg.browsers), resume=bool(cfg.get("resume", False)))
+                       browsers=int(cfg.browsers), resume=bool(cfg.get("resume", False)),
+                       trace=bool(cfg.get("trace", False)))
     if missing:
         results["tasks_without_oracle"] = missing
     write_results(path, results)

@@ -33,8 +33,9 @@ often partial credit was given::
       "interrupted": false,                   # true when the run was stopped early (partial results)
       "episodes": [                           # one record per scored episode
         {"task": "click-test", "seed": 1000000, "raw_reward": 1.0, "reward": 0.98, "success": true,
-         "data_mode": "test", "steps": 1, "waits": 0, "invalid_actions": 0, "reason": null, "error": null, "wall_s": 0.05, "attempt": 1}, ...
-      ]
+         "data_mode": "test", "steps": 1, "waits": 0, "invalid_actions": 0, "reason": null, "error": null, "wall_s": 0.05, "attempt": 1,
+         "trace": {"instruction": "Click the button.", "actions": ["click [4] button \"Click Me!\""]}}, ...
+      ]                                       # "trace" only with zoo bench ... trace=true (zoo/web/trace.py)
     }
 
 Statistics are aggregated by ``EpisodeStats``, a torchmetrics ``Metric`` whose states are the
