@@ -30,6 +30,7 @@ EPILOG = """examples:
   zoo bench agent=oracle suite=miniwob-core episodes=10
   zoo bench env contexts=[1,2,4]            # harness throughput
   zoo bench attention seq_lens=[1024,4096]  # attention time/memory scaling
+  zoo bench actions suite=scale-train       # which tasks the agents' action space can express
   zoo search strategy=2 trials=8 space=configs/search/compressive_rl.yaml
   zoo compare config=configs/compare/cpu-small.yaml
   zoo report name=latest
@@ -129,6 +130,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "harness": ("zoo.web.bench", "main"),
         "env": ("zoo.web.bench", "throughput_main"),
         "attention": ("components.bench", "main"),
+        "actions": ("zoo.web.expressible", "main"),
     }
     if target not in entries:
         raise unknown("bench target", target, entries)

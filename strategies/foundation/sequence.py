@@ -34,12 +34,12 @@ from typing import Any
 import numpy as np
 
 from strategies.foundation.instructions import clean_label, element_label, element_noun, element_position, number_lines
-from zoo.web.types import ELEMENT_ACTION_KINDS, category_index, instruction_spans
+from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, instruction_spans
 
 # token types (index into the model's type embedding)
 PAD, SPECIAL, GOAL, FRAME, ELEMENT, ACT, LINE, POINTED = range(8)
 N_TYPES = 8
-KEYS = ("Enter", "Tab", "Escape", "Backspace", "ArrowDown", "ArrowUp", "Space", "<other>")
+KEYS = (*NAMED_KEYS, "<other>")
 TAG_BUCKETS = 64
 N_FLAGS = 15
 MAX_POS, MAX_STEPS = 512, 32

@@ -9,7 +9,7 @@ from zoo.schema.checks import at_least, greater_than
 
 @dataclass
 class BenchConfig:
-    """zoo bench [harness|env|attention] key=value ...
+    """zoo bench [harness|env|attention|actions] key=value ...
 
     agent: random | oracle | checkpoint (with checkpoint=PATH; a checkpoint alone implies agent=checkpoint).
     suite / tasks: what to run (explicit tasks win over the suite).

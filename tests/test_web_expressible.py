@@ -1,0 +1,53 @@
+"""``zoo bench actions``: which oracle steps the learned agents' element action space could take, decided on
+hand-made observations, then the probe on real Chromium pages."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zoo.web.expressible import unexpressible
+from zoo.web.types import Action, Element, Observation
+
+
+def _obs(instruction: str) -> Observation:
+    field = Element(0, "input", "", {"type": "text"}, (0, 0, 50, 10), -1, 0, True, "input", True)
+    menu = Element(1, "select", "", {}, (0, 20, 50, 10), -1, 0, True, "input", True, options=["red", "blue"])
+    return Observation("t", instruction, [field, menu])
+
+
+def test_typed_text_must_be_an_instruction_span_and_keys_must_be_named():
+    obs = _obs('Enter "bob smith" as the name, then 02/05/2014.')
+    assert unexpressible(Action("type", element=0, text="bob smith"), obs) is None  # a quoted span
+    assert unexpressible(Action("type", element=0, text="02/05/2014"), obs) is None  # a word
+    assert unexpressible(Action("type", element=0, text="2014-02-05"), obs) == "types text that is not an instruction span"
+    assert unexpressible(Action("select", element=1, option="blue"), obs) is None  # the element's own option
+    assert unexpressible(Action("select", element=1, option="green"), obs).startswith("selects an option")
+    assert unexpressible(Action("press", key="Enter"), obs) is None
+    assert unexpressible(Action("press", key="7"), obs).startswith("presses a key no strategy names")
+    assert unexpressible(Action("click_at", x=3, y=4), obs) == "a mouse action at a point"
+    assert unexpressible(Action("click", element=9), obs) == "targets no element of the observation"
+    assert unexpressible(Action("wait", ms=100), obs) is None and unexpressible(Action("noop"), obs) is None
+
+
+@pytest.mark.browser
+def test_the_probe_marks_what_the_space_cannot_take_on_real_pages(tmp_path):
+    """click-button: every step expressible; read-table: the oracle types a cell's text, never an instruction
+    span; login-user: typed text comes from the instruction.  Every oracle episode is counted once."""
+    from zoo.schema.tools import BenchConfig
+    from zoo.web.expressible import main
+    from zoo.config import parse_tool_config
+
+    cfg = parse_tool_config(BenchConfig, ["tasks=[click-button,read-table,login-user]", "episodes=2", "num_envs=2",
+                                          f"out={tmp_path}", "progress=false", "max_episode_steps=12"])
+    report = main(cfg)
+    tasks = report["summary"]["tasks"]
+    assert {t: v["episodes"] for t, v in tasks.items()} == {"click-button": 2, "read-table": 2, "login-user": 2}
+    assert all(v["oracle_successes"] == 2 for v in tasks.values())
+    assert tasks["click-button"]["expressible_episodes"] == 2 and tasks["login-user"]["expressible_episodes"] == 2
+    assert tasks["read-table"]["expressible_episodes"] == 0
+    assert tasks["read-table"]["reasons"] == {"types text that is not an instruction span": 2}
+    assert report["summary"]["none_expressible"] == ["read-table"]
+    saved = json.loads((tmp_path / "actions-custom.json").read_text())
+    assert saved["schema"] == "actionzoo.actions/1" and saved["summary"] == report["summary"]
+    assert "| read-table | 2/2 | 0/2 |" in (tmp_path / "actions-custom.md").read_text()

@@ -1,0 +1,168 @@
+"""``zoo bench actions``: how much of each task the learned agents' action space can express.
+
+Both strategies act in one space: an element action (click, type, select, no-op) on an element of the
+observation, where typed text is a span of the instruction (``instruction_spans``: quoted strings, then single
+words) and a selected option is one of the element's options; Strategy 1 can also press a key of
+``NAMED_KEYS`` (Strategy 2 has no key action: the report counts the episodes that press one apart).  Text read off the page (a table cell, a word of
+a paragraph), worked out (a sum), or written in another format than the instruction's (a date input's
+``2014-02-05`` for "02/05/2014") cannot be typed, and mouse actions at points cannot be taken at all.  So a task
+whose oracle needs such a step in every episode is out of reach of both, however well they learn: the probe
+plays the oracle on a suite and marks every step the space could not have taken, with the reason.  A ``wait``
+counts as expressible (a no-op step stands in, if less precisely timed).
+
+Writes ``<out>/actions-<suite>.{json,md}`` (default ``reports/bench/``).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.core.io import atomic_write_json, atomic_write_text
+from zoo.web.agents import LAST_OBS, OracleAgent
+from zoo.web.tasks.oracle import ORACLES
+from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, Action, Observation, instruction_spans
+
+SCHEMA = "actionzoo.actions/1"
+PRESS = "press"  # a step's note: expressible, but by Strategy 1 only (a named key)
+DEFAULT_OUT = Path("reports/bench")
+
+
+def unexpressible(action: Action, obs: Observation) -> str | None:
+    """Why the element action space could not take ``action`` on ``obs``, or None when it could."""
+    if action.kind == "wait":
+        return None
+    if action.kind not in ELEMENT_ACTION_KINDS:
+        return "a mouse action at a point"
+    if action.kind == "press":
+        return None if action.key in NAMED_KEYS else "presses a key no strategy names (a digit, PageUp, ...)"
+    if action.kind == "noop":
+        return None
+    if action.element is None or not 0 <= action.element < len(obs.elements):
+        return "targets no element of the observation"
+    spans = {obs.instruction[s:e] for s, e in instruction_spans(obs.instruction)}
+    if action.kind == "type" and (action.text or "") not in spans:
+        return "types text that is not an instruction span"
+    if action.kind == "select" and action.option not in obs.elements[action.element].options \
+            and action.option not in spans:
+        return "selects an option that is neither the element's nor an instruction span"
+    return None
+
+
+class ProbingOracle(OracleAgent):
+    """The oracle, noting for each step of each episode whether the element action space could take it.
+    Episodes begin at ``start_episode`` (the harness announces every episode it hands an env); an env that
+    finished and got no new episode, or was not stepped (the same observation again), adds nothing."""
+
+    name = "oracle"
+
+    def __init__(self, tasks: list[str]):
+        super().__init__(tasks)
+        self.open: dict[int, tuple[str, list[str | None]]] = {}
+        self.started: set[int] = set()
+        self.episodes: list[tuple[str, list[str | None]]] = []
+
+    def start_episode(self, state: Any, i: int, key: int) -> None:
+        self._close(i)
+        self.open[i] = ("", [])
+        self.started.add(i)
+
+    def act(self, observations: Any, state: list[dict], done_mask: np.ndarray) -> tuple[list[Action], Any]:
+        same = [not done_mask[i] and state[i].get(LAST_OBS) is obs for i, obs in enumerate(observations)]
+        actions, state = super().act(observations, state, done_mask)
+        for i, (obs, action) in enumerate(zip(observations, actions)):
+            if done_mask[i] and i not in self.started:
+                self._close(i)  # its episode ended and no other began: the env is idle now
+            if same[i] or i not in self.open or obs is None:
+                continue
+            task, steps = self.open[i]
+            self.open[i] = (task or obs.task, steps)
+            steps.append(unexpressible(action, obs) or (PRESS if action.kind == "press" else None))
+        self.started.clear()
+        return actions, state
+
+    def _close(self, i: int) -> None:
+        task, steps = self.open.pop(i, ("", []))
+        if steps:
+            self.episodes.append((task, steps))
+
+    def finish(self) -> list[tuple[str, list[str | None]]]:
+        for i in list(self.open):
+            self._close(i)
+        return self.episodes
+
+
+def summarise(episodes: list[tuple[str, list[str | None]]], results: dict[str, Any], tasks: list[str]) -> dict:
+    """Per task: oracle successes, episodes whose every step the space could take (and of those, how many
+    press a key: Strategy 1 only), steps it could not take and why."""
+    per_task = {}
+    for task in tasks:
+        mine = [steps for t, steps in episodes if t == task]
+        reasons = Counter(r for steps in mine for r in steps if r not in (None, PRESS))
+        ok = [steps for steps in mine if all(r in (None, PRESS) for r in steps)]
+        per_task[task] = {"episodes": len(mine), "oracle_successes": results["tasks"][task]["successes"],
+                          "expressible_episodes": len(ok),
+                          "expressible_without_keys": sum(PRESS not in steps for steps in ok),
+                          "steps": sum(len(s) for s in mine), "inexpressible_steps": sum(reasons.values()),
+                          "reasons": dict(reasons.most_common())}
+
+    def where(key: str) -> list[str]:
+        return [t for t, v in per_task.items() if v["episodes"] and v[key] == v["episodes"]]
+
+    reachable = where("expressible_episodes")
+    partly = [t for t, v in per_task.items() if 0 < v["expressible_episodes"] < v["episodes"]]
+    return {"tasks": per_task, "all_expressible": reachable, "all_expressible_without_keys": where("expressible_without_keys"),
+            "some_expressible": partly, "none_expressible": [t for t in tasks if t not in reachable and t not in partly]}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    s = report["summary"]
+    n = len(s["tasks"])
+    lines = [f"# What the element action space can express: {report['suite']}", "",
+             f"Command: `{report['command']}`", "",
+             f"The oracle played {report['episodes_per_task']} episodes of each of the {n} tasks with an oracle; "
+             "a step is inexpressible when neither strategy's action heads could have produced it "
+             "(zoo/web/expressible.py says how that is decided).", "",
+             f"- every episode expressible: {len(s['all_expressible'])} of {n} tasks "
+             f"({len(s['all_expressible_without_keys'])} without a key press, Strategy 2's reach)",
+             f"- some episodes expressible: {len(s['some_expressible'])} ({', '.join(s['some_expressible']) or '-'})",
+             f"- no episode expressible: {len(s['none_expressible'])} ({', '.join(s['none_expressible']) or '-'})", "",
+             "| task | oracle successes | episodes all expressible | of those without keys | inexpressible steps / steps "
+             "| why |",
+             "|---|---:|---:|---:|---:|---|"]
+    for task, v in sorted(s["tasks"].items(), key=lambda kv: (kv[1]["expressible_episodes"] - kv[1]["episodes"], kv[0])):
+        why = "; ".join(f"{r} ({c})" for r, c in v["reasons"].items()) or "-"
+        lines.append(f"| {task} | {v['oracle_successes']}/{v['episodes']} | {v['expressible_episodes']}/{v['episodes']} | "
+                     f"{v['expressible_without_keys']} | {v['inexpressible_steps']}/{v['steps']} | {why} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(cfg: Any) -> dict[str, Any]:
+    """``zoo bench actions suite=... episodes=N``: play the oracle, mark what the action space cannot take."""
+    from rich.console import Console
+
+    from zoo.web.bench import evaluate
+    from zoo.web.suites import resolve_tasks
+
+    tasks = [t for t in resolve_tasks(str(cfg.suite), list(cfg.tasks or [])) if t in ORACLES]
+    suite = "custom" if cfg.tasks else str(cfg.suite)
+    probe = ProbingOracle(tasks)
+    results = evaluate(probe, tasks, int(cfg.episodes), seed=int(cfg.seed), num_envs=int(cfg.num_envs),
+                       max_episode_steps=int(cfg.max_episode_steps), retries=int(cfg.retries),
+                       step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless),
+                       progress=bool(cfg.progress), suite=suite, agent_name="oracle")
+    command = (f"zoo bench actions suite={suite} episodes={int(cfg.episodes)} "
+               f"max_episode_steps={int(cfg.max_episode_steps)}") + (f" tasks=[{','.join(tasks)}]" if cfg.tasks else "")
+    report = {"schema": SCHEMA, "suite": suite, "episodes_per_task": int(cfg.episodes), "command": command,
+              "summary": summarise(probe.finish(), results, tasks)}
+    out = Path(str(cfg.out)) if cfg.out else DEFAULT_OUT
+    stem = out / f"actions-{suite}"
+    atomic_write_json(stem.with_suffix(".json"), report)
+    atomic_write_text(stem.with_suffix(".md"), markdown(report))
+    s = report["summary"]
+    Console().print(f"{len(s['all_expressible'])} of {len(tasks)} tasks expressible in every episode, "
+                    f"{len(s['some_expressible'])} in some, {len(s['none_expressible'])} in none -> {stem}.md")
+    report["path"] = str(stem.with_suffix(".md"))
+    return report
