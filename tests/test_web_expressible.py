@@ -28,6 +28,10 @@ def test_typed_text_must_be_an_instruction_span_and_keys_must_be_named():
     assert unexpressible(Action("click_at", x=3, y=4), obs) == "a mouse action at a point"
     assert unexpressible(Action("click", element=9), obs) == "targets no element of the observation"
     assert unexpressible(Action("wait", ms=100), obs) is None and unexpressible(Action("noop"), obs) is None
+    # text an earlier page's instruction showed may be typed on a later page
+    later = _obs("Enter the code you were shown.")
+    assert unexpressible(Action("type", element=0, text="X7Q2"), later) == "types text that is not an instruction span"
+    assert unexpressible(Action("type", element=0, text="X7Q2"), later, ("Remember the code X7Q2.",)) is None
 
 
 @pytest.mark.browser

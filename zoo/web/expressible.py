@@ -6,8 +6,12 @@ words) and a selected option is one of the element's options; Strategy 1 can als
 ``NAMED_KEYS`` (Strategy 2 has no key action: the report counts the episodes that press one apart).  Text read off the page (a table cell, a word of
 a paragraph), worked out (a sum), or written in another format than the instruction's (a date input's
 ``2014-02-05`` for "02/05/2014") cannot be typed, and mouse actions at points cannot be taken at all.  So a task
-whose oracle needs such a step in every episode is out of reach of both, however well they learn: the probe
-plays the oracle on a suite and marks every step the space could not have taken, with the reason.  A ``wait``
+whose every route needs such a step is out of reach of both, however well they learn.  The probe plays the
+oracle on a suite and marks every step of its demonstrations the space could not have taken, with the reason:
+what the recorded demonstrations can teach step for step.  A task whose oracle takes an inexpressible step may
+still have another route (the oracle clicks a point where an agent can click the element there: RL or search can
+find it), so "no episode expressible" bounds imitation, and bounds success only where the reason admits no
+other route (text read off the page or computed, a key no strategy names).  A ``wait``
 counts as expressible (a no-op step stands in, if less precisely timed).
 
 Writes ``<out>/actions-<suite>.{json,md}`` (default ``reports/bench/``).
@@ -30,8 +34,10 @@ PRESS = "press"  # a step's note: expressible, but by Strategy 1 only (a named k
 DEFAULT_OUT = Path("reports/bench")
 
 
-def unexpressible(action: Action, obs: Observation) -> str | None:
-    """Why the element action space could not take ``action`` on ``obs``, or None when it could."""
+def unexpressible(action: Action, obs: Observation, earlier: tuple[str, ...] = ()) -> str | None:
+    """Why the element action space could not take ``action`` on ``obs``, or None when it could.  ``earlier``:
+    the episode's earlier instructions, whose spans may be typed too (a page may ask for text that only an
+    earlier page's instruction showed, as Strategy 1's span candidates allow)."""
     if action.kind == "wait":
         return None
     if action.kind not in ELEMENT_ACTION_KINDS:
@@ -42,7 +48,7 @@ def unexpressible(action: Action, obs: Observation) -> str | None:
         return None
     if action.element is None or not 0 <= action.element < len(obs.elements):
         return "targets no element of the observation"
-    spans = {obs.instruction[s:e] for s, e in instruction_spans(obs.instruction)}
+    spans = {text[s:e] for text in (obs.instruction, *earlier) for s, e in instruction_spans(text)}
     if action.kind == "type" and (action.text or "") not in spans:
         return "types text that is not an instruction span"
     if action.kind == "select" and action.option not in obs.elements[action.element].options \
@@ -61,12 +67,14 @@ class ProbingOracle(OracleAgent):
     def __init__(self, tasks: list[str]):
         super().__init__(tasks)
         self.open: dict[int, tuple[str, list[str | None]]] = {}
+        self.seen: dict[int, tuple[str, ...]] = {}  # per env: the instructions its episode has shown so far
         self.started: set[int] = set()
         self.episodes: list[tuple[str, list[str | None]]] = []
 
     def start_episode(self, state: Any, i: int, key: int) -> None:
         self._close(i)
         self.open[i] = ("", [])
+        self.seen[i] = ()
         self.started.add(i)
 
     def act(self, observations: Any, state: list[dict], done_mask: np.ndarray) -> tuple[list[Action], Any]:
@@ -79,7 +87,10 @@ class ProbingOracle(OracleAgent):
                 continue
             task, steps = self.open[i]
             self.open[i] = (task or obs.task, steps)
-            steps.append(unexpressible(action, obs) or (PRESS if action.kind == "press" else None))
+            earlier = self.seen.get(i, ())
+            steps.append(unexpressible(action, obs, earlier) or (PRESS if action.kind == "press" else None))
+            if obs.instruction not in earlier:
+                self.seen[i] = (*earlier, obs.instruction)
         self.started.clear()
         return actions, state
 
@@ -124,7 +135,8 @@ def markdown(report: dict[str, Any]) -> str:
              f"Command: `{report['command']}`", "",
              f"The oracle played {report['episodes_per_task']} episodes of each of the {n} tasks with an oracle; "
              "a step is inexpressible when neither strategy's action heads could have produced it "
-             "(zoo/web/expressible.py says how that is decided).", "",
+             "(zoo/web/expressible.py says how that is decided). This bounds what the demonstrations teach step for "
+             "step; a task may still have another route (an element click where the oracle clicks a point).", "",
              f"- every episode expressible: {len(s['all_expressible'])} of {n} tasks "
              f"({len(s['all_expressible_without_keys'])} without a key press, Strategy 2's reach)",
              f"- some episodes expressible: {len(s['some_expressible'])} ({', '.join(s['some_expressible']) or '-'})",
