@@ -3,16 +3,17 @@
 Both strategies act in one space: an element action (click, type, select, no-op) on an element of the
 observation, where typed text is a span of the instruction (``instruction_spans``: quoted strings, then single
 words) and a selected option is one of the element's options; Strategy 1 can also press a key of
-``NAMED_KEYS`` (Strategy 2 has no key action: the report counts the episodes that press one apart).  Text read off the page (a table cell, a word of
-a paragraph), worked out (a sum), or written in another format than the instruction's (a date input's
-``2014-02-05`` for "02/05/2014") cannot be typed, and mouse actions at points cannot be taken at all.  So a task
-whose every route needs such a step is out of reach of both, however well they learn.  The probe plays the
-oracle on a suite and marks every step of its demonstrations the space could not have taken, with the reason:
-what the recorded demonstrations can teach step for step.  A task whose oracle takes an inexpressible step may
-still have another route (the oracle clicks a point where an agent can click the element there: RL or search can
-find it), so "no episode expressible" bounds imitation, and bounds success only where the reason admits no
-other route (text read off the page or computed, a key no strategy names).  A ``wait``
-counts as expressible (a no-op step stands in, if less precisely timed).
+``NAMED_KEYS`` (Strategy 2 has no key action: the report counts the episodes that press one apart).  Text read
+off the page (a table cell, a word of a paragraph), worked out (a sum), or written in another format than the
+instruction's (a date input's ``2014-02-05`` for "02/05/2014") cannot be typed, and mouse actions at points
+cannot be taken at all.
+
+The probe plays the oracle on a suite and marks every step of its demonstrations that the space could not have
+taken, with the reason: what the recorded demonstrations can teach step for step.  A task whose oracle takes
+such a step may still have another route (the oracle clicks a point where an agent can click the element
+there, which RL or search can find), so "no episode expressible" bounds imitation, and bounds success only
+where the reason admits no other route (text read off the page or computed, a key no strategy names).  A
+``wait`` counts as expressible (a no-op step stands in, if less precisely timed).
 
 Writes ``<out>/actions-<suite>.{json,md}`` (default ``reports/bench/``).
 """
