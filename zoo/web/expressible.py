@@ -27,6 +27,8 @@ import numpy as np
 
 from zoo.core.io import atomic_write_json, atomic_write_text
 from zoo.web.agents import LAST_OBS, OracleAgent
+from zoo.web.bench import evaluate
+from zoo.web.suites import resolve_tasks
 from zoo.web.tasks.oracle import ORACLES
 from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, Action, Observation, instruction_spans
 
@@ -155,9 +157,6 @@ def markdown(report: dict[str, Any]) -> str:
 def main(cfg: Any) -> dict[str, Any]:
     """``zoo bench actions suite=... episodes=N``: play the oracle, mark what the action space cannot take."""
     from rich.console import Console
-
-    from zoo.web.bench import evaluate
-    from zoo.web.suites import resolve_tasks
 
     tasks = [t for t in resolve_tasks(str(cfg.suite), list(cfg.tasks or [])) if t in ORACLES]
     suite = "custom" if cfg.tasks else str(cfg.suite)
