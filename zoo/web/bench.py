@@ -32,7 +32,7 @@ from zoo.web.tasks.oracle import ORACLES
 from zoo.web.results import build_results, results_table, write_results
 from zoo.web.seeds import eval_seed
 from zoo.web.suites import resolve_tasks
-from zoo.web.trace import Tracer
+from zoo.web.trace import Describe, Tracer
 from zoo.web.throughput import main as run_throughput
 from zoo.web.vector import VecWebEnv
 
@@ -44,12 +44,13 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
              max_episode_steps: int = 8, retries: int = 2, step_timeout_s: float = 10.0, headless: bool = True,
              screenshot: bool | None = None, progress: bool = True, log_path: str | os.PathLike | None = None,
              suite: str = "custom", agent_name: str | None = None, browsers: int = 0,
-             resume: bool = False, trace: bool = False) -> dict[str, Any]:
+             resume: bool = False, trace: bool | Describe = False) -> dict[str, Any]:
     """Run ``episodes`` evaluation episodes of every task and return the results dict (schema in
     zoo/web/results.py).  The envs pull (task, seed) jobs from one fair queue (zoo/web/jobs.py), so
     all envs stay busy, each preferring a job whose page it holds.  ``resume``: keep the episodes
     ``log_path`` already holds (an interrupted run of the same plan) and play only the others.
-    ``trace``: each episode's record also holds its instruction and one line per action (zoo/web/trace.py)."""
+    ``trace``: each episode's record also holds its instruction and one line per action (zoo/web/trace.py), or
+    with a function ``(action, observation, earlier instructions) -> value``, that value per step."""
     if episodes < 1:
         raise ZooError(f"bad value for episodes: {episodes} (must be >= 1)")
     specs = [get_task(t) for t in tasks]
@@ -92,7 +93,7 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
             obs = env.reset()
             state = agent.reset(n)
             fresh = np.ones(n, bool)
-            tracer = Tracer(n) if trace else None
+            tracer = (Tracer(n, trace) if callable(trace) else Tracer(n)) if trace else None
             while len(records) < total:
                 started(state, fresh)
                 actions, state = agent.act(obs, state, fresh)

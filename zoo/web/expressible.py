@@ -8,8 +8,8 @@ off the page (a table cell, a word of a paragraph), worked out (a sum), or writt
 instruction's (a date input's ``2014-02-05`` for "02/05/2014") cannot be typed, and mouse actions at points
 cannot be taken at all.
 
-The probe plays the oracle on a suite and marks every step of its demonstrations that the space could not have
-taken, with the reason: what the recorded demonstrations can teach step for step.  A task whose oracle takes
+The probe plays the oracle on a suite, traced (``evaluate(trace=probe_step)``: the harness's own episodes), and
+marks every step of its demonstrations that the space could not have taken, with the reason: what the recorded demonstrations can teach step for step.  A task whose oracle takes
 such a step may still have another route (the oracle clicks a point where an agent can click the element
 there, which RL or search can find), so "no episode expressible" bounds imitation, and bounds success only
 where the reason admits no other route (text read off the page or computed, a key no strategy names).  A
@@ -23,10 +23,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from zoo.core.io import atomic_write_json, atomic_write_text
-from zoo.web.agents import LAST_OBS, OracleAgent
+from zoo.web.agents import OracleAgent
 from zoo.web.bench import evaluate
 from zoo.web.suites import resolve_tasks
 from zoo.web.tasks.oracle import ORACLES
@@ -60,52 +58,10 @@ def unexpressible(action: Action, obs: Observation, earlier: tuple[str, ...] = (
     return None
 
 
-class ProbingOracle(OracleAgent):
-    """The oracle, noting for each step of each episode whether the element action space could take it.
-    Episodes begin at ``start_episode`` (the harness announces every episode it hands an env); an env that
-    finished and got no new episode, or was not stepped (the same observation again), adds nothing."""
-
-    name = "oracle"
-
-    def __init__(self, tasks: list[str]):
-        super().__init__(tasks)
-        self.open: dict[int, tuple[str, list[str | None]]] = {}
-        self.seen: dict[int, tuple[str, ...]] = {}  # per env: the instructions its episode has shown so far
-        self.started: set[int] = set()
-        self.episodes: list[tuple[str, list[str | None]]] = []
-
-    def start_episode(self, state: Any, i: int, key: int) -> None:
-        self._close(i)
-        self.open[i] = ("", [])
-        self.seen[i] = ()
-        self.started.add(i)
-
-    def act(self, observations: Any, state: list[dict], done_mask: np.ndarray) -> tuple[list[Action], Any]:
-        same = [not done_mask[i] and state[i].get(LAST_OBS) is obs for i, obs in enumerate(observations)]
-        actions, state = super().act(observations, state, done_mask)
-        for i, (obs, action) in enumerate(zip(observations, actions)):
-            if done_mask[i] and i not in self.started:
-                self._close(i)  # its episode ended and no other began: the env is idle now
-            if same[i] or i not in self.open or obs is None:
-                continue
-            task, steps = self.open[i]
-            self.open[i] = (task or obs.task, steps)
-            earlier = self.seen.get(i, ())
-            steps.append(unexpressible(action, obs, earlier) or (PRESS if action.kind == "press" else None))
-            if obs.instruction not in earlier:
-                self.seen[i] = (*earlier, obs.instruction)
-        self.started.clear()
-        return actions, state
-
-    def _close(self, i: int) -> None:
-        task, steps = self.open.pop(i, ("", []))
-        if steps:
-            self.episodes.append((task, steps))
-
-    def finish(self) -> list[tuple[str, list[str | None]]]:
-        for i in list(self.open):
-            self._close(i)
-        return self.episodes
+def probe_step(action: Action, obs: Observation, earlier: tuple[str, ...]) -> str | None:
+    """A trace step of the probe (``evaluate(trace=probe_step)``): why the space could not take it, ``PRESS``
+    for a named key (Strategy 1 only), None when both could."""
+    return unexpressible(action, obs, earlier) or (PRESS if action.kind == "press" else None)
 
 
 def summarise(episodes: list[tuple[str, list[str | None]]], results: dict[str, Any], tasks: list[str]) -> dict:
@@ -160,15 +116,15 @@ def main(cfg: Any) -> dict[str, Any]:
 
     tasks = [t for t in resolve_tasks(str(cfg.suite), list(cfg.tasks or [])) if t in ORACLES]
     suite = "custom" if cfg.tasks else str(cfg.suite)
-    probe = ProbingOracle(tasks)
-    results = evaluate(probe, tasks, int(cfg.episodes), seed=int(cfg.seed), num_envs=int(cfg.num_envs),
+    results = evaluate(OracleAgent(tasks), tasks, int(cfg.episodes), seed=int(cfg.seed), num_envs=int(cfg.num_envs),
                        max_episode_steps=int(cfg.max_episode_steps), retries=int(cfg.retries),
                        step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless),
-                       progress=bool(cfg.progress), suite=suite, agent_name="oracle")
+                       progress=bool(cfg.progress), suite=suite, agent_name="oracle", trace=probe_step)
+    episodes = [(ep["task"], ep["trace"]["actions"]) for ep in results["episodes"]]
     command = (f"zoo bench actions suite={suite} episodes={int(cfg.episodes)} "
                f"max_episode_steps={int(cfg.max_episode_steps)}") + (f" tasks=[{','.join(tasks)}]" if cfg.tasks else "")
     report = {"schema": SCHEMA, "suite": suite, "episodes_per_task": int(cfg.episodes), "command": command,
-              "summary": summarise(probe.finish(), results, tasks)}
+              "summary": summarise(episodes, results, tasks)}
     out = Path(str(cfg.out)) if cfg.out else DEFAULT_OUT
     stem = out / f"actions-{suite}"
     atomic_write_json(stem.with_suffix(".json"), report)

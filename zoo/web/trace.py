@@ -4,7 +4,7 @@ beside each episode's record in ``<results>.episodes.jsonl`` (``trace``: {instru
 only: nothing an agent sees changes."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from zoo.web.types import Action, Observation
 
@@ -38,24 +38,39 @@ def describe_action(action: Action, obs: Observation | None) -> str:
     return " ".join(parts)
 
 
-class Tracer:
-    """Per env: the instruction and action lines of the episode under way.  ``step`` records what every
-    busy env is about to do (its episode restarts where ``fresh``); ``finish`` hands an env's trace over."""
+Describe = Callable[[Action, Observation, tuple], Any]  # (action, observation, earlier instructions) -> a step
 
-    def __init__(self, n: int) -> None:
-        self.instructions = [""] * n
-        self.actions: list[list[str]] = [[] for _ in range(n)]
+
+def describe_step(action: Action, obs: Observation, earlier: tuple) -> str:
+    """The default trace line of a step (``describe_action``; the earlier instructions are not needed)."""
+    return describe_action(action, obs)
+
+
+class Tracer:
+    """Per env: the instruction and steps of the episode under way.  ``step`` records what every busy env is
+    about to do (its episode restarts where ``fresh``), as ``describe`` gives it, which also sees the
+    instructions the episode showed before this step (a page may change it); ``finish`` hands an env's
+    trace over.  Episodes are the harness's own: they begin at ``fresh`` and end with the env's info."""
+
+    def __init__(self, n: int, describe: Describe = describe_step) -> None:
+        self.describe = describe
+        self.instructions: list[tuple[str, ...]] = [()] * n
+        self.steps: list[list[Any]] = [[] for _ in range(n)]
 
     def step(self, obs: list[Any], actions: list[Action], fresh: Any, idle: list[bool]) -> None:
         for i, action in enumerate(actions):
             if idle[i]:
                 continue
-            if fresh[i] or not self.actions[i]:
-                self.actions[i] = []
-                self.instructions[i] = getattr(obs[i], "instruction", "") or ""
-            self.actions[i].append(describe_action(action, obs[i]))
+            if fresh[i] or not self.steps[i]:
+                self.steps[i], self.instructions[i] = [], ()
+            shown = self.instructions[i]
+            self.steps[i].append(self.describe(action, obs[i], shown))
+            text = getattr(obs[i], "instruction", "") or ""
+            if text not in shown:
+                self.instructions[i] = (*shown, text)
 
     def finish(self, i: int) -> dict[str, Any]:
-        out = {"instruction": self.instructions[i], "actions": self.actions[i]}
-        self.actions[i] = []
+        shown = self.instructions[i]
+        out = {"instruction": shown[0] if shown else "", "actions": self.steps[i]}
+        self.steps[i], self.instructions[i] = [], ()
         return out
