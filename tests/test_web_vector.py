@@ -233,3 +233,21 @@ def test_describe_action_names_the_element_and_what_the_action_carries():
     assert describe_action(Action("click", element=7), obs) == "click [7] (not on the page)"
     assert describe_action(Action("press", key="Enter"), obs) == "press key='Enter'"
     assert describe_action(Action("click_at", x=3.2, y=4.9), obs) == "click_at at=(3, 5)"
+
+
+def test_tracer_follows_episodes_and_the_instructions_they_showed():
+    """Two envs: env 0's page changes its instruction mid-episode (the describe function sees the earlier
+    one), env 1 is idle on the second step; a fresh env starts a new trace."""
+    from zoo.web.trace import Tracer
+    from zoo.web.types import Action, Observation
+
+    seen = []
+    tracer = Tracer(2, lambda a, o, earlier: seen.append(earlier) or a.kind)
+    first, second, other = Observation("t", "page one", []), Observation("t", "page two", []), Observation("u", "u", [])
+    tracer.step([first, other], [Action("click", element=0), Action("noop")], [True, True], [False, False])
+    tracer.step([second, other], [Action("type", element=0, text="x"), Action("click")], [False, False], [False, True])
+    assert seen == [(), (), ("page one",)]
+    assert tracer.finish(0) == {"instruction": "page one", "actions": ["click", "type"]}
+    assert tracer.finish(1) == {"instruction": "u", "actions": ["noop"]}
+    tracer.step([second, other], [Action("noop"), Action("noop")], [True, True], [False, False])
+    assert tracer.finish(0) == {"instruction": "page two", "actions": ["noop"]}
