@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from zoo.web.types import Action, Observation
 
+
 def element_label(obs: Observation, element: int) -> str:
     """Element ``element`` of ``obs`` as ``Element.describe`` gives it (id, tag, text or value), with its
     input type (a checkbox and a text field look alike otherwise)."""
