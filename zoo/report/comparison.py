@@ -167,9 +167,8 @@ def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
         lines += pair_sentences(head)
         lines.append("Elsewhere:")
     clear = [p for p in rest if is_clear(p)]
-    lines += pair_sentences(clear) or ["no paired difference is clear (episodes and seeds agreeing) on any split."
-                                       if len(groups) > 1 else
-                                       "No paired difference is clear (episodes and seeds agreeing) on any split."]
+    none_clear = "paired difference is clear (episodes and seeds agreeing) on any split."
+    lines += pair_sentences(clear) or [("no " if len(groups) > 1 else "No ") + none_clear]
     if len(rest) > len(clear) and clear:
         lines.append(f"The other {len(rest) - len(clear)} paired comparisons in the table show no clear difference.")
     named = {x for p in (pairs if len(groups) == 1 else [*groups[(a, b)], *clear]) for x in (p.a, p.b)}
