@@ -207,3 +207,32 @@ def test_text_shown_only_on_an_earlier_page_is_a_typing_candidate(data):
     assert ex.spans[1][ex.acts[1]["span"]] == "4821"
     # its token positions lie in the first step's copy of the goal (before the first <act>)
     assert max(ex.acts[1]["span_pos"][ex.acts[1]["span"]]) < ex.acts[0]["pos"]
+
+
+def test_a_short_text_on_the_page_is_a_typing_candidate_at_its_element_token(data):
+    """read-table's answer is a cell of the table: the cell's text is a candidate after the goal's spans, pointed
+    at by the cell's element token; a paragraph (longer than a value) is not."""
+    _, tok = data
+    els = page(["save"]) + [
+        Element(3, "td", "Color", {}, (5, 100, 40, 15), 0, 1, True, "text", False),
+        Element(4, "td", "Teal", {}, (50, 100, 40, 15), 0, 1, True, "text", False),
+        Element(5, "p", "a paragraph far too long to be a value anyone copies whole", {}, (5, 130, 150, 15), 0, 1,
+                True, "text", False)]
+    goal = "Enter the value of Color into the text field"
+    act = Action.type(1, "Teal")
+    ex = SequenceBuilder(tok, 0).build(Episode("table", [Step(goal, els, None, act, action_line(act, els), expert=True)]))
+    spans, a = ex.spans[0], ex.acts[0]
+    words = list(dict.fromkeys(goal.split()))  # each text once
+    assert spans == words + ["save", "Teal"]  # "Color" is a goal word already
+    assert spans[a["span"]] == "Teal"
+    slot = ex.slots[0].index(4)
+    assert a["span_pos"][a["span"]] == [a["elem_pos"][slot]]  # the cell's own element token
+
+
+def test_a_checkbox_is_named_by_its_label():
+    from strategies.foundation.instructions import element_label
+
+    box = Element(1, "input", "", {"type": "checkbox", "value": "on", "label": "ZcHJ"}, (5, 5, 10, 10), 0, 1, True,
+                  "input", True)
+    assert element_label(box) == "ZcHJ"
+    assert action_line(Action.click(1), [page([])[0], box]).startswith('Press on the checkbox "ZcHJ"')

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from strategies.compressive_rl.features import Featurizer, stack
+from strategies.compressive_rl.model import trim_padding
 from strategies.compressive_rl.module import PPOModule
 from strategies.compressive_rl.policy import SELECT, TYPE
 from strategies.compressive_rl.rollout import policy_step, to_action, to_tensors
@@ -93,10 +94,11 @@ def test_sampled_actions_respect_masks_and_log_probs_match():
     assert set(slots.tolist()) <= {2, 3, 4}
     assert (kinds[slots != 2] != TYPE).all() and (kinds[slots != 3] != SELECT).all()
     assert (dist.slot[kinds == SELECT, 2] <= 1).all()
-    with torch.no_grad():
-        enc = m.model.encoder(batch)
+    with torch.no_grad():  # the same (trimmed) inputs as policy_step: trimming's own rounding is tested apart
+        trimmed = trim_padding(batch, m.model.encoder.pad_id)
+        enc = m.model.encoder(trimmed)
         h, _ = m.model.core.step(enc.summary, state, torch.ones(64, dtype=torch.bool))
-        again = m.model.heads(h, enc, batch, actions=dist.slot)
+        again = m.model.heads(h, enc, trimmed, actions=dist.slot)
     assert torch.allclose(again.logp, dist.logp, atol=1e-5)
     assert (dist.entropy > 0).all()
 
@@ -143,7 +145,6 @@ def test_xl_replay_memory_gradient_uses_blocks_only_through_forward(bptt):
 def test_trimming_the_padding_leaves_every_distribution_unchanged():
     """trim_padding drops element slots after the last filled one and instruction tokens after the last
     real one: log-probs, entropies and values of given actions, and the argmax, equal the padded batch's."""
-    from strategies.compressive_rl.model import trim_padding
 
     pages = [form_page(), form_page()]
     pages[1].elements = pages[1].elements[:4]  # a shorter page in the same batch
@@ -257,3 +258,40 @@ def test_xl_acting_step_matches_the_xl_layer(mem_len):
     y_ref, mem_ref = attn(x, state)  # gradients on: the blockwise kernel
     torch.testing.assert_close(y, y_ref.detach(), rtol=1e-5, atol=1e-6)
     assert torch.equal(mem, mem_ref) and mem.shape == (3, mem_len, 16)
+
+
+def test_page_texts_and_clock_times_are_typing_candidates_and_labels_name_controls():
+    """A cell on the page is a candidate after the instruction's spans, encoded as its element's slot; a clock
+    time is one candidate; a checkbox without text is read by its label."""
+    instr = "Enter the value of Color at 5:09 PM into the text field"
+    els = [el(0, "body", "", "style", False), el(1, "input", "", "input", True, 20, type="text", value=""),
+           el(2, "td", "Color", "text", False, 40), el(3, "td", "Teal", "text", False, 40),
+           el(4, "input", "", "input", True, 60, type="checkbox", label="Teal")]
+    page = Observation("table", instr, els, None, "table", 0)
+    m = module_for([page])
+    f = m.featurizer(page)
+    a = f.arrays
+    assert f.spans[0] == "5:09 PM" and f.spans[-1] == "Teal" and "Color" in f.spans[:-1]
+    k = f.spans.index("Teal")
+    assert a["span_el"][k] == f.el_slots.index(3) and a["span_num"][k, 3] == 1.0 and a["span_w"][k].sum() == 0
+    assert (a["span_el"][:k] == -1).all() and a["span_valid"][: k + 1].all()
+    box = f.el_slots.index(4)
+    assert (a["el_text"][box] == a["el_text"][f.el_slots.index(3)]).all()  # "Teal", from its label
+    assert str(to_action(f, np.array([1, TYPE, k]))) == "type(1, 'Teal')"
+    # the page text's encoding is its element's, so the type head can tell cells apart
+    batch = to_tensors(stack([a]), "cpu")
+    with torch.no_grad():
+        enc = m.model.encoder(batch)
+    assert not torch.allclose(enc.spans[0, k], m.model.encoder.span_num(batch["span_num"])[0, k])
+
+
+def test_page_texts_get_at_most_half_the_candidates_when_the_instruction_is_long():
+    instr = " ".join(f"word{i}" for i in range(20))
+    els = [el(0, "body", "", "style", False), el(1, "input", "", "input", True, 20, type="text")]
+    els += [el(2 + i, "td", f"cell{i}", "text", False, 40 + i) for i in range(12)]
+    page = Observation("long", instr, els, None, "long", 0)
+    tok = train_tokenizer([page], 300)
+    f = Featurizer(tok, max_spans=16)(page)
+    assert f.spans == [f"word{i}" for i in range(8)] + [f"cell{i}" for i in range(8)]
+    short = Observation("short", "type a cell", els, None, "short", 0)
+    assert Featurizer(tok, max_spans=16)(short).spans == ["type", "a", "cell"] + [f"cell{i}" for i in range(12)]

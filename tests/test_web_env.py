@@ -67,6 +67,22 @@ def test_dom_extraction_on_a_fixed_page(env):
     assert obs.screenshot.shape == (32, 32, 3) and obs.screenshot.dtype == np.uint8 and obs.screenshot.std() > 0
 
 
+def test_controls_are_named_by_their_labels_and_dates_and_times_typed_as_written(env):
+    obs = start(env, DOM_PAGE, 4)
+    assert by_id(obs, "cb").attrs["label"] == "Check" and by_id(obs, "day").attrs["label"] == "Day"  # wraps / for=
+    assert "label" not in by_id(obs, "name").attrs and "label" not in by_id(obs, "clock").attrs
+    obs, *_ = env.step(Action.type(by_id(obs, "day").id, "03/16/2016"))
+    assert by_id(obs, "day").attrs["value"] == "2016-03-16"
+    obs, *_ = env.step(Action.type(by_id(obs, "clock").id, "5:09 PM"))
+    assert by_id(obs, "clock").attrs["value"] == "17:09"
+    obs, *_ = env.step(Action.type(by_id(obs, "clock").id, "12:30 AM"))
+    assert by_id(obs, "clock").attrs["value"] == "00:30"
+    obs, _, _, _, info = env.step(Action.type(by_id(obs, "day").id, "tomorrow"))
+    day = by_id(obs, "day").id
+    assert info["invalid"] == f'element {day} (date input) takes a date like 03/16/2016 or 2016-03-16, got "tomorrow"'
+    assert by_id(obs, "day").attrs["value"] == "2016-03-16"  # refused before the field was touched
+
+
 def test_reward_on_fixed_page_and_navigation(env):
     obs = start(env, DOM_PAGE, 2)
     _, r, term, trunc, info = env.step(Action.click(by_id(obs, "yes").id))

@@ -10,17 +10,28 @@ from zoo.web.expressible import unexpressible
 from zoo.web.types import Action, Element, Observation
 
 
+NOT_A_SPAN = "types text that is neither an instruction span nor a text on the page"
+
+
 def _obs(instruction: str) -> Observation:
     field = Element(0, "input", "", {"type": "text"}, (0, 0, 50, 10), -1, 0, True, "input", True)
     menu = Element(1, "select", "", {}, (0, 20, 50, 10), -1, 0, True, "input", True, options=["red", "blue"])
-    return Observation("t", instruction, [field, menu])
+    cell = Element(2, "td", "  Pale\n blue ", {}, (0, 40, 50, 10), -1, 0, True, "text", False)
+    hidden = Element(3, "td", "secret", {}, (0, 0, 0, 0), -1, 0, False, "text", False)
+    paragraph = Element(4, "p", "one two three four five six seven eight nine ten", {}, (0, 60, 50, 10), -1, 0, True,
+                        "text", False)
+    return Observation("t", instruction, [field, menu, cell, hidden, paragraph])
 
 
-def test_typed_text_must_be_an_instruction_span_and_keys_must_be_named():
-    obs = _obs('Enter "bob smith" as the name, then 02/05/2014.')
+def test_typed_text_must_be_an_instruction_span_or_a_page_text_and_keys_must_be_named():
+    obs = _obs('Enter "bob smith" as the name, then 02/05/2014 at 5:09 PM.')
     assert unexpressible(Action("type", element=0, text="bob smith"), obs) is None  # a quoted span
     assert unexpressible(Action("type", element=0, text="02/05/2014"), obs) is None  # a word
-    assert unexpressible(Action("type", element=0, text="2014-02-05"), obs) == "types text that is not an instruction span"
+    assert unexpressible(Action("type", element=0, text="5:09 PM"), obs) is None  # a clock time, one span
+    assert unexpressible(Action("type", element=0, text="2014-02-05"), obs) == NOT_A_SPAN
+    assert unexpressible(Action("type", element=0, text="Pale blue"), obs) is None  # a visible cell, as shown
+    assert unexpressible(Action("type", element=0, text="secret"), obs) == NOT_A_SPAN  # hidden
+    assert unexpressible(Action("type", element=0, text="three"), obs) == NOT_A_SPAN  # a word inside a paragraph
     assert unexpressible(Action("select", element=1, option="blue"), obs) is None  # the element's own option
     assert unexpressible(Action("select", element=1, option="green"), obs).startswith("selects an option")
     assert unexpressible(Action("press", key="Enter"), obs) is None
@@ -30,28 +41,30 @@ def test_typed_text_must_be_an_instruction_span_and_keys_must_be_named():
     assert unexpressible(Action("wait", ms=100), obs) is None and unexpressible(Action("noop"), obs) is None
     # text an earlier page's instruction showed may be typed on a later page
     later = _obs("Enter the code you were shown.")
-    assert unexpressible(Action("type", element=0, text="X7Q2"), later) == "types text that is not an instruction span"
+    assert unexpressible(Action("type", element=0, text="X7Q2"), later) == NOT_A_SPAN
     assert unexpressible(Action("type", element=0, text="X7Q2"), later, ("Remember the code X7Q2.",)) is None
 
 
 @pytest.mark.browser
 def test_the_probe_marks_what_the_space_cannot_take_on_real_pages(tmp_path):
-    """click-button: every step expressible; read-table: the oracle types a cell's text, never an instruction
-    span; login-user: typed text comes from the instruction.  Every oracle episode is counted once."""
+    """click-button: every step expressible; read-table: the oracle copies a table cell, a text on the page;
+    find-word: it types a word from inside the paragraph, which no candidate holds; enter-date: it types the
+    instruction's date into a date field.  Every oracle episode is counted once."""
     from zoo.schema.tools import BenchConfig
     from zoo.web.expressible import main
     from zoo.config import parse_tool_config
 
-    cfg = parse_tool_config(BenchConfig, ["tasks=[click-button,read-table,login-user]", "episodes=2", "num_envs=2",
+    tasks = ["click-button", "read-table", "find-word", "enter-date"]
+    cfg = parse_tool_config(BenchConfig, [f"tasks=[{','.join(tasks)}]", "episodes=2", "num_envs=2",
                                           f"out={tmp_path}", "progress=false", "max_episode_steps=12"])
     report = main(cfg)
-    tasks = report["summary"]["tasks"]
-    assert {t: v["episodes"] for t, v in tasks.items()} == {"click-button": 2, "read-table": 2, "login-user": 2}
-    assert all(v["oracle_successes"] == 2 for v in tasks.values())
-    assert tasks["click-button"]["expressible_episodes"] == 2 and tasks["login-user"]["expressible_episodes"] == 2
-    assert tasks["read-table"]["expressible_episodes"] == 0
-    assert tasks["read-table"]["reasons"] == {"types text that is not an instruction span": 2}
-    assert report["summary"]["none_expressible"] == ["read-table"]
+    per_task = report["summary"]["tasks"]
+    assert {t: v["episodes"] for t, v in per_task.items()} == {t: 2 for t in tasks}
+    assert all(v["oracle_successes"] == 2 for v in per_task.values())
+    assert {t: v["expressible_episodes"] for t, v in per_task.items()} == {
+        "click-button": 2, "read-table": 2, "find-word": 0, "enter-date": 2}
+    assert per_task["find-word"]["reasons"] == {NOT_A_SPAN: 2}
+    assert report["summary"]["none_expressible"] == ["find-word"]
     saved = json.loads((tmp_path / "actions-custom.json").read_text())
     assert saved["schema"] == "actionzoo.actions/1" and saved["summary"] == report["summary"]
-    assert "| read-table | 2/2 | 0/2 |" in (tmp_path / "actions-custom.md").read_text()
+    assert "| find-word | 2/2 | 0/2 |" in (tmp_path / "actions-custom.md").read_text()

@@ -61,8 +61,8 @@ class PPOConfig:
 
     Agent (observation encoder and action space):
     encoder_layers: bidirectional layers mixing instruction tokens and DOM elements each step.
-    max_instruction_len: instruction tokens kept.  max_spans: candidate instruction spans (quoted
-    strings, then words) a ``type`` action may copy.  max_options: <select> options kept per page.
+    max_instruction_len: instruction tokens kept.  max_spans: candidate texts a ``type`` action may copy:
+    instruction spans (quoted strings, clock times, then words), then short texts on the page (up to half).  max_options: <select> options kept per page.
     greedy_eval: act by argmax (not sampling) when scoring on the benchmark.
     tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
     bptt: in the update, backpropagate through the carried memory over the whole rollout (truncated
@@ -102,7 +102,7 @@ class PPOConfig:
     act_groups: int = field(default=1, metadata=at_least(1))
     encoder_layers: int = field(default=1, metadata=at_least(0))
     max_instruction_len: int = field(default=48, metadata=at_least(1))
-    max_spans: int = field(default=16, metadata=at_least(1))
+    max_spans: int = field(default=32, metadata=at_least(1))
     max_options: int = field(default=16, metadata=at_least(1))
     greedy_eval: bool = True
     tokenizer_steps: int = field(default=4, metadata=at_least(0))

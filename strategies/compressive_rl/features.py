@@ -4,12 +4,13 @@ One ``Observation`` (zoo.web.types) becomes a ``dict[str, np.ndarray]`` of fixed
 rollouts can be stacked and replayed without touching the page again:
 
   instr_ids (Li,)        BPE ids of the instruction, word by word (lower-cased), padded
-  el_text   (E, Lt)      BPE ids of each element's text;  el_attr (E, Lt): of "key value" attribute text
+  el_text   (E, Lt)      BPE ids of each element's text (a form control's label when it has none);  el_attr (E, Lt): of "key value" attribute text
   el_tag / el_cat (E,)   tag and category indices;  el_num (E, NUM_FEATURES) floats (position, flags,
                          overlap of the element's text with the instruction)
   el_valid / el_click / el_type / el_select (E,)   slot filled / may be clicked / typed into / selected
   span_w  (S, Li)        which instruction tokens each candidate span covers (the "type" arguments)
-  span_num (S, 3)        quoted?, already typed somewhere?, position in the instruction
+  span_el (S,)           for a candidate copied off the page (a table cell): its element's slot, else -1
+  span_num (S, 4)        quoted?, already typed somewhere?, position in the instruction, off the page?
   opt_ids (O, Lt), opt_owner (O,), opt_num (O, 2)   <select> options (the "select" arguments)
   step ()                step index within the episode
   screen (3, S, S)       uint8 screenshot, only when the model reads the screen (model.use_screen)
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.web.types import CATEGORY_VOCAB, TAG_VOCAB, category_index, tag_index
+from zoo.web.types import CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index, page_texts, tag_index
 
 TAGS = list(TAG_VOCAB)  # zoo.web.types: one vocabulary for every strategy, index 0 = unknown
 CATEGORIES = list(CATEGORY_VOCAB)
@@ -87,7 +88,8 @@ class Featurizer:
 
     @staticmethod
     def candidate_spans(instruction: str) -> list[tuple[str, int, int, bool]]:
-        """Strings the agent may type: quoted strings first, then single words; (text, start, end, quoted)."""
+        """Strings the agent may type: quoted strings first, then clock times ("5:09 PM"), then single words;
+        (text, start, end, quoted)."""
         out: list[tuple[str, int, int, bool]] = []
         seen: set[str] = set()
         for m in QUOTED.finditer(instruction or ""):
@@ -96,6 +98,10 @@ class Featurizer:
             if text.strip() and text not in seen:
                 seen.add(text)
                 out.append((text, m.start(g), m.end(g), True))
+        for m in CLOCK_TIME.finditer(instruction or ""):
+            if m.group() not in seen:
+                seen.add(m.group())
+                out.append((m.group(), m.start(), m.end(), False))
         for m in re.finditer(r"\S+", instruction or ""):
             raw = m.group()
             text = raw.strip("\"'“”.,:;!?()")
@@ -117,7 +123,13 @@ class Featurizer:
         instr = obs.instruction or ""
         instr_words = set(words(instr))
         instr_ids, word_spans = self._instruction(instr)
-        cands = self.candidate_spans(instr)[:S]
+        slots = self._pick_elements(obs.elements)
+        by_id = {e.id: e for e in obs.elements}
+        cands = self.candidate_spans(instr)
+        # short texts on the page (a table cell to copy) after the instruction's, with up to half the places
+        page = [(eid, t) for eid, t in page_texts([by_id[i] for i in slots]) if t not in {c[0] for c in cands}]
+        cands = cands[: S - min(len(page), S // 2)]
+        page = page[: S - len(cands)]
         quoted = {c[0].strip().lower() for c in cands if c[3]}
         values = {str(e.attrs.get("value", "")).strip().lower() for e in obs.elements} - {""}
 
@@ -128,21 +140,19 @@ class Featurizer:
             "el_num": np.zeros((E, NUM_FEATURES), np.float32),
             "el_valid": np.zeros(E, bool), "el_click": np.zeros(E, bool),
             "el_type": np.zeros(E, bool), "el_select": np.zeros(E, bool),
-            "span_w": np.zeros((S, self.Li), np.float32), "span_num": np.zeros((S, 3), np.float32),
-            "span_valid": np.zeros(S, bool),
+            "span_w": np.zeros((S, self.Li), np.float32), "span_num": np.zeros((S, 4), np.float32),
+            "span_el": np.full(S, -1, np.int64), "span_valid": np.zeros(S, bool),
             "opt_ids": np.full((O, Lt), self.pad, np.int64), "opt_owner": np.full(O, -1, np.int64),
             "opt_num": np.zeros((O, 2), np.float32), "opt_valid": np.zeros(O, bool),
             "step": np.array(min(int(getattr(obs, "step", 0)), 31), np.int64),
         }
-        slots = self._pick_elements(obs.elements)
         width = max([e.bbox[0] + e.bbox[2] for e in obs.elements] + [1.0])
         height = max([e.bbox[1] + e.bbox[3] for e in obs.elements] + [1.0])
         options: list[str] = []
-        by_id = {e.id: e for e in obs.elements}
         for s, eid in enumerate(slots):
             e = by_id[eid]
-            text = (e.text or "").strip()
             attrs = {k: str(v) for k, v in (e.attrs or {}).items()}
+            text = (e.text or "").strip() or attrs.get("label", "").strip()
             a["el_text"][s] = self.encode(text, Lt)
             a["el_attr"][s] = self.encode(" ".join(f"{k} {attrs[k]}" for k in ATTR_KEYS if attrs.get(k)), Lt)
             a["el_tag"][s] = tag_index(e.tag)
@@ -179,7 +189,12 @@ class Featurizer:
             toks = [(ts, te) for (cs, ce, ts, te) in word_spans if cs < end and ce > start]
             for ts, te in toks:
                 a["span_w"][k, ts:te] = 1.0
-            a["span_num"][k] = [float(is_quoted), float(text.strip().lower() in values), start / max(len(instr), 1)]
+            a["span_num"][k] = [float(is_quoted), float(text.strip().lower() in values), start / max(len(instr), 1), 0.0]
+            a["span_valid"][k] = True
+            spans.append(text)
+        for k, (eid, text) in enumerate(page, start=len(cands)):
+            a["span_el"][k] = slots.index(eid)
+            a["span_num"][k] = [0.0, float(text.lower() in values), 1.0, 1.0]
             a["span_valid"][k] = True
             spans.append(text)
         if self.screen_size:

@@ -50,9 +50,10 @@ def element_noun(el: Any) -> str:
 
 
 def element_label(el: Any) -> str:
-    """The element's visible text, else the attribute a person would read (placeholder, value ...)."""
+    """The element's visible text, else what a person would read for it: its label's text (a checkbox's name),
+    then attributes (placeholder, value ...)."""
     attrs = el.attrs or {}
-    for candidate in (el.text, attrs.get("aria-label"), attrs.get("placeholder"), attrs.get("value"),
+    for candidate in (el.text, attrs.get("label"), attrs.get("aria-label"), attrs.get("placeholder"), attrs.get("value"),
                       attrs.get("title"), attrs.get("name"), attrs.get("id")):
         label = clean_label(candidate)
         if label:

@@ -37,7 +37,7 @@ from zoo.core.errors import ZooError
 from zoo.web.agents import OracleAgent
 from zoo.web.env import WebEnv
 from zoo.web.seeds import train_seed
-from zoo.web.types import Action, Element, Observation, instruction_spans
+from zoo.web.types import Action, Element, Observation, instruction_spans, page_texts
 
 VERSION = 2  # 2: frames filmed at fps between the observations (1: one frame per observation)
 SCHEMA = "actionzoo.episodes/2"
@@ -101,7 +101,8 @@ def episode_plan(config: dict[str, Any]) -> list[tuple[str, int, str]]:
 
 # ---------------------------------------------------------------- exploring
 def random_action(obs: Observation, rng: np.random.Generator) -> Action | None:
-    """A random but well-formed action on a visible actionable element (typing copies an instruction span)."""
+    """A random but well-formed action on a visible actionable element (typing copies an instruction span or a
+    short text on the page, the candidates the model chooses from)."""
     targets = [e for e in obs.elements if e.actionable and e.visible]
     if not targets:
         return None
@@ -109,9 +110,9 @@ def random_action(obs: Observation, rng: np.random.Generator) -> Action | None:
     if el.options:
         return Action.select(el.id, el.options[int(rng.integers(len(el.options)))])
     if el.typable and rng.random() < 0.5:
-        spans = instruction_spans(obs.instruction) or [(0, 0)]
-        s, e = spans[int(rng.integers(len(spans)))]
-        return Action.type(el.id, obs.instruction[s:e])
+        texts = [obs.instruction[s:e] for s, e in instruction_spans(obs.instruction)]
+        texts = texts + [t for _, t in page_texts(obs.elements)] or [""]
+        return Action.type(el.id, texts[int(rng.integers(len(texts)))])
     return Action.click(el.id)
 
 

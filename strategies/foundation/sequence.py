@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from strategies.foundation.instructions import clean_label, element_label, element_noun, element_position, number_lines
-from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, instruction_spans
+from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, instruction_spans, page_texts
 
 # token types (index into the model's type embedding)
 PAD, SPECIAL, GOAL, FRAME, ELEMENT, ACT, LINE, POINTED = range(8)
@@ -43,7 +43,7 @@ KEYS = (*NAMED_KEYS, "<other>")
 TAG_BUCKETS = 64
 N_FLAGS = 15
 MAX_POS, MAX_STEPS = 512, 32
-MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS, MAX_POINTED_TOKENS = 64, 40, 24, 8, 56
+MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS, MAX_POINTED_TOKENS = 64, 40, 40, 8, 56
 IGNORE = -100
 
 
@@ -318,6 +318,11 @@ class SequenceBuilder:
                     toks = [p for cs, ce, ts, te in g_words if cs < e and ce > s for p in range(ts, te)]
                     span_texts.append(g[s:e])
                     span_pos.append([g_start + p for p in toks[:MAX_SPAN_TOKENS]] or [g_start])
+            # then short texts on the page (a table cell to copy), each represented by its element's token
+            for eid, text in page_texts([by_id[i] for i in slots]):
+                if text not in span_texts and len(span_texts) < MAX_SPANS:
+                    span_texts.append(text)
+                    span_pos.append([elem_pos[slots.index(eid)]])
             act_pos = push(self.ACT, ACT, t)
             action = step.action
             target_slot = slots.index(action.element) if action is not None and action.element in slots else -1

@@ -1,12 +1,13 @@
 """``zoo bench actions``: how much of each task the learned agents' action space can express.
 
 Both strategies act in one space: an element action (click, type, select, no-op) on an element of the
-observation, where typed text is a span of the instruction (``instruction_spans``: quoted strings, then single
-words) and a selected option is one of the element's options; Strategy 1 can also press a key of
-``NAMED_KEYS`` (Strategy 2 has no key action: the report counts the episodes that press one apart).  Text read
-off the page (a table cell, a word of a paragraph), worked out (a sum), or written in another format than the
-instruction's (a date input's ``2014-02-05`` for "02/05/2014") cannot be typed, and mouse actions at points
-cannot be taken at all.
+observation, where typed text is a span of the instruction (``instruction_spans``: quoted strings, clock times,
+then single words) or an element's own short text on the page (``page_texts``: a table cell, a name), and a
+selected option is one of the element's options; Strategy 1 can also press a key of ``NAMED_KEYS`` (Strategy 2
+has no key action: the report counts the episodes that press one apart).  A date or time field takes the
+instruction's written form ("02/05/2014", "5:09 PM"; the harness converts it).  A word inside a longer text,
+text worked out (a sum), or keys outside ``NAMED_KEYS`` (digits) cannot be produced, and mouse actions at
+points cannot be taken at all.
 
 The probe plays the oracle on a suite, traced (``evaluate(trace=probe_step)``: the harness's own episodes), and
 marks every step of its demonstrations that the space could not have taken, with the reason: what the recorded demonstrations can teach step for step.  A task whose oracle takes
@@ -28,7 +29,7 @@ from zoo.web.agents import OracleAgent
 from zoo.web.bench import evaluate
 from zoo.web.suites import resolve_tasks
 from zoo.web.tasks.oracle import ORACLES
-from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, Action, Observation, instruction_spans
+from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, Action, Observation, instruction_spans, page_texts
 
 SCHEMA = "actionzoo.actions/1"
 PRESS = "press"  # a step's note: expressible, but by Strategy 1 only (a named key)
@@ -50,8 +51,8 @@ def unexpressible(action: Action, obs: Observation, earlier: tuple[str, ...] = (
     if action.element is None or not 0 <= action.element < len(obs.elements):
         return "targets no element of the observation"
     spans = {text[s:e] for text in (obs.instruction, *earlier) for s, e in instruction_spans(text)}
-    if action.kind == "type" and (action.text or "") not in spans:
-        return "types text that is not an instruction span"
+    if action.kind == "type" and (action.text or "") not in spans | {t for _, t in page_texts(obs.elements)}:
+        return "types text that is neither an instruction span nor a text on the page"
     if action.kind == "select" and action.option not in obs.elements[action.element].options \
             and action.option not in spans:
         return "selects an option that is neither the element's nor an instruction span"

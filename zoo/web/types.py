@@ -63,7 +63,8 @@ class Element:
 
     text: the element's own text (its direct text nodes, whitespace-collapsed); inputs carry
     their current value in ``attrs["value"]`` instead.  attrs: a few key attributes (id, class,
-    name, type, value, placeholder, href, title, alt, role, aria-label, for, checked, disabled).
+    name, type, value, placeholder, href, title, alt, role, aria-label, for, checked, disabled; ``label``: the
+    text of a form control's <label>s).
     bbox: (x, y, w, h) in CSS pixels of the viewport.  visible: has area, not hidden by style and
     inside the viewport.  category: design-note class (style / text / link / input / action; a
     style tag holding its own text counts as text).  actionable: clicking or typing into it can
@@ -275,10 +276,27 @@ class Action:
 
 
 _QUOTED = re.compile(r'"([^"]+)"')
+# A clock time as people write it ("5:09 PM", "17:09"): one span, though the word split cuts it at the colon.
+CLOCK_TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm]\b)?")
+PAGE_TEXT_CHARS = 40  # longer texts are paragraphs, not values a task asks to copy whole
 
 
 def instruction_spans(instruction: str) -> list[tuple[int, int]]:
-    """Candidate (start, end) spans an agent may copy: quoted strings first, then single words."""
+    """Candidate (start, end) spans an agent may copy: quoted strings first, then clock times, then single words."""
     spans = [(m.start(1), m.end(1)) for m in _QUOTED.finditer(instruction)]
+    spans += [(m.start(), m.end()) for m in CLOCK_TIME.finditer(instruction) if (m.start(), m.end()) not in spans]
     spans += [(m.start(), m.end()) for m in re.finditer(r"[^\s\",.:]+", instruction) if (m.start(), m.end()) not in spans]
     return spans
+
+
+def page_texts(elements: list[Element]) -> list[tuple[int, str]]:
+    """(element id, text) an agent may copy off the page: each visible element's own text, whitespace-collapsed,
+    when it is short enough to be a value (a table cell, a name, a code), first element of each text, page order.
+    A person reading a table copies the cell, not a word of the instruction."""
+    out, seen = [], set()
+    for e in elements:
+        text = " ".join((e.text or "").split())
+        if e.visible and text and len(text) <= PAGE_TEXT_CHARS and text not in seen:
+            seen.add(text)
+            out.append((e.id, text))
+    return out

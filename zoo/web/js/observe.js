@@ -103,6 +103,11 @@
     else if (tag === 'select') a.value = el.selectedIndex >= 0 ? el.options[el.selectedIndex].text.trim() : '';
     if (el.disabled) a.disabled = 'true';
     if (document.activeElement === el) a.focused = 'true';
+    // A form control's name is its label's text (a checkbox has no text of its own); what a screen reader says.
+    if (el.labels && el.labels.length) {
+      const label = Array.from(el.labels).map((l) => l.textContent.replace(/\s+/g, ' ').trim()).filter(Boolean).join(' ');
+      if (label) a.label = label.slice(0, 100);
+    }
     const bg = style.backgroundColor;  // colours a person sees (colour-picking tasks)
     if (bg && bg !== 'rgba(0, 0, 0, 0)' && bg !== 'transparent') a.bg = bg;
     return a;
@@ -279,9 +284,42 @@
     return {};
   };
 
+  // Date and time fields hold a fixed wire format ("2016-03-16", "17:09") while people write them as
+  // "03/16/2016" and "5:09 PM"; text in either form is converted for such a field, anything else refused.
+  const pad2 = (v) => String(v).padStart(2, '0');
+  const WIRE = {
+    date: (t) => {
+      const us = t.match(/^(\d{1,2})\/(\d{1,2})\/(\d{4})$/);
+      if (us) return `${us[3]}-${pad2(us[1])}-${pad2(us[2])}`;
+      return /^\d{4}-\d{2}-\d{2}$/.test(t) ? t : null;
+    },
+    time: (t) => {
+      const m = t.match(/^(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?$/);
+      if (!m) return null;
+      let hour = Number(m[1]);
+      if (m[4]) hour = (hour % 12) + (m[4].toUpperCase() === 'PM' ? 12 : 0);
+      return hour < 24 && Number(m[2]) < 60 ? `${pad2(hour)}:${m[2]}${m[3] ? ':' + m[3] : ''}` : null;
+    },
+  };
+  // The field's own form of ``text``, or an error naming the forms it takes (checked before the field is touched).
+  zoo.typeWire = (i, el, text) => {
+    const wire = WIRE[el.type](text.trim());
+    if (wire === null) {
+      const like = el.type === 'date' ? '03/16/2016 or 2016-03-16' : '5:09 PM or 17:09';
+      return { error: `element ${i} (${el.type} input) takes a ${el.type} like ${like}, got ${JSON.stringify(text)}` };
+    }
+    const r = zoo.focusForTyping(i);
+    if (r.error) return r;
+    el.value = wire;
+    for (const t of ['input', 'change']) el.dispatchEvent(new Event(t, { bubbles: true }));
+    return { focused: document.activeElement === el };
+  };
+
   // Replace a text field's content (focused and selected by focusForTyping) with ``text`` as one
   // input event, like a paste.
   zoo.typeText = (i, text) => {
+    const node = zoo.nodes[i];
+    if (node && node.tagName === 'INPUT' && WIRE[node.type] && text) return zoo.typeWire(i, node, text);
     const r = zoo.focusForTyping(i);
     if (r.error || !r.focused || !text) return r;
     if (!document.execCommand('insertText', false, text)) {

@@ -34,8 +34,8 @@ def _click_button_sequence(obs: Observation, mem: dict) -> Action:
 
 
 def clear_point(obs: Observation, target: Element) -> Action:
-    """Click ``target`` at the middle of its widest strip that no later-drawn button covers (the
-    task pages place their buttons at random, sometimes overlapping)."""
+    """Click ``target``: an element click when no later-drawn button covers its centre, else at the middle of
+    its widest strip that none covers (the task pages place their buttons at random, sometimes overlapping)."""
     x, y, w, h = target.bbox
     covers = [e.bbox for e in live(obs) if e.tag == "button" and e.id > target.id]
     best, best_len = None, 0.0
@@ -48,8 +48,8 @@ def clear_point(obs: Observation, target: Element) -> Action:
         for a, b in free:
             if b - a > best_len:
                 best, best_len = ((a + b) / 2, py), b - a
-    if best is None:
-        return Action.click(target.id)
+    if best is None or not any(cy <= y + h / 2 <= cy + ch and cx <= x + w / 2 <= cx + cw for cx, cy, cw, ch in covers):
+        return Action.click(target.id)  # nothing covers its centre: an element click lands there (what agents do)
     return Action.click_at(*best)
 
 

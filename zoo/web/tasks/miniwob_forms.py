@@ -2,14 +2,15 @@
 layouts, copying text, reading tables.  (Number and widget tasks: ``miniwob_forms_2.py``.)
 
 Each acts from what the page shows (instruction, visible text, field values, geometry) plus a small
-per-episode memory; keys a person would type go through ``press`` one at a time from a queue.
+per-episode memory; keys a person would type go through ``press`` one at a time from a queue (``press_queued``),
+while dates and times are typed whole, as the instruction writes them.
 """
 from __future__ import annotations
 
 import re
 
 from zoo.web.tasks.oracle import by_attr, by_text, click, fill_then, first, has_class, live, oracle, quoted
-from zoo.web.types import Action, Element, Observation
+from zoo.web.types import CLOCK_TIME, Action, Element, Observation
 
 ORDINALS = {"1st": 0, "2nd": 1, "3rd": 2}
 
@@ -29,11 +30,6 @@ def by_id(obs: Observation, element_id: str) -> Element | None:
     return first([e for e in obs.elements if e.attrs.get("id") == element_id])
 
 
-def left_edge_click(e: Element) -> Action:
-    """Click just inside the left edge of a field (the first segment of a date or time input)."""
-    return Action.click_at(6, e.bbox[3] / 2, element=e.id)
-
-
 # ---------------------------------------------------------------- text fields
 @oracle("enter-text-2")
 def _enter_text_2(obs: Observation, mem: dict) -> Action:
@@ -47,20 +43,15 @@ def _enter_text_dynamic(obs: Observation, mem: dict) -> Action:
     return fill_then(by_attr(obs, "id", "tt"), quoted(obs.instruction)[0]) or click(by_attr(obs, "id", "subbtn"))
 
 
-def _segmented_field(obs: Observation, mem: dict, want_value: str, keys: list[str]) -> Action:
-    """Date/time inputs take keystrokes segment by segment: click the first segment, type the keys,
-    submit once the field holds ``want_value``."""
+def _written_field(obs: Observation, written: str, want_value: str) -> Action:
+    """Type a date or time as the instruction writes it (the harness converts it to the field's own format, as
+    a person's typing would land in it) and submit once the field holds ``want_value``."""
     field = by_attr(obs, "id", "tt")
     if field is None:
         return Action.noop()
     if field.attrs.get("value") == want_value:
         return click(by_attr(obs, "id", "subbtn"))
-    step = press_queued(mem)
-    if step is not None:
-        return step
-    mem["keys"] = list(keys)
-    mem["tries"] = mem.get("tries", 0) + 1
-    return left_edge_click(field) if mem["tries"] <= 3 else Action.noop()
+    return Action.type(field.id, written)
 
 
 @oracle("enter-date")
@@ -69,19 +60,18 @@ def _enter_date(obs: Observation, mem: dict) -> Action:
     if m is None:
         return Action.noop()
     month, day, year = m.groups()
-    return _segmented_field(obs, mem, f"{year}-{month}-{day}", list(month + day + year))
+    return _written_field(obs, m.group(), f"{year}-{month}-{day}")
 
 
 @oracle("enter-time")
 def _enter_time(obs: Observation, mem: dict) -> Action:
-    m = re.search(r"(\d{1,2}):(\d\d)\s*([AP]M)?", obs.instruction)
-    if m is None:
+    m = CLOCK_TIME.search(obs.instruction)
+    hm = re.match(r"(\d{1,2}):(\d\d)\s*([AP]M)?", m.group()) if m else None
+    if hm is None:
         return Action.noop()
-    hour, minute, half = int(m.group(1)), m.group(2), m.group(3)
+    hour, minute, half = int(hm.group(1)), hm.group(2), hm.group(3)
     hour24 = hour % 12 + (12 if half == "PM" else 0) if half else hour
-    hour12 = hour24 % 12 or 12
-    keys = list(f"{hour12:02d}{minute}") + ["P" if hour24 >= 12 else "A"]
-    return _segmented_field(obs, mem, f"{hour24:02d}:{minute}", keys)
+    return _written_field(obs, m.group(), f"{hour24:02d}:{minute}")
 
 
 @oracle("login-user-popup")
