@@ -12,9 +12,9 @@ import torch
 from strategies.compressive_rl.bc import (Demonstration, behaviour_clone, demonstration_jobs, oracle_slots,
                                           placeholder_slots)
 from strategies.compressive_rl.features import Featurizer
-from strategies.compressive_rl.policy import CLICK, SELECT, TYPE
+from strategies.compressive_rl.policy import CLICK, PRESS, SELECT, TYPE
 from strategies.compressive_rl.rollout import to_action
-from zoo.web.types import Action, Element, Observation
+from zoo.web.types import NAMED_KEYS, Action, Element, Observation
 
 
 class CharTokenizer:
@@ -77,6 +77,23 @@ def test_inexpressible_oracle_actions_are_refused(action):
     assert oracle_slots(featurized(), action) is None
 
 
+def test_named_key_presses_are_expressible_with_press_keys_only():
+    """With ``ppo.press_keys`` a press of a named key maps to (the focused element's slot, PRESS, key index) and
+    back; an unnamed key (a digit) stays inexpressible, and without the option every press does."""
+    page = form_page()
+    page.elements[2].attrs["focused"] = "true"
+    keyed = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=32, press_keys=True)(page)
+    assert keyed.focus_slot == keyed.el_slots.index(2)
+    enter = oracle_slots(keyed, Action.press("Enter"))
+    assert enter == (keyed.el_slots.index(2), PRESS, NAMED_KEYS.index("Enter"))
+    assert to_action(keyed, np.array(enter)) == Action.press("Enter")
+    assert oracle_slots(keyed, Action.press("7")) is None
+    assert oracle_slots(featurized(page), Action.press("Enter")) is None  # press_keys off
+    page.elements[2].attrs.pop("focused")
+    unfocused = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=32, press_keys=True)(page)
+    assert oracle_slots(unfocused, Action.press("Tab"))[0] == placeholder_slots(unfocused)[0]
+
+
 def test_placeholder_is_a_clickable_slot():
     f = featurized()
     slot, kind, arg = placeholder_slots(f)
@@ -125,6 +142,45 @@ def test_cloning_fits_hand_made_episodes():
     assert OmegaConf.select(cfg, "ppo.bc_demos_per_task") == 0  # off by default
 
 
+def test_cloning_learns_a_key_press_with_press_keys():
+    """Type the name, then press Enter (instead of clicking Submit): cloned exactly with ``ppo.press_keys``;
+    the sampled and scored log-probabilities of a press agree."""
+    from strategies.compressive_rl.bc import clone_loss, episode_batch
+    from strategies.compressive_rl.model import ActionModel
+    from strategies.compressive_rl.rollout import to_tensors
+    from strategies.compressive_rl.features import stack
+    from zoo.config import compose
+
+    cfg = compose(["strategy=2", "model.dim=32", "model.n_heads=2", "model.n_layers=1", "model.max_elements=12",
+                   "model.max_text_len=8", "ppo.max_instruction_len=32", "ppo.press_keys=true"], validate_choices=False)
+    torch.manual_seed(0)
+    model = ActionModel(cfg.model, cfg.ppo, 96, 0)
+    fz = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=32, press_keys=True)
+    demos = []
+    for name in ("Kasey", "Myron", "Ann", "Bob"):
+        page = form_page()
+        page.instruction = f'Enter "{name}" into the text field, pick "blue" and press Enter.'
+        first = fz(page)
+        page.step, page.elements[2].attrs["value"], page.elements[2].attrs["focused"] = 1, name, "true"
+        second = fz(page)
+        demos.append(Demonstration("form", 0, [first.arrays, second.arrays],
+                                   [oracle_slots(first, Action.type(2, name)), oracle_slots(second, Action.press("Enter"))],
+                                   [True, True], True))
+    history = behaviour_clone(model, demos, epochs=15, lr=3e-3, seed=0, device=torch.device("cpu"))
+    assert history[-1]["accuracy"] == 1.0
+    _loss, accuracy, counted = clone_loss(model, episode_batch(demos, torch.device("cpu")))
+    assert accuracy == 1.0 and counted == 8
+    batch = to_tensors(stack([second.arrays] * 16), "cpu")
+    with torch.no_grad():
+        enc = model.encoder(batch)
+        h, _ = model.core.step(enc.summary, model.init_state(16, torch.device("cpu")), torch.ones(16, dtype=torch.bool))
+        sampled = model.heads(h, enc, batch)
+        scored = model.heads(h, enc, batch, actions=sampled.slot)
+    assert torch.allclose(sampled.logp, scored.logp, atol=1e-5)
+    assert model.heads.kind[-1].out_features == 4 and ActionModel(cfg.model, compose(
+        ["strategy=2"], validate_choices=False).ppo, 96, 0).heads.kind[-1].out_features == 3  # off: three kinds
+
+
 TINY = ["strategy=2", "model.dim=32", "model.n_layers=1", "model.n_heads=2", "model.vocab_size=300",
         "model.max_elements=24", "env.num_envs=2", "env.tasks=[click-button,click-link]", "env.max_episode_steps=4",
         "ppo.rollout_steps=2", "ppo.update_epochs=1", "ppo.minibatches=1", "trainer.max_steps=1",
@@ -169,3 +225,20 @@ def test_bc_warm_start_lifts_greedy_success(tmp_path):
     rows = list(csv.DictReader(open(bc_dir / "csv" / "ppo" / "metrics.csv")))
     assert not any(r.get("bc/loss") for r in rows)  # the resumed segment cloned nothing
     assert json.loads((bc_dir / "results.json").read_text())["run"]["checkpoint"].endswith("last.ckpt")
+
+
+@pytest.mark.browser
+def test_press_keys_lets_the_warm_start_clone_the_oracles_key_presses(tmp_path):
+    """use-autocomplete's oracle picks the suggestion with arrow keys and Enter: without ``ppo.press_keys`` those
+    steps are skipped by the cloning, with it every step of the real demonstrations is cloned."""
+    import csv
+
+    def bc_summary(name, *extra):
+        run_dir, _ = _tiny_run(tmp_path, name, "env.tasks=[use-autocomplete]", "env.max_episode_steps=8",
+                               "ppo.bc_demos_per_task=2", "ppo.bc_epochs=1", "eval.episodes=1", *extra)
+        rows = list(csv.DictReader(open(run_dir / "csv" / "ppo" / "metrics.csv")))
+        return next(r for r in rows if r.get("bc/demos"))
+
+    keyed, plain = bc_summary("keys", "ppo.press_keys=true"), bc_summary("plain")
+    assert float(keyed["bc/demos"]) == float(plain["bc/demos"]) == 2  # both solved
+    assert float(keyed["bc/skipped_steps"]) == 0 < float(plain["bc/skipped_steps"])

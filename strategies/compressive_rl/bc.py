@@ -8,7 +8,8 @@ as CC-Net does) and the training step of its few-shot adaptation (finetune.py).
 2. ``record_demonstrations``: the scripted oracle (zoo/web/tasks/) plays them on the run's own browser env;
    each step is featurized with the run's ``Featurizer`` and the oracle's action mapped to the agent's action
    slots by ``oracle_slots`` (the inverse of ``rollout.to_action``).  A step the agent cannot express (a key
-   press, a mouse action, text that is not a candidate span, an element outside its slots) keeps its
+   press without ``ppo.press_keys`` or of an unnamed key, a mouse action, text that is not a candidate span,
+   an element outside its slots) keeps its
    observation, so the memory sees the page as it was, but adds nothing to the loss; it is counted.
    Episodes the oracle did not solve are dropped and counted.
 3. ``behaviour_clone``: maximises the log-probability of the oracle's (slot, kind, arg) under the policy, each
@@ -26,10 +27,10 @@ import torch
 
 from strategies.compressive_rl.features import Featurized, Featurizer, stack
 from strategies.compressive_rl.model import trim_padding
-from strategies.compressive_rl.policy import CLICK, SELECT, TYPE
+from strategies.compressive_rl.policy import CLICK, PRESS, SELECT, TYPE
 from zoo.web.seeds import train_seed
 from zoo.web.tasks.oracle import oracle_action
-from zoo.web.types import Action
+from zoo.web.types import NAMED_KEYS, Action
 
 EPISODES_PER_BATCH = 16
 
@@ -37,10 +38,14 @@ EPISODES_PER_BATCH = 16
 # ---------------------------------------------------------------- the oracle's action in the agent's slots
 def oracle_slots(f: Featurized, action: Any) -> tuple[int, int, int] | None:
     """``(slot, kind, arg)`` with ``to_action(f, (slot, kind, arg)) == action``, or None when the agent's action
-    space cannot express ``action`` (a kind other than click / type / select, an element that is not one of the
-    agent's clickable slots, text that is not one of the candidate spans, an option not offered)."""
+    space cannot express ``action`` (a kind other than click / type / select, or press of a named key when
+    ``f.press_keys``; an element that is not one of the agent's clickable slots, text that is not one of the
+    candidate spans, an option not offered).  A press is pointed at the focused element when it is a slot."""
     a = f.arrays
     kind = getattr(action, "kind", None)
+    if kind == "press" and f.press_keys and action.key in NAMED_KEYS:
+        slot = f.focus_slot if f.focus_slot >= 0 and a["el_click"][f.focus_slot] else placeholder_slots(f)[0]
+        return slot, PRESS, NAMED_KEYS.index(action.key)
     if kind not in ("click", "type", "select") or action.element is None or action.element not in f.el_slots:
         return None
     slot = f.el_slots.index(action.element)

@@ -64,6 +64,9 @@ class PPOConfig:
     max_instruction_len: instruction tokens kept.  max_spans: candidate texts a ``type`` action may copy:
     instruction spans (quoted strings, clock times, then words), then short texts on the page (up to half).  max_options: <select> options kept per page.
     greedy_eval: act by argmax (not sampling) when scoring on the benchmark.
+    press_keys: a fourth action kind, pressing a key of zoo.web.types.NAMED_KEYS (Enter, Tab, arrows ...) to the
+    focused element, the keys Strategy 1 names; demonstrations' key presses are then cloned too.  Off by
+    default (the committed matrices ran without it).
     tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
     bptt: in the update, backpropagate through the carried memory over the whole rollout (truncated
     BPTT; for xl this lifts Transformer-XL's stop-gradient on the memory).  false: memory detached per step.
@@ -105,6 +108,7 @@ class PPOConfig:
     max_spans: int = field(default=32, metadata=at_least(1))
     max_options: int = field(default=16, metadata=at_least(1))
     greedy_eval: bool = True
+    press_keys: bool = False
     tokenizer_steps: int = field(default=4, metadata=at_least(0))
     bptt: bool = True
     val_every: int = field(default=0, metadata=at_least(0))

@@ -49,6 +49,8 @@ class Featurized:
     el_slots: list[int]  # slot -> element id in obs.elements
     spans: list[str]  # span index -> text to type
     options: list[str]  # option index -> option text
+    press_keys: bool = False  # the agent may press a key of zoo.web.types.NAMED_KEYS (ppo.press_keys)
+    focus_slot: int = -1  # slot of the focused element (where a pressed key goes), -1 when none is a slot
 
 
 class Featurizer:
@@ -56,7 +58,8 @@ class Featurizer:
 
     def __init__(self, tokenizer: Any, max_elements: int = 48, max_text_len: int = 16,
                  max_instruction_len: int = 48, max_spans: int = 16, max_options: int = 16,
-                 screen_size: int | None = None):
+                 screen_size: int | None = None, press_keys: bool = False):
+        self.press_keys = bool(press_keys)
         self.tok = tokenizer
         self.screen_size = screen_size  # None: no screenshot array
         self.pad = int(tokenizer.pad_id)
@@ -199,7 +202,8 @@ class Featurizer:
             spans.append(text)
         if self.screen_size:
             a["screen"] = self.screen(getattr(obs, "screenshot", None))
-        return Featurized(a, slots, spans, options)
+        focused = [s for s, eid in enumerate(slots) if by_id[eid].attrs.get("focused") == "true"]
+        return Featurized(a, slots, spans, options, self.press_keys, focused[0] if focused else -1)
 
     def screen(self, shot: Any) -> np.ndarray:
         """uint8 (3, S, S) screenshot (black when the observation has none)."""
@@ -224,4 +228,5 @@ def make_featurizer(tokenizer: Any, cfg: Any) -> Featurizer:
     return Featurizer(tokenizer, max_elements=int(cfg.model.max_elements), max_text_len=int(cfg.model.max_text_len),
                       max_instruction_len=int(cfg.ppo.max_instruction_len), max_spans=int(cfg.ppo.max_spans),
                       max_options=int(cfg.ppo.max_options),
-                      screen_size=int(cfg.env.screenshot_size) if cfg.model.use_screen else None)
+                      screen_size=int(cfg.env.screenshot_size) if cfg.model.use_screen else None,
+                      press_keys=bool(cfg.ppo.get("press_keys", False)))

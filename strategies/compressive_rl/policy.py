@@ -2,10 +2,11 @@
 
 An action is three indices ``(slot, kind, arg)``:
   slot  element slot, pointer over the actionable elements of the observation
-  kind  0 click / 1 type / 2 select, masked by what the chosen element allows
-  arg   type: index of a candidate instruction span; select: index of an option of that element;
-        ignored (0) for click.
-log pi(a) = log p(slot) + log p(kind | slot) + [log p(arg | slot, kind) for type/select].
+  kind  0 click / 1 type / 2 select, masked by what the chosen element allows; 3 press with
+        ``ppo.press_keys`` (a key to the focused element, wherever the pointer is)
+  arg   type: index of a candidate span; select: index of an option of that element; press: index of a key
+        of ``zoo.web.types.NAMED_KEYS`` (the keys Strategy 1's key head names); ignored (0) for click.
+log pi(a) = log p(slot) + log p(kind | slot) + [log p(arg | slot, kind) for type/select/press].
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from torch import Tensor, nn
 from torch.distributions import Categorical
 
 from components.heads import create_head
+from zoo.web.types import NAMED_KEYS
 
-
-CLICK, TYPE, SELECT = 0, 1, 2
+CLICK, TYPE, SELECT, PRESS = 0, 1, 2, 3
 
 
 def _guard(mask: Tensor) -> Tensor:
@@ -72,11 +73,14 @@ class ActionDist:
 
 
 class PolicyHeads(nn.Module):
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, press_keys: bool = False):
         super().__init__()
 
+        self.press_keys = bool(press_keys)
         self.element_pointer = create_head("pointer", dim=dim)
-        self.kind = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, 3))
+        self.kind = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, 4 if press_keys else 3))
+        # which key depends on the page, not on the element pointed at (it goes to the focused one)
+        self.key = nn.Linear(dim, len(NAMED_KEYS)) if press_keys else None
         self.arg_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.arg_pointer = create_head("pointer", dim=dim)
         self.value = create_head("value", dim=dim)
@@ -98,7 +102,8 @@ class PolicyHeads(nn.Module):
         can_type = b["el_type"][rows, slot] & b["span_valid"].any(-1)
         opt_mask = b["opt_valid"] & (b["opt_owner"] == slot.unsqueeze(-1))
         can_select = b["el_select"][rows, slot] & opt_mask.any(-1)
-        kind_mask = torch.stack([torch.ones_like(can_type), can_type, can_select], -1)
+        allowed = [torch.ones_like(can_type), can_type, can_select] + ([torch.ones_like(can_type)] if self.press_keys else [])
+        kind_mask = torch.stack(allowed, -1)
         kind_dist = _categorical(_masked(self.kind(ctx), kind_mask))
         kind = actions[:, 1] if actions is not None else (kind_dist.probs.argmax(-1) if greedy else kind_dist.sample())
 
@@ -107,15 +112,22 @@ class PolicyHeads(nn.Module):
         span_mask, opt_mask = _guard(b["span_valid"]), _guard(opt_mask)
         span_dist = _categorical(_masked(self.arg_pointer(q, _centred(enc.spans, span_mask), span_mask), span_mask))
         opt_dist = _categorical(_masked(self.arg_pointer(q, _centred(enc.options, opt_mask), opt_mask), opt_mask))
+        key_dist = _categorical(self.key(h)) if self.key is not None else None
         if actions is not None:
             arg = actions[:, 2]
         else:
             pick = (lambda d: d.probs.argmax(-1)) if greedy else (lambda d: d.sample())
             arg = torch.where(kind == TYPE, pick(span_dist), torch.where(kind == SELECT, pick(opt_dist), 0))
+            if key_dist is not None:
+                arg = torch.where(kind == PRESS, pick(key_dist), arg)
         is_type, is_select = (kind == TYPE).float(), (kind == SELECT).float()
         arg_logp = is_type * span_dist.log_prob(arg.clamp(max=span_mask.shape[-1] - 1)) + \
             is_select * opt_dist.log_prob(arg.clamp(max=opt_mask.shape[-1] - 1))
         arg_ent = is_type * span_dist.entropy() + is_select * opt_dist.entropy()
+        if key_dist is not None:
+            is_press = (kind == PRESS).float()
+            arg_logp = arg_logp + is_press * key_dist.log_prob(arg.clamp(max=len(NAMED_KEYS) - 1))
+            arg_ent = arg_ent + is_press * key_dist.entropy()
         logp = el_dist.log_prob(slot) + kind_dist.log_prob(kind) + arg_logp
         entropy = el_dist.entropy() + kind_dist.entropy() + arg_ent
         return ActionDist(torch.stack([slot, kind, arg], -1), logp, entropy, self.value(h))

@@ -20,9 +20,9 @@ from torch import Tensor
 
 from strategies.compressive_rl.features import Featurized, Featurizer, stack
 from strategies.compressive_rl.model import ActionModel, trim_padding
-from strategies.compressive_rl.policy import SELECT, TYPE
+from strategies.compressive_rl.policy import PRESS, SELECT, TYPE
 from zoo.web.seeds import advance
-from zoo.web.types import Action
+from zoo.web.types import NAMED_KEYS, Action
 
 
 def to_action(f: Featurized, act: np.ndarray) -> Any:
@@ -35,6 +35,8 @@ def to_action(f: Featurized, act: np.ndarray) -> Any:
         return Action.type(eid, f.spans[arg])
     if kind == SELECT and arg < len(f.options):
         return Action.select(eid, f.options[arg])
+    if kind == PRESS and arg < len(NAMED_KEYS):
+        return Action.press(NAMED_KEYS[arg])
     return Action.click(eid)
 
 

@@ -3,8 +3,9 @@
 Both strategies act in one space: an element action (click, type, select, no-op) on an element of the
 observation, where typed text is a span of the instruction (``instruction_spans``: quoted strings, clock times,
 then single words) or an element's own short text on the page (``page_texts``: a table cell, a name), and a
-selected option is one of the element's options; Strategy 1 can also press a key of ``NAMED_KEYS`` (Strategy 2
-has no key action: the report counts the episodes that press one apart).  A date or time field takes the
+selected option is one of the element's options; Strategy 1 can also press a key of ``NAMED_KEYS``, and so can
+Strategy 2 with ``ppo.press_keys`` (off in the committed matrices: the report counts the episodes that press one
+apart).  A date or time field takes the
 instruction's written form ("02/05/2014", "5:09 PM"; the harness converts it).  A word inside a longer text,
 text worked out (a sum), or keys outside ``NAMED_KEYS`` (digits) cannot be produced, and mouse actions at
 points cannot be taken at all.
@@ -32,7 +33,7 @@ from zoo.web.tasks.oracle import ORACLES
 from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, Action, Observation, instruction_spans, page_texts
 
 SCHEMA = "actionzoo.actions/1"
-PRESS = "press"  # a step's note: expressible, but by Strategy 1 only (a named key)
+PRESS = "press"  # a step's note: expressible, by Strategy 1 (and Strategy 2 with ppo.press_keys) only
 DEFAULT_OUT = Path("reports/bench")
 
 
@@ -61,13 +62,13 @@ def unexpressible(action: Action, obs: Observation, earlier: tuple[str, ...] = (
 
 def probe_step(action: Action, obs: Observation, earlier: tuple[str, ...]) -> str | None:
     """A trace step of the probe (``evaluate(trace=probe_step)``): why the space could not take it, ``PRESS``
-    for a named key (Strategy 1 only), None when both could."""
+    for a named key (Strategy 1, and Strategy 2 with ``ppo.press_keys``), None when both could."""
     return unexpressible(action, obs, earlier) or (PRESS if action.kind == "press" else None)
 
 
 def summarise(episodes: list[tuple[str, list[str | None]]], results: dict[str, Any], tasks: list[str]) -> dict:
     """Per task: oracle successes, episodes whose every step the space could take (and of those, how many
-    press a key: Strategy 1 only), steps it could not take and why."""
+    press a key: Strategy 1, or Strategy 2 with ppo.press_keys), steps it could not take and why."""
     per_task = {}
     for task in tasks:
         mine = [steps for t, steps in episodes if t == task]
@@ -98,7 +99,7 @@ def markdown(report: dict[str, Any]) -> str:
              "(zoo/web/expressible.py says how that is decided). This bounds what the demonstrations teach step for "
              "step; a task may still have another route (an element click where the oracle clicks a point).", "",
              f"- every episode expressible: {len(s['all_expressible'])} of {n} tasks "
-             f"({len(s['all_expressible_without_keys'])} without a key press, Strategy 2's reach)",
+             f"({len(s['all_expressible_without_keys'])} without a key press, Strategy 2's reach without ppo.press_keys)",
              f"- some episodes expressible: {len(s['some_expressible'])} ({', '.join(s['some_expressible']) or '-'})",
              f"- no episode expressible: {len(s['none_expressible'])} ({', '.join(s['none_expressible']) or '-'})", "",
              "| task | oracle successes | episodes all expressible | of those without keys | inexpressible steps / steps "
