@@ -53,6 +53,10 @@ def test_the_budget_hook_caps_the_simulators_env_steps():
 
 class CountingReplay:
     steps = 0
+    closed = False
+
+    def close(self):
+        self.closed = True
 
 
 class CostlyEpisodes(SearchCollector):
@@ -73,11 +77,14 @@ def test_a_round_over_many_tasks_stops_at_the_cap():
     """At 49 tasks a round is 49 episodes: the cap is checked before each episode, so a capped round stops
     after the episode that crossed it (the scale cell's round once ran 12k steps past a 10k budget)."""
     collector = CostlyEpisodes([f"t{i}" for i in range(10)], cost=10)
+    sim = collector.replays["sim"]
     assert len(collector.collect(None, 1, max_env_steps=25)) == 3  # 0, 10, 20 < 25 started an episode
     assert collector.played == ["t0", "t1", "t2"] and collector.env_steps == 30
+    assert sim.closed and collector.replays == {}  # spent: the simulators' browsers are shut
     assert collector.collect(None, 1, max_env_steps=25) == [] and collector.env_steps == 30  # spent: none
     uncapped = CostlyEpisodes([f"t{i}" for i in range(10)], cost=10)
     assert len(uncapped.collect(None, 2)) == 20 and uncapped.env_steps == 200
+    assert not uncapped.replays["sim"].closed  # no cap: kept for the next round
 
 
 class StepwiseEpisodes(CostlyEpisodes):

@@ -123,6 +123,10 @@ class SearchCollector:
         except BudgetSpent:
             pass
         self.env_steps += sum(r.steps for r in self.replays.values()) - steps_before
+        if 0 < max_env_steps <= self.env_steps:
+            # no simulator may take another step: shut their browsers (one per task, 49 at scale, ~12
+            # processes each) instead of keeping them, and their pages' timers, alive through the updates
+            self.close()
         self.rounds.append({
             "round": len(self.rounds) + 1, "episodes": len(stats), "env_steps": int(self.env_steps),
             "success_rate": sum(s["success"] for s in stats) / max(1, len(stats)),
