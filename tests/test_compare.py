@@ -132,6 +132,8 @@ def test_dry_run_lists_cells_and_runs_nothing(tmp_path, capsys):
      "bad value for 'demos_per_task' of cell 'xl'"),
     ({"cells": [{"label": "xl", "strategy": "compressive_rl", "demos_per_task": "few"}]}, "bad comparison matrix"),
     ({"cells": [{"label": "xl", "strategy": "compressive_rl", "demo_per_task": 1}]}, "bad comparison matrix"),
+    ({"pairs_with": "bad"}, "bad value for 'pairs_with'"),  # names itself
+    ({"pairs_with": "configs/compare/x.yaml"}, "bad value for 'pairs_with'"),
 ])
 def test_bad_matrix_is_one_line_before_any_run(tmp_path, changes, message):
     with pytest.raises(ZooError) as err:

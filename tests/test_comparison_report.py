@@ -89,6 +89,24 @@ def test_matrices_with_both_strategies_are_compared_within_themselves(tmp_path):
     assert {row[0] for row in sec.blocks[1].rows} == {"a - b"}
 
 
+def test_a_half_that_names_its_partner_pairs_with_that_one_only(tmp_path):
+    """Three one-strategy matrices: s1-new names s2-new as its other half, so it pairs with s2-new and not with
+    s2-old (run on another action space); s2-old, naming nobody and named by nobody, pairs with nobody."""
+    import json
+
+    from zoo.report import comparison
+    from zoo.report.gather import Gathered
+
+    runs = []
+    for matrix, strategy, cell, partner in (("s1-new", "foundation", "a", "s2-new"), ("s2-new", "compressive_rl", "b", ""),
+                                            ("s2-old", "compressive_rl", "c", "")):
+        runs += [_run(tmp_path / matrix, strategy, cell, s, _hits(9 if cell == "a" else 3), _hits(5)) for s in range(2)]
+        (tmp_path / matrix).mkdir()
+        (tmp_path / matrix / "matrix.json").write_text(json.dumps({"matrix": matrix, "spec": {"pairs_with": partner}}))
+    sec = comparison.comparison(None, Gathered(runs=runs))
+    assert {row[0] for row in sec.blocks[1].rows} == {"a - b"}
+
+
 def test_no_compare_runs_says_what_to_run(tmp_path):
     from zoo.report import comparison
     from zoo.report.gather import Gathered

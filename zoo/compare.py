@@ -63,6 +63,9 @@ class Matrix:
     demos_per_task: recorded oracle demonstrations per training task, the same for every strategy.
     env_steps: training env steps each strategy may take.  overrides: settings of every cell (e.g. episodes).
     fewshot: demonstrations per held-out task of each few-shot run (e.g. ``[1, 5, 20]``; empty: none).
+    pairs_with: for a matrix holding one strategy, the matrix that holds the other strategy's half of the same
+    comparison.  The report pairs two one-strategy matrices' cells when neither names a partner, or when one
+    names the other: a half run on another action space or code is then no partner.
     """
 
     description: str = ""
@@ -74,6 +77,7 @@ class Matrix:
     overrides: list[str] = field(default_factory=list)
     fewshot: list[int] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
+    pairs_with: str = ""
 
 
 def load_matrix(path: str | Path) -> tuple[str, Any]:
@@ -105,6 +109,9 @@ def load_matrix(path: str | Path) -> tuple[str, Any]:
         if n is not None and n < 0:
             raise ZooError(f"bad value for 'demos_per_task' of cell '{cell.label}' in {p}: {n} (must be >= 0, "
                            f"or left out to use the matrix's {matrix.demos_per_task})")
+    if matrix.pairs_with == p.stem or any(ch in matrix.pairs_with for ch in "/\\ "):
+        raise ZooError(f"bad value for 'pairs_with' in {p}: {matrix.pairs_with!r} (the name of another matrix file, "
+                       "without its directory or .yaml)")
     ks = [int(k) for k in matrix.fewshot]
     if any(k < 1 for k in ks) or len(set(ks)) != len(ks):
         raise ZooError(f"bad value for 'fewshot' in {p}: {ks} (distinct demonstrations per held-out task, each >= 1)")

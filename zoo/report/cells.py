@@ -3,8 +3,11 @@ what the report reads from each run's budget.json: label, matrix, demonstrations
 of each split (trained, held-out zero-shot, few-shot k)."""
 from __future__ import annotations
 
+import functools
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from zoo.report.gather import Run, Scored
 
@@ -20,6 +23,21 @@ def cell_label(run: Run) -> str:
 def matrix_of(run: Run) -> str:
     """The matrix a run belongs to: ``<run_root>/<matrix>/<strategy>/<cell>-s<seed>``."""
     return run.path.parent.parent.name
+
+
+def partner_of(run: Run) -> str:
+    """The matrix the run's matrix names as the other half of its comparison (``pairs_with`` in its
+    ``matrix.json``), "" when it names none."""
+    return _partner(run.path.parent.parent / "matrix.json")
+
+
+@functools.lru_cache(maxsize=None)
+def _partner(path: Path) -> str:
+    try:
+        spec = json.loads(path.read_text()).get("spec") or {}
+    except (OSError, ValueError):
+        return ""
+    return str(spec.get("pairs_with") or "")
 
 
 def demos_of(run: Run) -> int | None:

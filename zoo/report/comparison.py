@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, mcnemar_exact_p, mean_t_interval, sign_flip_p
-from zoo.report.cells import (SPLIT_TITLE, SPLITS, CellStats, budget_key, cells_of, matrix_of,  # noqa: F401
+from zoo.report.cells import (SPLIT_TITLE, SPLITS, CellStats, budget_key, cells_of, matrix_of, partner_of,  # noqa: F401
                               seed_of, series_of, split_score, split_title, suites_of)
 from zoo.report.demos_curve import demos_curve_blocks
 from zoo.report.document import Note, Section, Table
@@ -100,12 +100,16 @@ def _over_seeds(p: Paired) -> str:
 
 def comparable(a: CellStats, b: CellStats, cells: list[CellStats]) -> bool:
     """Cells of one matrix, or of two matrices that each hold one strategy (the halves of one comparison, e.g.
-    cpu-scale.yaml and cpu-scale-xl.yaml); a matrix with both strategies is compared within itself only."""
+    cpu-scale.yaml and cpu-scale-xl.yaml) unless either names another partner (``pairs_with``); a matrix with
+    both strategies is compared within itself only."""
     ma, mb = matrix_of(a.runs[0]), matrix_of(b.runs[0])
     if ma == mb:
         return True
     kinds = {m: {c.strategy for c in cells if matrix_of(c.runs[0]) == m} for m in (ma, mb)}
-    return len(kinds[ma]) == 1 and len(kinds[mb]) == 1
+    if len(kinds[ma]) != 1 or len(kinds[mb]) != 1:
+        return False
+    pa, pb = partner_of(a.runs[0]), partner_of(b.runs[0])
+    return (not pa and not pb) or pa == mb or pb == ma
 
 
 def is_clear(p: Paired) -> bool:
