@@ -4,7 +4,8 @@ One ``Observation`` (zoo.web.types) becomes a ``dict[str, np.ndarray]`` of fixed
 rollouts can be stacked and replayed without touching the page again:
 
   instr_ids (Li,)        BPE ids of the instruction, word by word (lower-cased), padded
-  el_text   (E, Lt)      BPE ids of each element's text (a form control's label when it has none);  el_attr (E, Lt): of "key value" attribute text
+  el_text   (E, Lt)      BPE ids of each element's text (a form control's label when it has none)
+  el_attr   (E, Lt)      BPE ids of its "key value" attribute text
   el_tag / el_cat (E,)   tag and category indices;  el_num (E, NUM_FEATURES) floats (position, flags,
                          overlap of the element's text with the instruction)
   el_valid / el_click / el_type / el_select (E,)   slot filled / may be clicked / typed into / selected
@@ -130,7 +131,8 @@ class Featurizer:
         by_id = {e.id: e for e in obs.elements}
         cands = self.candidate_spans(instr)
         # short texts on the page (a table cell to copy) after the instruction's, with up to half the places
-        page = [(eid, t) for eid, t in page_texts([by_id[i] for i in slots]) if t not in {c[0] for c in cands}]
+        typed = {c[0] for c in cands}
+        page = [(eid, t) for eid, t in page_texts([by_id[i] for i in slots]) if t not in typed]
         cands = cands[: S - min(len(page), S // 2)]
         page = page[: S - len(cands)]
         quoted = {c[0].strip().lower() for c in cands if c[3]}
