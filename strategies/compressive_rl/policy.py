@@ -76,7 +76,6 @@ class PolicyHeads(nn.Module):
     def __init__(self, dim: int, press_keys: bool = False):
         super().__init__()
 
-        self.press_keys = bool(press_keys)
         self.element_pointer = create_head("pointer", dim=dim)
         self.kind = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, 4 if press_keys else 3))
         # which key depends on the page, not on the element pointed at (it goes to the focused one)
@@ -102,7 +101,7 @@ class PolicyHeads(nn.Module):
         can_type = b["el_type"][rows, slot] & b["span_valid"].any(-1)
         opt_mask = b["opt_valid"] & (b["opt_owner"] == slot.unsqueeze(-1))
         can_select = b["el_select"][rows, slot] & opt_mask.any(-1)
-        allowed = [torch.ones_like(can_type), can_type, can_select] + ([torch.ones_like(can_type)] if self.press_keys else [])
+        allowed = [torch.ones_like(can_type), can_type, can_select] + ([torch.ones_like(can_type)] if self.key is not None else [])
         kind_mask = torch.stack(allowed, -1)
         kind_dist = _categorical(_masked(self.kind(ctx), kind_mask))
         kind = actions[:, 1] if actions is not None else (kind_dist.probs.argmax(-1) if greedy else kind_dist.sample())
