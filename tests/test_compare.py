@@ -29,12 +29,13 @@ def write_matrix(path: Path, **changes) -> Path:
     return path
 
 
-def run(matrix: Path, root: Path, dry_run: bool = False) -> list[dict]:
+def run(matrix: Path, root: Path, dry_run: bool = False, seeds: list[int] | None = None) -> list[dict]:
     from zoo.compare import main
     from zoo.config import parse_tool_config
     from zoo.schema.tools import CompareConfig
 
-    return main(parse_tool_config(CompareConfig, [f"config={matrix}", f"run_root={root}", f"dry_run={str(dry_run).lower()}"]))
+    args = [f"config={matrix}", f"run_root={root}", f"dry_run={str(dry_run).lower()}"]
+    return main(parse_tool_config(CompareConfig, args + ([f"seeds={seeds}"] if seeds is not None else [])))
 
 
 def files_with_times(root: Path) -> dict[str, float]:
@@ -121,6 +122,30 @@ def test_dry_run_lists_cells_and_runs_nothing(tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.browser
+def test_a_matrix_split_by_seed_is_recorded_whole_by_the_run_that_finishes_it(tmp_path, capsys):
+    """Two processes (here: two calls) sharing a run root, each owning a seed: the first trains only its seed and
+    leaves matrix.json unwritten; the second, finding the other seed done, records the whole matrix."""
+    matrix, root = write_matrix(tmp_path / "ci.yaml", seeds=[0, 1], fewshot=[]), tmp_path / "runs"
+    first = run(matrix, root, seeds=[1])
+    assert [r["seed"] for r in first] == [1]
+    assert not (root / "ci" / "compressive_rl" / "xl-s0").exists() and not (root / "ci" / "matrix.json").exists()
+    assert "matrix.json waits for xl-s0" in capsys.readouterr().err
+    second = run(matrix, root, seeds=[0])
+    assert [r["seed"] for r in second] == [0, 1]  # the whole matrix, in the matrix's order
+    recorded = json.loads((root / "ci" / "matrix.json").read_text())["cells"]
+    assert [(c["seed"], c["run_dir"]) for c in recorded] == [(s, str(root / "ci" / "compressive_rl" / f"xl-s{s}"))
+                                                            for s in (0, 1)]
+
+
+def test_dry_run_of_some_seeds_lists_only_them(tmp_path, capsys):
+    matrix = write_matrix(tmp_path / "ci.yaml", seeds=[0, 1, 2])
+    assert run(matrix, tmp_path / "runs", dry_run=True, seeds=[2, 0]) == []
+    out = capsys.readouterr().err
+    assert "todo  compressive_rl/xl-s0" in out and "todo  compressive_rl/xl-s2" in out
+    assert "xl-s1" not in out and "2 cells x seeds of 3 (seeds 2, 0)" in out
+
+
 @pytest.mark.parametrize(("changes", "message"), [
     ({"fewshots": [1]}, "unknown key 'fewshots'"),
     ({"fewshot": [0]}, "bad value for 'fewshot'"),
@@ -140,6 +165,13 @@ def test_bad_matrix_is_one_line_before_any_run(tmp_path, changes, message):
         run(write_matrix(tmp_path / "bad.yaml", **changes), tmp_path / "runs")
     assert message in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_seed_the_matrix_lacks_is_one_line_before_any_run(tmp_path):
+    with pytest.raises(ZooError) as err:
+        run(write_matrix(tmp_path / "ci.yaml", seeds=[0, 1]), tmp_path / "runs", seeds=[3])
+    assert "bad value for 'seeds': 3" in str(err.value) and "its seeds: 0, 1" in str(err.value)
+    assert "\n" not in str(err.value) and not (tmp_path / "runs").exists()
 
 
 def test_bad_matrix_exits_2_from_the_command_line(tmp_path):

@@ -261,6 +261,16 @@ def is_done(root: Path, job: Job, matrix: Any) -> bool:
         and (run_dir / BUDGET_FILE).is_file()
 
 
+def selected_seeds(cfg: Any, matrix: Any) -> list[int]:
+    """The matrix's seeds this run owns (``seeds=``, default all); one line for a seed the matrix lacks."""
+    seeds = [int(s) for s in matrix.seeds]
+    for s in cfg.seeds:
+        if int(s) not in seeds:
+            raise ZooError(f"bad value for 'seeds': {s} is not a seed of matrix {cfg.config} "
+                           f"(its seeds: {', '.join(str(x) for x in seeds)})")
+    return [int(s) for s in cfg.seeds] or seeds
+
+
 def main(cfg: Any) -> list[dict]:
     """Run every cell not finished yet, with progress (cells done / left, time per cell)."""
     from rich.console import Console
@@ -270,36 +280,45 @@ def main(cfg: Any) -> list[dict]:
     load_plugins()
     name, matrix = load_matrix(str(cfg.config))
     root = Path(cfg.run_root) / name
+    seeds = selected_seeds(cfg, matrix)
     jobs = jobs_of(matrix)
     for job in jobs:  # every cell composes before any runs: a bad override fails now, not an hour in
-
         compose(cell_overrides(matrix, job, root))
         if has_finetune(job):
             for k in matrix.fewshot:
                 compose(fewshot_overrides(matrix, job, root, int(k)))
+    mine = [j for j in jobs if j.seed in seeds]
     console = Console(stderr=True)
-    done = [j for j in jobs if is_done(root, j, matrix)]
-    console.print(f"[bold]zoo compare[/] {name}: {len(jobs)} cells x seeds, {len(done)} done, "
-                  f"{len(jobs) - len(done)} to run -> {root}")
+    done = [j for j in mine if is_done(root, j, matrix)]
+    part = "" if len(mine) == len(jobs) else f" of {len(jobs)} (seeds {', '.join(str(s) for s in seeds)})"
+    console.print(f"[bold]zoo compare[/] {name}: {len(mine)} cells x seeds{part}, {len(done)} done, "
+                  f"{len(mine) - len(done)} to run -> {root}")
     if cfg.dry_run:
-        for job in jobs:
+        for job in mine:
             console.print(f"  {'done' if job in done else 'todo'}  {job.strategy}/{job.name}")
             for k, fs_dir in fewshot_dirs(matrix, root / job.strategy / job.name):
                 state = ("done" if is_finished(fs_dir) else "todo") if has_finetune(job) else "skip (no finetune hook)"
                 console.print(f"        {state}  few-shot k={k}")
         return []
     records, times = [], []
-    for i, job in enumerate(jobs):
+    for i, job in enumerate(mine):
         if job in done:
             records.append(json.loads((root / job.strategy / job.name / BUDGET_FILE).read_text()))
             continue
-        left = sum(1 for j in jobs[i:] if j not in done)
+        left = sum(1 for j in mine[i:] if j not in done)
         eta = f", about {sum(times) / len(times) * left / 60:.0f} min left" if times else ""
-        console.print(f"[bold]cell {len(done) + len(times) + 1}/{len(jobs)}[/] {job.strategy}/{job.name}{eta}")
+        console.print(f"[bold]cell {len(done) + len(times) + 1}/{len(mine)}[/] {job.strategy}/{job.name}{eta}")
         t0 = time.perf_counter()
         records.append(run_job(matrix, job, root, console.print))
         times.append(time.perf_counter() - t0)
         console.print(f"  finished in {times[-1] / 60:.1f} min")
+    waiting = [j.name for j in jobs if j not in mine and not is_done(root, j, matrix)]
+    if waiting:  # another process (or a later run) owns these seeds; the matrix is not whole yet
+        console.print(f"[bold green]done[/]: {len(records)} runs -> {root}; matrix.json waits for "
+                      f"{', '.join(waiting)}")
+        return records
+    if len(mine) < len(jobs):  # the other seeds were finished elsewhere: record the whole matrix
+        records = [json.loads((root / j.strategy / j.name / BUDGET_FILE).read_text()) for j in jobs]
     notes = [f"{j.strategy}/{j.name}: few-shot skipped (strategy '{j.strategy}' registers no finetune hook)"
              for j in jobs if matrix.fewshot and not has_finetune(j)]
     atomic_write_json(root / "matrix.json", {"matrix": name, "config": str(cfg.config),
