@@ -16,7 +16,7 @@ def test_paired_statistics_on_hand_made_numbers():
 
 
 def _run(tmp: Path, strategy: str, cell: str, seed: int, train: list[bool], held: list[bool], demos: int = 8,
-         fewshot: dict[int, list[bool]] | None = None, suite: str = "small", tasks: int = 1):
+         fewshot: dict[int, list[bool]] | None = None, suite: str = "small", tasks: int = 1, created: str = ""):
     """A compare run whose episodes are spread round-robin over ``tasks`` tasks of suite ``<suite>-train``."""
     from zoo.report.gather import Run, Scored, TaskScore
 
@@ -25,7 +25,7 @@ def _run(tmp: Path, strategy: str, cell: str, seed: int, train: list[bool], held
         eps = [{"task": names[i % tasks], "seed": 1_000_000 + i, "success": ok} for i, ok in enumerate(outcomes)]
         per_task = {t: TaskScore(sum(e["success"] for e in eps if e["task"] == t),
                                  sum(e["task"] == t for e in eps)) for t in names}
-        return Scored(cell, {"episodes": eps}, per_task)
+        return Scored(cell, {"episodes": eps, **({"created": created} if created else {})}, per_task)
 
     run = Run(tmp / strategy / f"{cell}-s{seed}", strategy, "xl", None, scored(train))
     run.heldout = scored(held)
@@ -226,6 +226,29 @@ def test_the_verdict_leads_with_the_pair_trained_on_the_most_tasks(tmp_path):
     # the cells are trained on different suites, so the table names each cell's suites
     assert cells_table.headers[2:5] == ["suites (training / held-out)", "trained", "held-out"]
     assert {r[0]: r[2] for r in cells_table.rows}["xl"] == "scale-train / scale-heldout"
+
+
+@pytest.mark.parametrize("newer_first", [True, False])
+def test_between_pairs_equal_in_tasks_and_seeds_the_verdict_leads_with_the_one_scored_last(tmp_path, newer_first):
+    """The same comparison run twice (e.g. before and after the action space was widened): both pairs train on
+    3 tasks over 3 seeds; the headline is the later one, whatever order the runs were read in."""
+    from zoo.report import comparison
+    from zoo.report.gather import Gathered
+
+    def pair(matrix: str, s1: str, s2: str, s1_hits: int, created: str) -> list:
+        return [run for seed in range(3) for run in (
+            _run(tmp_path / f"{matrix}-a", "foundation", s1, seed, _hits(s1_hits, 30), _hits(6, 30), suite="scale",
+                 tasks=3, created=created),
+            _run(tmp_path / f"{matrix}-b", "compressive_rl", s2, seed, _hits(3, 30), _hits(6, 30), suite="scale",
+                 tasks=3, created=created))]
+
+    old = pair("old", "foundation-old", "xl-old", 12, "2026-12-02T10:00:00Z")
+    new = pair("new", "foundation-new", "xl-new", 15, "2026-12-03T10:00:00Z")
+    note = comparison.comparison(None, Gathered(runs=new + old if newer_first else old + new)).blocks[2]
+    head, elsewhere = note.text.split("Elsewhere:")
+    assert "Headline, the pair trained on the most tasks (foundation-new vs xl-new, 3 training tasks)" in head
+    assert "foundation-new beats xl-new by 40.0 points" in head
+    assert "foundation-old beats xl-old by 30.0 points" in elsewhere  # the earlier pair's clear difference follows
 
 
 def test_a_demonstrations_curve_holds_its_suites_fixed(tmp_path):

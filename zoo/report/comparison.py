@@ -148,10 +148,17 @@ def training_tasks(c: CellStats) -> int:
     return len(scored.tasks) if scored is not None else 0
 
 
+def scored_last(*cells: CellStats) -> str:
+    """When the cells' latest training-split score was made (the results' ISO ``created`` stamp; "" if none)."""
+    return max((str(r.scored.results.get("created", "")) for c in cells for r in c.runs if r.scored is not None),
+               default="")
+
+
 def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
     """One paragraph from the numbers: who wins where, by how much, how sure.  With several compared pairs
     of cells it leads with the pair trained on the most tasks (every split of it, clear or not: that is the
-    question at the largest scale measured), then the clear differences elsewhere; the cost is given for the
+    question at the largest scale measured; between pairs equal in tasks and seeds, the one scored last, a
+    re-run of the comparison after a change), then the clear differences elsewhere; the cost is given for the
     cells it names."""
     if not pairs:
         return ("No two cells of different strategies share a budget (demonstrations, env steps) and a training "
@@ -164,7 +171,8 @@ def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
     rest = pairs
     if len(groups) > 1:
         (a, b), head = max(groups.items(), key=lambda kv: (training_tasks(by_label[kv[0][0]]),
-                                                           max(len(p.diffs) for p in kv[1])))
+                                                           max(len(p.diffs) for p in kv[1]),
+                                                           scored_last(by_label[kv[0][0]], by_label[kv[0][1]])))
         rest = [p for p in pairs if (p.a, p.b) != (a, b)]
         lines.append(f"Headline, the pair trained on the most tasks ({a} vs {b}, "
                      f"{training_tasks(by_label[a])} training tasks):")
