@@ -166,7 +166,7 @@ def run_fewshot(matrix: Any, job: Job, root: Path, run_dir: Path, checkpoint: Pa
     records = []
     for k, fs_dir in fewshot_dirs(matrix, run_dir):
         if is_finished(fs_dir):
-            records.append(json.loads((fs_dir / BUDGET_FILE).read_text()))
+            records.append(read_budget(fs_dir))
             continue
         log(f"{job.name}: few-shot k={k} on {matrix.heldout_suite} -> {fs_dir}")
         t0 = time.perf_counter()
@@ -184,6 +184,16 @@ def run_fewshot(matrix: Any, job: Job, root: Path, run_dir: Path, checkpoint: Pa
         atomic_write_json(fs_dir / BUDGET_FILE, record)
         records.append(record)
     return records
+
+
+def cell_dir(root: Path, job: Job) -> Path:
+    """A cell x seed's run directory: ``<run_root>/<matrix>/<strategy>/<cell>-s<seed>``."""
+    return root / job.strategy / job.name
+
+
+def read_budget(run_dir: Path) -> dict:
+    """What a finished run (or few-shot run) recorded in its ``budget.json``."""
+    return json.loads((run_dir / BUDGET_FILE).read_text())
 
 
 def is_finished(run_dir: Path) -> bool:
@@ -218,7 +228,7 @@ def env_steps_used(run_dir: Path) -> float | None:
 
 def run_job(matrix: Any, job: Job, root: Path, log: Any) -> dict:
     """Train, score and record one cell x seed, continuing whatever an earlier attempt finished."""
-    run_dir = root / job.strategy / job.name
+    run_dir = cell_dir(root, job)
     overrides = cell_overrides(matrix, job, root)
     t0 = time.perf_counter()
     if (run_dir / "results.json").is_file():
@@ -253,7 +263,7 @@ def jobs_of(matrix: Any) -> list[Job]:
 
 
 def is_done(root: Path, job: Job, matrix: Any) -> bool:
-    run_dir = root / job.strategy / job.name
+    run_dir = cell_dir(root, job)
     fewshot = [d for _, d in fewshot_dirs(matrix, run_dir)] if has_finetune(job) else []
     if not all(is_finished(d) for d in fewshot):
         return False
@@ -296,14 +306,14 @@ def main(cfg: Any) -> list[dict]:
     if cfg.dry_run:
         for job in mine:
             console.print(f"  {'done' if job in done else 'todo'}  {job.strategy}/{job.name}")
-            for k, fs_dir in fewshot_dirs(matrix, root / job.strategy / job.name):
+            for k, fs_dir in fewshot_dirs(matrix, cell_dir(root, job)):
                 state = ("done" if is_finished(fs_dir) else "todo") if has_finetune(job) else "skip (no finetune hook)"
                 console.print(f"        {state}  few-shot k={k}")
         return []
     records, times = [], []
     for i, job in enumerate(mine):
         if job in done:
-            records.append(json.loads((root / job.strategy / job.name / BUDGET_FILE).read_text()))
+            records.append(read_budget(cell_dir(root, job)))
             continue
         left = sum(1 for j in mine[i:] if j not in done)
         eta = f", about {sum(times) / len(times) * left / 60:.0f} min left" if times else ""
@@ -318,7 +328,7 @@ def main(cfg: Any) -> list[dict]:
                       f"{', '.join(waiting)}")
         return records
     if len(mine) < len(jobs):  # the other seeds were finished elsewhere: record the whole matrix
-        records = [json.loads((root / j.strategy / j.name / BUDGET_FILE).read_text()) for j in jobs]
+        records = [read_budget(cell_dir(root, j)) for j in jobs]
     notes = [f"{j.strategy}/{j.name}: few-shot skipped (strategy '{j.strategy}' registers no finetune hook)"
              for j in jobs if matrix.fewshot and not has_finetune(j)]
     atomic_write_json(root / "matrix.json", {"matrix": name, "config": str(cfg.config),
