@@ -2,6 +2,7 @@
 harness (evaluate, `zoo bench` and `zoo bench env` mains)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -73,6 +74,48 @@ def test_browser_killed_mid_episode_ends_both_episodes_and_recovers(vec):
     assert [s.episode.seed for s in vec.slots] == [32, 42] and vec.host.restarts >= 1
     _, rewards, term, _, _ = vec.step(solve(obs))
     assert term.all() and (rewards > 0).all()
+
+
+def test_a_start_that_times_out_is_tried_again_with_fresh_browsers(monkeypatch):
+    # the first attempt launches Chromium, then hangs past its limit (an overloaded machine)
+    import zoo.web.vector as vector
+
+    monkeypatch.setattr(vector, "OPEN_TIMEOUT_S", 5.0)
+    monkeypatch.setattr(vector, "OPEN_TIMEOUT_PER_ENV_S", 0.0)
+    opened, hung_pids = [], []
+    real_open = VecWebEnv._open
+
+    async def slow_first_open(self):
+        opened.append(True)
+        await real_open(self)
+        if len(opened) == 1:
+            hung_pids.append(self.host.pid())
+            await asyncio.sleep(60)
+
+    monkeypatch.setattr(VecWebEnv, "_open", slow_first_open)
+    with VecWebEnv(["click-test"], num_envs=1, max_episode_steps=2, step_timeout_s=4.0) as env:
+        assert env.open_retries == 1 and len(opened) == 2
+        assert hung_pids[0] is not None and env.host.pid() != hung_pids[0]  # the first browser was shut down
+        assert not os.path.exists(f"/proc/{hung_pids[0]}") or open(f"/proc/{hung_pids[0]}/stat").read().split()[2] == "Z"
+        obs = env.reset(seeds=[3])
+        assert "Click" in obs[0].instruction
+
+
+def test_a_start_that_never_finishes_fails_after_three_attempts(monkeypatch):
+    import zoo.web.vector as vector
+
+    monkeypatch.setattr(vector, "OPEN_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(vector, "OPEN_TIMEOUT_PER_ENV_S", 0.0)
+    calls = []
+
+    async def never(self):
+        calls.append(True)
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(VecWebEnv, "_open", never)
+    with pytest.raises(TimeoutError, match="did not finish within 2s"):  # limits 0.5, 1.0, 1.5 s
+        VecWebEnv(["click-test"], num_envs=1)
+    assert len(calls) == 3
 
 
 def test_reset_one_replays_a_seed(vec):

@@ -29,9 +29,38 @@ class Recovery:
     slots: list[Slot]
     step_timeout_s: float
     _obs: list[Any]
+    hosts: list[BrowserHost]
+    shared_browser: bool
+    open_retries: int = 0  # starts that timed out and were tried again (see _open_retrying)
 
     def _call(self, coro: Any, timeout: float) -> Any:  # provided by VecWebEnv
         raise NotImplementedError
+
+    async def _open(self) -> None:  # provided by VecWebEnv
+        raise NotImplementedError
+
+    async def _close_slots(self) -> None:  # provided by VecWebEnv
+        raise NotImplementedError
+
+    def _open_retrying(self, timeout: float) -> None:
+        """Start the env's browsers and open its contexts, starting afresh when that times out.  On an
+        overloaded machine (load ~10 on 2 cores) a Chromium launch once took over 70 s, which ended a
+        Strategy 1 RL stage that had searched for 16 minutes without reaching its first checkpoint."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._call(self._open(), timeout=timeout * attempt)
+                return
+            except TimeoutError:
+                if attempt == START_ATTEMPTS:
+                    raise
+                self.open_retries += 1
+                try:  # throw away what half opened: contexts, and the browsers this env owns
+                    self._call(self._close_slots(), timeout=30)
+                except Exception:  # noqa: BLE001 - the hosts are shut down below either way
+                    pass
+                if not self.shared_browser:
+                    for host in self.hosts:
+                        host.close()
 
     def _failed_summary(self, i: int, reason: str) -> dict[str, Any]:
         ep = self.slots[i].episode

@@ -57,6 +57,8 @@ from zoo.web.suites import resolve_tasks
 from zoo.web.tasks import TaskSpec, get_task, site_roots
 from zoo.web.types import Action, Observation
 
+OPEN_TIMEOUT_S, OPEN_TIMEOUT_PER_ENV_S = 60.0, 10.0  # first attempt's limit to start browsers and contexts
+
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class VecWebEnv(Recovery):
         self.env_steps = 0
         self._in_flight: set[int] = set()  # envs with a step_async not yet collected
         self.closed = False
-        self._call(self._open(), timeout=60 + 10 * num_envs)
+        self._open_retrying(timeout=OPEN_TIMEOUT_S + OPEN_TIMEOUT_PER_ENV_S * num_envs)
 
     @classmethod
     def from_config(cls, env_cfg: Any, tasks: Sequence[str] | None = None, **overrides: Any) -> VecWebEnv:
