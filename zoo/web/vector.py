@@ -60,7 +60,6 @@ from zoo.web.types import Action, Observation
 OPEN_TIMEOUT_S, OPEN_TIMEOUT_PER_ENV_S = 60.0, 10.0  # first attempt's limit to start browsers and contexts
 
 
-
 @dataclass(frozen=True)
 class PendingStep:
     """A step sent by ``VecWebEnv.step_async``: its envs (in the caller's order), those that were
