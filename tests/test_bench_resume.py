@@ -44,3 +44,40 @@ def test_a_log_of_another_plan_is_one_line(tmp_path):
         recorded_episodes(log, {("click-test", 1)})
     with pytest.raises(ZooError, match="does not plan"):
         run(log, resume=True, episodes=1, seed=0)
+
+
+class StopsAfter(RandomAgent):
+    """A random agent whose user presses Ctrl-C at its ``stop_at``-th action."""
+
+    def __init__(self, stop_at: int):
+        super().__init__(seed=0)
+        self.calls, self.stop_at = 0, stop_at
+
+    def act(self, observations, state, done_mask):
+        self.calls += 1
+        if self.calls == self.stop_at:
+            raise KeyboardInterrupt
+        return super().act(observations, state, done_mask)
+
+
+def test_a_run_scoring_stopped_by_ctrl_c_keeps_its_partial_score_and_stops_then_continues(tmp_path):
+    """``score_agent`` (every strategy's scoring) writes the partial score marked interrupted and lets the
+    interrupt reach its caller; with ``eval.resume=true`` the logged episodes are kept and only the rest played."""
+    from zoo.config import compose
+    from zoo.train.scoring import score_agent
+    from zoo.web.results import finished_results
+
+    over = ["strategy=compressive_rl", f"env.tasks=[{','.join(TASKS)}]", "env.num_envs=2", "env.max_episode_steps=4",
+            "eval.episodes=3", "trainer.progress=false"]
+    with pytest.raises(KeyboardInterrupt):
+        score_agent(compose(over), StopsAfter(stop_at=3), TASKS, tmp_path, agent_name="random", results_name="results")
+    partial = json.loads((tmp_path / "results.json").read_text())
+    logged = (tmp_path / "results.episodes.jsonl").read_text().splitlines()
+    assert partial["interrupted"] and 0 < len(partial["episodes"]) == len(logged) < 6
+    assert finished_results(tmp_path / "results.json") is None  # a partial score never counts as finished
+
+    whole = score_agent(compose(over + ["eval.resume=true"]), RandomAgent(seed=0), TASKS, tmp_path,
+                        agent_name="random", results_name="results")
+    assert not whole["interrupted"] and whole["config"]["resumed_episodes"] == len(logged)
+    assert len(whole["episodes"]) == 6 and finished_results(tmp_path / "results.json") == whole
+    assert (tmp_path / "results.episodes.jsonl").read_text().splitlines()[: len(logged)] == logged

@@ -1,6 +1,7 @@
 """``zoo compare`` on a CI-sized matrix: one Strategy-2 cell (tiny model, one seed) trained on ci-train, scored
 there, zero-shot on ci-heldout and few-shot (k=1) on ci-heldout; every result in the actionzoo.bench schema; a
-re-run skips everything; a deleted held-out result is re-scored alone; a bad matrix fails in one line before
+re-run skips everything; a deleted held-out result is re-scored alone, an interrupted training-split score
+finished from its episode log; a bad matrix fails in one line before
 any run directory exists; dry_run lists the cells."""
 from __future__ import annotations
 
@@ -79,6 +80,25 @@ def test_ci_matrix_trains_scores_fewshot_and_resumes(tmp_path, capsys):
     assert (run_dir / "heldout" / "results.json").is_file()
     for rel in ("results.json", "fewshot-k1/results.json", "fewshot-k1/budget.json", "checkpoints/ppo/last.ckpt"):
         assert after[f"xl-s0/{rel}"] == before[f"xl-s0/{rel}"], rel
+
+    # a training-split score stopped by Ctrl-C (partial, marked interrupted): the cell is not done; a re-run
+    # finishes that score from its episode log, without training again
+    partial = json.loads((run_dir / "results.json").read_text())
+    log_lines = (run_dir / "results.episodes.jsonl").read_text().splitlines()
+    partial.update(interrupted=True, episodes=partial["episodes"][:1])
+    (run_dir / "results.json").write_text(json.dumps(partial))
+    (run_dir / "results.episodes.jsonl").write_text(log_lines[0] + "\n")
+    capsys.readouterr()
+    run(matrix, root, dry_run=True)
+    assert "todo  compressive_rl/xl-s0" in capsys.readouterr().err
+    run(matrix, root)
+    rescored = json.loads((run_dir / "results.json").read_text())
+    assert not rescored["interrupted"] and rescored["config"]["resumed_episodes"] == 1
+    assert len(rescored["episodes"]) == len(log_lines) and rescored["suite"] == "ci-train"
+    assert (run_dir / "results.episodes.jsonl").read_text().splitlines()[0] == log_lines[0]
+    again = files_with_times(root / "ci" / "compressive_rl")
+    for rel in ("heldout/results.json", "fewshot-k1/results.json", "checkpoints/ppo/last.ckpt"):
+        assert again[f"xl-s0/{rel}"] == after[f"xl-s0/{rel}"], rel
 
     capsys.readouterr()
     run(matrix, root, dry_run=True)

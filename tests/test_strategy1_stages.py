@@ -64,6 +64,20 @@ def test_stages_one_at_a_time_then_all_with_resume_and_final_scoring(tmp_path):
     assert saved["variants"]["policy"]["search"] is None
     assert results["search_gain"].keys() == {"policy", "policy+search"}
 
+    # the search variant's scoring stopped by Ctrl-C (partial result, no results.json): with eval.resume the
+    # policy's finished score is kept as it is and the search variant continues from its episode log
+    from strategies.foundation import score_checkpoint
+
+    policy_stamp = (run_dir / "results-policy.json").stat().st_mtime_ns
+    partial = json.loads((run_dir / "results-policy-search.json").read_text())
+    (run_dir / "results-policy-search.json").write_text(json.dumps({**partial, "interrupted": True}))
+    (run_dir / "results.json").unlink()
+    again = score_checkpoint(tiny(tmp_path, "eval.resume=true"), run_dir, run_dir / "checkpoints" / "rl" / "final.ckpt",
+                             ["click-button"])
+    assert (run_dir / "results-policy.json").stat().st_mtime_ns == policy_stamp
+    assert not again["interrupted"] and again["config"]["resumed_episodes"] == 1
+    assert again["episodes"] == partial["episodes"] and load_results(run_dir / "results.json") == again
+
     agent = load_agent(run_dir / "checkpoints" / "rl" / "final.ckpt", search=False)
     assert agent.screenshot and not agent.uses_search
 

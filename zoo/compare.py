@@ -196,8 +196,16 @@ def read_budget(run_dir: Path) -> dict:
     return json.loads((run_dir / BUDGET_FILE).read_text())
 
 
+def scored(run_dir: Path) -> dict | None:
+    """The run's ``results.json`` if its scoring ran to the end; None if missing or interrupted (Ctrl-C writes
+    the partial score, which a re-run must finish, not count)."""
+    from zoo.web.results import finished_results  # lazy: torchmetrics
+
+    return finished_results(run_dir / "results.json")
+
+
 def is_finished(run_dir: Path) -> bool:
-    return (run_dir / "results.json").is_file() and (run_dir / BUDGET_FILE).is_file()
+    return (run_dir / BUDGET_FILE).is_file() and scored(run_dir) is not None
 
 
 def run_params(run_dir: Path) -> int | None:
@@ -231,19 +239,23 @@ def run_job(matrix: Any, job: Job, root: Path, log: Any) -> dict:
     run_dir = cell_dir(root, job)
     overrides = cell_overrides(matrix, job, root)
     t0 = time.perf_counter()
-    if (run_dir / "results.json").is_file():
-        results = json.loads((run_dir / "results.json").read_text())
+    results = scored(run_dir)
+    if results is not None:
+        cfg = OmegaConf.load(run_dir / "config.yaml")
+    elif (run_dir / "results.json").is_file():  # trained; its scoring was interrupted: finish that scoring
+        log(f"{job.name}: finishing the interrupted scoring in {run_dir}")
+        results = rescore(job, run_dir, OmegaConf.load(run_dir / "config.yaml"))
         cfg = OmegaConf.load(run_dir / "config.yaml")
     else:
-        if (run_dir / "config.yaml").is_file():  # killed mid-training: continue from its checkpoint
+        if (run_dir / "config.yaml").is_file():  # killed mid-training or mid-scoring: continue where it stopped
             log(f"{job.name}: resuming {run_dir}")
-            overrides = [*overrides, f"resume={run_dir}"]
+            overrides = [*overrides, f"resume={run_dir}", "eval.resume=true"]
         run = fit_run(overrides)
         results, cfg, run_dir = run.results, run.cfg, run.run_dir
     heldout = run_dir / HELDOUT_DIR
     checkpoint = final_checkpoint(results, run_dir)
-    if not (heldout / "results.json").is_file():
-        held_cfg = OmegaConf.merge(cfg, {"eval": {"suite": matrix.heldout_suite, "tasks": None}})
+    if scored(heldout) is None:  # a partial held-out score left by an interruption continues from its log
+        held_cfg = OmegaConf.merge(cfg, {"eval": {"suite": matrix.heldout_suite, "tasks": None, "resume": True}})
         get_strategy(job.strategy).score_checkpoint(held_cfg, heldout, checkpoint, scoring_tasks(held_cfg))
     fewshot = run_fewshot(matrix, job, root, run_dir, checkpoint, log) if has_finetune(job) else []
     record = {"cell": job.cell.label, "strategy": job.strategy, "seed": job.seed, "run_dir": str(run_dir),
@@ -258,6 +270,20 @@ def run_job(matrix: Any, job: Job, root: Path, log: Any) -> dict:
     return record
 
 
+def rescore(job: Job, run_dir: Path, cfg: Any) -> dict:
+    """Finish a trained run's interrupted scoring on its training split: the episodes it logged are kept,
+    the rest played, and what only the first scoring knew (e.g. Strategy 1's ``stages``) carried over."""
+    from zoo.web.results import load_results, write_results  # lazy: torchmetrics
+
+    partial = load_results(run_dir / "results.json")
+    checkpoint = final_checkpoint(partial, run_dir)
+    cfg = OmegaConf.merge(cfg, {"eval": {"resume": True}})
+    results = get_strategy(job.strategy).score_checkpoint(cfg, run_dir, checkpoint, scoring_tasks(cfg))
+    results = {**{k: v for k, v in partial.items() if k not in results}, **results}
+    write_results(run_dir / "results.json", results)
+    return results
+
+
 def jobs_of(matrix: Any) -> list[Job]:
     return [Job(cell, int(seed), resolve_strategy_name(cell.strategy)) for seed in matrix.seeds for cell in matrix.cells]
 
@@ -267,8 +293,7 @@ def is_done(root: Path, job: Job, matrix: Any) -> bool:
     fewshot = [d for _, d in fewshot_dirs(matrix, run_dir)] if has_finetune(job) else []
     if not all(is_finished(d) for d in fewshot):
         return False
-    return all((d / "results.json").is_file() for d in (run_dir, run_dir / HELDOUT_DIR)) \
-        and (run_dir / BUDGET_FILE).is_file()
+    return all(scored(d) is not None for d in (run_dir, run_dir / HELDOUT_DIR)) and (run_dir / BUDGET_FILE).is_file()
 
 
 def selected_seeds(cfg: Any, matrix: Any) -> list[int]:

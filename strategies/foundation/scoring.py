@@ -21,7 +21,7 @@ from rich.console import Console
 
 from strategies.foundation.loading import load_agent
 from zoo.train.scoring import score_agent
-from zoo.web.results import results_table, write_results
+from zoo.web.results import finished_results, results_table, write_results
 
 HEADLINE = "policy+search"
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -36,13 +36,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
 def score(cfg: Any, run_dir: Path, checkpoint: Path, tasks: list[str]) -> dict[str, Any]:
     """Benchmark results of the headline variant (top level), with ``variants`` = every entry of
     ``VARIANTS`` (each a complete ``actionzoo.bench`` result plus ``"variant"``), ``headline``
-    naming the top-level one and ``search_gain`` the success rate of each."""
+    naming the top-level one and ``search_gain`` the success rate of each.  With ``eval.resume`` a variant
+    scored to the end already is kept as it is, and a partly scored one continues from its episode log."""
     console = Console(stderr=True)
     variants: dict[str, Any] = {}
     for label, spec in VARIANTS.items():
         search = spec["search"] is not None
-        agent = load_agent(checkpoint, search=search)
         name = f"results-{label.replace('+', '-')}"
+        kept = finished_results(Path(run_dir) / f"{name}.json") if bool(cfg.eval.get("resume", False)) else None
+        if kept is not None and kept.get("variant", {}).get("label") == label:
+            variants[label] = kept
+            continue
+        agent = load_agent(checkpoint, search=search)
         try:
             # with search, one env: a page's clock keeps running while the agent searches, and with
             # several envs every episode would also wait for the other envs' searches

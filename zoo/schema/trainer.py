@@ -48,9 +48,12 @@ class EvalConfig:
     episodes: episodes per task.  suite / tasks: what to score on (empty: the training tasks).
     seed: first evaluation seed; not tied to the run's seed=, so every run (any strategy, any
     training seed) is scored on the same episodes of each task.
+    resume: keep the episodes an interrupted scoring of this run's final checkpoint left in its
+    ``<results>.episodes.jsonl`` and play only the others (``zoo compare`` sets it when it rescores).
     """
 
     episodes: int = field(default=20, metadata=at_least(1))
     seed: int = field(default=0, metadata=at_least(0))
     suite: str = ""
     tasks: Any = None
+    resume: bool = False

@@ -39,7 +39,9 @@ def score_agent(cfg: Any, agent: Any, tasks: list[str], run_dir: Path, *, agent_
                 num_envs: int | None = None, run_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score ``agent`` on ``eval.episodes`` evaluation episodes of each task (seeds from ``eval.seed``, the same
     for every strategy and training seed) and write ``run_dir/<results_name>.json`` (+ ``.episodes.jsonl``) at
-    once, so a failure in a later scoring never loses this one."""
+    once, so a failure in a later scoring never loses this one.  With ``eval.resume`` the episodes the log holds
+    are kept.  Stopped by Ctrl-C, the partial results are written (marked ``interrupted``) and the interrupt
+    goes on to the caller: a run, or ``zoo compare``, must not carry on as if this score were whole."""
     from zoo.web.bench import evaluate  # lazy: pulls torchmetrics (+transformers); zoo config imports this module
     from zoo.web.results import write_results  # lazy: torchmetrics, as above
 
@@ -49,8 +51,11 @@ def score_agent(cfg: Any, agent: Any, tasks: list[str], run_dir: Path, *, agent_
                        max_episode_steps=int(env.max_episode_steps), step_timeout_s=float(env.step_timeout_s),
                        headless=bool(env.headless), progress=bool(cfg.trainer.progress),
                        log_path=Path(run_dir) / f"{results_name}.episodes.jsonl", suite=task_set_label(cfg),
-                       agent_name=agent_name, browsers=int(env.get("browsers", 0)))
+                       agent_name=agent_name, browsers=int(env.get("browsers", 0)),
+                       resume=bool(cfg.eval.get("resume", False)))
     if run_info is not None:
         results["run"] = dict(run_info, strategy=str(cfg.strategy), run_dir=str(run_dir))
     write_results(Path(run_dir) / f"{results_name}.json", results)
+    if results["interrupted"]:
+        raise KeyboardInterrupt
     return results

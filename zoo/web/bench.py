@@ -79,7 +79,7 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
                 if not env.idle[i] and int(i) in jobs.current:
                     announce(state, int(i), episode_key(*jobs.current[int(i)]))
 
-    n = max(1, min(num_envs, total))
+    n = max(1, min(num_envs, jobs.total))  # the episodes left to play: an env with no job at reset has no observation
     t0 = time.monotonic()
     interrupted = False
     env: Any = None

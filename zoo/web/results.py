@@ -210,6 +210,15 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+def finished_results(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The results at ``path`` if a scoring wrote them to the end; None if the file is missing or the scoring
+    was interrupted (its partial results are kept on disk, but nothing may count them as a finished score)."""
+    if not Path(path).is_file():
+        return None
+    data = load_results(path)
+    return None if data.get("interrupted") else data
+
+
 def _fmt(stat: dict[str, Any], pct: bool = False, digits: int = 2) -> str:
     m, (lo, hi) = stat["mean"], stat["ci95"]
     if m is None:
