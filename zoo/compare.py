@@ -244,8 +244,8 @@ def run_job(matrix: Any, job: Job, root: Path, log: Any) -> dict:
         cfg = OmegaConf.load(run_dir / "config.yaml")
     elif (run_dir / "results.json").is_file():  # trained; its scoring was interrupted: finish that scoring
         log(f"{job.name}: finishing the interrupted scoring in {run_dir}")
-        results = rescore(job, run_dir, OmegaConf.load(run_dir / "config.yaml"))
         cfg = OmegaConf.load(run_dir / "config.yaml")
+        results = rescore(job, run_dir, cfg)
     else:
         if (run_dir / "config.yaml").is_file():  # killed mid-training or mid-scoring: continue where it stopped
             log(f"{job.name}: resuming {run_dir}")
