@@ -291,9 +291,7 @@ def jobs_of(matrix: Any) -> list[Job]:
 def is_done(root: Path, job: Job, matrix: Any) -> bool:
     run_dir = cell_dir(root, job)
     fewshot = [d for _, d in fewshot_dirs(matrix, run_dir)] if has_finetune(job) else []
-    if not all(is_finished(d) for d in fewshot):
-        return False
-    return all(scored(d) is not None for d in (run_dir, run_dir / HELDOUT_DIR)) and (run_dir / BUDGET_FILE).is_file()
+    return all(is_finished(d) for d in (*fewshot, run_dir)) and scored(run_dir / HELDOUT_DIR) is not None
 
 
 def selected_seeds(cfg: Any, matrix: Any) -> list[int]:
