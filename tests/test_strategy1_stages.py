@@ -78,6 +78,14 @@ def test_stages_one_at_a_time_then_all_with_resume_and_final_scoring(tmp_path):
     assert not again["interrupted"] and again["config"]["resumed_episodes"] == 1
     assert again["episodes"] == partial["episodes"] and load_results(run_dir / "results.json") == again
 
+    # other weights under the same run (the sft stage's, standing for a run trained further since): with
+    # eval.resume still set, neither the finished policy score nor a logged episode is kept
+    other = score_checkpoint(tiny(tmp_path, "eval.resume=true"), run_dir, run_dir / "checkpoints" / "sft" / "final.ckpt",
+                             ["click-button"])
+    assert (run_dir / "results-policy.json").stat().st_mtime_ns != policy_stamp
+    assert [v["config"]["resumed_episodes"] for v in other["variants"].values()] == [0, 0]
+    assert other["variants"]["policy"]["config"]["agent_id"] != again["variants"]["policy"]["config"]["agent_id"]
+
     agent = load_agent(run_dir / "checkpoints" / "rl" / "final.ckpt", search=False)
     assert agent.screenshot and not agent.uses_search
 

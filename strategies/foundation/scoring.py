@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from strategies.foundation.loading import load_agent
-from zoo.train.scoring import score_agent
+from zoo.train.scoring import agent_fingerprint, score_agent
 from zoo.web.results import finished_results, results_table, write_results
 
 HEADLINE = "policy+search"
@@ -43,11 +43,15 @@ def score(cfg: Any, run_dir: Path, checkpoint: Path, tasks: list[str]) -> dict[s
     for label, spec in VARIANTS.items():
         search = spec["search"] is not None
         name = f"results-{label.replace('+', '-')}"
-        kept = finished_results(Path(run_dir) / f"{name}.json") if bool(cfg.eval.get("resume", False)) else None
+        agent = load_agent(checkpoint, search=search)
+        resume = bool(cfg.eval.get("resume", False))
+        # kept only if these weights were scored: a run trained further since is scored again
+        kept = finished_results(Path(run_dir) / f"{name}.json", agent_fingerprint(agent, f"strategy1 {label}")) \
+            if resume else None
         if kept is not None and kept.get("variant", {}).get("label") == label:
+            agent.close()
             variants[label] = kept
             continue
-        agent = load_agent(checkpoint, search=search)
         try:
             # with search, one env: a page's clock keeps running while the agent searches, and with
             # several envs every episode would also wait for the other envs' searches

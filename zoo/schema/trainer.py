@@ -49,7 +49,8 @@ class EvalConfig:
     seed: first evaluation seed; not tied to the run's seed=, so every run (any strategy, any
     training seed) is scored on the same episodes of each task.
     resume: keep the episodes an interrupted scoring of this run's final checkpoint left in its
-    ``<results>.episodes.jsonl`` and play only the others (``zoo compare`` sets it when it rescores).
+    ``<results>.episodes.jsonl`` and play only the others (``zoo compare`` sets it when it rescores); an
+    episode logged with other weights (the run trained further since: ``agent_id`` differs) is played again.
     """
 
     episodes: int = field(default=20, metadata=at_least(1))

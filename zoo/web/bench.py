@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -44,18 +45,20 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
              max_episode_steps: int = 8, retries: int = 2, step_timeout_s: float = 10.0, headless: bool = True,
              screenshot: bool | None = None, progress: bool = True, log_path: str | os.PathLike | None = None,
              suite: str = "custom", agent_name: str | None = None, browsers: int = 0,
-             resume: bool = False, trace: bool | Describe = False) -> dict[str, Any]:
+             resume: bool = False, trace: bool | Describe = False, agent_id: str | None = None) -> dict[str, Any]:
     """Run ``episodes`` evaluation episodes of every task and return the results dict (schema in
     zoo/web/results.py).  The envs pull (task, seed) jobs from one fair queue (zoo/web/jobs.py), so
     all envs stay busy, each preferring a job whose page it holds.  ``resume``: keep the episodes
-    ``log_path`` already holds (an interrupted run of the same plan) and play only the others.
+    ``log_path`` already holds (an interrupted run of the same plan) and play only the others.  ``agent_id``
+    (e.g. a hash of the weights, zoo/train/scoring.py): written on every logged episode, and on resume an episode
+    another agent played (the run was trained further since) is played again, not kept.
     ``trace``: each episode's record also holds its instruction and one line per action (zoo/web/trace.py), or
     with a function ``(action, observation, earlier instructions) -> value``, that value per step."""
     if episodes < 1:
         raise ZooError(f"bad value for episodes: {episodes} (must be >= 1)")
     specs = [get_task(t) for t in tasks]
     plan = [(spec.name, eval_seed(seed + k)) for k in range(episodes) for spec in specs]
-    records = recorded_episodes(log_path, set(plan)) if resume and log_path else []
+    records = recorded_episodes(log_path, set(plan), agent_id) if resume and log_path else []
     done = {(r["task"], r["seed"]) for r in records}
     jobs = JobQueue((job for job in plan if job not in done), window=len(specs))
     kept = len(records)
@@ -114,6 +117,8 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
                         continue
                     if steps is not None:
                         ep = {**ep, "trace": steps}
+                    if agent_id is not None:
+                        ep = {**ep, "agent_id": agent_id}
                     records.append(jobs.finish(ep))
                     if log:
                         log.write(json.dumps(ep) + "\n")
@@ -137,19 +142,23 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
         if log:
             log.close()
     config = {"episodes": episodes, "seed": seed, "num_envs": n, "max_episode_steps": max_episode_steps,
-              "retries": retries, "step_timeout_s": step_timeout_s, "screenshot": shots, "resumed_episodes": kept}
+              "retries": retries, "step_timeout_s": step_timeout_s, "screenshot": shots, "resumed_episodes": kept,
+              "agent_id": agent_id}
     timing = {"wall_s": round(wall, 3), "env_steps": steps, "env_steps_per_s": round(steps / wall, 2) if wall else None}
     return build_results(records, [s.name for s in specs], agent=name, suite=suite, config=config, timing=timing,
                          env=env_info, interrupted=interrupted)
 
 
-def recorded_episodes(log_path: str | os.PathLike, plan: set[tuple[str, int]]) -> list[dict[str, Any]]:
+def recorded_episodes(log_path: str | os.PathLike, plan: set[tuple[str, int]],
+                      agent_id: str | None = None) -> list[dict[str, Any]]:
     """The finished episodes an interrupted run left in its episode log (none if there is no log); a torn
-    last line is skipped.  An episode outside this run's plan means the log is another run's: one line."""
+    last line is skipped.  An episode outside this run's plan means the log is another run's: one line.  With
+    ``agent_id``, an episode logged under another id (or none) is left out, to be played again, and said so."""
     path = Path(log_path)
     if not path.is_file():
         return []
     out: list[dict[str, Any]] = []
+    stale = 0
     for n, line in enumerate(path.read_text().splitlines(), 1):
         try:
             record = json.loads(line)
@@ -160,7 +169,13 @@ def recorded_episodes(log_path: str | os.PathLike, plan: set[tuple[str, int]]) -
             raise ZooError(f"cannot resume from {path}: line {n} is episode {job[0]} seed {job[1]}, which this run "
                            "does not plan (another suite, seed or episodes?); resume with the same settings or "
                            "choose another out=")
+        if agent_id is not None and record.get("agent_id") != agent_id:
+            stale += 1
+            continue
         out.append(record)
+    if stale:
+        print(f"resume {path}: {stale} logged episode(s) were played by other weights than this agent's "
+              f"(trained further since?): playing them again", file=sys.stderr)
     return out
 
 

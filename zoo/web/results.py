@@ -210,12 +210,15 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def finished_results(path: str | os.PathLike) -> dict[str, Any] | None:
+def finished_results(path: str | os.PathLike, agent_id: str | None = None) -> dict[str, Any] | None:
     """The results at ``path`` if a scoring wrote them to the end; None if the file is missing or the scoring
-    was interrupted (its partial results are kept on disk, but nothing may count them as a finished score)."""
+    was interrupted (its partial results are kept on disk, but nothing may count them as a finished score).
+    With ``agent_id`` (zoo/train/scoring.py's ``agent_fingerprint``), also None if other weights were scored."""
     if not Path(path).is_file():
         return None
     data = load_results(path)
+    if agent_id is not None and data.get("config", {}).get("agent_id") != agent_id:
+        return None
     return None if data.get("interrupted") else data
 
 
