@@ -40,22 +40,22 @@ def score(cfg: Any, run_dir: Path, checkpoint: Path, tasks: list[str]) -> dict[s
     scored to the end already is kept as it is, and a partly scored one continues from its episode log."""
     console = Console(stderr=True)
     variants: dict[str, Any] = {}
+    resume = bool(cfg.eval.get("resume", False))
     for label, spec in VARIANTS.items():
         search = spec["search"] is not None
-        name = f"results-{label.replace('+', '-')}"
+        name, agent_name = f"results-{label.replace('+', '-')}", f"strategy1 {label}"
         agent = load_agent(checkpoint, search=search)
-        resume = bool(cfg.eval.get("resume", False))
-        # kept only if these weights were scored: a run trained further since is scored again
-        kept = finished_results(Path(run_dir) / f"{name}.json", agent_fingerprint(agent, f"strategy1 {label}")) \
-            if resume else None
-        if kept is not None and kept.get("variant", {}).get("label") == label:
-            agent.close()
-            variants[label] = kept
-            continue
         try:
+            # kept only if these weights were scored (the fingerprint score_agent records, same name): a run
+            # trained further since is scored again
+            kept = finished_results(Path(run_dir) / f"{name}.json", agent_fingerprint(agent, agent_name)) \
+                if resume else None
+            if kept is not None and kept.get("variant", {}).get("label") == label:
+                variants[label] = kept
+                continue
             # with search, one env: a page's clock keeps running while the agent searches, and with
             # several envs every episode would also wait for the other envs' searches
-            res = score_agent(cfg, agent, tasks, Path(run_dir), agent_name=f"strategy1 {label}", results_name=name,
+            res = score_agent(cfg, agent, tasks, Path(run_dir), agent_name=agent_name, results_name=name,
                               num_envs=1 if search else None)
         finally:
             agent.close()
