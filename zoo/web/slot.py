@@ -14,7 +14,7 @@ returns the observation with the episode status and reward.  A click is delivere
 helper at a point the page itself reports as landing on the element (hover, press with its
 focus change, release, click); ``trusted_clicks=True`` sends browser input events instead (one
 more evaluate and three input round trips).  Keys and the mouse actions use browser input
-events, then one observe.  ``wait`` sleeps in this slot's own step coroutine, then observes: the
+events (zoo/web/browser_input.py), then one observe.  ``wait`` sleeps in this slot's own step coroutine, then observes: the
 vector env steps its slots concurrently, so one env's wait does not hold up another's action.  An
 action with ``at_ms`` waits in the page until the page's clock reads it, then acts (inside the same
 evaluate for the page-side kinds), so real-time tasks are timed by the page's clock, not by round trips.
@@ -39,10 +39,11 @@ from typing import Any
 import numpy as np
 
 from zoo.core.errors import ZooError
-from zoo.web.action_checks import check_at, check_key, check_wait
+from zoo.web.action_checks import check_at
+from zoo.web.browser_input import element_index, input_action
 from zoo.web.seeds import is_eval_seed
 from zoo.web.tasks import ORIGIN, TaskSpec
-from zoo.web.types import ACTION_KINDS, MAX_WAIT_MS, MOUSE_ACTION_KINDS, Action, Element, Observation
+from zoo.web.types import MAX_WAIT_MS, MOUSE_ACTION_KINDS, Action, Element, Observation
 
 # Starts the episode and, once the page has run what the start queued (one zero-delay tick), returns
 # the first observation in the same round trip when the task is ready (else the status, to poll).
@@ -64,29 +65,9 @@ START_JS = """async ([seed, mode, m, clock]) => {
 # slower for a tree of a hundred elements.
 OBSERVE_JS = "(m) => window.__zoo ? JSON.stringify(window.__zoo.observe(m)) : null"
 STATUS_JS = "() => window.__zoo ? window.__zoo.status() : null"  # (ignores an argument)
-CLICK_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.clickPoint(i)"
-FOCUS_JS = "(i) => window.__zoo.status().done ? {done: true} : window.__zoo.focusForTyping(i)"
-SELECT_JS = "([i, o]) => window.__zoo.status().done ? {done: true} : window.__zoo.selectOption(i, o)"
 STEP_JS = "([kind, i, arg, m, at, cap]) => window.__zoo ? window.__zoo.step(kind, i, arg, m, at, cap) : null"
 UNTIL_JS = "([at, cap]) => window.__zoo ? window.__zoo.until(at, cap) : null"  # Action.at_ms before a browser-side act
 PAGE_ACTIONS = ("click", "type", "select", "noop")  # carried out by the page helper inside STEP_JS
-
-# Resolves once scrolling has stopped: no scroll event for 60 ms after one was seen, none at all within
-# 150 ms, or 1.5 s in any case.
-SCROLL_SETTLED_JS = """() => new Promise((done) => {
-  const t0 = performance.now();
-  let last = t0, seen = false;
-  const on = () => { last = performance.now(); seen = true; };
-  window.addEventListener('scroll', on, true);
-  const tick = () => {
-    const now = performance.now();
-    if ((seen && now - last > 60) || (!seen && now - t0 > 150) || now - t0 > 1500) {
-      window.removeEventListener('scroll', on, true);
-      done(seen);
-    } else requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
-})"""
 
 NAVIGATION_ERRORS = re.compile(r"context was destroyed|navigat|Cannot find context|frame was detached", re.I)
 CANCELLED_NAVIGATION_S = 1.0  # a document flagged as unloading for this long is taken to have stayed
@@ -288,15 +269,14 @@ class Slot:
         kind = action.kind
         if kind == "noop":
             return 0, None
-        i = action.element
-        n = len(self.last_obs.elements) if self.last_obs else 0
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
-            return f"{kind} needs an element id in [0, {n}), got {i!r}"
+        i = element_index(action.element, len(self.last_obs.elements) if self.last_obs else 0, kind)
+        if isinstance(i, str):
+            return i
         if kind == "type" and not isinstance(action.text, str):
             return "type needs text (a string or a span copied from the instruction)"
         if kind == "select" and not isinstance(action.option, str):
             return "select needs an option (the option's text)"
-        return int(i), action.text if kind == "type" else action.option if kind == "select" else None
+        return i, action.text if kind == "type" else action.option if kind == "select" else None
 
     async def _page_step(self, action: Action) -> tuple[str | None, Observation, dict[str, Any]]:
         """Act and observe in one ``evaluate`` (falls back to waiting when the action navigates)."""
@@ -320,96 +300,13 @@ class Slot:
         return invalid, obs, raw
 
     async def _act(self, action: Action) -> str | None:
-        """Carry out an action; the reason it is invalid, or None."""
-        kind = getattr(action, "kind", None)
-        if kind not in ACTION_KINDS:
-            return f"unknown action kind {kind!r}; valid kinds: {', '.join(ACTION_KINDS)}"
-        if kind == "noop":
-            return None
-        if kind == "wait":
-            bad = check_wait(action.ms)
-            if bad:
-                return bad
-            # at most half the step timeout, so a wait is never mistaken for a hung page
-            await asyncio.sleep(min(float(action.ms) / 1000.0, self.step_timeout_s / 2))
-            return None
-        if kind == "press":
-            bad = check_key(action.key)
-            if bad:
-                return bad
-            await self.page.keyboard.press(action.key)
-            return None
-        if kind in MOUSE_ACTION_KINDS:
-            return await self._mouse(action)
-        i = action.element
-        n = len(self.last_obs.elements) if self.last_obs else 0
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
-            return f"{kind} needs an element id in [0, {n}), got {i!r}"
-        i = int(i)
-        if kind == "click":
-            r = await self.page.evaluate(CLICK_JS, i)
-            if r.get("error"):
-                return r["error"]
-            if not r.get("done"):
-                await self.page.mouse.click(r["x"], r["y"])
-            return None
-        if kind == "type":
-            if not isinstance(action.text, str):
-                return "type needs text (a string or a span copied from the instruction)"
-            r = await self.page.evaluate(FOCUS_JS, i)
-            if r.get("error"):
-                return r["error"]
-            if r.get("focused") and action.text:
-                # one input event for the whole text (like a paste): one browser call however long the text
-                await self.page.keyboard.insert_text(action.text)
-            return None
-        if not isinstance(action.option, str):
-            return "select needs an option (the option's text)"
-        r = await self.page.evaluate(SELECT_JS, [i, action.option])
-        return r.get("error")
-
-    def _points(self, action: Action) -> tuple[list[tuple[float, float]] | None, str | None]:
-        """The viewport points of a mouse action (offsets from ``action.element``'s box when set)."""
-        raw = action.path if action.kind == "drag" else [(action.x, action.y)]
-        if not raw or any(not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool)
-                          or not np.isfinite(v) for p in raw for v in (p if isinstance(p, (tuple, list)) and len(p) == 2 else (None,))):
-            what = "a path of (x, y) points" if action.kind == "drag" else "numeric x and y"
-            return None, f"{action.kind} needs {what}"
-        ox = oy = 0.0
-        if action.element is not None:
-            n = len(self.last_obs.elements) if self.last_obs else 0
-            i = action.element
-            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
-                return None, f"{action.kind} needs an element id in [0, {n}) or none, got {i!r}"
-            ox, oy = self.last_obs.elements[int(i)].bbox[:2]
-        return [(ox + float(a), oy + float(b)) for a, b in raw], None
-
-    async def _mouse(self, action: Action) -> str | None:
-        """Pointer actions at viewport points (no element resolution, like a person's mouse)."""
-        if self.page is not None and (await self.page.evaluate(STATUS_JS) or {}).get("done"):
-            return None
-        points, bad = self._points(action)
-        if bad:
-            return bad
-        mouse = self.page.mouse
-        (x, y), kind = points[0], action.kind
-        if kind == "click_at":
-            await mouse.click(x, y)
-        elif kind == "dblclick_at":
-            await mouse.dblclick(x, y)
-        elif kind == "move":
-            await mouse.move(x, y)
-        elif kind == "scroll":
-            await mouse.move(x, y)
-            await mouse.wheel(float(action.dx), float(action.dy))
-            await self.page.evaluate(SCROLL_SETTLED_JS)  # the wheel returns before the (animated) scroll ends
-        else:  # drag: press, move through every point (a few intermediate events each), release
-            await mouse.move(x, y)
-            await mouse.down()
-            for px, py in points[1:]:
-                await mouse.move(px, py, steps=4)
-            await mouse.up()
-        return None
+        """Carry out an action with browser input (zoo/web/browser_input.py); the reason it is invalid, or None."""
+        done = False
+        if getattr(action, "kind", None) in MOUSE_ACTION_KINDS and self.page is not None:
+            done = bool((await self.page.evaluate(STATUS_JS) or {}).get("done"))
+        elements = self.last_obs.elements if self.last_obs else []
+        # a wait holds at most half the step timeout, so it is never mistaken for a hung page
+        return await input_action(self.page, action, elements, self.step_timeout_s / 2, page_done=done)
 
     # ---------------------------------------------------------------- observation
     async def observe(self, first: dict[str, Any] | None = None) -> tuple[Observation, dict[str, Any]]:
