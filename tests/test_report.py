@@ -10,7 +10,8 @@ import pytest
 from zoo.config import parse_tool_config
 from zoo.core.errors import ZooError
 from zoo.report import build_report
-from zoo.report.gather import gather, learning_curve
+from zoo.report.curves import learning_curve
+from zoo.report.gather import gather
 from zoo.core.stats import wilson
 from zoo.schema.tools import ReportConfig
 

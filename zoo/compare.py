@@ -227,7 +227,7 @@ def final_checkpoint(results: dict, run_dir: Path) -> Path:
 
 
 def env_steps_used(run_dir: Path) -> float | None:
-    from zoo.report.gather import learning_curve  # lazy: the zoo.report package pulls matplotlib
+    from zoo.report.curves import learning_curve  # lazy: the zoo.report package pulls matplotlib
 
     curve = learning_curve(run_dir, OmegaConf.load(run_dir / "config.yaml"))
     steps = [p["env_steps"] for p in curve if p.get("env_steps") is not None]

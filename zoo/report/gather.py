@@ -1,7 +1,7 @@
 """Find and read everything a report compares.
 
 - runs:   ``<runs>/<strategy>/<name>/`` with ``config.yaml``, ``results.json`` (benchmark scoring,
-          schema ``actionzoo.bench/2``) and ``csv/<stage>/metrics.csv`` (CSVLogger learning curves)
+          schema ``actionzoo.bench/2``) and ``csv/<stage>/metrics.csv`` (CSVLogger learning curves, read by curves.py)
 - bench:  ``<bench>/*.json`` harness results of baseline agents (same schema), ``attention.json``
           (attention time/memory sweep) and ``env_throughput.json`` (harness steps per second)
 - search: ``<search>/<study>/study.json`` written by ``zoo search``
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,13 @@ from omegaconf import OmegaConf
 
 from zoo.config import load_plugins
 from zoo.core.checkpoints import load_checkpoint
-from zoo.core.errors import ZooError
-from zoo.core.registry import family
-from zoo.train.metrics import read_stage_metrics
-from zoo.train.plugin import get_strategy, resolve_strategy_name
+from zoo.report.curves import learning_curve, number, strategy_label, strategy_name
 from zoo.train.runs import last_checkpoint
 
 BENCH_SCHEMA = "actionzoo.bench/2"
 BENCH_SCHEMA_V1 = "actionzoo.bench/1"  # counted raw reward > 0 as success; re-scored from its episodes
 BENCH_SCHEMAS = (BENCH_SCHEMA,)  # what a zoo compare output must be (they are all written by this version)
 STUDY_SCHEMA = "actionzoo.study/1"
-STAGE_ORDER = ("pretrain", "sft", "rl", "ppo", "main")
 SPECIAL_BENCH_FILES = ("attention.json", "env_throughput.json")
 
 
@@ -66,7 +61,7 @@ class Scored:
     @property
     def rate(self) -> float:
         overall = self.results.get("overall") or {}
-        rate = _num(overall.get("success_rate"))
+        rate = number(overall.get("success_rate"))
         if rate is not None:
             return rate
         return self.successes / self.episodes if self.episodes else float("nan")
@@ -129,24 +124,13 @@ class Gathered:
 
 
 # ---------------------------------------------------------------- results JSON
-def _num(v: Any) -> float | None:
-    """A finite number; a ``{"mean": x, "ci95": [...]}`` statistic counts as its mean."""
-    if isinstance(v, dict):
-        v = v.get("mean")
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
 def _score_from_episodes(episodes: list[dict]) -> dict[str, TaskScore]:
     by_task: dict[str, list[dict]] = {}
     for ep in episodes:
         by_task.setdefault(str(ep.get("task", "?")), []).append(ep)
     out = {}
     for task, eps in by_task.items():
-        rewards = [r for r in (_num(e.get("reward")) for e in eps) if r is not None]
+        rewards = [r for r in (number(e.get("reward")) for e in eps) if r is not None]
         out[task] = TaskScore(sum(bool(e.get("success")) for e in eps), len(eps),
                               sum(rewards) / len(rewards) if rewards else None)
     return out
@@ -167,12 +151,12 @@ def task_scores(results: dict) -> dict[str, TaskScore]:
             out[task] = _score_from_episodes([{**e, "task": task} for e in eps])[task]
             continue
         n = int(eps) if isinstance(eps, (int, float)) else int(rec.get("n", 0) or 0)
-        rate = _num(rec.get("success_rate"))
-        succ = _num(rec.get("successes"))
+        rate = number(rec.get("success_rate"))
+        succ = number(rec.get("successes"))
         if succ is None and rate is not None:
             succ = round(rate * n)
         if n > 0 and succ is not None:
-            out[task] = TaskScore(succ, n, _num(rec.get("mean_reward")))
+            out[task] = TaskScore(succ, n, number(rec.get("mean_reward")))
     if not out and isinstance(results.get("episodes"), list):
         out = _score_from_episodes(results["episodes"])
     return out
@@ -230,7 +214,7 @@ def rescore_v1(results: dict) -> dict | None:
     episodes = results.get("episodes")
     if not isinstance(episodes, list) or not episodes:
         return None
-    eps = [{**e, "success": (_num(e.get("raw_reward")) or 0.0) >= 1.0 - 1e-9} for e in episodes if isinstance(e, dict)]
+    eps = [{**e, "success": (number(e.get("raw_reward")) or 0.0) >= 1.0 - 1e-9} for e in episodes if isinstance(e, dict)]
     return {k: v for k, v in results.items() if k not in ("tasks", "overall")} | {"episodes": eps}
 
 
@@ -240,121 +224,6 @@ def read_json(path: Path, problems: list[str]) -> Any:
     except (OSError, ValueError) as err:
         problems.append(f"{path}: unreadable ({str(err).splitlines()[0]})")
         return None
-
-
-# ---------------------------------------------------------------- learning curves
-def read_metrics(path: Path) -> list[dict[str, str]]:
-    """A stage's rows across every resume of the run (``path`` is the stage's live metrics.csv)."""
-    return read_stage_metrics(path.parent)
-
-
-# Exact column names the strategies log (never matched by substring: ``train/env_steps_per_s`` is
-# a rate, not a count).  Success, best first: Strategy 2's PPO rollout episodes, Strategy 1's RL
-# stage (success of each round of MCTS collection episodes, logged every step until the next
-# round), then a periodic greedy validation.
-def _registered_columns(attr: str, fallback: tuple[str, ...]) -> tuple[str, ...]:
-    """Every registered strategy's declared curve columns (best first, in registry order)."""
-    cols: list[str] = []
-    for name in family("strategy").names():
-        cols += [c for c in getattr(get_strategy(name), attr) if c not in cols]
-    return tuple(cols) or fallback
-
-
-# Exact column names (never matched by substring: ``train/env_steps_per_s`` is a rate, not a count), as
-# each strategy declares them in its registration (zoo.train.plugin.Strategy.success_columns / env_steps_columns).
-def success_columns() -> tuple[str, ...]:
-    return _registered_columns("success_columns", ("train/success_rate", "val/success_rate"))
-
-
-def env_step_columns() -> tuple[str, ...]:
-    return _registered_columns("env_steps_columns", ("train/env_steps",))
-
-
-WALL_COLUMNS = ("time/wall_s",)  # zoo.train.trainer.WallClock: training seconds, carried through resumes
-
-
-def strategy_name(raw: Any) -> str:
-    """The registered name of a saved config's strategy (old runs saved ``1`` / ``2``)."""
-    try:
-        return resolve_strategy_name(raw)
-    except ZooError:
-        return str(raw)
-
-
-def strategy_label(name: str) -> str:
-    try:
-        return get_strategy(name).label
-    except ZooError:
-        return name
-
-
-def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:
-    return next((name for name in wanted if name in columns), None)
-
-
-def derived_env_steps(config: Any) -> int | None:
-    """Env steps per PPO update of a Strategy-2 run that did not log them (runs from before
-    ``train/env_steps``): every update steps each of ``env.num_envs`` envs ``ppo.rollout_steps``
-    times, on every process."""
-    if strategy_name(OmegaConf.select(config, "strategy", default=None)) != "compressive_rl":
-        return None
-    steps, envs = OmegaConf.select(config, "ppo.rollout_steps"), OmegaConf.select(config, "env.num_envs")
-    if steps is None or envs is None:
-        return None
-    ranks = 1
-    if OmegaConf.select(config, "trainer.strategy", default="auto") != "auto":
-        ranks = int(OmegaConf.select(config, "trainer.devices", default=1) or 1) * int(
-            OmegaConf.select(config, "trainer.num_nodes", default=1) or 1)
-    return int(steps) * int(envs) * ranks
-
-
-def learning_curve(run_dir: Path, config: Any) -> list[dict[str, Any]]:
-    """Success-rate points over the run's stages; env steps and wall time where known.
-
-    Each stage's CSV starts at step 0 and wall time 0: stages are laid end to end.  Env steps come
-    from a logged cumulative counter (``train/env_steps``); Strategy-2 runs from before it get them
-    from the config (updates x rollout_steps x num_envs).  Strategy 1 logs ``rl/env_steps``: the
-    browser steps its RL stage's tree search took (replays from a reset included; the steps that
-    recorded its pretraining/SFT dataset are not counted).  Runs with neither have no env steps
-    and the report shows ``-``.  Each point names
-    the column its success came from (``metric``).
-    """
-    files = sorted({p.parent / "metrics.csv" for pattern in ("*/metrics.csv", "*/segment-*.csv")
-                    for p in (run_dir / "csv").glob(pattern)},
-                   key=lambda p: (STAGE_ORDER.index(p.parent.name) if p.parent.name in STAGE_ORDER else 99, p.parent.name))
-    points: list[dict[str, Any]] = []
-    step0 = wall0 = env0 = 0.0
-    env_known = True  # env steps stay known only while every stage so far counted them
-    for f in files:
-        rows = read_metrics(f)
-        cols = list(rows[0].keys()) if rows else []
-        succ = _pick(cols, success_columns())
-        wall_col = _pick(cols, WALL_COLUMNS)
-        if succ is None:  # a stage without success (pretraining, SFT) still takes steps and time
-            steps = [v for v in (_num(r.get("step")) for r in rows) if v is not None]
-            walls = [v for v in (_num(r.get(wall_col)) for r in rows) if v is not None] if wall_col else []
-            step0 += max(steps, default=-1) + 1
-            wall0 += max(walls, default=0.0)
-            continue
-        env_col = _pick(cols, env_step_columns())
-        per_update = None if env_col else derived_env_steps(config)
-        env_known = env_known and (env_col is not None or per_update is not None)
-        last: dict[str, Any] = {"step": step0, "wall_s": wall0, "env_steps": env0}
-        for row in rows:
-            s, step = _num(row.get(succ)), _num(row.get("step"))
-            if s is None or step is None:
-                continue
-            p: dict[str, Any] = {"success": s, "step": step0 + step, "metric": succ}
-            wall = _num(row.get(wall_col)) if wall_col else None
-            if wall is not None:
-                p["wall_s"] = wall0 + wall
-            env = _num(row.get(env_col)) if env_col else ((step + 1) * per_update if per_update else None)
-            if env is not None and env_known:
-                p["env_steps"] = env0 + env
-            points.append(p)
-            last = p
-        step0, wall0, env0 = last["step"] + 1, last.get("wall_s", wall0), last.get("env_steps", env0)
-    return points
 
 
 # ---------------------------------------------------------------- everything

@@ -12,7 +12,8 @@ from typing import Any
 
 from zoo.report import plots, published_tasks
 from zoo.report.document import Image, Note, Section, Table
-from zoo.report.gather import Gathered, Run, Scored, strategy_label
+from zoo.report.curves import strategy_label
+from zoo.report.gather import Gathered, Run, Scored
 from zoo.report.published import PUBLISHED
 from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, wilson
 from zoo.web.suites import suite_names, suite_tasks
