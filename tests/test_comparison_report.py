@@ -269,3 +269,45 @@ def test_a_demonstrations_curve_holds_its_suites_fixed(tmp_path):
                  if isinstance(b, comparison.Table) and b.caption.startswith("Success (full credit) vs"))
     assert [(r[0], r[2]) for r in curve.rows] == [("foundation on scale-train", "5"), ("foundation on scale-train", "9"),
                                                   ("foundation on small-train", "1"), ("foundation on small-train", "3")]
+
+
+def test_the_one_minute_answer_puts_strategy_1_first_and_names_a_winner_only_where_clear(tmp_path):
+    """Strategy 2's cell sorts first here ("a"), so the pair's differences are flipped into Strategy 1 - Strategy 2;
+    trained: Strategy 1 18/20 vs 4/20 on all 3 seeds (clear); zero-shot a tie; few-shot k=5 ahead on 2 seeds of 3 (-20, +40, +40 points)."""
+    from zoo.config import load_plugins
+    from zoo.report import answer
+    from zoo.report.gather import Gathered, Scored, TaskScore
+
+    load_plugins()  # the strategies' labels, as gather() loads them for a report
+
+    runs = []
+    for seed in range(3):
+        few = {5: _hits(8 if seed else 2)}
+        runs.append(_run(tmp_path, "foundation", "b", seed, _hits(18, 20), [True, False] * 10, fewshot=few, tasks=2))
+        runs.append(_run(tmp_path, "compressive_rl", "a", seed, _hits(4, 20), [False, True] * 10, fewshot={5: _hits(4)},
+                         tasks=2))
+        runs[-2].budget["env_steps_used"], runs[-1].budget["env_steps_used"] = 3000.0, 2990.0
+    # the random agent: click-test 1/4 in one suite's file, 3/4 in another's with more episodes; task-1 0/2
+    randoms = [Scored("random (s1)", {}, {"click-test": TaskScore(1, 4), "task-1": TaskScore(0, 2)}),
+               Scored("random (s2)", {}, {"click-test": TaskScore(6, 8), "other": TaskScore(1, 1)}),
+               Scored("oracle (s1)", {}, {"task-1": TaskScore(2, 2)})]
+    sec = answer.answer(Gathered(runs=runs, baselines=randoms))
+    table, note = sec.blocks
+    assert table.headers[1] == "Strategy 1 (b)" and table.headers[2] == "Strategy 2 (a)"
+    trained, zero, few, cost = table.rows
+    assert trained[0] == "the tasks it trained on (2 tasks)" and trained[1].startswith("90.0%")
+    assert trained[3] == "37.5%"  # (6/8 + 0/2) / 2
+    assert trained[4].startswith("+70.0 [") and trained[5].endswith("(42 / 0)") and trained[6] == "Strategy 1, clearly"
+    assert zero[0].startswith("unseen tasks, instruction only") and zero[6] == "neither (the same score)"
+    assert few[0] == "unseen tasks, k=5 demonstrations per task, then a short fine-tune (2 tasks)"
+    assert few[4] == "+20.0 [-66.1, +106.1]" and few[6] == "no clear winner (Strategy 1 ahead)"
+    assert cost[1].startswith("1k parameters, 3k env steps") and cost[2].startswith("1k parameters, 2.99k env steps")
+    assert "the pair trained on the most tasks, 2, over 3 seeds" in note.text
+
+
+def test_no_pair_of_strategies_means_no_one_minute_answer(tmp_path):
+    from zoo.report import answer
+    from zoo.report.gather import Gathered
+
+    runs = [_run(tmp_path, "foundation", "a", s, _hits(9), _hits(5)) for s in range(2)]
+    assert answer.answer(Gathered(runs=runs)) is None and answer.answer(Gathered()) is None

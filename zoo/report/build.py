@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from zoo.core.errors import ZooError
-from zoo.report import bench_sections, comparison, sections, time_split
+from zoo.report import answer, bench_sections, comparison, sections, time_split
 from zoo.report.document import Image, Note, Table, render_html, render_markdown
 from zoo.report.gather import gather
 
@@ -40,7 +40,9 @@ def build_report(cfg: DictConfig) -> Path:
         g = gather(cfg.runs, cfg.bench, cfg.search)
         ctx = sections.Ctx(tmp, float(cfg.confidence))
         inputs = {"runs": str(cfg.runs), "bench": str(cfg.bench), "search": str(cfg.search)}
+        first = answer.answer(g)  # zoo compare runs of both strategies only
         secs = [
+            *([first] if first is not None else []),
             sections.overview(ctx, g, inputs),
             sections.strategies(ctx, g),
             *([comparison.comparison(ctx, g)] if comparison.cells_of(g.runs) else []),  # zoo compare runs only

@@ -73,7 +73,7 @@ def paired(a: CellStats, b: CellStats, split: str) -> Paired | None:
     return Paired(a.label, b.label, split, diffs, a_only, b_only) if diffs else None
 
 
-def _rate_cell(rates: list[float]) -> str:
+def rate_cell(rates: list[float]) -> str:
     if not rates:
         return "-"
     mean, lo, hi = mean_t_interval(rates)
@@ -154,6 +154,22 @@ def scored_last(*cells: CellStats) -> str:
                default="")
 
 
+def headline(pairs: list[Paired], cells: list[CellStats]) -> tuple[list[Paired], list[Paired]]:
+    """(the headline pair's comparisons, the others).  The headline pair of cells is the one trained on the
+    most tasks (then on the most seeds; between pairs equal in both, the one scored last: a re-run of the
+    comparison after a change); with one pair of cells it is that pair and nothing is left over."""
+    by_label = {c.label: c for c in cells}
+    groups: dict[tuple[str, str], list[Paired]] = {}
+    for p in pairs:
+        groups.setdefault((p.a, p.b), []).append(p)
+    if not groups:
+        return [], []
+    (a, b), head = max(groups.items(), key=lambda kv: (training_tasks(by_label[kv[0][0]]),
+                                                       max(len(p.diffs) for p in kv[1]),
+                                                       scored_last(by_label[kv[0][0]], by_label[kv[0][1]])))
+    return head, [p for p in pairs if (p.a, p.b) != (a, b)]
+
+
 def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
     """One paragraph from the numbers: who wins where, by how much, how sure.  With several compared pairs
     of cells it leads with the pair trained on the most tasks (every split of it, clear or not: that is the
@@ -163,27 +179,23 @@ def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
     if not pairs:
         return ("No two cells of different strategies share a budget (demonstrations, env steps) and a training "
                 "seed, so no paired verdict can be drawn.")
-    by_label = {c.label: c for c in cells}
-    groups: dict[tuple[str, str], list[Paired]] = {}
-    for p in pairs:
-        groups.setdefault((p.a, p.b), []).append(p)
     lines: list[str] = []
-    rest = pairs
-    if len(groups) > 1:
-        (a, b), head = max(groups.items(), key=lambda kv: (training_tasks(by_label[kv[0][0]]),
-                                                           max(len(p.diffs) for p in kv[1]),
-                                                           scored_last(by_label[kv[0][0]], by_label[kv[0][1]])))
-        rest = [p for p in pairs if (p.a, p.b) != (a, b)]
-        lines.append(f"Headline, the pair trained on the most tasks ({a} vs {b}, "
-                     f"{training_tasks(by_label[a])} training tasks):")
+    head, rest = headline(pairs, cells)
+    several = bool(rest)
+    if several:
+        a = head[0].a
+        lines.append(f"Headline, the pair trained on the most tasks ({a} vs {head[0].b}, "
+                     f"{training_tasks(next(c for c in cells if c.label == a))} training tasks):")
         lines += pair_sentences(head)
         lines.append("Elsewhere:")
+    else:
+        rest = pairs
     clear = [p for p in rest if is_clear(p)]
     none_clear = "paired difference is clear (episodes and seeds agreeing) on any split."
-    lines += pair_sentences(clear) or [("no " if len(groups) > 1 else "No ") + none_clear]
+    lines += pair_sentences(clear) or [("no " if several else "No ") + none_clear]
     if len(rest) > len(clear) and clear:
         lines.append(f"The other {len(rest) - len(clear)} paired comparisons in the table show no clear difference.")
-    named = {x for p in (pairs if len(groups) == 1 else [*groups[(a, b)], *clear]) for x in (p.a, p.b)}
+    named = {x for p in (pairs if not several else [*head, *clear]) for x in (p.a, p.b)}
     cost = []
     for c in cells:
         if c.label not in named:
@@ -224,6 +236,22 @@ def _pairs_table(pairs: list[Paired], title: str) -> Table:
                   "episodes only A / only B", "McNemar p (episodes)"], rows, title)
 
 
+def fewshot_ks(cells: list[CellStats]) -> list[int]:
+    return sorted({k for c in cells for r in c.runs for k in r.fewshot})
+
+
+def strategy_pairs(cells: list[CellStats], ks: list[int]) -> list[Paired]:
+    """Every split of every pair of cells of different strategies at equal budgets within one comparison."""
+    pairs = []
+    splits = [*SPLITS, *(f"fewshot-k{k}" for k in ks)]
+    for i, a in enumerate(cells):
+        for b in cells[i + 1:]:
+            if a.strategy == b.strategy or budget_key(a.runs[0]) != budget_key(b.runs[0]) or not comparable(a, b, cells):
+                continue
+            pairs += [p for p in (paired(a, b, split) for split in splits) if p is not None]
+    return pairs
+
+
 def comparison(ctx: Any, g: Gathered) -> Section:
     sec = Section("comparison", "Comparison matrix (zoo compare)")
     cells = cells_of(g.runs)
@@ -234,7 +262,7 @@ def comparison(ctx: Any, g: Gathered) -> Section:
         return sec
     budgets = [r.budget for c in cells for r in c.runs if r.budget]
     first = budgets[0]
-    ks = sorted({k for c in cells for r in c.runs for k in r.fewshot})
+    ks = fewshot_ks(cells)
     one_suite = len({suites_of(r) for c in cells for r in c.runs}) == 1
     headers = (["cell", "strategy", f"trained ({first.get('train_suite')})", f"held-out ({first.get('heldout_suite')})"]
                if one_suite else ["cell", "strategy", "suites (training / held-out)", "trained", "held-out"])
@@ -245,20 +273,14 @@ def comparison(ctx: Any, g: Gathered) -> Section:
         steps = [r.budget.get("env_steps_used") for r in c.runs if r.budget.get("env_steps_used")]
         walls = [r.last("wall_s") for r in c.runs if r.last("wall_s") is not None]
         suites = [] if one_suite else [" / ".join(suites_of(r0))]
-        rows.append([c.label, r0.label, *suites, _rate_cell(c.rates("train")), _rate_cell(c.rates("heldout")),
-                     *[_rate_cell(c.fewshot_rates(k)) for k in ks], fmt_count(r0.params),
+        rows.append([c.label, r0.label, *suites, rate_cell(c.rates("train")), rate_cell(c.rates("heldout")),
+                     *[rate_cell(c.fewshot_rates(k)) for k in ks], fmt_count(r0.params),
                      str(r0.budget.get("demos_per_task", "-")),
                      fmt_count(sum(steps) / len(steps)) if steps else "-",
                      fmt_seconds(sum(walls) / len(walls)) if walls else "-"])
     sec.blocks.append(Table(headers, rows, "Success (full credit) per cell: mean over training seeds with its 95% "
                                            "Student-t interval; every run scored on the same evaluation episodes"))
-    pairs = []
-    for i, a in enumerate(cells):
-        for b in cells[i + 1:]:
-            if a.strategy == b.strategy or budget_key(a.runs[0]) != budget_key(b.runs[0]) or not comparable(a, b, cells):
-                continue  # pairs are equal budgets of different strategies, within one comparison
-            splits = [*SPLITS, *(f"fewshot-k{k}" for k in ks)]
-            pairs += [p for p in (paired(a, b, split) for split in splits) if p is not None]
+    pairs = strategy_pairs(cells, ks)
     if pairs:
         sec.blocks.append(_pairs_table(pairs, "Paired differences between cells of different strategies"))
     sec.blocks.append(Note("Verdict (generated from the tables above): " + verdict(pairs, cells)))
