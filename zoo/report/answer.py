@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from zoo.core.stats import fmt_count, fmt_seconds
 from zoo.report.cells import CellStats, cells_of, split_score, split_title
-from zoo.report.comparison import (ALPHA, Paired, fewshot_ks, headline, is_clear, rate_cell, strategy_pairs,
-                                   training_tasks)
+from zoo.report.comparison import (ALPHA, Paired, cell_cost, fewshot_ks, headline, is_clear, rate_cell,
+                                   strategy_pairs, training_tasks)
 from zoo.report.document import Note, Section, Table
 from zoo.report.gather import Gathered
 
@@ -46,12 +46,8 @@ def _oriented(p: Paired, flip: bool) -> tuple[float, float, float, int, int]:
 
 
 def _cost(cell: CellStats) -> tuple[str, float | None]:
-    params = next((r.params for r in cell.runs if r.params), None)
-    walls = [w for w in (r.last("wall_s") for r in cell.runs) if w is not None]
-    steps = [r.budget["env_steps_used"] for r in cell.runs if r.budget and r.budget.get("env_steps_used")]
-    wall = sum(walls) / len(walls) if walls else None
-    text = (f"{fmt_count(params) if params else '-'} parameters, "
-            f"{fmt_count(sum(steps) / len(steps)) if steps else '-'} env steps, "
+    params, steps, wall = cell_cost(cell)
+    text = (f"{fmt_count(params) if params else '-'} parameters, {fmt_count(steps) if steps else '-'} env steps, "
             f"{fmt_seconds(wall) if wall is not None else '-'} training per run")
     return text, wall
 
@@ -78,8 +74,10 @@ def answer(g: Gathered) -> Section | None:
         else:
             verdict = f"no clear winner ({name1 if mean > 0 else name2} ahead)"
         scored = split_score(first.runs[0], p.split)
+        tasks = set(scored.tasks) if scored is not None else set()
         rows.append([_question(p.split, first), rate_cell(first.rates(p.split)), rate_cell(second.rates(p.split)),
-                     random_rate(g, set(scored.tasks) if scored is not None else set()), f"{100 * mean:+.1f} {seeds}", f"{p.p_episodes:.2g} ({only1} / {only2})", verdict])
+                     random_rate(g, tasks), f"{100 * mean:+.1f} {seeds}", f"{p.p_episodes:.2g} ({only1} / {only2})",
+                     verdict])
     cost1, wall1 = _cost(first)
     cost2, wall2 = _cost(second)
     cheaper = "-"
@@ -95,6 +93,7 @@ def answer(g: Gathered) -> Section | None:
     note = Note(f"Read off the comparison matrix's headline pair ({first.label} vs {second.label}: the pair "
                 f"trained on the most tasks, {training_tasks(first)}, over {seeds} seed{'s' if seeds != 1 else ''}, "
                 f"at equal demonstrations and env steps). A winner is named only where the seeds' interval "
-                f"excludes 0 and McNemar's p on the paired episodes is below {ALPHA}. The random agent: `zoo bench agent=random` on the same tasks (its own evaluation seeds). Every other pair, the ablations "
-                "and the verdict paragraph: the comparison section.")
+                f"excludes 0 and McNemar's p on the paired episodes is below {ALPHA}. The random agent: "
+                "`zoo bench agent=random` on the same tasks (its own evaluation seeds). Every other pair, the "
+                "ablations and the verdict paragraph: the comparison section.")
     return Section("answer", "In one minute: which architecture, for what", [table, note])

@@ -200,13 +200,19 @@ def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
     for c in cells:
         if c.label not in named:
             continue
-        params = [r.params for r in c.runs if r.params]
-        walls = [r.last("wall_s") for r in c.runs if r.last("wall_s") is not None]
-        steps = [r.budget.get("env_steps_used") for r in c.runs if r.budget and r.budget.get("env_steps_used")]
-        cost.append(f"{c.label}: {fmt_count(params[0]) if params else '-'} parameters, "
-                    f"{fmt_count(sum(steps) / len(steps)) if steps else '-'} training env steps, "
-                    f"{fmt_seconds(sum(walls) / len(walls)) if walls else '-'} training time per run")
+        params, steps, wall = cell_cost(c)
+        cost.append(f"{c.label}: {fmt_count(params) if params else '-'} parameters, "
+                    f"{fmt_count(steps) if steps else '-'} training env steps, "
+                    f"{fmt_seconds(wall) if wall is not None else '-'} training time per run")
     return " ".join(lines) + " Cost: " + "; ".join(cost) + "."
+
+
+def cell_cost(c: CellStats) -> tuple[int | None, float | None, float | None]:
+    """(parameters, env steps used, training seconds) of a cell, the last two as means over its runs."""
+    params = next((r.params for r in c.runs if r.params), None)
+    walls = [w for w in (r.last("wall_s") for r in c.runs) if w is not None]
+    steps = [r.budget["env_steps_used"] for r in c.runs if r.budget and r.budget.get("env_steps_used")]
+    return (params, sum(steps) / len(steps) if steps else None, sum(walls) / len(walls) if walls else None)
 
 
 def ablation_pairs(cells: list[CellStats], splits: list[str]) -> list[Paired]:

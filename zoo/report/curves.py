@@ -32,10 +32,6 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
     return read_stage_metrics(path.parent)
 
 
-# Exact column names the strategies log (never matched by substring: ``train/env_steps_per_s`` is
-# a rate, not a count).  Success, best first: Strategy 2's PPO rollout episodes, Strategy 1's RL
-# stage (success of each round of MCTS collection episodes, logged every step until the next
-# round), then a periodic greedy validation.
 def _registered_columns(attr: str, fallback: tuple[str, ...]) -> tuple[str, ...]:
     """Every registered strategy's declared curve columns (best first, in registry order)."""
     cols: list[str] = []
@@ -46,6 +42,8 @@ def _registered_columns(attr: str, fallback: tuple[str, ...]) -> tuple[str, ...]
 
 # Exact column names (never matched by substring: ``train/env_steps_per_s`` is a rate, not a count), as
 # each strategy declares them in its registration (zoo.train.plugin.Strategy.success_columns / env_steps_columns).
+# Success, best first: Strategy 2's PPO rollout episodes, Strategy 1's RL stage (success of each round of MCTS
+# collection episodes, logged every step until the next round), then a periodic greedy validation.
 def success_columns() -> tuple[str, ...]:
     return _registered_columns("success_columns", ("train/success_rate", "val/success_rate"))
 
