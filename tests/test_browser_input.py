@@ -40,3 +40,14 @@ def test_mouse_points_are_offsets_from_the_element_box_when_one_is_named():
 ])
 def test_malformed_mouse_actions_give_the_reason(action, message):
     assert action_points(action, ELEMENTS) == (None, message)
+
+
+def test_element_actions_give_their_element_and_argument_or_the_reason():
+    from zoo.web.browser_input import element_args
+
+    assert element_args(Action.click(1), ELEMENTS) == (1, None)
+    assert element_args(Action("type", element=0, text="hi"), ELEMENTS) == (0, "hi")
+    assert element_args(Action("select", element=1, option="b"), ELEMENTS) == (1, "b")
+    assert element_args(Action("type", element=0), ELEMENTS) == "type needs text (a string or a span copied from the instruction)"
+    assert element_args(Action("select", element=0), ELEMENTS) == "select needs an option (the option's text)"
+    assert element_args(Action("type", element=7, text="x"), ELEMENTS) == "type needs an element id in [0, 2), got 7"

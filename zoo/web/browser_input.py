@@ -46,6 +46,20 @@ def element_index(i: Any, n: int, kind: str, optional: bool = False) -> int | st
     return int(i)
 
 
+def element_args(action: Action, elements: Sequence[Element]) -> tuple[int, Any] | str:
+    """(element index, argument) of an element action (click, type: its text, select: its option), or the
+    reason it is invalid."""
+    kind = action.kind
+    i = element_index(action.element, len(elements), kind)
+    if isinstance(i, str):
+        return i
+    if kind == "type" and not isinstance(action.text, str):
+        return "type needs text (a string or a span copied from the instruction)"
+    if kind == "select" and not isinstance(action.option, str):
+        return "select needs an option (the option's text)"
+    return i, action.text if kind == "type" else action.option if kind == "select" else None
+
+
 def action_points(action: Action, elements: Sequence[Element]) -> tuple[list[tuple[float, float]] | None, str | None]:
     """The viewport points of a mouse action (offsets from ``action.element``'s box when set)."""
     raw = action.path if action.kind == "drag" else [(action.x, action.y)]
@@ -112,9 +126,10 @@ async def input_action(page: Any, action: Action, elements: Sequence[Element], m
         return None
     if kind in MOUSE_ACTION_KINDS:
         return None if page_done else await mouse_action(page, action, elements)
-    i = element_index(action.element, len(elements), kind)
-    if isinstance(i, str):
-        return i
+    args = element_args(action, elements)
+    if isinstance(args, str):
+        return args
+    i, arg = args
     if kind == "click":
         r = await page.evaluate(CLICK_JS, i)
         if r.get("error"):
@@ -123,16 +138,12 @@ async def input_action(page: Any, action: Action, elements: Sequence[Element], m
             await page.mouse.click(r["x"], r["y"])
         return None
     if kind == "type":
-        if not isinstance(action.text, str):
-            return "type needs text (a string or a span copied from the instruction)"
         r = await page.evaluate(FOCUS_JS, i)
         if r.get("error"):
             return r["error"]
-        if r.get("focused") and action.text:
+        if r.get("focused") and arg:
             # one input event for the whole text (like a paste): one browser call however long the text
-            await page.keyboard.insert_text(action.text)
+            await page.keyboard.insert_text(arg)
         return None
-    if not isinstance(action.option, str):
-        return "select needs an option (the option's text)"
-    r = await page.evaluate(SELECT_JS, [i, action.option])
+    r = await page.evaluate(SELECT_JS, [i, arg])
     return r.get("error")

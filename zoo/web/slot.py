@@ -14,8 +14,8 @@ returns the observation with the episode status and reward.  A click is delivere
 helper at a point the page itself reports as landing on the element (hover, press with its
 focus change, release, click); ``trusted_clicks=True`` sends browser input events instead (one
 more evaluate and three input round trips).  Keys and the mouse actions use browser input
-events (zoo/web/browser_input.py), then one observe.  ``wait`` sleeps in this slot's own step coroutine, then observes: the
-vector env steps its slots concurrently, so one env's wait does not hold up another's action.  An
+events (zoo/web/browser_input.py), then one observe.  ``wait`` sleeps in this slot's own step
+coroutine, then observes: the vector env steps its slots concurrently, so one env's wait does not hold up another's action.  An
 action with ``at_ms`` waits in the page until the page's clock reads it, then acts (inside the same
 evaluate for the page-side kinds), so real-time tasks are timed by the page's clock, not by round trips.
 No Playwright actionability waits anywhere.  A navigation started by
@@ -40,7 +40,7 @@ import numpy as np
 
 from zoo.core.errors import ZooError
 from zoo.web.action_checks import check_at
-from zoo.web.browser_input import element_index, input_action
+from zoo.web.browser_input import element_args, input_action
 from zoo.web.seeds import is_eval_seed
 from zoo.web.tasks import ORIGIN, TaskSpec
 from zoo.web.types import MAX_WAIT_MS, MOUSE_ACTION_KINDS, Action, Element, Observation
@@ -269,14 +269,7 @@ class Slot:
         kind = action.kind
         if kind == "noop":
             return 0, None
-        i = element_index(action.element, len(self.last_obs.elements) if self.last_obs else 0, kind)
-        if isinstance(i, str):
-            return i
-        if kind == "type" and not isinstance(action.text, str):
-            return "type needs text (a string or a span copied from the instruction)"
-        if kind == "select" and not isinstance(action.option, str):
-            return "select needs an option (the option's text)"
-        return i, action.text if kind == "type" else action.option if kind == "select" else None
+        return element_args(action, self.last_obs.elements if self.last_obs else [])
 
     async def _page_step(self, action: Action) -> tuple[str | None, Observation, dict[str, Any]]:
         """Act and observe in one ``evaluate`` (falls back to waiting when the action navigates)."""
