@@ -5,7 +5,7 @@ numbers: a winner is named only where the paired seeds and the paired episodes a
 from __future__ import annotations
 
 from zoo.core.stats import fmt_count, fmt_seconds
-from zoo.report.cells import CellStats, cells_of, split_score, split_title
+from zoo.report.cells import CellStats, cells_of, split_score
 from zoo.report.comparison import (ALPHA, Paired, cell_cost, fewshot_ks, headline, is_clear, rate_cell,
                                    strategy_pairs, training_tasks)
 from zoo.report.document import Note, Section, Table
@@ -19,7 +19,7 @@ def _question(split: str, cell: CellStats) -> str:
         return f"the tasks it trained on{tasks}"
     if split == "heldout":
         return f"unseen tasks, instruction only{tasks}"
-    return f"unseen tasks, {split_title(split).split('(')[-1].rstrip(')')}, then a short fine-tune{tasks}"
+    return f"unseen tasks, k={split[len('fewshot-k'):]} demonstrations per task, then a short fine-tune{tasks}"
 
 
 def random_rate(g: Gathered, tasks: set[str]) -> str:
