@@ -160,6 +160,38 @@ def test_success_vs_demonstrations_curve_across_two_matrices(tmp_path):
     assert image.file == "curve_demos.png" and (tmp_path / "curve_demos.png").stat().st_size > 10_000
 
 
+def _with_settings(run, *overrides: str):
+    run.budget["overrides"] = ["strategy=compressive_rl", "env.suite=scale-train", "env.tasks=[]", "eval.suite=",
+                               "eval.tasks=null", *overrides, f"seed={run.budget['seed']}", "name=x", "run_root=/r"]
+    return run
+
+
+def test_a_curve_joins_only_cells_with_the_same_settings(tmp_path):
+    """xl at 5 demonstrations with key presses off (one matrix) and on (another), and xl-d20 with them on: the
+    curve is the key-presses-on pair; the lone key-presses-off point makes no curve.  Settings are read from
+    the overrides between the suites and the seed (the order given does not matter)."""
+    from zoo.report.cells import cells_of, settings_of
+    from zoo.report.demos_curve import demos_curve
+
+    keys_on = ("model.attention=xl", "ppo.press_keys=true")
+    runs = [_with_settings(_run(tmp_path / "scale-xl", "compressive_rl", "xl", 0, _hits(3), _hits(1), 5,
+                                suite="scale"), "model.attention=xl"),
+            _with_settings(_run(tmp_path / "actions-xl", "compressive_rl", "xl", 0, _hits(4), _hits(1), 5,
+                                suite="scale"), *keys_on),
+            _with_settings(_run(tmp_path / "demos-xl", "compressive_rl", "xl-d20", 0, _hits(7), _hits(2), 20,
+                                suite="scale"), *reversed(keys_on))]
+    assert settings_of(runs[1]) == settings_of(runs[2]) == (*keys_on, "env_steps=3000")
+    assert settings_of(runs[0]) != settings_of(runs[1])
+    points = demos_curve(cells_of(runs), ["train"])
+    assert [(pt.series, pt.demos) for pt in points] == [("xl", 5), ("xl", 20)]
+    assert [pt.text("train")[:5] for pt in points] == ["40.0%", "70.0%"]
+    # a second curve of the same name (key presses off at 20 too) is told apart by its matrices
+    runs.append(_with_settings(_run(tmp_path / "demos-xl-nokeys", "compressive_rl", "xl-d20", 0, _hits(5),
+                                    _hits(2), 20, suite="scale"), "model.attention=xl"))
+    names = sorted({pt.series for pt in demos_curve(cells_of(runs), ["train"])})
+    assert names == ["xl (actions-xl+demos-xl)", "xl (demos-xl-nokeys+scale-xl)"]
+
+
 def test_no_curve_when_every_series_has_one_demonstrations_count(tmp_path):
     from zoo.report import comparison
     from zoo.report.gather import Gathered

@@ -4,8 +4,9 @@ Success vs demonstrations: cells that differ only in their demonstrations per tr
 ``<series>-d<N>`` (``N`` = their ``demos_per_task``; a cell without the suffix is its series' point at its
 own demonstrations, so cpu-small's ``foundation`` is series ``foundation`` at 6), possibly across several
 matrices; each series gets one point per demonstrations count and split (mean over seeds, Student-t 95%).
-A series is also held to one pair of suites: a cell trained on other tasks (cpu-scale's 49 against
-cpu-small's 6) is not a point on the same curve.
+A series is also held to one pair of suites and one set of settings: a cell trained on other tasks
+(cpu-scale's 49 against cpu-small's 6), or with other overrides or another env-step budget (key presses on or
+off), is not a point on the same curve.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Any
 
 from zoo.core.stats import fmt_rate, mean_t_interval, wilson
 from zoo.report import plots
-from zoo.report.cells import SPLITS, CellStats, cell_label, demos_of, series_of, split_score, suites_of
+from zoo.report.cells import (SPLITS, CellStats, cell_label, demos_of, matrix_of, series_of, settings_of, split_score,
+                              suites_of)
 from zoo.report.document import Image, Table
 from zoo.report.gather import Scored
 
@@ -46,28 +48,34 @@ class CurvePoint:
 
 
 def demos_curve(cells: list[CellStats], splits: list[str]) -> list[CurvePoint]:
-    """Every (series, strategy, suites, demonstrations) point with its per-seed rates on each split; only
-    series measured at two or more demonstration counts on the same suites make a curve (a cell trained on
-    other tasks is another series: where the suites differ, the series is named with its training suite)."""
-    points: dict[tuple[str, str, tuple[str, str], int], CurvePoint] = {}
+    """Every (series, strategy, suites, settings, demonstrations) point with its per-seed rates on each split;
+    only series measured at two or more demonstration counts on the same suites and settings make a curve.
+    Where two kept curves would share a name, the suites (then the matrices) are added to it."""
+    points: dict[tuple, CurvePoint] = {}
+    matrices: dict[tuple, set[str]] = {}
     for c in cells:
         for r in c.runs:
             n = demos_of(r)
             if n is None:
                 continue
-            key = (series_of(cell_label(r), n), c.strategy, suites_of(r), n)
+            key = (series_of(cell_label(r), n), c.strategy, suites_of(r), settings_of(r), n)
             pt = points.setdefault(key, CurvePoint(key[0], c.strategy, n, {s: [] for s in splits}))
+            matrices.setdefault(key[:4], set()).add(matrix_of(r))
             for split in splits:
                 s = split_score(r, split)
                 if s is not None and s.episodes:
                     pt.scores[split].append(s)
     counts: dict[tuple, int] = {}
     for key in points:
-        counts[key[:3]] = counts.get(key[:3], 0) + 1
-    kept = [(key, pt) for key, pt in sorted(points.items()) if counts[key[:3]] >= 2]
+        counts[key[:4]] = counts.get(key[:4], 0) + 1
+    kept = [(key, pt) for key, pt in sorted(points.items()) if counts[key[:4]] >= 2]
     if len({key[2] for key, _ in kept}) > 1:
         for key, pt in kept:
             pt.series = f"{pt.series} on {key[2][0]}"
+    curves = {key[:4] for key, _ in kept}
+    for key, pt in kept:
+        if sum(1 for other in curves if other[:3] == key[:3]) > 1:
+            pt.series = f"{pt.series} ({'+'.join(sorted(matrices[key[:4]]))})"
     return [pt for _, pt in kept]
 
 
