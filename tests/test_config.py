@@ -57,6 +57,9 @@ def test_config_file_layer(tmp_path):
         (["ppo.lr"], "expected key=value"),
         (["foundation.data.fps=2"], "unknown config key 'foundation'"),  # strategy-1 section on strategy 2
         (["config=/nonexistent.yaml"], "config file not found"),
+        (["eval.tasks=click-test"], "bad value for 'eval.tasks': 'click-test' is not a list of tasks (write "
+                                    "eval.tasks=[click-test]"),  # not read letter by letter
+        (["trainer.max_steps=null"], "bad value for 'trainer.max_steps'"),
     ],
 )
 def test_bad_input_is_one_clear_line(overrides, needle):

@@ -183,9 +183,18 @@ def apply_overrides(cfg: DictConfig, schema: DictConfig, pairs: list[tuple[str, 
             cfg = _merge(_replace_named_groups(cfg, layer), layer, key)
             continue
         value = parse_value(raw, key)
-        layer = OmegaConf.create()
-        OmegaConf.update(layer, key, value, merge=True)
-        cfg = _merge(cfg, layer, f"override {key}={raw}")
+        if isinstance(value, (dict, list)):  # a section or a list: merged as a layer, like a YAML file's
+            layer = OmegaConf.create()
+            OmegaConf.update(layer, key, value, merge=True)
+            cfg = _merge(cfg, layer, f"override {key}={raw}")
+            continue
+        # a plain value is set in place (cfg is this composition's own copy): merging a one-key layer
+        # deep-copied the whole config per override, most of compose's time in a matrix of many cells
+        try:
+            OmegaConf.update(cfg, key, value, merge=True)
+        except OmegaConfBaseException as err:
+            msg = str(err).splitlines()[0]
+            raise ZooError(f"bad value for '{key}' in override {key}={raw}: {msg}") from None
     return cfg
 
 
@@ -270,6 +279,9 @@ def validate(cfg: DictConfig) -> None:
         check_choice("env.tasks", task, families["task"].names())
     if cfg.eval.suite:
         check_choice("eval.suite", cfg.eval.suite, suite_names())
+    if cfg.eval.tasks is not None and not isinstance(cfg.eval.tasks, ListConfig):  # typed Any: may be null
+        raise ZooError(f"bad value for 'eval.tasks': {cfg.eval.tasks!r} is not a list of tasks "
+                       f"(write eval.tasks=[{cfg.eval.tasks}], or null for the training tasks)")
     for task in cfg.eval.tasks or []:
         check_choice("eval.tasks", task, families["task"].names())
     for name in ("dim", "n_layers", "n_heads"):
