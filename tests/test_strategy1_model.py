@@ -236,3 +236,19 @@ def test_a_checkbox_is_named_by_its_label():
                   "input", True)
     assert element_label(box) == "ZcHJ"
     assert action_line(Action.click(1), [page([])[0], box]).startswith('Press on the checkbox "ZcHJ"')
+
+
+def test_copy_scores_are_each_query_against_its_own_sequence_with_their_gradients():
+    """The per-sequence matrix products equal the gathered form (every query against a copy of its
+    sequence's keys), values and gradients, with the queries in any order of sequences."""
+    torch.manual_seed(0)
+    query, keys = torch.randn(7, 5, requires_grad=True), torch.randn(3, 11, 5, requires_grad=True)
+    b_idx = torch.tensor([2, 0, 0, 2, 1, 2, 0])
+    fast = FoundationModel.copy_scores(query, keys, b_idx)
+    gathered = torch.einsum("nd,nsd->ns", query, keys[b_idx])
+    assert fast.shape == (7, 11) and torch.allclose(fast, gathered, atol=1e-6)
+    weights = torch.randn(7, 11)
+    g_fast = torch.autograd.grad((fast * weights).sum(), (query, keys))
+    g_ref = torch.autograd.grad((gathered * weights).sum(), (query, keys))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(g_fast, g_ref))
+    assert FoundationModel.copy_scores(query[:0], keys, b_idx[:0]).shape == (0, 11)

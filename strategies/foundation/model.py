@@ -174,7 +174,7 @@ class FoundationModel(nn.Module):
         text = (batch.ttype == GOAL) | ((batch.ttype == POINTED) & (batch.elem_ref < 0))
         positions = torch.arange(h.shape[1], device=h.device)
         mask = text[b_idx] & (positions.unsqueeze(0) <= p_idx.unsqueeze(1))
-        scores = torch.einsum("nd,nsd->ns", self.copy_query(hq), self.copy_key(h)[b_idx]) / self.dim ** 0.5
+        scores = self.copy_scores(self.copy_query(hq), self.copy_key(h), b_idx) / self.dim ** 0.5
         scores = scores.float() + self.copy_match(self.match_lengths(batch, text, b_idx, p_idx)).squeeze(-1)
         scores = scores.masked_fill(~mask, float("-inf"))
         has_source = mask.any(dim=1, keepdim=True)
@@ -183,6 +183,18 @@ class FoundationModel(nn.Module):
         copy = torch.zeros_like(vocab_p).scatter_add_(1, batch.ids[b_idx], attn)
         gate = torch.sigmoid(self.copy_gate(hq).float()) * has_source
         return vocab_p, copy, gate, has_source
+
+    @staticmethod
+    def copy_scores(query: torch.Tensor, keys: torch.Tensor, b_idx: torch.Tensor) -> torch.Tensor:
+        """(N, S) dot products of each query (N, d) with every key of its own sequence (keys: (B, S, d)):
+        one matrix product per sequence.  Gathering each query's whole key sequence (``keys[b_idx]``,
+        (N, S, d)) did the same sums through an N-fold copy whose backward, a scatter-add, took about
+        half of a training step."""
+        out = query.new_zeros(query.shape[0], keys.shape[1])
+        for row in torch.unique(b_idx).tolist():
+            sel = torch.nonzero(b_idx == row, as_tuple=True)[0]
+            out = out.index_copy(0, sel, query[sel] @ keys[row].T)
+        return out
 
     @staticmethod
     def match_lengths(batch: Batch, text: torch.Tensor, b_idx: torch.Tensor, p_idx: torch.Tensor) -> torch.Tensor:
