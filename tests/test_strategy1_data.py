@@ -42,6 +42,22 @@ def recorded(tmp_path_factory):
 
 
 @pytest.mark.browser
+def test_workers_record_the_same_episodes_side_by_side(recorded, tmp_path):
+    """Two processes, a task each: the same plan, actions, pages and instruction lines as one process
+    recording them in turn (only the clock and the filmed in-between frames may differ)."""
+    parallel = ensure_dataset(tmp_path, CONFIG, progress=False, workers=2, min_parallel=0)
+    assert parallel.name == recorded.name  # the workers are not part of the dataset's identity
+    one, two = json.loads((recorded / "manifest.json").read_text()), json.loads((parallel / "manifest.json").read_text())
+    assert [(e["task"], e["seed"], e["agent"], e["steps"]) for e in one["episodes"]] == \
+           [(e["task"], e["seed"], e["agent"], e["steps"]) for e in two["episodes"]]
+    for entry in one["episodes"]:
+        a, b = (json.loads((d / f"{entry['file']}.json").read_text()) for d in (recorded, parallel))
+        assert a["instructions"] == b["instructions"] and a["success"] == b["success"]
+        strip = lambda steps: [{k: v for k, v in st.items() if k != "time"} for st in steps]  # noqa: E731
+        assert strip(a["steps"]) == strip(b["steps"])
+
+
+@pytest.mark.browser
 def test_recording_round_trip(recorded):
     manifest = json.loads((recorded / "manifest.json").read_text())
     assert manifest["schema"] == "actionzoo.episodes/2" and manifest["config"] == CONFIG

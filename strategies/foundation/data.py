@@ -162,7 +162,8 @@ class EpisodeDataModule(L.LightningDataModule):
             return
         self.directory = ensure_dataset(self.cfg.foundation.data.root, self.config, headless=bool(self.cfg.env.headless),
                                         step_timeout_s=float(self.cfg.env.step_timeout_s),
-                                        progress=bool(self.cfg.trainer.progress))
+                                        progress=bool(self.cfg.trainer.progress),
+                                        workers=int(self.cfg.foundation.data.get("record_workers", 1)))
 
     def setup(self, stage: str | None = None) -> None:
         if self.ready:

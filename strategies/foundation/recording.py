@@ -19,12 +19,12 @@ the manifest last, so an interrupted recording resumes where it stopped.
 """
 from __future__ import annotations
 
-from zoo.core.io import atomic_write
-
 import hashlib
 import json
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import numpy as np
 from strategies.foundation.instructions import action_line, format_instructions
 from strategies.foundation.screencast import ScreenRecorder
 from zoo.core.errors import ZooError
+from zoo.core.io import atomic_write
 from zoo.web.agents import OracleAgent
 from zoo.web.env import WebEnv
 from zoo.web.seeds import train_seed
@@ -117,18 +118,30 @@ def random_action(obs: Observation, rng: np.random.Generator) -> Action | None:
 
 
 class Recorder:
-    """Plays the planned episodes with the oracle (exploring: epsilon-random actions) and writes them."""
+    """Plays the planned episodes with the oracle (exploring: epsilon-random actions) and writes them.
+
+    workers: processes recording at once, each with its own browser, one task at a time.  Filming runs
+    at the page's own pace (``watch_frames`` periods per step), so a recording mostly waits: several
+    tasks filmed side by side take about the time of one on a 2-core machine.  An episode's actions
+    and pages depend only on its task and seed, never on which worker played it.  A recording of fewer
+    than ``min_parallel`` missing episodes stays in this process (a worker's start costs seconds of
+    imports).
+    """
 
     def __init__(self, directory: Path, config: dict[str, Any], headless: bool = True, step_timeout_s: float = 10.0,
-                 progress: bool = True):
+                 progress: bool = True, workers: int = 1, min_parallel: int = 24):
         self.dir, self.config = Path(directory), config
         self.headless, self.step_timeout_s, self.progress = headless, step_timeout_s, progress
+        self.workers, self.min_parallel = max(1, int(workers)), int(min_parallel)
 
     def manifest_path(self) -> Path:
         return self.dir / "manifest.json"
 
     def complete(self) -> bool:
         return self.manifest_path().is_file()
+
+    def recorded(self, task: str, seed: int) -> bool:
+        return (self.dir / task / f"{seed}.json").is_file()
 
     def record(self) -> Path:
         if self.complete():
@@ -137,31 +150,49 @@ class Recorder:
 
         self.dir.mkdir(parents=True, exist_ok=True)
         plan = episode_plan(self.config)
-        entries = []
+        missing = [(t, seed) for t, seed, _ in plan if not self.recorded(t, seed)]
+        todo = [task for task in self.config["tasks"] if any(t == task for t, _ in missing)]
         with Progress(disable=not self.progress, transient=True) as bar:
-            job = bar.add_task(f"recording {len(plan)} episodes", total=len(plan))
-            for task in self.config["tasks"]:
-                env = None
-                try:
-                    for t, seed, agent in [p for p in plan if p[0] == task]:
-                        json_path = self.dir / t / f"{seed}.json"
-                        if not json_path.is_file():
-                            if env is None:
-                                env = WebEnv(t, max_episode_steps=self.config["max_episode_steps"], screenshot=True,
-                                             screenshot_size=self.config["screenshot_size"],
-                                             step_timeout_s=self.step_timeout_s, headless=self.headless)
-                            self.record_episode(env, t, seed, agent)
-                        meta = json.loads(json_path.read_text())
-                        entries.append({"task": t, "seed": seed, "agent": agent, "success": meta["success"],
-                                        "steps": len(meta["steps"]), "file": f"{t}/{seed}"})
-                        bar.advance(job)
-                finally:
-                    if env is not None:
-                        env.close()
+            job = bar.add_task(f"recording {len(plan)} episodes", total=len(plan), completed=len(plan) - len(missing))
+            if self.workers > 1 and len(todo) > 1 and len(missing) >= self.min_parallel:
+                spawn = multiprocessing.get_context("spawn")  # a fork of a process holding browsers is unsafe
+                with ProcessPoolExecutor(min(self.workers, len(todo)), mp_context=spawn) as pool:
+                    futures = [pool.submit(record_task, self.dir, self.config, task, self.headless,
+                                           self.step_timeout_s) for task in todo]
+                    for done in as_completed(futures):
+                        bar.advance(job, done.result())
+            else:
+                for task in todo:
+                    self.record_task(task, lambda: bar.advance(job))
+        entries = []
+        for t, seed, agent in plan:
+            meta = json.loads((self.dir / t / f"{seed}.json").read_text())
+            entries.append({"task": t, "seed": seed, "agent": agent, "success": meta["success"],
+                            "steps": len(meta["steps"]), "file": f"{t}/{seed}"})
         manifest = {"schema": SCHEMA, "version": VERSION, "config": self.config, "episodes": entries,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         atomic_write(self.manifest_path(), lambda p: p.write_text(json.dumps(manifest, indent=1)))
         return self.dir
+
+    def record_task(self, task: str, on_episode: Any = None) -> int:
+        """Record the task's planned episodes not on disk yet (one browser for all); returns how many."""
+        env, count = None, 0
+        try:
+            for t, seed, agent in episode_plan(self.config):
+                if t != task or self.recorded(t, seed):
+                    continue
+                if env is None:
+                    env = WebEnv(t, max_episode_steps=self.config["max_episode_steps"], screenshot=True,
+                                 screenshot_size=self.config["screenshot_size"],
+                                 step_timeout_s=self.step_timeout_s, headless=self.headless)
+                self.record_episode(env, t, seed, agent)
+                count += 1
+                if on_episode is not None:
+                    on_episode()
+        finally:
+            if env is not None:
+                env.close()
+        return count
 
     def record_episode(self, env: Any, task: str, seed: int, agent_kind: str) -> dict[str, Any]:
         rng = np.random.default_rng(seed)
@@ -214,6 +245,11 @@ class Recorder:
             step=np.asarray([s for _, _, s in frames], np.int64)))
         atomic_write(self.dir / task / f"{seed}.json", lambda p: p.write_text(json.dumps(meta)))
         return meta
+
+
+def record_task(directory: Path, config: dict[str, Any], task: str, headless: bool, step_timeout_s: float) -> int:
+    """One worker's share of ``Recorder.record``: the task's missing episodes (a picklable entry point)."""
+    return Recorder(directory, config, headless, step_timeout_s, progress=False).record_task(task)
 
 
 def ensure_dataset(root: str | Path, config: dict[str, Any], **recorder_kw: Any) -> Path:
