@@ -222,9 +222,11 @@ def test_strategies_are_compared_on_the_tasks_both_were_scored_on(tmp_path):
     assert sections.scored_on(s1) == "3 tasks"
 
     ctx = sections.Ctx(tmp_path, 0.95)
+    s2_default.budget = {"demos_per_task": 20}  # a zoo compare run: its demonstrations are shown beside its cost
     table = sections.strategies(ctx, g).blocks[0]
     rows = {row[0]: dict(zip(table.headers, row)) for row in table.rows}
     assert table.headers[5] == "success on the 2 shared tasks"
+    assert rows["Strategy 2"]["demos / task"] == "20" and rows["Strategy 1"]["demos / task"] == "-"
     assert rows["Strategy 1"]["success on the 2 shared tasks"].startswith("75.0% ")  # 15 of 20, not 15 of 30
     assert rows["Strategy 2"]["run"] == "compressive_rl/s2-default"
     assert rows["Strategy 2"]["success on the 2 shared tasks"].startswith("90.0% ")

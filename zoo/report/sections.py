@@ -141,7 +141,8 @@ def strategies(ctx: Ctx, g: Gathered) -> Section:
         on_shared = restricted(r.scored, shared) if shared else None
         rows.append([r.label, r.name, r.attention, scored_on(r), ctx.rate_cell(r.scored),
                      ctx.rate_cell(on_shared) if on_shared else "-", fmt_count(r.params),
-                     fmt_count(r.last("env_steps")), fmt_seconds(r.last("wall_s"))])
+                     str((r.budget or {}).get("demos_per_task", "-")), fmt_count(r.last("env_steps")),
+                     fmt_seconds(r.last("wall_s"))])
         bars.append(_bar_entry(ctx, f"{r.label} ({r.attention})", on_shared or r.scored,
                                plots.COLORS.get(n, plots.PALETTE[5])))
     for b in g.baselines:
@@ -150,8 +151,9 @@ def strategies(ctx: Ctx, g: Gathered) -> Section:
             bars.append(_bar_entry(ctx, f"baseline: {b.label}", b_shared, plots.PALETTE[5], hatch="//"))
     shared_head = f"success on the {len(shared)} shared tasks" if shared else "success on shared tasks"
     sec.blocks.append(Table(["strategy", "run", "attention", "scored on", "success", shared_head, "parameters",
-                             "env steps", "training time"], rows,
-                            "One run of each strategy: the pair scored on the most tasks in common, then the best"))
+                             "demos / task", "env steps", "training time"], rows,
+                            "One run of each strategy: the pair scored on the most tasks in common, then the best "
+                            "(budgets may differ: the comparison section pairs only equal ones)"))
     what = (f"the {len(shared)} tasks both runs were scored on ({', '.join(sorted(shared))})" if shared
             else "each run's own tasks")
     sec.blocks += ctx.image(plots.success_bars(bars, ctx.out_dir / "strategies.png", "Benchmark success"),
