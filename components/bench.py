@@ -247,7 +247,8 @@ def main(cfg: Any) -> dict[str, Any]:
         "load_avg_end": [round(v, 2) for v in os.getloadavg()],
         "command": "zoo bench attention " + " ".join(
             f"{k}={v}" for k, v in (("dim", cfg.dim), ("n_heads", cfg.n_heads), ("device", cfg.device),
-                                    ("timeout_s", cfg.timeout_s), ("seq_lens", "[" + ",".join(map(str, lens)) + "]"))),
+                                    ("timeout_s", cfg.timeout_s), ("seq_lens", "[" + ",".join(map(str, lens)) + "]"),
+                                    *([("variants", "[" + ",".join(cfg.variants) + "]")] if cfg.variants else []))),
         "measure": "forward + backward of one attention layer on (1, T, dim); median of up to 3 warm runs "
                    "(the cold run alone when it was too slow to repeat)",
         "variant_config": {v: BENCH_ATTENTION.get(v, {}) for v in variants},

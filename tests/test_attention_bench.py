@@ -51,6 +51,7 @@ def test_bench_writes_outputs_and_records_timeouts_and_skips(tmp_path, monkeypat
     saved = json.loads((tmp_path / "attention.json").read_text())
     assert saved["schema"] == "actionzoo.bench.attention/1" and len(saved["rows"]) == 3
     assert len(saved["load_avg_start"]) == 3 and saved["mem_cap_mb"] > 0
+    assert saved["command"].endswith("seq_lens=[32,400000,800000] variants=[dense]")  # reruns what ran
     md = (tmp_path / "attention.md").read_text()
     assert "| 32 |" in md and "Machine load" in md
 
