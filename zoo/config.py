@@ -76,13 +76,16 @@ def check_key(schema: DictConfig, key: str) -> None:
             return  # an open mapping (model.attention): its owner checks the keys, in validate()
 
 
+def _bad_value(err: OmegaConfBaseException, what: str) -> ZooError:
+    key = getattr(err, "full_key", None) or "?"
+    return ZooError(f"bad value for '{key}' in {what}: {str(err).splitlines()[0]}")
+
+
 def _merge(base: DictConfig, layer: Any, what: str) -> DictConfig:
     try:
         return OmegaConf.merge(base, layer)  # type: ignore[return-value]
     except OmegaConfBaseException as err:
-        key = getattr(err, "full_key", None) or "?"
-        msg = str(err).splitlines()[0]
-        raise ZooError(f"bad value for '{key}' in {what}: {msg}") from None
+        raise _bad_value(err, what) from None
 
 
 def _check_layer(schema: DictConfig, layer: Any, what: str, prefix: str = "") -> None:
@@ -193,8 +196,7 @@ def apply_overrides(cfg: DictConfig, schema: DictConfig, pairs: list[tuple[str, 
         try:
             OmegaConf.update(cfg, key, value, merge=True)
         except OmegaConfBaseException as err:
-            msg = str(err).splitlines()[0]
-            raise ZooError(f"bad value for '{key}' in override {key}={raw}: {msg}") from None
+            raise _bad_value(err, f"override {key}={raw}") from None
     return cfg
 
 
