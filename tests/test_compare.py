@@ -60,6 +60,7 @@ def test_ci_matrix_trains_scores_fewshot_and_resumes(tmp_path, capsys):
     budget = json.loads((run_dir / "budget.json").read_text())
     assert budget["params"] > 0 and budget["demos_per_task"] == 2 and budget["env_steps_used"] == 8
     assert any("ppo.bc_demos_per_task=2" == o for o in budget["overrides"])  # the budget hook gave it the demos
+    assert budget["settings"] == [*TINY, "model.attention=xl"]  # the matrix's and the cell's own overrides
     fewshot = json.loads((run_dir / "fewshot-k1" / "budget.json").read_text())
     assert fewshot["demos_per_task"] == 1 and fewshot["demos_recorded"] == 1 and fewshot["wall_s"] > 0
     fs_cfg = (run_dir / "fewshot-k1" / "config.yaml").read_text()

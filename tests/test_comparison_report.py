@@ -190,6 +190,9 @@ def test_a_curve_joins_only_cells_with_the_same_settings(tmp_path):
                                     _hits(2), 20, suite="scale"), "model.attention=xl"))
     names = sorted({pt.series for pt in demos_curve(cells_of(runs), ["train"])})
     assert names == ["xl (actions-xl+demos-xl)", "xl (demos-xl-nokeys+scale-xl)"]
+    # budget.json's own record of the settings, where a run has one, is read instead of the overrides
+    runs[0].budget["settings"] = list(reversed(keys_on))
+    assert settings_of(runs[0]) == settings_of(runs[1])
 
 
 def test_no_curve_when_every_series_has_one_demonstrations_count(tmp_path):

@@ -146,6 +146,12 @@ def cell_overrides(matrix: Any, job: Job, root: Path) -> list[str]:
     return base + spec.budget(compose(base), demos_of(matrix, job), int(matrix.env_steps))
 
 
+def cell_settings(matrix: Any, job: Job) -> list[str]:
+    """What sets this cell apart from a cell of another matrix with the same label: the matrix's and the
+    cell's overrides (the report joins only cells with equal settings into one curve)."""
+    return [*matrix.overrides, *job.cell.overrides]
+
+
 def fewshot_overrides(matrix: Any, job: Job, root: Path, k: int) -> list[str]:
     """The few-shot run's config: the cell's, with the held-out split to adapt to and be scored on."""
     return [*cell_overrides(matrix, job, root), f"env.suite={matrix.heldout_suite}", "env.tasks=[]",
@@ -263,7 +269,7 @@ def run_job(matrix: Any, job: Job, root: Path, log: Any) -> dict:
               "demos_per_task": demos_of(matrix, job), "env_steps_budget": int(matrix.env_steps),
               "env_steps_used": env_steps_used(run_dir), "params": run_params(run_dir),
               "wall_s_this_attempt": round(time.perf_counter() - t0, 1), "overrides": overrides,
-              "fewshot": fewshot}
+              "settings": cell_settings(matrix, job), "fewshot": fewshot}
     if matrix.fewshot and not has_finetune(job):
         record["fewshot_note"] = f"skipped: strategy '{job.strategy}' registers no finetune hook"
     atomic_write_json(run_dir / BUDGET_FILE, record)

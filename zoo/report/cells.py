@@ -63,15 +63,19 @@ def series_of(label: str, demos: int | None) -> str:
 
 
 def settings_of(run: Run) -> tuple[str, ...]:
-    """The cell's own settings: the matrix's and the cell's overrides, which ``zoo.compare.cell_overrides``
-    writes between the suites it sets and the run's seed, and the env-step budget.  Cells of one series that
-    differ here (cpu-scale-xl's ``xl`` and cpu-scale-actions-xl's, key presses off and on) are not points of
-    one curve."""
+    """The cell's own settings: the matrix's and the cell's overrides (``budget.json``'s ``settings``) and the
+    env-step budget.  Cells of one series that differ here (cpu-scale-xl's ``xl`` and cpu-scale-actions-xl's,
+    key presses off and on) are not points of one curve.  Runs recorded before ``settings`` was written carry
+    them only inside ``overrides``, where ``zoo.compare.cell_overrides`` put them: between the suites it sets
+    (ending ``eval.tasks=null``) and the run's seed."""
     budget = run.budget or {}
-    given = [str(o) for o in budget.get("overrides") or []]
-    start = given.index("eval.tasks=null") + 1 if "eval.tasks=null" in given else 0
-    end = next((i for i in range(start, len(given)) if given[i].startswith("seed=")), len(given))
-    return (*sorted(given[start:end]), f"env_steps={budget.get('env_steps_budget')}")
+    if isinstance(budget.get("settings"), list):
+        own = [str(o) for o in budget["settings"]]
+    else:
+        given = [str(o) for o in budget.get("overrides") or []]
+        start = given.index("eval.tasks=null") + 1 if "eval.tasks=null" in given else 0
+        own = given[start:next((i for i in range(start, len(given)) if given[i].startswith("seed=")), len(given))]
+    return (*sorted(own), f"env_steps={budget.get('env_steps_budget')}")
 
 
 def seed_of(run: Run) -> int | None:
