@@ -51,6 +51,23 @@ def test_the_budget_hook_caps_the_simulators_env_steps():
     assert compose(["strategy=1", *out]).foundation.rl.max_env_steps == 3000
 
 
+def test_under_the_budget_hook_every_demonstration_trains():
+    """Strategy 2 clones every demonstration it is given; Strategy 1 must not hold some out for its metrics."""
+    from strategies.foundation.data import split
+
+    def recorded(task: str, i: int):
+        return SimpleNamespace(meta={"task": task, "agent": "oracle", "seed": i})
+
+    recs = [recorded(t, i) for t in ("click-test", "click-button") for i in range(5)]
+    cfg = compose(["strategy=1"])
+    train, val = split(recs, cfg.foundation.data.val_fraction)
+    assert (len(train), len(val)) == (8, 2)  # outside zoo compare: one of five per task held out
+    cfg = compose(["strategy=1", *budget(cfg, demos_per_task=5, env_steps=3000)])
+    assert cfg.foundation.data.episodes_per_task == 5
+    train, val = split(recs, cfg.foundation.data.val_fraction)
+    assert (len(train), len(val)) == (10, 0)
+
+
 class CountingReplay:
     steps = 0
     closed = False

@@ -39,6 +39,8 @@ def test_finetune_adapts_a_checkpoint_to_a_new_task_and_scores_it(tmp_path):
 
     info = json.loads((few_dir / "finetune.json").read_text())
     assert info["demos_per_task"] == 2 and info["demos"] == 2 and info["steps"] == 4  # 4 passes over 2, batch 2
+    sft = json.loads((few_dir / "sft_summary.json").read_text())  # nothing held out: no validation at all
+    assert sft["val_episodes"] == 0 and sft["validation"] == {} and sft["instructions"] == {"episodes": 0}
     adapted = load_checkpoint(few_dir / "checkpoints" / "sft" / "final.ckpt")
     before = load_checkpoint(init)
     # the checkpoint's vocabulary and architecture, its weights as the start, then changed by the SFT steps

@@ -69,10 +69,15 @@ def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | 
     return module
 
 
-def trainer_for(cfg: Any, run_dir: Path, stage: str, steps_per_epoch: int = 1, callbacks: Sequence[Any] = ()) -> Any:
+def trainer_for(cfg: Any, run_dir: Path, stage: str, steps_per_epoch: int = 1, callbacks: Sequence[Any] = (),
+                validate: bool = True) -> Any:
+    """validate: False when no episode is held out (every demonstration trains): no val/ metrics at all
+    rather than ones computed on a training episode."""
     steps = int(cfg.foundation[stage].max_steps)
     extra: dict[str, Any] = {"num_sanity_val_steps": 0}
-    if stage != "rl":  # validate about four times per stage (epochs are a handful of batches)
+    if not validate:
+        extra["limit_val_batches"] = 0
+    elif stage != "rl":  # validate about four times per stage (epochs are a handful of batches)
         extra["check_val_every_n_epoch"] = max(1, int(math.ceil(steps / max(1, steps_per_epoch) / 4)))
     if cfg.trainer.strategy in ("auto", "ddp"):  # FSDP2 shards clip through their own strategy
         extra["gradient_clip_val"] = float(cfg.trainer.gradient_clip_val)
@@ -89,7 +94,7 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
     resume = last_stage_checkpoint(run_dir, stage, cfg.get("resume"))
     module = build_module(cfg, stage, dm, None if resume else init_from)
     steps_per_epoch = math.ceil(len(dm.train_examples) / dm.batch_size())
-    trainer = trainer_for(cfg, run_dir, stage, steps_per_epoch, callbacks)
+    trainer = trainer_for(cfg, run_dir, stage, steps_per_epoch, callbacks, validate=bool(dm.val_episodes))
     start = (f", resuming from {resume}" if resume else f", from the {init_from.parent.name} stage" if init_from
              else ", from scratch" + ("" if stage == "pretrain" else " (no earlier stage's final checkpoint in this run)"))
     console.print(f"[bold]stage {stage}[/]: {len(dm.train_episodes)} training episodes, "
