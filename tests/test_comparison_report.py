@@ -195,6 +195,24 @@ def test_a_curve_joins_only_cells_with_the_same_settings(tmp_path):
     assert settings_of(runs[0]) == settings_of(runs[1])
 
 
+def test_a_point_measured_by_two_matrices_is_the_one_scored_last_not_twice_the_seeds(tmp_path):
+    """cpu-scale's and cpu-scale-actions' Strategy 1 at 5 have the same settings (the action space is code):
+    seeds 0-1 of each are not four seeds; the later matrix is the point, and the caption names the other."""
+    from zoo.report.cells import cells_of
+    from zoo.report.demos_curve import demos_curve, demos_curve_blocks
+
+    runs = [_run(tmp_path / m, "foundation", "foundation", seed, _hits(hits), _hits(1), 5, suite="scale",
+                 created=when) for m, hits, when in (("narrow", 2, "2026-11-01T00:00:00Z"),
+                                                     ("actions", 6, "2026-12-01T00:00:00Z")) for seed in (0, 1)]
+    runs.append(_run(tmp_path / "demos", "foundation", "foundation-d20", 0, _hits(8), _hits(2), 20, suite="scale"))
+    points = demos_curve(cells_of(runs), ["train"])
+    assert [(pt.demos, pt.matrix, pt.superseded, len(pt.scores["train"])) for pt in points] == [
+        (5, "actions", ("narrow",), 2), (20, "demos", (), 1)]
+    assert points[0].text("train").startswith("60.0%") and "(2 seeds)" in points[0].text("train")
+    table = demos_curve_blocks(None, cells_of(runs), [])[0]
+    assert "foundation at 5: actions (not narrow)" in table.caption
+
+
 def test_no_curve_when_every_series_has_one_demonstrations_count(tmp_path):
     from zoo.report import comparison
     from zoo.report.gather import Gathered

@@ -6,7 +6,11 @@ own demonstrations, so cpu-small's ``foundation`` is series ``foundation`` at 6)
 matrices; each series gets one point per demonstrations count and split (mean over seeds, Student-t 95%).
 A series is also held to one pair of suites and one set of settings: a cell trained on other tasks
 (cpu-scale's 49 against cpu-small's 6), or with other overrides or another env-step budget (key presses on or
-off), is not a point on the same curve.
+off), is not a point on the same curve.  A point is one matrix's runs: where several matrices measured it with
+the same settings and seeds (cpu-small's ``foundation`` again in cpu-fewshot and cpu-ablations; cpu-scale's
+Strategy 1 before the action space was extended, which is code, not a setting, and cpu-scale-actions' after),
+the one scored last is the point (a re-run after a change, as the headline pair is chosen), and the others are
+named in the table's caption rather than counted as more seeds.
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ class CurvePoint:
     strategy: str
     demos: int
     scores: dict[str, list[Scored]]  # split -> one score per training seed
+    matrix: str = ""
+    superseded: tuple[str, ...] = ()  # other matrices that measured this point (scored earlier)
 
     def interval(self, split: str) -> tuple[float, float, float, int]:
         """(mean, lo, hi, seeds): Student-t 95% over seeds; with one seed, Wilson 95% over its episodes."""
@@ -51,16 +57,21 @@ def demos_curve(cells: list[CellStats], splits: list[str]) -> list[CurvePoint]:
     """Every (series, strategy, suites, settings, demonstrations) point with its per-seed rates on each split;
     only series measured at two or more demonstration counts on the same suites and settings make a curve.
     Where two kept curves would share a name, the suites (then the matrices) are added to it."""
-    points: dict[tuple, CurvePoint] = {}
-    matrices: dict[tuple, set[str]] = {}
+    runs_at: dict[tuple, dict[str, list[Any]]] = {}  # point -> matrix -> its runs
     for c in cells:
         for r in c.runs:
             n = demos_of(r)
-            if n is None:
-                continue
-            key = (series_of(cell_label(r), n), c.strategy, suites_of(r), settings_of(r), n)
-            pt = points.setdefault(key, CurvePoint(key[0], c.strategy, n, {s: [] for s in splits}))
-            matrices.setdefault(key[:4], set()).add(matrix_of(r))
+            if n is not None:
+                key = (series_of(cell_label(r), n), c.strategy, suites_of(r), settings_of(r), n)
+                runs_at.setdefault(key, {}).setdefault(matrix_of(r), []).append(r)
+    points: dict[tuple, CurvePoint] = {}
+    matrices: dict[tuple, set[str]] = {}
+    for key, by_matrix in runs_at.items():
+        latest = max(by_matrix, key=lambda m: (_scored_at(by_matrix[m]), m))
+        pt = points[key] = CurvePoint(key[0], key[1], key[4], {s: [] for s in splits}, latest,
+                                      tuple(sorted(m for m in by_matrix if m != latest)))
+        matrices.setdefault(key[:4], set()).add(latest)
+        for r in by_matrix[latest]:
             for split in splits:
                 s = split_score(r, split)
                 if s is not None and s.episodes:
@@ -79,6 +90,11 @@ def demos_curve(cells: list[CellStats], splits: list[str]) -> list[CurvePoint]:
     return [pt for _, pt in kept]
 
 
+def _scored_at(runs: list[Any]) -> str:
+    """When the runs' latest training-split score was made (ISO ``created``; "" if none)."""
+    return max((str(r.scored.results.get("created", "")) for r in runs if r.scored is not None), default="")
+
+
 def demos_curve_blocks(ctx: Any, cells: list[CellStats], ks: list[int]) -> list[Any]:
     splits = [*SPLITS, *(f"fewshot-k{k}" for k in ks)]
     points = demos_curve(cells, splits)
@@ -90,9 +106,13 @@ def demos_curve_blocks(ctx: Any, cells: list[CellStats], ks: list[int]) -> list[
             for pt in points]
     headers = ["series", "strategy", "demos / training task", "seeds", "trained", "held-out (zero-shot)",
                *[f"few-shot k={k}" for k in ks]]
-    blocks: list[Any] = [Table(headers, rows, "Success (full credit) vs recorded demonstrations per training task: "
-                                              "mean over training seeds with its 95% Student-t interval "
-                                              "(one seed: the Wilson interval over its episodes)")]
+    caption = ("Success (full credit) vs recorded demonstrations per training task: mean over training seeds with "
+               "its 95% Student-t interval (one seed: the Wilson interval over its episodes)")
+    again = [f"{pt.series} at {pt.demos}: {pt.matrix} (not {', '.join(pt.superseded)})" for pt in points if pt.superseded]
+    if again:
+        caption += ("; a point measured by several matrices with the same settings is the one scored last: "
+                    + "; ".join(again))
+    blocks: list[Any] = [Table(headers, rows, caption)]
     if ctx is not None:
         curves = {}
         for pt in points:
