@@ -78,6 +78,11 @@ def settings_of(run: Run) -> tuple[str, ...]:
     return (*sorted(own), f"env_steps={budget.get('env_steps_budget')}")
 
 
+def scored_at(runs: list[Run]) -> str:
+    """When the runs' latest training-split score was made (the results' ISO ``created`` stamp; "" if none)."""
+    return max((str(r.scored.results.get("created", "")) for r in runs if r.scored is not None), default="")
+
+
 def seed_of(run: Run) -> int | None:
     budget = run.budget or {}
     return int(budget["seed"]) if isinstance(budget.get("seed"), int) else None

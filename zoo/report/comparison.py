@@ -18,7 +18,7 @@ from typing import Any
 
 from zoo.core.stats import fmt_count, fmt_rate, fmt_seconds, mcnemar_exact_p, mean_t_interval, sign_flip_p
 from zoo.report.cells import (SPLIT_TITLE, SPLITS, CellStats, budget_key, cells_of, matrix_of, partner_of,  # noqa: F401
-                              seed_of, series_of, split_score, split_title, suites_of)
+                              scored_at, seed_of, series_of, split_score, split_title, suites_of)
 from zoo.report.demos_curve import demos_curve_blocks
 from zoo.report.document import Note, Section, Table
 from zoo.report.gather import Gathered, Scored
@@ -150,8 +150,7 @@ def training_tasks(c: CellStats) -> int:
 
 def scored_last(*cells: CellStats) -> str:
     """When the cells' latest training-split score was made (the results' ISO ``created`` stamp; "" if none)."""
-    return max((str(r.scored.results.get("created", "")) for c in cells for r in c.runs if r.scored is not None),
-               default="")
+    return scored_at([r for c in cells for r in c.runs])
 
 
 def headline(pairs: list[Paired], cells: list[CellStats]) -> tuple[list[Paired], list[Paired]]:

@@ -19,8 +19,8 @@ from typing import Any
 
 from zoo.core.stats import fmt_rate, mean_t_interval, wilson
 from zoo.report import plots
-from zoo.report.cells import (SPLITS, CellStats, cell_label, demos_of, matrix_of, series_of, settings_of, split_score,
-                              suites_of)
+from zoo.report.cells import (SPLITS, CellStats, cell_label, demos_of, matrix_of, scored_at, series_of, settings_of,
+                              split_score, suites_of)
 from zoo.report.document import Image, Table
 from zoo.report.gather import Scored
 
@@ -67,7 +67,7 @@ def demos_curve(cells: list[CellStats], splits: list[str]) -> list[CurvePoint]:
     points: dict[tuple, CurvePoint] = {}
     matrices: dict[tuple, set[str]] = {}
     for key, by_matrix in runs_at.items():
-        latest = max(by_matrix, key=lambda m: (_scored_at(by_matrix[m]), m))
+        latest = max(by_matrix, key=lambda m: (scored_at(by_matrix[m]), m))
         pt = points[key] = CurvePoint(key[0], key[1], key[4], {s: [] for s in splits}, latest,
                                       tuple(sorted(m for m in by_matrix if m != latest)))
         matrices.setdefault(key[:4], set()).add(latest)
@@ -88,11 +88,6 @@ def demos_curve(cells: list[CellStats], splits: list[str]) -> list[CurvePoint]:
         if sum(1 for other in curves if other[:3] == key[:3]) > 1:
             pt.series = f"{pt.series} ({'+'.join(sorted(matrices[key[:4]]))})"
     return [pt for _, pt in kept]
-
-
-def _scored_at(runs: list[Any]) -> str:
-    """When the runs' latest training-split score was made (ISO ``created``; "" if none)."""
-    return max((str(r.scored.results.get("created", "")) for r in runs if r.scored is not None), default="")
 
 
 def demos_curve_blocks(ctx: Any, cells: list[CellStats], ks: list[int]) -> list[Any]:
