@@ -138,7 +138,7 @@ def demos_of(matrix: Any, job: Job) -> int:
 def cell_overrides(matrix: Any, job: Job, root: Path) -> list[str]:
     """The cell's ``zoo fit`` overrides, the shared budget translated by the strategy's own hook."""
     base = [f"strategy={job.strategy}", f"env.suite={matrix.train_suite}", "env.tasks=[]", "eval.suite=",
-            "eval.tasks=null", *matrix.overrides, *job.cell.overrides, f"seed={job.seed}", f"name={job.name}",
+            "eval.tasks=null", *cell_settings(matrix, job), f"seed={job.seed}", f"name={job.name}",
             f"run_root={root}", "trainer.progress=false"]
     spec = get_strategy(job.strategy)
     if spec.budget is None:

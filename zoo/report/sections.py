@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.report import plots, published_tasks
+from zoo.report.cells import demos_of
 from zoo.report.document import Image, Note, Section, Table
 from zoo.report.curves import strategy_label
 from zoo.report.gather import Gathered, Run, Scored
@@ -141,7 +142,7 @@ def strategies(ctx: Ctx, g: Gathered) -> Section:
         on_shared = restricted(r.scored, shared) if shared else None
         rows.append([r.label, r.name, r.attention, scored_on(r), ctx.rate_cell(r.scored),
                      ctx.rate_cell(on_shared) if on_shared else "-", fmt_count(r.params),
-                     str((r.budget or {}).get("demos_per_task", "-")), fmt_count(r.last("env_steps")),
+                     "-" if demos_of(r) is None else str(demos_of(r)), fmt_count(r.last("env_steps")),
                      fmt_seconds(r.last("wall_s"))])
         bars.append(_bar_entry(ctx, f"{r.label} ({r.attention})", on_shared or r.scored,
                                plots.COLORS.get(n, plots.PALETTE[5])))
