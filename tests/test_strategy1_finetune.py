@@ -70,7 +70,8 @@ def test_finetune_adapts_a_checkpoint_to_a_new_task_and_scores_it(tmp_path):
 def test_few_shot_adaptation_takes_as_many_passes_whatever_k_is():
     """foundation.finetune.epochs sets the SFT steps from the demonstrations: 30 passes over 6 tasks x k
     in batches of 8 (k = 1, 5, 20 -> 23, 113, 450 steps); epochs=0 keeps max_steps whatever k is."""
-    from strategies.foundation.finetune import adaptation_config, finetune_steps
+    from strategies.foundation.finetune import adaptation_config
+    from strategies.foundation.stages import steps_for_passes as finetune_steps
 
     assert [finetune_steps(30, 6 * k, 8) for k in (1, 5, 20)] == [23, 113, 450]
     assert finetune_steps(0.1, 1, 8) == 1
@@ -85,5 +86,8 @@ def test_few_shot_adaptation_takes_as_many_passes_whatever_k_is():
     # ranges are checked at compose time also for a section whose default a lambda builds
     with pytest.raises(Exception, match="foundation.finetune.epochs"):
         compose(["strategy=1", "foundation.finetune.epochs=-1"])
+    with pytest.raises(Exception, match="foundation.sft.epochs"):
+        compose(["strategy=1", "foundation.sft.epochs=-2"])
+    assert compose(["strategy=1"]).foundation.sft.epochs == 0  # max_steps unless a run asks for passes
     with pytest.raises(Exception, match="foundation.finetune.lr"):
         compose(["strategy=1", "foundation.finetune.lr=0"])

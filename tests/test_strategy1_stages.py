@@ -3,6 +3,7 @@ final scoring with and without search, and the RL stage's browser simulator unde
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from strategies.foundation.mcts import MCTS
 from strategies.foundation.search import BrowserSimulator, ReplayEnv, action_key
 from zoo.config import compose
+from zoo.core.checkpoints import load_checkpoint
 from zoo.train.runs import new_run_dir, save_config
 
 pytestmark = pytest.mark.browser
@@ -41,12 +43,16 @@ def test_stages_one_at_a_time_then_all_with_resume_and_final_scoring(tmp_path):
     assert "frame" in (run_dir / "csv" / "pretrain" / "metrics.csv").read_text()  # next-frame loss logged
     assert not (run_dir / "results.json").exists()  # no policy yet: nothing scored
 
-    # resume the run for the remaining stages: pretraining is skipped, sft starts from it, rl from sft
-    cfg = tiny(tmp_path, "stage=all", f"resume={run_dir}")
+    # resume the run for the remaining stages: pretraining is skipped, sft starts from it, rl from sft;
+    # sft counts passes over its training episodes (epochs) instead of the 3 max_steps
+    cfg = tiny(tmp_path, "stage=all", f"resume={run_dir}", "foundation.sft.epochs=3")
     stamp = pre.stat().st_mtime_ns
     results = fit(cfg, run_dir)
     assert pre.stat().st_mtime_ns == stamp
     sft = json.loads((run_dir / "sft_summary.json").read_text())
+    assert sft["steps"] == sft["max_steps"] == math.ceil(3 * sft["train_episodes"] / 2)
+    saved_cfg = load_checkpoint(run_dir / "checkpoints" / "sft" / "final.ckpt")["hyper_parameters"]["cfg"]
+    assert saved_cfg["foundation"]["sft"]["max_steps"] == sft["steps"]  # what the lr schedule was built for
     for key in ("exact_match", "token_accuracy", "action_accuracy"):
         assert 0.0 <= sft["instructions"][key] <= 1.0
     rl = json.loads((run_dir / "rl_summary.json").read_text())

@@ -53,13 +53,27 @@ class StageConfig:
 
 
 @dataclass
-class FinetuneConfig(StageConfig):
-    """Few-shot adaptation's SFT (besides the StageConfig fields).
+class EpisodeStageConfig(StageConfig):
+    """A stage that learns from the recorded episodes (pretraining, SFT), besides the StageConfig fields.
 
-    epochs: passes over the new demonstrations: the stage takes ceil(epochs x demonstrations /
-    batch_size) optimiser steps, so k = 20 gets as many passes per demonstration as k = 1 (a fixed
-    step count gave k = 20 under 3 passes); 30 is Strategy 2's ``ppo.bc_epochs`` default, which its
-    few-shot hook uses, so both adapt with as many passes.  0: ``max_steps`` steps whatever k is.
+    epochs: passes over the stage's training episodes: when > 0 the stage takes ceil(epochs x episodes /
+    batch_size) optimiser steps instead of ``max_steps`` (written into the run's config as max_steps, so
+    the learning-rate schedule and the checkpoint agree).  A fixed step count makes more demonstrations
+    mean fewer passes: 600 SFT steps in batches of 8 were 24 passes over 5 demonstrations of 49 tasks but
+    6 over 20, while Strategy 2's behaviour cloning makes ``ppo.bc_epochs`` (30) passes whatever their
+    number.  0 (the default): ``max_steps``.
+    """
+
+    epochs: float = field(default=0.0, metadata=at_least(0))
+
+
+@dataclass
+class FinetuneConfig(EpisodeStageConfig):
+    """Few-shot adaptation's SFT (the EpisodeStageConfig fields; ``epochs`` defaults to 30 here).
+
+    epochs: passes over the new demonstrations, so k = 20 gets as many passes per demonstration as
+    k = 1 (a fixed step count gave k = 20 under 3 passes); 30 is Strategy 2's ``ppo.bc_epochs`` default,
+    which its few-shot hook uses, so both adapt with as many passes.  0: ``max_steps`` steps whatever k is.
     """
 
     epochs: float = field(default=30.0, metadata=at_least(0))
@@ -128,8 +142,8 @@ class FoundationConfig:
     """
 
     data: DataConfig = field(default_factory=DataConfig)
-    pretrain: StageConfig = field(default_factory=StageConfig)
-    sft: StageConfig = field(default_factory=StageConfig)
+    pretrain: EpisodeStageConfig = field(default_factory=EpisodeStageConfig)
+    sft: EpisodeStageConfig = field(default_factory=EpisodeStageConfig)
     rl: RLConfig = field(default_factory=RLConfig)
     finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(lr=3e-4, max_steps=40))
     search: SearchConfig = field(default_factory=SearchConfig)

@@ -15,7 +15,6 @@ was used (demonstrations, steps, wall time).
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from omegaconf import OmegaConf
 
 from strategies.foundation import score_checkpoint
 from strategies.foundation.loading import resolve_checkpoint
-from strategies.foundation.stages import final_checkpoint, run_stage, write_json
+from strategies.foundation.stages import final_checkpoint, run_stage, steps_for_passes, write_json
 from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
 from zoo.core.errors import ZooError
 from zoo.core.io import atomic_write
@@ -45,14 +44,9 @@ def adaptation_config(cfg: Any, trained: Any, tasks: list[str], demos_per_task: 
     stage = OmegaConf.to_container(out.foundation.finetune, resolve=True)
     epochs = float(stage.pop("epochs", 0.0))
     if epochs > 0:  # as many passes per demonstration whatever k is (all of them train: val_fraction 0)
-        stage["max_steps"] = finetune_steps(epochs, len(tasks) * int(demos_per_task), int(stage["batch_size"]))
+        stage["max_steps"] = steps_for_passes(epochs, len(tasks) * int(demos_per_task), int(stage["batch_size"]))
     out.foundation.sft = OmegaConf.create(stage)
     return out
-
-
-def finetune_steps(epochs: float, demonstrations: int, batch_size: int) -> int:
-    """Optimiser steps for ``epochs`` passes over ``demonstrations`` episodes in batches of ``batch_size``."""
-    return max(1, math.ceil(epochs * demonstrations / batch_size))
 
 
 def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], demos_per_task: int) -> dict:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 from rich.console import Console
 from torch.utils.data import DataLoader
 
@@ -69,6 +70,23 @@ def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | 
     return module
 
 
+def steps_for_passes(epochs: float, episodes: int, batch_size: int) -> int:
+    """Optimiser steps for ``epochs`` passes over ``episodes`` training episodes in batches of ``batch_size``."""
+    return max(1, math.ceil(epochs * episodes / batch_size))
+
+
+def with_stage_steps(cfg: Any, stage: str, episodes: int) -> Any:
+    """``cfg`` itself, or a copy whose stage ``max_steps`` is ``epochs`` passes over ``episodes`` when the
+    stage sets ``epochs`` > 0 (``EpisodeStageConfig``): the Trainer, the learning-rate schedule and the
+    checkpoint's saved config then all read the same step count."""
+    epochs = float(cfg.foundation[stage].get("epochs", 0) or 0)
+    if epochs <= 0:
+        return cfg
+    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    out.foundation[stage].max_steps = steps_for_passes(epochs, episodes, int(cfg.foundation[stage].batch_size))
+    return out
+
+
 def trainer_for(cfg: Any, run_dir: Path, stage: str, steps_per_epoch: int = 1, callbacks: Sequence[Any] = (),
                 validate: bool = True) -> Any:
     """validate: False when no episode is held out (every demonstration trains): no val/ metrics at all
@@ -91,6 +109,7 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
     dm = EpisodeDataModule(cfg, run_dir, stage, tasks)
     dm.prepare_data()
     dm.setup("fit")
+    cfg = dm.cfg = with_stage_steps(cfg, stage, len(dm.train_examples))
     resume = last_stage_checkpoint(run_dir, stage, cfg.get("resume"))
     module = build_module(cfg, stage, dm, None if resume else init_from)
     steps_per_epoch = math.ceil(len(dm.train_examples) / dm.batch_size())
@@ -126,7 +145,7 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
     if stage in ("sft", "rl") and trainer.is_global_zero:
         policy = Policy(module.model, dm.builder, int(cfg.foundation.search.top_k), module.device)
         summary["instructions"] = instruction_metrics(policy, dm.val_episodes)
-    summary.update(steps=int(trainer.global_step), seconds=round(time.time() - t0, 1), checkpoint=str(final))
+    summary.update(steps=int(trainer.global_step), max_steps=int(cfg.foundation[stage].max_steps), seconds=round(time.time() - t0, 1), checkpoint=str(final))
     if trainer.is_global_zero:
         write_json(Path(run_dir) / f"{stage}_summary.json", summary)
     return summary
@@ -159,4 +178,4 @@ def run_stages(cfg: Any, run_dir: Path, tasks: list[str], callbacks: Sequence[An
     return out
 
 
-__all__ = ["STAGES", "env_kwargs", "final_checkpoint", "run_stages", "tokens_per_frame"]
+__all__ = ["STAGES", "env_kwargs", "final_checkpoint", "run_stages", "steps_for_passes", "tokens_per_frame"]
