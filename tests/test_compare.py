@@ -203,3 +203,12 @@ def test_bad_matrix_exits_2_from_the_command_line(tmp_path):
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "fewshot" in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parent.parent.glob("configs/compare/*.yaml")),
+                         ids=lambda p: p.stem)
+def test_every_committed_matrix_plans_and_composes_every_cell(path, tmp_path):
+    """A committed matrix config (the command its results name) still loads, and every cell and few-shot run
+    composes with today's config schema (a dry run: nothing is written)."""
+    run(path, tmp_path, dry_run=True)
+    assert not any(tmp_path.iterdir())
