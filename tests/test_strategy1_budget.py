@@ -13,6 +13,8 @@ import pytest
 from strategies.foundation.plugin import budget
 from strategies.foundation.rl import SEARCH_SEED_BASE, SearchCollector, SearchReplay
 from strategies.foundation.search import BrowserSimulator, BudgetSpent, ReplayEnv
+from zoo.core.errors import ZooError
+from zoo.web.seeds import train_seed
 from zoo.web.types import Action
 from zoo.config import compose
 
@@ -123,6 +125,38 @@ def test_the_episode_that_runs_out_of_budget_is_cut_and_dropped():
     assert collector.collect(None, 1, max_env_steps=25) == ["t0", "t1"]  # the third was cut at step 5
     assert collector.env_steps == 25 and collector.next_seed - SEARCH_SEED_BASE == 3  # its seed is used up
     assert collector.collect(None, 1, max_env_steps=25) == [] and collector.env_steps == 25
+
+
+class FlakyEpisodes(CostlyEpisodes):
+    """One simulator per task; the tasks in ``broken`` fail to start an episode (the harness's ZooError
+    after its retries) once they have taken ``cost`` steps."""
+
+    def __init__(self, tasks, cost, broken):
+        super().__init__(tasks, cost)
+        self.broken, self.replays = set(broken), {}
+
+    def play(self, policy, task, seed):
+        replay = self.replays.setdefault(task, CountingReplay())
+        replay.steps += self.cost
+        if task in self.broken:
+            raise ZooError(f"task '{task}': could not start an episode after 3 attempts: timeout")
+        self.played.append(task)
+        return task, {"task": task, "seed": seed, "success": True, "steps": 1, "expansions": 0}
+
+
+def test_a_search_episode_whose_browser_fails_is_dropped_not_the_run():
+    """The failing task's simulator is closed and its steps still count; the round records the failure;
+    a round in which every episode failed is an error (a broken setup, not a flaky page)."""
+    collector = FlakyEpisodes(["t0", "t1", "t2"], cost=10, broken={"t1"})
+    assert collector.collect(None, 1) == ["t0", "t2"] and collector.env_steps == 30
+    assert set(collector.replays) == {"t0", "t2"}  # t1's simulator is made anew for its next episode
+    (failure,) = collector.rounds[-1]["failed"]
+    assert failure["task"] == "t1" and failure["seed"] == train_seed(SEARCH_SEED_BASE + 1)
+    assert "could not start" in failure["reason"] and collector.rounds[-1]["episodes"] == 2
+    capped = FlakyEpisodes(["t0", "t1", "t2"], cost=10, broken={"t1"})
+    assert capped.collect(None, 1, max_env_steps=15) == ["t0"] and capped.env_steps == 20  # t1's steps count
+    with pytest.raises(ZooError, match="every search episode of the round failed; the first, task 't0'"):
+        FlakyEpisodes(["t0", "t1"], cost=10, broken={"t0", "t1"}).collect(None, 1)
 
 
 class CountingEnv:

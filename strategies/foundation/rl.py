@@ -17,11 +17,18 @@ training seed and the sampler's random state) is saved inside every RL checkpoin
 (``FoundationModule.on_save_checkpoint``, key ``foundation_rl``) and restored with it, so a
 resumed stage keeps its search data, continues the round schedule where it stopped and never
 replays a seed it has already searched.
+
+A search episode whose simulator browser fails (a page that will not start an episode after the
+harness's own retries and browser relaunches) is dropped, not fatal: its task's simulator is closed and
+made anew for the next episode, and the round records the failure (task, seed, reason).  On the shared
+2-CPU machine one such start timed out in the first round of a 49-task run with another run's
+simulators open beside it, and took the whole run down with it.
 """
 from __future__ import annotations
 
 import dataclasses
 import random
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -34,6 +41,7 @@ from strategies.foundation.policy import Policy
 from strategies.foundation.search import (BudgetSpent, ReplayEnv, history_episode, make_search, visit_by_element,
                                           visit_by_kind)
 from strategies.foundation.sequence import Episode, Example, SequenceBuilder
+from zoo.core.errors import ZooError
 from zoo.web.env import WebEnv
 from zoo.web.seeds import train_seed
 
@@ -101,11 +109,12 @@ class SearchCollector:
         """``episodes_per_task`` search episodes of every task, in task order; with ``max_env_steps`` > 0
         the simulators take at most that many steps in all: no episode starts once they are spent, and
         the episode whose search runs out of them is cut there and dropped (its steps still count)."""
-        out, stats = [], []
+        out, stats, failed = [], [], []
         steps_before = sum(r.steps for r in self.replays.values())
+        dropped = 0  # steps of simulators closed after a failure (they count, but are no longer in replays)
 
         def spent() -> int:
-            return self.env_steps + sum(r.steps for r in self.replays.values()) - steps_before
+            return self.env_steps + sum(r.steps for r in self.replays.values()) + dropped - steps_before
 
         self.budget = (lambda: max_env_steps - spent()) if max_env_steps > 0 else None
         for r in self.replays.values():
@@ -117,12 +126,21 @@ class SearchCollector:
                         raise BudgetSpent
                     seed = train_seed(self.next_seed)
                     self.next_seed += 1
-                    episode, info = self.play(policy, task, seed)
+                    try:
+                        episode, info = self.play(policy, task, seed)
+                    except ZooError as err:  # this simulator's browser gave up: drop the episode, not the run
+                        dropped += self.drop_replay(task)
+                        failed.append({"task": task, "seed": seed, "reason": str(err)})
+                        print(f"search episode dropped (task {task}, seed {seed}): {err}", file=sys.stderr)
+                        continue
                     out.append(episode)
                     stats.append(info)
         except BudgetSpent:
             pass
-        self.env_steps += sum(r.steps for r in self.replays.values()) - steps_before
+        if failed and not stats:  # not one episode played: a broken setup, not a flaky page
+            raise ZooError(f"every search episode of the round failed; the first, task '{failed[0]['task']}': "
+                           f"{failed[0]['reason']}")
+        self.env_steps += sum(r.steps for r in self.replays.values()) + dropped - steps_before
         if 0 < max_env_steps <= self.env_steps:
             # no simulator may take another step: shut their browsers (one per task, 49 at scale, ~12
             # processes each) instead of keeping them, and their pages' timers, alive through the updates
@@ -131,9 +149,20 @@ class SearchCollector:
             "round": len(self.rounds) + 1, "episodes": len(stats), "env_steps": int(self.env_steps),
             "success_rate": sum(s["success"] for s in stats) / max(1, len(stats)),
             "mean_expansions": sum(s["expansions"] for s in stats) / max(1, len(stats)),
-            "seeds": [s["seed"] for s in stats],
+            "seeds": [s["seed"] for s in stats], "failed": failed,
         })
         return out
+
+    def drop_replay(self, task: str) -> int:
+        """Close ``task``'s simulator (the next episode of the task gets a new one); returns its steps."""
+        replay = self.replays.pop(task, None)
+        if replay is None:
+            return 0
+        try:
+            replay.close()
+        except Exception:  # noqa: BLE001 - a browser that failed may not close cleanly; it is gone either way
+            pass
+        return int(replay.steps)
 
     def close(self) -> None:
         for r in self.replays.values():
