@@ -145,7 +145,8 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
     if stage in ("sft", "rl") and trainer.is_global_zero:
         policy = Policy(module.model, dm.builder, int(cfg.foundation.search.top_k), module.device)
         summary["instructions"] = instruction_metrics(policy, dm.val_episodes)
-    summary.update(steps=int(trainer.global_step), max_steps=int(cfg.foundation[stage].max_steps), seconds=round(time.time() - t0, 1), checkpoint=str(final))
+    summary.update(steps=int(trainer.global_step), max_steps=int(cfg.foundation[stage].max_steps),
+                   seconds=round(time.time() - t0, 1), checkpoint=str(final))
     if trainer.is_global_zero:
         write_json(Path(run_dir) / f"{stage}_summary.json", summary)
     return summary
