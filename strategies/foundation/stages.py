@@ -109,7 +109,7 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
     dm = EpisodeDataModule(cfg, run_dir, stage, tasks)
     dm.prepare_data()
     dm.setup("fit")
-    cfg = dm.cfg = with_stage_steps(cfg, stage, len(dm.train_examples))
+    cfg = with_stage_steps(cfg, stage, len(dm.train_examples))  # the data module needs no max_steps
     resume = last_stage_checkpoint(run_dir, stage, cfg.get("resume"))
     module = build_module(cfg, stage, dm, None if resume else init_from)
     steps_per_epoch = math.ceil(len(dm.train_examples) / dm.batch_size())
