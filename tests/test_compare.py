@@ -30,13 +30,16 @@ def write_matrix(path: Path, **changes) -> Path:
     return path
 
 
-def run(matrix: Path, root: Path, dry_run: bool = False, seeds: list[int] | None = None) -> list[dict]:
+def run(matrix: Path, root: Path, dry_run: bool = False, seeds: list[int] | None = None,
+        cells: list[str] | None = None) -> list[dict]:
     from zoo.compare import main
     from zoo.config import parse_tool_config
     from zoo.schema.tools import CompareConfig
 
     args = [f"config={matrix}", f"run_root={root}", f"dry_run={str(dry_run).lower()}"]
-    return main(parse_tool_config(CompareConfig, args + ([f"seeds={seeds}"] if seeds is not None else [])))
+    args += [f"seeds={seeds}"] if seeds is not None else []
+    args += [f"cells=[{','.join(cells)}]"] if cells is not None else []
+    return main(parse_tool_config(CompareConfig, args))
 
 
 def files_with_times(root: Path) -> dict[str, float]:
@@ -165,6 +168,26 @@ def test_dry_run_of_some_seeds_lists_only_them(tmp_path, capsys):
     out = capsys.readouterr().err
     assert "todo  compressive_rl/xl-s0" in out and "todo  compressive_rl/xl-s2" in out
     assert "xl-s1" not in out and "2 cells x seeds of 3 (seeds 2, 0)" in out
+
+
+TWO_CELLS = [{"label": "xl", "strategy": "compressive_rl", "overrides": ["model.attention=xl"]},
+             {"label": "dense", "strategy": "compressive_rl", "overrides": ["model.attention=dense"]}]
+
+
+def test_dry_run_of_some_cells_lists_only_them(tmp_path, capsys):
+    matrix = write_matrix(tmp_path / "ci.yaml", seeds=[0, 1], cells=TWO_CELLS)
+    assert run(matrix, tmp_path / "runs", dry_run=True, seeds=[1], cells=["dense"]) == []
+    out = capsys.readouterr().err
+    assert "todo  compressive_rl/dense-s1" in out and "xl-s" not in out and "dense-s0" not in out
+    assert "1 cells x seeds of 4 (seeds 1; cells dense)" in out
+
+
+def test_a_cell_the_matrix_lacks_is_one_line_before_any_run(tmp_path):
+    with pytest.raises(ZooError) as err:
+        run(write_matrix(tmp_path / "ci.yaml", cells=TWO_CELLS), tmp_path / "runs", cells=["dens"])
+    message = str(err.value)
+    assert "bad value for 'cells': 'dens'" in message and "did you mean 'dense'?" in message
+    assert "its cells: xl, dense" in message and "\n" not in message and not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize(("changes", "message"), [

@@ -310,6 +310,16 @@ def selected_seeds(cfg: Any, matrix: Any) -> list[int]:
     return [int(s) for s in cfg.seeds] or seeds
 
 
+def selected_cells(cfg: Any, matrix: Any) -> list[str]:
+    """The labels of the matrix's cells this run owns (``cells=``, default all); one line for an unknown label."""
+    labels = [str(c.label) for c in matrix.cells]
+    for label in cfg.cells:
+        if str(label) not in labels:
+            raise ZooError(f"bad value for 'cells': '{label}' is not a cell of matrix {cfg.config}"
+                           f"{did_you_mean(str(label), labels)} (its cells: {', '.join(labels)})")
+    return [str(c) for c in cfg.cells] or labels
+
+
 def main(cfg: Any) -> list[dict]:
     """Run every cell not finished yet, with progress (cells done / left, time per cell)."""
     from rich.console import Console
@@ -319,17 +329,18 @@ def main(cfg: Any) -> list[dict]:
     load_plugins()
     name, matrix = load_matrix(str(cfg.config))
     root = Path(cfg.run_root) / name
-    seeds = selected_seeds(cfg, matrix)
+    seeds, labels = selected_seeds(cfg, matrix), selected_cells(cfg, matrix)
     jobs = jobs_of(matrix)
     for job in jobs:  # every cell composes before any runs: a bad override fails now, not an hour in
         compose(cell_overrides(matrix, job, root))
         if has_finetune(job):
             for k in matrix.fewshot:
                 compose(fewshot_overrides(matrix, job, root, int(k)))
-    mine = [j for j in jobs if j.seed in seeds]
+    mine = [j for j in jobs if j.seed in seeds and j.cell.label in labels]
     console = Console(stderr=True)
     done = [j for j in mine if is_done(root, j, matrix)]
-    part = "" if len(mine) == len(jobs) else f" of {len(jobs)} (seeds {', '.join(str(s) for s in seeds)})"
+    owned = [f"seeds {', '.join(str(s) for s in seeds)}"] + ([f"cells {', '.join(labels)}"] if cfg.cells else [])
+    part = "" if len(mine) == len(jobs) else f" of {len(jobs)} ({'; '.join(owned)})"
     console.print(f"[bold]zoo compare[/] {name}: {len(mine)} cells x seeds{part}, {len(done)} done, "
                   f"{len(mine) - len(done)} to run -> {root}")
     if cfg.dry_run:
@@ -352,11 +363,11 @@ def main(cfg: Any) -> list[dict]:
         times.append(time.perf_counter() - t0)
         console.print(f"  finished in {times[-1] / 60:.1f} min")
     waiting = [j.name for j in jobs if j not in mine and not is_done(root, j, matrix)]
-    if waiting:  # another process (or a later run) owns these seeds; the matrix is not whole yet
+    if waiting:  # another process (or a later run) owns these seeds or cells; the matrix is not whole yet
         console.print(f"[bold green]done[/]: {len(records)} runs -> {root}; matrix.json waits for "
                       f"{', '.join(waiting)}")
         return records
-    if len(mine) < len(jobs):  # the other seeds were finished elsewhere: record the whole matrix
+    if len(mine) < len(jobs):  # the other seeds or cells were finished elsewhere: record the whole matrix
         records = [read_budget(cell_dir(root, j)) for j in jobs]
     notes = [f"{j.strategy}/{j.name}: few-shot skipped (strategy '{j.strategy}' registers no finetune hook)"
              for j in jobs if matrix.fewshot and not has_finetune(j)]

@@ -124,15 +124,17 @@ class ReportConfig:
 
 @dataclass
 class CompareConfig:
-    """zoo compare config=configs/compare/<name>.yaml [run_root=runs/compare] [seeds=[1,2]] [dry_run=true]
+    """zoo compare config=configs/compare/<name>.yaml [run_root=runs/compare] [seeds=[1,2]] [cells=[xl]] [dry_run=true]
 
     config: the matrix file (format: configs/compare/README.md).  run_root: cells go to
     <run_root>/<matrix name>/<strategy>/<cell>-s<seed>/.  seeds: run only these of the matrix's seeds (empty:
-    all), so that processes or machines sharing one run_root can split a matrix by seed; matrix.json is written
-    by the run that finds every cell x seed done.  dry_run: list the cells and what is done, run nothing.
+    all), so that processes or machines sharing one run_root can split a matrix by seed; cells: likewise only
+    the cells with these labels (empty: all), to split it by cell; matrix.json is written by the run that finds
+    every cell x seed done.  dry_run: list the cells and what is done, run nothing.
     """
 
     config: str = ""
     run_root: str = "runs/compare"
     seeds: list[int] = field(default_factory=list)
+    cells: list[str] = field(default_factory=list)
     dry_run: bool = False
