@@ -71,18 +71,20 @@ def test_few_shot_adaptation_takes_as_many_passes_whatever_k_is():
     """foundation.finetune.epochs sets the SFT steps from the demonstrations: 30 passes over 6 tasks x k
     in batches of 8 (k = 1, 5, 20 -> 23, 113, 450 steps); epochs=0 keeps max_steps whatever k is."""
     from strategies.foundation.finetune import adaptation_config
-    from strategies.foundation.stages import steps_for_passes as finetune_steps
+    from strategies.foundation.stages import steps_for_passes, with_stage_steps
 
-    assert [finetune_steps(30, 6 * k, 8) for k in (1, 5, 20)] == [23, 113, 450]
-    assert finetune_steps(0.1, 1, 8) == 1
+    assert [steps_for_passes(30, 6 * k, 8) for k in (1, 5, 20)] == [23, 113, 450]
+    assert steps_for_passes(0.1, 1, 8) == 1
     tasks = [f"t{i}" for i in range(6)]
     cfg = compose(["strategy=1"])
     trained = compose(["strategy=1", "model.dim=32"])
     assert cfg.foundation.finetune.epochs == 30 and cfg.foundation.finetune.batch_size == 8
-    sft = adaptation_config(cfg, trained, tasks, 20).foundation.sft
-    assert sft.max_steps == 450 and "epochs" not in sft and sft.lr == cfg.foundation.finetune.lr
+    adapted = adaptation_config(cfg, trained, tasks, 20)
+    assert adapted.foundation.sft.epochs == 30 and adapted.foundation.sft.lr == cfg.foundation.finetune.lr
+    # the SFT stage turns the passes into steps over the 6 x 20 demonstrations it loads
+    assert with_stage_steps(adapted, "sft", 6 * 20).foundation.sft.max_steps == 450
     fixed = adaptation_config(compose(["strategy=1", "foundation.finetune.epochs=0"]), trained, tasks, 20)
-    assert fixed.foundation.sft.max_steps == cfg.foundation.finetune.max_steps == 40
+    assert with_stage_steps(fixed, "sft", 6 * 20).foundation.sft.max_steps == cfg.foundation.finetune.max_steps == 40
     # ranges are checked at compose time also for a section whose default a lambda builds
     with pytest.raises(Exception, match="foundation.finetune.epochs"):
         compose(["strategy=1", "foundation.finetune.epochs=-1"])

@@ -23,7 +23,7 @@ from omegaconf import OmegaConf
 
 from strategies.foundation import score_checkpoint
 from strategies.foundation.loading import resolve_checkpoint
-from strategies.foundation.stages import final_checkpoint, run_stage, steps_for_passes, write_json
+from strategies.foundation.stages import final_checkpoint, run_stage, write_json
 from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
 from zoo.core.errors import ZooError
 from zoo.core.io import atomic_write
@@ -41,11 +41,9 @@ def adaptation_config(cfg: Any, trained: Any, tasks: list[str], demos_per_task: 
     out.stage = "sft"
     data = out.foundation.data
     data.episodes_per_task, data.explore_fraction, data.val_fraction = int(demos_per_task), 0.0, 0.0
-    stage = OmegaConf.to_container(out.foundation.finetune, resolve=True)
-    epochs = float(stage.pop("epochs", 0.0))
-    if epochs > 0:  # as many passes per demonstration whatever k is (all of them train: val_fraction 0)
-        stage["max_steps"] = steps_for_passes(epochs, len(tasks) * int(demos_per_task), int(stage["batch_size"]))
-    out.foundation.sft = OmegaConf.create(stage)
+    # epochs travel with the stage: run_stage turns them into max_steps from the demonstrations it loaded, so
+    # every k gets as many passes per demonstration (all of them train: val_fraction 0)
+    out.foundation.sft = OmegaConf.create(OmegaConf.to_container(out.foundation.finetune, resolve=True))
     return out
 
 
