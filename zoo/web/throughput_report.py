@@ -136,16 +136,27 @@ def _fmt(r: dict[str, Any] | None) -> str:
     return f"{r['median']:.2f}x ({r['min']:.2f}-{r['max']:.2f}{extra})"
 
 
+def cores_left(top: dict[str, Any], machine: dict[str, Any]) -> str:
+    """Where the cores the bench did not use went: to itself (saturated), to other jobs, or nowhere."""
+    if top["cpu_cores_used"] >= 0.9 * machine["cpus"]:
+        return ": the machine's cores were all busy with the bench's own processes, so more contexts had none to run on"
+    if machine["load_avg_1m"][0] > machine["cpus"]:
+        return ", the rest of the machine's time going to other jobs"
+    return ", with cores to spare: the contexts waited on each other or on the browser, not for a core"
+
+
 def reasons(report: dict[str, Any]) -> dict[str, str]:
     """Data-driven explanations for goals not met (what the same run measured about the ceiling)."""
     rt = report["ratios"]
     m = report["machine"]
     out = {}
     raw4 = (rt.get("scaling_raw_dom") or {}).get("4")
-    saturated = m["cpus"] and m["load_avg_1m_median"] > m["cpus"]
+    # the load before the first repetition is other jobs' alone; later ones also count the bench's own browsers
+    busy_before = m["cpus"] and m["load_avg_1m"][0] > m["cpus"]
     if raw4 is not None:
         ceiling = (f"the raw loop itself (no harness) gave {raw4['median']:.2f}x at 4 contexts in the same run"
-                   + (f", with the 1-min load average at {m['load_avg_1m_median']:.1f} on {m['cpus']} CPUs" if saturated else ""))
+                   + (f", with the 1-min load average at {m['load_avg_1m'][0]:.1f} on {m['cpus']} CPUs before it "
+                      "started" if busy_before else ""))
         best = max(((c, r["median"]) for c, r in (rt.get("scaling_raw_dom") or {}).items() if r), key=lambda x: x[1],
                    default=None)
         harness = (rt.get("scaling_single") or {}).get(best[0]) if best is not None else None
@@ -160,8 +171,7 @@ def reasons(report: dict[str, Any]) -> dict[str, str]:
         if used and m["cpus"]:
             top = max(used, key=lambda s: s["cpu_cores_used"])
             ceiling += (f"; at 4 contexts the bench's own processes used at most {top['cpu_cores_used']:.2f} of "
-                        f"{m['cpus']} cores ({top['name']}, {top['browsers']} browser(s)), the rest of the machine's "
-                        "time going to other jobs")
+                        f"{m['cpus']} cores ({top['name']}, {top['browsers']} browser(s))" + cores_left(top, m))
         for label in ("single", "mixed"):
             note = ceiling
             free = (rt.get(f"scaling_async_{label}") or {}).get("4")
@@ -226,8 +236,9 @@ def markdown(report: dict[str, Any]) -> str:
              f"fair round-robin job queue). {report['repeats']} repetition(s), interleaved (every setting once, then again). "
              "Harness contexts preload their tasks' pages before timing (steady state; `ms/page load` is that cost). "
              "Ratios are taken within a repetition, then the median (range) over repetitions.", "",
-             f"Machine: {m['cpus']} CPUs, shared with other jobs; 1-min load average at the start and after each "
-             f"repetition: {', '.join(map(str, m['load_avg_1m']))} (median {m['load_avg_1m_median']:.1f}).", ""]
+             f"Machine: {m['cpus']} CPUs; 1-min load average before the bench (other jobs' load): "
+             f"{m['load_avg_1m'][0]}; after each repetition (the bench's own browsers included): "
+             f"{', '.join(map(str, m['load_avg_1m'][1:]))}.", ""]
     if report.get("command"):
         lines += ["Command:", "", "```", report["command"], "```", ""]
     if m.get("uptime"):
