@@ -136,11 +136,17 @@ def _fmt(r: dict[str, Any] | None) -> str:
     return f"{r['median']:.2f}x ({r['min']:.2f}-{r['max']:.2f}{extra})"
 
 
+def busy_before(machine: dict[str, Any]) -> bool:
+    """Other jobs held the cores: the load before the first repetition is theirs alone (later ones also count
+    the bench's own browsers)."""
+    return bool(machine["cpus"]) and machine["load_avg_1m"][0] > machine["cpus"]
+
+
 def cores_left(top: dict[str, Any], machine: dict[str, Any]) -> str:
     """Where the cores the bench did not use went: to itself (saturated), to other jobs, or nowhere."""
     if top["cpu_cores_used"] >= 0.9 * machine["cpus"]:
         return ": the machine's cores were all busy with the bench's own processes, so more contexts had none to run on"
-    if machine["load_avg_1m"][0] > machine["cpus"]:
+    if busy_before(machine):
         return ", the rest of the machine's time going to other jobs"
     return ", with cores to spare: the contexts waited on each other or on the browser, not for a core"
 
@@ -151,12 +157,10 @@ def reasons(report: dict[str, Any]) -> dict[str, str]:
     m = report["machine"]
     out = {}
     raw4 = (rt.get("scaling_raw_dom") or {}).get("4")
-    # the load before the first repetition is other jobs' alone; later ones also count the bench's own browsers
-    busy_before = m["cpus"] and m["load_avg_1m"][0] > m["cpus"]
     if raw4 is not None:
         ceiling = (f"the raw loop itself (no harness) gave {raw4['median']:.2f}x at 4 contexts in the same run"
                    + (f", with the 1-min load average at {m['load_avg_1m'][0]:.1f} on {m['cpus']} CPUs before it "
-                      "started" if busy_before else ""))
+                      "started" if busy_before(m) else ""))
         best = max(((c, r["median"]) for c, r in (rt.get("scaling_raw_dom") or {}).items() if r), key=lambda x: x[1],
                    default=None)
         harness = (rt.get("scaling_single") or {}).get(best[0]) if best is not None else None
