@@ -295,3 +295,27 @@ def test_page_texts_get_at_most_half_the_candidates_when_the_instruction_is_long
     assert f.spans == [f"word{i}" for i in range(8)] + [f"cell{i}" for i in range(8)]
     short = Observation("short", "type a cell", els, None, "short", 0)
     assert Featurizer(tok, max_spans=16)(short).spans == ["type", "a", "cell"] + [f"cell{i}" for i in range(12)]
+
+
+@pytest.mark.parametrize(("kind", "instruction", "text"), [
+    ("date", "Enter 05/20/2010 as the date and hit submit.", "05/20/2010"),
+    ("time", "Enter 4:09 AM as the time and press submit.", "4:09 AM"),
+    ("text", "Enter 'Kasey' into the field.", "Kasey"),
+])
+def test_date_and_time_fields_take_typed_text_as_in_every_strategy(kind, instruction, text):
+    """Strategy 2 types where the shared rule (``Element.typable``, Strategy 1's and the action-space probe's)
+    says a field takes text: its own list of input types once left out date and time fields, so the oracle's
+    one typing step of enter-date / enter-time was outside its behaviour cloning and its type head."""
+    from strategies.compressive_rl.bc import oracle_slots
+    from zoo.web.types import Action
+
+    els = [el(0, "body", "", "style", False), el(1, "div", instruction, "text", False, id="query"),
+           el(2, "input", "", "input", True, 40, type=kind, value=""),
+           el(3, "input", "", "input", True, 60, type="checkbox"), el(4, "button", "Submit", "action", True, 80)]
+    page = Observation(kind, instruction, els, None, kind, 0)
+    f = module_for([page]).featurizer(page)
+    typable = [f.arrays["el_type"][f.el_slots.index(e.id)] for e in els]
+    assert typable == [e.actionable and e.typable for e in els] == [False, False, True, False, False]
+    slot, kind_index, arg = oracle_slots(f, Action.type(2, text))
+    assert (slot, kind_index, f.spans[arg]) == (f.el_slots.index(2), TYPE, text)
+    assert str(to_action(f, np.array([slot, kind_index, arg]))) == str(Action.type(2, text))

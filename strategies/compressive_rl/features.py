@@ -27,12 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from zoo.web.types import CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index, page_texts, tag_index
+from zoo.web.types import CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index, is_typable, page_texts, tag_index
 
 TAGS = list(TAG_VOCAB)  # zoo.web.types: one vocabulary for every strategy, index 0 = unknown
 CATEGORIES = list(CATEGORY_VOCAB)
 KINDS = ["click", "type", "select"]
-TYPEABLE_INPUTS = {"", "text", "password", "email", "search", "tel", "url", "number"}
 ATTR_KEYS = ("type", "placeholder", "name", "id", "aria-label", "title", "value", "href")
 NUM_FEATURES = 14
 # single quotes only as quotes, not apostrophes: no letter or digit just outside them ("user's 'abc'")
@@ -162,8 +161,9 @@ class Featurizer:
             a["el_attr"][s] = self.encode(" ".join(f"{k} {attrs[k]}" for k in ATTR_KEYS if attrs.get(k)), Lt)
             a["el_tag"][s] = tag_index(e.tag)
             a["el_cat"][s] = category_index(e.category)
-            tag = e.tag.lower()
-            can_type = e.actionable and (tag == "textarea" or (tag == "input" and attrs.get("type", "").lower() in TYPEABLE_INPUTS))
+            # the one rule every strategy and the action-space probe use: a list of input types of its own left
+            # date and time fields untypable here, so Strategy 2 could not take enter-date / enter-time's step
+            can_type = bool(e.actionable) and is_typable(e.category, e.tag.lower(), attrs)
             has_options = bool(getattr(e, "options", None))
             a["el_valid"][s], a["el_click"][s] = True, bool(e.actionable)
             a["el_type"][s], a["el_select"][s] = can_type, e.actionable and has_options
