@@ -242,3 +242,81 @@ def test_press_keys_lets_the_warm_start_clone_the_oracles_key_presses(tmp_path):
     keyed, plain = bc_summary("keys", "ppo.press_keys=true"), bc_summary("plain")
     assert float(keyed["bc/demos"]) == float(plain["bc/demos"]) == 2  # both solved
     assert float(keyed["bc/skipped_steps"]) == 0 < float(plain["bc/skipped_steps"])
+
+
+def code_pages() -> tuple[Observation, Observation]:
+    """Two pages of one episode: the first names a code, the second asks for it without naming it."""
+    first = Observation("code", "Remember the code XK3P9 and press Next.",
+                        [el(0, "body", "", "style", False), el(1, "button", "Next", "action", True, 40)], None, "code", 0)
+    second = Observation("code", "Enter the code from the previous page and press Submit.",
+                         [el(0, "body", "", "style", False), el(1, "input", "", "input", True, 20, type="text"),
+                          el(2, "td", "Total", "text", False, 40), el(3, "button", "Submit", "action", True, 60)],
+                         None, "code", 0)
+    return first, second
+
+
+def test_earlier_instructions_spans_are_candidates_between_the_instructions_and_the_pages():
+    """As Strategy 1's candidates: this instruction's spans, then earlier instructions' (their own tokens in
+    span_ids, flagged), then page texts; the oracle's typing of a remembered code is then expressible."""
+    from strategies.compressive_rl.features import EpisodeInstructions
+
+    first, second = code_pages()
+    fz = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=64)
+    assert oracle_slots(fz(second), Action.type(1, "XK3P9")) is None  # without the episode's history
+    seen = EpisodeInstructions(1)
+    assert seen.earlier(0, first.instruction, True) == ()
+    earlier = seen.earlier(0, second.instruction, False)
+    assert earlier == (first.instruction,) == seen.earlier(0, second.instruction, False)  # asking twice: same
+    f = fz(second, earlier)
+    own = len(Featurizer.candidate_spans(second.instruction))
+    k = f.spans.index("XK3P9")
+    assert own <= k < f.spans.index("Total") == len(f.spans) - 1 and "Remember" in f.spans[own:k]
+    a = f.arrays
+    assert a["span_num"][k, 4] == 1.0 and a["span_num"][:own, 4].sum() == 0 and a["span_num"][-1:, 4].sum() == 0
+    assert (a["span_ids"][k] != 0).sum() == len("xk3p9") and (a["span_ids"][:own] == 0).all()
+    assert a["span_w"][k].sum() == 0 and a["span_el"][k] == -1 and a["span_valid"][k]
+    assert oracle_slots(f, Action.type(1, "XK3P9")) == (f.el_slots.index(1), TYPE, k)
+    assert seen.earlier(0, second.instruction, True) == ()  # a new episode forgets
+
+
+def test_the_agent_keeps_each_episodes_instructions_and_forgets_them_at_a_new_episode():
+    from strategies.compressive_rl.agent import MemoryAgent
+    from strategies.compressive_rl.model import ActionModel
+    from zoo.config import compose
+
+    cfg = compose(["strategy=2", "model.dim=16", "model.n_heads=2", "model.n_layers=1"], validate_choices=False)
+    fz = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=64)
+    torch.manual_seed(0)
+    agent = MemoryAgent(ActionModel(cfg.model, cfg.ppo, 96, 0), fz)
+    calls = []
+    agent.featurizer = lambda obs, earlier=(): calls.append(earlier) or fz(obs, earlier)
+    first, second = code_pages()
+    _, state = agent.act([first, second], None)
+    _, state = agent.act([second, second], state, np.array([False, False]))
+    _, state = agent.act([second, first], state, np.array([True, False]))
+    # env 0: first, second, then a new episode; env 1: second twice (not its own earlier page), then first
+    assert calls == [(), (), (first.instruction,), (), (), (second.instruction,)]
+
+
+@pytest.mark.browser
+def test_recorded_demonstrations_type_dates_times_and_remembered_codes(tmp_path):
+    """Real pages: every step of the oracle's enter-date, enter-time and mp-remember-code episodes is one the
+    agent can take (date and time fields take text; the code comes from the first page's instruction)."""
+    from strategies.compressive_rl.bc import record_demonstrations
+    from strategies.compressive_rl.features import make_featurizer
+    from zoo.config import compose
+    from zoo.web.vector import VecWebEnv
+
+    tasks = ["enter-date", "enter-time", "mp-remember-code"]
+    cfg = compose(["strategy=2", f"env.tasks=[{','.join(tasks)}]", "env.num_envs=2", "env.max_episode_steps=8"],
+                  validate_choices=False)
+    env = VecWebEnv.from_config(cfg.env, tasks)
+    try:
+        demos, stats = record_demonstrations(env, make_featurizer(CharTokenizer(), cfg), demonstration_jobs(tasks, 1, 0))
+    finally:
+        env.close()
+    assert stats.episodes == 3 and stats.failed == 0 and stats.skipped == 0
+    assert sorted(d.task for d in demos) == sorted(tasks)
+    code = next(d for d in demos if d.task == "mp-remember-code")
+    typed = [(s, a) for s, a in zip(code.steps, code.actions) if a[1] == TYPE]
+    assert len(typed) == 1 and typed[0][0]["span_num"][typed[0][1][2], 4] == 1.0  # from the earlier page

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from strategies.compressive_rl.features import Featurizer, make_featurizer, stack
+from strategies.compressive_rl.features import EpisodeInstructions, Featurizer, make_featurizer, stack
 from strategies.compressive_rl.model import ActionModel
 from strategies.compressive_rl.rollout import policy_step, to_action, to_tensors
 from strategies.compressive_rl.tokenizer import tokenizer_from_json
@@ -18,8 +18,9 @@ from zoo.core.errors import ZooError
 class MemoryAgent:
     """``reset(n) -> state``; ``act(observations, state, done_mask) -> (actions, state)``.
 
-    The state is the memory core's attention state; ``done_mask`` (True where the observation opens
-    a new episode) zeroes those envs' memory before the step, as in training.
+    The state is the memory core's attention state and each episode's instructions so far (their spans are
+    typing candidates on later pages); ``done_mask`` (True where the observation opens a new episode) clears
+    both for those envs before the step, as in training.
     """
 
     def __init__(self, model: ActionModel, featurizer: Featurizer, greedy: bool = True, device: str = "cpu"):
@@ -31,7 +32,8 @@ class MemoryAgent:
         self.screenshot_size = int(featurizer.screen_size or 64)
 
     def reset(self, n_envs: int) -> Any:
-        return {"memory": self.model.init_state(n_envs, self.device), "first": True}
+        return {"memory": self.model.init_state(n_envs, self.device), "first": True,
+                "instructions": EpisodeInstructions(n_envs)}
 
     @torch.no_grad()
     def act(self, observations: list[Any], state: Any, done_mask: Any = None) -> tuple[list[Any], Any]:
@@ -40,12 +42,13 @@ class MemoryAgent:
             state = self.reset(n)
         starts = np.ones(n, bool) if state.get("first") else np.asarray(
             done_mask if done_mask is not None else np.zeros(n), dtype=bool)
-        fz = [self.featurizer(o) for o in observations]
+        seen = state["instructions"]
+        fz = [self.featurizer(o, seen.earlier(i, o.instruction or "", bool(starts[i]))) for i, o in enumerate(observations)]
         batch = to_tensors(stack([f.arrays for f in fz]), self.device)
         dist, memory = policy_step(self.model, batch, state["memory"], torch.as_tensor(starts, device=self.device),
                                    greedy=self.greedy)
         actions = [to_action(f, a) for f, a in zip(fz, dist.slot.cpu().numpy())]
-        return actions, {"memory": memory, "first": False}
+        return actions, {"memory": memory, "first": False, "instructions": seen}
 
 
 def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: str = "cpu") -> MemoryAgent:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from strategies.compressive_rl.features import Featurized, Featurizer, stack
+from strategies.compressive_rl.features import EpisodeInstructions, Featurized, Featurizer, stack
 from strategies.compressive_rl.model import trim_padding
 from strategies.compressive_rl.policy import CLICK, PRESS, SELECT, TYPE
 from zoo.web.seeds import train_seed
@@ -112,13 +112,14 @@ def record_demonstrations(env: Any, featurizer: Featurizer, jobs: list[tuple[str
     obs: list[Any] = [None] * n
     running: list[Demonstration | None] = [None] * n
     memo: list[dict] = [{} for _ in range(n)]
+    seen, fresh = EpisodeInstructions(n), [True] * n  # earlier pages' instructions, as the agent keeps them
     done: list[Demonstration] = []
     stats = DemoStats()
 
     def start(i: int) -> None:
         task, seed = pending.popleft()
         obs[i] = env.reset_one(i, seed, task)
-        running[i], memo[i] = Demonstration(task, seed), {}
+        running[i], memo[i], fresh[i] = Demonstration(task, seed), {}, True
 
     autoreset, env.autoreset = env.autoreset, False  # a finished slot stays idle until given a job
     try:
@@ -133,7 +134,8 @@ def record_demonstrations(env: Any, featurizer: Featurizer, jobs: list[tuple[str
                     actions.append(Action.noop())
                     continue
                 act = oracle_action(obs[i], memo[i])
-                fz = featurizer(obs[i])
+                fz = featurizer(obs[i], seen.earlier(i, obs[i].instruction or "", fresh[i]))
+                fresh[i] = False
                 slots = oracle_slots(fz, act)
                 demo.steps.append(fz.arrays)
                 demo.actions.append(slots if slots is not None else placeholder_slots(fz))

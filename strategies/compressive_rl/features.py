@@ -11,13 +11,20 @@ rollouts can be stacked and replayed without touching the page again:
   el_valid / el_click / el_type / el_select (E,)   slot filled / may be clicked / typed into / selected
   span_w  (S, Li)        which instruction tokens each candidate span covers (the "type" arguments)
   span_el (S,)           for a candidate copied off the page (a table cell): its element's slot, else -1
-  span_num (S, 4)        quoted?, already typed somewhere?, position in the instruction, off the page?
+  span_ids (S, Lt)       BPE ids of a candidate from an earlier page's instruction (its tokens are not in
+                         instr_ids), padding for the others
+  span_num (S, 5)        quoted?, already typed somewhere?, position in its instruction, off the page?,
+                         from an earlier page's instruction?
   opt_ids (O, Lt), opt_owner (O,), opt_num (O, 2)   <select> options (the "select" arguments)
   step ()                step index within the episode
   screen (3, S, S)       uint8 screenshot, only when the model reads the screen (model.use_screen)
 
 ``el_slots`` / ``spans`` / ``options`` (python lists, kept beside the arrays) map chosen indices
 back to element ids and strings when an action is built.
+
+Typing candidates come in Strategy 1's order: the instruction's spans, then the spans of the episode's earlier,
+different instructions (a page may ask for text only an earlier page showed, as mp-remember-code does; the caller
+passes them, ``EpisodeInstructions`` keeps them per env), then short texts on the page.
 """
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ CATEGORIES = list(CATEGORY_VOCAB)
 KINDS = ["click", "type", "select"]
 ATTR_KEYS = ("type", "placeholder", "name", "id", "aria-label", "title", "value", "href")
 NUM_FEATURES = 14
+SPAN_FEATURES = 5
 # single quotes only as quotes, not apostrophes: no letter or digit just outside them ("user's 'abc'")
 QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<![\w'])'([^']+)'(?![\w'])")
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._\-]*")
@@ -51,6 +59,24 @@ class Featurized:
     options: list[str]  # option index -> option text
     press_keys: bool = False  # the agent may press a key of zoo.web.types.NAMED_KEYS (ppo.press_keys)
     focus_slot: int = -1  # slot of the focused element (where a pressed key goes), -1 when none is a slot
+
+
+class EpisodeInstructions:
+    """The distinct instructions each env's current episode showed so far, for ``Featurizer(obs, earlier)``:
+    ``earlier(i, instruction, start)`` records env i's instruction (forgetting the others first when ``start``:
+    the observation opens an episode) and returns the episode's other instructions, oldest first.  Asking twice
+    for one observation gives the same answer (the rollout's bootstrap pass featurizes it before its step)."""
+
+    def __init__(self, n: int):
+        self.seen: list[list[str]] = [[] for _ in range(n)]
+
+    def earlier(self, i: int, instruction: str, start: bool) -> tuple[str, ...]:
+        if start:
+            self.seen[i] = []
+        out = tuple(g for g in self.seen[i] if g != instruction)
+        if instruction and instruction not in self.seen[i]:
+            self.seen[i].append(instruction)
+        return out
 
 
 class Featurizer:
@@ -121,7 +147,9 @@ class Featurizer:
         rank = sorted(visible, key=lambda e: (not e.actionable, not (e.text or "").strip(), e.id))
         return sorted(e.id for e in rank[: self.E])
 
-    def __call__(self, obs: Any) -> Featurized:
+    def __call__(self, obs: Any, earlier: tuple[str, ...] = ()) -> Featurized:
+        """``earlier``: the episode's earlier, different instructions (``EpisodeInstructions``), whose spans
+        are candidates too."""
         E, Lt, S, O = self.E, self.Lt, self.S, self.O
         instr = obs.instruction or ""
         instr_words = set(words(instr))
@@ -129,11 +157,18 @@ class Featurizer:
         slots = self._pick_elements(obs.elements)
         by_id = {e.id: e for e in obs.elements}
         cands = self.candidate_spans(instr)
-        # short texts on the page (a table cell to copy) after the instruction's, with up to half the places
         typed = {c[0] for c in cands}
+        past: list[tuple[str, float, bool]] = []  # (text, position in its instruction, quoted)
+        for goal in earlier:
+            for text, start, _end, is_quoted in self.candidate_spans(goal):
+                if text not in typed:
+                    typed.add(text)
+                    past.append((text, start / max(len(goal), 1), is_quoted))
+        # short texts on the page (a table cell to copy) after the instructions', with up to half the places
         page = [(eid, t) for eid, t in page_texts([by_id[i] for i in slots]) if t not in typed]
         cands = cands[: S - min(len(page), S // 2)]
-        page = page[: S - len(cands)]
+        past = past[: S - min(len(page), S // 2) - len(cands)]
+        page = page[: S - len(cands) - len(past)]
         quoted = {c[0].strip().lower() for c in cands if c[3]}
         values = {str(e.attrs.get("value", "")).strip().lower() for e in obs.elements} - {""}
 
@@ -144,8 +179,9 @@ class Featurizer:
             "el_num": np.zeros((E, NUM_FEATURES), np.float32),
             "el_valid": np.zeros(E, bool), "el_click": np.zeros(E, bool),
             "el_type": np.zeros(E, bool), "el_select": np.zeros(E, bool),
-            "span_w": np.zeros((S, self.Li), np.float32), "span_num": np.zeros((S, 4), np.float32),
-            "span_el": np.full(S, -1, np.int64), "span_valid": np.zeros(S, bool),
+            "span_w": np.zeros((S, self.Li), np.float32), "span_num": np.zeros((S, SPAN_FEATURES), np.float32),
+            "span_el": np.full(S, -1, np.int64), "span_ids": np.full((S, Lt), self.pad, np.int64),
+            "span_valid": np.zeros(S, bool),
             "opt_ids": np.full((O, Lt), self.pad, np.int64), "opt_owner": np.full(O, -1, np.int64),
             "opt_num": np.zeros((O, 2), np.float32), "opt_valid": np.zeros(O, bool),
             "step": np.array(min(int(getattr(obs, "step", 0)), 31), np.int64),
@@ -194,12 +230,18 @@ class Featurizer:
             toks = [(ts, te) for (cs, ce, ts, te) in word_spans if cs < end and ce > start]
             for ts, te in toks:
                 a["span_w"][k, ts:te] = 1.0
-            a["span_num"][k] = [float(is_quoted), float(text.strip().lower() in values), start / max(len(instr), 1), 0.0]
+            a["span_num"][k] = [float(is_quoted), float(text.strip().lower() in values), start / max(len(instr), 1),
+                                0.0, 0.0]
             a["span_valid"][k] = True
             spans.append(text)
-        for k, (eid, text) in enumerate(page, start=len(cands)):
+        for k, (text, position, is_quoted) in enumerate(past, start=len(cands)):
+            a["span_ids"][k] = self.encode(text, Lt)
+            a["span_num"][k] = [float(is_quoted), float(text.strip().lower() in values), position, 0.0, 1.0]
+            a["span_valid"][k] = True
+            spans.append(text)
+        for k, (eid, text) in enumerate(page, start=len(cands) + len(past)):
             a["span_el"][k] = slots.index(eid)
-            a["span_num"][k] = [0.0, float(text.lower() in values), 1.0, 1.0]
+            a["span_num"][k] = [0.0, float(text.lower() in values), 1.0, 1.0, 0.0]
             a["span_valid"][k] = True
             spans.append(text)
         if self.screen_size:

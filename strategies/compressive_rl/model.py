@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from components.attention.xl import MaskedMemory, XLAttention
 from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
-from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, TAGS
+from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, SPAN_FEATURES, TAGS
 from strategies.compressive_rl.policy import Encoded, PolicyHeads
 
 MAX_STEPS_EMBEDDED = 32
@@ -86,7 +86,7 @@ class ObservationEncoder(nn.Module):
         layer = nn.TransformerEncoderLayer(dim, n_heads, int(mlp_ratio * dim), dropout, activation="gelu",
                                            batch_first=True, norm_first=True)
         self.mixer = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(dim), enable_nested_tensor=False)
-        self.span_num = nn.Linear(4, dim)
+        self.span_num = nn.Linear(SPAN_FEATURES, dim)
         self.option = nn.Sequential(nn.Linear(dim + 2, dim), nn.GELU(), nn.Linear(dim, dim))
 
     def pooled_text(self, ids: Tensor) -> Tensor:
@@ -118,7 +118,10 @@ class ObservationEncoder(nn.Module):
         w = b["span_w"] / b["span_w"].sum(-1, keepdim=True).clamp(min=1.0)
         from_page = b["span_el"] >= 0  # a text copied off the page is its element's encoding
         page_h = torch.gather(el_out, 1, b["span_el"].clamp(min=0).unsqueeze(-1).expand(-1, -1, el_out.shape[-1]))
-        spans = torch.einsum("bsl,bld->bsd", w, instr_out) + page_h * from_page.unsqueeze(-1) + self.span_num(b["span_num"])
+        # an earlier page's instruction is not in this observation: its spans are their own tokens' mean
+        # (0 for the other candidates, whose span_ids are all padding)
+        spans = torch.einsum("bsl,bld->bsd", w, instr_out) + page_h * from_page.unsqueeze(-1) + \
+            self.pooled_text(b["span_ids"]) + self.span_num(b["span_num"])
         owner = b["opt_owner"].clamp(min=0)
         owner_emb = torch.gather(el_out, 1, owner.unsqueeze(-1).expand(-1, -1, el_out.shape[-1]))
         options = self.option(torch.cat([self.pooled_text(b["opt_ids"]), b["opt_num"]], -1)) + owner_emb

@@ -18,7 +18,7 @@ import torch
 from components.attention import cat_state, index_state, map_state
 from torch import Tensor
 
-from strategies.compressive_rl.features import Featurized, Featurizer, stack
+from strategies.compressive_rl.features import EpisodeInstructions, Featurized, Featurizer, stack
 from strategies.compressive_rl.model import ActionModel, trim_padding
 from strategies.compressive_rl.policy import PRESS, SELECT, TYPE
 from zoo.web.seeds import advance
@@ -137,6 +137,7 @@ class RolloutCollector:
         self.obs = env.reset(seeds=self.seeds)
         self.starts = np.ones(num_envs, dtype=bool)
         self.state: Any = None
+        self.instructions = EpisodeInstructions(num_envs)  # earlier pages' instructions: typing candidates
 
     def restart(self) -> None:
         """Begin fresh episodes on every env (after the env was used for something else, e.g.
@@ -146,6 +147,11 @@ class RolloutCollector:
         self.obs = self.env.reset(seeds=self.seeds)
         self.starts = np.ones(self.n, dtype=bool)
         self.state = None
+
+    def featurize(self, i: int) -> Featurized:
+        """Env i's current observation, with its episode's earlier instructions."""
+        obs = self.obs[i]
+        return self.featurizer(obs, self.instructions.earlier(i, obs.instruction or "", bool(self.starts[i])))
 
     def _send(self, actions: list[Any], ids: list[int]) -> Any:
         if hasattr(self.env, "step_async"):
@@ -194,7 +200,7 @@ class RolloutCollector:
                 if pending[g] is not None:
                     finish(g, t - 1)
                 with clock.computing():
-                    fz = [self.featurizer(self.obs[i]) for i in ids]
+                    fz = [self.featurize(i) for i in ids]
                     arrays = stack([f.arrays for f in fz])
                 with clock.computing(model=True):
                     dist, states[g] = policy_step(model, to_tensors(arrays, device), states[g],
@@ -213,7 +219,7 @@ class RolloutCollector:
         self.state = index_state(cat_state(states), order)
         # bootstrap value of the next observation, without advancing the carried memory
         t = time.perf_counter()
-        arrays = stack([self.featurizer(o).arrays for o in self.obs])
+        arrays = stack([self.featurize(i).arrays for i in range(n)])
         last, _ = policy_step(model, to_tensors(arrays, device), self.state, torch.as_tensor(self.starts, device=device))
         clock.model_s += time.perf_counter() - t
         feats = [stack(row) for row in cols["feat"]]
