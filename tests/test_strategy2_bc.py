@@ -320,3 +320,81 @@ def test_recorded_demonstrations_type_dates_times_and_remembered_codes(tmp_path)
     code = next(d for d in demos if d.task == "mp-remember-code")
     typed = [(s, a) for s, a in zip(code.steps, code.actions) if a[1] == TYPE]
     assert len(typed) == 1 and typed[0][0]["span_num"][typed[0][1][2], 4] == 1.0  # from the earlier page
+
+
+def test_with_noop_waits_and_no_ops_are_cloned_as_the_no_op_kind():
+    """``ppo.noop``: the oracle's waits and no-ops map to the no-op kind (acted out as Action.noop), cloned like any
+    step; the kind head has five outputs and never samples a press without ``ppo.press_keys``."""
+    from strategies.compressive_rl.bc import clone_loss, episode_batch
+    from strategies.compressive_rl.features import stack
+    from strategies.compressive_rl.model import ActionModel
+    from strategies.compressive_rl.policy import NOOP
+    from strategies.compressive_rl.rollout import to_tensors
+    from zoo.config import compose
+
+    page = form_page()
+    plain = featurized(page)
+    waiting = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=32, noop=True)
+    f = waiting(page)
+    assert oracle_slots(plain, Action.wait(300)) is None and oracle_slots(plain, Action.noop()) is None
+    for action in (Action.wait(300), Action.noop()):
+        slot, kind, arg = oracle_slots(f, action)
+        assert kind == NOOP and f.arrays["el_click"][slot] and str(to_action(f, np.array([slot, kind, arg]))) == str(Action.noop())
+
+    cfg = compose(["strategy=2", "model.dim=32", "model.n_heads=2", "model.n_layers=1", "model.max_elements=12",
+                   "model.max_text_len=8", "ppo.max_instruction_len=32", "ppo.noop=true"], validate_choices=False)
+    torch.manual_seed(0)
+    model = ActionModel(cfg.model, cfg.ppo, 96, 0)
+    assert model.heads.kind[-1].out_features == 5
+    demos = []
+    for name in ("Kasey", "Myron", "Ann", "Bob"):  # wait for the page, type the name, submit
+        p = form_page()
+        p.instruction = f'Enter "{name}" into the text field and press Submit.'
+        first = waiting(p)
+        p.step = 1
+        second = waiting(p)
+        p.step, p.elements[2].attrs["value"] = 2, name
+        third = waiting(p)
+        demos.append(Demonstration("form", 0, [first.arrays, second.arrays, third.arrays],
+                                   [oracle_slots(first, Action.wait(300)), oracle_slots(second, Action.type(2, name)),
+                                    oracle_slots(third, Action.click(4))], [True, True, True], True))
+    history = behaviour_clone(model, demos, epochs=20, lr=3e-3, seed=0, device=torch.device("cpu"))
+    assert history[-1]["accuracy"] == 1.0
+    _loss, accuracy, counted = clone_loss(model, episode_batch(demos, torch.device("cpu")))
+    assert accuracy == 1.0 and counted == 12
+    batch = to_tensors(stack([first.arrays] * 64), "cpu")
+    model.heads.kind[-1].bias.data.zero_()
+    model.heads.kind[-1].weight.data.zero_()  # uniform over the allowed kinds: every one shows up in 64 draws
+    with torch.no_grad():
+        enc = model.encoder(batch)
+        h, _ = model.core.step(enc.summary, model.init_state(64, torch.device("cpu")), torch.ones(64, dtype=torch.bool))
+        sampled = model.heads(h, enc, batch)
+        scored = model.heads(h, enc, batch, actions=sampled.slot)
+    kinds = set(sampled.slot[:, 1].tolist())
+    assert NOOP in kinds and PRESS not in kinds
+    assert torch.allclose(sampled.logp, scored.logp, atol=1e-5)
+
+
+@pytest.mark.browser
+def test_with_noop_the_oracles_waits_on_real_pages_are_cloned():
+    """choose-date-easy and click-collapsible: the oracle waits for the page's animations; those steps are outside
+    the cloning without ``ppo.noop`` and every step is cloned with it."""
+    from strategies.compressive_rl.bc import record_demonstrations
+    from strategies.compressive_rl.features import make_featurizer
+    from zoo.config import compose
+    from zoo.web.vector import VecWebEnv
+
+    tasks = ["choose-date-easy", "click-collapsible"]
+    skipped = {}
+    for noop in (False, True):
+        cfg = compose(["strategy=2", f"env.tasks=[{','.join(tasks)}]", "env.num_envs=2", "env.max_episode_steps=12",
+                       f"ppo.noop={str(noop).lower()}"], validate_choices=False)
+        env = VecWebEnv.from_config(cfg.env, tasks)
+        try:
+            _demos, stats = record_demonstrations(env, make_featurizer(CharTokenizer(), cfg),
+                                                  demonstration_jobs(tasks, 1, 0))
+        finally:
+            env.close()
+        assert stats.episodes == 2 and stats.failed == 0
+        skipped[noop] = stats.skipped
+    assert skipped[True] == 0 < skipped[False]

@@ -27,7 +27,7 @@ import torch
 
 from strategies.compressive_rl.features import EpisodeInstructions, Featurized, Featurizer, stack
 from strategies.compressive_rl.model import trim_padding
-from strategies.compressive_rl.policy import CLICK, PRESS, SELECT, TYPE
+from strategies.compressive_rl.policy import CLICK, NOOP, PRESS, SELECT, TYPE
 from zoo.web.seeds import train_seed
 from zoo.web.tasks.oracle import oracle_action
 from zoo.web.types import NAMED_KEYS, Action
@@ -40,12 +40,15 @@ def oracle_slots(f: Featurized, action: Any) -> tuple[int, int, int] | None:
     """``(slot, kind, arg)`` with ``to_action(f, (slot, kind, arg)) == action``, or None when the agent's action
     space cannot express ``action`` (a kind other than click / type / select, or press of a named key when
     ``f.press_keys``; an element that is not one of the agent's clickable slots, text that is not one of the
-    candidate spans, an option not offered).  A press is pointed at the focused element when it is a slot."""
+    candidate spans, an option not offered).  A press is pointed at the focused element when it is a slot; with
+    ``f.noop`` a wait or no-op becomes the no-op kind there (a wait's time becomes one step's)."""
     a = f.arrays
     kind = getattr(action, "kind", None)
+    focus = f.focus_slot if f.focus_slot >= 0 and a["el_click"][f.focus_slot] else placeholder_slots(f)[0]
     if kind == "press" and f.press_keys and action.key in NAMED_KEYS:
-        slot = f.focus_slot if f.focus_slot >= 0 and a["el_click"][f.focus_slot] else placeholder_slots(f)[0]
-        return slot, PRESS, NAMED_KEYS.index(action.key)
+        return focus, PRESS, NAMED_KEYS.index(action.key)
+    if kind in ("noop", "wait") and f.noop:  # a wait lets the page's time pass; a no-op step stands in
+        return focus, NOOP, 0
     if kind not in ("click", "type", "select") or action.element is None or action.element not in f.el_slots:
         return None
     slot = f.el_slots.index(action.element)

@@ -62,11 +62,15 @@ class PPOConfig:
     Agent (observation encoder and action space):
     encoder_layers: bidirectional layers mixing instruction tokens and DOM elements each step.
     max_instruction_len: instruction tokens kept.  max_spans: candidate texts a ``type`` action may copy:
-    instruction spans (quoted strings, clock times, then words), then short texts on the page (up to half).  max_options: <select> options kept per page.
+    instruction spans (quoted strings, clock times, then words), then those of the episode's earlier pages'
+    instructions, then short texts on the page (up to half).  max_options: <select> options kept per page.
     greedy_eval: act by argmax (not sampling) when scoring on the benchmark.
     press_keys: a fourth action kind, pressing a key of zoo.web.types.NAMED_KEYS (Enter, Tab, arrows ...) to the
     focused element, the keys Strategy 1 names; demonstrations' key presses are then cloned too.  Off by
     default (the committed matrices ran without it).
+    noop: one more action kind, doing nothing for a step (Strategy 1's ``noop``: "Wait for the page to
+    update."); the oracle's waits and no-ops in demonstrations are then cloned instead of skipped.  Off by
+    default: no committed run used it yet.
     tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
     bptt: in the update, backpropagate through the carried memory over the whole rollout (truncated
     BPTT; for xl this lifts Transformer-XL's stop-gradient on the memory).  false: memory detached per step.
@@ -109,6 +113,7 @@ class PPOConfig:
     max_options: int = field(default=16, metadata=at_least(1))
     greedy_eval: bool = True
     press_keys: bool = False
+    noop: bool = False
     tokenizer_steps: int = field(default=4, metadata=at_least(0))
     bptt: bool = True
     val_every: int = field(default=0, metadata=at_least(0))

@@ -59,6 +59,7 @@ class Featurized:
     options: list[str]  # option index -> option text
     press_keys: bool = False  # the agent may press a key of zoo.web.types.NAMED_KEYS (ppo.press_keys)
     focus_slot: int = -1  # slot of the focused element (where a pressed key goes), -1 when none is a slot
+    noop: bool = False  # the agent may do nothing for a step (ppo.noop)
 
 
 class EpisodeInstructions:
@@ -84,8 +85,8 @@ class Featurizer:
 
     def __init__(self, tokenizer: Any, max_elements: int = 48, max_text_len: int = 16,
                  max_instruction_len: int = 48, max_spans: int = 16, max_options: int = 16,
-                 screen_size: int | None = None, press_keys: bool = False):
-        self.press_keys = bool(press_keys)
+                 screen_size: int | None = None, press_keys: bool = False, noop: bool = False):
+        self.press_keys, self.noop = bool(press_keys), bool(noop)
         self.tok = tokenizer
         self.screen_size = screen_size  # None: no screenshot array
         self.pad = int(tokenizer.pad_id)
@@ -247,7 +248,7 @@ class Featurizer:
         if self.screen_size:
             a["screen"] = self.screen(getattr(obs, "screenshot", None))
         focused = [s for s, eid in enumerate(slots) if by_id[eid].attrs.get("focused") == "true"]
-        return Featurized(a, slots, spans, options, self.press_keys, focused[0] if focused else -1)
+        return Featurized(a, slots, spans, options, self.press_keys, focused[0] if focused else -1, self.noop)
 
     def screen(self, shot: Any) -> np.ndarray:
         """uint8 (3, S, S) screenshot (black when the observation has none)."""
@@ -273,4 +274,4 @@ def make_featurizer(tokenizer: Any, cfg: Any) -> Featurizer:
                       max_instruction_len=int(cfg.ppo.max_instruction_len), max_spans=int(cfg.ppo.max_spans),
                       max_options=int(cfg.ppo.max_options),
                       screen_size=int(cfg.env.screenshot_size) if cfg.model.use_screen else None,
-                      press_keys=bool(cfg.ppo.get("press_keys", False)))
+                      press_keys=bool(cfg.ppo.get("press_keys", False)), noop=bool(cfg.ppo.get("noop", False)))

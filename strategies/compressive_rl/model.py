@@ -224,7 +224,8 @@ class ActionModel(nn.Module):
                                           int(ppo_cfg.encoder_layers), float(model_cfg.mlp_ratio), float(model_cfg.dropout),
                                           screen_tokenizer=model_cfg.tokenizer if model_cfg.use_screen else None)
         self.core = MemoryCore(model_cfg, bptt=bool(ppo_cfg.bptt))
-        self.heads = PolicyHeads(dim, press_keys=bool(ppo_cfg.get("press_keys", False)))
+        self.heads = PolicyHeads(dim, press_keys=bool(ppo_cfg.get("press_keys", False)),
+                                 noop=bool(ppo_cfg.get("noop", False)))
 
     def init_state(self, batch: int, device: torch.device) -> Any:
         return self.core.init_state(batch, device)

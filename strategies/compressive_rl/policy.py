@@ -3,7 +3,8 @@
 An action is three indices ``(slot, kind, arg)``:
   slot  element slot, pointer over the actionable elements of the observation
   kind  0 click / 1 type / 2 select, masked by what the chosen element allows; 3 press with
-        ``ppo.press_keys`` (a key to the focused element, wherever the pointer is)
+        ``ppo.press_keys`` (a key to the focused element, wherever the pointer is); 4 noop with ``ppo.noop``
+        (nothing, wherever the pointer is; the kind head then has five outputs, press masked without press_keys)
   arg   type: index of a candidate span; select: index of an option of that element; press: index of a key
         of ``zoo.web.types.NAMED_KEYS`` (the keys Strategy 1's key head names); ignored (0) for click.
 log pi(a) = log p(slot) + log p(kind | slot) + [log p(arg | slot, kind) for type/select/press].
@@ -19,7 +20,7 @@ from torch.distributions import Categorical
 from components.heads import create_head
 from zoo.web.types import NAMED_KEYS
 
-CLICK, TYPE, SELECT, PRESS = 0, 1, 2, 3
+CLICK, TYPE, SELECT, PRESS, NOOP = 0, 1, 2, 3, 4
 
 
 def _guard(mask: Tensor) -> Tensor:
@@ -73,11 +74,13 @@ class ActionDist:
 
 
 class PolicyHeads(nn.Module):
-    def __init__(self, dim: int, press_keys: bool = False):
+    def __init__(self, dim: int, press_keys: bool = False, noop: bool = False):
         super().__init__()
 
         self.element_pointer = create_head("pointer", dim=dim)
-        self.kind = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, 4 if press_keys else 3))
+        self.noop = bool(noop)
+        kinds = NOOP + 1 if noop else (PRESS + 1 if press_keys else SELECT + 1)
+        self.kind = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, kinds))
         # which key depends on the page, not on the element pointed at (it goes to the focused one)
         self.key = nn.Linear(dim, len(NAMED_KEYS)) if press_keys else None
         self.arg_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
@@ -101,7 +104,11 @@ class PolicyHeads(nn.Module):
         can_type = b["el_type"][rows, slot] & b["span_valid"].any(-1)
         opt_mask = b["opt_valid"] & (b["opt_owner"] == slot.unsqueeze(-1))
         can_select = b["el_select"][rows, slot] & opt_mask.any(-1)
-        allowed = [torch.ones_like(can_type), can_type, can_select] + ([torch.ones_like(can_type)] if self.key is not None else [])
+        allowed = [torch.ones_like(can_type), can_type, can_select]
+        if self.key is not None or self.noop:
+            allowed.append(torch.ones_like(can_type) if self.key is not None else torch.zeros_like(can_type))
+        if self.noop:
+            allowed.append(torch.ones_like(can_type))
         kind_mask = torch.stack(allowed, -1)
         kind_dist = _categorical(_masked(self.kind(ctx), kind_mask))
         kind = actions[:, 1] if actions is not None else (kind_dist.probs.argmax(-1) if greedy else kind_dist.sample())

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from strategies.compressive_rl.features import EpisodeInstructions, Featurized, Featurizer, stack
 from strategies.compressive_rl.model import ActionModel, trim_padding
-from strategies.compressive_rl.policy import PRESS, SELECT, TYPE
+from strategies.compressive_rl.policy import NOOP, PRESS, SELECT, TYPE
 from zoo.web.seeds import advance
 from zoo.web.types import NAMED_KEYS, Action
 
@@ -31,6 +31,8 @@ def to_action(f: Featurized, act: np.ndarray) -> Any:
     if slot >= len(f.el_slots):
         return Action.noop()
     eid = f.el_slots[slot]
+    if kind == NOOP:
+        return Action.noop()
     if kind == TYPE and arg < len(f.spans):
         return Action.type(eid, f.spans[arg])
     if kind == SELECT and arg < len(f.options):
