@@ -1,12 +1,13 @@
 """``zoo bench actions``: how much of each task the learned agents' action space can express.
 
 Both strategies act in one space: an element action (click, type, select, no-op) on an element of the
-observation, where typed text is a span of the instruction (``instruction_spans``: quoted strings, clock times,
-then single words) or an element's own short text on the page (``page_texts``: a table cell, a name), and a
-selected option is one of the element's options; Strategy 1 can also press a key of ``NAMED_KEYS``, and so can
-Strategy 2 with ``ppo.press_keys`` (off in the committed matrices: the report counts the episodes that press one
-apart).  A date or time field takes the
-instruction's written form ("02/05/2014", "5:09 PM"; the harness converts it).  A word inside a longer text,
+observation, where typed text is a span of the instruction or of an earlier page's instruction in the episode
+(``instruction_spans``: quoted strings, clock times, then single words) or an element's own short text on the page
+(``page_texts``: a table cell, a name), and a selected option is one of the element's options; Strategy 1 can also
+press a key of ``NAMED_KEYS``, and so can Strategy 2 with ``ppo.press_keys`` (off in the committed matrices: the
+report counts the episodes that press one apart).  Strategy 2's no-op needs ``ppo.noop`` (off by default).  A date
+or time field takes text like any input (``Element.typable``), in the instruction's written form ("02/05/2014",
+"5:09 PM"; the harness converts it).  A word inside a longer text,
 text worked out (a sum), or keys outside ``NAMED_KEYS`` (digits) cannot be produced, and mouse actions at
 points cannot be taken at all.
 
