@@ -70,7 +70,9 @@ class PPOConfig:
     default (the committed matrices ran without it).
     noop: one more action kind, doing nothing for a step (Strategy 1's ``noop``: "Wait for the page to
     update."); the oracle's waits and no-ops in demonstrations are then cloned instead of skipped.  Off by
-    default: no committed run used it yet.
+    default: measured on two seeds only (reports/compare/README.md, "Strategy 2 with a no-op kind"), where it
+    helped the email-inbox tasks and broke click-collapsible (the greedy agent waited on an unchanged page
+    until the step cut-off).
     tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
     bptt: in the update, backpropagate through the carried memory over the whole rollout (truncated
     BPTT; for xl this lifts Transformer-XL's stop-gradient on the memory).  false: memory detached per step.
