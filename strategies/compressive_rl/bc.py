@@ -44,11 +44,10 @@ def oracle_slots(f: Featurized, action: Any) -> tuple[int, int, int] | None:
     ``f.noop`` a wait or no-op becomes the no-op kind there (a wait's time becomes one step's)."""
     a = f.arrays
     kind = getattr(action, "kind", None)
-    focus = f.focus_slot if f.focus_slot >= 0 and a["el_click"][f.focus_slot] else placeholder_slots(f)[0]
     if kind == "press" and f.press_keys and action.key in NAMED_KEYS:
-        return focus, PRESS, NAMED_KEYS.index(action.key)
+        return focus_slot(f), PRESS, NAMED_KEYS.index(action.key)
     if kind in ("noop", "wait") and f.noop:  # a wait lets the page's time pass; a no-op step stands in
-        return focus, NOOP, 0
+        return focus_slot(f), NOOP, 0
     if kind not in ("click", "type", "select") or action.element is None or action.element not in f.el_slots:
         return None
     slot = f.el_slots.index(action.element)
@@ -64,6 +63,14 @@ def oracle_slots(f: Featurized, action: Any) -> tuple[int, int, int] | None:
         return None
     owned = [k for k, text in enumerate(f.options) if int(a["opt_owner"][k]) == slot and text == action.option]
     return (slot, SELECT, owned[0]) if owned else None
+
+
+def focus_slot(f: Featurized) -> int:
+    """Where an element-less action (a press, a no-op) points: the focused element when it is a clickable slot,
+    else the placeholder's slot."""
+    if f.focus_slot >= 0 and f.arrays["el_click"][f.focus_slot]:
+        return f.focus_slot
+    return placeholder_slots(f)[0]
 
 
 def placeholder_slots(f: Featurized) -> tuple[int, int, int]:

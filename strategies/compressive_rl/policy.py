@@ -104,12 +104,10 @@ class PolicyHeads(nn.Module):
         can_type = b["el_type"][rows, slot] & b["span_valid"].any(-1)
         opt_mask = b["opt_valid"] & (b["opt_owner"] == slot.unsqueeze(-1))
         can_select = b["el_select"][rows, slot] & opt_mask.any(-1)
-        allowed = [torch.ones_like(can_type), can_type, can_select]
-        if self.key is not None or self.noop:
-            allowed.append(torch.ones_like(can_type) if self.key is not None else torch.zeros_like(can_type))
-        if self.noop:
-            allowed.append(torch.ones_like(can_type))
-        kind_mask = torch.stack(allowed, -1)
+        every, none = torch.ones_like(can_type), torch.zeros_like(can_type)
+        # in kind order, cut to the head's outputs (press exists with press_keys or noop, allowed with press_keys)
+        allowed = [every, can_type, can_select, every if self.key is not None else none, every]
+        kind_mask = torch.stack(allowed[: self.kind[-1].out_features], -1)
         kind_dist = _categorical(_masked(self.kind(ctx), kind_mask))
         kind = actions[:, 1] if actions is not None else (kind_dist.probs.argmax(-1) if greedy else kind_dist.sample())
 
