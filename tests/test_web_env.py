@@ -63,8 +63,23 @@ def test_dom_extraction_on_a_fixed_page(env):
     hidden = by_id(obs, "hidden")
     assert not hidden.visible and not obs.children(hidden.id)[0].visible
     assert not by_id(obs, "below").visible  # cut off by the hidden overflow of #wrap
+    # in a box that scrolls: off-screen now, yet visible to an agent since a user can scroll there; not what
+    # a box hiding its overflow cuts off
+    assert by_id(obs, "near").visible and by_id(obs, "far").visible and not by_id(obs, "clipped").visible
+    assert by_id(obs, "far").bbox[1] > 200  # below the feed's 30 px
     assert by_id(obs, "abs").bbox == (10, 170, 30, 12)
     assert obs.screenshot.shape == (32, 32, 3) and obs.screenshot.dtype == np.uint8 and obs.screenshot.std() > 0
+
+
+def test_an_element_a_user_can_scroll_to_is_clicked_after_scrolling(env):
+    obs = start(env, DOM_PAGE, 2)
+    far = by_id(obs, "far")
+    obs, _, _, _, info = env.step(Action.click(far.id))
+    assert info["invalid"] is None and by_id(obs, "far").text == "reached"
+    feed_top, far_top = by_id(obs, "feed").bbox[1], by_id(obs, "far").bbox[1]
+    assert feed_top <= far_top < feed_top + 30  # scrolled into the feed's view
+    _, _, _, _, info = env.step(Action.click(by_id(obs, "clipped").id))
+    assert "not visible" in info["invalid"]
 
 
 def test_controls_are_named_by_their_labels_and_dates_and_times_typed_as_written(env):

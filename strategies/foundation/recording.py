@@ -40,7 +40,9 @@ from zoo.web.env import WebEnv
 from zoo.web.seeds import train_seed
 from zoo.web.types import Action, Element, Observation, instruction_spans, page_texts
 
-VERSION = 2  # 2: frames filmed at fps between the observations (1: one frame per observation)
+# 3: an element a user could scroll to counts as visible (2: only on screen); 2: frames filmed at fps between
+# the observations (1: one frame per observation)
+VERSION = 3
 SCHEMA = "actionzoo.episodes/2"
 
 

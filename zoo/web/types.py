@@ -66,7 +66,8 @@ class Element:
     name, type, value, placeholder, href, title, alt, role, aria-label, for, checked, disabled; ``label``: the
     text of a form control's <label>s).
     bbox: (x, y, w, h) in CSS pixels of the viewport.  visible: has area, not hidden by style and
-    inside the viewport.  category: design-note class (style / text / link / input / action; a
+    inside the viewport, or outside it where a user could scroll to it (no box that only hides its
+    overflow cuts it off; the harness scrolls it into view before acting on it).  category: design-note class (style / text / link / input / action; a
     style tag holding its own text counts as text).  actionable: clicking or typing into it can
     do something (interactive tag, ARIA role, click handler or pointer cursor).
     options: the option texts of a <select>, else empty.

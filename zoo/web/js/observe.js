@@ -75,12 +75,24 @@
   // Visible: has area, is not hidden by style and shows inside ``clip`` (the viewport cut down
   // by every ancestor that clips its overflow).
   function isVisible(el, rect, style, clip) {
-    return rect.width > 0 && rect.height > 0 && style.visibility !== 'hidden' && style.display !== 'none' &&
-      parseFloat(style.opacity) > 0 && rect.right > clip[0] && rect.bottom > clip[1] &&
-      rect.left < clip[2] && rect.top < clip[3];
+    return shown(rect, style) && inside(rect, clip);
   }
   const viewport = () => [0, 0, window.innerWidth, window.innerHeight];
   const clips = (style) => style.overflowX !== 'visible' || style.overflowY !== 'visible';
+  const scrolls = (style) => /auto|scroll/.test(style.overflowX + style.overflowY);
+  // Where an element may lie and still be scrolled into view: anywhere (the window scrolls), cut down
+  // by every ancestor that clips its overflow without scrolling; a box that scrolls lets its content go
+  // anywhere again, so long as the box itself can be reached.  null: nowhere (inside a box out of reach).
+  const ANYWHERE = [-Infinity, -Infinity, Infinity, Infinity];
+  const shown = (rect, style) => rect.width > 0 && rect.height > 0 && style.visibility !== 'hidden' &&
+    style.display !== 'none' && parseFloat(style.opacity) > 0;
+  const inside = (rect, clip) => clip !== null && rect.right > clip[0] && rect.bottom > clip[1] &&
+    rect.left < clip[2] && rect.top < clip[3];
+  function reachOfChildren(reach, rect, style, reachable) {
+    if (!clips(style)) return reach;
+    if (scrolls(style)) return reachable ? ANYWHERE : null;
+    return reach === null ? null : narrow(reach, rect);
+  }
   function narrow(clip, rect) {
     return [Math.max(clip[0], rect.left), Math.max(clip[1], rect.top), Math.min(clip[2], rect.right), Math.min(clip[3], rect.bottom)];
   }
@@ -153,7 +165,7 @@
     const nodes = [];
     const rows = [];
     out.truncated = false;
-    const walk = (el, parent, depth, clip) => {
+    const walk = (el, parent, depth, clip, reach) => {
       for (const child of el.children) {
         if (rows.length >= maxElements) { out.truncated = true; return; }
         const tag = child.tagName.toLowerCase();
@@ -170,12 +182,14 @@
         const options = tag === 'select' ? Array.from(child.options).map((o) => o.text.trim()) : [];
         const id = rows.length;
         nodes.push(child);
+        // visible: on screen now, or a user could scroll it there (a tweet further down a feed)
+        const reachable = shown(rect, style) && inside(rect, reach);
         rows.push([tag, text, attrsOf(child, tag, style), rect.left, rect.top, rect.width, rect.height, parent, depth,
-          isVisible(child, rect, style, clip), cat, actionable, options]);
-        walk(child, id, depth + 1, clips(style) ? narrow(clip, rect) : clip);
+          isVisible(child, rect, style, clip) || reachable, cat, actionable, options]);
+        walk(child, id, depth + 1, clips(style) ? narrow(clip, rect) : clip, reachOfChildren(reach, rect, style, reachable));
       }
     };
-    if (document.body) walk(document.body, -1, 0, viewport());
+    if (document.body) walk(document.body, -1, 0, viewport(), ANYWHERE);
     zoo.nodes = nodes;
     out.elements = rows;
     return out;
@@ -192,15 +206,25 @@
     return isVisible(el, el.getBoundingClientRect(), window.getComputedStyle(el), clipOf(el));
   }
 
-  // Scroll an element with area into view when it is off-screen or inside a scrollable box
-  // (never inside a box that merely hides its overflow: a user could not get there either).
-  function reveal(el) {
+  // The observation's reach rule (reachOfChildren), read from the element outwards: every box that hides
+  // its overflow between the element and the nearest box that scrolls must hold it, and that box must be
+  // reachable itself; with no scrolling box above, the window scrolls.
+  function reachableNow(el) {
     const rect = el.getBoundingClientRect();
-    if (rect.width <= 0 || rect.height <= 0 || visibleNow(el)) return;
-    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+    if (!shown(rect, window.getComputedStyle(el))) return false;
+    for (let a = el.parentElement; a && a !== document.body && a !== document.documentElement; a = a.parentElement) {
       const st = window.getComputedStyle(a);
-      if (clips(st) && !/auto|scroll/.test(st.overflowX + st.overflowY)) return;
+      if (!clips(st)) continue;
+      if (scrolls(st)) return reachableNow(a);
+      if (!inside(rect, narrow(ANYWHERE, a.getBoundingClientRect()))) return false;
     }
+    return true;
+  }
+
+  // Scroll an element off-screen into view when a user could scroll it there (reachableNow): never out
+  // of a box that merely hides its overflow.
+  function reveal(el) {
+    if (visibleNow(el) || !reachableNow(el)) return;
     el.scrollIntoView({ block: 'center', inline: 'center' });
   }
 
@@ -233,6 +257,7 @@
     const tag = el.tagName.toLowerCase();
     const editable = tag === 'textarea' || (tag === 'input' && !NON_TEXT_INPUTS.has(el.type)) || el.isContentEditable;
     if (!editable) return { error: `element ${i} (${tag}) does not take text; type into an input, textarea or editable element` };
+    reveal(el);
     if (!visibleNow(el)) return { error: `element ${i} (${tag}) is not visible` };
     if (el.disabled || el.readOnly) return { error: `element ${i} (${tag}) is disabled or read-only` };
     el.focus();
@@ -357,6 +382,7 @@
     const [el, err] = resolve(i);
     if (err) return { error: err };
     if (el.tagName.toLowerCase() !== 'select') return { error: `element ${i} (${el.tagName.toLowerCase()}) is not a <select>` };
+    reveal(el);
     if (!visibleNow(el)) return { error: `element ${i} (select) is not visible` };
     const opts = Array.from(el.options);
     const want = String(option).trim();
