@@ -38,7 +38,6 @@ from zoo.web.types import CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index,
 
 TAGS = list(TAG_VOCAB)  # zoo.web.types: one vocabulary for every strategy, index 0 = unknown
 CATEGORIES = list(CATEGORY_VOCAB)
-KINDS = ["click", "type", "select"]
 ATTR_KEYS = ("type", "placeholder", "name", "id", "aria-label", "title", "value", "href")
 NUM_FEATURES = 14
 SPAN_FEATURES = 5
