@@ -49,20 +49,21 @@ def test_typed_text_must_be_an_instruction_span_or_a_page_text_and_keys_must_be_
 def test_the_probe_marks_what_the_space_cannot_take_on_real_pages(tmp_path):
     """click-button: every step expressible; read-table: the oracle copies a table cell, a text on the page;
     find-word: it types a word from inside the paragraph, which no candidate holds; enter-date: it types the
-    instruction's date into a date field.  Every oracle episode is counted once."""
+    instruction's date into a date field; book-flight: it types each city's first word (an instruction span) and
+    picks the city from the suggestions.  Every oracle episode is counted once."""
     from zoo.schema.tools import BenchConfig
     from zoo.web.expressible import main
     from zoo.config import parse_tool_config
 
-    tasks = ["click-button", "read-table", "find-word", "enter-date"]
+    tasks = ["click-button", "read-table", "find-word", "enter-date", "book-flight"]
     cfg = parse_tool_config(BenchConfig, [f"tasks=[{','.join(tasks)}]", "episodes=2", "num_envs=2",
-                                          f"out={tmp_path}", "progress=false", "max_episode_steps=12"])
+                                          f"out={tmp_path}", "progress=false", "max_episode_steps=16"])
     report = main(cfg)
     per_task = report["summary"]["tasks"]
     assert {t: v["episodes"] for t, v in per_task.items()} == {t: 2 for t in tasks}
     assert all(v["oracle_successes"] == 2 for v in per_task.values())
     assert {t: v["expressible_episodes"] for t, v in per_task.items()} == {
-        "click-button": 2, "read-table": 2, "find-word": 0, "enter-date": 2}
+        "click-button": 2, "read-table": 2, "find-word": 0, "enter-date": 2, "book-flight": 2}
     assert per_task["find-word"]["reasons"] == {NOT_A_SPAN: 2}
     assert report["summary"]["none_expressible"] == ["find-word"]
     saved = json.loads((tmp_path / "actions-custom.json").read_text())

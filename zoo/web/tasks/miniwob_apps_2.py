@@ -34,6 +34,10 @@ def autocomplete_pick(obs: Observation, field: Element | None, typed: str, accep
     return Action.type(field.id, typed)
 
 
+def first_word(text: str) -> str:
+    return re.findall(r"[^\s\",.:]+", text)[0]  # the first of instruction_spans' single words
+
+
 def open_datepicker(field: Element) -> Action:
     """The calendar opens when its field gains focus; a field that already has it opens it on Ctrl+Home."""
     return Action.press("Control+Home") if field.attrs.get("focused") else Action.click(field.id)
@@ -86,10 +90,11 @@ def _book_flight(obs: Observation, mem: dict) -> Action:
     picker = by_attr_any(obs, "id", "datepicker")
     if picker is not None and picker.attrs.get("value") != date:
         return datepicker_pick(obs, month, day, year) or open_datepicker(picker)
-    step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-from"), origin, lambda v: origin in v and "(" in v)
+    # type the city's first word (an instruction span a learner can copy: "Kwethluk, AK" is two), then pick
+    step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-from"), first_word(origin), lambda v: origin in v and "(" in v)
     if step is not None:
         return step
-    step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-to"), dest, lambda v: dest in v and "(" in v)
+    step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-to"), first_word(dest), lambda v: dest in v and "(" in v)
     if step is not None:
         return step
     return click(by_attr_any(obs, "id", "search"))
