@@ -398,3 +398,23 @@ def test_with_noop_the_oracles_waits_on_real_pages_are_cloned():
         assert stats.episodes == 2 and stats.failed == 0
         skipped[noop] = stats.skipped
     assert skipped[True] == 0 < skipped[False]
+
+
+def test_both_strategies_fill_their_element_slots_by_one_rule():
+    """A page with more visible elements than slots (a long feed scrolled into reach): Strategy 2's slots are
+    exactly Strategy 1's visible ones, the actionable elements first, then texts (zoo.web.types.slot_order)."""
+    from strategies.foundation.sequence import choose_slots
+
+    els = [el(0, "body", "", "style", False)]
+    for k in range(1, 40):  # per feed item: a name (text), a button, and a bare wrapper
+        kind = k % 3
+        els.append(el(k, ("span", "button", "div")[kind], ("name", "like", "")[kind], ("text", "action", "style")[kind],
+                      kind == 1, y=20 * k))
+    els.append(el(40, "button", "Hidden", "action", True, 900, visible=False))
+    obs = Observation("feed", "Like the post by name.", els, None, "feed", 0)
+    fz = Featurizer(CharTokenizer(), max_elements=16, max_text_len=8, max_instruction_len=32)
+    s2 = fz(obs).el_slots
+    s1 = choose_slots(els, 16)
+    buttons = [e.id for e in els if e.tag == "button" and e.visible]
+    assert s2 == s1 and set(buttons) <= set(s2) and 40 not in s2  # 13 buttons, then the first 3 names
+    assert [e.id for e in els if e.tag == "span"][:3] == [i for i in s2 if i not in buttons]

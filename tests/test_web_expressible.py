@@ -45,6 +45,21 @@ def test_typed_text_must_be_an_instruction_span_or_a_page_text_and_keys_must_be_
     assert unexpressible(Action("type", element=0, text="X7Q2"), later, ("Remember the code X7Q2.",)) is None
 
 
+def test_a_targets_slot_rank_follows_the_order_both_strategies_fill_their_slots():
+    from zoo.schema.model import ModelConfig
+    from zoo.web.expressible import DEFAULT_SLOTS, slot_rank, summarise
+
+    obs = _obs("Click it.")  # visible: field, menu (actionable), cell, paragraph (texts); the hidden cell last
+    assert [slot_rank(Action.click(i), obs) for i in range(5)] == [0, 1, 2, None, 3]
+    assert slot_rank(Action.press("Enter"), obs) is None and slot_rank(Action.click(9), obs) is None
+    episodes = [("t", [[None, 0], ["press", None], [None, 50]]), ("t", [[None, 47]])]
+    out = summarise(episodes, {"tasks": {"t": {"successes": 2}}}, ["t"])
+    assert out["tasks"]["t"]["slots_needed"] == 51 and out["tasks"]["t"]["beyond_slots"] == 1
+    assert out["beyond_slots"] == ["t"] and out["tasks"]["t"]["expressible_episodes"] == 2
+    assert summarise(episodes, {"tasks": {"t": {"successes": 2}}}, ["t"], slots=64)["beyond_slots"] == []
+    assert DEFAULT_SLOTS == ModelConfig().max_elements
+
+
 @pytest.mark.browser
 def test_the_probe_marks_what_the_space_cannot_take_on_real_pages(tmp_path):
     """click-button: every step expressible; read-table: the oracle copies a table cell, a text on the page;
@@ -69,3 +84,4 @@ def test_the_probe_marks_what_the_space_cannot_take_on_real_pages(tmp_path):
     saved = json.loads((tmp_path / "actions-custom.json").read_text())
     assert saved["schema"] == "actionzoo.actions/1" and saved["summary"] == report["summary"]
     assert "| find-word | 2/2 | 0/2 |" in (tmp_path / "actions-custom.md").read_text()
+    assert all(0 < v["slots_needed"] <= 48 and v["beyond_slots"] == 0 for v in per_task.values())

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo.web.types import CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index, is_typable, page_texts, tag_index
+from zoo.web.types import (CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index, is_typable, page_texts, slot_order,
+                           tag_index)
 
 TAGS = list(TAG_VOCAB)  # zoo.web.types: one vocabulary for every strategy, index 0 = unknown
 CATEGORIES = list(CATEGORY_VOCAB)
@@ -142,10 +143,8 @@ class Featurizer:
 
     # ------------------------------------------------------------------ elements
     def _pick_elements(self, elements: list[Any]) -> list[int]:
-        """Up to E element ids: actionable and texted ones first, kept in page order."""
-        visible = [e for e in elements if getattr(e, "visible", True)]
-        rank = sorted(visible, key=lambda e: (not e.actionable, not (e.text or "").strip(), e.id))
-        return sorted(e.id for e in rank[: self.E])
+        """Up to E visible element ids (``slot_order``: actionable and texted ones first), kept in page order."""
+        return sorted(e.id for e in slot_order(elements)[: self.E])
 
     def __call__(self, obs: Any, earlier: tuple[str, ...] = ()) -> Featurized:
         """``earlier``: the episode's earlier, different instructions (``EpisodeInstructions``), whose spans

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from strategies.foundation.instructions import clean_label, element_label, element_noun, element_position, number_lines
-from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, instruction_spans, page_texts
+from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, instruction_spans, page_texts, slot_order
 
 # token types (index into the model's type embedding)
 PAD, SPECIAL, GOAL, FRAME, ELEMENT, ACT, LINE, POINTED = range(8)
@@ -93,11 +93,11 @@ def element_text(el: Any) -> str:
 
 
 def choose_slots(elements: list[Any], max_elements: int) -> list[int]:
-    """Up to ``max_elements`` element ids in page order: visible actionable ones first, then texts."""
-    ranked = sorted(
-        elements, key=lambda e: (not (e.actionable and e.visible), not e.visible, not (e.text or "").strip(), e.id)
-    )
-    return sorted(e.id for e in ranked[:max_elements])
+    """Up to ``max_elements`` element ids in page order: the visible ones in ``slot_order`` (actionable first,
+    then texts), then invisible ones with text, then the rest (a small page fills its slots with its hidden
+    parts too)."""
+    hidden = sorted((e for e in elements if not e.visible), key=lambda e: (not (e.text or "").strip(), e.id))
+    return sorted(e.id for e in (slot_order(elements) + hidden)[:max_elements])
 
 
 def _words(text: str) -> set[str]:

@@ -16,7 +16,10 @@ marks every step of its demonstrations that the space could not have taken, with
 such a step may still have another route (the oracle clicks a point where an agent can click the element
 there, which RL or search can find), so "no episode expressible" bounds imitation, and bounds success only
 where the reason admits no other route (text read off the page or computed, a key no strategy names).  A
-``wait`` counts as expressible (a no-op step stands in, if less precisely timed).
+``wait`` counts as expressible (a no-op step stands in, if less precisely timed).  Beside that, each step's target
+is placed in ``slot_order``, the order both strategies fill their element slots: a page with more visible
+elements than an agent's slots (``model.max_elements``, 48 by default) hides the later ones from it, so a step
+whose target lies beyond them cannot be imitated by an agent of that size either.
 
 Writes ``<out>/actions-<suite>.{json,md}`` (default ``reports/bench/``).
 """
@@ -31,10 +34,12 @@ from zoo.web.agents import OracleAgent
 from zoo.web.bench import evaluate
 from zoo.web.suites import resolve_tasks
 from zoo.web.tasks.oracle import ORACLES
-from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, Action, Observation, instruction_spans, page_texts
+from zoo.web.types import (ELEMENT_ACTION_KINDS, NAMED_KEYS, Action, Observation, instruction_spans, page_texts,
+                           slot_order)
 
 SCHEMA = "actionzoo.actions/1"
 PRESS = "press"  # a step's note: expressible, by Strategy 1 (and Strategy 2 with ppo.press_keys) only
+DEFAULT_SLOTS = 48  # model.max_elements' default: the element slots both strategies fill (slot_order)
 DEFAULT_OUT = Path("reports/bench")
 
 
@@ -61,25 +66,39 @@ def unexpressible(action: Action, obs: Observation, earlier: tuple[str, ...] = (
     return None
 
 
-def probe_step(action: Action, obs: Observation, earlier: tuple[str, ...]) -> str | None:
-    """A trace step of the probe (``evaluate(trace=probe_step)``): why the space could not take it, ``PRESS``
-    for a named key (Strategy 1, and Strategy 2 with ``ppo.press_keys``), None when both could."""
-    return unexpressible(action, obs, earlier) or (PRESS if action.kind == "press" else None)
+def slot_rank(action: Action, obs: Observation) -> int | None:
+    """The action's target's place in ``slot_order`` (0: the first slot an agent fills), None when the action
+    targets no visible element.  An agent with fewer slots (``model.max_elements``) does not see it."""
+    if action.element is None or not 0 <= action.element < len(obs.elements):
+        return None
+    return next((k for k, e in enumerate(slot_order(obs.elements)) if e.id == action.element), None)
 
 
-def summarise(episodes: list[tuple[str, list[str | None]]], results: dict[str, Any], tasks: list[str]) -> dict:
+def probe_step(action: Action, obs: Observation, earlier: tuple[str, ...]) -> list:
+    """A trace step of the probe (``evaluate(trace=probe_step)``): [why the space could not take it, ``PRESS``
+    for a named key (Strategy 1, and Strategy 2 with ``ppo.press_keys``) or None when both could; the target's
+    ``slot_rank``]."""
+    return [unexpressible(action, obs, earlier) or (PRESS if action.kind == "press" else None), slot_rank(action, obs)]
+
+
+def summarise(episodes: list[tuple[str, list[list]]], results: dict[str, Any], tasks: list[str],
+              slots: int = DEFAULT_SLOTS) -> dict:
     """Per task: oracle successes, episodes whose every step the space could take (and of those, how many
-    press a key: Strategy 1, or Strategy 2 with ppo.press_keys), steps it could not take and why."""
+    press a key: Strategy 1, or Strategy 2 with ppo.press_keys), steps it could not take and why; the most
+    element slots a step's target needed and the steps whose target lies beyond the first ``slots``."""
     per_task = {}
     for task in tasks:
-        mine = [steps for t, steps in episodes if t == task]
+        mine = [[r for r, _ in steps] for t, steps in episodes if t == task]
+        ranks = [k for t, steps in episodes if t == task for _, k in steps if k is not None]
         reasons = Counter(r for steps in mine for r in steps if r not in (None, PRESS))
         ok = [steps for steps in mine if all(r in (None, PRESS) for r in steps)]
         per_task[task] = {"episodes": len(mine), "oracle_successes": results["tasks"][task]["successes"],
                           "expressible_episodes": len(ok),
                           "expressible_without_keys": sum(PRESS not in steps for steps in ok),
                           "steps": sum(len(s) for s in mine), "inexpressible_steps": sum(reasons.values()),
-                          "reasons": dict(reasons.most_common())}
+                          "reasons": dict(reasons.most_common()),
+                          "slots_needed": max(ranks) + 1 if ranks else 0,
+                          "beyond_slots": sum(k >= slots for k in ranks)}
 
     def where(key: str) -> list[str]:
         return [t for t, v in per_task.items() if v["episodes"] and v[key] == v["episodes"]]
@@ -87,7 +106,8 @@ def summarise(episodes: list[tuple[str, list[str | None]]], results: dict[str, A
     reachable = where("expressible_episodes")
     partly = [t for t, v in per_task.items() if 0 < v["expressible_episodes"] < v["episodes"]]
     return {"tasks": per_task, "all_expressible": reachable, "all_expressible_without_keys": where("expressible_without_keys"),
-            "some_expressible": partly, "none_expressible": [t for t in tasks if t not in reachable and t not in partly]}
+            "some_expressible": partly, "none_expressible": [t for t in tasks if t not in reachable and t not in partly],
+            "slots": slots, "beyond_slots": [t for t, v in per_task.items() if v["beyond_slots"]]}
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -102,14 +122,17 @@ def markdown(report: dict[str, Any]) -> str:
              f"- every episode expressible: {len(s['all_expressible'])} of {n} tasks "
              f"({len(s['all_expressible_without_keys'])} without a key press, Strategy 2's reach without ppo.press_keys)",
              f"- some episodes expressible: {len(s['some_expressible'])} ({', '.join(s['some_expressible']) or '-'})",
-             f"- no episode expressible: {len(s['none_expressible'])} ({', '.join(s['none_expressible']) or '-'})", "",
+             f"- no episode expressible: {len(s['none_expressible'])} ({', '.join(s['none_expressible']) or '-'})",
+             f"- some step's target beyond the first {s['slots']} element slots (model.max_elements; the agent does "
+             f"not see it): {len(s['beyond_slots'])} ({', '.join(s['beyond_slots']) or '-'})", "",
              "| task | oracle successes | episodes all expressible | of those without keys | inexpressible steps / steps "
-             "| why |",
-             "|---|---:|---:|---:|---:|---|"]
+             f"| slots needed | steps beyond {s['slots']} | why |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
     for task, v in sorted(s["tasks"].items(), key=lambda kv: (kv[1]["expressible_episodes"] - kv[1]["episodes"], kv[0])):
         why = "; ".join(f"{r} ({c})" for r, c in v["reasons"].items()) or "-"
         lines.append(f"| {task} | {v['oracle_successes']}/{v['episodes']} | {v['expressible_episodes']}/{v['episodes']} | "
-                     f"{v['expressible_without_keys']} | {v['inexpressible_steps']}/{v['steps']} | {why} |")
+                     f"{v['expressible_without_keys']} | {v['inexpressible_steps']}/{v['steps']} | {v['slots_needed']} | "
+                     f"{v['beyond_slots']} | {why} |")
     return "\n".join(lines) + "\n"
 
 

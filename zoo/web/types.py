@@ -290,6 +290,13 @@ def instruction_spans(instruction: str) -> list[tuple[int, int]]:
     return spans
 
 
+def slot_order(elements: list[Element]) -> list[Element]:
+    """The visible elements in the order the agents fill their element slots: actionable ones first, then those
+    with text of their own, each in page order.  A page with more visible elements than an agent has slots
+    (``model.max_elements``) shows it only the first ones."""
+    return sorted((e for e in elements if e.visible), key=lambda e: (not e.actionable, not (e.text or "").strip(), e.id))
+
+
 def page_texts(elements: list[Element]) -> list[tuple[int, str]]:
     """(element id, text) an agent may copy off the page: each visible element's own text, whitespace-collapsed,
     when it is short enough to be a value (a table cell, a name, a code), first element of each text, page order.
