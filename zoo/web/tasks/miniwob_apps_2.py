@@ -10,7 +10,7 @@ import time
 
 from zoo.web.tasks.miniwob_apps import reachable, shown, wait, with_class
 from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle
-from zoo.web.types import Action, Element, Observation
+from zoo.web.types import Action, Element, Observation, instruction_spans
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
@@ -35,7 +35,9 @@ def autocomplete_pick(obs: Observation, field: Element | None, typed: str, accep
 
 
 def first_word(text: str) -> str:
-    return re.findall(r"[^\s\",.:]+", text)[0]  # the first of instruction_spans' single words
+    """The first span a learner could copy out of ``text`` (a city name has no quotes or clock times: its first word)."""
+    start, end = instruction_spans(text)[0]
+    return text[start:end]
 
 
 def open_datepicker(field: Element) -> Action:
