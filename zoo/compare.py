@@ -143,7 +143,9 @@ def cell_overrides(matrix: Any, job: Job, root: Path) -> list[str]:
     spec = get_strategy(job.strategy)
     if spec.budget is None:
         return base
-    return base + spec.budget(compose(base), demos_of(matrix, job), int(matrix.env_steps))
+    # unvalidated here: a cell's setting may need the budget's own overrides (ppo.bc_coef needs the demonstrations
+    # the budget adds); main() validates the whole list before any cell runs
+    return base + spec.budget(compose(base, validate_choices=False), demos_of(matrix, job), int(matrix.env_steps))
 
 
 def cell_settings(matrix: Any, job: Job) -> list[str]:

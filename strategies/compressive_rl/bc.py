@@ -15,6 +15,8 @@ as CC-Net does) and the training step of its few-shot adaptation (finetune.py).
 3. ``behaviour_clone``: maximises the log-probability of the oracle's (slot, kind, arg) under the policy, each
    episode replayed in order through the encoder and the memory core from an empty memory (the same
    recurrence as PPO's replay), for ``epochs`` passes over the demonstrations.
+4. with ``ppo.bc_coef``, PPO keeps adding that loss on a few demonstrations per minibatch step (``replay_draw``
+   picks them; module.py).
 """
 from __future__ import annotations
 
@@ -208,6 +210,13 @@ def clone_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, float, 
         greedy = model.heads(h, enc, flat, greedy=True).slot
         hits = (greedy == actions).all(-1) & learn
     return loss, float(hits.sum()) / max(n, 1), n
+
+
+def replay_draw(n: int, k: int, seed: int, update: int, step: int) -> list[int]:
+    """Which of ``n`` demonstrations (``k`` of them, in their order) PPO replays at minibatch step ``step`` of
+    update ``update`` (``ppo.bc_coef``): a function of these numbers alone, so a resumed run draws the same."""
+    gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(update) * 1_009 + int(step))
+    return sorted(torch.randperm(int(n), generator=gen)[:min(int(k), int(n))].tolist())
 
 
 def behaviour_clone(model: Any, demos: list[Demonstration], epochs: int, lr: float, seed: int, device: torch.device,

@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import IterableDataset
 
 from strategies.compressive_rl import ppo_math
+from strategies.compressive_rl.bc import Demonstration, clone_loss, episode_batch, replay_draw
 from strategies.compressive_rl.features import Featurizer, make_featurizer
 from components.attention import index_state
 from components.optim import param_groups
@@ -84,6 +85,7 @@ class PPOModule(L.LightningModule):
         self._env: Any = None
         self.val_jobs: list[tuple[str, int]] = []
         self.env_steps_done = 0  # env steps this process has collected, carried through checkpoints
+        self.demonstrations: list[Demonstration] = []  # replayed during PPO with ppo.bc_coef (warm_start.py)
         self._last_step_end: float | None = None  # see time_split
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -161,6 +163,14 @@ class PPOModule(L.LightningModule):
         dist = self.model.heads(h.reshape(T * n, -1), enc, flat, actions=ro["actions"][:, envs].reshape(T * n, 3))
         return dist.logp.view(T, n), dist.entropy.view(T, n), dist.value.view(T, n), enc.aux_loss
 
+    def demonstration_loss(self, update: int, step: int) -> tuple[torch.Tensor, float]:
+        """Cloning loss and greedy accuracy on the demonstrations ``replay_draw`` picks for minibatch step ``step``
+        of update ``update`` (ppo.bc_coef)."""
+        picked = replay_draw(len(self.demonstrations), int(self.cfg.ppo.bc_replay_episodes), int(self.cfg.seed),
+                             update, step)
+        loss, accuracy, _n = clone_loss(self.model, episode_batch([self.demonstrations[i] for i in picked], self.device))
+        return loss, accuracy
+
     def ppo_update(self, rollout: Rollout) -> dict[str, float]:
         ppo, dev = self.cfg.ppo, self.device
         t = lambda x: torch.as_tensor(x, device=dev)  # noqa: E731
@@ -174,6 +184,8 @@ class PPOModule(L.LightningModule):
         opt = self.optimizers()
         plan = [(e, mb) for e in range(int(ppo.update_epochs)) for mb in range(n_mb)]
         stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")}
+        bc_coef = float(ppo.get("bc_coef", 0.0)) if self.demonstrations else 0.0
+        bc_stats: dict[str, list[float]] = {"bc_loss": [], "bc_accuracy": []}
         order = torch.randperm(N, device=dev)
         for i, (epoch, mb) in enumerate(plan):
             if mb == 0:
@@ -187,6 +199,11 @@ class PPOModule(L.LightningModule):
             v_loss = ppo_math.value_loss(new_values, returns[:, envs])
             ent = entropy.mean()
             loss = pg_loss + float(ppo.vf_coef) * v_loss - float(ppo.ent_coef) * ent + aux
+            if bc_coef > 0:  # the demonstrations stay targets, as Strategy 1's recorded episodes do in its RL
+                bc_loss, bc_acc = self.demonstration_loss(self.global_step, i)
+                loss = loss + bc_coef * bc_loss
+                bc_stats["bc_loss"].append(bc_loss.item())
+                bc_stats["bc_accuracy"].append(bc_acc)
             opt.zero_grad()
             self.manual_backward(loss)
             self.clip_gradients(opt, gradient_clip_val=float(self.cfg.trainer.gradient_clip_val), gradient_clip_algorithm="norm")
@@ -199,7 +216,7 @@ class PPOModule(L.LightningModule):
                 stats[k].append(v.item())
             if stop:
                 break
-        out = {k: float(np.mean(v)) for k, v in stats.items()}
+        out = {k: float(np.mean(v)) for k, v in {**stats, **bc_stats}.items() if v}
         out["explained_variance"] = ppo_math.explained_variance(values.flatten(), returns.flatten())
         out["ppo_steps"] = float(len(stats["approx_kl"]))
         return out

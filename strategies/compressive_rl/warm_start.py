@@ -3,6 +3,10 @@ callback: when training starts, before the first PPO update, it records the orac
 browser env, clones them into the network (bc.py), logs bc/* rows to the run's CSV (step 0) and saves
 ``checkpoints/ppo/bc.ckpt``.  Its state (done, what it used) travels in every checkpoint, so a resumed run,
 whether from bc.ckpt or a later PPO checkpoint, never repeats it.
+
+With ``ppo.bc_coef > 0`` it also hands the demonstrations to the module, which keeps cloning them during PPO
+(module.py, ``demonstration_draw``).  They are arrays of a few hundred MB at scale, not kept in checkpoints:
+a resumed run records them again (the same jobs played by the same oracle) without cloning again.
 """
 from __future__ import annotations
 
@@ -19,9 +23,10 @@ BC_CHECKPOINT = "bc.ckpt"
 
 
 class BehaviourCloningWarmStart(Callback):
-    def __init__(self, tasks: list[str], demos_per_task: int, epochs: int, lr: float, seed: int):
+    def __init__(self, tasks: list[str], demos_per_task: int, epochs: int, lr: float, seed: int, replay: bool = False):
         self.tasks, self.demos_per_task = list(tasks), int(demos_per_task)
         self.epochs, self.lr, self.seed = int(epochs), float(lr), int(seed)
+        self.replay = bool(replay)  # ppo.bc_coef > 0: the module keeps the demonstrations for PPO
         self.done = False
         self.summary: dict[str, float] = {}
 
@@ -33,13 +38,18 @@ class BehaviourCloningWarmStart(Callback):
         self.summary = dict(state_dict.get("summary", {}))
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.done or self.demos_per_task <= 0 or trainer.global_step > 0:  # PPO already ran: nothing to warm
+        warm = not self.done and trainer.global_step == 0  # once PPO ran there is nothing to warm
+        if self.demos_per_task <= 0 or not (warm or self.replay):
             return
         t0 = time.perf_counter()
         jobs = demonstration_jobs(self.tasks, self.demos_per_task, self.seed)
         demos, stats = record_demonstrations(pl_module._env, pl_module.featurizer, jobs)
         pl_module.collector.restart()  # the env's running training episodes were cut: start fresh ones
         record_s = time.perf_counter() - t0
+        if self.replay:
+            pl_module.demonstrations = demos
+        if not warm:  # a resumed run with ppo.bc_coef: the demonstrations again, for PPO only
+            return
         logger = trainer.logger if trainer.is_global_zero else None
 
         def log(epoch: int, row: dict[str, float]) -> None:
