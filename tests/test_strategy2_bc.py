@@ -418,3 +418,60 @@ def test_both_strategies_fill_their_element_slots_by_one_rule():
     buttons = [e.id for e in els if e.tag == "button" and e.visible]
     assert s2 == s1 and set(buttons) <= set(s2) and 40 not in s2  # 13 buttons, then the first 3 names
     assert [e.id for e in els if e.tag == "span"][:3] == [i for i in s2 if i not in buttons]
+
+
+def test_replay_draw_is_a_function_of_seed_update_and_step():
+    """PPO's demonstration replay (ppo.bc_coef) picks k distinct demonstrations in order, the same ones for the
+    same (seed, update, step), so a resumed run draws what the uninterrupted run would have."""
+    from strategies.compressive_rl.bc import replay_draw
+
+    draws = {(u, s): replay_draw(50, 4, 7, u, s) for u in range(3) for s in range(8)}
+    for picked in draws.values():
+        assert len(picked) == 4 == len(set(picked)) and picked == sorted(picked) and all(0 <= i < 50 for i in picked)
+    assert draws == {(u, s): replay_draw(50, 4, 7, u, s) for u in range(3) for s in range(8)}
+    assert len({tuple(p) for p in draws.values()}) > 20  # steps and updates draw different demonstrations
+    assert replay_draw(50, 4, 8, 0, 0) != draws[(0, 0)]
+    assert replay_draw(3, 4, 7, 0, 0) == [0, 1, 2]  # fewer demonstrations than asked: all of them
+
+
+def test_bc_coef_without_demonstrations_is_refused_with_one_line():
+    from strategies.compressive_rl.fit import check_config
+    from zoo.config import compose
+    from zoo.core.errors import ZooError
+
+    with pytest.raises(ZooError, match=r"bad value for 'ppo.bc_coef': 0.5 \(replays demonstrations during PPO: needs "
+                                       r"ppo.bc_demos_per_task > 0"):
+        compose(["strategy=2", "ppo.bc_coef=0.5"])
+    check_config(compose(["strategy=2", "ppo.bc_coef=0.5", "ppo.bc_demos_per_task=2"]))
+    assert compose(["strategy=2"]).ppo.bc_coef == 0  # off by default
+
+
+@pytest.mark.browser
+def test_replaying_demonstrations_during_ppo_keeps_what_the_warm_start_cloned(tmp_path):
+    """PPO with a destructive learning rate (0.1, not annealed, 10 updates) after the same warm start: without
+    the replay the greedy agent loses much of what it cloned (measured 0.55 on seed 0), with ``ppo.bc_coef=1`` it
+    keeps it (1.0); every update logs the replayed loss.  A resumed run records the demonstrations again and goes
+    on replaying them without cloning again."""
+    import csv
+
+    from strategies.compressive_rl.fit import fit
+    from zoo.config import compose
+
+    harsh = ["ppo.bc_demos_per_task=6", "ppo.bc_epochs=15", "ppo.bc_lr=3e-3", "trainer.max_steps=10", "ppo.lr=0.1",
+             "ppo.anneal_lr=false"]
+    kept_dir, kept = _tiny_run(tmp_path, "replay", *harsh, "ppo.bc_coef=1.0")
+    _, lost = _tiny_run(tmp_path, "no-replay", *harsh)
+    s_kept, s_lost = kept["overall"]["macro_success_rate"], lost["overall"]["macro_success_rate"]
+    print(f"greedy success after harsh PPO: replay {s_kept:.2f} vs none {s_lost:.2f}")
+    assert s_kept >= 0.9 and s_kept >= s_lost + 0.25
+
+    rows = list(csv.DictReader(open(kept_dir / "csv" / "ppo" / "metrics.csv")))
+    updates = [r for r in rows if r.get("train/policy_loss")]
+    assert len(updates) == 10 and all(r.get("train/bc_loss") and r.get("train/bc_accuracy") for r in updates)
+
+    cfg = compose(["strategy=2", f"config={kept_dir / 'config.yaml'}", f"resume={kept_dir}", "trainer.max_steps=12"])
+    fit(cfg, kept_dir)
+    rows = list(csv.DictReader(open(kept_dir / "csv" / "ppo" / "metrics.csv")))  # the resumed segment's
+    resumed = [r for r in rows if r.get("train/policy_loss")]
+    assert [int(r["step"]) for r in resumed] == [10, 11] and all(r.get("train/bc_loss") for r in resumed)
+    assert not any(r.get("bc/loss") for r in rows)  # no cloning passes again
