@@ -258,12 +258,12 @@ def code_pages() -> tuple[Observation, Observation]:
 def test_earlier_instructions_spans_are_candidates_between_the_instructions_and_the_pages():
     """As Strategy 1's candidates: this instruction's spans, then earlier instructions' (their own tokens in
     span_ids, flagged), then page texts; the oracle's typing of a remembered code is then expressible."""
-    from strategies.compressive_rl.features import EpisodeInstructions
+    from strategies.compressive_rl.features import EpisodeTracker
 
     first, second = code_pages()
     fz = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=64)
     assert oracle_slots(fz(second), Action.type(1, "XK3P9")) is None  # without the episode's history
-    seen = EpisodeInstructions(1)
+    seen = EpisodeTracker(1)
     assert seen.earlier(0, first.instruction, True) == ()
     earlier = seen.earlier(0, second.instruction, False)
     assert earlier == (first.instruction,) == seen.earlier(0, second.instruction, False)  # asking twice: same
@@ -289,7 +289,7 @@ def test_the_agent_keeps_each_episodes_instructions_and_forgets_them_at_a_new_ep
     torch.manual_seed(0)
     agent = MemoryAgent(ActionModel(cfg.model, cfg.ppo, 96, 0), fz)
     calls = []
-    agent.featurizer = lambda obs, earlier=(): calls.append(earlier) or fz(obs, earlier)
+    agent.featurizer = lambda obs, earlier=(), noops_in_a_row=0: calls.append(earlier) or fz(obs, earlier)
     first, second = code_pages()
     _, state = agent.act([first, second], None)
     _, state = agent.act([second, second], state, np.array([False, False]))
@@ -434,7 +434,7 @@ def test_replay_draw_is_a_function_of_seed_update_and_step():
     assert replay_draw(3, 4, 7, 0, 0) == [0, 1, 2]  # fewer demonstrations than asked: all of them
 
 
-def test_bc_coef_without_demonstrations_is_refused_with_one_line():
+def test_settings_that_need_another_are_refused_with_one_line():
     from strategies.compressive_rl.fit import check_config
     from zoo.config import compose
     from zoo.core.errors import ZooError
@@ -444,6 +444,8 @@ def test_bc_coef_without_demonstrations_is_refused_with_one_line():
         compose(["strategy=2", "ppo.bc_coef=0.5"])
     check_config(compose(["strategy=2", "ppo.bc_coef=0.5", "ppo.bc_demos_per_task=2"]))
     assert compose(["strategy=2"]).ppo.bc_coef == 0  # off by default
+    with pytest.raises(ZooError, match=r"bad value for 'ppo.noop_limit': 2 \(limits the no-op kind: needs ppo.noop=true"):
+        compose(["strategy=2", "ppo.noop_limit=2"])
 
 
 @pytest.mark.browser
@@ -475,3 +477,46 @@ def test_replaying_demonstrations_during_ppo_keeps_what_the_warm_start_cloned(tm
     resumed = [r for r in rows if r.get("train/policy_loss")]
     assert [int(r["step"]) for r in resumed] == [10, 11] and all(r.get("train/bc_loss") for r in resumed)
     assert not any(r.get("bc/loss") for r in rows)  # no cloning passes again
+
+
+def test_noop_limit_makes_an_agent_that_prefers_waiting_act():
+    """``ppo.noop_limit``: an agent whose kind head always prefers the no-op (as the greedy agent on an unchanged
+    click-collapsible page did) waits at most the limit in a row, then acts, and waits again after acting; a new
+    episode starts the count afresh.  Without a limit it waits forever.  The mask is part of the observation's
+    arrays (``noop_ok``), so PPO's replay scores actions under the mask they were sampled with, and a
+    demonstration's wait past the limit is not cloned."""
+    from strategies.compressive_rl.agent import MemoryAgent
+    from strategies.compressive_rl.features import EpisodeTracker, featurize_in_episode
+    from strategies.compressive_rl.model import ActionModel
+    from strategies.compressive_rl.policy import NOOP
+    from zoo.config import compose
+
+    def kinds_played(limit: int, steps: int, restart_at: int | None = None) -> list[int]:
+        cfg = compose(["strategy=2", "model.dim=32", "model.n_heads=2", "model.n_layers=1", "model.max_elements=12",
+                       "model.max_text_len=8", "ppo.max_instruction_len=32", "ppo.noop=true",
+                       f"ppo.noop_limit={limit}"], validate_choices=False)
+        torch.manual_seed(0)
+        model = ActionModel(cfg.model, cfg.ppo, 96, 0)
+        model.heads.kind[-1].weight.data.zero_()
+        model.heads.kind[-1].bias.data.copy_(torch.tensor([0.0, -1.0, -1.0, -9.0, 5.0]))  # the no-op, then a click
+        fz = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=32, noop=True,
+                        noop_limit=limit)
+        agent, state, out = MemoryAgent(model, fz, greedy=True), None, []
+        for t in range(steps):
+            actions, state = agent.act([form_page()], state, done_mask=np.array([t == restart_at]))
+            out.append(NOOP if actions[0].kind == "noop" else 0)
+        return out
+
+    assert kinds_played(2, 7) == [NOOP, NOOP, 0, NOOP, NOOP, 0, NOOP]
+    assert kinds_played(2, 5, restart_at=1) == [NOOP, NOOP, NOOP, 0, NOOP]  # the second episode's count from 0
+    assert kinds_played(0, 5) == [NOOP] * 5
+
+    tracker = EpisodeTracker(1)
+    fz = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=32, noop=True, noop_limit=1)
+    first = featurize_in_episode(fz, tracker, 0, form_page(), True)
+    tracker.acted(0, True)
+    second = featurize_in_episode(fz, tracker, 0, form_page(), False)
+    assert bool(first.arrays["noop_ok"]) and not bool(second.arrays["noop_ok"])
+    assert oracle_slots(first, Action.wait(300))[1] == NOOP and oracle_slots(second, Action.wait(300)) is None
+    assert oracle_slots(second, Action.click(4)) is not None
+    assert not bool(featurized().arrays["noop_ok"])  # without the kind there is no no-op to allow

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from strategies.compressive_rl.features import EpisodeInstructions, Featurizer, make_featurizer, stack
+from strategies.compressive_rl.features import EpisodeTracker, Featurizer, featurize_in_episode, make_featurizer, stack
+from strategies.compressive_rl.policy import NOOP
 from strategies.compressive_rl.model import ActionModel
 from strategies.compressive_rl.rollout import policy_step, to_action, to_tensors
 from strategies.compressive_rl.tokenizer import tokenizer_from_json
@@ -33,7 +34,7 @@ class MemoryAgent:
 
     def reset(self, n_envs: int) -> Any:
         return {"memory": self.model.init_state(n_envs, self.device), "first": True,
-                "instructions": EpisodeInstructions(n_envs)}
+                "instructions": EpisodeTracker(n_envs)}
 
     @torch.no_grad()
     def act(self, observations: list[Any], state: Any, done_mask: Any = None) -> tuple[list[Any], Any]:
@@ -43,11 +44,14 @@ class MemoryAgent:
         starts = np.ones(n, bool) if state.get("first") else np.asarray(
             done_mask if done_mask is not None else np.zeros(n), dtype=bool)
         seen = state["instructions"]
-        fz = [self.featurizer(o, seen.earlier(i, o.instruction or "", bool(starts[i]))) for i, o in enumerate(observations)]
+        fz = [featurize_in_episode(self.featurizer, seen, i, o, bool(starts[i])) for i, o in enumerate(observations)]
         batch = to_tensors(stack([f.arrays for f in fz]), self.device)
         dist, memory = policy_step(self.model, batch, state["memory"], torch.as_tensor(starts, device=self.device),
                                    greedy=self.greedy)
-        actions = [to_action(f, a) for f, a in zip(fz, dist.slot.cpu().numpy())]
+        chosen = dist.slot.cpu().numpy()
+        for i, a in enumerate(chosen):
+            seen.acted(i, int(a[1]) == NOOP)
+        actions = [to_action(f, a) for f, a in zip(fz, chosen)]
         return actions, {"memory": memory, "first": False, "instructions": seen}
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from strategies.compressive_rl.features import EpisodeInstructions, Featurized, Featurizer, stack
+from strategies.compressive_rl.features import EpisodeTracker, Featurized, Featurizer, featurize_in_episode, stack
 from strategies.compressive_rl.model import trim_padding
 from strategies.compressive_rl.policy import CLICK, NOOP, PRESS, SELECT, TYPE
 from zoo.web.seeds import train_seed
@@ -49,7 +49,7 @@ def oracle_slots(f: Featurized, action: Any) -> tuple[int, int, int] | None:
     if kind == "press" and f.press_keys and action.key in NAMED_KEYS:
         return focus_slot(f), PRESS, NAMED_KEYS.index(action.key)
     if kind in ("noop", "wait") and f.noop:  # a wait lets the page's time pass; a no-op step stands in
-        return focus_slot(f), NOOP, 0
+        return (focus_slot(f), NOOP, 0) if f.arrays["noop_ok"] else None  # not past ppo.noop_limit in a row
     if kind not in ("click", "type", "select") or action.element is None or action.element not in f.el_slots:
         return None
     slot = f.el_slots.index(action.element)
@@ -124,7 +124,7 @@ def record_demonstrations(env: Any, featurizer: Featurizer, jobs: list[tuple[str
     obs: list[Any] = [None] * n
     running: list[Demonstration | None] = [None] * n
     memo: list[dict] = [{} for _ in range(n)]
-    seen, fresh = EpisodeInstructions(n), [True] * n  # earlier pages' instructions, as the agent keeps them
+    seen, fresh = EpisodeTracker(n), [True] * n  # earlier pages' instructions, as the agent keeps them
     done: list[Demonstration] = []
     stats = DemoStats()
 
@@ -146,9 +146,10 @@ def record_demonstrations(env: Any, featurizer: Featurizer, jobs: list[tuple[str
                     actions.append(Action.noop())
                     continue
                 act = oracle_action(obs[i], memo[i])
-                fz = featurizer(obs[i], seen.earlier(i, obs[i].instruction or "", fresh[i]))
+                fz = featurize_in_episode(featurizer, seen, i, obs[i], fresh[i])
                 fresh[i] = False
                 slots = oracle_slots(fz, act)
+                seen.acted(i, getattr(act, "kind", None) in ("noop", "wait"))  # the page was left alone this step
                 demo.steps.append(fz.arrays)
                 demo.actions.append(slots if slots is not None else placeholder_slots(fz))
                 demo.learn.append(slots is not None)

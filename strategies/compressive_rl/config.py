@@ -73,6 +73,11 @@ class PPOConfig:
     default: measured on two seeds only (reports/compare/README.md, "Strategy 2 with a no-op kind"), where it
     helped the email-inbox tasks and broke click-collapsible (the greedy agent waited on an unchanged page
     until the step cut-off).
+    noop_limit: with noop, how many no-ops in a row the agent may take before it must act (the kind is masked
+    until it takes another action; 0: no limit).  A deterministic agent that chose the no-op on a page its
+    no-op does not change waited until the step cut-off (click-collapsible in cpu-scale-demos50-noop); the limit
+    is its way out, and it only counts the agent's own actions, as a deployed agent can.  Demonstration waits
+    past it are not cloned.
     tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
     bptt: in the update, backpropagate through the carried memory over the whole rollout (truncated
     BPTT; for xl this lifts Transformer-XL's stop-gradient on the memory).  false: memory detached per step.
@@ -124,6 +129,7 @@ class PPOConfig:
     greedy_eval: bool = True
     press_keys: bool = False
     noop: bool = False
+    noop_limit: int = field(default=0, metadata=at_least(0))
     tokenizer_steps: int = field(default=4, metadata=at_least(0))
     bptt: bool = True
     val_every: int = field(default=0, metadata=at_least(0))
@@ -153,6 +159,9 @@ def check_config(cfg: Any) -> None:
     if float(p.bc_coef) > 0 and int(p.bc_demos_per_task) <= 0:
         raise ZooError(f"bad value for 'ppo.bc_coef': {p.bc_coef} (replays demonstrations during PPO: needs "
                        "ppo.bc_demos_per_task > 0, or ppo.bc_coef=0)")
+    if int(p.noop_limit) > 0 and not bool(p.noop):
+        raise ZooError(f"bad value for 'ppo.noop_limit': {p.noop_limit} (limits the no-op kind: needs ppo.noop=true, "
+                       "or ppo.noop_limit=0)")
     if int(cfg.env.num_envs) <= 0:
         raise ZooError(f"bad value for 'env.num_envs': {cfg.env.num_envs} (must be > 0)")
     for key, value in (("model.dropout", cfg.model.dropout), ("model.attention.dropout", cfg.model.attention.dropout)):

@@ -24,7 +24,7 @@ back to element ids and strings when an action is built.
 
 Typing candidates come in Strategy 1's order: the instruction's spans, then the spans of the episode's earlier,
 different instructions (a page may ask for text only an earlier page showed, as mp-remember-code does; the caller
-passes them, ``EpisodeInstructions`` keeps them per env), then short texts on the page.
+passes them, ``EpisodeTracker`` keeps them per env), then short texts on the page.
 """
 from __future__ import annotations
 
@@ -62,22 +62,33 @@ class Featurized:
     noop: bool = False  # the agent may do nothing for a step (ppo.noop)
 
 
-class EpisodeInstructions:
-    """The distinct instructions each env's current episode showed so far, for ``Featurizer(obs, earlier)``:
-    ``earlier(i, instruction, start)`` records env i's instruction (forgetting the others first when ``start``:
-    the observation opens an episode) and returns the episode's other instructions, oldest first.  Asking twice
-    for one observation gives the same answer (the rollout's bootstrap pass featurizes it before its step)."""
+class EpisodeTracker:
+    """What each env's current episode showed and did so far, for ``Featurizer``: its distinct instructions
+    (``earlier(i, instruction, start)`` records env i's instruction, forgetting the others first when ``start``:
+    the observation opens an episode, and returns the episode's other instructions, oldest first; asking twice
+    for one observation gives the same answer, as the rollout's bootstrap pass does) and how many no-ops it ended
+    with (``acted`` after each action; ``ppo.noop_limit``)."""
 
     def __init__(self, n: int):
         self.seen: list[list[str]] = [[] for _ in range(n)]
+        self.noops = [0] * n  # no-op actions in a row at the end of env i's episode
 
     def earlier(self, i: int, instruction: str, start: bool) -> tuple[str, ...]:
         if start:
-            self.seen[i] = []
+            self.seen[i], self.noops[i] = [], 0
         out = tuple(g for g in self.seen[i] if g != instruction)
         if instruction and instruction not in self.seen[i]:
             self.seen[i].append(instruction)
         return out
+
+    def acted(self, i: int, noop: bool) -> None:
+        self.noops[i] = self.noops[i] + 1 if noop else 0
+
+
+def featurize_in_episode(featurizer: "Featurizer", tracker: EpisodeTracker, i: int, obs: Any, start: bool) -> "Featurized":
+    """Env i's observation with what its episode showed and did before (``start``: it opens an episode)."""
+    earlier = tracker.earlier(i, obs.instruction or "", start)
+    return featurizer(obs, earlier, noops_in_a_row=tracker.noops[i])
 
 
 class Featurizer:
@@ -85,8 +96,9 @@ class Featurizer:
 
     def __init__(self, tokenizer: Any, max_elements: int = 48, max_text_len: int = 16,
                  max_instruction_len: int = 48, max_spans: int = 16, max_options: int = 16,
-                 screen_size: int | None = None, press_keys: bool = False, noop: bool = False):
+                 screen_size: int | None = None, press_keys: bool = False, noop: bool = False, noop_limit: int = 0):
         self.press_keys, self.noop = bool(press_keys), bool(noop)
+        self.noop_limit = int(noop_limit)  # with noop: no-ops allowed in a row (0: no limit)
         self.tok = tokenizer
         self.screen_size = screen_size  # None: no screenshot array
         self.pad = int(tokenizer.pad_id)
@@ -146,9 +158,10 @@ class Featurizer:
         """Up to E visible element ids (``slot_order``: actionable and texted ones first), kept in page order."""
         return sorted(e.id for e in slot_order(elements)[: self.E])
 
-    def __call__(self, obs: Any, earlier: tuple[str, ...] = ()) -> Featurized:
-        """``earlier``: the episode's earlier, different instructions (``EpisodeInstructions``), whose spans
-        are candidates too."""
+    def __call__(self, obs: Any, earlier: tuple[str, ...] = (), noops_in_a_row: int = 0) -> Featurized:
+        """``earlier``: the episode's earlier, different instructions (``EpisodeTracker``), whose spans
+        are candidates too.  ``noops_in_a_row``: the no-ops the episode ended with so far; at ``noop_limit`` of
+        them the no-op kind is not allowed (``noop_ok``)."""
         E, Lt, S, O = self.E, self.Lt, self.S, self.O
         instr = obs.instruction or ""
         instr_words = set(words(instr))
@@ -184,6 +197,7 @@ class Featurizer:
             "opt_ids": np.full((O, Lt), self.pad, np.int64), "opt_owner": np.full(O, -1, np.int64),
             "opt_num": np.zeros((O, 2), np.float32), "opt_valid": np.zeros(O, bool),
             "step": np.array(min(int(getattr(obs, "step", 0)), 31), np.int64),
+            "noop_ok": np.array(self.noop and not 0 < self.noop_limit <= int(noops_in_a_row)),
         }
         width = max([e.bbox[0] + e.bbox[2] for e in obs.elements] + [1.0])
         height = max([e.bbox[1] + e.bbox[3] for e in obs.elements] + [1.0])
@@ -272,4 +286,5 @@ def make_featurizer(tokenizer: Any, cfg: Any) -> Featurizer:
                       max_instruction_len=int(cfg.ppo.max_instruction_len), max_spans=int(cfg.ppo.max_spans),
                       max_options=int(cfg.ppo.max_options),
                       screen_size=int(cfg.env.screenshot_size) if cfg.model.use_screen else None,
-                      press_keys=bool(cfg.ppo.get("press_keys", False)), noop=bool(cfg.ppo.get("noop", False)))
+                      press_keys=bool(cfg.ppo.get("press_keys", False)), noop=bool(cfg.ppo.get("noop", False)),
+                      noop_limit=int(cfg.ppo.get("noop_limit", 0)))

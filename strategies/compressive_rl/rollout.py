@@ -18,7 +18,7 @@ import torch
 from components.attention import cat_state, index_state, map_state
 from torch import Tensor
 
-from strategies.compressive_rl.features import EpisodeInstructions, Featurized, Featurizer, stack
+from strategies.compressive_rl.features import EpisodeTracker, Featurized, Featurizer, featurize_in_episode, stack
 from strategies.compressive_rl.model import ActionModel, trim_padding
 from strategies.compressive_rl.policy import NOOP, PRESS, SELECT, TYPE
 from zoo.web.seeds import advance
@@ -139,7 +139,7 @@ class RolloutCollector:
         self.obs = env.reset(seeds=self.seeds)
         self.starts = np.ones(num_envs, dtype=bool)
         self.state: Any = None
-        self.instructions = EpisodeInstructions(num_envs)  # earlier pages' instructions: typing candidates
+        self.episodes = EpisodeTracker(num_envs)  # per env: earlier instructions (typing candidates), no-ops in a row
 
     def restart(self) -> None:
         """Begin fresh episodes on every env (after the env was used for something else, e.g.
@@ -152,8 +152,7 @@ class RolloutCollector:
 
     def featurize(self, i: int) -> Featurized:
         """Env i's current observation, with its episode's earlier instructions."""
-        obs = self.obs[i]
-        return self.featurizer(obs, self.instructions.earlier(i, obs.instruction or "", bool(self.starts[i])))
+        return featurize_in_episode(self.featurizer, self.episodes, i, self.obs[i], bool(self.starts[i]))
 
     def _send(self, actions: list[Any], ids: list[int]) -> Any:
         if hasattr(self.env, "step_async"):
@@ -212,6 +211,7 @@ class RolloutCollector:
                 for j, i in enumerate(ids):
                     cols["feat"][t][i], cols["start"][t][i] = fz[j].arrays, bool(self.starts[i])
                     cols["act"][t][i], cols["logp"][t][i], cols["value"][t][i] = acts[j], logp[j], value[j]
+                    self.episodes.acted(i, int(acts[j][1]) == NOOP)
                 pending[g] = self._send([to_action(f, a) for f, a in zip(fz, acts)], ids)
                 clock.sent(g, getattr(pending[g], "future", None))
         for g in range(len(groups)):
