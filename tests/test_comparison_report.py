@@ -107,6 +107,29 @@ def test_a_half_that_names_its_partner_pairs_with_that_one_only(tmp_path):
     assert {row[0] for row in sec.blocks[1].rows} == {"a - b"}
 
 
+def test_a_half_that_names_a_matrix_of_both_strategies_pairs_with_its_other_strategy(tmp_path):
+    """A one-strategy re-run (s2-again) naming a matrix of both strategies (both) pairs with that matrix's other
+    strategy's cell, seed by seed; the matrix of both still pairs within itself, and a one-strategy matrix naming
+    nobody (s2-other) pairs with neither."""
+    import json
+
+    from zoo.report import comparison
+    from zoo.report.gather import Gathered
+
+    runs = []
+    for s in range(2):
+        runs += [_run(tmp_path / "both", "foundation", "a", s, _hits(9), _hits(5)),
+                 _run(tmp_path / "both", "compressive_rl", "b", s, _hits(3), _hits(5)),
+                 _run(tmp_path / "s2-other", "compressive_rl", "d", s, _hits(4), _hits(5))]
+    runs.append(_run(tmp_path / "s2-again", "compressive_rl", "c", 0, _hits(8), _hits(5)))  # one seed of two
+    (tmp_path / "s2-again").mkdir()
+    (tmp_path / "s2-again" / "matrix.json").write_text(json.dumps({"matrix": "s2-again", "spec": {"pairs_with": "both"}}))
+    rows = comparison.comparison(None, Gathered(runs=runs)).blocks[1].rows
+    assert {row[0] for row in rows} == {"a - b", "a - c"}
+    train = next(r for r in rows if r[0] == "a - c" and r[1] == comparison.SPLIT_TITLE["train"])
+    assert train[2] == "1" and train[3] == "+10.0"  # paired on the seed both have
+
+
 def test_no_compare_runs_says_what_to_run(tmp_path):
     from zoo.report import comparison
     from zoo.report.gather import Gathered

@@ -100,16 +100,19 @@ def _over_seeds(p: Paired) -> str:
 
 def comparable(a: CellStats, b: CellStats, cells: list[CellStats]) -> bool:
     """Cells of one matrix, or of two matrices that each hold one strategy (the halves of one comparison, e.g.
-    cpu-scale.yaml and cpu-scale-xl.yaml) unless either names another partner (``pairs_with``); a matrix with
-    both strategies is compared within itself only."""
+    cpu-scale.yaml and cpu-scale-xl.yaml) unless either names another partner (``pairs_with``).  A matrix with
+    both strategies is compared within itself, and with a one-strategy matrix that names it (one strategy's cell
+    run again after a change, beside the other strategy's cell it is to be judged against)."""
     ma, mb = matrix_of(a.runs[0]), matrix_of(b.runs[0])
     if ma == mb:
         return True
     kinds = {m: {c.strategy for c in cells if matrix_of(c.runs[0]) == m} for m in (ma, mb)}
+    pa, pb = partner_of(a.runs[0]), partner_of(b.runs[0])
+    if (pa == mb and len(kinds[ma]) == 1) or (pb == ma and len(kinds[mb]) == 1):
+        return True
     if len(kinds[ma]) != 1 or len(kinds[mb]) != 1:
         return False
-    pa, pb = partner_of(a.runs[0]), partner_of(b.runs[0])
-    return (not pa and not pb) or pa == mb or pb == ma
+    return not pa and not pb
 
 
 def is_clear(p: Paired) -> bool:
