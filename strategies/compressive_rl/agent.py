@@ -19,9 +19,10 @@ from zoo.core.errors import ZooError
 class MemoryAgent:
     """``reset(n) -> state``; ``act(observations, state, done_mask) -> (actions, state)``.
 
-    The state is the memory core's attention state and each episode's instructions so far (their spans are
-    typing candidates on later pages); ``done_mask`` (True where the observation opens a new episode) clears
-    both for those envs before the step, as in training.
+    The state is the memory core's attention state and each episode's ``EpisodeTracker`` entry: its instructions
+    so far (their spans are typing candidates on later pages) and the no-ops it ended with (``ppo.noop_limit``);
+    ``done_mask`` (True where the observation opens a new episode) clears both for those envs before the step, as in
+    training.
     """
 
     def __init__(self, model: ActionModel, featurizer: Featurizer, greedy: bool = True, device: str = "cpu"):
@@ -34,7 +35,7 @@ class MemoryAgent:
 
     def reset(self, n_envs: int) -> Any:
         return {"memory": self.model.init_state(n_envs, self.device), "first": True,
-                "instructions": EpisodeTracker(n_envs)}
+                "episodes": EpisodeTracker(n_envs)}
 
     @torch.no_grad()
     def act(self, observations: list[Any], state: Any, done_mask: Any = None) -> tuple[list[Any], Any]:
@@ -43,7 +44,7 @@ class MemoryAgent:
             state = self.reset(n)
         starts = np.ones(n, bool) if state.get("first") else np.asarray(
             done_mask if done_mask is not None else np.zeros(n), dtype=bool)
-        seen = state["instructions"]
+        seen = state["episodes"]
         fz = [featurize_in_episode(self.featurizer, seen, i, o, bool(starts[i])) for i, o in enumerate(observations)]
         batch = to_tensors(stack([f.arrays for f in fz]), self.device)
         dist, memory = policy_step(self.model, batch, state["memory"], torch.as_tensor(starts, device=self.device),
@@ -52,7 +53,7 @@ class MemoryAgent:
         for i, a in enumerate(chosen):
             seen.acted(i, int(a[1]) == NOOP)
         actions = [to_action(f, a) for f, a in zip(fz, chosen)]
-        return actions, {"memory": memory, "first": False, "instructions": seen}
+        return actions, {"memory": memory, "first": False, "episodes": seen}
 
 
 def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: str = "cpu") -> MemoryAgent:

@@ -151,7 +151,7 @@ class RolloutCollector:
         self.state = None
 
     def featurize(self, i: int) -> Featurized:
-        """Env i's current observation, with its episode's earlier instructions."""
+        """Env i's current observation, with its episode's earlier instructions and no-ops in a row."""
         return featurize_in_episode(self.featurizer, self.episodes, i, self.obs[i], bool(self.starts[i]))
 
     def _send(self, actions: list[Any], ids: list[int]) -> Any:
