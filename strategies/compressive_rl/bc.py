@@ -124,7 +124,7 @@ def record_demonstrations(env: Any, featurizer: Featurizer, jobs: list[tuple[str
     obs: list[Any] = [None] * n
     running: list[Demonstration | None] = [None] * n
     memo: list[dict] = [{} for _ in range(n)]
-    seen, fresh = EpisodeTracker(n), [True] * n  # earlier pages' instructions, as the agent keeps them
+    seen, fresh = EpisodeTracker(n), [True] * n  # earlier pages' instructions and no-ops, as the agent keeps them
     done: list[Demonstration] = []
     stats = DemoStats()
 

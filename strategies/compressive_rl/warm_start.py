@@ -5,8 +5,9 @@ browser env, clones them into the network (bc.py), logs bc/* rows to the run's C
 whether from bc.ckpt or a later PPO checkpoint, never repeats it.
 
 With ``ppo.bc_coef > 0`` it also hands the demonstrations to the module, which keeps cloning them during PPO
-(module.py, ``demonstration_draw``).  They are arrays of a few hundred MB at scale, not kept in checkpoints:
-a resumed run records them again (the same jobs played by the same oracle) without cloning again.
+(module.py, ``demonstration_loss``; bc.py, ``replay_draw``).  They are every step's featurized arrays and are not
+kept in checkpoints: a resumed run records them again (the same jobs played by the same oracle) without cloning
+again.
 """
 from __future__ import annotations
 
