@@ -107,8 +107,7 @@ class PolicyHeads(nn.Module):
         every, none = torch.ones_like(can_type), torch.zeros_like(can_type)
         # in kind order, cut to the head's outputs (press exists with press_keys or noop, allowed with press_keys;
         # the no-op is allowed until ppo.noop_limit of them in a row, noop_ok)
-        noop_ok = b["noop_ok"].bool() if "noop_ok" in b else every
-        allowed = [every, can_type, can_select, every if self.key is not None else none, noop_ok]
+        allowed = [every, can_type, can_select, every if self.key is not None else none, b["noop_ok"].bool()]
         kind_mask = torch.stack(allowed[: self.kind[-1].out_features], -1)
         kind_dist = _categorical(_masked(self.kind(ctx), kind_mask))
         kind = actions[:, 1] if actions is not None else (kind_dist.probs.argmax(-1) if greedy else kind_dist.sample())
