@@ -53,6 +53,24 @@ def test_featurizer_masks_spans_and_overlap():
     assert submit[9] == 1.0  # every word of "Submit" occurs in the instruction
 
 
+def test_featurizer_reads_whether_a_checkbox_is_ticked():
+    """A click on a checkbox changes only its ``checked`` attribute: the agent must see it to know what is done."""
+    instr = "Select AU, HF2 and click Submit."
+
+    def page(ticked: str) -> Observation:
+        els = [el(0, "div", "", "style", False), el(1, "label", "AU", "input", True, 20),
+               el(2, "input", "", "input", True, 20, type="checkbox", checked=ticked, label="AU"),
+               el(3, "button", "Submit", "action", True, 60)]
+        return Observation("checkboxes", instr, els, None, "checkboxes", 0)
+
+    before, after = page("false"), page("true")
+    featurize = module_for([before]).featurizer
+    was, now = featurize(before).arrays["el_num"], featurize(after).arrays["el_num"]
+    assert was[2, -1] == 0.0 and now[2, -1] == 1.0
+    assert np.array_equal(np.delete(was, -1, axis=1), np.delete(now, -1, axis=1))  # nothing else tells them apart
+    assert now[[0, 1, 3], -1].tolist() == [0.0, 0.0, 0.0]
+
+
 @pytest.mark.parametrize(("instruction", "quoted"), [
     ("Type the user's code 'abc' here.", ["abc"]),  # the apostrophe does not open a quote
     ("It's Bob's 'x y' and 'z'.", ["x y", "z"]),

@@ -7,7 +7,7 @@ rollouts can be stacked and replayed without touching the page again:
   el_text   (E, Lt)      BPE ids of each element's text (a form control's label when it has none)
   el_attr   (E, Lt)      BPE ids of its "key value" attribute text
   el_tag / el_cat (E,)   tag and category indices;  el_num (E, NUM_FEATURES) floats (position, flags,
-                         overlap of the element's text with the instruction)
+                         overlap of the element's text with the instruction, ticked)
   el_valid / el_click / el_type / el_select (E,)   slot filled / may be clicked / typed into / selected
   span_w  (S, Li)        which instruction tokens each candidate span covers (the "type" arguments)
   span_el (S,)           for a candidate copied off the page (a table cell): its element's slot, else -1
@@ -40,7 +40,7 @@ from zoo.web.types import (CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index
 TAGS = list(TAG_VOCAB)  # zoo.web.types: one vocabulary for every strategy, index 0 = unknown
 CATEGORIES = list(CATEGORY_VOCAB)
 ATTR_KEYS = ("type", "placeholder", "name", "id", "aria-label", "title", "value", "href")
-NUM_FEATURES = 14
+NUM_FEATURES = 15
 SPAN_FEATURES = 5
 # single quotes only as quotes, not apostrophes: no letter or digit just outside them ("user's 'abc'")
 QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<![\w'])'([^']+)'(?![\w'])")
@@ -228,6 +228,9 @@ class Featurizer:
                 float(bool(text) and text.lower() in instr.lower()),
                 float(any(t in instr_words for t in aw)),  # e.g. placeholder "username" vs instruction
                 float(bool(value)), float(bool(value) and value in quoted),  # filled, filled as asked
+                # a ticked checkbox or radio button: without it the page's state after a click was invisible here
+                # (Strategy 1's element flags had it), so click-checkboxes had to be remembered, not read
+                float(attrs.get("checked", "").lower() in ("true", "checked", "1")),
             ]
             for opt in (getattr(e, "options", None) or []):
                 if len(options) < O and e.actionable:
