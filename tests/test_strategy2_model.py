@@ -337,3 +337,33 @@ def test_date_and_time_fields_take_typed_text_as_in_every_strategy(kind, instruc
     slot, kind_index, arg = oracle_slots(f, Action.type(2, text))
     assert (slot, kind_index, f.spans[arg]) == (f.el_slots.index(2), TYPE, text)
     assert str(to_action(f, np.array([slot, kind_index, arg]))) == str(Action.type(2, text))
+
+
+def test_a_checkpoint_of_another_model_shape_is_one_line(tmp_path):
+    """A checkpoint from a version whose observation had one feature fewer (el_num had 14 before the ticked flag)
+    is refused with one line naming the first tensor that differs, not torch's list of every mismatch."""
+    from strategies.compressive_rl.agent import load_agent
+    from zoo.core.checkpoints import InvalidCheckpoint, load_weights
+
+    page = form_page()
+    module = module_for([page])
+    state = {k: v.clone() for k, v in module.state_dict().items()}
+    ckpt = {"state_dict": state, "hyper_parameters": {"strategy": 2, "cfg": module.hparams["cfg"]},
+            "tokenizer_json": module.tokenizer_json, "global_step": 1}
+    torch.save(ckpt, tmp_path / "now.ckpt")
+    agent = load_agent(tmp_path / "now.ckpt")  # the same shapes load
+    assert torch.equal(agent.model.encoder.num.weight, state["model.encoder.num.weight"])
+
+    state["model.encoder.num.weight"] = state["model.encoder.num.weight"][:, :-1].clone()
+    torch.save(ckpt, tmp_path / "older.ckpt")
+    with pytest.raises(InvalidCheckpoint) as err:
+        load_agent(tmp_path / "older.ckpt")
+    message = str(err.value)
+    assert "\n" not in message and "older.ckpt" in message
+    assert "encoder.num.weight is (32, 14) there, (32, 15) here (tensors of another shape: 1;" in message
+
+    small = torch.nn.Linear(2, 3)
+    with pytest.raises(InvalidCheckpoint, match=r"x\.ckpt does not fit this model: bias is missing there"):
+        load_weights(small, {"weight": torch.zeros(3, 2)}, "x.ckpt")
+    with pytest.raises(InvalidCheckpoint, match=r"extra is not in this model \(missing: 0, unexpected: 1;"):
+        load_weights(small, {"weight": torch.zeros(3, 2), "bias": torch.zeros(3), "extra": torch.zeros(1)}, "x.ckpt")

@@ -12,7 +12,7 @@ from strategies.compressive_rl.policy import NOOP
 from strategies.compressive_rl.model import ActionModel
 from strategies.compressive_rl.rollout import policy_step, to_action, to_tensors
 from strategies.compressive_rl.tokenizer import tokenizer_from_json
-from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
+from zoo.core.checkpoints import checkpoint_exists, load_checkpoint, load_weights
 from zoo.core.errors import ZooError
 
 
@@ -71,6 +71,6 @@ def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: 
     tok = tokenizer_from_json(ckpt["tokenizer_json"])
     model = ActionModel(cfg.model, cfg.ppo, tok.vocab_size, int(tok.pad_id))
     prefix = "model."
-    model.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    load_weights(model, {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}, path)
     return MemoryAgent(model, make_featurizer(tok, cfg), greedy=cfg.ppo.greedy_eval if greedy is None else greedy,
                        device=device)

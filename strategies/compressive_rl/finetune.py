@@ -23,7 +23,7 @@ from strategies.compressive_rl.features import make_featurizer
 from strategies.compressive_rl.fit import make_env, set_cpu_threads
 from strategies.compressive_rl.model import ActionModel
 from strategies.compressive_rl.tokenizer import tokenizer_from_json
-from zoo.core.checkpoints import load_checkpoint
+from zoo.core.checkpoints import load_checkpoint, load_weights
 from zoo.core.errors import ZooError
 from zoo.core.io import atomic_write, atomic_write_json
 from zoo.train.scoring import score_agent, scoring_tasks
@@ -48,7 +48,8 @@ def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], d
     tok = tokenizer_from_json(ckpt["tokenizer_json"])
     torch.manual_seed(int(cfg.seed))
     model = ActionModel(trained.model, trained.ppo, tok.vocab_size, int(tok.pad_id))
-    model.load_state_dict({k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
+    load_weights(model, {k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")},
+                 init_checkpoint)
     device = _device(cfg)
     model.to(device)
     featurizer = make_featurizer(tok, trained)

@@ -12,7 +12,7 @@ from strategies.foundation.agent import FoundationAgent
 from strategies.foundation.data import builder_for
 from strategies.foundation.module import FoundationModule
 from strategies.foundation.policy import Policy
-from zoo.core.checkpoints import checkpoint_exists, load_checkpoint, read_checkpoint_meta
+from zoo.core.checkpoints import checkpoint_exists, load_checkpoint, load_weights, read_checkpoint_meta
 from zoo.core.errors import ZooError
 
 
@@ -29,7 +29,7 @@ def load_module(checkpoint_path: str | Path, device: str = "cpu") -> tuple[Any, 
     text_json = ckpt.get("foundation_text_tokenizer")  # a pretrained text side: built from the checkpoint alone
     module = FoundationModule(cfg, hp["stage"], hp["vocab_size"], hp["pad_id"], ckpt["foundation_tokenizer"],
                               text_config=hp.get("text_config"), text_tokenizer_json=text_json)
-    module.load_state_dict(ckpt["state_dict"])
+    load_weights(module, ckpt["state_dict"], path)
     module.to(device).eval()
     tokenizer = BPETokenizer(Tokenizer.from_str(ckpt["foundation_tokenizer"]))
     text_tok = None if text_json is None else Tokenizer.from_str(text_json)

@@ -25,7 +25,7 @@ from strategies.foundation.module import FoundationModule
 from strategies.foundation.plugin import named_stage_checkpoint
 from strategies.foundation.policy import Policy
 from strategies.foundation.rl import SearchCollector, SearchReplay
-from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
+from zoo.core.checkpoints import checkpoint_exists, load_checkpoint, load_weights
 from zoo.core.io import atomic_write_json
 from zoo.train.runs import last_checkpoint, resume_checkpoint
 from zoo.train.trainer import make_trainer
@@ -65,8 +65,7 @@ def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | 
                               text_tokenizer_json=None if text_tok is None else text_tok.to_str())
 
     if init_from is not None and checkpoint_exists(init_from):
-        state = load_checkpoint(init_from)["state_dict"]
-        module.load_state_dict(state)
+        load_weights(module, load_checkpoint(init_from)["state_dict"], init_from)
     return module
 
 

@@ -146,3 +146,23 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 def check_loadable(path: str | Path) -> None:
     """Raise ``InvalidCheckpoint`` unless ``path`` loads as a checkpoint (its weights included)."""
     load_checkpoint(path)
+
+
+def load_weights(module: Any, state: dict[str, Any], path: str | Path) -> None:
+    """``module.load_state_dict(state)``, where weights of another shape or name (a checkpoint made by a version whose
+    model differs, as when an observation gained a feature) are one line naming the first difference, not torch's
+    list of every tensor."""
+    mine = module.state_dict()
+    missing, unexpected = sorted(set(mine) - set(state)), sorted(set(state) - set(mine))
+    changed = [k for k in mine if k in state and tuple(mine[k].shape) != tuple(state[k].shape)]
+    if changed:
+        k = changed[0]
+        raise InvalidCheckpoint(f"checkpoint {path} does not fit this model: {k} is {tuple(state[k].shape)} there, "
+                                f"{tuple(mine[k].shape)} here (tensors of another shape: {len(changed)}; made by another "
+                                "version or settings? train it again)")
+    if missing or unexpected:
+        k, where = (missing[0], "missing there") if missing else (unexpected[0], "not in this model")
+        raise InvalidCheckpoint(f"checkpoint {path} does not fit this model: {k} is {where} "
+                                f"(missing: {len(missing)}, unexpected: {len(unexpected)}; made by another version or "
+                                "settings? train it again)")
+    module.load_state_dict(state)
