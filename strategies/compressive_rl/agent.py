@@ -58,12 +58,20 @@ class MemoryAgent:
 
 def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: str = "cpu") -> MemoryAgent:
     """Rebuild the agent from a ``zoo fit strategy=2`` checkpoint (config and tokenizer are inside it)."""
-    from omegaconf import OmegaConf
-
     path = Path(checkpoint_path)
     if not checkpoint_exists(path):
         raise ZooError(f"checkpoint not found: {path}")
     ckpt = load_checkpoint(path)  # a full file or a sharded directory (trainer.sharded_checkpoint)
+    model, tok, cfg = model_from_checkpoint(ckpt, path)
+    return MemoryAgent(model, make_featurizer(tok, cfg), greedy=cfg.ppo.greedy_eval if greedy is None else greedy,
+                       device=device)
+
+
+def model_from_checkpoint(ckpt: dict[str, Any], path: str | Path) -> tuple[ActionModel, Any, Any]:
+    """(model with the checkpoint's weights, its BPE tokenizer, its run config) from a loaded strategy-2 checkpoint;
+    one line where the file is another strategy's or its weights do not fit."""
+    from omegaconf import OmegaConf
+
     hp = ckpt.get("hyper_parameters", {})
     if str(hp.get("strategy")) not in ("2", "compressive_rl") or "tokenizer_json" not in ckpt:
         raise ZooError(f"{path} is not a strategy-2 (compressive_rl) checkpoint")
@@ -72,5 +80,4 @@ def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: 
     model = ActionModel(cfg.model, cfg.ppo, tok.vocab_size, int(tok.pad_id))
     prefix = "model."
     load_weights(model, {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}, path)
-    return MemoryAgent(model, make_featurizer(tok, cfg), greedy=cfg.ppo.greedy_eval if greedy is None else greedy,
-                       device=device)
+    return model, tok, cfg

@@ -15,16 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
 
-from strategies.compressive_rl.agent import MemoryAgent
+from strategies.compressive_rl.agent import MemoryAgent, model_from_checkpoint
 from strategies.compressive_rl.bc import behaviour_clone, demonstration_jobs, record_demonstrations
 from strategies.compressive_rl.features import make_featurizer
 from strategies.compressive_rl.fit import make_env, set_cpu_threads
-from strategies.compressive_rl.model import ActionModel
-from strategies.compressive_rl.tokenizer import tokenizer_from_json
-from zoo.core.checkpoints import load_checkpoint, load_weights
-from zoo.core.errors import ZooError
+from zoo.core.checkpoints import load_checkpoint
 from zoo.core.io import atomic_write, atomic_write_json
 from zoo.train.scoring import score_agent, scoring_tasks
 
@@ -41,15 +37,8 @@ def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], d
     t0 = time.perf_counter()
     set_cpu_threads(cfg)
     ckpt = load_checkpoint(init_checkpoint)
-    hp = ckpt.get("hyper_parameters", {})
-    if str(hp.get("strategy")) not in ("2", "compressive_rl") or "tokenizer_json" not in ckpt:
-        raise ZooError(f"{init_checkpoint} is not a strategy-2 (compressive_rl) checkpoint")
-    trained = OmegaConf.create(hp["cfg"])
-    tok = tokenizer_from_json(ckpt["tokenizer_json"])
-    torch.manual_seed(int(cfg.seed))
-    model = ActionModel(trained.model, trained.ppo, tok.vocab_size, int(tok.pad_id))
-    load_weights(model, {k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")},
-                 init_checkpoint)
+    torch.manual_seed(int(cfg.seed))  # before the model is built, as the run's RNG stream always began here
+    model, tok, trained = model_from_checkpoint(ckpt, init_checkpoint)
     device = _device(cfg)
     model.to(device)
     featurizer = make_featurizer(tok, trained)
@@ -67,7 +56,7 @@ def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], d
 
     out = run_dir / "checkpoints" / FINETUNE_CHECKPOINT
     out.parent.mkdir(parents=True, exist_ok=True)
-    state = {"hyper_parameters": hp, "tokenizer_json": ckpt["tokenizer_json"], "global_step": 0,
+    state = {"hyper_parameters": ckpt["hyper_parameters"], "tokenizer_json": ckpt["tokenizer_json"], "global_step": 0,
              "state_dict": {f"model.{k}": v.detach().cpu() for k, v in model.state_dict().items()},
              "finetune": {k: v for k, v in used.items() if k != "history"}}
     atomic_write(out, lambda p: torch.save(state, p))
