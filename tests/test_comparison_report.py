@@ -387,3 +387,29 @@ def test_no_pair_of_strategies_means_no_one_minute_answer(tmp_path):
 
     runs = [_run(tmp_path, "foundation", "a", s, _hits(9), _hits(5)) for s in range(2)]
     assert answer.answer(Gathered(runs=runs)) is None and answer.answer(Gathered()) is None
+
+
+def test_the_one_minute_answer_lists_pairs_scored_after_the_headline_on_fewer_seeds(tmp_path):
+    """The headline pair (3 seeds, Strategy 1 clearly ahead) was scored first; a re-run on the same tasks scored
+    later on 1 seed (Strategy 2 ahead) is listed under it, newest first; an older 1-seed pair and a newer pair on
+    fewer tasks are not."""
+    from zoo.config import load_plugins
+    from zoo.report import answer
+    from zoo.report.gather import Gathered
+
+    load_plugins()
+    runs = []
+    for seed in range(3):
+        runs += [_run(tmp_path / "head", "foundation", "f", seed, _hits(18, 20), _hits(5), tasks=2, created="2026-01-01"),
+                 _run(tmp_path / "head", "compressive_rl", "x", seed, _hits(4, 20), _hits(5), tasks=2, created="2026-01-01")]
+    for matrix, created, s1, s2, tasks in (("new", "2026-03-01", 4, 18, 2), ("newer", "2026-04-01", 10, 10, 2),
+                                           ("old", "2025-12-01", 10, 2, 2), ("few-tasks", "2026-05-01", 1, 19, 1)):
+        runs += [_run(tmp_path / matrix, "foundation", "f", 0, _hits(s1, 20), _hits(5), tasks=tasks, created=created),
+                 _run(tmp_path / matrix, "compressive_rl", "x", 0, _hits(s2, 20), _hits(5), tasks=tasks, created=created)]
+    table, note, newer, why = answer.answer(Gathered(runs=runs)).blocks
+    assert table.rows[0][6] == "Strategy 1, clearly" and "over 3 seeds" in note.text
+    assert [r[0] for r in newer.rows] == ["newer/f vs newer/x", "new/f vs new/x"]
+    assert newer.headers[2:] == ["the tasks it trained on", "unseen tasks, instruction only"]
+    assert newer.rows[0][1] == "1" and newer.rows[0][2].startswith("+0.0, p = 1: neither")
+    assert newer.rows[1][2] == "-70.0, p = 0.00012: Strategy 2, clearly"  # 14 episodes only Strategy 2 solved: 2 / 2**14
+    assert "fewer seeds" in why.text

@@ -7,7 +7,7 @@ from __future__ import annotations
 from zoo.core.stats import fmt_count, fmt_seconds
 from zoo.report.cells import CellStats, cells_of, split_score
 from zoo.report.comparison import (ALPHA, Paired, cell_cost, fewshot_ks, headline, is_clear, rate_cell,
-                                   strategy_pairs, training_tasks)
+                                   scored_last, strategy_pairs, training_tasks)
 from zoo.report.document import Note, Section, Table
 from zoo.report.gather import Gathered
 
@@ -45,6 +45,54 @@ def _oriented(p: Paired, flip: bool) -> tuple[float, float, float, int, int]:
     return (-mean, -hi, -lo, p.b_only, p.a_only) if flip else (mean, lo, hi, p.a_only, p.b_only)
 
 
+def _answer(p: Paired, flip: bool, name1: str, name2: str) -> str:
+    mean = _oriented(p, flip)[0]
+    if is_clear(p):
+        return f"{name1 if mean > 0 else name2}, clearly"
+    if abs(mean) < 1e-9:
+        return "neither (the same score)"
+    return f"no clear winner ({name1 if mean > 0 else name2} ahead)"
+
+
+def _strategy_1_first(a: CellStats, b: CellStats) -> tuple[CellStats, CellStats, bool]:
+    """(first, second, flip): Strategy 1's cell first (the labels sort that way); flip when that is ``b``."""
+    first, second = sorted((a, b), key=lambda c: c.runs[0].label)
+    return first, second, first is not a
+
+
+def newer_pairs(head: list[Paired], rest: list[Paired], cells: list[CellStats]) -> list[list[Paired]]:
+    """The pairs of cells trained on as many tasks as the headline pair and scored after it (a re-run after a
+    change, so far on fewer seeds: else it would be the headline), newest first.  Without them a reader of
+    the headline alone would miss what changed since."""
+    by_label = {c.label: c for c in cells}
+    tasks = training_tasks(by_label[head[0].a])
+    since = scored_last(by_label[head[0].a], by_label[head[0].b])
+    groups: dict[tuple[str, str], list[Paired]] = {}
+    for p in rest:
+        if training_tasks(by_label[p.a]) == tasks and scored_last(by_label[p.a], by_label[p.b]) > since:
+            groups.setdefault((p.a, p.b), []).append(p)
+    return sorted(groups.values(), key=lambda ps: scored_last(by_label[ps[0].a], by_label[ps[0].b]), reverse=True)
+
+
+def _newer_table(groups: list[list[Paired]], splits: list[str], cells: list[CellStats]) -> Table:
+    by_label = {c.label: c for c in cells}
+    rows = []
+    for group in groups:
+        first, second, flip = _strategy_1_first(by_label[group[0].a], by_label[group[0].b])
+        name1, name2 = first.runs[0].label, second.runs[0].label
+        by_split = {p.split: p for p in group}
+        row = [f"{first.label} vs {second.label}", str(max(len(p.diffs) for p in group))]
+        for split in splits:
+            p = by_split.get(split)
+            row.append("-" if p is None else
+                       f"{100 * _oriented(p, flip)[0]:+.1f}, p = {p.p_episodes:.2g}: {_answer(p, flip, name1, name2)}")
+        rows.append(row)
+    return Table(["pair (Strategy 1 vs Strategy 2)", "seeds", *(_question(s, by_label[groups[0][0].a]).split(" (")[0]
+                                                                for s in splits)], rows,
+                 "Pairs scored after the headline pair on as many tasks, on fewer seeds: difference in points "
+                 "(Strategy 1 - Strategy 2), McNemar p, answer; newest first")
+
+
 def _cost(cell: CellStats) -> tuple[str, float | None]:
     params, steps, wall = cell_cost(cell)
     text = (f"{fmt_count(params) if params else '-'} parameters, {fmt_count(steps) if steps else '-'} env steps, "
@@ -55,24 +103,18 @@ def _cost(cell: CellStats) -> tuple[str, float | None]:
 def answer(g: Gathered) -> Section | None:
     """The section, or None without two cells of different strategies to pair."""
     cells = cells_of(g.runs)
-    head, _ = headline(strategy_pairs(cells, fewshot_ks(cells)), cells)
+    head, rest = headline(strategy_pairs(cells, fewshot_ks(cells)), cells)
     if not head:
         return None
     by_label = {c.label: c for c in cells}
     a, b = by_label[head[0].a], by_label[head[0].b]
-    first, second = sorted((a, b), key=lambda c: c.runs[0].label)  # Strategy 1 in the first column
-    flip = first is not a
+    first, second, flip = _strategy_1_first(a, b)  # Strategy 1 in the first column
     name1, name2 = first.runs[0].label, second.runs[0].label
     rows = []
     for p in head:
         mean, lo, hi, only1, only2 = _oriented(p, flip)
         seeds = f"[{100 * lo:+.1f}, {100 * hi:+.1f}]" if len(p.diffs) > 1 else "one seed"
-        if is_clear(p):
-            verdict = f"{name1 if mean > 0 else name2}, clearly"
-        elif abs(mean) < 1e-9:
-            verdict = "neither (the same score)"
-        else:
-            verdict = f"no clear winner ({name1 if mean > 0 else name2} ahead)"
+        verdict = _answer(p, flip, name1, name2)
         scored = split_score(first.runs[0], p.split)
         tasks = set(scored.tasks) if scored is not None else set()
         rows.append([_question(p.split, first), rate_cell(first.rates(p.split)), rate_cell(second.rates(p.split)),
@@ -96,4 +138,12 @@ def answer(g: Gathered) -> Section | None:
                 f"excludes 0 and McNemar's p on the paired episodes is below {ALPHA}. The random agent: "
                 "`zoo bench agent=random` on the same tasks (its own evaluation seeds). Every other pair, the "
                 "ablations and the verdict paragraph: the comparison section.")
-    return Section("answer", "In one minute: which architecture, for what", [table, note])
+    blocks = [table, note]
+    newer = newer_pairs(head, rest, cells)
+    if newer:
+        blocks.append(_newer_table(newer, [p.split for p in head], cells))
+        blocks.append(Note("A pair scored after the headline pair on as many tasks is a comparison run again after a "
+                           "change (the matrix's `description` in its matrix.json says which); it is not the "
+                           "headline only because it has fewer seeds so far. The first row is the newest, so the "
+                           "nearest to the code as it is now."))
+    return Section("answer", "In one minute: which architecture, for what", blocks)
