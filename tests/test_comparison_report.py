@@ -413,3 +413,10 @@ def test_the_one_minute_answer_lists_pairs_scored_after_the_headline_on_fewer_se
     assert newer.rows[0][1] == "1" and newer.rows[0][2].startswith("+0.0, p = 1: neither")
     assert newer.rows[1][2] == "-70.0, p = 0.00012: Strategy 2, clearly"  # 14 episodes only Strategy 2 solved: 2 / 2**14
     assert "fewer seeds" in why.text
+    # the verdict paragraph says the same: the newer pairs right after the headline, not again under "Elsewhere"
+    from zoo.report import comparison
+    text = comparison.comparison(None, Gathered(runs=runs)).blocks[2].text
+    newer_part, elsewhere = text.split(" Cost: ")[0].split(
+        "Scored after it on as many tasks, so far on fewer seeds (newest first):")[1].split("Elsewhere:")
+    assert "new/x beats new/f by 70.0 points" in newer_part and "newer/f and newer/x scored the same" in newer_part
+    assert "new/x" not in elsewhere and "old/f beats old/x by 40.0 points" in elsewhere

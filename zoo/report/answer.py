@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from zoo.core.stats import fmt_count, fmt_seconds
 from zoo.report.cells import CellStats, cells_of, split_score
-from zoo.report.comparison import (ALPHA, Paired, cell_cost, fewshot_ks, headline, is_clear, rate_cell,
-                                   scored_last, strategy_pairs, training_tasks)
+from zoo.report.comparison import (ALPHA, Paired, cell_cost, fewshot_ks, headline, is_clear, newer_pairs,
+                                   rate_cell, strategy_pairs, training_tasks)
 from zoo.report.document import Note, Section, Table
 from zoo.report.gather import Gathered
 
@@ -58,20 +58,6 @@ def _strategy_1_first(a: CellStats, b: CellStats) -> tuple[CellStats, CellStats,
     """(first, second, flip): Strategy 1's cell first (the labels sort that way); flip when that is ``b``."""
     first, second = sorted((a, b), key=lambda c: c.runs[0].label)
     return first, second, first is not a
-
-
-def newer_pairs(head: list[Paired], rest: list[Paired], cells: list[CellStats]) -> list[list[Paired]]:
-    """The pairs of cells trained on as many tasks as the headline pair and scored after it (a re-run after a
-    change, so far on fewer seeds: else it would be the headline), newest first.  Without them a reader of
-    the headline alone would miss what changed since."""
-    by_label = {c.label: c for c in cells}
-    tasks = training_tasks(by_label[head[0].a])
-    since = scored_last(by_label[head[0].a], by_label[head[0].b])
-    groups: dict[tuple[str, str], list[Paired]] = {}
-    for p in rest:
-        if training_tasks(by_label[p.a]) == tasks and scored_last(by_label[p.a], by_label[p.b]) > since:
-            groups.setdefault((p.a, p.b), []).append(p)
-    return sorted(groups.values(), key=lambda ps: scored_last(by_label[ps[0].a], by_label[ps[0].b]), reverse=True)
 
 
 def _newer_table(groups: list[list[Paired]], splits: list[str], cells: list[CellStats]) -> Table:

@@ -172,6 +172,20 @@ def headline(pairs: list[Paired], cells: list[CellStats]) -> tuple[list[Paired],
     return head, [p for p in pairs if (p.a, p.b) != (a, b)]
 
 
+def newer_pairs(head: list[Paired], rest: list[Paired], cells: list[CellStats]) -> list[list[Paired]]:
+    """The pairs of cells trained on as many tasks as the headline pair and scored after it (a re-run after a
+    change, so far on fewer seeds: else it would be the headline), newest first.  Without them a reader of
+    the headline alone would miss what changed since."""
+    by_label = {c.label: c for c in cells}
+    tasks = training_tasks(by_label[head[0].a])
+    since = scored_last(by_label[head[0].a], by_label[head[0].b])
+    groups: dict[tuple[str, str], list[Paired]] = {}
+    for p in rest:
+        if training_tasks(by_label[p.a]) == tasks and scored_last(by_label[p.a], by_label[p.b]) > since:
+            groups.setdefault((p.a, p.b), []).append(p)
+    return sorted(groups.values(), key=lambda ps: scored_last(by_label[ps[0].a], by_label[ps[0].b]), reverse=True)
+
+
 def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
     """One paragraph from the numbers: who wins where, by how much, how sure.  With several compared pairs
     of cells it leads with the pair trained on the most tasks (every split of it, clear or not: that is the
@@ -184,11 +198,18 @@ def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
     lines: list[str] = []
     head, rest = headline(pairs, cells)
     several = bool(rest)
+    newer: list[Paired] = []
     if several:
         a = head[0].a
         lines.append(f"Headline, the pair trained on the most tasks ({a} vs {head[0].b}, "
                      f"{training_tasks(next(c for c in cells if c.label == a))} training tasks):")
         lines += pair_sentences(head)
+        newer = [p for group in newer_pairs(head, rest, cells) for p in group]
+        if newer:
+            lines.append("Scored after it on as many tasks, so far on fewer seeds (newest first):")
+            lines += pair_sentences(newer)
+            shown = {(p.a, p.b) for p in newer}
+            rest = [p for p in rest if (p.a, p.b) not in shown]
         lines.append("Elsewhere:")
     else:
         rest = pairs
@@ -197,7 +218,7 @@ def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
     lines += pair_sentences(clear) or [("no " if several else "No ") + none_clear]
     if len(rest) > len(clear) and clear:
         lines.append(f"The other {len(rest) - len(clear)} paired comparisons in the table show no clear difference.")
-    named = {x for p in (pairs if not several else [*head, *clear]) for x in (p.a, p.b)}
+    named = {x for p in (pairs if not several else [*head, *newer, *clear]) for x in (p.a, p.b)}
     cost = []
     for c in cells:
         if c.label not in named:
