@@ -53,7 +53,7 @@ class PPOConfig:
 
     Reproducibility: with the defaults (train_reward=raw, page_clock=false) two runs with the same
     seed on the same machine learn from the same rewards and log the same losses at every update
-    (tests/test_faults.py).  What can still differ: the wall-clock columns (time/wall_s,
+    (tests/test_faults_runs.py).  What can still differ: the wall-clock columns (time/wall_s,
     train/env_steps_per_s); pages that run their own timers besides the time limit (an animation
     caught mid-way: the page's verdict then depends on how fast the browser ran); a browser call that
     passes env.step_timeout_s on a loaded machine (the episode is cut with an error); and float
