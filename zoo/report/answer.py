@@ -1,7 +1,9 @@
 """The report's first section: which architecture, for what.  One row per question (the tasks it trained
 on, unseen tasks zero-shot, unseen tasks after k demonstrations, the cost), read off the comparison matrix's
 headline pair of cells (``comparison.headline``: the pair trained on the most tasks) and written from its
-numbers: a winner is named only where the paired seeds and the paired episodes agree (``is_clear``)."""
+numbers: a winner is named only where the paired seeds and the paired episodes agree (``is_clear``).  Under it,
+the pairs scored after the headline pair on as many tasks (``comparison.newer_pairs``: a comparison run again after
+a change, on fewer seeds so far), so that the headline cannot hide what changed since."""
 from __future__ import annotations
 
 from zoo.core.stats import fmt_count, fmt_seconds
