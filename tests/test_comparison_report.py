@@ -403,12 +403,16 @@ def test_the_one_minute_answer_lists_pairs_scored_after_the_headline_on_fewer_se
         runs += [_run(tmp_path / "head", "foundation", "f", seed, _hits(18, 20), _hits(5), tasks=2, created="2026-01-01"),
                  _run(tmp_path / "head", "compressive_rl", "x", seed, _hits(4, 20), _hits(5), tasks=2, created="2026-01-01")]
     for matrix, created, s1, s2, tasks in (("new", "2026-03-01", 4, 18, 2), ("newer", "2026-04-01", 10, 10, 2),
-                                           ("old", "2025-12-01", 10, 2, 2), ("few-tasks", "2026-05-01", 1, 19, 1)):
+                                           ("old", "2025-12-01", 10, 2, 2), ("few-tasks", "2026-05-01", 1, 19, 1),
+                                           ("half-new", "2026-06-01", 10, 10, 2)):
         runs += [_run(tmp_path / matrix, "foundation", "f", 0, _hits(s1, 20), _hits(5), tasks=tasks, created=created),
-                 _run(tmp_path / matrix, "compressive_rl", "x", 0, _hits(s2, 20), _hits(5), tasks=tasks, created=created)]
+                 _run(tmp_path / matrix, "compressive_rl", "x", 0, _hits(s2, 20), _hits(5), tasks=tasks,
+                      created="2025-11-01" if matrix == "half-new" else created)]
     table, note, newer, why = answer.answer(Gathered(runs=runs)).blocks
     assert table.rows[0][6] == "Strategy 1, clearly" and "over 3 seeds" in note.text
-    assert [r[0] for r in newer.rows] == ["newer/f vs newer/x", "new/f vs new/x"]
+    # half-new: one cell scored last of all beside one scored before the headline: listed, but after the pairs
+    # whose both cells are newer
+    assert [r[0] for r in newer.rows] == ["newer/f vs newer/x", "new/f vs new/x", "half-new/f vs half-new/x"]
     assert newer.headers[2:] == ["the tasks it trained on", "unseen tasks, instruction only"]
     assert newer.rows[0][1] == "1" and newer.rows[0][2].startswith("+0.0, p = 1: neither")
     assert newer.rows[1][2] == "-70.0, p = 0.00012: Strategy 2, clearly"  # 14 episodes only Strategy 2 solved: 2 / 2**14

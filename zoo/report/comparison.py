@@ -183,7 +183,10 @@ def newer_pairs(head: list[Paired], rest: list[Paired], cells: list[CellStats]) 
     for p in rest:
         if training_tasks(by_label[p.a]) == tasks and scored_last(by_label[p.a], by_label[p.b]) > since:
             groups.setdefault((p.a, p.b), []).append(p)
-    return sorted(groups.values(), key=lambda ps: scored_last(by_label[ps[0].a], by_label[ps[0].b]), reverse=True)
+    # newest first: by the older of the two cells' scores (a new run of one cell beside an old one of the other
+    # is a newer pair only as far as the old cell is new), then by the newer
+    return sorted(groups.values(), reverse=True, key=lambda ps: sorted((scored_last(by_label[ps[0].a]),
+                                                                         scored_last(by_label[ps[0].b]))))
 
 
 def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
