@@ -7,6 +7,7 @@ import math
 import os
 
 import pytest
+import torch
 
 from strategies.foundation.mcts import MCTS
 from strategies.foundation.search import BrowserSimulator, ReplayEnv, action_key
@@ -107,6 +108,39 @@ def test_a_partly_trained_stage_continues_from_its_last_checkpoint(tmp_path):
     assert (stage_dir / "last.ckpt").is_file()
     out = run_stages(tiny(tmp_path, "stage=pretrain", "foundation.pretrain.max_steps=4"), run_dir, ["click-button"])
     assert out["pretrain"]["steps"] == 4 and (stage_dir / "final.ckpt").is_file()
+
+
+def test_a_stage_killed_mid_epoch_ends_with_the_weights_of_the_unstopped_run(tmp_path):
+    """Batches of one over three training episodes with dropout: killed after step 2 (inside the first epoch),
+    resumed to step 4, the stage's final weights equal those of the run that was never stopped (the data order
+    and the random generators continue; zoo.train.resumable)."""
+    import lightning as L
+
+    from strategies.foundation.stages import run_stages
+
+    class Killed(Exception):
+        pass
+
+    class KillAtStep2(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if trainer.global_step == 2:
+                raise Killed
+
+    settings = ("stage=pretrain", "foundation.pretrain.max_steps=4", "foundation.pretrain.batch_size=1",
+                "foundation.data.val_fraction=0", "model.dropout=0.1")
+    straight = new_run_dir(tiny(tmp_path, *settings))
+    L.seed_everything(0, verbose=False)  # as zoo fit does before the stages
+    run_stages(tiny(tmp_path, *settings), straight, ["click-button"])
+    killed = new_run_dir(tiny(tmp_path, *settings))
+    L.seed_everything(0, verbose=False)
+    with pytest.raises(Killed):
+        run_stages(tiny(tmp_path, *settings), killed, ["click-button"], callbacks=[KillAtStep2()])
+    assert not (killed / "checkpoints" / "pretrain" / "final.ckpt").exists()
+    out = run_stages(tiny(tmp_path, *settings), killed, ["click-button"])
+    assert out["pretrain"]["train_episodes"] == 3 and out["pretrain"]["steps"] == 4
+    final = [load_checkpoint(d / "checkpoints" / "pretrain" / "final.ckpt")["state_dict"] for d in (straight, killed)]
+    assert final[0].keys() == final[1].keys()
+    assert all(torch.equal(final[0][k], final[1][k]) for k in final[0])
 
 
 def test_a_resumed_rl_stage_keeps_its_search_state_and_never_replays_a_seed(tmp_path):

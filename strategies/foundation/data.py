@@ -21,6 +21,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import torch
 from torch.utils.data import DataLoader
 
 from components.text import BPETokenizer
@@ -30,6 +31,7 @@ from strategies.foundation.recording import dataset_dir, dict_action, ensure_dat
 from strategies.foundation.screencast import sample_frames
 from strategies.foundation.sequence import Episode, SequenceBuilder, Step, element_text
 from zoo.train.distributed import local_rank
+from zoo.train.resumable import ResumableLoader
 from zoo.core.errors import ZooError
 
 
@@ -187,9 +189,12 @@ class EpisodeDataModule(L.LightningDataModule):
         return int(self.cfg.foundation[self.stage].batch_size)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_examples, batch_size=self.batch_size(), shuffle=True, collate_fn=collate,
-                          num_workers=0)
+        # resumable: a stage killed mid-epoch continues on the very batches the unstopped run would have had
+        trainer = self.trainer
+        ranks, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        return ResumableLoader(self.train_examples, self.batch_size(), int(self.cfg.seed), collate,
+                               num_replicas=ranks, rank=rank)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_examples or self.train_examples[:1], batch_size=self.batch_size(), shuffle=False,
-                          collate_fn=collate, num_workers=0)
+                          collate_fn=collate, num_workers=0, generator=torch.Generator().manual_seed(int(self.cfg.seed)))

@@ -130,9 +130,9 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
                               int(rl_cfg.updates_per_round), int(rl_cfg.episodes_per_round), seed=int(cfg.seed),
                               max_env_steps=int(rl_cfg.get("max_env_steps", 0)))
         module.replay = replay  # its state (search buffer, rounds, next seed) is saved in and restored from checkpoints
+        loader = DataLoader(replay, batch_size=None, num_workers=0, generator=torch.Generator())  # not the global one
         try:
-            trainer.fit(module, train_dataloaders=DataLoader(replay, batch_size=None, num_workers=0), ckpt_path=resume,
-                        weights_only=True)
+            trainer.fit(module, train_dataloaders=loader, ckpt_path=resume, weights_only=True)
         finally:
             collector.close()
         summary["search_rounds"] = collector.rounds

@@ -31,6 +31,7 @@ from zoo.core.errors import ZooError
 from zoo.train.distributed import global_rank
 from zoo.train.fsdp import ManualRootRefresh, ShardedCPUStrategy, block_classes, reshard_all
 from zoo.train.metrics import start_segment
+from zoo.train.resumable import RandomState
 
 # Quiet two messages every run would print that say nothing about the run: Lightning's advert for
 # its hosted logger, and a torch-internal pytree deprecation raised inside Lightning itself.
@@ -126,7 +127,7 @@ def make_trainer(
     run_dir = Path(run_dir)
     if global_rank(tc.devices) == 0:  # a resumed stage: its earlier rows go to a segment file first
         start_segment(run_dir / "csv" / (stage or "main"))
-    cbs: list[Callback] = list(callbacks or []) + [WallClock()]
+    cbs: list[Callback] = list(callbacks or []) + [WallClock(), RandomState()]
     if tc.strategy == "fsdp_cpu":
         cbs.append(ManualRootRefresh())
     if checkpoint:
