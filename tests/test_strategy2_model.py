@@ -117,7 +117,9 @@ def test_sampled_actions_respect_masks_and_log_probs_match():
         enc = m.model.encoder(trimmed)
         h, _ = m.model.core.step(enc.summary, state, torch.ones(64, dtype=torch.bool))
         again = m.model.heads(h, enc, trimmed, actions=dist.slot)
-    assert torch.allclose(again.logp, dist.logp, atol=1e-5)
+    # relative tolerance: in a full-suite process the two passes once differed by 1e-4 on log-probs near -4
+    # (float summation order); another sampled action's log-prob differs by 7e-3 or more on this page
+    assert torch.allclose(again.logp, dist.logp, rtol=1e-4, atol=1e-5)
     assert (dist.entropy > 0).all()
 
 
