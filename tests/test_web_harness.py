@@ -125,6 +125,18 @@ def test_ratios_pair_repetitions_and_goals_are_judged_on_medians():
     assert out["settings"]["harness/single/1/1"]["median"] == 90.0
 
 
+def test_repetitions_alternate_the_order_of_the_settings():
+    from zoo.web.throughput import order_for, settings
+
+    plan = settings("click-button", TASKS, [1, 4], selenium=False)
+    names = [(s["name"], s["contexts"], s["browsers"]) for s in plan]
+    assert names[0] == ("harness/single", 1, 1) and names[-1] == ("raw", 1, 1)
+    for rep in range(4):
+        got = [(s["name"], s["contexts"], s["browsers"]) for s in order_for(plan, rep)]
+        assert got == (names if rep % 2 == 0 else names[::-1])
+    assert order_for(plan, 1) is not plan and plan[0]["name"] == "harness/single"  # the plan itself unchanged
+
+
 # ---------------------------------------------------------------- browser
 @pytest.mark.browser
 def test_a_context_keeps_its_task_pages_and_resets_in_place():

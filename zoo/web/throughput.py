@@ -4,7 +4,8 @@
     zoo bench env contexts=[1,2,4,8] steps=200 repeats=3 single_task=click-button suite=miniwob-core
 
 Settings, every one timed ``repeats`` times with the repetitions interleaved (setting A, B, C, ...,
-then A, B, C again), so a change in machine load hits all settings alike:
+then ..., C, B, A, then A, B, C again), so a change in machine load hits all settings alike and no
+setting always follows the same (loaded) one:
 
 - ``harness/single``: VecWebEnv, every context on ``single_task``; ``harness/mixed``: the suite's
   tasks from one fair round-robin job queue (zoo/web/jobs.py); both with one browser and, above one
@@ -225,6 +226,13 @@ def settings(single: str, mixed: list[str], counts: list[int], selenium: bool) -
     return out
 
 
+def order_for(plan: list[dict[str, Any]], rep: int) -> list[dict[str, Any]]:
+    """Repetition ``rep``'s order: the plan forwards on even repetitions, backwards on odd ones, so no setting
+    always runs right after the most loaded ones (the previous repetition's 8 contexts) and the position in a
+    repetition does not favour one side of a ratio."""
+    return list(plan) if rep % 2 == 0 else list(reversed(plan))
+
+
 def run_setting(s: dict[str, Any], cfg: Any, rep: int) -> dict[str, Any]:
     steps = max(int(cfg.steps), 40 * s["contexts"])
     seed = int(cfg.seed) + 1000 * rep
@@ -286,7 +294,7 @@ def main(cfg: Any) -> dict[str, Any]:
     out_dir = Path(str(cfg.out)) if cfg.out else Path("reports") / "bench"
     report: dict[str, Any] = {}
     for rep in range(repeats):
-        for s in plan:
+        for s in order_for(plan, rep):
             r = {**{k: v for k, v in s.items() if k != "tasks"}, "repeat": rep, "load_avg_1m_before": _load()}
             try:
                 r.update(run_setting(s, cfg, rep))

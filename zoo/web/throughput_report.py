@@ -237,7 +237,7 @@ def markdown(report: dict[str, Any]) -> str:
              f"`zoo bench env` -- random agent, env steps per second with episode resets included "
              f"(cut-off {report['max_episode_steps']} steps), screenshots {'on' if report['screenshot'] else 'off'}; "
              f"one task = `{report['single_task']}`, mixed suite = `{report['suite']}` ({len(report['mixed_tasks'])} tasks, "
-             f"fair round-robin job queue). {report['repeats']} repetition(s), interleaved (every setting once, then again). "
+             f"fair round-robin job queue). {report['repeats']} repetition(s), interleaved (every setting once, then again in reverse order, and so on). "
              "Harness contexts preload their tasks' pages before timing (steady state; `ms/page load` is that cost). "
              "Ratios are taken within a repetition, then the median (range) over repetitions.", "",
              f"Machine: {m['cpus']} CPUs; 1-min load average before the bench (other jobs' load): "
