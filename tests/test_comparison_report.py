@@ -327,6 +327,26 @@ def test_between_pairs_equal_in_tasks_and_seeds_the_verdict_leads_with_the_one_s
     assert "foundation-old beats xl-old by 30.0 points" in elsewhere  # the earlier pair's clear difference follows
 
 
+@pytest.mark.parametrize("old_first", [True, False])
+def test_a_cell_scored_last_heads_beside_the_newer_of_two_partners(tmp_path, old_first):
+    """Strategy 1's cell scored last of all, beside two Strategy 2 cells on the same tasks and seeds, one scored
+    long before (the run before a change) and one since: the headline is the pair with the newer partner,
+    whatever order the runs were read in (both pairs' latest score is Strategy 1's)."""
+    from zoo.report import comparison
+    from zoo.report.gather import Gathered
+
+    def cell(strategy: str, label: str, hits: int, created: str) -> list:
+        return [_run(tmp_path / "m", strategy, label, seed, _hits(hits, 30), _hits(6, 30), suite="scale", tasks=3,
+                     created=created) for seed in range(3)]
+
+    s1 = cell("foundation", "f", 15, "2026-12-05T10:00:00Z")
+    s2_old = cell("compressive_rl", "x-before", 3, "2026-12-01T10:00:00Z")
+    s2_new = cell("compressive_rl", "x-since", 15, "2026-12-04T10:00:00Z")
+    runs = s1 + (s2_old + s2_new if old_first else s2_new + s2_old)
+    head = comparison.comparison(None, Gathered(runs=runs)).blocks[2].text.split("Elsewhere:")[0]
+    assert "Headline, the pair trained on the most tasks (f vs x-since, 3 training tasks)" in head
+
+
 def test_a_demonstrations_curve_holds_its_suites_fixed(tmp_path):
     """foundation at 1 and 3 demonstrations on one suite and at 5 on another: the point on the other suite
     is not on the curve (one point there, so no curve of its own); with points on both suites, each is its

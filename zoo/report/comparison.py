@@ -156,9 +156,16 @@ def scored_last(*cells: CellStats) -> str:
     return scored_at([r for c in cells for r in c.runs])
 
 
+def recency(a: CellStats, b: CellStats) -> tuple[str, str]:
+    """How new a pair of cells is: (the older cell's latest score, the newer cell's). A new run of one cell beside
+    an old run of the other is new only as far as the old cell is."""
+    older, newer = sorted((scored_last(a), scored_last(b)))
+    return older, newer
+
+
 def headline(pairs: list[Paired], cells: list[CellStats]) -> tuple[list[Paired], list[Paired]]:
     """(the headline pair's comparisons, the others).  The headline pair of cells is the one trained on the
-    most tasks (then on the most seeds; between pairs equal in both, the one scored last: a re-run of the
+    most tasks (then on the most seeds; between pairs equal in both, the newest by ``recency``: a re-run of the
     comparison after a change); with one pair of cells it is that pair and nothing is left over."""
     by_label = {c.label: c for c in cells}
     groups: dict[tuple[str, str], list[Paired]] = {}
@@ -168,13 +175,13 @@ def headline(pairs: list[Paired], cells: list[CellStats]) -> tuple[list[Paired],
         return [], []
     (a, b), head = max(groups.items(), key=lambda kv: (training_tasks(by_label[kv[0][0]]),
                                                        max(len(p.diffs) for p in kv[1]),
-                                                       scored_last(by_label[kv[0][0]], by_label[kv[0][1]])))
+                                                       recency(by_label[kv[0][0]], by_label[kv[0][1]])))
     return head, [p for p in pairs if (p.a, p.b) != (a, b)]
 
 
 def newer_pairs(head: list[Paired], rest: list[Paired], cells: list[CellStats]) -> list[list[Paired]]:
     """The pairs of cells trained on as many tasks as the headline pair and scored after it (a re-run after a
-    change, so far on fewer seeds: else it would be the headline), newest first.  Without them a reader of
+    change, so far on fewer seeds: else it would be the headline), newest first (``recency``).  Without them a reader of
     the headline alone would miss what changed since."""
     by_label = {c.label: c for c in cells}
     tasks = training_tasks(by_label[head[0].a])
@@ -183,10 +190,7 @@ def newer_pairs(head: list[Paired], rest: list[Paired], cells: list[CellStats]) 
     for p in rest:
         if training_tasks(by_label[p.a]) == tasks and scored_last(by_label[p.a], by_label[p.b]) > since:
             groups.setdefault((p.a, p.b), []).append(p)
-    # newest first: by the older of the two cells' scores (a new run of one cell beside an old one of the other
-    # is a newer pair only as far as the old cell is new), then by the newer
-    return sorted(groups.values(), reverse=True, key=lambda ps: sorted((scored_last(by_label[ps[0].a]),
-                                                                         scored_last(by_label[ps[0].b]))))
+    return sorted(groups.values(), reverse=True, key=lambda ps: recency(by_label[ps[0].a], by_label[ps[0].b]))
 
 
 def verdict(pairs: list[Paired], cells: list[CellStats]) -> str:
