@@ -181,8 +181,8 @@ def headline(pairs: list[Paired], cells: list[CellStats]) -> tuple[list[Paired],
 
 def newer_pairs(head: list[Paired], rest: list[Paired], cells: list[CellStats]) -> list[list[Paired]]:
     """The pairs of cells trained on as many tasks as the headline pair and scored after it (a re-run after a
-    change, so far on fewer seeds: else it would be the headline), newest first (``recency``).  Without them a reader of
-    the headline alone would miss what changed since."""
+    change, so far on fewer seeds: else it would be the headline), newest first (``recency``).  Without them a
+    reader of the headline alone would miss what changed since."""
     by_label = {c.label: c for c in cells}
     tasks = training_tasks(by_label[head[0].a])
     since = scored_last(by_label[head[0].a], by_label[head[0].b])
