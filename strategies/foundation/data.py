@@ -196,5 +196,6 @@ class EpisodeDataModule(L.LightningDataModule):
                                num_replicas=ranks, rank=rank)
 
     def val_dataloader(self) -> DataLoader:
+        own = torch.Generator().manual_seed(int(self.cfg.seed))  # iterating it draws nothing from the global one
         return DataLoader(self.val_examples or self.train_examples[:1], batch_size=self.batch_size(), shuffle=False,
-                          collate_fn=collate, num_workers=0, generator=torch.Generator().manual_seed(int(self.cfg.seed)))
+                          collate_fn=collate, num_workers=0, generator=own)
