@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ from zoo.train.trainer import make_trainer
 
 STAGES = ("pretrain", "sft", "rl")
 console = Console(stderr=True)
+# the RL stage has no validation data by design (the run is scored on the benchmark after it); the module's
+# validation_step serves the pretraining and SFT stages, so Lightning's notice about it says nothing
+warnings.filterwarnings("ignore", message=r".*You defined a `validation_step` but have no `val_dataloader`.*")
 
 
 def final_checkpoint(run_dir: Path, stage: str) -> Path:
