@@ -198,8 +198,8 @@ def test_env_throughput_report(tmp_path):
                                           "tasks=[click-test,click-button]", "single_task=click-test", f"out={tmp_path}"])
     report = throughput_main(cfg)
     names = [(r["name"], r["contexts"], r["browsers"]) for r in report["runs"]]
-    assert names == [("harness/single", 1, 1), ("harness/mixed", 1, 1), ("raw+obs", 1, 1), ("raw+dom", 1, 1),
-                     ("raw+dom/mixed", 1, 1), ("raw", 1, 1)]
+    assert names == [("harness/single", 1, 1), ("harness/mixed", 1, 1), ("raw+obs", 1, 1), ("raw+obs/mixed", 1, 1),
+                     ("raw+dom", 1, 1), ("raw+dom/mixed", 1, 1), ("raw", 1, 1)]
     assert all(r["env_steps"] >= 40 and r["env_steps_per_s"] > 0 and "error" not in r for r in report["runs"])
     assert all(r["cpu_ms_per_step"] > 0 and r["cpu_cores_used"] > 0 for r in report["runs"])  # own process tree
     for r in report["runs"]:  # split by process: the harness's Python, Playwright's driver, the browser, the pages

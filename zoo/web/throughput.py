@@ -25,7 +25,8 @@ setting always follows the same (loaded) one:
   twice as long) and returns the episode status (and, for ``raw+dom``,
   ``JSON.stringify(core.getDOMInfo())``); reset ``Math.seedrandom(s); core.startEpisodeReal()`` in
   place.  ``raw+dom/mixed``: the same over the mixed suite, one preloaded page per task in every
-  context, the tasks in turn: what the pages themselves cost.
+  context, the tasks in turn: what the pages themselves cost.  ``raw+obs/mixed``: ``raw+obs`` over the
+  mixed suite the same way: what the harness's page work costs on those pages (the mixed goal's ceiling).
 - ``selenium``: miniwob's own gymnasium env (Selenium + chromedriver, one instance), random
   element clicks, when ``/usr/bin/chromedriver`` (or ``$MINIWOB_CHROMEDRIVER``) exists.
 
@@ -61,7 +62,8 @@ from zoo.web.vector import VecWebEnv
 
 SCHEMA = "actionzoo.env-throughput/2"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-RAW_MODES = {"raw": "bare", "raw+dom": "dom", "raw+dom/mixed": "dom", "raw+obs": "observe"}  # row -> raw_loop mode
+RAW_MODES = {"raw": "bare", "raw+dom": "dom", "raw+dom/mixed": "dom", "raw+obs": "observe",  # row -> raw_loop mode
+             "raw+obs/mixed": "observe"}
 
 
 def _jobs(tasks: list[str], seed: int, rounds: int = 2000) -> Any:
@@ -218,6 +220,7 @@ def settings(single: str, mixed: list[str], counts: list[int], selenium: bool) -
             out.append({"name": "async/single", "contexts": c, "browsers": c, "tasks": [single]})
             out.append({"name": "async/mixed", "contexts": c, "browsers": c, "tasks": list(mixed)})
         out.append({"name": "raw+obs", "contexts": c, "browsers": 1, "tasks": [single]})
+        out.append({"name": "raw+obs/mixed", "contexts": c, "browsers": 1, "tasks": list(mixed)})
         out.append({"name": "raw+dom", "contexts": c, "browsers": 1, "tasks": [single]})
         out.append({"name": "raw+dom/mixed", "contexts": c, "browsers": 1, "tasks": list(mixed)})
     out.append({"name": "raw", "contexts": 1, "browsers": 1, "tasks": [single]})
