@@ -11,8 +11,9 @@ own seeded permutation, so each rank keeps its share under DDP/FSDP and Lightnin
 in place), and the loader's ``state_dict`` is how far into that epoch it has got; Lightning saves it in
 every checkpoint and hands it back before the first batch of the resumed run.
 
-``RandomState``: a callback that saves the torch (CPU and CUDA), Python and NumPy generators in
-every checkpoint and puts them back when the resumed run starts training.
+``RandomState``: a callback that saves the torch (CPU and the process's CUDA device), Python and NumPy
+generators in every checkpoint and puts them back when the resumed run starts training. Lightning
+writes rank 0's copy, so under several processes every rank resumes with rank 0's generators.
 """
 from __future__ import annotations
 
@@ -75,7 +76,9 @@ def random_state() -> dict[str, Any]:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        # this process's own device only, and only once CUDA is in use: reading every device's generator would
+        # open a CUDA context on each GPU from every rank
+        "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None,
         "python": [version, list(internal), gauss],
         "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
     }
@@ -83,8 +86,8 @@ def random_state() -> dict[str, Any]:
 
 def set_random_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if isinstance(state.get("cuda"), torch.Tensor) and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     kind, keys, pos, has_gauss, cached = state["numpy"]
