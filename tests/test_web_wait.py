@@ -146,12 +146,13 @@ def test_a_timed_action_happens_when_the_page_clock_reads_its_time(trusted):
         (obs,) = env.reset([3])
         assert abs(obs.time_ms - time.time() * 1000.0) < 2000  # the page's clock is the machine's
         at = obs.time_ms + 700.0
-        t0 = time.time()
         (obs,), rewards, _, _, infos = env.step([Action.click(by_id(obs, "stamp").id).at(at)])
         clicked_at = int(by_id(obs, "clicked_at").text)
         assert infos[0]["invalid"] is None and rewards[0] == 0.0
         assert at <= clicked_at < at + 400, (clicked_at - at)  # at its time, not when sent (~700 ms earlier)
-        assert obs.time_ms >= clicked_at and time.time() - t0 >= 0.6
+        # the step returned after the click's time (page and test read one machine clock); not "0.6 s after the
+        # step was sent": reset returns some time after its observation's time_ms, so under load less may remain
+        assert obs.time_ms >= clicked_at and time.time() * 1000.0 >= clicked_at - 5
         (obs,), rewards, _, _, infos = env.step([Action.click(by_id(obs, "stamp").id).at(float("inf"))])
         assert infos[0]["invalid"] and "at_ms needs a page-clock time" in infos[0]["invalid"]
         assert rewards[0] == pytest.approx(-0.05)
