@@ -72,14 +72,13 @@ class ResumableLoader(DataLoader):
 def random_state() -> dict[str, Any]:
     """The torch, CUDA, Python and NumPy generators' states as tensors, ints and lists (loadable with
     ``weights_only=True``)."""
-    version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # its key array as a list: not a tensor
     return {
         "torch": torch.get_rng_state(),
         # this process's own device only, and only once CUDA is in use: reading every device's generator would
         # open a CUDA context on each GPU from every rank
         "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None,
-        "python": [version, list(internal), gauss],
+        "python": random.getstate(),  # a tuple of ints, as strategies/foundation/rl.py keeps its own
         "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
     }
 
@@ -88,8 +87,7 @@ def set_random_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if isinstance(state.get("cuda"), torch.Tensor) and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
+    random.setstate(state["python"])
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
 
