@@ -1,10 +1,13 @@
-"""Shared by the hardening tests (test_faults.py, test_faults_runs.py): the tiny Strategy-2 config, the
-CLI called in-process, and hand-made run directories and checkpoints."""
+"""Shared by the hardening tests (test_faults.py, test_faults_runs.py, and the exact-resume tests): the tiny
+Strategy-2 config, the CLI called in-process, hand-made run directories and checkpoints, and a kill at a step."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+# zoo first: its torchvision guard must run before Lightning loads (test_faults_runs' toy child has no conftest)
+import zoo  # noqa: F401, I001
+import lightning as L
 import torch
 from omegaconf import OmegaConf
 
@@ -12,6 +15,21 @@ from zoo.config import compose
 from zoo.train.runs import save_config
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class Killed(Exception):
+    pass
+
+
+class KillBeforeStep(L.Callback):
+    """Raises ``Killed`` before step ``step`` trains, as a kill would: the checkpoint of the step before is on disk."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            raise Killed
 TINY = ["strategy=2", "model.dim=32", "model.n_layers=2", "model.n_heads=2", "model.vocab_size=300",
         "model.max_elements=24", "env.num_envs=1", "env.tasks=[click-button]", "env.max_episode_steps=4",
         "ppo.rollout_steps=4", "ppo.update_epochs=2", "ppo.minibatches=1", "trainer.max_steps=3",

@@ -8,9 +8,10 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader
 
+from fault_helpers import Killed, KillBeforeStep
 from zoo.train.resumable import RandomState, ResumableLoader, ResumableSampler, random_state, set_random_state
 
 SAMPLES = 5  # batches of 2: three per epoch, the last one short
@@ -51,21 +52,6 @@ def test_random_state_round_trips_through_a_weights_only_checkpoint(tmp_path):
     assert torch.equal(expected[0], again[0]) and expected[1:] == again[1:]
 
 
-class Stop(Exception):
-    pass
-
-
-class StopAt(Callback):
-    """Raises before step ``step`` trains, as a kill would: the checkpoint of the step before is on disk."""
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if trainer.global_step == self.step:
-            raise Stop
-
-
 class DropoutRegression(L.LightningModule):
     def __init__(self):
         super().__init__()
@@ -100,7 +86,7 @@ def train(tmp_path, name: str, resumable: bool, stop: int | None = None, resume:
     folder = tmp_path / name
     callbacks = [ModelCheckpoint(dirpath=folder, every_n_train_steps=1, save_last=True)]
     callbacks += [RandomState()] if resumable else []
-    callbacks += [StopAt(stop)] if stop is not None else []
+    callbacks += [KillBeforeStep(stop)] if stop is not None else []
     trainer = L.Trainer(max_steps=7, accelerator="cpu", logger=False, enable_progress_bar=False,
                         enable_model_summary=False, callbacks=callbacks, default_root_dir=folder)
     trainer.fit(module, loader, ckpt_path=folder / "last.ckpt" if resume else None, weights_only=True)
@@ -110,7 +96,7 @@ def train(tmp_path, name: str, resumable: bool, stop: int | None = None, resume:
 @pytest.mark.parametrize("stop", [1, 4])  # inside the first epoch, inside the second
 def test_a_run_killed_mid_epoch_resumes_on_the_same_batches_and_weights(tmp_path, stop):
     straight = train(tmp_path, "straight", resumable=True)
-    with pytest.raises(Stop):
+    with pytest.raises(Killed):
         train(tmp_path, "killed", resumable=True, stop=stop)
     resumed = train(tmp_path, "killed", resumable=True, resume=True)
     assert straight.seen[stop:] == resumed.seen  # the steps after the kill saw the same samples
@@ -122,7 +108,7 @@ def test_a_plain_shuffled_loader_does_not_resume_exactly(tmp_path):
     """The same kill with torch's own loader and no saved random state: other weights (what the test above
     guards against)."""
     straight = train(tmp_path, "straight", resumable=False)
-    with pytest.raises(Stop):
+    with pytest.raises(Killed):
         train(tmp_path, "killed", resumable=False, stop=4)
     resumed = train(tmp_path, "killed", resumable=False, resume=True)
     assert any(not torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))

@@ -115,16 +115,9 @@ def test_a_stage_killed_mid_epoch_ends_with_the_weights_of_the_unstopped_run(tmp
     resumed to step 4, the stage's final weights equal those of the run that was never stopped (the data order
     and the random generators continue; zoo.train.resumable)."""
     import lightning as L
+    from fault_helpers import Killed, KillBeforeStep
 
     from strategies.foundation.stages import run_stages
-
-    class Killed(Exception):
-        pass
-
-    class KillAtStep2(L.Callback):
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if trainer.global_step == 2:
-                raise Killed
 
     settings = ("stage=pretrain", "foundation.pretrain.max_steps=4", "foundation.pretrain.batch_size=1",
                 "foundation.data.val_fraction=0", "model.dropout=0.1")
@@ -134,7 +127,7 @@ def test_a_stage_killed_mid_epoch_ends_with_the_weights_of_the_unstopped_run(tmp
     killed = new_run_dir(tiny(tmp_path, *settings))
     L.seed_everything(0, verbose=False)
     with pytest.raises(Killed):
-        run_stages(tiny(tmp_path, *settings), killed, ["click-button"], callbacks=[KillAtStep2()])
+        run_stages(tiny(tmp_path, *settings), killed, ["click-button"], callbacks=[KillBeforeStep(2)])
     assert not (killed / "checkpoints" / "pretrain" / "final.ckpt").exists()
     out = run_stages(tiny(tmp_path, *settings), killed, ["click-button"])
     assert out["pretrain"]["train_episodes"] == 3 and out["pretrain"]["steps"] == 4
