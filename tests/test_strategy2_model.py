@@ -71,6 +71,37 @@ def test_featurizer_reads_whether_a_checkbox_is_ticked():
     assert now[[0, 1, 3], -1].tolist() == [0.0, 0.0, 0.0]
 
 
+def test_featurizer_reads_a_state_the_page_keeps_in_a_class():
+    """With ppo.read_class: odd-or-even marks the chosen button with the class "selected" and social-media-some a liked post's button
+    with "active": nothing else on the page changes, so without the class the click left no trace to read."""
+    instr = "Mark the numbers below as odd or even and press submit when done."
+
+    def page(chosen: str) -> Observation:
+        els = [el(0, "div", "", "style", False), el(1, "button", "Odd", "action", True, 20, **{"class": chosen}),
+               el(2, "div", "3", "text", False, 20, **{"class": "display-number"}),
+               el(3, "button", "Even", "action", True, 20, **{"class": "even"}),
+               el(4, "button", "Submit", "action", True, 60, id="submit")]
+        return Observation("odd-or-even", instr, els, None, "odd-or-even", 0)
+
+    before, after = page("odd"), page("odd selected")
+    module = module_for([before, after], "ppo.read_class=true")
+    was, now = module.featurizer(before).arrays, module.featurizer(after).arrays
+    assert not np.array_equal(was["el_class"][1], now["el_class"][1])
+    for key in was:
+        if key != "el_class":
+            assert np.array_equal(was[key], now[key]), key  # the class is the only trace of the click
+    assert np.array_equal(np.delete(was["el_class"], 1, axis=0), np.delete(now["el_class"], 1, axis=0))
+    assert (was["el_class"][0] == module.featurizer.pad).all()  # no class: padding
+    enc = module.model.encoder
+    with torch.no_grad():
+        out = [enc(trim_padding(to_tensors(stack([f]), torch.device("cpu")), enc.pad_id)).elements[0, 1]
+               for f in (was, now)]
+    assert not torch.allclose(*out)  # the encoder reads it
+    plain = module_for([before, after])  # the default (ppo.read_class=false) has no such input
+    assert "el_class" not in plain.featurizer(after).arrays
+    assert plain.model.encoder.element[0].in_features == 5 * 32
+
+
 @pytest.mark.parametrize(("instruction", "quoted"), [
     ("Type the user's code 'abc' here.", ["abc"]),  # the apostrophe does not open a quote
     ("It's Bob's 'x y' and 'z'.", ["x y", "z"]),

@@ -78,6 +78,11 @@ class PPOConfig:
     no-op does not change waited until the step cut-off (click-collapsible in cpu-scale-demos50-noop); the limit
     is its way out, and it only counts the agent's own actions, as a deployed agent can.  Demonstration waits
     past it are not cloned.
+    read_class: each element's class attribute is read as one more text (``el_class``): pages keep a state there
+    that no text shows (odd-or-even's chosen button is "selected", a liked post's button "active") and name
+    buttons that have no text (social-media's reply / like / share are empty spans told apart by their class).
+    Off by default: on the whole training split it changed neither of those tasks (reports/compare/README.md,
+    "Class attributes read").
     tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
     bptt: in the update, backpropagate through the carried memory over the whole rollout (truncated
     BPTT; for xl this lifts Transformer-XL's stop-gradient on the memory).  false: memory detached per step.
@@ -129,6 +134,7 @@ class PPOConfig:
     greedy_eval: bool = True
     press_keys: bool = False
     noop: bool = False
+    read_class: bool = False
     noop_limit: int = field(default=0, metadata=at_least(0))
     tokenizer_steps: int = field(default=4, metadata=at_least(0))
     bptt: bool = True

@@ -6,6 +6,9 @@ rollouts can be stacked and replayed without touching the page again:
   instr_ids (Li,)        BPE ids of the instruction, word by word (lower-cased), padded
   el_text   (E, Lt)      BPE ids of each element's text (a form control's label when it has none)
   el_attr   (E, Lt)      BPE ids of its "key value" attribute text
+  el_class  (E, Lt)      with ``read_class`` only: BPE ids of its class attribute (a page's state: a chosen
+                         button's "selected", a liked post's "active"), apart from el_attr so a long class list
+                         crowds nothing out
   el_tag / el_cat (E,)   tag and category indices;  el_num (E, NUM_FEATURES) floats (position, flags,
                          overlap of the element's text with the instruction, ticked)
   el_valid / el_click / el_type / el_select (E,)   slot filled / may be clicked / typed into / selected
@@ -96,8 +99,9 @@ class Featurizer:
 
     def __init__(self, tokenizer: Any, max_elements: int = 48, max_text_len: int = 16,
                  max_instruction_len: int = 48, max_spans: int = 16, max_options: int = 16,
-                 screen_size: int | None = None, press_keys: bool = False, noop: bool = False, noop_limit: int = 0):
-        self.press_keys, self.noop = bool(press_keys), bool(noop)
+                 screen_size: int | None = None, press_keys: bool = False, noop: bool = False, noop_limit: int = 0,
+                 read_class: bool = False):
+        self.press_keys, self.noop, self.read_class = bool(press_keys), bool(noop), bool(read_class)
         self.noop_limit = int(noop_limit)  # with noop: no-ops allowed in a row (0: no limit)
         self.tok = tokenizer
         self.screen_size = screen_size  # None: no screenshot array
@@ -199,6 +203,8 @@ class Featurizer:
             "step": np.array(min(int(getattr(obs, "step", 0)), 31), np.int64),
             "noop_ok": np.array(self.noop and not 0 < self.noop_limit <= int(noops_in_a_row)),
         }
+        if self.read_class:
+            a["el_class"] = np.full((E, Lt), self.pad, np.int64)
         width = max([e.bbox[0] + e.bbox[2] for e in obs.elements] + [1.0])
         height = max([e.bbox[1] + e.bbox[3] for e in obs.elements] + [1.0])
         options: list[str] = []
@@ -208,6 +214,8 @@ class Featurizer:
             text = (e.text or "").strip() or attrs.get("label", "").strip()
             a["el_text"][s] = self.encode(text, Lt)
             a["el_attr"][s] = self.encode(" ".join(f"{k} {attrs[k]}" for k in ATTR_KEYS if attrs.get(k)), Lt)
+            if self.read_class:
+                a["el_class"][s] = self.encode(attrs.get("class", ""), Lt)
             a["el_tag"][s] = tag_index(e.tag)
             a["el_cat"][s] = category_index(e.category)
             # the one rule every strategy and the action-space probe use: a list of input types of its own left
@@ -290,4 +298,4 @@ def make_featurizer(tokenizer: Any, cfg: Any) -> Featurizer:
                       max_options=int(cfg.ppo.max_options),
                       screen_size=int(cfg.env.screenshot_size) if cfg.model.use_screen else None,
                       press_keys=bool(cfg.ppo.get("press_keys", False)), noop=bool(cfg.ppo.get("noop", False)),
-                      noop_limit=int(cfg.ppo.get("noop_limit", 0)))
+                      noop_limit=int(cfg.ppo.get("noop_limit", 0)), read_class=bool(cfg.ppo.get("read_class", False)))

@@ -38,7 +38,7 @@ def fourier_position(num: Tensor) -> Tensor:
     return torch.cat([angles.sin(), angles.cos()], -1).flatten(-2)
 
 
-ELEMENT_KEYS = ("el_text", "el_attr", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type", "el_select")
+ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type", "el_select")
 
 
 def used_length(filled: Tensor) -> int:
@@ -58,7 +58,8 @@ def trim_padding(b: dict[str, Tensor], pad_id: int) -> dict[str, Tensor]:
     out = dict(b)
     lead = b["el_valid"].dim() - 1
     for k in ELEMENT_KEYS:
-        out[k] = b[k][(slice(None),) * lead + (slice(0, e),)]
+        if k in b:  # el_class only with ppo.read_class
+            out[k] = b[k][(slice(None),) * lead + (slice(0, e),)]
     out["instr_ids"] = b["instr_ids"][..., :li]
     out["span_w"] = b["span_w"][..., :li]
     return out
@@ -66,7 +67,7 @@ def trim_padding(b: dict[str, Tensor], pad_id: int) -> dict[str, Tensor]:
 
 class ObservationEncoder(nn.Module):
     def __init__(self, dim: int, n_heads: int, vocab_size: int, pad_id: int, max_instruction_len: int,
-                 layers: int, mlp_ratio: float, dropout: float, screen_tokenizer: Any = None):
+                 layers: int, mlp_ratio: float, dropout: float, screen_tokenizer: Any = None, read_class: bool = False):
         super().__init__()
         # optional screenshot tokens from a registered frame tokenizer (model.use_screen)
         self.screen = None
@@ -78,7 +79,8 @@ class ObservationEncoder(nn.Module):
         self.cat = nn.Embedding(len(CATEGORIES), dim)
         self.num = nn.Linear(NUM_FEATURES, dim)
         self.position = nn.Linear(4 * len(FREQUENCIES), dim)
-        self.element = nn.Sequential(nn.Linear(5 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.read_class = bool(read_class)  # el_class: one more pooled text per element (ppo.read_class)
+        self.element = nn.Sequential(nn.Linear((6 if self.read_class else 5) * dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.instr_pos = nn.Parameter(torch.randn(max_instruction_len, dim) * 0.02)
         self.segment = nn.Parameter(torch.randn(4, dim) * 0.02)  # summary / instruction / element / screen
         self.summary = nn.Parameter(torch.randn(dim) * 0.02)
@@ -98,8 +100,10 @@ class ObservationEncoder(nn.Module):
 
     def forward(self, b: dict[str, Tensor]) -> Encoded:
         B = b["el_tag"].shape[0]
-        el = torch.cat([self.pooled_text(b["el_text"]), self.pooled_text(b["el_attr"]),
-                        self.tag(b["el_tag"]), self.cat(b["el_cat"]), self.num(b["el_num"])], dim=-1)
+        texts = [self.pooled_text(b["el_text"]), self.pooled_text(b["el_attr"])]
+        if self.read_class:
+            texts.append(self.pooled_text(b["el_class"]))
+        el = torch.cat([*texts, self.tag(b["el_tag"]), self.cat(b["el_cat"]), self.num(b["el_num"])], dim=-1)
         el = self.element(el) + self.position(fourier_position(b["el_num"])) + self.segment[2]
         instr_ids = b["instr_ids"]
         instr = self.tok(instr_ids) + self.instr_pos[: instr_ids.shape[1]] + self.segment[1]
@@ -222,7 +226,8 @@ class ActionModel(nn.Module):
         dim = int(model_cfg.dim)
         self.encoder = ObservationEncoder(dim, int(model_cfg.n_heads), vocab_size, pad_id, int(ppo_cfg.max_instruction_len),
                                           int(ppo_cfg.encoder_layers), float(model_cfg.mlp_ratio), float(model_cfg.dropout),
-                                          screen_tokenizer=model_cfg.tokenizer if model_cfg.use_screen else None)
+                                          screen_tokenizer=model_cfg.tokenizer if model_cfg.use_screen else None,
+                                          read_class=bool(ppo_cfg.get("read_class", False)))
         self.core = MemoryCore(model_cfg, bptt=bool(ppo_cfg.bptt))
         self.heads = PolicyHeads(dim, press_keys=bool(ppo_cfg.get("press_keys", False)),
                                  noop=bool(ppo_cfg.get("noop", False)))
