@@ -72,8 +72,8 @@ def test_featurizer_reads_whether_a_checkbox_is_ticked():
 
 
 def test_featurizer_reads_a_state_the_page_keeps_in_a_class():
-    """With ppo.read_class: odd-or-even marks the chosen button with the class "selected" and social-media-some a liked post's button
-    with "active": nothing else on the page changes, so without the class the click left no trace to read."""
+    """With ppo.read_class: odd-or-even marks the chosen button with the class "selected" and social-media-some a
+    liked post's button with "active": nothing else on the page changes, so without it the click left no trace."""
     instr = "Mark the numbers below as odd or even and press submit when done."
 
     def page(chosen: str) -> Observation:

@@ -38,7 +38,8 @@ def fourier_position(num: Tensor) -> Tensor:
     return torch.cat([angles.sin(), angles.cos()], -1).flatten(-2)
 
 
-ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type", "el_select")
+ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type",
+                "el_select")
 
 
 def used_length(filled: Tensor) -> int:
@@ -80,7 +81,8 @@ class ObservationEncoder(nn.Module):
         self.num = nn.Linear(NUM_FEATURES, dim)
         self.position = nn.Linear(4 * len(FREQUENCIES), dim)
         self.read_class = bool(read_class)  # el_class: one more pooled text per element (ppo.read_class)
-        self.element = nn.Sequential(nn.Linear((6 if self.read_class else 5) * dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        texts = 3 if self.read_class else 2  # pooled text, attributes (and class); then tag, category, numbers
+        self.element = nn.Sequential(nn.Linear((texts + 3) * dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.instr_pos = nn.Parameter(torch.randn(max_instruction_len, dim) * 0.02)
         self.segment = nn.Parameter(torch.randn(4, dim) * 0.02)  # summary / instruction / element / screen
         self.summary = nn.Parameter(torch.randn(dim) * 0.02)
