@@ -9,7 +9,7 @@ import pytest
 from strategies.foundation.data import load_recorded, split, step_frames, to_episode
 from strategies.foundation.instructions import action_line
 from strategies.foundation.recording import (
-    action_dict, dataset_dir, dict_action, element_row, ensure_dataset, episode_plan, row_element,
+    VERSION, action_dict, dataset_dir, dict_action, element_row, ensure_dataset, episode_plan, row_element,
 )
 from zoo.web.types import Action, Element
 
@@ -32,7 +32,7 @@ def test_plan_and_directory_are_versioned_by_the_recording_config():
     assert dataset_dir("root", CONFIG) == dataset_dir("root", dict(CONFIG))
     assert dataset_dir("root", CONFIG) != dataset_dir("root", {**CONFIG, "fps": 2.0})
     assert dataset_dir("root", CONFIG) != dataset_dir("root", {**CONFIG, "watch_frames": 2})
-    assert dataset_dir("root", CONFIG).name.startswith("v3-")
+    assert dataset_dir("root", CONFIG).name.startswith(f"v{VERSION}-") and VERSION == 4
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,30 @@ def test_hover_fires_over_and_out(env):
     assert text_of(obs, "hovered") == "out"
 
 
+def test_an_element_click_elsewhere_leaves_the_element_the_pointer_was_over(env):
+    """Element clicks move the page-side pointer: the element it leaves gets mouseout, as under a real pointer."""
+    obs, _ = env.reset(seed=5, options={"task": MOUSE_PAGE})
+    obs, *_ = step(env, Action.click(by_id(obs, "spot").id))
+    assert text_of(obs, "hovered") == "over"
+    obs, *_ = step(env, Action.click(by_id(obs, "pad").id))
+    assert text_of(obs, "hovered") == "out"
+
+
+def test_a_slider_track_click_moves_the_handle_after_the_handle_was_hovered(env):
+    """form-sequence's jQuery UI slider ignores a click on its track while its handle keeps a hover state: the
+    handle was clicked, then a checkbox, then the track's centre (value 0 of -10..10) must move the handle there."""
+    obs, _ = env.reset(seed=1000009, options={"task": "form-sequence"})
+    start = text_of(obs, "val")
+    assert start not in ("-1", "0", "1")  # the handle is away from the centre (this seed: -6)
+    handle = next(e for e in obs.elements if "ui-slider-handle" in (e.attrs.get("class") or ""))
+    obs, *_ = step(env, Action.click(handle.id))
+    assert text_of(obs, "val") == start
+    box = next(e for e in obs.elements if e.attrs.get("type") == "checkbox")
+    obs, *_ = step(env, Action.click(box.id))
+    obs, *_ = step(env, Action.click(by_id(obs, "slider").id))
+    assert text_of(obs, "val") == "0"
+
+
 def test_wheel_scrolls_the_box_under_the_pointer(env):
     obs, _ = env.reset(seed=3, options={"task": MOUSE_PAGE})
     box, tall = by_id(obs, "box"), by_id(obs, "tall")

@@ -49,7 +49,9 @@ MAX_WAIT_MS = 5000.0
 ACTION_KINDS: tuple[str, ...] = ELEMENT_ACTION_KINDS + MOUSE_ACTION_KINDS + TIMING_ACTION_KINDS
 # Keys a learned agent names when it presses one (Strategy 1's key head; any other key is one "<other>" class it
 # cannot tell apart, so a step pressing it teaches nothing specific).
-NAMED_KEYS: tuple[str, ...] = ("Enter", "Tab", "Escape", "Backspace", "ArrowDown", "ArrowUp", "Space")
+# ArrowLeft/ArrowRight came last (2026-12-06) so the earlier keys kept their indices: they move a focused slider.
+NAMED_KEYS: tuple[str, ...] = ("Enter", "Tab", "Escape", "Backspace", "ArrowDown", "ArrowUp", "Space", "ArrowLeft",
+                               "ArrowRight")
 
 
 def is_typable(category: str, tag: str, attrs: dict[str, str]) -> bool:

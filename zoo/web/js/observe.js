@@ -289,12 +289,29 @@
     for (let n = a; n; n = n.parentNode) if (n.contains && n.contains(b)) return n;
     return null;
   }
+  // The element the page-side pointer was last over.  A click elsewhere first leaves it (out and leave events,
+  // as a real pointer moving away would): without them a widget that keeps a hover state keeps it for ever
+  // (jQuery UI's slider then took a click on its track for a click on its handle and did not move).
+  let pointerOver = null;
+  function moveOver(over, init, Pointer) {
+    const prev = pointerOver && pointerOver !== over && pointerOver.isConnected ? pointerOver : null;
+    pointerOver = over;
+    if (!prev) return;
+    const left = { ...init(0), relatedTarget: over }, still = { ...left, bubbles: false };
+    prev.dispatchEvent(new Pointer('pointerout', left));
+    prev.dispatchEvent(new MouseEvent('mouseout', left));
+    for (let n = prev; n && n.nodeType === 1 && !n.contains(over); n = n.parentElement) {
+      n.dispatchEvent(new Pointer('pointerleave', still));
+      n.dispatchEvent(new MouseEvent('mouseleave', still));
+    }
+  }
   zoo.clickAt = (x, y) => {
     const init = (buttons) => ({ bubbles: true, cancelable: true, composed: true, view: window, clientX: x, clientY: y,
       screenX: x, screenY: y, button: 0, buttons, detail: 1, pointerId: 1, pointerType: 'mouse', isPrimary: true });
     const Pointer = window.PointerEvent || MouseEvent;
     const at = () => document.elementFromPoint(x, y) || document.body;
     const over = at();
+    moveOver(over, init, Pointer);
     for (const t of ['pointerover', 'pointermove']) over.dispatchEvent(new Pointer(t, init(0)));
     for (const t of ['mouseover', 'mousemove']) over.dispatchEvent(new MouseEvent(t, init(0)));
     const down = at();

@@ -186,10 +186,12 @@ def _form_sequence(obs: Observation, mem: dict) -> Action:
     want, box_index = int(m.group(1)), ordinal(m.group(2))
     value = int(shown.text)
     if value != want:
-        if not mem.get("slid"):  # click the track where the value sits (range -10..10), then fine-tune by keys
-            mem["slid"] = True
-            _, _, w, h = slider.bbox
-            return Action.click_at(min(max(w * (want + 10) / 20, 1), w - 1), h / 2, element=slider.id)
+        # a click on the slider (its centre: value 0 of -10..10) focuses the handle there, then one arrow key per
+        # unit: every step an element action or a named key, so the learned agents can imitate it; at most 13
+        # steps with the checkbox and the submit (from the random start value by arrows alone it took up to 23)
+        if not mem.get("centred"):
+            mem["centred"] = True
+            return Action.click(slider.id)
         handle = first([e for e in obs.children(slider.id) if has_class(e, "ui-slider-handle")])
         if handle is not None and not handle.attrs.get("focused"):
             return Action.click(handle.id)
