@@ -40,7 +40,7 @@ from zoo.web.env import WebEnv
 from zoo.web.seeds import train_seed
 from zoo.web.types import Action, Element, Observation, instruction_spans, page_texts
 
-# 4: form-sequence's oracle moves the slider by arrow keys from its handle (3: a click at a point on the track);
+# 4: form-sequence's oracle clicks the slider element, then moves it by arrow keys (3: a click at a point on its track);
 # 3: an element a user could scroll to counts as visible (2: only on screen); 2: frames filmed at fps between
 # the observations (1: one frame per observation)
 VERSION = 4

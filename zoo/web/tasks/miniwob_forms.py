@@ -187,8 +187,9 @@ def _form_sequence(obs: Observation, mem: dict) -> Action:
     value = int(shown.text)
     if value != want:
         # a click on the slider (its centre: value 0 of -10..10) focuses the handle there, then one arrow key per
-        # unit: every step an element action or a named key, so the learned agents can imitate it; at most 13
-        # steps with the checkbox and the submit (from the random start value by arrows alone it took up to 23)
+        # unit: every step an element action or a named key, so the learned agents can imitate it; at most 15
+        # steps with the checkbox and the submit (a click that lands on the handle, within about 2 of 0, leaves
+        # the value; from the random start value by arrows alone it took up to 23)
         if not mem.get("centred"):
             mem["centred"] = True
             return Action.click(slider.id)
