@@ -48,7 +48,7 @@ def files_with_times(root: Path) -> dict[str, float]:
 
 @pytest.mark.browser
 def test_ci_matrix_trains_scores_fewshot_and_resumes(tmp_path, capsys):
-    matrix, root = write_matrix(tmp_path / "ci.yaml"), tmp_path / "runs"
+    matrix, root = write_matrix(tmp_path / "ci.yaml", pairs_with="ci-other-half"), tmp_path / "runs"
     records = run(matrix, root)
     run_dir = root / "ci" / "compressive_rl" / "xl-s0"
     assert [r["run_dir"] for r in records] == [str(run_dir)]
@@ -64,6 +64,7 @@ def test_ci_matrix_trains_scores_fewshot_and_resumes(tmp_path, capsys):
     assert budget["params"] > 0 and budget["demos_per_task"] == 2 and budget["env_steps_used"] == 8
     assert any("ppo.bc_demos_per_task=2" == o for o in budget["overrides"])  # the budget hook gave it the demos
     assert budget["settings"] == [*TINY, "model.attention=xl"]  # the matrix's and the cell's own overrides
+    assert budget["pairs_with"] == "ci-other-half"  # the report's partner while the matrix has no matrix.json yet
     fewshot = json.loads((run_dir / "fewshot-k1" / "budget.json").read_text())
     assert fewshot["demos_per_task"] == 1 and fewshot["demos_recorded"] == 1 and fewshot["wall_s"] > 0
     fs_cfg = (run_dir / "fewshot-k1" / "config.yaml").read_text()

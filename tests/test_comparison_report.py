@@ -107,6 +107,23 @@ def test_a_half_that_names_its_partner_pairs_with_that_one_only(tmp_path):
     assert {row[0] for row in sec.blocks[1].rows} == {"a - b"}
 
 
+def test_a_half_without_matrix_json_pairs_with_the_partner_its_runs_name(tmp_path):
+    """A one-strategy matrix with one seed of three scored has no matrix.json yet: its runs' budget.json names the
+    partner (s2-new), so it pairs with that matrix only, not with every one-strategy matrix that names nobody."""
+    from zoo.report import comparison
+    from zoo.report.gather import Gathered
+
+    runs = [_run(tmp_path / "s1-new", "foundation", "a", 1, _hits(9), _hits(5))]
+    runs[0].budget["pairs_with"] = "s2-new"
+    for matrix, cell in (("s2-new", "b"), ("s2-old", "c"), ("s2-other", "d")):
+        runs += [_run(tmp_path / matrix, "compressive_rl", cell, s, _hits(3), _hits(5)) for s in range(3)]
+    rows = comparison.comparison(None, Gathered(runs=runs)).blocks[1].rows
+    assert {row[0] for row in rows if row[0].startswith("a ")} == {"a - b"}
+    runs[0].budget["pairs_with"] = ""  # naming nobody, it pairs with every half that names nobody (the old reading)
+    rows = comparison.comparison(None, Gathered(runs=runs)).blocks[1].rows
+    assert {row[0] for row in rows if row[0].startswith("a ")} == {"a - b", "a - c", "a - d"}
+
+
 def test_a_half_that_names_a_matrix_of_both_strategies_pairs_with_its_other_strategy(tmp_path):
     """A one-strategy re-run (s2-again) naming a matrix of both strategies (both) pairs with that matrix's other
     strategy's cell, seed by seed; the matrix of both still pairs within itself, and a one-strategy matrix naming

@@ -271,7 +271,7 @@ def run_job(matrix: Any, job: Job, root: Path, log: Any) -> dict:
               "demos_per_task": demos_of(matrix, job), "env_steps_budget": int(matrix.env_steps),
               "env_steps_used": env_steps_used(run_dir), "params": run_params(run_dir),
               "wall_s_this_attempt": round(time.perf_counter() - t0, 1), "overrides": overrides,
-              "settings": cell_settings(matrix, job), "fewshot": fewshot}
+              "settings": cell_settings(matrix, job), "pairs_with": str(matrix.pairs_with or ""), "fewshot": fewshot}
     if matrix.fewshot and not has_finetune(job):
         record["fewshot_note"] = f"skipped: strategy '{job.strategy}' registers no finetune hook"
     atomic_write_json(run_dir / BUDGET_FILE, record)

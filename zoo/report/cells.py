@@ -27,8 +27,9 @@ def matrix_of(run: Run) -> str:
 
 def partner_of(run: Run) -> str:
     """The matrix the run's matrix names as the other half of its comparison (``pairs_with`` in its
-    ``matrix.json``), "" when it names none."""
-    return _partner(run.path.parent.parent / "matrix.json")
+    ``matrix.json``, else in the run's own ``budget.json``: a matrix whose seeds are not all scored yet has no
+    matrix.json), "" when it names none."""
+    return _partner(run.path.parent.parent / "matrix.json") or str((run.budget or {}).get("pairs_with") or "")
 
 
 @functools.lru_cache(maxsize=None)
