@@ -57,8 +57,9 @@ def test_hover_fires_over_and_out(env):
     assert text_of(obs, "hovered") == "never"
     obs, *_ = step(env, Action.move(*by_id(obs, "spot").center))
     assert text_of(obs, "hovered") == "over"
+    outs = int(text_of(obs, "outs"))
     obs, *_ = step(env, Action.move(300, 300))
-    assert text_of(obs, "hovered") == "out"
+    assert text_of(obs, "hovered") == "out" and int(text_of(obs, "outs")) == outs + 1  # left once, by the browser
 
 
 def test_an_element_click_elsewhere_leaves_the_element_the_pointer_was_over(env):
@@ -68,6 +69,29 @@ def test_an_element_click_elsewhere_leaves_the_element_the_pointer_was_over(env)
     assert text_of(obs, "hovered") == "over"
     obs, *_ = step(env, Action.click(by_id(obs, "pad").id))
     assert text_of(obs, "hovered") == "out"
+
+
+def test_an_element_click_leaves_the_element_the_browser_pointer_moved_over(env):
+    """A coordinate move puts the browser's own pointer over an element; a later element click elsewhere leaves it
+    (once), as the page-side pointer's own moves do."""
+    obs, _ = env.reset(seed=6, options={"task": MOUSE_PAGE})
+    obs, *_ = step(env, Action.move(*by_id(obs, "spot").center))
+    assert text_of(obs, "hovered") == "over"
+    outs = int(text_of(obs, "outs"))
+    obs, *_ = step(env, Action.click(by_id(obs, "pad").id))
+    assert text_of(obs, "hovered") == "out" and int(text_of(obs, "outs")) == outs + 1
+
+
+def test_a_coordinate_move_leaves_the_element_an_element_click_was_over(env):
+    """After an element click the browser's pointer is still where it was; when it next moves, the element the
+    click was over is left (once) all the same."""
+    obs, _ = env.reset(seed=7, options={"task": MOUSE_PAGE})
+    obs, *_ = step(env, Action.move(300, 300))
+    obs, *_ = step(env, Action.click(by_id(obs, "spot").id))
+    assert text_of(obs, "hovered") == "over"
+    outs = int(text_of(obs, "outs"))
+    obs, *_ = step(env, Action.move(*by_id(obs, "pad").center))
+    assert text_of(obs, "hovered") == "out" and int(text_of(obs, "outs")) == outs + 1
 
 
 def test_a_slider_track_click_moves_the_handle_after_the_handle_was_hovered(env):
