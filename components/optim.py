@@ -8,9 +8,13 @@
 
 The Infini-attention gate is one scalar per head that learns poorly at the base learning rate
 (reference notes), hence its own higher rate and no decay pulling it back to 0.
+
+``warmup_cosine(step, total)`` is the learning-rate factor both strategies' supervised stages use (Strategy 1's
+stages, Strategy 2's cloning with ``ppo.bc_schedule=cosine``): a linear warm-up, then a cosine down to a floor.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from torch import nn
@@ -44,3 +48,12 @@ def param_groups(model: nn.Module, base_lr: float, weight_decay: float = 0.0) ->
     for mult, params in sorted(gate_groups.items()):
         groups.append({"name": "infini_gate", "params": params, "lr": base_lr * mult, "weight_decay": 0.0})
     return [g for g in groups if g["params"]]
+
+
+def warmup_cosine(step: int, total: int, warmup: int = 10, floor: float = 0.1) -> float:
+    """The factor of the base learning rate at optimiser step ``step`` (0-based) of ``total``: ``(step + 1) / warmup``
+    over the first ``warmup`` steps, then a cosine from 1 down to ``floor``, reached at step ``total`` and kept."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))

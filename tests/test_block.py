@@ -138,3 +138,17 @@ def _fsdp_worker(rank: int, world: int) -> None:
 @pytest.mark.timeout(180)
 def test_blocks_shard_with_fsdp2_on_gloo():
     spawn_gloo(_fsdp_worker, 2)
+
+
+def test_warmup_cosine_on_hand_made_steps():
+    """Warm-up of 10 steps to the full rate, then a cosine to a tenth at step ``total`` (110 here), kept after."""
+    import math
+
+    from components.optim import warmup_cosine
+
+    assert warmup_cosine(0, 110) == pytest.approx(0.1) and warmup_cosine(9, 110) == pytest.approx(1.0)
+    assert warmup_cosine(10, 110) == pytest.approx(1.0)
+    assert warmup_cosine(60, 110) == pytest.approx(0.55)  # half way down: 0.1 + 0.9 * 0.5
+    assert warmup_cosine(35, 110) == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi / 4)))
+    assert warmup_cosine(110, 110) == pytest.approx(0.1) and warmup_cosine(500, 110) == pytest.approx(0.1)
+    assert warmup_cosine(3, 5, warmup=0, floor=0.0) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.6)))

@@ -60,6 +60,7 @@ def test_config_file_layer(tmp_path):
         (["eval.tasks=click-test"], "bad value for 'eval.tasks': 'click-test' is not a list of tasks (write "
                                     "eval.tasks=[click-test]"),  # not read letter by letter
         (["trainer.max_steps=null"], "bad value for 'trainer.max_steps'"),
+        (["ppo.bc_schedule=cosin"], "valid choices: constant, cosine"),
     ],
 )
 def test_bad_input_is_one_clear_line(overrides, needle):

@@ -5,6 +5,7 @@ tests/test_strategy2_replay.py."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -110,9 +111,21 @@ def test_cloning_fits_hand_made_episodes():
     demos.append(Demonstration("form", 1, [first.arrays], [placeholder_slots(first)], [False], True))
     history = behaviour_clone(model, demos, epochs=15, lr=3e-3, seed=0, device=torch.device("cpu"))
     assert history[-1]["accuracy"] == 1.0 and history[-1]["loss"] < history[0]["loss"]
+    assert {row["lr"] for row in history} == {3e-3}  # constant by default
     _loss, accuracy, counted = clone_loss(model, episode_batch(demos, torch.device("cpu")))
     assert accuracy == 1.0 and counted == 8
     assert OmegaConf.select(cfg, "ppo.bc_demos_per_task") == 0  # off by default
+    assert OmegaConf.select(cfg, "ppo.bc_schedule") == "constant"
+
+    # the cosine schedule: 5 episodes are one batch, so 15 passes are 15 steps, 10 of them warm-up
+    torch.manual_seed(0)
+    model = ActionModel(cfg.model, cfg.ppo, 96, 0)
+    history = behaviour_clone(model, demos, epochs=15, lr=3e-3, seed=0, device=torch.device("cpu"), schedule="cosine")
+    assert history[0]["lr"] == pytest.approx(3e-4) and history[9]["lr"] == pytest.approx(3e-3)
+    assert history[-1]["lr"] == pytest.approx(3e-3 * (0.1 + 0.45 * (1 + math.cos(math.pi * 4 / 5))))
+    assert history[-1]["accuracy"] == 1.0
+    with pytest.raises(ValueError, match="bad cloning schedule 'linear'"):
+        behaviour_clone(model, demos, epochs=1, lr=3e-3, seed=0, device=torch.device("cpu"), schedule="linear")
 
 
 def test_cloning_learns_a_key_press_with_press_keys():

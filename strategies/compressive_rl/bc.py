@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from components.optim import warmup_cosine
 from strategies.compressive_rl.features import EpisodeTracker, Featurized, Featurizer, featurize_in_episode, stack
 from strategies.compressive_rl.model import trim_padding
 from strategies.compressive_rl.policy import CLICK, NOOP, PRESS, SELECT, TYPE
@@ -220,15 +221,26 @@ def replay_draw(n: int, k: int, seed: int, update: int, step: int) -> list[int]:
     return sorted(torch.randperm(int(n), generator=gen)[:min(int(k), int(n))].tolist())
 
 
+BC_SCHEDULES = ("constant", "cosine")
+BC_WARMUP_STEPS = 10  # as Strategy 1's stages (strategies/foundation/module.py)
+
+
 def behaviour_clone(model: Any, demos: list[Demonstration], epochs: int, lr: float, seed: int, device: torch.device,
                     log: Callable[[int, dict[str, float]], None] | None = None,
-                    grad_clip: float = 1.0) -> list[dict[str, float]]:
+                    grad_clip: float = 1.0, schedule: str = "constant") -> list[dict[str, float]]:
     """``epochs`` passes over ``demos`` (shuffled by ``seed``, EPISODES_PER_BATCH episodes a step) with Adam at
-    ``lr``; ``log(epoch, {"loss", "accuracy"})`` after each pass.  Returns those per-epoch numbers."""
+    ``lr``, held there (``schedule="constant"``) or warmed up and lowered to a tenth along a cosine over all the
+    passes' steps (``"cosine"``, components.optim.warmup_cosine, as Strategy 1's stages); ``log(epoch, {"loss",
+    "accuracy", "lr"})`` after each pass (``lr``: the rate of its last step).  Returns those per-epoch numbers."""
+    if schedule not in BC_SCHEDULES:
+        raise ValueError(f"bad cloning schedule {schedule!r} (valid: {', '.join(BC_SCHEDULES)})")
     if not demos or not any(any(d.learn) for d in demos):
         return []
     gen = torch.Generator().manual_seed(int(seed))
     opt = torch.optim.Adam(model.parameters(), lr=float(lr))
+    total = int(epochs) * -(-len(demos) // EPISODES_PER_BATCH)
+    factor = (lambda step: warmup_cosine(step, total, BC_WARMUP_STEPS)) if schedule == "cosine" else (lambda step: 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     model.train()
     history = []
     for epoch in range(int(epochs)):
@@ -242,10 +254,12 @@ def behaviour_clone(model: Any, demos: list[Demonstration], epochs: int, lr: flo
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            last_lr = opt.param_groups[0]["lr"]
             opt.step()
+            sched.step()
             losses.append(loss.item() * n)
             hits, counted = hits + acc * n, counted + n
-        row = {"loss": sum(losses) / max(counted, 1), "accuracy": hits / max(counted, 1)}
+        row = {"loss": sum(losses) / max(counted, 1), "accuracy": hits / max(counted, 1), "lr": last_lr}
         history.append(row)
         if log is not None:
             log(epoch, row)

@@ -98,7 +98,10 @@ class PPOConfig:
     memory core (each episode replayed in order) maximise the log-probability of the oracle's actions for
     ``bc_epochs`` passes with Adam at ``bc_lr``; logged as bc/loss, bc/accuracy, bc/skipped_steps (steps the
     agent's action space cannot express).  The result is checkpointed (checkpoints/ppo/bc.ckpt), so a
-    resumed run never repeats it.  The few-shot hook (finetune.py) uses bc_epochs and bc_lr too.
+    resumed run never repeats it.  The few-shot hook (finetune.py) uses bc_epochs, bc_lr and bc_schedule too.
+    bc_schedule: ``constant`` (default; every committed matrix ran it) holds bc_lr for every pass; ``cosine`` warms
+    up over 10 steps and lowers it along a cosine to a tenth by the last pass, as Strategy 1's stages do (its
+    cloning stage otherwise ends at a rate that still moves the weights a lot; logged as bc/lr).
     bc_coef: keep learning from those demonstrations during PPO: every PPO minibatch step adds bc_coef times
     the cloning loss of ``bc_replay_episodes`` demonstrations (drawn by run seed and update, so a resumed run
     draws the same ones) to its loss; logged as train/bc_loss and train/bc_accuracy.  0 (default): the
@@ -143,6 +146,7 @@ class PPOConfig:
     bc_demos_per_task: int = field(default=0, metadata=between(0, 10_000))
     bc_epochs: int = field(default=30, metadata=at_least(1))
     bc_lr: float = field(default=1e-3, metadata=greater_than(0))
+    bc_schedule: str = field(default="constant", metadata=one_of("constant", "cosine"))
     bc_coef: float = field(default=0.0, metadata=at_least(0))
     bc_replay_episodes: int = field(default=4, metadata=at_least(1))
 

@@ -49,9 +49,12 @@ def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], d
                                                                                  int(cfg.seed)))
     finally:
         env.close()
-    history = behaviour_clone(model, demos, int(cfg.ppo.bc_epochs), float(cfg.ppo.bc_lr), int(cfg.seed), device)
+    schedule = str(cfg.ppo.get("bc_schedule", "constant"))
+    history = behaviour_clone(model, demos, int(cfg.ppo.bc_epochs), float(cfg.ppo.bc_lr), int(cfg.seed), device,
+                              schedule=schedule)
     used = {"init_checkpoint": str(init_checkpoint), "tasks": list(tasks), "demos_per_task": int(demos_per_task),
-            **stats.as_dict(), "bc_epochs": int(cfg.ppo.bc_epochs), "bc_lr": float(cfg.ppo.bc_lr), "history": history,
+            **stats.as_dict(), "bc_epochs": int(cfg.ppo.bc_epochs), "bc_lr": float(cfg.ppo.bc_lr),
+            "bc_schedule": schedule, "history": history,
             "train_wall_s": round(time.perf_counter() - t0, 2)}
 
     out = run_dir / "checkpoints" / FINETUNE_CHECKPOINT

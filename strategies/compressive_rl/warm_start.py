@@ -24,9 +24,10 @@ BC_CHECKPOINT = "bc.ckpt"
 
 
 class BehaviourCloningWarmStart(Callback):
-    def __init__(self, tasks: list[str], demos_per_task: int, epochs: int, lr: float, seed: int, replay: bool = False):
+    def __init__(self, tasks: list[str], demos_per_task: int, epochs: int, lr: float, seed: int, replay: bool = False,
+                 schedule: str = "constant"):
         self.tasks, self.demos_per_task = list(tasks), int(demos_per_task)
-        self.epochs, self.lr, self.seed = int(epochs), float(lr), int(seed)
+        self.epochs, self.lr, self.seed, self.schedule = int(epochs), float(lr), int(seed), str(schedule)
         self.replay = bool(replay)  # ppo.bc_coef > 0: the module keeps the demonstrations for PPO
         self.done = False
         self.summary: dict[str, float] = {}
@@ -58,7 +59,8 @@ class BehaviourCloningWarmStart(Callback):
                 logger.log_metrics({"bc/epoch": float(epoch), **{f"bc/{k}": v for k, v in row.items()}}, step=0)
 
         # every process clones the same demonstrations from the same seed, so their weights stay equal
-        history = behaviour_clone(pl_module.model, demos, self.epochs, self.lr, self.seed, pl_module.device, log=log)
+        history = behaviour_clone(pl_module.model, demos, self.epochs, self.lr, self.seed, pl_module.device, log=log,
+                                  schedule=self.schedule)
         self.summary = {**stats.as_dict(), "record_s": round(record_s, 2),
                         "wall_s": round(time.perf_counter() - t0, 2), **({f"final_{k}": v for k, v in history[-1].items()}
                                                                          if history else {})}

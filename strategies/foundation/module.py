@@ -1,14 +1,13 @@
 """The LightningModule of all three stages (the stage picks the loss terms and their weights)."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from components.optim import param_groups
+from components.optim import param_groups, warmup_cosine
 from strategies.foundation.batch import Batch
 from strategies.foundation.losses import STAGE_TERMS, compute_losses, weighted_total
 from strategies.foundation.model import FoundationModel
@@ -94,13 +93,7 @@ class FoundationModule(L.LightningModule):
         optimizer = torch.optim.AdamW(groups)
         total = max(1, int(stage_cfg.max_steps))
 
-        def schedule(step: int) -> float:  # linear warm-up, then cosine down to 10%
-            if step < WARMUP_STEPS:
-                return (step + 1) / WARMUP_STEPS
-            progress = min(1.0, (step - WARMUP_STEPS) / max(1, total - WARMUP_STEPS))
-            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total, WARMUP_STEPS))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
