@@ -296,22 +296,7 @@
   function moveOver(over, init, Pointer) {
     const prev = pointerOver && pointerOver !== over && pointerOver.isConnected ? pointerOver : null;
     pointerOver = over;
-    if (prev) leave(prev, over, init, Pointer);
-  }
-  // The browser's own pointer (the harness's coordinate actions: click_at, move, drag, wheel) moves too.  Its
-  // mouseover says where it now is; the element the page-side pointer was over before is left here unless the
-  // browser leaves it itself (it is the over event's relatedTarget), so neither pointer leaves a hover state behind.
-  window.addEventListener('mouseover', (e) => {
-    if (!e.isTrusted) return;
-    const prev = pointerOver && pointerOver !== e.target && pointerOver !== e.relatedTarget && pointerOver.isConnected
-      ? pointerOver : null;
-    pointerOver = e.target;
     if (!prev) return;
-    const init = () => ({ bubbles: true, cancelable: true, composed: true, view: window, clientX: e.clientX,
-      clientY: e.clientY, screenX: e.screenX, screenY: e.screenY, pointerId: 1, pointerType: 'mouse', isPrimary: true });
-    leave(prev, e.target, init, window.PointerEvent || MouseEvent);
-  }, true);
-  function leave(prev, over, init, Pointer) {
     const left = { ...init(0), relatedTarget: over }, still = { ...left, bubbles: false };
     prev.dispatchEvent(new Pointer('pointerout', left));
     prev.dispatchEvent(new MouseEvent('mouseout', left));
@@ -320,6 +305,17 @@
       n.dispatchEvent(new MouseEvent('mouseleave', still));
     }
   }
+  // The browser's own pointer (the harness's coordinate actions: click_at, move, drag, wheel) moves too.  Its
+  // mouseover says where it now is; the element the page-side pointer was over before is left as by a click there,
+  // unless the browser leaves it itself (it is the over event's relatedTarget), so neither pointer leaves a hover
+  // state behind.
+  window.addEventListener('mouseover', (e) => {
+    if (!e.isTrusted) return;
+    if (pointerOver === e.relatedTarget) { pointerOver = e.target; return; }
+    const init = () => ({ bubbles: true, cancelable: true, composed: true, view: window, clientX: e.clientX,
+      clientY: e.clientY, screenX: e.screenX, screenY: e.screenY, pointerId: 1, pointerType: 'mouse', isPrimary: true });
+    moveOver(e.target, init, window.PointerEvent || MouseEvent);
+  }, true);
   zoo.clickAt = (x, y) => {
     const init = (buttons) => ({ bubbles: true, cancelable: true, composed: true, view: window, clientX: x, clientY: y,
       screenX: x, screenY: y, button: 0, buttons, detail: 1, pointerId: 1, pointerType: 'mouse', isPrimary: true });
