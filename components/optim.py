@@ -50,7 +50,10 @@ def param_groups(model: nn.Module, base_lr: float, weight_decay: float = 0.0) ->
     return [g for g in groups if g["params"]]
 
 
-def warmup_cosine(step: int, total: int, warmup: int = 10, floor: float = 0.1) -> float:
+WARMUP_STEPS = 10  # the warm-up of every schedule built on warmup_cosine (both strategies' supervised stages)
+
+
+def warmup_cosine(step: int, total: int, warmup: int = WARMUP_STEPS, floor: float = 0.1) -> float:
     """The factor of the base learning rate at optimiser step ``step`` (0-based) of ``total``: ``(step + 1) / warmup``
     over the first ``warmup`` steps, then a cosine from 1 down to ``floor``, reached at step ``total`` and kept."""
     if step < warmup:

@@ -222,7 +222,6 @@ def replay_draw(n: int, k: int, seed: int, update: int, step: int) -> list[int]:
 
 
 BC_SCHEDULES = ("constant", "cosine")
-BC_WARMUP_STEPS = 10  # as Strategy 1's stages (strategies/foundation/module.py)
 
 
 def behaviour_clone(model: Any, demos: list[Demonstration], epochs: int, lr: float, seed: int, device: torch.device,
@@ -239,7 +238,7 @@ def behaviour_clone(model: Any, demos: list[Demonstration], epochs: int, lr: flo
     gen = torch.Generator().manual_seed(int(seed))
     opt = torch.optim.Adam(model.parameters(), lr=float(lr))
     total = int(epochs) * -(-len(demos) // EPISODES_PER_BATCH)
-    factor = (lambda step: warmup_cosine(step, total, BC_WARMUP_STEPS)) if schedule == "cosine" else (lambda step: 1.0)
+    factor = (lambda step: warmup_cosine(step, total)) if schedule == "cosine" else (lambda step: 1.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     model.train()
     history = []

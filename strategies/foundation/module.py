@@ -14,8 +14,6 @@ from strategies.foundation.model import FoundationModel
 from strategies.foundation.pretrained_text import make_text_side
 from zoo.train.fsdp import shard_for_model_parallel
 
-WARMUP_STEPS = 10
-
 
 def as_config(cfg: Any) -> DictConfig:
     return cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
@@ -93,7 +91,7 @@ class FoundationModule(L.LightningModule):
         optimizer = torch.optim.AdamW(groups)
         total = max(1, int(stage_cfg.max_steps))
 
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total, WARMUP_STEPS))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
