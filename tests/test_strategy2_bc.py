@@ -82,6 +82,13 @@ def test_demonstration_seeds_are_strategy_1s():
         plan = episode_plan({"tasks": tasks, "episodes_per_task": 5, "explore_fraction": 0.0, "seed": seed})
         assert demonstration_jobs(tasks, 5, seed) == [(t, s) for t, s, _agent in plan]
 
+    # the held-back ones are each task's next demonstrations: what a run with more per task would clone
+    from strategies.compressive_rl.bc import validation_jobs
+
+    held = validation_jobs(tasks, 5, 2, 3)
+    assert len(held) == 6 and not set(held) & set(demonstration_jobs(tasks, 5, 3))
+    assert set(held) == set(demonstration_jobs(tasks, 7, 3)) - set(demonstration_jobs(tasks, 5, 3))
+
 
 def test_cloning_fits_hand_made_episodes():
     """Two-step episodes (type the quoted name, then click Submit): BC brings the greedy policy to the
@@ -126,6 +133,61 @@ def test_cloning_fits_hand_made_episodes():
     assert history[-1]["accuracy"] == 1.0
     with pytest.raises(ValueError, match="bad cloning schedule 'linear'"):
         behaviour_clone(model, demos, epochs=1, lr=3e-3, seed=0, device=torch.device("cpu"), schedule="linear")
+
+
+def test_validation_scores_unseen_episodes_and_changes_no_cloning():
+    """Scoring held-back demonstrations after every pass leaves the cloning's numbers and weights exactly as
+    without; its figures are the greedy policy's on those episodes, steps and whole episodes counted by hand."""
+    from strategies.compressive_rl.bc import clone_scores
+    from strategies.compressive_rl.model import ActionModel
+    from zoo.config import compose
+
+    cfg = compose(["strategy=2", "model.dim=32", "model.n_heads=2", "model.n_layers=1", "model.max_elements=12",
+                   "model.max_text_len=8", "ppo.max_instruction_len=32"], validate_choices=False)
+    fz = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=32)
+
+    def episode(name: str, seed: int) -> Demonstration:
+        page = form_page()
+        page.instruction = f'Enter "{name}" into the text field, pick "blue" and press Submit.'
+        first = fz(page)
+        page.step, page.elements[2].attrs["value"] = 1, name
+        second = fz(page)
+        return Demonstration("form", seed, [first.arrays, second.arrays],
+                             [oracle_slots(first, Action.type(2, name)), oracle_slots(second, Action.click(4))],
+                             [True, True], True)
+
+    train = [episode(n, i) for i, n in enumerate(("Kasey", "Myron", "Ann", "Bob"))]
+    held = [episode(n, 10 + i) for i, n in enumerate(("Zed", "Lou", "Kim"))]
+    held[2].learn = [False, True]  # a step the agent could not express: outside every figure
+    runs = []
+    for validation in (None, held):
+        torch.manual_seed(0)
+        model = ActionModel(cfg.model, cfg.ppo, 96, 0)
+        history = behaviour_clone(model, train, epochs=6, lr=3e-3, seed=0, device=torch.device("cpu"),
+                                  validation=validation)
+        runs.append((model, history))
+    (plain, plain_rows), (scored, scored_rows) = runs
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), scored.state_dict().values()))
+    assert [{k: r[k] for k in ("loss", "accuracy", "lr")} for r in scored_rows] == plain_rows
+    assert all("val_accuracy" not in r for r in plain_rows)
+    assert scored_rows[-1]["val_episodes"] == 3.0
+
+    # by hand: the greedy action of every counted step of every held-out episode
+    from strategies.compressive_rl.bc import clone_terms, episode_batch
+
+    scored.eval()
+    with torch.no_grad():
+        logp, hits, learn, _aux = clone_terms(scored, episode_batch(held, torch.device("cpu")))
+    steps = int(learn.sum())
+    assert steps == 5
+    expected_whole = sum(all(bool(hits[t, b]) or not bool(learn[t, b]) for t in range(2)) for b in range(3))
+    scored.train()
+    scores = clone_scores(scored, held, torch.device("cpu"))
+    assert scored.training  # scoring puts the mode back as it found it
+    assert scores["val_accuracy"] == pytest.approx(int(hits.sum()) / steps)
+    assert scores["val_episode_accuracy"] == pytest.approx(expected_whole / 3)
+    assert scores["val_loss"] == pytest.approx(-float((logp * learn).sum()) / steps)
+    assert scores == pytest.approx({k: scored_rows[-1][k] for k in scores})
 
 
 def test_cloning_learns_a_key_press_with_press_keys():
@@ -174,7 +236,8 @@ def test_bc_warm_start_lifts_greedy_success(tmp_path):
 
     from zoo.config import compose
 
-    bc_dir, with_bc = tiny_run(tmp_path, "bc", "ppo.bc_demos_per_task=6", "ppo.bc_epochs=15", "ppo.bc_lr=3e-3")
+    bc_dir, with_bc = tiny_run(tmp_path, "bc", "ppo.bc_demos_per_task=6", "ppo.bc_epochs=15", "ppo.bc_lr=3e-3",
+                               "ppo.bc_val_demos_per_task=2")
     _, without = tiny_run(tmp_path, "scratch")
     s_bc, s_scratch = with_bc["overall"]["macro_success_rate"], without["overall"]["macro_success_rate"]
     print(f"greedy success: BC {s_bc:.2f} vs scratch {s_scratch:.2f}")
@@ -185,6 +248,9 @@ def test_bc_warm_start_lifts_greedy_success(tmp_path):
     assert len(bc_rows) == 15 and float(bc_rows[-1]["bc/accuracy"]) >= 0.9
     summary = next(r for r in rows if r.get("bc/demos"))
     assert float(summary["bc/demos"]) == 12 and float(summary["bc/skipped_steps"]) == 0
+    assert float(summary["bc/val_demos"]) == 4  # two held back per task, scored after every pass
+    assert all(0.0 <= float(r["bc/val_accuracy"]) <= 1.0 for r in bc_rows)
+    assert float(bc_rows[-1]["bc/val_accuracy"]) >= 0.5 and float(bc_rows[-1]["bc/val_loss"]) < float(bc_rows[0]["bc/val_loss"])
     assert (bc_dir / "checkpoints" / "ppo" / "bc.ckpt").is_file()
 
     # a resume never repeats the warm start: its state travels in the checkpoint

@@ -89,8 +89,17 @@ def demonstration_seed(run_seed: int, task_index: int, i: int) -> int:
     return train_seed(int(run_seed) * 100_003 + int(task_index) * 10_007 + int(i))
 
 
-def demonstration_jobs(tasks: list[str], per_task: int, run_seed: int) -> list[tuple[str, int]]:
-    return [(task, demonstration_seed(run_seed, t, i)) for t, task in enumerate(tasks) for i in range(int(per_task))]
+def demonstration_jobs(tasks: list[str], per_task: int, run_seed: int, first: int = 0) -> list[tuple[str, int]]:
+    """``per_task`` demonstrations of each task, the ``first``-th of its stream onwards."""
+    return [(task, demonstration_seed(run_seed, t, i)) for t, task in enumerate(tasks)
+            for i in range(int(first), int(first) + int(per_task))]
+
+
+def validation_jobs(tasks: list[str], per_task: int, val_per_task: int, run_seed: int) -> list[tuple[str, int]]:
+    """The demonstrations scored but not cloned (``ppo.bc_val_demos_per_task``): each task's stream after its
+    ``per_task`` cloned ones, so no validation page is a cloned page, and they are the ones a run with more
+    demonstrations per task would clone next."""
+    return demonstration_jobs(tasks, val_per_task, run_seed, first=per_task)
 
 
 @dataclass
@@ -196,8 +205,9 @@ def episode_batch(demos: list[Demonstration], device: torch.device) -> dict[str,
             "starts": t(starts).bool(), "learn": t(learn).bool()}
 
 
-def clone_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, float, int]:
-    """(mean negative log-likelihood of the oracle's actions, share of them the greedy policy takes, how many)."""
+def clone_terms(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per step (T, B): the log-probability of the oracle's action, whether the greedy policy takes it (no
+    gradient), whether the step counts; and the encoder's auxiliary loss."""
     obs, starts = batch["obs"], batch["starts"]
     T, B = starts.shape
     flat = trim_padding({k: v.reshape(T * B, *v.shape[2:]) for k, v in obs.items()}, model.encoder.pad_id)
@@ -206,12 +216,40 @@ def clone_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, float, 
     h = h.reshape(T * B, -1)
     actions, learn = batch["actions"].reshape(T * B, 3), batch["learn"].reshape(T * B)
     dist = model.heads(h, enc, flat, actions=actions)
-    n = int(learn.sum())
-    loss = -(dist.logp * learn).sum() / max(n, 1) + enc.aux_loss
     with torch.no_grad():
         greedy = model.heads(h, enc, flat, greedy=True).slot
         hits = (greedy == actions).all(-1) & learn
+    return dist.logp.view(T, B), hits.view(T, B), learn.view(T, B), enc.aux_loss
+
+
+def clone_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, float, int]:
+    """(mean negative log-likelihood of the oracle's actions, share of them the greedy policy takes, how many)."""
+    logp, hits, learn, aux_loss = clone_terms(model, batch)
+    n = int(learn.sum())
+    loss = -(logp * learn).sum() / max(n, 1) + aux_loss
     return loss, float(hits.sum()) / max(n, 1), n
+
+
+def clone_scores(model: Any, demos: list[Demonstration], device: torch.device) -> dict[str, float]:
+    """How well the policy imitates demonstrations it does not learn from (``ppo.bc_val_demos_per_task``),
+    without a gradient and without touching any random stream: ``val_loss`` (mean negative log-likelihood of
+    the oracle's steps), ``val_accuracy`` (share of those steps the greedy policy takes, each on the oracle's
+    own page, as in cloning) and ``val_episode_accuracy`` (share of episodes whose every such step it takes:
+    what an episode needs to succeed when no step can be made good later)."""
+    was_training = model.training
+    model.eval()
+    nll, hits, steps, whole, episodes = 0.0, 0, 0, 0, 0
+    with torch.no_grad():
+        for b in range(0, len(demos), EPISODES_PER_BATCH):
+            logp, hit, learn, _aux = clone_terms(model, episode_batch(demos[b:b + EPISODES_PER_BATCH], device))
+            nll -= float((logp * learn).sum())
+            hits, steps = hits + int(hit.sum()), steps + int(learn.sum())
+            counted = learn.any(0)  # an episode with no expressible step says nothing
+            whole += int(((hit | ~learn).all(0) & counted).sum())
+            episodes += int(counted.sum())
+    model.train(was_training)
+    return {"val_loss": nll / max(steps, 1), "val_accuracy": hits / max(steps, 1),
+            "val_episode_accuracy": whole / max(episodes, 1), "val_episodes": float(episodes)}
 
 
 def replay_draw(n: int, k: int, seed: int, update: int, step: int) -> list[int]:
@@ -226,11 +264,14 @@ BC_SCHEDULES = ("constant", "cosine")
 
 def behaviour_clone(model: Any, demos: list[Demonstration], epochs: int, lr: float, seed: int, device: torch.device,
                     log: Callable[[int, dict[str, float]], None] | None = None,
-                    grad_clip: float = 1.0, schedule: str = "constant") -> list[dict[str, float]]:
+                    grad_clip: float = 1.0, schedule: str = "constant",
+                    validation: list[Demonstration] | None = None) -> list[dict[str, float]]:
     """``epochs`` passes over ``demos`` (shuffled by ``seed``, EPISODES_PER_BATCH episodes a step) with Adam at
     ``lr``, held there (``schedule="constant"``) or warmed up and lowered to a tenth along a cosine over all the
     passes' steps (``"cosine"``, components.optim.warmup_cosine, as Strategy 1's stages); ``log(epoch, {"loss",
-    "accuracy", "lr"})`` after each pass (``lr``: the rate of its last step).  Returns those per-epoch numbers."""
+    "accuracy", "lr"})`` after each pass (``lr``: the rate of its last step), with ``clone_scores`` on
+    ``validation`` added when given (scoring it changes nothing the cloning computes).  Returns those per-epoch
+    numbers."""
     if schedule not in BC_SCHEDULES:
         raise ValueError(f"bad cloning schedule {schedule!r} (valid: {', '.join(BC_SCHEDULES)})")
     if not demos or not any(any(d.learn) for d in demos):
@@ -259,6 +300,8 @@ def behaviour_clone(model: Any, demos: list[Demonstration], epochs: int, lr: flo
             losses.append(loss.item() * n)
             hits, counted = hits + acc * n, counted + n
         row = {"loss": sum(losses) / max(counted, 1), "accuracy": hits / max(counted, 1), "lr": last_lr}
+        if validation:
+            row.update(clone_scores(model, validation, device))
         history.append(row)
         if log is not None:
             log(epoch, row)

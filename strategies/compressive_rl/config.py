@@ -102,6 +102,12 @@ class PPOConfig:
     bc_schedule: ``constant`` (default; every committed matrix ran it) holds bc_lr for every pass; ``cosine`` warms
     up over 10 steps and lowers it along a cosine to a tenth by the last pass, as Strategy 1's stages do (its
     cloning stage otherwise ends at a rate that still moves the weights a lot; logged as bc/lr).
+    bc_val_demos_per_task: oracle demonstrations per task recorded beside those and never cloned (0, default:
+    none): each task's next ones in the same stream, so none is a cloned page.  After every pass they are scored
+    as bc/val_loss, bc/val_accuracy (share of the oracle's steps the greedy policy takes on the oracle's page) and
+    bc/val_episode_accuracy (share of episodes with every step taken), beside the fit figures bc/loss and
+    bc/accuracy: how far the cloning generalises to new pages of the trained tasks, and when more passes stop
+    helping.  Costs their recording and a forward pass a pass; the cloning itself is unchanged.
     bc_coef: keep learning from those demonstrations during PPO: every PPO minibatch step adds bc_coef times
     the cloning loss of ``bc_replay_episodes`` demonstrations (drawn by run seed and update, so a resumed run
     draws the same ones) to its loss; logged as train/bc_loss and train/bc_accuracy.  0 (default): the
@@ -147,6 +153,7 @@ class PPOConfig:
     bc_epochs: int = field(default=30, metadata=at_least(1))
     bc_lr: float = field(default=1e-3, metadata=greater_than(0))
     bc_schedule: str = field(default="constant", metadata=one_of("constant", "cosine"))
+    bc_val_demos_per_task: int = field(default=0, metadata=between(0, 1_000))
     bc_coef: float = field(default=0.0, metadata=at_least(0))
     bc_replay_episodes: int = field(default=4, metadata=at_least(1))
 
@@ -169,6 +176,9 @@ def check_config(cfg: Any) -> None:
     if float(p.bc_coef) > 0 and int(p.bc_demos_per_task) <= 0:
         raise ZooError(f"bad value for 'ppo.bc_coef': {p.bc_coef} (replays demonstrations during PPO: needs "
                        "ppo.bc_demos_per_task > 0, or ppo.bc_coef=0)")
+    if int(p.bc_val_demos_per_task) > 0 and int(p.bc_demos_per_task) <= 0:
+        raise ZooError(f"bad value for 'ppo.bc_val_demos_per_task': {p.bc_val_demos_per_task} (scores the cloning: "
+                       "needs ppo.bc_demos_per_task > 0, or ppo.bc_val_demos_per_task=0)")
     if int(p.noop_limit) > 0 and not bool(p.noop):
         raise ZooError(f"bad value for 'ppo.noop_limit': {p.noop_limit} (limits the no-op kind: needs ppo.noop=true, "
                        "or ppo.noop_limit=0)")

@@ -102,7 +102,8 @@ def warm_start(cfg: DictConfig, tasks: list[str]) -> list[Any]:
 
     return [BehaviourCloningWarmStart(tasks, int(cfg.ppo.bc_demos_per_task), int(cfg.ppo.bc_epochs),
                                       float(cfg.ppo.bc_lr), int(cfg.seed), replay=float(cfg.ppo.get("bc_coef", 0)) > 0,
-                                      schedule=str(cfg.ppo.get("bc_schedule", "constant")))]
+                                      schedule=str(cfg.ppo.get("bc_schedule", "constant")),
+                                      val_demos_per_task=int(cfg.ppo.get("bc_val_demos_per_task", 0)))]
 
 
 def score_checkpoint(cfg: DictConfig, run_dir: Path, ckpt: Path, tasks: list[str]) -> dict:

@@ -18,15 +18,16 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-from strategies.compressive_rl.bc import behaviour_clone, demonstration_jobs, record_demonstrations
+from strategies.compressive_rl.bc import behaviour_clone, demonstration_jobs, record_demonstrations, validation_jobs
 
 BC_CHECKPOINT = "bc.ckpt"
 
 
 class BehaviourCloningWarmStart(Callback):
     def __init__(self, tasks: list[str], demos_per_task: int, epochs: int, lr: float, seed: int, replay: bool = False,
-                 schedule: str = "constant"):
+                 schedule: str = "constant", val_demos_per_task: int = 0):
         self.tasks, self.demos_per_task = list(tasks), int(demos_per_task)
+        self.val_demos_per_task = int(val_demos_per_task)  # scored after every pass, never cloned
         self.epochs, self.lr, self.seed, self.schedule = int(epochs), float(lr), int(seed), str(schedule)
         self.replay = bool(replay)  # ppo.bc_coef > 0: the module keeps the demonstrations for PPO
         self.done = False
@@ -46,12 +47,17 @@ class BehaviourCloningWarmStart(Callback):
         t0 = time.perf_counter()
         jobs = demonstration_jobs(self.tasks, self.demos_per_task, self.seed)
         demos, stats = record_demonstrations(pl_module._env, pl_module.featurizer, jobs)
-        pl_module.collector.restart()  # the env's running training episodes were cut: start fresh ones
-        record_s = time.perf_counter() - t0
         if self.replay:
             pl_module.demonstrations = demos
         if not warm:  # a resumed run with ppo.bc_coef: the demonstrations again, for PPO only
+            pl_module.collector.restart()  # the env's running training episodes were cut: start fresh ones
             return
+        validation, val_stats = [], None
+        if self.val_demos_per_task > 0:
+            val_jobs = validation_jobs(self.tasks, self.demos_per_task, self.val_demos_per_task, self.seed)
+            validation, val_stats = record_demonstrations(pl_module._env, pl_module.featurizer, val_jobs)
+        pl_module.collector.restart()  # the env's running training episodes were cut: start fresh ones
+        record_s = time.perf_counter() - t0
         logger = trainer.logger if trainer.is_global_zero else None
 
         def log(epoch: int, row: dict[str, float]) -> None:
@@ -60,8 +66,9 @@ class BehaviourCloningWarmStart(Callback):
 
         # every process clones the same demonstrations from the same seed, so their weights stay equal
         history = behaviour_clone(pl_module.model, demos, self.epochs, self.lr, self.seed, pl_module.device, log=log,
-                                  schedule=self.schedule)
-        self.summary = {**stats.as_dict(), "record_s": round(record_s, 2),
+                                  schedule=self.schedule, validation=validation)
+        val_summary = {f"val_{k}": v for k, v in val_stats.as_dict().items()} if val_stats is not None else {}
+        self.summary = {**stats.as_dict(), **val_summary, "record_s": round(record_s, 2),
                         "wall_s": round(time.perf_counter() - t0, 2), **({f"final_{k}": v for k, v in history[-1].items()}
                                                                          if history else {})}
         if logger is not None:
