@@ -251,6 +251,11 @@ def test_bc_warm_start_lifts_greedy_success(tmp_path):
     assert float(summary["bc/val_demos"]) == 4  # two held back per task, scored after every pass
     assert all(0.0 <= float(r["bc/val_accuracy"]) <= 1.0 for r in bc_rows)
     assert float(bc_rows[-1]["bc/val_accuracy"]) >= 0.5 and float(bc_rows[-1]["bc/val_loss"]) < float(bc_rows[0]["bc/val_loss"])
+    report = json.loads((bc_dir / "bc_validation.json").read_text())
+    assert len(report["passes"]) == 15 and report["summary"]["val_demos"] == 4
+    assert len(report["tasks"]) == 2 and all(v["val_episodes"] == 2 for v in report["tasks"].values())
+    assert sum(v["val_episode_accuracy"] for v in report["tasks"].values()) / 2 == pytest.approx(
+        report["passes"][-1]["val_episode_accuracy"])  # two episodes each: the mean of the tasks' figures
     assert (bc_dir / "checkpoints" / "ppo" / "bc.ckpt").is_file()
 
     # a resume never repeats the warm start: its state travels in the checkpoint

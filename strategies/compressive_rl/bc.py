@@ -252,6 +252,12 @@ def clone_scores(model: Any, demos: list[Demonstration], device: torch.device) -
             "val_episode_accuracy": whole / max(episodes, 1), "val_episodes": float(episodes)}
 
 
+def clone_scores_by_task(model: Any, demos: list[Demonstration], device: torch.device) -> dict[str, dict[str, float]]:
+    """``clone_scores`` of each task's demonstrations, by task name in their order."""
+    tasks = list(dict.fromkeys(d.task for d in demos))
+    return {t: clone_scores(model, [d for d in demos if d.task == t], device) for t in tasks}
+
+
 def replay_draw(n: int, k: int, seed: int, update: int, step: int) -> list[int]:
     """Which of ``n`` demonstrations (``k`` of them, in their order) PPO replays at minibatch step ``step`` of
     update ``update`` (``ppo.bc_coef``): a function of these numbers alone, so a resumed run draws the same."""

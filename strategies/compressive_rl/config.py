@@ -107,7 +107,8 @@ class PPOConfig:
     as bc/val_loss, bc/val_accuracy (share of the oracle's steps the greedy policy takes on the oracle's page) and
     bc/val_episode_accuracy (share of episodes with every step taken), beside the fit figures bc/loss and
     bc/accuracy: how far the cloning generalises to new pages of the trained tasks, and when more passes stop
-    helping.  Costs their recording and a forward pass a pass; the cloning itself is unchanged.
+    helping; the last pass's figures per task go to ``bc_validation.json`` in the run directory.  Costs their
+    recording and a forward pass a pass; the cloning itself is unchanged.
     bc_coef: keep learning from those demonstrations during PPO: every PPO minibatch step adds bc_coef times
     the cloning loss of ``bc_replay_episodes`` demonstrations (drawn by run seed and update, so a resumed run
     draws the same ones) to its loss; logged as train/bc_loss and train/bc_accuracy.  0 (default): the

@@ -95,7 +95,7 @@ def validation_options(cfg: DictConfig) -> dict[str, Any]:
     return {"val_check_interval": every, "check_val_every_n_epoch": None, "num_sanity_val_steps": 0}
 
 
-def warm_start(cfg: DictConfig, tasks: list[str]) -> list[Any]:
+def warm_start(cfg: DictConfig, tasks: list[str], run_dir: Path | None = None) -> list[Any]:
     """The behaviour-cloning warm start callback (ppo.bc_demos_per_task > 0), else nothing."""
     if int(cfg.ppo.get("bc_demos_per_task", 0)) <= 0:
         return []
@@ -103,7 +103,8 @@ def warm_start(cfg: DictConfig, tasks: list[str]) -> list[Any]:
     return [BehaviourCloningWarmStart(tasks, int(cfg.ppo.bc_demos_per_task), int(cfg.ppo.bc_epochs),
                                       float(cfg.ppo.bc_lr), int(cfg.seed), replay=float(cfg.ppo.get("bc_coef", 0)) > 0,
                                       schedule=str(cfg.ppo.get("bc_schedule", "constant")),
-                                      val_demos_per_task=int(cfg.ppo.get("bc_val_demos_per_task", 0)))]
+                                      val_demos_per_task=int(cfg.ppo.get("bc_val_demos_per_task", 0)),
+                                      run_dir=run_dir)]
 
 
 def score_checkpoint(cfg: DictConfig, run_dir: Path, ckpt: Path, tasks: list[str]) -> dict:
@@ -140,7 +141,7 @@ def fit(cfg: DictConfig, run_dir: Path, callbacks: Sequence[Any] = ()) -> dict:
     env = make_env(cfg, tasks)
     try:
         module = build_module(cfg, run_dir, env, seeds, ckpt, tasks, tok_json=tok_json)
-        trainer = make_trainer(cfg, run_dir, stage="ppo", callbacks=[*callbacks, *warm_start(cfg, tasks)],
+        trainer = make_trainer(cfg, run_dir, stage="ppo", callbacks=[*callbacks, *warm_start(cfg, tasks, run_dir)],
                                **validation_options(cfg))
         trainer.fit(module, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
         final = run_dir / "checkpoints" / "ppo" / "last.ckpt"

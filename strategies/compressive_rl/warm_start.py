@@ -18,16 +18,20 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-from strategies.compressive_rl.bc import behaviour_clone, demonstration_jobs, record_demonstrations, validation_jobs
+from strategies.compressive_rl.bc import (behaviour_clone, clone_scores_by_task, demonstration_jobs,
+                                          record_demonstrations, validation_jobs)
+from zoo.core.io import atomic_write_json
 
 BC_CHECKPOINT = "bc.ckpt"
+BC_VALIDATION = "bc_validation.json"  # in the run directory, with ppo.bc_val_demos_per_task
 
 
 class BehaviourCloningWarmStart(Callback):
     def __init__(self, tasks: list[str], demos_per_task: int, epochs: int, lr: float, seed: int, replay: bool = False,
-                 schedule: str = "constant", val_demos_per_task: int = 0):
+                 schedule: str = "constant", val_demos_per_task: int = 0, run_dir: Path | None = None):
         self.tasks, self.demos_per_task = list(tasks), int(demos_per_task)
         self.val_demos_per_task = int(val_demos_per_task)  # scored after every pass, never cloned
+        self.run_dir = None if run_dir is None else Path(run_dir)  # where BC_VALIDATION goes
         self.epochs, self.lr, self.seed, self.schedule = int(epochs), float(lr), int(seed), str(schedule)
         self.replay = bool(replay)  # ppo.bc_coef > 0: the module keeps the demonstrations for PPO
         self.done = False
@@ -74,6 +78,11 @@ class BehaviourCloningWarmStart(Callback):
         if logger is not None:
             logger.log_metrics({f"bc/{k}": v for k, v in self.summary.items()}, step=0)
             logger.save()
+        if validation and trainer.is_global_zero and self.run_dir is not None:
+            by_task = clone_scores_by_task(pl_module.model, validation, pl_module.device)
+            atomic_write_json(self.run_dir / BC_VALIDATION, {
+                "demos_per_task": self.demos_per_task, "val_demos_per_task": self.val_demos_per_task,
+                "epochs": self.epochs, "passes": history, "summary": self.summary, "tasks": by_task})
         self.done = True
         ckpt = getattr(trainer.checkpoint_callback, "dirpath", None)
         if ckpt:
