@@ -61,6 +61,7 @@ def test_config_file_layer(tmp_path):
                                     "eval.tasks=[click-test]"),  # not read letter by letter
         (["trainer.max_steps=null"], "bad value for 'trainer.max_steps'"),
         (["ppo.bc_schedule=cosin"], "valid choices: constant, cosine"),
+        (["strategy=2", "ppo.bc_weight_decay=-0.1"], "bad value for 'ppo.bc_weight_decay': -0.1"),
         (["strategy=2", "ppo.bc_val_demos_per_task=5"], "bad value for 'ppo.bc_val_demos_per_task': 5 (scores the "
                                                          "cloning: needs ppo.bc_demos_per_task > 0"),
     ],

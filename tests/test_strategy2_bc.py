@@ -190,6 +190,37 @@ def test_validation_scores_unseen_episodes_and_changes_no_cloning():
     assert scores == pytest.approx({k: scored_rows[-1][k] for k in scores})
 
 
+def test_weight_decay_shrinks_the_cloned_weights_and_still_fits():
+    """``ppo.bc_weight_decay``: AdamW's decoupled decay pulls the weights towards 0 (smaller norm than plain Adam
+    from the same start on the same episodes) and the hand-made episodes are still imitated; 0 is plain Adam."""
+    from strategies.compressive_rl.model import ActionModel
+    from zoo.config import compose
+
+    cfg = compose(["strategy=2", "model.dim=32", "model.n_heads=2", "model.n_layers=1", "model.max_elements=12",
+                   "model.max_text_len=8", "ppo.max_instruction_len=32"], validate_choices=False)
+    assert cfg.ppo.bc_weight_decay == 0.0
+    fz = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=32)
+    demos = []
+    for i, name in enumerate(("Kasey", "Myron", "Ann", "Bob")):
+        page = form_page()
+        page.instruction = f'Enter "{name}" into the text field, pick "blue" and press Submit.'
+        first = fz(page)
+        page.step, page.elements[2].attrs["value"] = 1, name
+        second = fz(page)
+        demos.append(Demonstration("form", i, [first.arrays, second.arrays],
+                                   [oracle_slots(first, Action.type(2, name)), oracle_slots(second, Action.click(4))],
+                                   [True, True], True))
+    norms, rows = [], []
+    for decay in (0.0, 0.5):
+        torch.manual_seed(0)
+        model = ActionModel(cfg.model, cfg.ppo, 96, 0)
+        rows.append(behaviour_clone(model, demos, epochs=20, lr=3e-3, seed=0, device=torch.device("cpu"),
+                                    weight_decay=decay))
+        norms.append(float(sum(p.detach().pow(2).sum() for p in model.parameters())) ** 0.5)
+    assert norms[1] < norms[0]
+    assert rows[0][-1]["accuracy"] == rows[1][-1]["accuracy"] == 1.0
+
+
 def test_cloning_learns_a_key_press_with_press_keys():
     """Type the name, then press Enter (instead of clicking Submit): cloned exactly with ``ppo.press_keys``;
     the sampled and scored log-probabilities of a press agree."""

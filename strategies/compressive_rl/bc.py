@@ -271,9 +271,10 @@ BC_SCHEDULES = ("constant", "cosine")
 def behaviour_clone(model: Any, demos: list[Demonstration], epochs: int, lr: float, seed: int, device: torch.device,
                     log: Callable[[int, dict[str, float]], None] | None = None,
                     grad_clip: float = 1.0, schedule: str = "constant",
-                    validation: list[Demonstration] | None = None) -> list[dict[str, float]]:
+                    validation: list[Demonstration] | None = None,
+                    weight_decay: float = 0.0) -> list[dict[str, float]]:
     """``epochs`` passes over ``demos`` (shuffled by ``seed``, EPISODES_PER_BATCH episodes a step) with Adam at
-    ``lr``, held there (``schedule="constant"``) or warmed up and lowered to a tenth along a cosine over all the
+    ``lr`` (AdamW's decoupled ``weight_decay`` when it is above 0), held there (``schedule="constant"``) or warmed up and lowered to a tenth along a cosine over all the
     passes' steps (``"cosine"``, components.optim.warmup_cosine, as Strategy 1's stages); ``log(epoch, {"loss",
     "accuracy", "lr"})`` after each pass (``lr``: the rate of its last step), with ``clone_scores`` on
     ``validation`` added when given (scoring it changes nothing the cloning computes).  Returns those per-epoch
@@ -283,7 +284,8 @@ def behaviour_clone(model: Any, demos: list[Demonstration], epochs: int, lr: flo
     if not demos or not any(any(d.learn) for d in demos):
         return []
     gen = torch.Generator().manual_seed(int(seed))
-    opt = torch.optim.Adam(model.parameters(), lr=float(lr))
+    opt = (torch.optim.AdamW(model.parameters(), lr=float(lr), weight_decay=float(weight_decay)) if weight_decay > 0
+           else torch.optim.Adam(model.parameters(), lr=float(lr)))
     total = int(epochs) * -(-len(demos) // EPISODES_PER_BATCH)
     factor = (lambda step: warmup_cosine(step, total)) if schedule == "cosine" else (lambda step: 1.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)

@@ -102,6 +102,9 @@ class PPOConfig:
     bc_schedule: ``constant`` (default; every committed matrix ran it) holds bc_lr for every pass; ``cosine`` warms
     up over 10 steps and lowers it along a cosine to a tenth by the last pass, as Strategy 1's stages do (its
     cloning stage otherwise ends at a rate that still moves the weights a lot; logged as bc/lr).
+    bc_weight_decay: AdamW's decoupled weight decay in the cloning (and the few-shot fine-tune); 0 (default, every
+    committed matrix): plain Adam.  A regulariser to try against the gap between fitting the demonstrations and
+    imitating new pages of the same tasks (reports/bc_validation/README.md).
     bc_val_demos_per_task: oracle demonstrations per task recorded beside those and never cloned (0, default:
     none): each task's next ones in the same stream, so none is a cloned page.  After every pass they are scored
     as bc/val_loss, bc/val_accuracy (share of the oracle's steps the greedy policy takes on the oracle's page) and
@@ -154,6 +157,7 @@ class PPOConfig:
     bc_epochs: int = field(default=30, metadata=at_least(1))
     bc_lr: float = field(default=1e-3, metadata=greater_than(0))
     bc_schedule: str = field(default="constant", metadata=one_of("constant", "cosine"))
+    bc_weight_decay: float = field(default=0.0, metadata=at_least(0))
     bc_val_demos_per_task: int = field(default=0, metadata=between(0, 1_000))
     bc_coef: float = field(default=0.0, metadata=at_least(0))
     bc_replay_episodes: int = field(default=4, metadata=at_least(1))

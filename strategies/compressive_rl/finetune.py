@@ -50,11 +50,12 @@ def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], d
     finally:
         env.close()
     schedule = str(cfg.ppo.get("bc_schedule", "constant"))
+    weight_decay = float(cfg.ppo.get("bc_weight_decay", 0.0))
     history = behaviour_clone(model, demos, int(cfg.ppo.bc_epochs), float(cfg.ppo.bc_lr), int(cfg.seed), device,
-                              schedule=schedule)
+                              schedule=schedule, weight_decay=weight_decay)
     used = {"init_checkpoint": str(init_checkpoint), "tasks": list(tasks), "demos_per_task": int(demos_per_task),
             **stats.as_dict(), "bc_epochs": int(cfg.ppo.bc_epochs), "bc_lr": float(cfg.ppo.bc_lr),
-            "bc_schedule": schedule, "history": history,
+            "bc_schedule": schedule, "bc_weight_decay": weight_decay, "history": history,
             "train_wall_s": round(time.perf_counter() - t0, 2)}
 
     out = run_dir / "checkpoints" / FINETUNE_CHECKPOINT

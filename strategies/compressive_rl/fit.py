@@ -104,7 +104,7 @@ def warm_start(cfg: DictConfig, tasks: list[str], run_dir: Path | None = None) -
                                       float(cfg.ppo.bc_lr), int(cfg.seed), replay=float(cfg.ppo.get("bc_coef", 0)) > 0,
                                       schedule=str(cfg.ppo.get("bc_schedule", "constant")),
                                       val_demos_per_task=int(cfg.ppo.get("bc_val_demos_per_task", 0)),
-                                      run_dir=run_dir)]
+                                      run_dir=run_dir, weight_decay=float(cfg.ppo.get("bc_weight_decay", 0.0)))]
 
 
 def score_checkpoint(cfg: DictConfig, run_dir: Path, ckpt: Path, tasks: list[str]) -> dict:

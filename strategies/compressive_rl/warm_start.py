@@ -28,11 +28,13 @@ BC_VALIDATION = "bc_validation.json"  # in the run directory, with ppo.bc_val_de
 
 class BehaviourCloningWarmStart(Callback):
     def __init__(self, tasks: list[str], demos_per_task: int, epochs: int, lr: float, seed: int, replay: bool = False,
-                 schedule: str = "constant", val_demos_per_task: int = 0, run_dir: Path | None = None):
+                 schedule: str = "constant", val_demos_per_task: int = 0, run_dir: Path | None = None,
+                 weight_decay: float = 0.0):
         self.tasks, self.demos_per_task = list(tasks), int(demos_per_task)
         self.val_demos_per_task = int(val_demos_per_task)  # scored after every pass, never cloned
         self.run_dir = None if run_dir is None else Path(run_dir)  # where BC_VALIDATION goes
         self.epochs, self.lr, self.seed, self.schedule = int(epochs), float(lr), int(seed), str(schedule)
+        self.weight_decay = float(weight_decay)
         self.replay = bool(replay)  # ppo.bc_coef > 0: the module keeps the demonstrations for PPO
         self.done = False
         self.summary: dict[str, float] = {}
@@ -70,7 +72,7 @@ class BehaviourCloningWarmStart(Callback):
 
         # every process clones the same demonstrations from the same seed, so their weights stay equal
         history = behaviour_clone(pl_module.model, demos, self.epochs, self.lr, self.seed, pl_module.device, log=log,
-                                  schedule=self.schedule, validation=validation)
+                                  schedule=self.schedule, validation=validation, weight_decay=self.weight_decay)
         val_summary = {f"val_{k}": v for k, v in val_stats.as_dict().items()} if val_stats is not None else {}
         self.summary = {**stats.as_dict(), **val_summary, "record_s": round(record_s, 2),
                         "wall_s": round(time.perf_counter() - t0, 2), **({f"final_{k}": v for k, v in history[-1].items()}
