@@ -274,8 +274,9 @@ def behaviour_clone(model: Any, demos: list[Demonstration], epochs: int, lr: flo
                     validation: list[Demonstration] | None = None,
                     weight_decay: float = 0.0) -> list[dict[str, float]]:
     """``epochs`` passes over ``demos`` (shuffled by ``seed``, EPISODES_PER_BATCH episodes a step) with Adam at
-    ``lr`` (AdamW's decoupled ``weight_decay`` when it is above 0), held there (``schedule="constant"``) or warmed up and lowered to a tenth along a cosine over all the
-    passes' steps (``"cosine"``, components.optim.warmup_cosine, as Strategy 1's stages); ``log(epoch, {"loss",
+    ``lr`` (AdamW with decoupled ``weight_decay`` when it is above 0), held there (``schedule="constant"``) or
+    warmed up and lowered to a tenth along a cosine over all the passes' steps (``"cosine"``,
+    components.optim.warmup_cosine, as Strategy 1's stages); ``log(epoch, {"loss",
     "accuracy", "lr"})`` after each pass (``lr``: the rate of its last step), with ``clone_scores`` on
     ``validation`` added when given (scoring it changes nothing the cloning computes).  Returns those per-epoch
     numbers."""
