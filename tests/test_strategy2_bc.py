@@ -135,6 +135,22 @@ def test_cloning_fits_hand_made_episodes():
         behaviour_clone(model, demos, epochs=1, lr=3e-3, seed=0, device=torch.device("cpu"), schedule="linear")
 
 
+TINY_CLONING_MODEL = ["strategy=2", "model.dim=32", "model.n_heads=2", "model.n_layers=1", "model.max_elements=12",
+                      "model.max_text_len=8", "ppo.max_instruction_len=32"]
+
+
+def typed_then_submitted(fz: Featurizer, name: str, seed: int) -> Demonstration:
+    """A two-step demonstration on the hand-made form: type the quoted name, then click Submit."""
+    page = form_page()
+    page.instruction = f'Enter "{name}" into the text field, pick "blue" and press Submit.'
+    first = fz(page)
+    page.step, page.elements[2].attrs["value"] = 1, name  # the page after typing
+    second = fz(page)
+    return Demonstration("form", seed, [first.arrays, second.arrays],
+                         [oracle_slots(first, Action.type(2, name)), oracle_slots(second, Action.click(4))],
+                         [True, True], True)
+
+
 def test_validation_scores_unseen_episodes_and_changes_no_cloning():
     """Scoring held-back demonstrations after every pass leaves the cloning's numbers and weights exactly as
     without; its figures are the greedy policy's on those episodes, steps and whole episodes counted by hand."""
@@ -142,22 +158,10 @@ def test_validation_scores_unseen_episodes_and_changes_no_cloning():
     from strategies.compressive_rl.model import ActionModel
     from zoo.config import compose
 
-    cfg = compose(["strategy=2", "model.dim=32", "model.n_heads=2", "model.n_layers=1", "model.max_elements=12",
-                   "model.max_text_len=8", "ppo.max_instruction_len=32"], validate_choices=False)
+    cfg = compose(TINY_CLONING_MODEL, validate_choices=False)
     fz = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=32)
-
-    def episode(name: str, seed: int) -> Demonstration:
-        page = form_page()
-        page.instruction = f'Enter "{name}" into the text field, pick "blue" and press Submit.'
-        first = fz(page)
-        page.step, page.elements[2].attrs["value"] = 1, name
-        second = fz(page)
-        return Demonstration("form", seed, [first.arrays, second.arrays],
-                             [oracle_slots(first, Action.type(2, name)), oracle_slots(second, Action.click(4))],
-                             [True, True], True)
-
-    train = [episode(n, i) for i, n in enumerate(("Kasey", "Myron", "Ann", "Bob"))]
-    held = [episode(n, 10 + i) for i, n in enumerate(("Zed", "Lou", "Kim"))]
+    train = [typed_then_submitted(fz, n, i) for i, n in enumerate(("Kasey", "Myron", "Ann", "Bob"))]
+    held = [typed_then_submitted(fz, n, 10 + i) for i, n in enumerate(("Zed", "Lou", "Kim"))]
     held[2].learn = [False, True]  # a step the agent could not express: outside every figure
     runs = []
     for validation in (None, held):
@@ -196,20 +200,10 @@ def test_weight_decay_shrinks_the_cloned_weights_and_still_fits():
     from strategies.compressive_rl.model import ActionModel
     from zoo.config import compose
 
-    cfg = compose(["strategy=2", "model.dim=32", "model.n_heads=2", "model.n_layers=1", "model.max_elements=12",
-                   "model.max_text_len=8", "ppo.max_instruction_len=32"], validate_choices=False)
+    cfg = compose(TINY_CLONING_MODEL, validate_choices=False)
     assert cfg.ppo.bc_weight_decay == 0.0
     fz = Featurizer(CharTokenizer(), max_elements=12, max_text_len=8, max_instruction_len=32)
-    demos = []
-    for i, name in enumerate(("Kasey", "Myron", "Ann", "Bob")):
-        page = form_page()
-        page.instruction = f'Enter "{name}" into the text field, pick "blue" and press Submit.'
-        first = fz(page)
-        page.step, page.elements[2].attrs["value"] = 1, name
-        second = fz(page)
-        demos.append(Demonstration("form", i, [first.arrays, second.arrays],
-                                   [oracle_slots(first, Action.type(2, name)), oracle_slots(second, Action.click(4))],
-                                   [True, True], True))
+    demos = [typed_then_submitted(fz, n, i) for i, n in enumerate(("Kasey", "Myron", "Ann", "Bob"))]
     norms, rows = [], []
     for decay in (0.0, 0.5):
         torch.manual_seed(0)
