@@ -2,8 +2,9 @@
 callback: when training starts, before the first PPO update, it records the oracle demonstrations on the run's
 browser env, clones them into the network (bc.py), logs bc/* rows to the run's CSV (step 0) and saves
 ``checkpoints/ppo/bc.ckpt``.  With ``ppo.bc_val_demos_per_task`` it also records each task's next demonstrations,
-scores the cloning on them after every pass (bc/val_*) and writes ``bc_validation.json`` to the run directory.  Its state (done, what it used) travels in every checkpoint, so a resumed run,
-whether from bc.ckpt or a later PPO checkpoint, never repeats it.
+scores the cloning on them after every pass (bc/val_*) and writes ``bc_validation.json`` to the run directory.
+Its state (done, what it used) travels in every checkpoint, so a resumed run, whether from bc.ckpt or a later PPO
+checkpoint, never repeats it.
 
 With ``ppo.bc_coef > 0`` it also hands the demonstrations to the module, which keeps cloning them during PPO
 (module.py, ``demonstration_loss``; bc.py, ``replay_draw``).  They are every step's featurized arrays and are not
