@@ -105,3 +105,16 @@ def test_partial_credit_is_not_success(env):
     ep = info["episode"]
     assert terminated and 0.0 < ep["raw_reward"] < 1.0, ep
     assert ep["success"] is False and ep["data_mode"] == "test"
+
+
+@pytest.mark.parametrize("task, icon_class", [("social-media", "retweet"), ("email-inbox-delete", "trash")])
+def test_the_first_episode_after_a_load_shows_the_stylesheets_images(task, icon_class):
+    """social-media's buttons and email-inbox's icons are images a stylesheet names (``content:url``); before the
+    harness fetched them at load, the first episode on a fresh page read them with no width, so invisible and out
+    of every agent's element slots, while a person saw them a moment later."""
+    with WebEnv(task) as fresh:
+        obs, _ = fresh.reset(seed=eval_seed(0))
+        icons = [e for e in obs.elements if e.attrs.get("class") == icon_class]
+        assert icons and all(e.bbox[2] > 0 and e.visible for e in icons), [(e.id, e.bbox) for e in icons]
+        obs, _ = fresh.reset(seed=eval_seed(1))  # the next episode, reset in place, the same
+        assert all(e.visible for e in obs.elements if e.attrs.get("class") == icon_class)

@@ -45,6 +45,34 @@ from zoo.web.seeds import is_eval_seed
 from zoo.web.tasks import ORIGIN, TaskSpec
 from zoo.web.types import MAX_WAIT_MS, MOUSE_ACTION_KINDS, Action, Element, Observation
 
+# Images the page shows only through its stylesheets (``content:url(...)``: social-media's reply / retweet / like
+# buttons, email-inbox's star and trash icons, tic-tac-toe's marks) are not fetched until an element uses them, so on
+# the first episode after a load those elements had no width and were read as invisible: the agent could not click
+# what a person sees a moment later.  Loading fetches every image the stylesheets name, once per page; an episode's
+# start also waits for its <img> elements (order-food's dishes).  A missing image gives up after IMAGE_WAIT_MS.
+IMAGE_WAIT_MS = 2000
+PRELOAD_IMAGES_JS = """async (waitMs) => {
+  const settle = (img) => new Promise((resolve) => {
+    if (img.complete) return resolve();
+    img.addEventListener('load', resolve, {once: true});
+    img.addEventListener('error', resolve, {once: true});
+    setTimeout(resolve, waitMs);
+  });
+  window.__zooImagesLoaded = () => Promise.all([...document.images].filter((i) => !i.complete).map(settle));
+  const urls = new Set();
+  for (const sheet of document.styleSheets) {
+    let rules = [];
+    try { rules = sheet.cssRules; } catch (e) { continue; }
+    for (const rule of rules) {
+      for (const m of (rule.cssText || '').matchAll(/url\\(["']?([^"')]+)["']?\\)/g)) {
+        if (!m[1].startsWith('data:')) urls.add(new URL(m[1], sheet.href || document.baseURI).href);
+      }
+    }
+  }
+  window.__zooPreloaded = [...urls].map((u) => { const img = new Image(); img.src = u; return img; });
+  await Promise.all(window.__zooPreloaded.map(settle));
+  return urls.size;
+}"""
 # Starts the episode and, once the page has run what the start queued (one zero-delay tick), returns
 # the first observation in the same round trip when the task is ready (else the status, to poll).
 # With the page clock off, the page's own time limit (core.EPISODE_MAX_TIME) is set to a day for the
@@ -58,6 +86,7 @@ START_JS = """async ([seed, mode, m, clock]) => {
   if (typeof core.setDataMode === 'function') core.setDataMode(mode);
   core.startEpisodeReal();
   await new Promise((resolve) => setTimeout(resolve, 0));
+  if (window.__zooImagesLoaded) await window.__zooImagesLoaded();
   const status = window.__zoo.status();
   return status.ready ? {ready: true, obs: JSON.stringify(window.__zoo.observe(m))} : status;
 }"""
@@ -194,6 +223,7 @@ class Slot:
         status = await self.page.evaluate(STATUS_JS)
         if not status or not status["has_core"]:
             raise TaskPageError(f"task '{task.name}': page {task.url} loaded but has no episode core (core.startEpisodeReal)")
+        await self.page.evaluate(PRELOAD_IMAGES_JS, IMAGE_WAIT_MS)
 
     async def preload(self, task: TaskSpec) -> None:
         """Load ``task``'s page into this context now (its first episode then resets in place)."""
