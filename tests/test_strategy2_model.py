@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from strategies.compressive_rl.features import Featurizer, stack
+from strategies.compressive_rl.features import (CONTEXT_CAP, CONTEXT_LEVELS, NUM_FEATURES, Featurizer, context_overlap,
+                                                 stack, words)
 from strategies.compressive_rl.model import trim_padding
 from strategies.compressive_rl.module import PPOModule
 from strategies.compressive_rl.policy import SELECT, TYPE
@@ -100,6 +101,60 @@ def test_featurizer_reads_a_state_the_page_keeps_in_a_class():
     plain = module_for([before, after])  # the default (ppo.read_class=false) has no such input
     assert "el_class" not in plain.featurizer(after).arrays
     assert plain.model.encoder.element[0].in_features == 5 * 32
+
+
+def posts_page(user: str) -> Observation:
+    """social-media's shape by hand: three posts (div > name span + empty retweet button), the instruction naming
+    one user; the buttons' own texts and classes are all alike."""
+    instr = f"For the user @{user}, click on the Retweet button."
+    els = [Element(0, "div", "", {}, (0.0, 0.0, 160.0, 200.0), -1, 0, True, "style", False)]
+    for k, name in enumerate(["molestie", user, "truman"]):
+        post = len(els)
+        els.append(Element(post, "div", "", {"class": "media"}, (0.0, 60.0 * k, 160.0, 60.0), 0, 1, True, "style", False))
+        els.append(Element(post + 1, "span", f"@{name}", {"class": "username"}, (5.0, 60.0 * k, 50.0, 10.0), post, 2,
+                           True, "text", False))
+        els.append(Element(post + 2, "span", "", {"class": "retweet"}, (5.0, 60.0 * k + 40, 14.0, 14.0), post, 2,
+                           True, "action", True))
+    return Observation("social-media", instr, els, None, "social-media", 0)
+
+
+def test_context_overlap_by_hand():
+    """The named user's post holds "kasey" (in one text: weight 1) and the instruction's other words nowhere, so its
+    button reads 1 / CONTEXT_CAP at its parent and the other buttons 0; at the root (their grandparent), which holds
+    every matched word, all three read the same; past the root, 0."""
+    page = posts_page("kasey")
+    got = context_overlap(page.elements, set(words(page.instruction)))
+    assert got[6] == pytest.approx([1 / CONTEXT_CAP, 1 / CONTEXT_CAP, 0.0, 0.0])  # the named post's button
+    assert got[3] == got[9] == pytest.approx([0.0, 1 / CONTEXT_CAP, 0.0, 0.0])  # the others: only the root holds it
+    assert got[0] == [0.0] * CONTEXT_LEVELS  # the root has no ancestor
+    # a word two texts hold weighs a half in each: a second "@kasey" post halves what each of them reads
+    twice = posts_page("kasey")
+    twice.elements[2] = Element(2, "span", "@kasey", {"class": "username"}, (5.0, 0.0, 50.0, 10.0), 1, 2, True,
+                                "text", False)
+    again = context_overlap(twice.elements, set(words(twice.instruction)))
+    assert again[3][0] == again[6][0] == pytest.approx(0.5 / CONTEXT_CAP) and again[9][0] == 0.0
+    # an invisible text counts for nothing (social-media's hidden "Mute @user" menus)
+    hidden = posts_page("kasey")
+    hidden.elements[5] = Element(5, "span", "@kasey", {}, (0.0, 0.0, 0.0, 0.0), 4, 2, False, "text", False)
+    assert context_overlap(hidden.elements, set(words(hidden.instruction)))[6][0] == 0.0
+
+
+def test_the_encoder_reads_the_context_only_when_asked():
+    page = posts_page("kasey")
+    module = module_for([page], "ppo.read_context=true")
+    f = module.featurizer(page)
+    slot = f.el_slots.index(6)
+    assert f.arrays["el_context"][slot].tolist() == pytest.approx([1 / CONTEXT_CAP, 1 / CONTEXT_CAP, 0.0, 0.0])
+    moved = module.featurizer(posts_page("truman")).arrays  # the same page naming the last post's user
+    enc = module.model.encoder
+    with torch.no_grad():
+        out = [enc(trim_padding(to_tensors(stack([a]), torch.device("cpu")), enc.pad_id)).elements[0, slot]
+               for a in (f.arrays, moved)]
+    assert not torch.allclose(*out)
+    plain = module_for([page])
+    assert "el_context" not in plain.featurizer(page).arrays
+    assert plain.model.encoder.num.in_features == NUM_FEATURES
+    assert enc.num.in_features == NUM_FEATURES + CONTEXT_LEVELS
 
 
 @pytest.mark.parametrize(("instruction", "quoted"), [

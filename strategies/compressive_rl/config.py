@@ -83,6 +83,10 @@ class PPOConfig:
     buttons that have no text (social-media's reply / like / share are empty spans told apart by their class).
     Off by default: on the whole training split those two tasks gained one episode of 15 each, social-media lost
     three, and zero-shot success fell (reports/compare/README.md, "Class attributes read").
+    read_context: each element also reads how much of the instruction the texts around it hold, at its parent,
+    grandparent and two more ancestors (``el_context``, ``features.context_overlap``): a button with no text of its
+    own is told apart by the container it sits in (social-media's retweet button by the post naming the user).  Off
+    by default (it changes the model's inputs; measured in reports/compare/README.md, "Context read").
     tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
     bptt: in the update, backpropagate through the carried memory over the whole rollout (truncated
     BPTT; for xl this lifts Transformer-XL's stop-gradient on the memory).  false: memory detached per step.
@@ -148,6 +152,7 @@ class PPOConfig:
     press_keys: bool = False
     noop: bool = False
     read_class: bool = False
+    read_context: bool = False
     noop_limit: int = field(default=0, metadata=at_least(0))
     tokenizer_steps: int = field(default=4, metadata=at_least(0))
     bptt: bool = True

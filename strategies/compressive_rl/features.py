@@ -9,6 +9,9 @@ rollouts can be stacked and replayed without touching the page again:
   el_class  (E, Lt)      with ``read_class`` only: BPE ids of its class attribute (a page's state: a chosen
                          button's "selected", a liked post's "active"), apart from el_attr so a long class list
                          crowds nothing out
+  el_context (E, C)      with ``read_context`` only: for the element's 1st..C-th ancestor, how much of the instruction
+                         the visible texts under it hold, each word weighted by 1 / the number of texts holding it
+                         (``context_overlap``: social-media's retweet button sits in the post naming "@user")
   el_tag / el_cat (E,)   tag and category indices;  el_num (E, NUM_FEATURES) floats (position, flags,
                          overlap of the element's text with the instruction, ticked)
   el_valid / el_click / el_type / el_select (E,)   slot filled / may be clicked / typed into / selected
@@ -44,6 +47,8 @@ TAGS = list(TAG_VOCAB)  # zoo.web.types: one vocabulary for every strategy, inde
 CATEGORIES = list(CATEGORY_VOCAB)
 ATTR_KEYS = ("type", "placeholder", "name", "id", "aria-label", "title", "value", "href")
 NUM_FEATURES = 15
+CONTEXT_LEVELS = 4  # ancestors read by ``context_overlap``: the parent, the grandparent, ...
+CONTEXT_CAP = 2.0  # a weighted overlap is clipped here and scaled to [0, 1]
 SPAN_FEATURES = 5
 # single quotes only as quotes, not apostrophes: no letter or digit just outside them ("user's 'abc'")
 QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<![\w'])'([^']+)'(?![\w'])")
@@ -52,6 +57,37 @@ WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._\-]*")
 
 def words(text: str) -> list[str]:
     return [w.lower().strip(".-_") for w in WORD.findall(text or "") if w.strip(".-_")]
+
+
+def context_overlap(elements: list[Any], instr_words: set[str], levels: int = CONTEXT_LEVELS) -> dict[int, list[float]]:
+    """For each element id: for its 1st..``levels``-th ancestor, the instruction words that the visible elements'
+    own texts under that ancestor hold, each weighted by 1 / (how many visible texts on the page hold it), summed,
+    clipped at CONTEXT_CAP and scaled to [0, 1] (0 past the root).  An element whose own text says nothing (an icon
+    button) is then told apart by the container it sits in: on social-media only the named user's post holds
+    "@user", so only its buttons read 1 at the post's level, whatever the name; a word every post repeats
+    ("reply") weighs 1 / posts and tells them apart no more than it should."""
+    visible = [e for e in elements if e.visible]
+    held = {e.id: set(words((e.text or "") or str((e.attrs or {}).get("label", "")))) & instr_words for e in visible}
+    texts_holding = {w: sum(w in ws for ws in held.values()) for w in instr_words}
+    parent = {e.id: e.parent for e in elements}
+    under: dict[int, set[str]] = {}  # ancestor id -> instruction words held under it
+    for eid, ws in held.items():
+        a = parent.get(eid, -1)
+        while ws and a is not None and a >= 0:
+            under.setdefault(a, set()).update(ws)
+            a = parent.get(a, -1)
+    out: dict[int, list[float]] = {}
+    for e in elements:
+        row, a = [], e.parent
+        for _ in range(levels):
+            if a is None or a < 0:
+                row.append(0.0)
+                continue
+            weight = sum(1.0 / texts_holding[w] for w in under.get(a, ()))
+            row.append(min(weight, CONTEXT_CAP) / CONTEXT_CAP)
+            a = parent.get(a, -1)
+        out[e.id] = row
+    return out
 
 
 @dataclass
@@ -100,8 +136,9 @@ class Featurizer:
     def __init__(self, tokenizer: Any, max_elements: int = 48, max_text_len: int = 16,
                  max_instruction_len: int = 48, max_spans: int = 16, max_options: int = 16,
                  screen_size: int | None = None, press_keys: bool = False, noop: bool = False, noop_limit: int = 0,
-                 read_class: bool = False):
+                 read_class: bool = False, read_context: bool = False):
         self.press_keys, self.noop, self.read_class = bool(press_keys), bool(noop), bool(read_class)
+        self.read_context = bool(read_context)
         self.noop_limit = int(noop_limit)  # with noop: no-ops allowed in a row (0: no limit)
         self.tok = tokenizer
         self.screen_size = screen_size  # None: no screenshot array
@@ -205,6 +242,9 @@ class Featurizer:
         }
         if self.read_class:
             a["el_class"] = np.full((E, Lt), self.pad, np.int64)
+        context = context_overlap(obs.elements, instr_words) if self.read_context else {}
+        if self.read_context:
+            a["el_context"] = np.zeros((E, CONTEXT_LEVELS), np.float32)
         width = max([e.bbox[0] + e.bbox[2] for e in obs.elements] + [1.0])
         height = max([e.bbox[1] + e.bbox[3] for e in obs.elements] + [1.0])
         options: list[str] = []
@@ -216,6 +256,8 @@ class Featurizer:
             a["el_attr"][s] = self.encode(" ".join(f"{k} {attrs[k]}" for k in ATTR_KEYS if attrs.get(k)), Lt)
             if self.read_class:
                 a["el_class"][s] = self.encode(attrs.get("class", ""), Lt)
+            if self.read_context:
+                a["el_context"][s] = context[eid]
             a["el_tag"][s] = tag_index(e.tag)
             a["el_cat"][s] = category_index(e.category)
             # the one rule every strategy and the action-space probe use: a list of input types of its own left
@@ -298,4 +340,5 @@ def make_featurizer(tokenizer: Any, cfg: Any) -> Featurizer:
                       max_options=int(cfg.ppo.max_options),
                       screen_size=int(cfg.env.screenshot_size) if cfg.model.use_screen else None,
                       press_keys=bool(cfg.ppo.get("press_keys", False)), noop=bool(cfg.ppo.get("noop", False)),
-                      noop_limit=int(cfg.ppo.get("noop_limit", 0)), read_class=bool(cfg.ppo.get("read_class", False)))
+                      noop_limit=int(cfg.ppo.get("noop_limit", 0)), read_class=bool(cfg.ppo.get("read_class", False)),
+                      read_context=bool(cfg.ppo.get("read_context", False)))

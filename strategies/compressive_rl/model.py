@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from components.attention.xl import MaskedMemory, XLAttention
 from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
-from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, SPAN_FEATURES, TAGS
+from strategies.compressive_rl.features import CATEGORIES, CONTEXT_LEVELS, NUM_FEATURES, SPAN_FEATURES, TAGS
 from strategies.compressive_rl.policy import Encoded, PolicyHeads
 
 MAX_STEPS_EMBEDDED = 32
@@ -38,7 +38,7 @@ def fourier_position(num: Tensor) -> Tensor:
     return torch.cat([angles.sin(), angles.cos()], -1).flatten(-2)
 
 
-ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type",
+ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_context", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type",
                 "el_select")
 
 
@@ -59,7 +59,7 @@ def trim_padding(b: dict[str, Tensor], pad_id: int) -> dict[str, Tensor]:
     out = dict(b)
     lead = b["el_valid"].dim() - 1
     for k in ELEMENT_KEYS:
-        if k in b:  # el_class only with ppo.read_class
+        if k in b:  # el_class / el_context only with ppo.read_class / ppo.read_context
             out[k] = b[k][(slice(None),) * lead + (slice(0, e),)]
     out["instr_ids"] = b["instr_ids"][..., :li]
     out["span_w"] = b["span_w"][..., :li]
@@ -68,7 +68,8 @@ def trim_padding(b: dict[str, Tensor], pad_id: int) -> dict[str, Tensor]:
 
 class ObservationEncoder(nn.Module):
     def __init__(self, dim: int, n_heads: int, vocab_size: int, pad_id: int, max_instruction_len: int,
-                 layers: int, mlp_ratio: float, dropout: float, screen_tokenizer: Any = None, read_class: bool = False):
+                 layers: int, mlp_ratio: float, dropout: float, screen_tokenizer: Any = None, read_class: bool = False,
+                 read_context: bool = False):
         super().__init__()
         # optional screenshot tokens from a registered frame tokenizer (model.use_screen)
         self.screen = None
@@ -78,7 +79,8 @@ class ObservationEncoder(nn.Module):
         self.tok = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
         self.tag = nn.Embedding(len(TAGS), dim)
         self.cat = nn.Embedding(len(CATEGORIES), dim)
-        self.num = nn.Linear(NUM_FEATURES, dim)
+        self.read_context = bool(read_context)  # el_context: read beside the element's own numbers (ppo.read_context)
+        self.num = nn.Linear(NUM_FEATURES + (CONTEXT_LEVELS if self.read_context else 0), dim)
         self.position = nn.Linear(4 * len(FREQUENCIES), dim)
         self.read_class = bool(read_class)  # el_class: one more pooled text per element (ppo.read_class)
         texts = 3 if self.read_class else 2  # pooled text, attributes (and class); then tag, category, numbers
@@ -105,7 +107,8 @@ class ObservationEncoder(nn.Module):
         texts = [self.pooled_text(b["el_text"]), self.pooled_text(b["el_attr"])]
         if self.read_class:
             texts.append(self.pooled_text(b["el_class"]))
-        el = torch.cat([*texts, self.tag(b["el_tag"]), self.cat(b["el_cat"]), self.num(b["el_num"])], dim=-1)
+        num = torch.cat([b["el_num"], b["el_context"]], -1) if self.read_context else b["el_num"]
+        el = torch.cat([*texts, self.tag(b["el_tag"]), self.cat(b["el_cat"]), self.num(num)], dim=-1)
         el = self.element(el) + self.position(fourier_position(b["el_num"])) + self.segment[2]
         instr_ids = b["instr_ids"]
         instr = self.tok(instr_ids) + self.instr_pos[: instr_ids.shape[1]] + self.segment[1]
@@ -229,7 +232,8 @@ class ActionModel(nn.Module):
         self.encoder = ObservationEncoder(dim, int(model_cfg.n_heads), vocab_size, pad_id, int(ppo_cfg.max_instruction_len),
                                           int(ppo_cfg.encoder_layers), float(model_cfg.mlp_ratio), float(model_cfg.dropout),
                                           screen_tokenizer=model_cfg.tokenizer if model_cfg.use_screen else None,
-                                          read_class=bool(ppo_cfg.get("read_class", False)))
+                                          read_class=bool(ppo_cfg.get("read_class", False)),
+                                          read_context=bool(ppo_cfg.get("read_context", False)))
         self.core = MemoryCore(model_cfg, bptt=bool(ppo_cfg.bptt))
         self.heads = PolicyHeads(dim, press_keys=bool(ppo_cfg.get("press_keys", False)),
                                  noop=bool(ppo_cfg.get("noop", False)))
