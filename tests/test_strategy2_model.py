@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from strategies.compressive_rl.features import (CONTEXT_CAP, CONTEXT_LEVELS, NUM_FEATURES, Featurizer, context_overlap,
-                                                 stack, words)
+                                                 context_texts, stack, words)
 from strategies.compressive_rl.model import trim_padding
 from strategies.compressive_rl.module import PPOModule
 from strategies.compressive_rl.policy import SELECT, TYPE
@@ -139,6 +139,24 @@ def test_context_overlap_by_hand():
     assert context_overlap(hidden.elements, set(words(hidden.instruction)))[6][0] == 0.0
 
 
+def test_context_texts_by_hand():
+    """An icon button reads its post's texts (its parent's, the nearest with any); the named span, whose own text is
+    its post's only one, reads the page's other texts one level up; an unlabelled field in a table row reads the row's
+    header; nothing past ``levels`` ancestors."""
+    page = posts_page("kasey")
+    around = context_texts(page.elements)
+    assert around[3] == "@molestie" and around[6] == "@kasey"
+    assert around[5] == "@molestie @truman"  # the span's post holds only itself: the root's other texts
+    assert around[0] == ""  # no ancestor
+    row = [Element(0, "table", "", {}, (0.0, 0.0, 100.0, 20.0), -1, 0, True, "style", False),
+           Element(1, "tr", "", {}, (0.0, 0.0, 100.0, 20.0), 0, 1, True, "style", False),
+           Element(2, "th", "Year", {}, (0.0, 0.0, 40.0, 20.0), 1, 2, True, "text", False),
+           Element(3, "td", "", {}, (40.0, 0.0, 60.0, 20.0), 1, 2, True, "style", False),
+           Element(4, "input", "", {}, (40.0, 0.0, 60.0, 20.0), 3, 3, True, "input", True)]
+    assert context_texts(row)[4] == "Year"
+    assert context_texts(row, levels=1)[4] == ""  # the cell alone holds nothing else
+
+
 def test_the_encoder_reads_the_context_only_when_asked():
     page = posts_page("kasey")
     module = module_for([page], "ppo.read_context=true")
@@ -153,8 +171,11 @@ def test_the_encoder_reads_the_context_only_when_asked():
     assert not torch.allclose(*out)
     plain = module_for([page])
     assert "el_context" not in plain.featurizer(page).arrays
+    assert f.arrays["el_around"][slot].tolist() == f.arrays["el_text"][f.el_slots.index(5)].tolist()  # "@kasey"
+    assert "el_around" not in plain.featurizer(page).arrays
     assert plain.model.encoder.num.in_features == NUM_FEATURES
     assert enc.num.in_features == NUM_FEATURES + CONTEXT_LEVELS
+    assert enc.element[0].in_features == plain.model.encoder.element[0].in_features + 32  # one more pooled text
 
 
 @pytest.mark.parametrize(("instruction", "quoted"), [

@@ -12,6 +12,8 @@ rollouts can be stacked and replayed without touching the page again:
   el_context (E, C)      with ``read_context`` only: for the element's 1st..C-th ancestor, how much of the instruction
                          the visible texts under it hold, each word weighted by 1 / the number of texts holding it
                          (``context_overlap``: social-media's retweet button sits in the post naming "@user")
+  el_around (E, Lt)      with ``read_context`` only: BPE ids of the texts around it (``context_texts``: the nearest
+                         ancestor's other visible texts; an unlabelled field's table row header)
   el_tag / el_cat (E,)   tag and category indices;  el_num (E, NUM_FEATURES) floats (position, flags,
                          overlap of the element's text with the instruction, ticked)
   el_valid / el_click / el_type / el_select (E,)   slot filled / may be clicked / typed into / selected
@@ -87,6 +89,41 @@ def context_overlap(elements: list[Any], instr_words: set[str], levels: int = CO
             row.append(min(weight, CONTEXT_CAP) / CONTEXT_CAP)
             a = parent.get(a, -1)
         out[e.id] = row
+    return out
+
+
+def context_texts(elements: list[Any], levels: int = CONTEXT_LEVELS, max_words: int = 12) -> dict[int, str]:
+    """For each element id: the visible texts under its nearest ancestor (up to ``levels`` up) that holds any outside
+    the element's own subtree, in page order, cut to ``max_words`` words ("" when none does).  A field in a table
+    row without a <label> reads its row's header (multi-orderings' "Year" input), an icon button its post."""
+    parent = {e.id: e.parent for e in elements}
+    texted = [(e.id, " ".join((e.text or "").split())) for e in elements if e.visible and (e.text or "").strip()]
+    under: dict[int, list[tuple[int, str]]] = {}  # ancestor id -> (id, text) of the visible texts under it
+    for eid, text in texted:
+        a = parent.get(eid, -1)
+        while a is not None and a >= 0:
+            under.setdefault(a, []).append((eid, text))
+            a = parent.get(a, -1)
+
+    def inside(eid: int, root: int) -> bool:
+        while eid is not None and eid >= 0:
+            if eid == root:
+                return True
+            eid = parent.get(eid, -1)
+        return False
+
+    out: dict[int, str] = {}
+    for e in elements:
+        a, found = e.parent, ""
+        for _ in range(levels):
+            if a is None or a < 0:
+                break
+            others = [t for i, t in sorted(under.get(a, ())) if not inside(i, e.id)]
+            if others:
+                found = " ".join(" ".join(others).split()[:max_words])
+                break
+            a = parent.get(a, -1)
+        out[e.id] = found
     return out
 
 
@@ -243,8 +280,10 @@ class Featurizer:
         if self.read_class:
             a["el_class"] = np.full((E, Lt), self.pad, np.int64)
         context = context_overlap(obs.elements, instr_words) if self.read_context else {}
+        around = context_texts(obs.elements) if self.read_context else {}
         if self.read_context:
             a["el_context"] = np.zeros((E, CONTEXT_LEVELS), np.float32)
+            a["el_around"] = np.full((E, Lt), self.pad, np.int64)
         width = max([e.bbox[0] + e.bbox[2] for e in obs.elements] + [1.0])
         height = max([e.bbox[1] + e.bbox[3] for e in obs.elements] + [1.0])
         options: list[str] = []
@@ -258,6 +297,7 @@ class Featurizer:
                 a["el_class"][s] = self.encode(attrs.get("class", ""), Lt)
             if self.read_context:
                 a["el_context"][s] = context[eid]
+                a["el_around"][s] = self.encode(around[eid], Lt)
             a["el_tag"][s] = tag_index(e.tag)
             a["el_cat"][s] = category_index(e.category)
             # the one rule every strategy and the action-space probe use: a list of input types of its own left

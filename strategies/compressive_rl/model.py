@@ -38,7 +38,7 @@ def fourier_position(num: Tensor) -> Tensor:
     return torch.cat([angles.sin(), angles.cos()], -1).flatten(-2)
 
 
-ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_context", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type",
+ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_context", "el_around", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type",
                 "el_select")
 
 
@@ -59,7 +59,7 @@ def trim_padding(b: dict[str, Tensor], pad_id: int) -> dict[str, Tensor]:
     out = dict(b)
     lead = b["el_valid"].dim() - 1
     for k in ELEMENT_KEYS:
-        if k in b:  # el_class / el_context only with ppo.read_class / ppo.read_context
+        if k in b:  # el_class, el_context and el_around only with ppo.read_class / ppo.read_context
             out[k] = b[k][(slice(None),) * lead + (slice(0, e),)]
     out["instr_ids"] = b["instr_ids"][..., :li]
     out["span_w"] = b["span_w"][..., :li]
@@ -83,7 +83,8 @@ class ObservationEncoder(nn.Module):
         self.num = nn.Linear(NUM_FEATURES + (CONTEXT_LEVELS if self.read_context else 0), dim)
         self.position = nn.Linear(4 * len(FREQUENCIES), dim)
         self.read_class = bool(read_class)  # el_class: one more pooled text per element (ppo.read_class)
-        texts = 3 if self.read_class else 2  # pooled text, attributes (and class); then tag, category, numbers
+        # pooled text, attributes (and class, and the texts around it); then tag, category, numbers
+        texts = 2 + int(self.read_class) + int(self.read_context)
         self.element = nn.Sequential(nn.Linear((texts + 3) * dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.instr_pos = nn.Parameter(torch.randn(max_instruction_len, dim) * 0.02)
         self.segment = nn.Parameter(torch.randn(4, dim) * 0.02)  # summary / instruction / element / screen
@@ -107,6 +108,8 @@ class ObservationEncoder(nn.Module):
         texts = [self.pooled_text(b["el_text"]), self.pooled_text(b["el_attr"])]
         if self.read_class:
             texts.append(self.pooled_text(b["el_class"]))
+        if self.read_context:
+            texts.append(self.pooled_text(b["el_around"]))
         num = torch.cat([b["el_num"], b["el_context"]], -1) if self.read_context else b["el_num"]
         el = torch.cat([*texts, self.tag(b["el_tag"]), self.cat(b["el_cat"]), self.num(num)], dim=-1)
         el = self.element(el) + self.position(fourier_position(b["el_num"])) + self.segment[2]
