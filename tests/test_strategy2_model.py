@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from strategies.compressive_rl.features import (CONTEXT_CAP, CONTEXT_LEVELS, NUM_FEATURES, Featurizer, context_overlap,
-                                                 context_texts, stack, words)
+from strategies.compressive_rl.features import NUM_FEATURES, Featurizer, stack
+from zoo.web.context import CONTEXT_CAP, CONTEXT_LEVELS, context_overlap, context_texts, words
 from strategies.compressive_rl.model import trim_padding
 from strategies.compressive_rl.module import PPOModule
 from strategies.compressive_rl.policy import SELECT, TYPE

@@ -22,7 +22,8 @@ from torch import Tensor, nn
 from components.attention.xl import MaskedMemory, XLAttention
 from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
-from strategies.compressive_rl.features import CATEGORIES, CONTEXT_LEVELS, NUM_FEATURES, SPAN_FEATURES, TAGS
+from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, SPAN_FEATURES, TAGS
+from zoo.web.context import CONTEXT_LEVELS
 from strategies.compressive_rl.policy import Encoded, PolicyHeads
 
 MAX_STEPS_EMBEDDED = 32
