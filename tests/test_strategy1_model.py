@@ -252,3 +252,34 @@ def test_copy_scores_are_each_query_against_its_own_sequence_with_their_gradient
     g_ref = torch.autograd.grad((gathered * weights).sum(), (query, keys))
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(g_fast, g_ref))
     assert FoundationModel.copy_scores(query[:0], keys, b_idx[:0]).shape == (0, 11)
+
+
+def test_read_context_adds_the_ancestors_flags_and_the_texts_around(data):
+    """foundation.read_context: every element row gets zoo.web.context's four overlaps after its flags and the texts
+    around it as a second token row; the model reads both (a different "around" row moves the element's embedding)
+    and every stage's loss still reaches the embedding table.  Off, the rows are what they were."""
+    from strategies.foundation.sequence import N_FLAGS
+    from zoo.web.context import CONTEXT_LEVELS
+
+    eps, tok = data
+    plain, ctx = SequenceBuilder(tok, 0), SequenceBuilder(tok, 0, read_context=True)
+    a, b = plain.build(eps[0]), ctx.build(eps[0])
+    assert a.el_around is None and a.el_flags.shape[1] == N_FLAGS
+    assert b.el_flags.shape == (len(a.el_tag), N_FLAGS + CONTEXT_LEVELS)
+    assert np.array_equal(b.el_flags[:, :N_FLAGS], a.el_flags) and np.array_equal(b.el_text, a.el_text)
+    assert b.el_around.shape == a.el_text.shape
+    # the buttons sit under the page's div beside the others: their "around" rows hold the other buttons' names
+    assert (b.el_around[2] != tok.pad_id).any()
+    cfg = tiny_cfg("model.use_screen=false", "foundation.read_context=true")
+    model = FoundationModel(cfg.model, ctx.vocab_size, tok.pad_id, read_context=True)
+    batch = collate([ctx.build(e) for e in eps[:2]])
+    assert batch.el_around is not None and batch.el_around.shape[0] == batch.el_flags.shape[0]
+    losses = compute_losses(model, batch, STAGE_TERMS["sft"])
+    weighted_total(losses, {}).backward()
+    assert model.elements.around.weight.grad is not None and model.elements.around.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        emb = model.elements(batch.el_text, batch.el_tag, batch.el_cat, batch.el_box, batch.el_flags, None, batch.el_around)
+        moved = model.elements(batch.el_text, batch.el_tag, batch.el_cat, batch.el_box, batch.el_flags, None,
+                               torch.full_like(batch.el_around, tok.pad_id))
+    assert not torch.allclose(emb, moved)
+    assert collate([plain.build(e) for e in eps[:2]]).el_around is None

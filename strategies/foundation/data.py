@@ -140,7 +140,8 @@ def builder_for(cfg: Any, tokenizer: BPETokenizer, tokens_per_frame: int, text_t
     if text_tokenizer is not None:
         text_tokenizer = TextTokenizer(text_tokenizer)
     return SequenceBuilder(tokenizer, tokens_per_frame, int(cfg.model.max_elements), int(cfg.model.max_text_len),
-                           int(cfg.foundation.data.frames_per_step), text_tokenizer=text_tokenizer)
+                           int(cfg.foundation.data.frames_per_step), text_tokenizer=text_tokenizer,
+                           read_context=bool(cfg.foundation.get("read_context", False)))
 
 
 def tokens_per_frame(cfg: Any) -> int:

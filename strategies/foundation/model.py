@@ -35,6 +35,7 @@ from strategies.foundation.batch import Batch
 from strategies.foundation.sequence import (
     ELEMENT, FRAME, GOAL, KEYS, LINE, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, POINTED, TAG_BUCKETS,
 )
+from zoo.web.context import CONTEXT_LEVELS
 from zoo.web.types import CATEGORY_VOCAB, ELEMENT_ACTION_KINDS
 
 COPY_MATCH = 4  # longest match length the copy bonus tells apart
@@ -44,29 +45,38 @@ COPY_BONUS = 4.0  # initial copy-score bonus per matched token (learned from the
 class ElementEncoder(nn.Module):
     """One embedding per DOM element: mean of its text token embeddings + tag, category, box, flags."""
 
-    def __init__(self, dim: int, text_embedding: nn.Embedding, pad_id: int):
+    def __init__(self, dim: int, text_embedding: nn.Embedding, pad_id: int, read_context: bool = False):
         super().__init__()
         self.text, self.pad_id = text_embedding, int(pad_id)
+        # foundation.read_context: 4 more flags, and the texts around the element through their own projection
+        self.around = nn.Linear(dim, dim) if read_context else None
         self.tag = nn.Embedding(TAG_BUCKETS, dim)
         self.cat = nn.Embedding(len(CATEGORY_VOCAB), dim)
         self.box = nn.Linear(4, dim)
-        self.flags = nn.Linear(N_FLAGS, dim)
+        self.flags = nn.Linear(N_FLAGS + (CONTEXT_LEVELS if read_context else 0), dim)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, text: torch.Tensor, tag: torch.Tensor, cat: torch.Tensor, box: torch.Tensor,
-                flags: torch.Tensor, pretrained: torch.Tensor | None = None) -> torch.Tensor:
-        m = (text != self.pad_id).unsqueeze(-1).float()
-        t = (self.text(text) * m).sum(1) / m.sum(1).clamp(min=1.0)
+                flags: torch.Tensor, pretrained: torch.Tensor | None = None,
+                around: torch.Tensor | None = None) -> torch.Tensor:
+        t = self.pooled(text)
+        if self.around is not None:
+            t = t + self.around(self.pooled(around))
         if pretrained is not None:  # the pretrained encoder's reading of the same text
             t = t + pretrained
         return self.norm(t + self.tag(tag) + self.cat(cat) + self.box(box) + self.flags(flags))
+
+    def pooled(self, ids: torch.Tensor) -> torch.Tensor:
+        m = (ids != self.pad_id).unsqueeze(-1).float()
+        return (self.text(ids) * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
 class FoundationModel(nn.Module):
     """model_cfg: ``cfg.model``.  vocab_size / pad_id: of the run's BPE + specials.  text: the pretrained
     text side (``pretrained_text.PretrainedText``) or None (scratch)."""
 
-    def __init__(self, model_cfg: Any, vocab_size: int, pad_id: int, text: nn.Module | None = None):
+    def __init__(self, model_cfg: Any, vocab_size: int, pad_id: int, text: nn.Module | None = None,
+                 read_context: bool = False):
         super().__init__()
         dim = int(model_cfg.dim)
         self.dim, self.vocab_size = dim, int(vocab_size)
@@ -74,7 +84,7 @@ class FoundationModel(nn.Module):
         self.type_embed = nn.Embedding(N_TYPES, dim)
         self.pos_embed = nn.Embedding(MAX_POS, dim)
         self.step_embed = nn.Embedding(MAX_STEPS, dim)
-        self.elements = ElementEncoder(dim, self.embed, pad_id)
+        self.elements = ElementEncoder(dim, self.embed, pad_id, read_context=read_context)
         self.frame_tokenizer = None
         self.tokens_per_frame = 0
         if bool(model_cfg.use_screen):
@@ -130,7 +140,7 @@ class FoundationModel(nn.Module):
         elem_mask = ((batch.ttype == ELEMENT) | (batch.ttype == POINTED)) & (batch.elem_ref >= 0)
         if bool(elem_mask.any()):
             emb = self.elements(batch.el_text, batch.el_tag, batch.el_cat, batch.el_box, batch.el_flags,
-                                None if read is None else read[batch.el_prow])
+                                None if read is None else read[batch.el_prow], batch.el_around)
             x = x.masked_scatter(elem_mask.unsqueeze(-1), emb[batch.elem_ref[elem_mask]].to(x.dtype))
         x = x + self.type_embed(batch.ttype) + self.pos_embed(batch.pos) + self.step_embed(batch.step)
         h, _ = self.trunk(x)

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from strategies.foundation.instructions import clean_label, element_label, element_noun, element_position, number_lines
+from zoo.web.context import CONTEXT_LEVELS, context_overlap, context_texts
+from zoo.web.context import words as context_words
 from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, instruction_spans, page_texts, slot_order
 
 # token types (index into the model's type embedding)
@@ -160,7 +162,7 @@ class Example:
     el_tag: np.ndarray
     el_cat: np.ndarray
     el_box: np.ndarray  # (NE, 4)
-    el_flags: np.ndarray  # (NE, N_FLAGS)
+    el_flags: np.ndarray  # (NE, N_FLAGS), (NE, N_FLAGS + CONTEXT_LEVELS) with read_context
     text_row: np.ndarray  # row of ``ptext`` whose encoding is added at this position (goal tokens), else -1
     ptext: np.ndarray  # (NT, L) ids of the pretrained text encoder's tokenizer, -1 pad (NT = 0 without one)
     el_prow: np.ndarray  # (NE,) row of ``ptext`` holding each element's text, else -1
@@ -168,6 +170,7 @@ class Example:
     slots: list[list[int]]  # per step: element ids of its element tokens
     rows: list[list[int]]  # per step: element-table rows of those tokens
     spans: list[list[str]]  # per step: candidate span texts
+    el_around: np.ndarray | None = None  # (NE, L) token ids of the texts around each element (read_context), else None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -182,8 +185,10 @@ class SequenceBuilder:
     """
 
     def __init__(self, tokenizer: Any, tokens_per_frame: int, max_elements: int = 48, max_text_len: int = 16,
-                 frames_per_step: int = 1, text_tokenizer: Any = None):
+                 frames_per_step: int = 1, text_tokenizer: Any = None, read_context: bool = False):
         self.tok = tokenizer
+        self.read_context = bool(read_context)  # zoo.web.context's readings per element (foundation.read_context)
+        self.n_flags = N_FLAGS + (CONTEXT_LEVELS if self.read_context else 0)
         self.text_tok = text_tokenizer
         base = int(tokenizer.vocab_size)
         self.STEP, self.ACT, self.EOL = base, base + 1, base + 2
@@ -238,7 +243,7 @@ class SequenceBuilder:
             "ids", "ttype", "pos", "step", "frame_no", "frame_j", "elem_ref", "lm_target", "lm_kind",
             "next_frame_no", "next_frame_j", "text_row")}
         frames: list[np.ndarray] = []
-        table: dict[str, list[Any]] = {k: [] for k in ("text", "tag", "cat", "box", "flags", "prow")}
+        table: dict[str, list[Any]] = {k: [] for k in ("text", "tag", "cat", "box", "flags", "prow", "around")}
         ptext: dict[str, int] = {}  # distinct text -> its row of the pretrained encoder's table
         ptext_ids: list[list[int]] = []
 
@@ -292,6 +297,8 @@ class SequenceBuilder:
             width = max([e.bbox[0] + e.bbox[2] for e in step.elements] + [1.0])
             height = max([e.bbox[1] + e.bbox[3] for e in step.elements] + [1.0])
             elem_pos, step_rows = [], []
+            context = context_overlap(step.elements, set(context_words(goal))) if self.read_context else {}
+            around = context_texts(step.elements) if self.read_context else {}
             for eid in slots:
                 el = by_id[eid]
                 row = len(table["text"])
@@ -302,7 +309,11 @@ class SequenceBuilder:
                 table["cat"].append(category_index(el.category))
                 x, y, w, h = el.bbox
                 table["box"].append([x / width, y / height, w / width, h / height])
-                table["flags"].append(element_flags(el, goal) + grid_cell((x + w / 2) / width, (y + h / 2) / height))
+                table["flags"].append(element_flags(el, goal) + grid_cell((x + w / 2) / width, (y + h / 2) / height)
+                                      + context.get(eid, []))
+                if self.read_context:
+                    ids = self.encode(around[eid], self.max_text_len)
+                    table["around"].append(ids + [self.tok.pad_id] * (self.max_text_len - len(ids)))
                 step_rows.append(row)
                 elem_pos.append(push(0, ELEMENT, t, elem=row))
             # candidate spans to type/select: this step's goal first, then earlier, different goals of
@@ -366,9 +377,10 @@ class SequenceBuilder:
             el_text=np.asarray(table["text"], np.int64).reshape(-1, self.max_text_len),
             el_tag=np.asarray(table["tag"], np.int64), el_cat=np.asarray(table["cat"], np.int64),
             el_box=np.asarray(table["box"], np.float32).reshape(-1, 4),
-            el_flags=np.asarray(table["flags"], np.float32).reshape(-1, N_FLAGS),
+            el_flags=np.asarray(table["flags"], np.float32).reshape(-1, self.n_flags),
             ptext=self.pad_rows(ptext_ids), el_prow=np.asarray(table["prow"], np.int64),
             acts=acts, slots=all_slots, spans=all_spans, rows=all_rows,
+            el_around=np.asarray(table["around"], np.int64).reshape(-1, self.max_text_len) if self.read_context else None,
         )
 
     @staticmethod
