@@ -53,6 +53,8 @@ NUM_FEATURES = 15
 SPAN_FEATURES = 5
 # single quotes only as quotes, not apostrophes: no letter or digit just outside them ("user's 'abc'")
 QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<![\w'])'([^']+)'(?![\w'])")
+
+
 @dataclass
 class Featurized:
     arrays: dict[str, np.ndarray]
