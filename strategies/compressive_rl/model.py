@@ -23,8 +23,8 @@ from components.attention.xl import MaskedMemory, XLAttention
 from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
 from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, SPAN_FEATURES, TAGS
-from zoo.web.context import CONTEXT_LEVELS
 from strategies.compressive_rl.policy import Encoded, PolicyHeads
+from zoo.web.context import CONTEXT_LEVELS
 
 MAX_STEPS_EMBEDDED = 32
 FREQUENCIES = (1.0, 2.0, 4.0, 8.0, 16.0)  # Fourier features of element centres, in page widths
@@ -39,8 +39,8 @@ def fourier_position(num: Tensor) -> Tensor:
     return torch.cat([angles.sin(), angles.cos()], -1).flatten(-2)
 
 
-ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_context", "el_around", "el_tag", "el_cat", "el_num", "el_valid", "el_click", "el_type",
-                "el_select")
+ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_context", "el_around", "el_tag", "el_cat", "el_num", "el_valid",
+                "el_click", "el_type", "el_select")
 
 
 def used_length(filled: Tensor) -> int:
