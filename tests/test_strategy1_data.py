@@ -32,7 +32,7 @@ def test_plan_and_directory_are_versioned_by_the_recording_config():
     assert dataset_dir("root", CONFIG) == dataset_dir("root", dict(CONFIG))
     assert dataset_dir("root", CONFIG) != dataset_dir("root", {**CONFIG, "fps": 2.0})
     assert dataset_dir("root", CONFIG) != dataset_dir("root", {**CONFIG, "watch_frames": 2})
-    assert dataset_dir("root", CONFIG).name.startswith(f"v{VERSION}-") and VERSION == 4
+    assert dataset_dir("root", CONFIG).name.startswith(f"v{VERSION}-") and VERSION == 5
 
 
 @pytest.fixture(scope="module")

@@ -126,11 +126,13 @@ class DemoStats:
 
 def record_demonstrations(env: Any, featurizer: Featurizer, jobs: list[tuple[str, int]]) -> tuple[list[Demonstration], DemoStats]:
     """Play every (task, seed) job with the oracle on ``env``'s slots (``reset_one``); the oracle's own
-    actions are sent to the page, whatever the agent could express."""
+    actions are sent to the page, whatever the agent could express.  Slot i plays jobs i, i + n, i + 2n, ...
+    (not whichever slot is free first): a page reset in place keeps some state of its earlier episodes (an
+    autocomplete menu's scroll), so which slot plays a job must not depend on the machine's speed."""
     from collections import deque
 
     n = env.num_envs
-    pending = deque(jobs)
+    queues = [deque(jobs[i::n]) for i in range(n)]
     obs: list[Any] = [None] * n
     running: list[Demonstration | None] = [None] * n
     memo: list[dict] = [{} for _ in range(n)]
@@ -139,14 +141,14 @@ def record_demonstrations(env: Any, featurizer: Featurizer, jobs: list[tuple[str
     stats = DemoStats()
 
     def start(i: int) -> None:
-        task, seed = pending.popleft()
+        task, seed = queues[i].popleft()
         obs[i] = env.reset_one(i, seed, task)
         running[i], memo[i], fresh[i] = Demonstration(task, seed), {}, True
 
     autoreset, env.autoreset = env.autoreset, False  # a finished slot stays idle until given a job
     try:
         for i in range(n):
-            if pending:
+            if queues[i]:
                 start(i)
         while any(r is not None for r in running):
             actions = []
@@ -181,7 +183,7 @@ def record_demonstrations(env: Any, featurizer: Featurizer, jobs: list[tuple[str
                     else:
                         stats.failed += 1
                     running[i] = None
-                    if pending:
+                    if queues[i]:
                         start(i)
     finally:
         env.autoreset = autoreset

@@ -115,9 +115,14 @@ def held_ms(action: Action) -> float | None:
     ``at_ms`` (the page's clock is the machine's: ``Date.now()`` in the browser), else None."""
     if action.at_ms is not None:
         return max(0.0, float(action.at_ms) - time.time() * 1000.0)
-    if action.kind == "wait":
+    if action.kind == "wait" and not action.until_still:  # a settle lasts as long as the page animates
         return float(action.ms)
     return None
+
+
+def cuttable(action: Action) -> bool:
+    """A wait of a set length (not ``wait_until``, not ``settle``): the oracle agent may cut it short."""
+    return action.kind == "wait" and action.at_ms is None and not action.until_still
 
 
 class OracleAgent:
@@ -131,7 +136,8 @@ class OracleAgent:
     end (the shortest wait, at once when an env acts now, or the latest timed action sent) are sent, any
     other becomes a wait to the step's end (its oracle sends it again then), so a timed action is sent at
     least ``AT_LEAD_MS`` before its time and an env acting now is held by a timed action at most
-    ``AT_LEAD_MS``.  When an observation was taken is its own ``time_ms`` (the page's clock).  An env handed
+    ``AT_LEAD_MS``.  A ``settle`` (until the page stops animating) counts as acting now: it is never cut, since
+    cutting it would make the number of steps an animation takes depend on the machine.  When an observation was taken is its own ``time_ms`` (the page's clock).  An env handed
     the same observation object again was not stepped (it is idle): it gets a no-op and no say in the waits."""
 
     name = "oracle"
@@ -160,7 +166,7 @@ class OracleAgent:
             state[i][LAST_OBS] = obs
             actions.append(oracle_action(obs, state[i]))
         delays = [None if i in idle else held_ms(a) for i, a in enumerate(actions)]
-        waits = [a.ms for i, a in enumerate(actions) if a.kind == "wait" and a.at_ms is None and i not in idle]
+        waits = [a.ms for i, a in enumerate(actions) if cuttable(a) and i not in idle]
         timed = sorted((d, i) for i, (a, d) in enumerate(zip(actions, delays)) if a.at_ms is not None and d is not None)
         acting = any(d is None and i not in idle for i, d in enumerate(delays))
         # an env acting now decides again as soon as its action is done: the waits end then too (a waiting oracle
@@ -174,7 +180,7 @@ class OracleAgent:
             if d <= step_ms + AT_LEAD_MS:
                 step_ms, sent = max(step_ms, d), sent | {i}
         for i, (a, d) in enumerate(zip(actions, delays)):
-            if a.kind == "wait" and a.at_ms is None and a.ms > shortest:
+            if cuttable(a) and a.ms > shortest:
                 actions[i] = Action.wait(shortest)
             elif a.at_ms is not None and d is not None and i not in sent:  # timed by the page's clock, not yet due:
                 actions[i] = Action.wait(min(step_ms, d - AT_LEAD_MS))  # decide again when this step ends

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from zoo.core.errors import ZooError
-from zoo.web.action_checks import check_at
+from zoo.web.action_checks import check_at, check_wait
 from zoo.web.browser_input import element_args, input_action
 from zoo.web.seeds import is_eval_seed
 from zoo.web.tasks import ORIGIN, TaskSpec
@@ -96,6 +96,7 @@ OBSERVE_JS = "(m) => window.__zoo ? JSON.stringify(window.__zoo.observe(m)) : nu
 STATUS_JS = "() => window.__zoo ? window.__zoo.status() : null"  # (ignores an argument)
 STEP_JS = "([kind, i, arg, m, at, cap]) => window.__zoo ? window.__zoo.step(kind, i, arg, m, at, cap) : null"
 UNTIL_JS = "([at, cap]) => window.__zoo ? window.__zoo.until(at, cap) : null"  # Action.at_ms before a browser-side act
+STILL_JS = "(cap) => window.__zoo ? window.__zoo.still(cap) : null"  # Action.settle: until no animation runs
 PAGE_ACTIONS = ("click", "type", "select", "noop")  # carried out by the page helper inside STEP_JS
 
 NAVIGATION_ERRORS = re.compile(r"context was destroyed|navigat|Cannot find context|frame was detached", re.I)
@@ -266,6 +267,11 @@ class Slot:
             obs, raw = await self.observe()
         elif kind == "wait" and at_ms is not None:  # wait_until: a look at a set time, in one evaluate
             invalid, obs, raw = await self._page_step(Action.noop().at(at_ms))
+        elif kind == "wait" and getattr(action, "until_still", None):  # settle: until the page stops animating
+            invalid = check_wait(action.ms)
+            if invalid is None:
+                await self._settle(float(action.ms))
+            obs, raw = await self.observe()
         elif kind in PAGE_ACTIONS and not (self.trusted_clicks and kind == "click"):
             invalid, obs, raw = await self._page_step(action)
         else:
@@ -293,6 +299,16 @@ class Slot:
         if terminated or truncated:
             self.episode = None
         return StepOutcome(obs, reward, terminated, truncated, info)
+
+    async def _settle(self, ms: float) -> None:
+        """Until the page has no animation running (``Action.settle``), ``ms`` at most; a navigation ends it."""
+        from playwright.async_api import Error as PlaywrightError
+
+        try:
+            await self.page.evaluate(STILL_JS, min(ms, self.max_wait_ms))
+        except PlaywrightError as err:
+            if not NAVIGATION_ERRORS.search(str(err)):
+                raise
 
     def _page_args(self, action: Action) -> tuple[Any, Any] | str:
         """(element id, argument) of a page-side action, or the reason it is invalid."""

@@ -46,6 +46,7 @@ MOUSE_ACTION_KINDS: tuple[str, ...] = ("click_at", "dblclick_at", "move", "drag"
 # env's wait runs beside the others' actions instead of holding up the whole vectorised step.
 TIMING_ACTION_KINDS: tuple[str, ...] = ("wait",)
 MAX_WAIT_MS = 5000.0
+SETTLE_MAX_MS = 2000.0  # Action.settle's default cap: jQuery UI's slides and fades last 0.2-0.4 s
 ACTION_KINDS: tuple[str, ...] = ELEMENT_ACTION_KINDS + MOUSE_ACTION_KINDS + TIMING_ACTION_KINDS
 # Keys a learned agent names when it presses one (Strategy 1's key head; any other key is one "<other>" class it
 # cannot tell apart, so a step pressing it teaches nothing specific).
@@ -179,6 +180,10 @@ class Action:
     round trip ends would be too coarse.  ``wait_until(at_ms)`` (a ``wait`` of 0 ms with ``at_ms``) is a look
     at a set time (a blink due, a price tick).  Like ``wait``, no strategy produces it and no space samples it
     (the scripted oracles use it).
+    ``until_still``: a ``wait`` that ends as soon as the page has no animation running (jQuery's effects, CSS
+    animations and transitions), ``ms`` at most (``settle``).  A wait of a fixed length, looked at again until
+    the page has settled, takes as many steps as the machine is slow; this one takes one, so an oracle's
+    recording of an animating page does not depend on the machine's speed.
     """
 
     kind: str
@@ -193,6 +198,7 @@ class Action:
     dy: float = 0.0
     ms: float | None = None
     at_ms: float | None = None
+    until_still: bool | None = None  # None rather than False: a recorded action's dict leaves it out
 
     def at(self, ms: float) -> Action:
         """This action, carried out when the page's clock reads ``ms`` (see ``at_ms``)."""
@@ -256,6 +262,11 @@ class Action:
         set time, not an action (the step cut-off does not count it)."""
         return cls("wait", ms=0.0, at_ms=float(at_ms))
 
+    @classmethod
+    def settle(cls, max_ms: float = SETTLE_MAX_MS) -> Action:
+        """Wait until the page has no animation running, ``max_ms`` at most, then observe (``until_still``)."""
+        return cls("wait", ms=float(max_ms), until_still=True)
+
     def __str__(self) -> str:
         text = self._str()
         return text if self.at_ms is None else f"{text} at {self.at_ms:.0f} ms"
@@ -267,7 +278,8 @@ class Action:
         if self.kind == "noop":
             return "noop()"
         if self.kind == "wait":
-            return f"wait({self.ms:g} ms)" if isinstance(self.ms, (int, float)) else "wait(?)"
+            length = f"{self.ms:g} ms" if isinstance(self.ms, (int, float)) else "?"
+            return f"settle(<= {length})" if self.until_still else f"wait({length})"
         at = "" if self.element is None else f"@{self.element}"
         if self.kind in ("click_at", "dblclick_at", "move"):
             return f"{self.kind}{at}({self.x:g}, {self.y:g})"

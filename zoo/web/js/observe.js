@@ -394,16 +394,45 @@
     const ms = atMs == null ? 0 : Math.min(atMs - Date.now(), capMs);
     if (ms > 0) setTimeout(resolve, ms); else resolve();
   });
+  // Whether the page is animating: a jQuery effect queued (its timer list), or a CSS animation or
+  // transition of finite length running.  An endless one (a spinner) never ends, so it does not count.
+  zoo.animating = () => {
+    const jq = window.jQuery;
+    if (jq && jq.timers && jq.timers.length) return true;
+    if (!document.getAnimations) return false;
+    return document.getAnimations().some((a) => a.playState === 'running'
+      && Number.isFinite(a.effect && a.effect.getComputedTiming ? a.effect.getComputedTiming().endTime : Infinity));
+  };
+  // Until the page is still (Action.settle), at most ``capMs``; checked every few milliseconds, after the
+  // tasks the last action queued for now (a click's handler may start its effect in a zero-delay timer).
+  zoo.still = (capMs) => new Promise((resolve) => {
+    const end = Date.now() + Math.max(0, capMs);
+    const check = () => {
+      if (!zoo.animating() || Date.now() >= end) resolve(!zoo.animating());
+      else setTimeout(check, 5);
+    };
+    setTimeout(check, 0);
+  });
   // Act (unless the episode is already over), let the page run what the action queued for now
   // (promise callbacks, zero-delay timers), then observe: action, reward and observation in one
   // round trip.  An action with a time is carried out when the page's own clock reaches it, so
   // its timing does not depend on how long the round trip took.  Returns a JSON string
   // {act: {error?} | null, obs}.
+  // jQuery's effects (jQuery 1.x/2.x read the time through jQuery.now) see the time of the action until the
+  // observation is taken: an effect the action starts is observed at its start, not after however many of its
+  // 13 ms ticks a slow machine let run first.  Its later frames keep their own times.
   zoo.step = async (kind, i, arg, maxElements, atMs, capMs) => {
     await zoo.until(atMs, capMs);
-    const act = zoo.status().done ? null : ACTS[kind](i, arg);
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    return JSON.stringify({ act, obs: zoo.observe(maxElements) });
+    const jq = window.jQuery;
+    const now = jq && typeof jq.now === 'function' ? jq.now : null;
+    if (now) { const t = now(); jq.now = () => t; }
+    try {
+      const act = zoo.status().done ? null : ACTS[kind](i, arg);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      return JSON.stringify({ act, obs: zoo.observe(maxElements) });
+    } finally {
+      if (now) jq.now = now;
+    }
   };
 
   zoo.selectOption = (i, option) => {

@@ -8,8 +8,8 @@ import math
 import re
 import time
 
-from zoo.web.tasks.miniwob_apps import reachable, shown, wait, with_class
-from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle
+from zoo.web.tasks.miniwob_apps import reachable, shown, with_class
+from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle, settle_once
 from zoo.web.types import Action, Element, Observation, instruction_spans
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -63,6 +63,19 @@ def datepicker_pick(obs: Observation, month: int, day: int, year: int) -> Action
     return click(cell)
 
 
+def pick_date(obs: Observation, mem: dict, field: Element, month: int, day: int, year: int) -> Action:
+    """Open the field's calendar, let it fade in (one ``Action.settle``: a day clicked while it fades in is
+    clicked at an opacity, and seen fading out, that depend on the machine's speed), then move to the month and
+    click the day."""
+    step = datepicker_pick(obs, month, day, year)
+    if step is None:
+        mem["calendar_opening"] = True
+        return open_datepicker(field)
+    if mem.pop("calendar_opening", False):
+        return Action.settle()
+    return step
+
+
 # ---------------------------------------------------------------- book-flight
 def _minutes(text: str) -> int:
     m = re.match(r"(\d+)h (\d+)m", text)
@@ -86,12 +99,14 @@ def _book_flight(obs: Observation, mem: dict) -> Action:
         best = min(flights, key=score)
         book = next(e for e in obs.elements if has_class(e, "flight-price") and best in obs.ancestors(e.id))
         popups = [e for e in obs.elements if e.attrs.get("id") == "ui-datepicker-div" and shown(obs, e)]
-        return wait() if popups else click(book)  # the date popup is still fading out over the list
-    # the date first: its popup fades out (on book-flight) while the other fields are filled
+        return settle_once(mem, "popup") if popups else click(book)  # the calendar still fades out over the list
+    # the date first, then let its calendar fade out before the other fields are filled
     date = f"{month:02d}/{day:02d}/{year}"
     picker = by_attr_any(obs, "id", "datepicker")
     if picker is not None and picker.attrs.get("value") != date:
-        return datepicker_pick(obs, month, day, year) or open_datepicker(picker)
+        return pick_date(obs, mem, picker, month, day, year)
+    if any(e.attrs.get("id") == "ui-datepicker-div" and shown(obs, e) for e in obs.elements):
+        return settle_once(mem, "popup")  # the calendar fades out, over the fields the next steps fill
     # type the city's first word (an instruction span a learner can copy: "Kwethluk, AK" is two), then pick
     step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-from"), first_word(origin), lambda v: origin in v and "(" in v)
     if step is not None:
@@ -133,9 +148,9 @@ def _choose_date(obs: Observation, mem: dict) -> Action:
         return Action.noop()
     month, day, year = map(int, m.groups())
     if field.attrs.get("value") != m.group(0).split()[1]:
-        return datepicker_pick(obs, month, day, year) or open_datepicker(field)
+        return pick_date(obs, mem, field, month, day, year)
     if any(e.attrs.get("id") == "ui-datepicker-div" and shown(obs, e) for e in obs.elements):
-        return wait()  # the calendar is still fading out over the Submit button
+        return settle_once(mem, "popup")  # the calendar is fading out over the Submit button
     return click(by_attr_any(obs, "id", "subbtn"))
 
 

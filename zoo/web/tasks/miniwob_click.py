@@ -6,10 +6,9 @@ colour) and boxes; never the task's hidden answer.  The picture-like pages are i
 from __future__ import annotations
 
 import re
-import time
 
 from zoo.web.tasks.miniwob_core import _click_checkboxes
-from zoo.web.tasks.oracle import by_text, click, first, has_class, live, oracle, pause, quoted, submit_button
+from zoo.web.tasks.oracle import by_text, click, first, has_class, live, oracle, quoted, settle_once, submit_button
 from zoo.web.types import Action, Element, Observation
 
 ORDINALS = {"1st": 0, "2nd": 1, "3rd": 2}
@@ -112,21 +111,13 @@ _oracle_large = oracle("click-checkboxes-large", "click-checkboxes-transfer")(_c
 
 
 # ---------------------------------------------------------------- accordions and tabs
-SETTLE_S = 0.3  # panels unchanged this long have finished sliding (the accordion slides for about 0.4 s)
-
-
-def _settled(obs: Observation, mem: dict) -> bool:
-    """True once no panel has changed its box for SETTLE_S of wall time (counted from the last
-    change, or from the last header click); until then the caller waits a little (``pause(0.2)``)."""
-    boxes = [e.bbox for e in obs.elements if e.attrs.get("role") == "tabpanel"]
-    now = time.monotonic()
-    if boxes != mem.get("panel_boxes"):
-        mem["panel_boxes"], mem["changed_at"] = boxes, now
-    return now - mem.get("changed_at", 0.0) >= SETTLE_S
+def _settle_after_header(mem: dict) -> Action | None:
+    """One ``Action.settle`` after a header's click (its panel slides for about 0.4 s), else None."""
+    return Action.settle() if mem.pop("sliding", False) else None
 
 
 def _clicked_header(mem: dict, e: Element) -> Action:
-    mem["changed_at"] = time.monotonic()
+    mem["sliding"] = True
     return Action.click(e.id)
 
 
@@ -145,7 +136,7 @@ def _click_collapsible(obs: Observation, mem: dict) -> Action:
     header = first([e for e in live(obs) if e.tag == "h3" and has_class(e, "ui-accordion-header")])
     if header is not None and not _section_open(obs, header):
         return _clicked_header(mem, header)
-    return click(submit_button(obs)) if _settled(obs, mem) else pause(0.2)
+    return _settle_after_header(mem) or click(submit_button(obs))
 
 
 def _open_next(mem: dict, headers: list[tuple[str, bool, Element]]) -> Action:
@@ -160,9 +151,6 @@ def _open_next(mem: dict, headers: list[tuple[str, bool, Element]]) -> Action:
             seen.add(label)
             return _clicked_header(mem, e)
     return Action.noop()
-
-
-SLIDE_S = 0.45  # an accordion panel has slid open (about 0.4 s) this long after its header's click
 
 
 def _arrow_down(obs: Observation, header: Element) -> bool:
@@ -192,13 +180,12 @@ def _click_collapsible_2(obs: Observation, mem: dict) -> Action:
         if header is None or not (header.visible and header.actionable):
             continue
         if _arrow_down(obs, header):  # opened: the panel is sliding down to the link (about 0.4 s)
-            opened = mem.setdefault(("opened", header.id), time.monotonic())
-            return pause(max(SLIDE_S - (time.monotonic() - opened), 0.05))
-        mem[("opened", header.id)] = time.monotonic()
+            return settle_once(mem, ("opened", header.id), 0.05)
         return Action.click(header.id)
     # no such link in the tree: look through the sections one by one
-    if not _settled(obs, mem):
-        return pause(0.2)
+    step = _settle_after_header(mem)
+    if step is not None:
+        return step
     headers = [(e.text, _section_open(obs, e), e)
                for e in live(obs) if e.tag == "h3" and has_class(e, "ui-accordion-header")]
     return _open_next(mem, headers)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from zoo.web.types import MAX_WAIT_MS, Action, Element, Observation
 
@@ -92,6 +93,17 @@ def pause(seconds: float) -> Action:
     it sooner (when another env wants to look again sooner), so a script that waits for a moment re-checks
     the clock rather than counting waits."""
     return Action.wait(min(max(float(seconds), 0.0) * 1000.0, MAX_WAIT_MS))
+
+
+def settle_once(mem: dict, key: Any = "settled", seconds: float = 0.1) -> Action:
+    """``Action.settle`` (until the page stops animating: one step, however fast the machine) the first time
+    for ``key`` in this episode, ``pause(seconds)`` after: a page still not as the script expects once it is
+    still is looked at again in a while, not thousands of times a second."""
+    done = mem.setdefault("_settled", set())
+    if key in done:
+        return pause(seconds)
+    done.add(key)
+    return Action.settle()
 
 
 def oracle_action(obs: Observation, mem: dict) -> Action:
