@@ -1,7 +1,8 @@
 """Recordings that do not depend on the machine's speed.  ``Action.settle`` (a wait until the page has no
 animation running, one step) in its form and in the oracle agent's rule for waits (never cut short); on real
 Chromium: it returns once an accordion has slid open, and the oracles of the animating tasks (accordions, date
-pickers) play the same steps and see the same pages whether the browser's CPU is throttled 8x or not.  Slot i of
+pickers, autocomplete fields) play the same steps and see the same pages whether the browser's CPU is throttled 8x
+or not.  Slot i of
 a Strategy 2 recording plays jobs i, i + n, ..., so a page's history does not depend on speed either."""
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from zoo.web.spaces import ActionSpace
 from zoo.web.tasks.oracle import ORACLES, oracle_action, pause, settle_once
 from zoo.web.types import SETTLE_MAX_MS, Action, Observation
 
-ANIMATING = ["click-collapsible", "click-collapsible-2", "choose-date-easy", "book-flight"]
+# accordions and date pickers animate; an autocomplete's suggestions open after a delay (use-autocomplete, and
+# book-flight's two city fields)
+TIMED = ["click-collapsible", "click-collapsible-2", "choose-date-easy", "book-flight", "use-autocomplete"]
 
 
 def test_settle_form():
@@ -111,7 +114,7 @@ def test_a_settle_returns_once_the_accordion_has_slid_open():
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("task", ANIMATING)
+@pytest.mark.parametrize("task", TIMED)
 def test_oracle_recordings_do_not_depend_on_the_machines_speed(task):
     """Before Action.settle (the oracles polled with waits of a set length), a probe playing five seeds of each
     of these tasks again at 8x throttling saw another step count or another page in 20 of 20 episodes."""

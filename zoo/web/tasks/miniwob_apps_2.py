@@ -9,7 +9,7 @@ import re
 import time
 
 from zoo.web.tasks.miniwob_apps import reachable, shown, with_class
-from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle, settle_once
+from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle, pause, settle_once
 from zoo.web.types import Action, Element, Observation, instruction_spans
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -17,8 +17,22 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 
 
 # ---------------------------------------------------------------- jQuery UI widgets
-def autocomplete_pick(obs: Observation, field: Element | None, typed: str, accept) -> Action | None:
-    """Fill an autocomplete field: type ``typed``, open the suggestions, click the first one ``accept``
+SUGGEST_S = 0.5  # jQuery UI's autocomplete searches 0.3 s after the typing stops
+
+
+def suggestions_due(mem: dict, field: Element) -> Action | None:
+    """Once after typing into an autocomplete field, ``pause(SUGGEST_S)``: its suggestions open by themselves after
+    a delay, and whether that delay ended before the next step would depend on the machine's speed."""
+    return pause(SUGGEST_S) if mem.pop(("typed", field.id), False) else None
+
+
+def typed_into(mem: dict, field: Element, text: str) -> Action:
+    mem[("typed", field.id)] = True
+    return Action.type(field.id, text)
+
+
+def autocomplete_pick(obs: Observation, mem: dict, field: Element | None, typed: str, accept) -> Action | None:
+    """Fill an autocomplete field: type ``typed``, let the suggestions open, click the first one ``accept``
     likes.  None once the field holds an accepted value."""
     if field is None:
         return Action.noop()
@@ -30,8 +44,9 @@ def autocomplete_pick(obs: Observation, field: Element | None, typed: str, accep
     if value == typed and menu:
         return Action.click(menu[0].id)
     if value == typed and field.attrs.get("focused"):
-        return Action.press("ArrowDown")  # opens the suggestions now (typing opens them after a delay)
-    return Action.type(field.id, typed)
+        # still closed after the pause (a machine too busy to run the page's timer): ArrowDown opens them now
+        return suggestions_due(mem, field) or Action.press("ArrowDown")
+    return typed_into(mem, field, typed)
 
 
 def first_word(text: str) -> str:
@@ -108,10 +123,10 @@ def _book_flight(obs: Observation, mem: dict) -> Action:
     if any(e.attrs.get("id") == "ui-datepicker-div" and shown(obs, e) for e in obs.elements):
         return settle_once(mem, "popup")  # the calendar fades out, over the fields the next steps fill
     # type the city's first word (an instruction span a learner can copy: "Kwethluk, AK" is two), then pick
-    step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-from"), first_word(origin), lambda v: origin in v and "(" in v)
+    step = autocomplete_pick(obs, mem, by_attr_any(obs, "id", "flight-from"), first_word(origin), lambda v: origin in v and "(" in v)
     if step is not None:
         return step
-    step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-to"), first_word(dest), lambda v: dest in v and "(" in v)
+    step = autocomplete_pick(obs, mem, by_attr_any(obs, "id", "flight-to"), first_word(dest), lambda v: dest in v and "(" in v)
     if step is not None:
         return step
     return click(by_attr_any(obs, "id", "search"))

@@ -8,6 +8,7 @@ import colorsys
 import re
 
 from zoo.web.tasks.miniwob_forms import by_id, descendants, press_queued
+from zoo.web.tasks.miniwob_apps_2 import suggestions_due, typed_into
 from zoo.web.tasks.oracle import by_attr, click, fill_then, first, has_class, live, oracle, quoted
 from zoo.web.types import Action, Observation
 
@@ -226,9 +227,10 @@ def _use_autocomplete(obs: Observation, mem: dict) -> Action:
     if pick is not None:
         return Action.click(pick.id)
     if value != start:
-        return Action.type(field.id, start)
-    # the suggestions open by themselves after a delay; ArrowDown in the field opens them at once
-    return Action.press("ArrowDown") if not items else Action.noop()
+        return typed_into(mem, field, start)
+    # the suggestions open by themselves after a delay (one pause for it, whatever the machine's speed); still
+    # closed after it, ArrowDown in the field opens them at once
+    return (suggestions_due(mem, field) or Action.press("ArrowDown")) if not items else Action.noop()
 
 
 # ---------------------------------------------------------------- terminal (typed key by key)
