@@ -180,8 +180,9 @@ class Action:
     round trip ends would be too coarse.  ``wait_until(at_ms)`` (a ``wait`` of 0 ms with ``at_ms``) is a look
     at a set time (a blink due, a price tick).  Like ``wait``, no strategy produces it and no space samples it
     (the scripted oracles use it).
-    ``until_still``: a ``wait`` that ends as soon as the page has no animation running (jQuery's effects, CSS
-    animations and transitions), ``ms`` at most (``settle``).  A wait of a fixed length, looked at again until
+    ``until_still``: a ``wait`` that ends as soon as the page is still: no animation running (jQuery's effects,
+    CSS animations and transitions) and no autocomplete search pending in the focused field, ``ms`` at most
+    (``settle``).  A wait of a fixed length, looked at again until
     the page has settled, takes as many steps as the machine is slow; this one takes one, so an oracle's
     recording of an animating page does not depend on the machine's speed.
     """

@@ -394,11 +394,19 @@
     const ms = atMs == null ? 0 : Math.min(atMs - Date.now(), capMs);
     if (ms > 0) setTimeout(resolve, ms); else resolve();
   });
-  // Whether the page is animating: a jQuery effect queued (its timer list), or a CSS animation or
-  // transition of finite length running.  An endless one (a spinner) never ends, so it does not count.
-  zoo.animating = () => {
+  // Whether the page is about to change by itself: a jQuery effect queued (its timer list), a CSS animation
+  // or transition of finite length running (an endless one, a spinner, never ends, so it does not count), or
+  // the focused field's jQuery UI autocomplete holding a search it has not run yet (it runs 0.3 s after the
+  // typing stops and sets its term to the field's value).
+  zoo.unsettled = () => {
     const jq = window.jQuery;
     if (jq && jq.timers && jq.timers.length) return true;
+    const field = document.activeElement;
+    const complete = jq && field && field !== document.body ? jq.data(field, 'ui-autocomplete') : null;
+    if (complete && complete.element) {
+      const value = String(complete.element.val() || '');
+      if (complete.term === undefined ? value !== '' : complete.term !== value) return true;
+    }
     if (!document.getAnimations) return false;
     return document.getAnimations().some((a) => a.playState === 'running'
       && Number.isFinite(a.effect && a.effect.getComputedTiming ? a.effect.getComputedTiming().endTime : Infinity));
@@ -408,7 +416,7 @@
   zoo.still = (capMs) => new Promise((resolve) => {
     const end = Date.now() + Math.max(0, capMs);
     const check = () => {
-      if (!zoo.animating() || Date.now() >= end) resolve(!zoo.animating());
+      if (!zoo.unsettled() || Date.now() >= end) resolve(!zoo.unsettled());
       else setTimeout(check, 5);
     };
     setTimeout(check, 0);

@@ -9,7 +9,7 @@ import re
 import time
 
 from zoo.web.tasks.miniwob_apps import reachable, shown, with_class
-from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle, pause, settle_once
+from zoo.web.tasks.oracle import by_attr_any, click, has_class, oracle, settle_once
 from zoo.web.types import Action, Element, Observation, instruction_spans
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -17,13 +17,11 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 
 
 # ---------------------------------------------------------------- jQuery UI widgets
-SUGGEST_S = 0.5  # jQuery UI's autocomplete searches 0.3 s after the typing stops
-
-
 def suggestions_due(mem: dict, field: Element) -> Action | None:
-    """Once after typing into an autocomplete field, ``pause(SUGGEST_S)``: its suggestions open by themselves after
-    a delay, and whether that delay ended before the next step would depend on the machine's speed."""
-    return pause(SUGGEST_S) if mem.pop(("typed", field.id), False) else None
+    """Once after each typing into an autocomplete field, ``Action.settle``: its suggestions open by themselves 0.3 s
+    after the typing stops, and whether that happened before the next step would depend on the machine's speed
+    (a settle ends once the focused field's search has run)."""
+    return Action.settle() if mem.pop(("typed", field.id), False) else None
 
 
 def typed_into(mem: dict, field: Element, text: str) -> Action:
@@ -44,7 +42,7 @@ def autocomplete_pick(obs: Observation, mem: dict, field: Element | None, typed:
     if value == typed and menu:
         return Action.click(menu[0].id)
     if value == typed and field.attrs.get("focused"):
-        # still closed after the pause (a machine too busy to run the page's timer): ArrowDown opens them now
+        # still closed once settled (nothing to suggest yet, or a settle cut at its cap): ArrowDown opens them now
         return suggestions_due(mem, field) or Action.press("ArrowDown")
     return typed_into(mem, field, typed)
 

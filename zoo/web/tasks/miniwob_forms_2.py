@@ -228,7 +228,7 @@ def _use_autocomplete(obs: Observation, mem: dict) -> Action:
         return Action.click(pick.id)
     if value != start:
         return typed_into(mem, field, start)
-    # the suggestions open by themselves after a delay (one pause for it, whatever the machine's speed); still
+    # the suggestions open by themselves after a delay (one settle for it, whatever the machine's speed); still
     # closed after it, ArrowDown in the field opens them at once
     return (suggestions_due(mem, field) or Action.press("ArrowDown")) if not items else Action.noop()
 
