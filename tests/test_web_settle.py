@@ -114,6 +114,26 @@ def test_a_settle_returns_once_the_accordion_has_slid_open():
 
 
 @pytest.mark.browser
+def test_a_settle_after_typing_waits_for_the_autocompletes_suggestions():
+    """use-autocomplete's suggestions open 0.3 s after the typing stops: a settle returns with them shown."""
+    from zoo.web.env import WebEnv
+
+    env = WebEnv("use-autocomplete", max_episode_steps=16, step_timeout_s=10.0)
+    try:
+        obs, _ = env.reset(seed=5)
+        field = next(e for e in obs.elements if e.attrs.get("id") == "tags")
+        obs, *_ = env.step(Action.type(field.id, obs.instruction.split('"')[1]))
+        suggestions = lambda o: [e.text for e in o.elements if e.visible and "ui-menu-item" in e.attrs.get("class", "")]
+        assert suggestions(obs) == []  # typing alone opens nothing yet
+        t0 = time.monotonic()
+        obs, *_ = env.step(Action.settle())
+        took = time.monotonic() - t0
+        assert suggestions(obs) and 0.2 < took < 1.5, (suggestions(obs), took)
+    finally:
+        env.close()
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize("task", TIMED)
 def test_oracle_recordings_do_not_depend_on_the_machines_speed(task):
     """Before Action.settle (the oracles polled with waits of a set length), a probe playing five seeds of each
