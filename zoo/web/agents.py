@@ -115,7 +115,7 @@ def held_ms(action: Action) -> float | None:
     ``at_ms`` (the page's clock is the machine's: ``Date.now()`` in the browser), else None."""
     if action.at_ms is not None:
         return max(0.0, float(action.at_ms) - time.time() * 1000.0)
-    if action.kind == "wait" and not action.until_still:  # a settle lasts as long as the page animates
+    if action.kind == "wait" and not action.until_still:  # a settle lasts until the page is still
         return float(action.ms)
     return None
 
@@ -136,8 +136,9 @@ class OracleAgent:
     end (the shortest wait, at once when an env acts now, or the latest timed action sent) are sent, any
     other becomes a wait to the step's end (its oracle sends it again then), so a timed action is sent at
     least ``AT_LEAD_MS`` before its time and an env acting now is held by a timed action at most
-    ``AT_LEAD_MS``.  A ``settle`` (until the page stops animating) counts as acting now: it is never cut, since
-    cutting it would make the number of steps an animation takes depend on the machine.  When an observation was taken is its own ``time_ms`` (the page's clock).  An env handed
+    ``AT_LEAD_MS``.  A ``settle`` (until the page is still) counts as acting now: it is never cut, since cutting
+    it would make the number of steps an animation takes depend on the machine.  When an observation was taken
+    is its own ``time_ms`` (the page's clock).  An env handed
     the same observation object again was not stepped (it is idle): it gets a no-op and no say in the waits."""
 
     name = "oracle"

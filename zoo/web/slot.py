@@ -96,7 +96,7 @@ OBSERVE_JS = "(m) => window.__zoo ? JSON.stringify(window.__zoo.observe(m)) : nu
 STATUS_JS = "() => window.__zoo ? window.__zoo.status() : null"  # (ignores an argument)
 STEP_JS = "([kind, i, arg, m, at, cap]) => window.__zoo ? window.__zoo.step(kind, i, arg, m, at, cap) : null"
 UNTIL_JS = "([at, cap]) => window.__zoo ? window.__zoo.until(at, cap) : null"  # Action.at_ms before a browser-side act
-STILL_JS = "(cap) => window.__zoo ? window.__zoo.still(cap) : null"  # Action.settle: until no animation runs
+STILL_JS = "(cap) => window.__zoo ? window.__zoo.still(cap) : null"  # Action.settle: until the page is still
 PAGE_ACTIONS = ("click", "type", "select", "noop")  # carried out by the page helper inside STEP_JS
 
 NAVIGATION_ERRORS = re.compile(r"context was destroyed|navigat|Cannot find context|frame was detached", re.I)
@@ -267,7 +267,7 @@ class Slot:
             obs, raw = await self.observe()
         elif kind == "wait" and at_ms is not None:  # wait_until: a look at a set time, in one evaluate
             invalid, obs, raw = await self._page_step(Action.noop().at(at_ms))
-        elif kind == "wait" and getattr(action, "until_still", None):  # settle: until the page stops animating
+        elif kind == "wait" and getattr(action, "until_still", None):  # settle: until the page is still
             invalid = check_wait(action.ms)
             if invalid is None:
                 await self._settle(float(action.ms))
@@ -301,7 +301,8 @@ class Slot:
         return StepOutcome(obs, reward, terminated, truncated, info)
 
     async def _settle(self, ms: float) -> None:
-        """Until the page has no animation running (``Action.settle``), ``ms`` at most; a navigation ends it."""
+        """Until the page is still (``Action.settle``: zoo.unsettled in js/observe.js), ``ms`` at most; a
+        navigation ends it."""
         from playwright.async_api import Error as PlaywrightError
 
         try:
