@@ -17,34 +17,36 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 
 
 # ---------------------------------------------------------------- jQuery UI widgets
-def suggestions_due(mem: dict, field: Element) -> Action | None:
-    """Once after each typing into an autocomplete field, ``Action.settle``: its suggestions open by themselves 0.3 s
-    after the typing stops, and whether that happened before the next step would depend on the machine's speed
-    (a settle ends once the focused field's search has run)."""
-    return Action.settle() if mem.pop(("typed", field.id), False) else None
-
-
-def typed_into(mem: dict, field: Element, text: str) -> Action:
-    mem[("typed", field.id)] = True
-    return Action.type(field.id, text)
+def open_suggestions_once(mem: dict, field: Element, typed: str) -> Action | None:
+    """ArrowDown once after typing ``typed`` into an autocomplete field (its suggestions open at once; typing opens
+    them 0.3 s after it stops), whether or not they opened by themselves in between: that depends on the
+    machine's speed, and the steps of a recording must not.  (Waiting for them instead would be a step the learned
+    agents, which cannot wait, could not imitate.)  None when already pressed, or the field does not hold
+    ``typed`` with the focus."""
+    key = ("suggestions", field.id)
+    if field.attrs.get("value", "") != typed or not field.attrs.get("focused") or mem.get(key) == typed:
+        return None
+    mem[key] = typed
+    return Action.press("ArrowDown")
 
 
 def autocomplete_pick(obs: Observation, mem: dict, field: Element | None, typed: str, accept) -> Action | None:
-    """Fill an autocomplete field: type ``typed``, let the suggestions open, click the first one ``accept``
-    likes.  None once the field holds an accepted value."""
+    """Fill an autocomplete field: type ``typed``, open the suggestions (``open_suggestions_once``), click the
+    first one ``accept`` likes.  None once the field holds an accepted value."""
     if field is None:
         return Action.noop()
     value = field.attrs.get("value", "")
     if value != typed and accept(value):
         return None
+    step = open_suggestions_once(mem, field, typed)
+    if step is not None:
+        return step
     menu = [e for e in obs.elements if (has_class(e, "ui-menu-item-wrapper") or has_class(e, "ui-menu-item"))
             and e.text and shown(obs, e) and accept(e.text)]
     if value == typed and menu:
         return Action.click(menu[0].id)
-    if value == typed and field.attrs.get("focused"):
-        # still closed once settled (nothing to suggest yet, or a settle cut at its cap): ArrowDown opens them now
-        return suggestions_due(mem, field) or Action.press("ArrowDown")
-    return typed_into(mem, field, typed)
+    mem.pop(("suggestions", field.id), None)  # (typed again, then opened again)
+    return Action.type(field.id, typed)
 
 
 def first_word(text: str) -> str:
