@@ -18,16 +18,23 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 
 # ---------------------------------------------------------------- jQuery UI widgets
 def open_suggestions_once(mem: dict, field: Element, typed: str) -> Action | None:
-    """ArrowDown once after typing ``typed`` into an autocomplete field (its suggestions open at once; typing opens
-    them 0.3 s after it stops), whether or not they opened by themselves in between: that depends on the
-    machine's speed, and the steps of a recording must not.  (Waiting for them instead would be a step the learned
-    agents, which cannot wait, could not imitate.)  None when already pressed, or the field does not hold
-    ``typed`` with the focus."""
+    """After typing ``typed`` into an autocomplete field: ``Action.settle`` once (its suggestions open by
+    themselves 0.3 s after the typing stops, and whether that came before the next step would depend on the
+    machine's speed; a settle ends once the focused field's search has run), then ArrowDown once (it moves into the
+    open suggestions; on a page not waited for, as a learned agent's, which cannot wait, it opens them at once),
+    so a recording's steps are the same on any machine and imitable without waiting.  None after both, or when
+    the field does not hold ``typed`` with the focus."""
     key = ("suggestions", field.id)
-    if field.attrs.get("value", "") != typed or not field.attrs.get("focused") or mem.get(key) == typed:
+    if field.attrs.get("value", "") != typed or not field.attrs.get("focused"):
         return None
-    mem[key] = typed
-    return Action.press("ArrowDown")
+    done = mem.setdefault(key, set())
+    if "settled" not in done:
+        done.add("settled")
+        return Action.settle()
+    if "pressed" not in done:
+        done.add("pressed")
+        return Action.press("ArrowDown")
+    return None
 
 
 def autocomplete_pick(obs: Observation, mem: dict, field: Element | None, typed: str, accept) -> Action | None:
