@@ -1,10 +1,9 @@
-"""Recordings that do not depend on the machine's speed.  ``Action.settle`` (a wait until the page has no
-animation running, one step) in its form and in the oracle agent's rule for waits (never cut short); on real
-Chromium: it returns once an accordion has slid open, and the oracles of the animating tasks (accordions, date
-pickers, autocomplete fields) play the same steps and see the same pages whether the browser's CPU is throttled 8x
-or not; the autocomplete oracles settle after every typing, then press ArrowDown as an agent that cannot wait
-would.  Slot i of
-a Strategy 2 recording plays jobs i, i + n, ..., so a page's history does not depend on speed either."""
+"""Recordings that do not depend on the machine's speed.  ``Action.settle`` (a wait until the page is still, one
+step) in its form and in the oracle agent's rule for waits (never cut short); on real Chromium: it returns once an
+accordion has slid open, or once an autocomplete's suggestions have opened, and the oracles of the animating tasks
+(accordions, date pickers) play the same steps and see the same pages whether the browser's CPU is throttled 8x or
+not.  (An autocomplete's suggestions, opening 0.3 s after typing, still race the next step: reports/context.)
+Slot i of a Strategy 2 recording plays jobs i, i + n, ..., so a page's history does not depend on speed either."""
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +17,7 @@ from zoo.web.spaces import ActionSpace
 from zoo.web.tasks.oracle import ORACLES, oracle_action, pause, settle_once
 from zoo.web.types import SETTLE_MAX_MS, Action, Observation
 
-# accordions and date pickers animate; an autocomplete's suggestions open after a delay (book-flight's two city
-# fields; use-autocomplete is left out: under 8x throttling its Submit click missed once in five seeds, not looked into)
+# accordions and date pickers animate (book-flight's seeds here do not meet its autocomplete race)
 TIMED = ["click-collapsible", "click-collapsible-2", "choose-date-easy", "book-flight"]
 
 
@@ -40,24 +38,6 @@ def test_settle_once_settles_first_then_pauses():
     assert settle_once(mem, "popup") == Action.settle()
     assert settle_once(mem, "popup", 0.1) == pause(0.1)  # still not as expected once still: look again later
     assert settle_once(mem, "other") == Action.settle()
-
-
-def test_autocomplete_oracles_settle_then_press_arrowdown_after_each_typing():
-    from zoo.web.tasks.miniwob_apps_2 import open_suggestions_once
-    from zoo.web.types import Element
-
-    def field(value: str, focused: bool = True) -> Element:
-        return Element(4, "input", "", {"id": "tags", "value": value, **({"focused": "true"} if focused else {})},
-                       (0.0, 0.0, 50.0, 10.0), -1, 0, True, "input", True, [])
-
-    mem: dict = {}
-    assert open_suggestions_once(mem, field(""), "Sao") is None  # not typed yet
-    assert open_suggestions_once(mem, field("Sao", focused=False), "Sao") is None
-    assert open_suggestions_once(mem, field("Sao"), "Sao") == Action.settle()  # until the search has run
-    assert open_suggestions_once(mem, field("Sao"), "Sao") == Action.press("ArrowDown")  # as an agent would
-    assert open_suggestions_once(mem, field("Sao"), "Sao") is None
-    mem.pop(("suggestions", 4))  # typed again (autocomplete_pick forgets both)
-    assert open_suggestions_once(mem, field("Sao"), "Sao") == Action.settle()
 
 
 def test_oracle_agent_never_cuts_a_settle(monkeypatch):

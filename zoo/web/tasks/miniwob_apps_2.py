@@ -17,42 +17,23 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 
 
 # ---------------------------------------------------------------- jQuery UI widgets
-def open_suggestions_once(mem: dict, field: Element, typed: str) -> Action | None:
-    """After typing ``typed`` into an autocomplete field: ``Action.settle`` once (its suggestions open by
-    themselves 0.3 s after the typing stops, and whether that came before the next step would depend on the
-    machine's speed; a settle ends once the focused field's search has run), then ArrowDown once (it moves into the
-    open suggestions; on a page not waited for, as a learned agent's, which cannot wait, it opens them at once),
-    so a recording's steps are the same on any machine and imitable without waiting.  None after both, or when
-    the field does not hold ``typed`` with the focus."""
-    key = ("suggestions", field.id)
-    if field.attrs.get("value", "") != typed or not field.attrs.get("focused"):
-        return None
-    done = mem.setdefault(key, set())
-    if "settled" not in done:
-        done.add("settled")
-        return Action.settle()
-    if "pressed" not in done:
-        done.add("pressed")
-        return Action.press("ArrowDown")
-    return None
-
-
-def autocomplete_pick(obs: Observation, mem: dict, field: Element | None, typed: str, accept) -> Action | None:
-    """Fill an autocomplete field: type ``typed``, open the suggestions (``open_suggestions_once``), click the
-    first one ``accept`` likes.  None once the field holds an accepted value."""
+def autocomplete_pick(obs: Observation, field: Element | None, typed: str, accept) -> Action | None:
+    """Fill an autocomplete field: type ``typed``, open the suggestions, click the first one ``accept``
+    likes.  None once the field holds an accepted value.  (Whether the suggestions opened by themselves before
+    the step after the typing, 0.3 s after it, depends on the machine's speed, and with it whether ArrowDown is
+    pressed: waiting for them would be a step the learned agents, which cannot wait, could not imitate, and
+    ArrowDown in open suggestions would pick the first one.)"""
     if field is None:
         return Action.noop()
     value = field.attrs.get("value", "")
     if value != typed and accept(value):
         return None
-    step = open_suggestions_once(mem, field, typed)
-    if step is not None:
-        return step
     menu = [e for e in obs.elements if (has_class(e, "ui-menu-item-wrapper") or has_class(e, "ui-menu-item"))
             and e.text and shown(obs, e) and accept(e.text)]
     if value == typed and menu:
         return Action.click(menu[0].id)
-    mem.pop(("suggestions", field.id), None)  # (typed again, then opened again)
+    if value == typed and field.attrs.get("focused"):
+        return Action.press("ArrowDown")  # opens the suggestions now (typing opens them after a delay)
     return Action.type(field.id, typed)
 
 
@@ -130,10 +111,10 @@ def _book_flight(obs: Observation, mem: dict) -> Action:
     if any(e.attrs.get("id") == "ui-datepicker-div" and shown(obs, e) for e in obs.elements):
         return settle_once(mem, "popup")  # the calendar fades out, over the fields the next steps fill
     # type the city's first word (an instruction span a learner can copy: "Kwethluk, AK" is two), then pick
-    step = autocomplete_pick(obs, mem, by_attr_any(obs, "id", "flight-from"), first_word(origin), lambda v: origin in v and "(" in v)
+    step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-from"), first_word(origin), lambda v: origin in v and "(" in v)
     if step is not None:
         return step
-    step = autocomplete_pick(obs, mem, by_attr_any(obs, "id", "flight-to"), first_word(dest), lambda v: dest in v and "(" in v)
+    step = autocomplete_pick(obs, by_attr_any(obs, "id", "flight-to"), first_word(dest), lambda v: dest in v and "(" in v)
     if step is not None:
         return step
     return click(by_attr_any(obs, "id", "search"))

@@ -8,7 +8,6 @@ import colorsys
 import re
 
 from zoo.web.tasks.miniwob_forms import by_id, descendants, press_queued
-from zoo.web.tasks.miniwob_apps_2 import open_suggestions_once
 from zoo.web.tasks.oracle import by_attr, click, fill_then, first, has_class, live, oracle, quoted
 from zoo.web.types import Action, Observation
 
@@ -223,15 +222,12 @@ def _use_autocomplete(obs: Observation, mem: dict) -> Action:
         return click(by_attr(obs, "id", "subbtn"))
     items = [e for e in live(obs) if e.tag in ("li", "div") and has_class(e, "ui-menu-item-wrapper") or
              (e.tag == "li" and has_class(e, "ui-menu-item") and e.text)]
-    step = open_suggestions_once(mem, field, start)
-    if step is not None:
-        return step
     pick = first([e for e in items if e.text.startswith(start) and e.text.endswith(end)])
     if pick is not None:
         return Action.click(pick.id)
     if value != start:
-        mem.pop(("suggestions", field.id), None)
         return Action.type(field.id, start)
+    # the suggestions open by themselves after a delay; ArrowDown in the field opens them at once
     return Action.press("ArrowDown") if not items else Action.noop()
 
 
