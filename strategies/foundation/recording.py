@@ -40,8 +40,8 @@ from zoo.web.env import WebEnv
 from zoo.web.seeds import train_seed
 from zoo.web.types import Action, Element, Observation, instruction_spans, page_texts
 
-# 5: the oracles of the animating tasks (accordions, date pickers) and of autocomplete fields wait with
-# Action.settle, one step whatever the machine's speed (4: fixed waits looked at again until the page was still);
+# 5: the oracles of the animating tasks (accordions, date pickers) wait with Action.settle, one step whatever the
+# machine's speed (4: fixed waits looked at again until the page was still);
 # 4: form-sequence's oracle clicks the slider element, then moves it by arrow keys (3: a click at a point on its track);
 # 3: an element a user could scroll to counts as visible (2: only on screen); 2: frames filmed at fps between
 # the observations (1: one frame per observation)
