@@ -17,8 +17,9 @@ from zoo.web.spaces import ActionSpace
 from zoo.web.tasks.oracle import ORACLES, oracle_action, pause, settle_once
 from zoo.web.types import SETTLE_MAX_MS, Action, Observation
 
-# accordions and date pickers animate (book-flight's seeds here do not meet its autocomplete race)
-TIMED = ["click-collapsible", "click-collapsible-2", "choose-date-easy", "book-flight"]
+# accordions and date pickers animate (book-flight's date picker is choose-date's; its autocomplete fields still
+# race a timer: an 8x throttled typing step may outlast the 0.3 s before the suggestions open by themselves)
+TIMED = ["click-collapsible", "click-collapsible-2", "choose-date-easy"]
 
 
 def test_settle_form():
