@@ -265,7 +265,7 @@ class Action:
 
     @classmethod
     def settle(cls, max_ms: float = SETTLE_MAX_MS) -> Action:
-        """Wait until the page has no animation running, ``max_ms`` at most, then observe (``until_still``)."""
+        """Wait until the page is still, ``max_ms`` at most, then observe (``until_still``)."""
         return cls("wait", ms=float(max_ms), until_still=True)
 
     def __str__(self) -> str:

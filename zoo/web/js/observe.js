@@ -416,7 +416,8 @@
   zoo.still = (capMs) => new Promise((resolve) => {
     const end = Date.now() + Math.max(0, capMs);
     const check = () => {
-      if (!zoo.unsettled() || Date.now() >= end) resolve(!zoo.unsettled());
+      const busy = zoo.unsettled();
+      if (!busy || Date.now() >= end) resolve(!busy);
       else setTimeout(check, 5);
     };
     setTimeout(check, 0);
@@ -427,8 +428,9 @@
   // its timing does not depend on how long the round trip took.  Returns a JSON string
   // {act: {error?} | null, obs}.
   // jQuery's effects (jQuery 1.x/2.x read the time through jQuery.now) see the time of the action until the
-  // observation is taken: an effect the action starts is observed at its start, not after however many of its
-  // 13 ms ticks a slow machine let run first.  Its later frames keep their own times.
+  // observation is taken: an effect the action starts is meant to be observed at its start, not after however
+  // many of its 13 ms ticks a slow machine let run first (under heavy load not always: tests/test_web_settle.py).
+  // Its later frames keep their own times.
   zoo.step = async (kind, i, arg, maxElements, atMs, capMs) => {
     await zoo.until(atMs, capMs);
     const jq = window.jQuery;

@@ -96,7 +96,7 @@ def pause(seconds: float) -> Action:
 
 
 def settle_once(mem: dict, key: Any = "settled", seconds: float = 0.1) -> Action:
-    """``Action.settle`` (until the page stops animating: one step, however fast the machine) the first time
+    """``Action.settle`` (until the page is still: one step, however fast the machine) the first time
     for ``key`` in this episode, ``pause(seconds)`` after: a page still not as the script expects once it is
     still is looked at again in a while, not thousands of times a second."""
     done = mem.setdefault("_settled", set())
