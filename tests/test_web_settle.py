@@ -52,23 +52,24 @@ def test_oracle_agent_never_cuts_a_settle(monkeypatch):
     assert actions == [Action.settle(), Action.wait(0)]
 
 
-def fingerprint(obs: Observation, action: Action) -> tuple[str, str]:
+def fingerprint(obs: Observation, action: Action, every_page: bool = False) -> tuple[str, str]:
     """The action by what it targets (tag and text, not element id) and the visible page it was taken on; no page
     for a settle, which by its nature starts from a page in motion (under a heavily loaded CI machine the page
     right after an accordion header's click was seen at different points of the slide)."""
     target = obs.elements[action.element] if action.element is not None else None
     what = f"{action}" if target is None else f"{action.kind} <{target.tag} {target.text[:20]!r}> {action.text or ''}"
     page = repr([(e.tag, e.text, e.bbox) for e in obs.elements if e.visible])
-    moving = action.kind == "wait" and action.until_still
+    moving = action.kind == "wait" and action.until_still and not every_page
     return what.replace(f"({action.element}", "("), "" if moving else hashlib.sha1(page.encode()).hexdigest()
 
 
-def play_oracle(task: str, seeds: list[int], cpu_slowdown: float) -> list[list[tuple[str, str]]]:
+def play_oracle(task: str, seeds: list[int], cpu_slowdown: float, settle_ms: float = 0.0,
+                every_page: bool = False) -> list[list[tuple[str, str]]]:
     """The oracle's episodes on a fresh page, the browser's CPU throttled by ``cpu_slowdown`` (Chrome's own
-    emulation), as (action, page) fingerprints per step."""
+    emulation), as (action, page) fingerprints per step (``every_page``: a settle's starting page too)."""
     from zoo.web.env import WebEnv
 
-    env = WebEnv(task, max_episode_steps=16, step_timeout_s=10.0)
+    env = WebEnv(task, max_episode_steps=16, step_timeout_s=10.0, settle_ms=settle_ms)
     episodes = []
     try:
         env.reset(seed=seeds[0])
@@ -85,7 +86,7 @@ def play_oracle(task: str, seeds: list[int], cpu_slowdown: float) -> list[list[t
             steps = []
             for _ in range(40):
                 action = oracle_action(obs, mem)
-                steps.append(fingerprint(obs, action))
+                steps.append(fingerprint(obs, action, every_page))
                 obs, _, terminated, truncated, info = env.step(action)
                 if terminated or truncated:
                     steps.append(("success", str(info["episode"]["success"])))
@@ -181,3 +182,46 @@ def test_recording_hands_slot_i_jobs_i_plus_multiples_of_n(monkeypatch):
     demos, stats = bc.record_demonstrations(env, None, jobs)
     assert env.played == {0: [0, 2, 4], 1: [1, 3, 5]}
     assert [d.seed for d in demos] == list(range(6)) and stats.episodes == 6
+
+
+@pytest.mark.browser
+def test_with_env_settle_an_action_is_observed_once_the_page_is_still():
+    """env.settle_ms: the step after a typing already shows the suggestions that open 0.3 s later, and the step
+    after an accordion header's click shows the panel where it ends (it has not moved half a second on)."""
+    from zoo.web.env import WebEnv
+
+    suggestions = lambda o: [e.text for e in o.elements if e.visible and "ui-menu-item" in e.attrs.get("class", "")]
+    env = WebEnv("use-autocomplete", max_episode_steps=16, step_timeout_s=10.0, settle_ms=SETTLE_MAX_MS)
+    try:
+        obs, _ = env.reset(seed=5)
+        field = next(e for e in obs.elements if e.attrs.get("id") == "tags")
+        obs, *_ = env.step(Action.type(field.id, obs.instruction.split('"')[1]))
+        assert suggestions(obs)
+    finally:
+        env.close()
+    env = WebEnv("click-collapsible", max_episode_steps=16, step_timeout_s=10.0, settle_ms=SETTLE_MAX_MS)
+    try:
+        obs, _ = env.reset(seed=5)
+        header = next(e for e in obs.elements if e.tag == "h3" and e.visible)
+        t0 = time.monotonic()
+        clicked, *_ = env.step(Action.click(header.id))
+        took = time.monotonic() - t0
+        later, *_ = env.step(Action.wait(500))
+        panel = lambda o: [(e.bbox, e.visible) for e in o.elements if e.attrs.get("role") == "tabpanel"]
+        assert panel(clicked) == panel(later) and 0.1 < took < 1.5, took
+    finally:
+        env.close()
+
+
+@pytest.mark.browser
+def test_with_env_settle_book_flights_autocomplete_does_not_race():
+    """book-flight's oracle types a city, then presses ArrowDown only if the suggestions have not opened by
+    themselves yet: with the page observed once still, every step and every page it sees are the same under 8x
+    CPU throttling as without (without env.settle_ms, 4 of 60 such episodes differed between two runs on a busy
+    machine)."""
+    seeds = [11]
+    fast = play_oracle("book-flight", seeds, 1.0, settle_ms=SETTLE_MAX_MS, every_page=True)
+    slow = play_oracle("book-flight", seeds, 8.0, settle_ms=SETTLE_MAX_MS, every_page=True)
+    assert all(e[-1] == ("success", "True") for e in fast)
+    assert not any(step[0].startswith("press('ArrowDown')") for e in fast for step in e)  # the suggestions were there
+    assert fast == slow

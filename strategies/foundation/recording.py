@@ -85,6 +85,8 @@ def recording_config(tasks: list[str], data_cfg: Any, env_cfg: Any, seed: int) -
         "explore_fraction": float(data_cfg.explore_fraction), "explore_epsilon": float(data_cfg.explore_epsilon),
         "fps": float(data_cfg.fps), "watch_frames": int(data_cfg.watch_frames), "screenshot_size": int(env_cfg.screenshot_size),
         "max_episode_steps": int(env_cfg.max_episode_steps), "seed": int(seed),
+        # only when on, so recordings made before env.settle_ms existed keep their folder
+        **({"settle_ms": float(env_cfg.settle_ms)} if float(env_cfg.get("settle_ms", 0.0)) else {}),
     }
 
 
@@ -189,7 +191,8 @@ class Recorder:
                 if env is None:
                     env = WebEnv(t, max_episode_steps=self.config["max_episode_steps"], screenshot=True,
                                  screenshot_size=self.config["screenshot_size"],
-                                 step_timeout_s=self.step_timeout_s, headless=self.headless)
+                                 step_timeout_s=self.step_timeout_s, headless=self.headless,
+                                 settle_ms=float(self.config.get("settle_ms", 0.0)))
                 self.record_episode(env, t, seed, agent)
                 count += 1
                 if on_episode is not None:

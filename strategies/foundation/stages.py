@@ -59,7 +59,7 @@ def env_kwargs(cfg: Any) -> dict[str, Any]:
     return dict(max_episode_steps=int(cfg.env.max_episode_steps), screenshot=bool(cfg.model.use_screen),
                 screenshot_size=int(cfg.env.screenshot_size), step_timeout_s=float(cfg.env.step_timeout_s),
                 invalid_action_penalty=float(cfg.env.invalid_action_penalty), headless=bool(cfg.env.headless),
-                page_clock=False)
+                page_clock=False, settle_ms=float(cfg.env.get("settle_ms", 0.0)))
 
 
 def build_module(cfg: Any, stage: str, dm: EpisodeDataModule, init_from: Path | None) -> FoundationModule:

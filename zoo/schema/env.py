@@ -26,6 +26,12 @@ class EnvConfig:
     (modulo the suite's length: len(tasks) / gcd(num_envs, len(tasks)) tasks in turn); with fewer kept
     pages than that, every episode of a cycling context reloads its page.  Each kept page costs renderer
     memory.  At most 1024 (more than there are tasks).
+    settle_ms: 0 (default): each observation is read as soon as the action has run.  Above 0: after every action
+    (not a wait) and at each episode's start, the page is first let run until it is still -- no jQuery effect
+    queued, no finite CSS animation running, no autocomplete search pending (``zoo.unsettled``,
+    zoo/web/js/observe.js) -- at most this many ms.  What an agent then sees after a click that starts an
+    accordion's slide or a typing that opens suggestions 0.3 s later no longer depends on the machine's speed
+    (reports/context/README.md, "Recordings and the machine's speed").  At most 5000.
     Episode seeds: zoo.web.seeds (training seeds < 1_000_000 <= evaluation seeds).
     """
 
@@ -41,3 +47,4 @@ class EnvConfig:
     max_elements: int = field(default=256, metadata=at_least(1))
     browsers: int = field(default=0, metadata=at_least(0))
     pages_per_context: int = field(default=16, metadata=between(1, 1024))
+    settle_ms: float = field(default=0.0, metadata=between(0, 5000))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from zoo.schema.checks import at_least, greater_than
+from zoo.schema.checks import at_least, between, greater_than
 
 
 @dataclass
@@ -25,6 +25,7 @@ class BenchConfig:
     headless: run Chromium headless.  progress: rich progress bar.  screenshot: force screenshots in
     observations (otherwise only when the agent asks for them; env: time with screenshots).
     trace: write each episode's instruction and actions (with the elements they hit) into its record.
+    settle_ms: observe each page once it is still, at most this long after an action (env.settle_ms; 0: at once).
     contexts: env throughput benchmark (zoo/web/throughput.py): context counts to time, each with one
     browser and with one browser per context.  steps: env steps per timing (at least 40 per context).
     repeats: interleaved repetitions.  single_task: the one-task setting's task (the suite is the mixed
@@ -51,6 +52,7 @@ class BenchConfig:
     progress: bool = True
     screenshot: bool = False
     trace: bool = False
+    settle_ms: float = field(default=0.0, metadata=between(0, 5000))
     contexts: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
     steps: int = field(default=200, metadata=at_least(1))
     repeats: int = field(default=3, metadata=at_least(1))

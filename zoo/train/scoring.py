@@ -54,7 +54,8 @@ def score_agent(cfg: Any, agent: Any, tasks: list[str], run_dir: Path, *, agent_
                        headless=bool(env.headless), progress=bool(cfg.trainer.progress),
                        log_path=Path(run_dir) / f"{results_name}.episodes.jsonl", suite=task_set_label(cfg),
                        agent_name=agent_name, browsers=int(env.get("browsers", 0)),
-                       resume=bool(cfg.eval.get("resume", False)), agent_id=identity)
+                       resume=bool(cfg.eval.get("resume", False)), agent_id=identity,
+                       settle_ms=float(env.get("settle_ms", 0.0)))
     if run_info is not None:
         results["run"] = dict(run_info, strategy=str(cfg.strategy), run_dir=str(run_dir))
     write_results(Path(run_dir) / f"{results_name}.json", results)

@@ -45,7 +45,8 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
              max_episode_steps: int = 8, retries: int = 2, step_timeout_s: float = 10.0, headless: bool = True,
              screenshot: bool | None = None, progress: bool = True, log_path: str | os.PathLike | None = None,
              suite: str = "custom", agent_name: str | None = None, browsers: int = 0,
-             resume: bool = False, trace: bool | Describe = False, agent_id: str | None = None) -> dict[str, Any]:
+             resume: bool = False, trace: bool | Describe = False, agent_id: str | None = None,
+             settle_ms: float = 0.0) -> dict[str, Any]:
     """Run ``episodes`` evaluation episodes of every task and return the results dict (schema in
     zoo/web/results.py).  The envs pull (task, seed) jobs from one fair queue (zoo/web/jobs.py), so
     all envs stay busy, each preferring a job whose page it holds.  ``resume``: keep the episodes
@@ -88,7 +89,7 @@ def evaluate(agent: Any, tasks: list[str], episodes: int, seed: int = 0, num_env
     env: Any = None
     env = VecWebEnv(tasks, num_envs=n, max_episode_steps=max_episode_steps, screenshot=shots,
                     screenshot_size=int(getattr(agent, "screenshot_size", 64)), step_timeout_s=step_timeout_s,
-                    headless=headless, job_source=next_job, browsers=browsers)
+                    headless=headless, job_source=next_job, browsers=browsers, settle_ms=settle_ms)
     bar = _progress(progress)
     try:
         with bar:
@@ -240,7 +241,7 @@ def main(cfg: Any, load_agent: Any = None) -> dict[str, Any]:
                        screenshot=True if cfg.screenshot else None, progress=bool(cfg.progress),
                        log_path=path.with_suffix(".episodes.jsonl"), suite=suite, agent_name=label,
                        browsers=int(cfg.browsers), resume=bool(cfg.get("resume", False)),
-                       trace=bool(cfg.get("trace", False)))
+                       trace=bool(cfg.get("trace", False)), settle_ms=float(cfg.get("settle_ms", 0.0)))
     if missing:
         results["tasks_without_oracle"] = missing
     write_results(path, results)

@@ -37,12 +37,12 @@ class WebEnv(gym.Env):
     def __init__(self, task: str | TaskSpec, max_episode_steps: int = 8, screenshot: bool = False,
                  screenshot_size: int = 64, step_timeout_s: float = 10.0, invalid_action_penalty: float = -0.05,
                  headless: bool = True, max_elements: int = 256, extra_roots: dict[str, Path] | None = None,
-                 share_browser: bool = False, page_clock: bool = True):
+                 share_browser: bool = False, page_clock: bool = True, settle_ms: float = 0.0):
         self.vec = VecWebEnv([task], num_envs=1, max_episode_steps=max_episode_steps, screenshot=screenshot,
                              screenshot_size=screenshot_size, step_timeout_s=step_timeout_s,
                              invalid_action_penalty=invalid_action_penalty, headless=headless,
                              max_elements=max_elements, autoreset=False, extra_roots=extra_roots,
-                             share_browser=share_browser, page_clock=page_clock)
+                             share_browser=share_browser, page_clock=page_clock, settle_ms=settle_ms)
         self.task = self.vec.specs[0].name
         self._episodes = 0
         self._done = True

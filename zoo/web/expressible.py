@@ -145,7 +145,8 @@ def main(cfg: Any) -> dict[str, Any]:
     results = evaluate(OracleAgent(tasks), tasks, int(cfg.episodes), seed=int(cfg.seed), num_envs=int(cfg.num_envs),
                        max_episode_steps=int(cfg.max_episode_steps), retries=int(cfg.retries),
                        step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless),
-                       progress=bool(cfg.progress), suite=suite, agent_name="oracle", trace=probe_step)
+                       progress=bool(cfg.progress), suite=suite, agent_name="oracle", trace=probe_step,
+                       settle_ms=float(cfg.get("settle_ms", 0.0)))
     episodes = [(ep["task"], ep["trace"]["actions"]) for ep in results["episodes"]]
     command = (f"zoo bench actions suite={suite} episodes={int(cfg.episodes)} "
                f"max_episode_steps={int(cfg.max_episode_steps)}") + (f" tasks=[{','.join(tasks)}]" if cfg.tasks else "")

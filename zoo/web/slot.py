@@ -77,7 +77,7 @@ PRELOAD_IMAGES_JS = """async (waitMs) => {
 # the first observation in the same round trip when the task is ready (else the status, to poll).
 # With the page clock off, the page's own time limit (core.EPISODE_MAX_TIME) is set to a day for the
 # episode (and put back when it is on again), so no wall-clock timer can end it.
-START_JS = """async ([seed, mode, m, clock]) => {
+START_JS = """async ([seed, mode, m, clock, settle]) => {
   if (typeof core === 'undefined' || typeof core.startEpisodeReal !== 'function') return {error: 'no episode core'};
   if (core.EP_TIMER !== null && core.EP_TIMER !== undefined && !WOB_DONE_GLOBAL) core.endEpisode(0, false, 'reset');
   if (core.__zooMaxTime === undefined) core.__zooMaxTime = core.EPISODE_MAX_TIME;
@@ -87,6 +87,7 @@ START_JS = """async ([seed, mode, m, clock]) => {
   core.startEpisodeReal();
   await new Promise((resolve) => setTimeout(resolve, 0));
   if (window.__zooImagesLoaded) await window.__zooImagesLoaded();
+  if (settle > 0) await window.__zoo.still(settle);
   const status = window.__zoo.status();
   return status.ready ? {ready: true, obs: JSON.stringify(window.__zoo.observe(m))} : status;
 }"""
@@ -94,7 +95,7 @@ START_JS = """async ([seed, mode, m, clock]) => {
 # slower for a tree of a hundred elements.
 OBSERVE_JS = "(m) => window.__zoo ? JSON.stringify(window.__zoo.observe(m)) : null"
 STATUS_JS = "() => window.__zoo ? window.__zoo.status() : null"  # (ignores an argument)
-STEP_JS = "([kind, i, arg, m, at, cap]) => window.__zoo ? window.__zoo.step(kind, i, arg, m, at, cap) : null"
+STEP_JS = "([kind, i, arg, m, at, cap, settle]) => window.__zoo ? window.__zoo.step(kind, i, arg, m, at, cap, settle) : null"
 UNTIL_JS = "([at, cap]) => window.__zoo ? window.__zoo.until(at, cap) : null"  # Action.at_ms before a browser-side act
 STILL_JS = "(cap) => window.__zoo ? window.__zoo.still(cap) : null"  # Action.settle: until the page is still
 PAGE_ACTIONS = ("click", "type", "select", "noop")  # carried out by the page helper inside STEP_JS
@@ -148,7 +149,8 @@ class Slot:
 
     def __init__(self, host: Any, site: Any, index: int, *, max_episode_steps: int = 8, screenshot: bool = False,
                  screenshot_size: int = 64, step_timeout_s: float = 10.0, invalid_action_penalty: float = -0.05,
-                 max_elements: int = 256, max_pages: int = 16, trusted_clicks: bool = False, page_clock: bool = True):
+                 max_elements: int = 256, max_pages: int = 16, trusted_clicks: bool = False, page_clock: bool = True,
+                 settle_ms: float = 0.0):
         self.host, self.site, self.index = host, site, index
         self.page_clock = page_clock  # False: the page's own episode time limit is off (see START_JS)
         self.max_pages = max(1, int(max_pages))
@@ -159,6 +161,9 @@ class Slot:
         self.step_timeout_s = step_timeout_s
         # the longest a wait or an action's at_ms may hold a step: never mistaken for a hung page
         self.max_wait_ms = min(MAX_WAIT_MS, self.step_timeout_s * 1000.0 / 2)
+        # env.settle_ms: every observation but a wait's is taken once the page is still (at most this long), so
+        # what an agent sees after an action does not depend on how fast the machine ran the page meanwhile
+        self.settle_ms = min(max(0.0, float(settle_ms)), self.max_wait_ms)
         self.invalid_action_penalty = invalid_action_penalty
         self.max_elements = max_elements
         self.context: Any = None
@@ -239,7 +244,7 @@ class Slot:
             raise ZooError(f"unknown data mode '{mode}'; valid modes: {', '.join(DATA_MODES)}")
         if await self._page_for(task):
             await self.load(task)
-        status = await self.page.evaluate(START_JS, [seed, mode, self.max_elements, self.page_clock])
+        status = await self.page.evaluate(START_JS, [seed, mode, self.max_elements, self.page_clock, self.settle_ms])
         if status.get("error"):
             raise TaskPageError(f"task '{task.name}': cannot start an episode: {status['error']}")
         first = json.loads(status["obs"]) if status.get("obs") else None
@@ -266,7 +271,7 @@ class Slot:
             invalid = bad_time
             obs, raw = await self.observe()
         elif kind == "wait" and at_ms is not None:  # wait_until: a look at a set time, in one evaluate
-            invalid, obs, raw = await self._page_step(Action.noop().at(at_ms))
+            invalid, obs, raw = await self._page_step(Action.noop().at(at_ms), settle=False)
         elif kind == "wait" and getattr(action, "until_still", None):  # settle: until the page is still
             invalid = check_wait(action.ms)
             if invalid is None:
@@ -278,6 +283,8 @@ class Slot:
             if at_ms is not None:
                 await self.page.evaluate(UNTIL_JS, [float(at_ms), self.max_wait_ms])
             invalid = await self._act(action)
+            if self.settle_ms and kind != "wait":
+                await self._settle(self.settle_ms)
             obs, raw = await self.observe()
         if invalid:
             ep.invalid_actions += 1
@@ -318,8 +325,9 @@ class Slot:
             return 0, None
         return element_args(action, self.last_obs.elements if self.last_obs else [])
 
-    async def _page_step(self, action: Action) -> tuple[str | None, Observation, dict[str, Any]]:
-        """Act and observe in one ``evaluate`` (falls back to waiting when the action navigates)."""
+    async def _page_step(self, action: Action, settle: bool = True) -> tuple[str | None, Observation, dict[str, Any]]:
+        """Act and observe in one ``evaluate`` (falls back to waiting when the action navigates); ``settle``:
+        observe once the page is still, when ``settle_ms`` asks for it."""
         from playwright.async_api import Error as PlaywrightError
 
         args = self._page_args(action)
@@ -328,7 +336,8 @@ class Slot:
         act: dict[str, Any] | None = None
         try:
             at = None if action.at_ms is None else float(action.at_ms)
-            out = await self.page.evaluate(STEP_JS, [kind, i, arg, self.max_elements, at, self.max_wait_ms])
+            out = await self.page.evaluate(STEP_JS, [kind, i, arg, self.max_elements, at, self.max_wait_ms,
+                                                     self.settle_ms if settle else 0.0])
             if out is not None:  # None: a document without our helper (see _settled_observation)
                 out = json.loads(out)
                 act, first = out["act"], out["obs"]

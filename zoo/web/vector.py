@@ -75,7 +75,8 @@ class VecWebEnv(Recovery):
                  invalid_action_penalty: float = -0.05, headless: bool = True, max_elements: int = 256,
                  autoreset: bool = True, job_source: Callable[[int], tuple[str | TaskSpec, int] | None] | None = None,
                  extra_roots: dict[str, Path] | None = None, share_browser: bool = False, browsers: int = 1,
-                 pages_per_context: int = 16, trusted_clicks: bool = False, page_clock: bool = True):
+                 pages_per_context: int = 16, trusted_clicks: bool = False, page_clock: bool = True,
+                 settle_ms: float = 0.0):
         if not tasks:
             raise ZooError("VecWebEnv needs at least one task")
         if num_envs < 1:
@@ -103,7 +104,7 @@ class VecWebEnv(Recovery):
         opts = dict(max_episode_steps=max_episode_steps, screenshot=screenshot, screenshot_size=screenshot_size,
                     step_timeout_s=step_timeout_s, invalid_action_penalty=invalid_action_penalty,
                     max_elements=max_elements, max_pages=pages_per_context, trusted_clicks=trusted_clicks,
-                    page_clock=page_clock)
+                    page_clock=page_clock, settle_ms=settle_ms)
         self.slots = [Slot(self.hosts[i % len(self.hosts)], self.site, i, **opts) for i in range(num_envs)]
         self._base_seed = [train_seed(i) for i in range(num_envs)]
         self._episode_count = [0] * num_envs
@@ -122,7 +123,8 @@ class VecWebEnv(Recovery):
                   screenshot_size=env_cfg.screenshot_size, step_timeout_s=env_cfg.step_timeout_s,
                   invalid_action_penalty=env_cfg.invalid_action_penalty, headless=env_cfg.headless,
                   max_elements=getattr(env_cfg, "max_elements", 256), browsers=int(getattr(env_cfg, "browsers", 0)),
-                  pages_per_context=int(getattr(env_cfg, "pages_per_context", 16)))
+                  pages_per_context=int(getattr(env_cfg, "pages_per_context", 16)),
+                  settle_ms=float(getattr(env_cfg, "settle_ms", 0.0)))
         kw.update(overrides)
         return cls(names, **kw)
 

@@ -430,8 +430,9 @@
   // jQuery's effects (jQuery 1.x/2.x read the time through jQuery.now) see the time of the action until the
   // observation is taken: an effect the action starts is meant to be observed at its start, not after however
   // many of its 13 ms ticks a slow machine let run first (under heavy load not always: tests/test_web_settle.py).
-  // Its later frames keep their own times.
-  zoo.step = async (kind, i, arg, maxElements, atMs, capMs) => {
+  // Its later frames keep their own times.  With ``settleMs`` (env.settle_ms) the page is instead observed once it
+  // is still (zoo.still, at most that long): the clock runs again first, or no effect could ever end.
+  zoo.step = async (kind, i, arg, maxElements, atMs, capMs, settleMs) => {
     await zoo.until(atMs, capMs);
     const jq = window.jQuery;
     const now = jq && typeof jq.now === 'function' ? jq.now : null;
@@ -439,6 +440,10 @@
     try {
       const act = zoo.status().done ? null : ACTS[kind](i, arg);
       await new Promise((resolve) => setTimeout(resolve, 0));
+      if (settleMs > 0) {
+        if (now) jq.now = now;
+        await zoo.still(settleMs);
+      }
       return JSON.stringify({ act, obs: zoo.observe(maxElements) });
     } finally {
       if (now) jq.now = now;
