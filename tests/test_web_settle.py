@@ -2,7 +2,8 @@
 step) in its form and in the oracle agent's rule for waits (never cut short); on real Chromium: it returns once an
 accordion has slid open, or once an autocomplete's suggestions have opened, and the oracles of the animating tasks
 (accordions, date pickers) play the same steps, and act on the same pages, whether the browser's CPU is throttled
-8x or not.  (An autocomplete's suggestions, opening 0.3 s after typing, still race the next step: reports/context.)
+8x or not.  (An autocomplete's suggestions, opening 0.3 s after typing, race the next step unless the harness
+observes every page once still: ``env.settle_ms``, tested here too, down to the run config's every consumer.)
 Slot i of a Strategy 2 recording plays jobs i, i + n, ..., so a page's history does not depend on speed either."""
 from __future__ import annotations
 
@@ -225,3 +226,33 @@ def test_with_env_settle_book_flights_autocomplete_does_not_race():
     assert all(e[-1] == ("success", "True") for e in fast)
     assert not any(step[0].startswith("press('ArrowDown')") for e in fast for step in e)  # the suggestions were there
     assert fast == slow
+
+
+def test_env_settle_reaches_every_env_a_run_builds(monkeypatch, tmp_path):
+    """env.settle_ms is read once, from the run's config, by every place that opens pages: the training envs
+    (VecWebEnv.from_config: Strategy 2's recording, cloning and PPO), Strategy 1's recorder and simulators, and
+    the scoring; a recording made without it keeps its folder (the key is only written when on)."""
+    from strategies.foundation.recording import recording_config
+    from strategies.foundation.stages import env_kwargs
+    from zoo.config import compose
+    from zoo.train import scoring
+    from zoo.web import bench, vector
+
+    cfg = compose(["strategy=1", "env.settle_ms=1500"])
+    seen: dict = {}
+    monkeypatch.setattr(vector.VecWebEnv, "__init__", lambda self, tasks, **kw: seen.update(vec=kw))
+    vector.VecWebEnv.from_config(cfg.env, ["click-button"])
+    assert seen["vec"]["settle_ms"] == 1500.0
+    assert env_kwargs(cfg)["settle_ms"] == 1500.0
+    on = recording_config(["click-button"], cfg.foundation.data, cfg.env, 0)
+    off = recording_config(["click-button"], cfg.foundation.data, compose(["strategy=1"]).env, 0)
+    assert on["settle_ms"] == 1500.0 and "settle_ms" not in off
+
+    def fake_evaluate(agent, tasks, episodes, **kw):
+        seen["eval"] = kw
+        return {"tasks": {}, "overall": {}, "interrupted": False}
+
+    monkeypatch.setattr(bench, "evaluate", fake_evaluate)
+    monkeypatch.setattr("zoo.web.results.write_results", lambda path, results: None)
+    scoring.score_agent(cfg, object(), ["click-button"], tmp_path, agent_name="a", results_name="results")
+    assert seen["eval"]["settle_ms"] == 1500.0
