@@ -26,6 +26,7 @@ class BenchConfig:
     observations (otherwise only when the agent asks for them; env: time with screenshots).
     trace: write each episode's instruction and actions (with the elements they hit) into its record.
     settle_ms: observe each page once it is still, at most this long after an action (env.settle_ms; 0: at once).
+    A checkpoint is not scored with its run's env.settle_ms unless it is given here (the run's own scoring is).
     contexts: env throughput benchmark (zoo/web/throughput.py): context counts to time, each with one
     browser and with one browser per context.  steps: env steps per timing (at least 40 per context).
     repeats: interleaved repetitions.  single_task: the one-task setting's task (the suite is the mixed
