@@ -267,24 +267,25 @@ class Slot:
         kind, at_ms = getattr(action, "kind", None), getattr(action, "at_ms", None)
         ep.waits += kind == "wait"
         bad_time = check_at(at_ms, kind, getattr(action, "ms", None))
+        settle_ms = 0.0 if kind == "wait" else self.settle_ms  # a wait is a look at a chosen time: never moved
         if bad_time:
             invalid = bad_time
             obs, raw = await self.observe()
         elif kind == "wait" and at_ms is not None:  # wait_until: a look at a set time, in one evaluate
-            invalid, obs, raw = await self._page_step(Action.noop().at(at_ms), settle=False)
+            invalid, obs, raw = await self._page_step(Action.noop().at(at_ms), settle_ms)
         elif kind == "wait" and getattr(action, "until_still", None):  # settle: until the page is still
             invalid = check_wait(action.ms)
             if invalid is None:
                 await self._settle(float(action.ms))
             obs, raw = await self.observe()
         elif kind in PAGE_ACTIONS and not (self.trusted_clicks and kind == "click"):
-            invalid, obs, raw = await self._page_step(action)
+            invalid, obs, raw = await self._page_step(action, settle_ms)
         else:
             if at_ms is not None:
                 await self.page.evaluate(UNTIL_JS, [float(at_ms), self.max_wait_ms])
             invalid = await self._act(action)
-            if self.settle_ms and kind != "wait":
-                await self._settle(self.settle_ms)
+            if settle_ms:
+                await self._settle(settle_ms)
             obs, raw = await self.observe()
         if invalid:
             ep.invalid_actions += 1
@@ -325,9 +326,9 @@ class Slot:
             return 0, None
         return element_args(action, self.last_obs.elements if self.last_obs else [])
 
-    async def _page_step(self, action: Action, settle: bool = True) -> tuple[str | None, Observation, dict[str, Any]]:
-        """Act and observe in one ``evaluate`` (falls back to waiting when the action navigates); ``settle``:
-        observe once the page is still, when ``settle_ms`` asks for it."""
+    async def _page_step(self, action: Action, settle_ms: float = 0.0) -> tuple[str | None, Observation, dict[str, Any]]:
+        """Act and observe in one ``evaluate`` (falls back to waiting when the action navigates); with
+        ``settle_ms``, observe once the page is still, at most that long."""
         from playwright.async_api import Error as PlaywrightError
 
         args = self._page_args(action)
@@ -337,7 +338,7 @@ class Slot:
         try:
             at = None if action.at_ms is None else float(action.at_ms)
             out = await self.page.evaluate(STEP_JS, [kind, i, arg, self.max_elements, at, self.max_wait_ms,
-                                                     self.settle_ms if settle else 0.0])
+                                                     settle_ms])
             if out is not None:  # None: a document without our helper (see _settled_observation)
                 out = json.loads(out)
                 act, first = out["act"], out["obs"]
