@@ -80,13 +80,14 @@ def recording_config(tasks: list[str], data_cfg: Any, env_cfg: Any, seed: int) -
     if float(data_cfg.fps) <= 0 or int(data_cfg.watch_frames) < 0:
         raise ZooError(f"bad value for 'foundation.data.fps' / 'foundation.data.watch_frames': {data_cfg.fps} / "
                        f"{data_cfg.watch_frames} (fps must be > 0, watch_frames >= 0)")
+    settle_ms = float(env_cfg.get("settle_ms", 0.0))
     return {
         "tasks": list(tasks), "episodes_per_task": int(data_cfg.episodes_per_task),
         "explore_fraction": float(data_cfg.explore_fraction), "explore_epsilon": float(data_cfg.explore_epsilon),
         "fps": float(data_cfg.fps), "watch_frames": int(data_cfg.watch_frames), "screenshot_size": int(env_cfg.screenshot_size),
         "max_episode_steps": int(env_cfg.max_episode_steps), "seed": int(seed),
         # only when on, so recordings made before env.settle_ms existed keep their folder
-        **({"settle_ms": float(env_cfg.settle_ms)} if float(env_cfg.get("settle_ms", 0.0)) else {}),
+        **({"settle_ms": settle_ms} if settle_ms else {}),
     }
 
 

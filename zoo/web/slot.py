@@ -272,7 +272,7 @@ class Slot:
             invalid = bad_time
             obs, raw = await self.observe()
         elif kind == "wait" and at_ms is not None:  # wait_until: a look at a set time, in one evaluate
-            invalid, obs, raw = await self._page_step(Action.noop().at(at_ms), settle_ms)
+            invalid, obs, raw = await self._page_step(Action.noop().at(at_ms))
         elif kind == "wait" and getattr(action, "until_still", None):  # settle: until the page is still
             invalid = check_wait(action.ms)
             if invalid is None:
