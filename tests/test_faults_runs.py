@@ -5,6 +5,7 @@ test_faults.py.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import multiprocessing
 import os
@@ -21,6 +22,49 @@ from omegaconf import OmegaConf
 
 from fault_helpers import ROOT, TINY, cli
 from zoo.config import compose
+
+
+# ---------------------------------------------------------------- a stopped process
+STOPPED_CHILD = """
+import asyncio, sys
+from zoo.web.browser import LoopThread
+
+async def work():  # two seconds of the loop's own time, in steps
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+    return "finished"
+
+print("ready", flush=True)
+print(LoopThread().run(work(), timeout=3.0), flush=True)
+"""
+
+
+def test_a_browser_call_outlives_a_stop_of_its_process_but_not_its_timeout():
+    """A run paused with SIGSTOP (to lend the cores to CI for a while) and continued finds its browser call still
+    waited on: the 4 s stopped do not count against the call's 3 s, so the call's 2 s of work finish.  A call that
+    never finishes still times out after its timeout."""
+    from zoo.web.browser import LoopThread
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", STOPPED_CHILD], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+        child.send_signal(signal.SIGSTOP)
+        time.sleep(4.0)  # longer than the timeout: without the stop counted out, the wait raises on SIGCONT
+        child.send_signal(signal.SIGCONT)
+        out, _ = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 0 and out.strip() == "finished", out
+
+    loop = LoopThread()
+    never = loop.submit(asyncio.Event().wait())
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match="did not finish within 1s"):
+        loop.wait(never, timeout=0.8)
+    assert 0.7 < time.monotonic() - start < 5.0
 
 
 # ---------------------------------------------------------------- run directories

@@ -14,6 +14,7 @@ import concurrent.futures
 import os
 import signal
 import threading
+import time
 import uuid
 import weakref
 from pathlib import Path
@@ -38,6 +39,10 @@ CHROMIUM_ARGS = [
 # box's content is 15 px narrower there), so the pages keep theirs.
 IGNORED_DEFAULT_ARGS = ["--hide-scrollbars"]
 VIEWPORT = {"width": 500, "height": 320}  # MiniWoB's window; the task area is the top-left 160x210
+# LoopThread.wait counts the time it waits in slices of WAIT_SLICE_S; one that returns later than asked by more than
+# WAIT_OVERRUN_S found the process stopped (or starved of every core) and counts only what it asked for.
+WAIT_SLICE_S = 0.5
+WAIT_OVERRUN_S = 1.0
 OBSERVE_JS = (Path(__file__).resolve().parent / "js" / "observe.js").read_text()
 
 
@@ -71,11 +76,25 @@ class LoopThread:
 
     @staticmethod
     def wait(future: concurrent.futures.Future, timeout: float | None = None) -> Any:
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"browser call did not finish within {timeout:.0f}s") from None
+        """``future``'s result, or TimeoutError once it has been waited on for ``timeout`` seconds of time the
+        process ran.  A stopped process (``kill -STOP``, to lend a machine's cores to something else for a while)
+        must not find every browser call timed out when it is continued: the monotonic clock ran on while nothing
+        here could, so time is counted in slices and a slice that overran by more than WAIT_OVERRUN_S counts only
+        the length it asked for."""
+        if timeout is None:
+            return future.result()
+        left = float(timeout)
+        while True:
+            asked = min(left, WAIT_SLICE_S)
+            start = time.monotonic()
+            try:
+                return future.result(asked)
+            except concurrent.futures.TimeoutError:
+                took = time.monotonic() - start
+                left -= asked if took > asked + WAIT_OVERRUN_S else took
+                if left <= 0:
+                    future.cancel()
+                    raise TimeoutError(f"browser call did not finish within {timeout:.0f}s") from None
 
 
 _HOSTS: weakref.WeakSet[BrowserHost] = weakref.WeakSet()
