@@ -283,3 +283,43 @@ def test_read_context_adds_the_ancestors_flags_and_the_texts_around(data):
                                torch.full_like(batch.el_around, tok.pad_id))
     assert not torch.allclose(emb, moved)
     assert collate([plain.build(e) for e in eps[:2]]).el_around is None
+
+
+def test_span_flags_mark_a_typed_text_a_page_text_and_an_earlier_goal(data):
+    """Each typing candidate carries three flags (sequence.SPAN_FLAGS): its text is already a field's value, it is
+    copied off the page, it comes from an earlier page's goal.  With foundation.read_span_flags the span head reads
+    them (a flag moves the span's logit, and the SFT loss reaches their weights); without, the model has no such
+    weights and the logits are those of a model that never saw them."""
+    _, tok = data
+    first, second = "Enter the code 4821 then the name", 'Enter "Ann" too'
+    els = page(["save"]) + [Element(3, "td", "Teal", {}, (50, 100, 40, 15), 0, 1, True, "text", False)]
+    filled = [e if e.id != 1 else Element(1, "input", "", {"type": "text", "id": "name", "value": "4821"},
+                                          e.bbox, 0, 1, True, "input", True) for e in els]
+    act1, act2 = Action.type(1, "4821"), Action.type(1, "Ann")
+    ep = Episode("fields", [Step(first, els, None, act1, action_line(act1, els), expert=True),
+                            Step(second, filled, None, act2, action_line(act2, filled), expert=True)])
+    ex = SequenceBuilder(tok, 0).build(ep)
+    flags = [dict(zip(texts, a["span_flags"])) for texts, a in zip(ex.spans, ex.acts)]
+    assert flags[0]["4821"] == [0.0, 0.0, 0.0]  # not typed yet
+    assert flags[1]["4821"] == [1.0, 0.0, 1.0]  # in the field now, and from the first page's goal
+    assert flags[1]["Ann"] == [0.0, 0.0, 0.0] and flags[1]["Teal"] == [0.0, 1.0, 0.0]
+
+    cfg = tiny_cfg("model.use_screen=false", "foundation.read_span_flags=true")
+    model = FoundationModel(cfg.model, SequenceBuilder(tok, 0).vocab_size, tok.pad_id, read_span_flags=True)
+    batch = collate([ex])
+    compute_losses(model, batch, STAGE_TERMS["sft"])["span"].backward()
+    assert model.span_flags.weight.grad is not None and model.span_flags.weight.grad.abs().sum() > 0
+    rows = torch.tensor([1])
+    with torch.no_grad():
+        h, _ = model(batch)
+        heads = model.act_heads(h, batch)
+        slot = ex.acts[1]["slot"]
+        args = (h, batch, rows, heads["q"][rows], heads["keys"][rows, slot])
+        seen = model.span_logits(*args)
+        batch.span_flags.zero_()
+        blind = model.span_logits(*args)
+    typed = ex.spans[1].index("4821")
+    assert not torch.isclose(seen[0, typed], blind[0, typed])
+    unflagged = [c for c, f in enumerate(ex.acts[1]["span_flags"]) if not any(f)]
+    assert unflagged and torch.allclose(seen[0, unflagged], blind[0, unflagged])
+    assert FoundationModel(cfg.model, SequenceBuilder(tok, 0).vocab_size, tok.pad_id).span_flags is None

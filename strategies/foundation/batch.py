@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from strategies.foundation.sequence import IGNORE, MAX_SPAN_TOKENS, Example
+from strategies.foundation.sequence import IGNORE, MAX_SPAN_TOKENS, SPAN_FLAGS, Example
 from zoo.web.types import ELEMENT_ACTION_KINDS
 
 SEQ_PAD = {"ids": 0, "ttype": 0, "pos": 0, "step": 0, "frame_no": -1, "frame_j": 0, "elem_ref": -1,
@@ -19,7 +19,8 @@ class Batch:
     """Sequence tensors (B, S); the frame and element tables of the whole batch; one row per ``<act>``.
 
     act_b / act_pos: batch row and position of each act query.  elem_pos (NA, E): positions of that
-    step's element tokens (-1 pad).  span_pos (NA, C, L): token positions of each candidate span.
+    step's element tokens (-1 pad).  span_pos (NA, C, L): token positions of each candidate span;
+    span_flags (NA, C, SPAN_FLAGS) its flags (sequence.py; read with foundation.read_span_flags).
     slot / kind / key / span: supervised targets (-1: none).  value: return target (nan: none).
     visit (NA, E): search visit distribution over the step's elements; has_visit marks rows with one.
     visit_kind (NA, K): search visit distribution over action kinds; has_visit_kind likewise.
@@ -50,6 +51,7 @@ class Batch:
     act_pos: torch.Tensor
     elem_pos: torch.Tensor
     span_pos: torch.Tensor
+    span_flags: torch.Tensor
     slot: torch.Tensor
     kind: torch.Tensor
     key: torch.Tensor
@@ -109,6 +111,7 @@ def collate(examples: list[Example]) -> Batch:
     n_span = max([len(a["span_pos"]) for _, a in acts] + [1])
     elem_pos = np.full((len(acts), n_el), -1, np.int64)
     span_pos = np.full((len(acts), n_span, MAX_SPAN_TOKENS), -1, np.int64)
+    span_flags = np.zeros((len(acts), n_span, SPAN_FLAGS), np.float32)
     visit = np.zeros((len(acts), n_el), np.float32)
     has_visit = np.zeros(len(acts), bool)
     visit_kind = np.zeros((len(acts), len(ELEMENT_ACTION_KINDS)), np.float32)
@@ -117,6 +120,8 @@ def collate(examples: list[Example]) -> Batch:
         elem_pos[r, : len(a["elem_pos"])] = a["elem_pos"]
         for c, toks in enumerate(a["span_pos"]):
             span_pos[r, c, : len(toks)] = toks
+        if a["span_flags"]:
+            span_flags[r, : len(a["span_flags"])] = a["span_flags"]
         if a["visit"] is not None:
             visit[r, : len(a["visit"])] = a["visit"]
             has_visit[r] = True
@@ -133,7 +138,7 @@ def collate(examples: list[Example]) -> Batch:
         el_prow=_long(np.concatenate([np.where(e.el_prow >= 0, e.el_prow + text_off[i], -1)
                                       for i, e in enumerate(examples)])),
         act_b=_long([i for i, _ in acts]), act_pos=_long([a["pos"] for _, a in acts]),
-        elem_pos=_long(elem_pos), span_pos=_long(span_pos),
+        elem_pos=_long(elem_pos), span_pos=_long(span_pos), span_flags=torch.from_numpy(span_flags),
         slot=_long([a["slot"] for _, a in acts]), kind=_long([a["kind"] for _, a in acts]),
         key=_long([a["key"] for _, a in acts]), span=_long([a["span"] for _, a in acts]),
         value=torch.tensor([a["value"] for _, a in acts], dtype=torch.float32),

@@ -33,7 +33,7 @@ from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
 from strategies.foundation.batch import Batch
 from strategies.foundation.sequence import (
-    ELEMENT, FRAME, GOAL, KEYS, LINE, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, POINTED, TAG_BUCKETS,
+    ELEMENT, FRAME, GOAL, KEYS, LINE, MAX_POS, MAX_STEPS, N_FLAGS, N_TYPES, POINTED, SPAN_FLAGS, TAG_BUCKETS,
 )
 from zoo.web.context import CONTEXT_LEVELS
 from zoo.web.types import CATEGORY_VOCAB, ELEMENT_ACTION_KINDS
@@ -76,7 +76,7 @@ class FoundationModel(nn.Module):
     text side (``pretrained_text.PretrainedText``) or None (scratch)."""
 
     def __init__(self, model_cfg: Any, vocab_size: int, pad_id: int, text: nn.Module | None = None,
-                 read_context: bool = False):
+                 read_context: bool = False, read_span_flags: bool = False):
         super().__init__()
         dim = int(model_cfg.dim)
         self.dim, self.vocab_size = dim, int(vocab_size)
@@ -108,6 +108,8 @@ class FoundationModel(nn.Module):
             self.copy_match.weight.copy_(COPY_BONUS * torch.arange(COPY_MATCH + 1, dtype=torch.float32).unsqueeze(1))
         self.pointer = create_head("pointer", dim)
         self.span_pointer = create_head("pointer", dim)
+        # foundation.read_span_flags: a candidate span's flags (already typed, off the page, earlier goal)
+        self.span_flags = nn.Linear(SPAN_FLAGS, dim) if read_span_flags else None
         self.span_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.kind_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(ELEMENT_ACTION_KINDS)))
         self.key_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(KEYS)))
@@ -165,6 +167,8 @@ class FoundationModel(nn.Module):
         tok_mask = pos >= 0
         b = batch.act_b[rows].view(-1, 1, 1)
         span_h = (h[b, pos.clamp(min=0)] * tok_mask.unsqueeze(-1)).sum(2) / tok_mask.sum(2, keepdim=True).clamp(min=1)
+        if self.span_flags is not None:
+            span_h = span_h + self.span_flags(batch.span_flags[rows].to(span_h.dtype))
         query = self.span_query(torch.cat([q, element_h], dim=-1))
         return self.span_pointer(query, span_h, tok_mask.any(-1))
 

@@ -44,6 +44,9 @@ N_TYPES = 8
 KEYS = (*NAMED_KEYS, "<other>")
 TAG_BUCKETS = 64
 N_FLAGS = 15
+# per candidate span (foundation.read_span_flags reads them): already some field's value, copied off the page,
+# from an earlier page's goal; Strategy 2's span_num holds the same three beside its quoted flag and position
+SPAN_FLAGS = 3
 MAX_POS, MAX_STEPS = 512, 32
 MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS, MAX_POINTED_TOKENS = 64, 40, 40, 8, 56
 IGNORE = -100
@@ -320,7 +323,8 @@ class SequenceBuilder:
             # the episode (a page may ask for text shown only on an earlier page); as token positions
             if goal not in goals_seen:
                 goals_seen[goal] = (goal_start, words)
-            span_texts, span_pos = [], []
+            span_texts, span_pos, span_flags = [], [], []
+            values = {str((e.attrs or {}).get("value", "")).strip().lower() for e in step.elements} - {""}
             for g in [goal] + [g for g in goals_seen if g != goal]:
                 g_start, g_words = (goal_start, words) if g == goal else goals_seen[g]
                 for s, e in instruction_spans(g):
@@ -329,11 +333,13 @@ class SequenceBuilder:
                     toks = [p for cs, ce, ts, te in g_words if cs < e and ce > s for p in range(ts, te)]
                     span_texts.append(g[s:e])
                     span_pos.append([g_start + p for p in toks[:MAX_SPAN_TOKENS]] or [g_start])
+                    span_flags.append([float(g[s:e].strip().lower() in values), 0.0, float(g != goal)])
             # then short texts on the page (a table cell to copy), each represented by its element's token
             for eid, text in page_texts([by_id[i] for i in slots]):
                 if text not in span_texts and len(span_texts) < MAX_SPANS:
                     span_texts.append(text)
                     span_pos.append([elem_pos[slots.index(eid)]])
+                    span_flags.append([float(text.strip().lower() in values), 1.0, 0.0])
             act_pos = push(self.ACT, ACT, t)
             action = step.action
             target_slot = slots.index(action.element) if action is not None and action.element in slots else -1
@@ -348,7 +354,7 @@ class SequenceBuilder:
             # sequence, so the model sees the page, but teaches no action
             expert = step.expert and action is not None and action.kind in ELEMENT_ACTION_KINDS
             acts.append({
-                "pos": act_pos, "elem_pos": elem_pos, "span_pos": span_pos,
+                "pos": act_pos, "elem_pos": elem_pos, "span_pos": span_pos, "span_flags": span_flags,
                 "slot": target_slot if expert else -1,
                 "kind": ELEMENT_ACTION_KINDS.index(action.kind) if expert else -1,
                 "key": key_index(action.key) if expert and action.kind == "press" else -1,
