@@ -20,7 +20,7 @@ class Batch:
 
     act_b / act_pos: batch row and position of each act query.  elem_pos (NA, E): positions of that
     step's element tokens (-1 pad).  span_pos (NA, C, L): token positions of each candidate span;
-    span_flags (NA, C, SPAN_FLAGS) its flags (sequence.py; read with foundation.read_span_flags).
+    span_flags (NA, C, SPAN_FLAGS): its flags (sequence.py; read with foundation.read_span_flags).
     slot / kind / key / span: supervised targets (-1: none).  value: return target (nan: none).
     visit (NA, E): search visit distribution over the step's elements; has_visit marks rows with one.
     visit_kind (NA, K): search visit distribution over action kinds; has_visit_kind likewise.

@@ -140,10 +140,10 @@ class FoundationConfig:
     read_context: each element token also reads where the element sits (``zoo.web.context``, as Strategy 2's
     ``ppo.read_context``): how much of the goal the texts under its 1st-4th ancestors hold (4 more flags) and the
     texts around it (one more mean-pooled text).  Off by default (it changes the model's inputs).
-    read_span_flags: each candidate span to type also reads three flags, as Strategy 2's spans do (its
-    ``span_num``): the text is already some field's value, it is copied off the page, it comes from an earlier
-    page's goal.  Without the first, a model filling several fields (multi-orderings) types one word twice.  Off
-    by default (it changes the model's inputs).
+    read_span_flags: each candidate span to type also reads what Strategy 2's spans read (its ``span_num``): it
+    was quoted, it is already some field's value, where it starts in its goal (0-1), it is copied off the page, it
+    comes from an earlier page's goal.  Without the second, a model filling several fields (multi-orderings) types
+    one word twice.  Off by default (it changes the model's inputs).
     finetune: the short SFT of few-shot adaptation (``finetune.py``: from a trained checkpoint, on
     k demonstrations per new task; ``zoo compare``'s ``fewshot``), ``epochs`` passes over them.
     """

@@ -108,7 +108,7 @@ class FoundationModel(nn.Module):
             self.copy_match.weight.copy_(COPY_BONUS * torch.arange(COPY_MATCH + 1, dtype=torch.float32).unsqueeze(1))
         self.pointer = create_head("pointer", dim)
         self.span_pointer = create_head("pointer", dim)
-        # foundation.read_span_flags: a candidate span's flags (already typed, off the page, earlier goal)
+        # foundation.read_span_flags: a candidate span's flags (quoted, already typed, where, off the page, earlier)
         self.span_flags = nn.Linear(SPAN_FLAGS, dim) if read_span_flags else None
         self.span_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.kind_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(ELEMENT_ACTION_KINDS)))

@@ -36,7 +36,9 @@ import numpy as np
 from strategies.foundation.instructions import clean_label, element_label, element_noun, element_position, number_lines
 from zoo.web.context import CONTEXT_LEVELS, context_overlap, context_texts
 from zoo.web.context import words as context_words
-from zoo.web.types import ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, instruction_spans, page_texts, slot_order
+from zoo.web.types import (
+    ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, instruction_spans, page_texts, quoted_spans, slot_order,
+)
 
 # token types (index into the model's type embedding)
 PAD, SPECIAL, GOAL, FRAME, ELEMENT, ACT, LINE, POINTED = range(8)
@@ -44,9 +46,9 @@ N_TYPES = 8
 KEYS = (*NAMED_KEYS, "<other>")
 TAG_BUCKETS = 64
 N_FLAGS = 15
-# per candidate span (foundation.read_span_flags reads them): already some field's value, copied off the page,
-# from an earlier page's goal; Strategy 2's span_num holds the same three beside its quoted flag and position
-SPAN_FLAGS = 3
+# per candidate span (foundation.read_span_flags reads them), Strategy 2's span_num in its order: quoted, already
+# some field's value, where it starts in its goal (0-1), copied off the page, from an earlier page's goal
+SPAN_FLAGS = 5
 MAX_POS, MAX_STEPS = 512, 32
 MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS, MAX_POINTED_TOKENS = 64, 40, 40, 8, 56
 IGNORE = -100
@@ -327,19 +329,21 @@ class SequenceBuilder:
             values = {str((e.attrs or {}).get("value", "")).strip().lower() for e in step.elements} - {""}
             for g in [goal] + [g for g in goals_seen if g != goal]:
                 g_start, g_words = (goal_start, words) if g == goal else goals_seen[g]
+                quoted = set(quoted_spans(g))
                 for s, e in instruction_spans(g):
                     if g[s:e] in span_texts or len(span_texts) >= MAX_SPANS:
                         continue
                     toks = [p for cs, ce, ts, te in g_words if cs < e and ce > s for p in range(ts, te)]
                     span_texts.append(g[s:e])
                     span_pos.append([g_start + p for p in toks[:MAX_SPAN_TOKENS]] or [g_start])
-                    span_flags.append([float(g[s:e].strip().lower() in values), 0.0, float(g != goal)])
+                    span_flags.append([float((s, e) in quoted), float(g[s:e].strip().lower() in values),
+                                       s / max(len(g), 1), 0.0, float(g != goal)])
             # then short texts on the page (a table cell to copy), each represented by its element's token
             for eid, text in page_texts([by_id[i] for i in slots]):
                 if text not in span_texts and len(span_texts) < MAX_SPANS:
                     span_texts.append(text)
                     span_pos.append([elem_pos[slots.index(eid)]])
-                    span_flags.append([float(text.strip().lower() in values), 1.0, 0.0])
+                    span_flags.append([0.0, float(text.strip().lower() in values), 1.0, 1.0, 0.0])
             act_pos = push(self.ACT, ACT, t)
             action = step.action
             target_slot = slots.index(action.element) if action is not None and action.element in slots else -1

@@ -297,9 +297,14 @@ CLOCK_TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm]\b)?")
 PAGE_TEXT_CHARS = 40  # longer texts are paragraphs, not values a task asks to copy whole
 
 
+def quoted_spans(instruction: str) -> list[tuple[int, int]]:
+    """(start, end) of each double-quoted string's inside, the first of ``instruction_spans``."""
+    return [(m.start(1), m.end(1)) for m in _QUOTED.finditer(instruction)]
+
+
 def instruction_spans(instruction: str) -> list[tuple[int, int]]:
     """Candidate (start, end) spans an agent may copy: quoted strings first, then clock times, then single words."""
-    spans = [(m.start(1), m.end(1)) for m in _QUOTED.finditer(instruction)]
+    spans = quoted_spans(instruction)
     spans += [(m.start(), m.end()) for m in CLOCK_TIME.finditer(instruction) if (m.start(), m.end()) not in spans]
     spans += [(m.start(), m.end()) for m in re.finditer(r"[^\s\",.:]+", instruction) if (m.start(), m.end()) not in spans]
     return spans
