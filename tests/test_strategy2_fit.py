@@ -75,3 +75,22 @@ def test_tiny_fit_resume_and_load(tmp_path, attention):
     assert actions[0].kind == "click" and actions[0].element == 1
     actions, _ = agent.act([obs], state, done_mask=[False])
     assert actions[0].element == 1
+
+
+@pytest.mark.browser
+def test_a_run_stopped_before_its_first_checkpoint_resumes_from_the_start(tmp_path, capsys):
+    """``zoo compare`` resumes a cell whose directory it finds with ``resume=<run dir>``.  A run stopped while it
+    was still cloning left a config and no checkpoint: resuming it trains it from the start in the same directory
+    and says so, instead of refusing it (which left that cell unrun)."""
+    from strategies.compressive_rl.fit import fit
+
+    cfg = compose(TINY + [f"run_root={tmp_path}", "model.attention=xl", "trainer.max_steps=1"])
+    run_dir = new_run_dir(cfg)
+    save_config(cfg, run_dir)  # what the stopped attempt had written: its config, no checkpoint
+    assert not list((run_dir / "checkpoints").rglob("*.ckpt"))
+    resumed = compose(["strategy=2", f"config={run_dir / 'config.yaml'}", f"resume={run_dir}"])
+    fit(resumed, run_dir)
+    assert "holds no checkpoint yet" in capsys.readouterr().err
+    ckpt = run_dir / "checkpoints" / "ppo" / "last.ckpt"
+    assert torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"] == 1
+    assert json.loads((run_dir / "results.json").read_text())["tasks"]["click-button"]["episodes"] == 2

@@ -31,7 +31,7 @@ from strategies.compressive_rl.warm_start import BehaviourCloningWarmStart
 from zoo.core.checkpoints import checkpoint_exists, read_checkpoint_meta
 from zoo.core.errors import ZooError
 from zoo.train.distributed import global_rank, processes_per_node
-from zoo.train.runs import resume_checkpoint
+from zoo.train.runs import resume_or_start
 from zoo.train.scoring import score_agent, scoring_tasks, training_tasks
 from zoo.train.trainer import make_trainer
 from zoo.web.types import Action
@@ -126,7 +126,7 @@ def fit(cfg: DictConfig, run_dir: Path, callbacks: Sequence[Any] = ()) -> dict:
     set_cpu_threads(cfg)
     run_dir = Path(run_dir)
     tasks = training_tasks(cfg)
-    ckpt = resume_checkpoint(str(cfg.resume), run_dir, "ppo", explain=lambda msg: print(f"zoo fit: {msg}", file=sys.stderr)) \
+    ckpt = resume_or_start(str(cfg.resume), run_dir, "ppo", explain=lambda msg: print(f"zoo fit: {msg}", file=sys.stderr)) \
         if cfg.resume else None
     torch.manual_seed(int(cfg.seed))
     # every rank its own block of seeds; a resumed run continues past the seeds it may have used

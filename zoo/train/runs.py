@@ -143,5 +143,16 @@ def resume_checkpoint(resume: str, run_dir: Path, stage: str = "", explain: Any 
     raise ZooError(f"cannot resume {run_dir}: no loadable checkpoint in {ckpt_dir}{why}")
 
 
+def resume_or_start(resume: str, run_dir: Path, stage: str = "", explain: Any = None) -> Path | None:
+    """``resume_checkpoint``, except for a run directory that holds no checkpoint file at all: its first attempt
+    was stopped before it wrote one (Strategy 2 during its cloning, say), so it starts again from the beginning
+    (None) and says so.  A run whose checkpoints are all unreadable is still refused, as there is something to lose."""
+    if Path(resume).resolve() == Path(run_dir).resolve() and not checkpoints_newest_first(run_dir):
+        if explain is not None:
+            explain(f"{run_dir} holds no checkpoint yet (stopped before its first): training it from the start")
+        return None
+    return resume_checkpoint(resume, run_dir, stage, explain)
+
+
 def save_config(cfg: DictConfig, run_dir: Path) -> Path:
     return atomic_write_yaml(Path(run_dir) / "config.yaml", cfg)  # a killed run never leaves a half-written config
