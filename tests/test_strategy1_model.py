@@ -324,26 +324,3 @@ def test_span_flags_mark_a_typed_text_a_page_text_and_an_earlier_goal(data):
     assert not torch.isclose(seen[0, typed], blind[0, typed])
     assert not torch.allclose(seen, blind)
     assert FoundationModel(cfg.model, SequenceBuilder(tok, 0).vocab_size, tok.pad_id).span_flags is None
-
-
-def test_goal_after_elements_reads_the_typing_candidates_after_the_fields(data):
-    """foundation.goal_after_elements: each step's goal is written again after its elements, predicting nothing,
-    and every candidate of that goal is read from the second copy, so the causal trunk has shown it the fields;
-    the typed text's target is the same candidate, and every stage's loss still trains."""
-    eps, tok = data
-    plain, after = SequenceBuilder(tok, 0), SequenceBuilder(tok, 0, goal_after_elements=True)
-    a, b = plain.build(eps[0]), after.build(eps[0])
-    goal_ids, _ = plain.goal_pieces(eps[0].steps[0].instruction)
-    assert len(b.ids) == len(a.ids) + len(goal_ids) * len(eps[0].steps)
-    assert b.spans == a.spans and [x["span"] for x in b.acts] == [x["span"] for x in a.acts]
-    assert (b.lm_target != IGNORE).sum() == (a.lm_target != IGNORE).sum()  # the copy predicts nothing
-    for act in b.acts:
-        last_element = max(act["elem_pos"])
-        from_goal = [pos for pos, f in zip(act["span_pos"], act["span_flags"]) if not f[3] and not f[4]]
-        assert from_goal and all(last_element < min(pos) <= max(pos) < act["pos"] for pos in from_goal)
-        first = act["span_pos"][0][0]
-        assert b.ids[first] == a.ids[a.acts[b.acts.index(act)]["span_pos"][0][0]]  # the same token, copied
-    cfg = tiny_cfg("model.use_screen=false", "foundation.goal_after_elements=true")
-    model = FoundationModel(cfg.model, after.vocab_size, tok.pad_id)
-    losses = compute_losses(model, collate([after.build(e) for e in eps[:2]]), STAGE_TERMS["sft"])
-    assert all(torch.isfinite(v) for v in losses.values()) and losses["span"] > 0

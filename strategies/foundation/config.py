@@ -144,11 +144,6 @@ class FoundationConfig:
     was quoted, it is already some field's value, where it starts in its goal (0-1), it is copied off the page, it
     comes from an earlier page's goal.  Without the second, a model filling several fields (multi-orderings) types
     one word twice.  Off by default (it changes the model's inputs).
-    goal_after_elements: each step's goal is written once more after the step's elements, and the typing
-    candidates are read from that copy.  The trunk is causal, so a candidate read from the first copy (before the
-    elements) cannot have seen which field it belongs in (multi-orderings' rows in a new order each episode), where
-    Strategy 2's encoder, bidirectional over one observation, lets each instruction word attend to the elements.
-    Off by default (it lengthens each step by the goal's tokens).
     finetune: the short SFT of few-shot adaptation (``finetune.py``: from a trained checkpoint, on
     k demonstrations per new task; ``zoo compare``'s ``fewshot``), ``epochs`` passes over them.
     """
@@ -165,7 +160,6 @@ class FoundationConfig:
     text_frozen: bool = True
     read_context: bool = False
     read_span_flags: bool = False
-    goal_after_elements: bool = False
 
 
 @dataclass

@@ -190,12 +190,8 @@ class SequenceBuilder:
     """
 
     def __init__(self, tokenizer: Any, tokens_per_frame: int, max_elements: int = 48, max_text_len: int = 16,
-                 frames_per_step: int = 1, text_tokenizer: Any = None, read_context: bool = False,
-                 goal_after_elements: bool = False):
+                 frames_per_step: int = 1, text_tokenizer: Any = None, read_context: bool = False):
         self.tok = tokenizer
-        # foundation.goal_after_elements: each step's goal once more after its elements, the copy the typing
-        # candidates are read from, so that (the trunk being causal) a candidate has seen the fields it may fill
-        self.goal_after_elements = bool(goal_after_elements)
         self.read_context = bool(read_context)  # zoo.web.context's readings per element (foundation.read_context)
         self.n_flags = N_FLAGS + (CONTEXT_LEVELS if self.read_context else 0)
         self.text_tok = text_tokenizer
@@ -325,10 +321,6 @@ class SequenceBuilder:
                     table["around"].append(ids + [self.tok.pad_id] * (self.max_text_len - len(ids)))
                 step_rows.append(row)
                 elem_pos.append(push(0, ELEMENT, t, elem=row))
-            if self.goal_after_elements:  # context only: its tokens predict nothing
-                goal_start = len(cols["ids"])
-                for tok_id in goal_ids:
-                    cols["text_row"][push(tok_id, GOAL, t)] = goal_row
             # candidate spans to type/select: this step's goal first, then earlier, different goals of
             # the episode (a page may ask for text shown only on an earlier page); as token positions
             if goal not in goals_seen:
