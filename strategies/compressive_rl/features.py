@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 
 from zoo.web.context import CONTEXT_LEVELS, context_overlap, context_texts, words
-from zoo.web.types import (CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index, is_typable, page_texts, slot_order,
-                           tag_index)
+from zoo.web.types import (CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index, field_values, is_typable, page_texts,
+                           slot_order, tag_index)
 
 TAGS = list(TAG_VOCAB)  # zoo.web.types: one vocabulary for every strategy, index 0 = unknown
 CATEGORIES = list(CATEGORY_VOCAB)
@@ -188,7 +188,7 @@ class Featurizer:
         past = past[: S - min(len(page), S // 2) - len(cands)]
         page = page[: S - len(cands) - len(past)]
         quoted = {c[0].strip().lower() for c in cands if c[3]}
-        values = {str(e.attrs.get("value", "")).strip().lower() for e in obs.elements} - {""}
+        values = field_values(obs.elements)
 
         a: dict[str, np.ndarray] = {
             "instr_ids": instr_ids,

@@ -37,7 +37,8 @@ from strategies.foundation.instructions import clean_label, element_label, eleme
 from zoo.web.context import CONTEXT_LEVELS, context_overlap, context_texts
 from zoo.web.context import words as context_words
 from zoo.web.types import (
-    ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, instruction_spans, page_texts, quoted_spans, slot_order,
+    ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, field_values, instruction_spans, page_texts, quoted_spans,
+    slot_order,
 )
 
 # token types (index into the model's type embedding)
@@ -326,7 +327,7 @@ class SequenceBuilder:
             if goal not in goals_seen:
                 goals_seen[goal] = (goal_start, words)
             span_texts, span_pos, span_flags = [], [], []
-            values = {str((e.attrs or {}).get("value", "")).strip().lower() for e in step.elements} - {""}
+            values = field_values(step.elements)
             for g in [goal] + [g for g in goals_seen if g != goal]:
                 g_start, g_words = (goal_start, words) if g == goal else goals_seen[g]
                 quoted = set(quoted_spans(g))

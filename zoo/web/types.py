@@ -310,6 +310,12 @@ def instruction_spans(instruction: str) -> list[tuple[int, int]]:
     return spans
 
 
+def field_values(elements: list[Element]) -> set[str]:
+    """The non-empty values the page's fields hold, lower-cased: a text an agent means to type is already typed
+    when it is one of them (both strategies read this of each typing candidate)."""
+    return {str((e.attrs or {}).get("value", "")).strip().lower() for e in elements} - {""}
+
+
 def slot_order(elements: list[Element]) -> list[Element]:
     """The visible elements in the order the agents fill their element slots: actionable ones first, then those
     with text of their own, each in page order.  A page with more visible elements than an agent has slots
