@@ -87,6 +87,10 @@ class PPOConfig:
     grandparent and two more ancestors (``el_context``, ``zoo.web.context.context_overlap``): a button with no text
     of its own is told apart by the container it sits in (social-media's retweet button by the post naming the
     user).  Off by default (it changes the model's inputs; measured in reports/context/README.md).
+    read_derived: typing candidates worked out from the page as well as copied (``zoo.web.derived``): the word at
+    a position the instruction names ("the 8th word", find-word) and the value of a shown sum ("7 x 6 =",
+    simple-arithmetic), each pointing at the element it came from, with one more ``span_num`` column saying so.
+    Without it no agent can type either answer.  Off by default (it changes the model's inputs).
     tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
     bptt: in the update, backpropagate through the carried memory over the whole rollout (truncated
     BPTT; for xl this lifts Transformer-XL's stop-gradient on the memory).  false: memory detached per step.
@@ -153,6 +157,7 @@ class PPOConfig:
     noop: bool = False
     read_class: bool = False
     read_context: bool = False
+    read_derived: bool = False
     noop_limit: int = field(default=0, metadata=at_least(0))
     tokenizer_steps: int = field(default=4, metadata=at_least(0))
     bptt: bool = True

@@ -22,7 +22,8 @@ rollouts can be stacked and replayed without touching the page again:
   span_ids (S, Lt)       BPE ids of a candidate from an earlier page's instruction (its tokens are not in
                          instr_ids), padding for the others
   span_num (S, 5)        quoted?, already typed somewhere?, position in its instruction, off the page?,
-                         from an earlier page's instruction?
+                         from an earlier page's instruction?; with ``read_derived`` (S, 6): and worked out from the
+                         page (``zoo.web.derived``: a word the instruction names, a sum), not copied?
   opt_ids (O, Lt), opt_owner (O,), opt_num (O, 2)   <select> options (the "select" arguments)
   step ()                step index within the episode
   screen (3, S, S)       uint8 screenshot, only when the model reads the screen (model.use_screen)
@@ -43,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from zoo.web.context import CONTEXT_LEVELS, context_overlap, context_texts, words
+from zoo.web.derived import derived_texts
 from zoo.web.types import (CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index, field_values, is_typable, page_texts,
                            slot_order, tag_index)
 
@@ -51,6 +53,11 @@ CATEGORIES = list(CATEGORY_VOCAB)
 ATTR_KEYS = ("type", "placeholder", "name", "id", "aria-label", "title", "value", "href")
 NUM_FEATURES = 15
 SPAN_FEATURES = 5
+
+
+def span_features(read_derived: bool) -> int:
+    """span_num's width: one more column with ``ppo.read_derived`` (the candidate was worked out, not copied)."""
+    return SPAN_FEATURES + int(bool(read_derived))
 # single quotes only as quotes, not apostrophes: no letter or digit just outside them ("user's 'abc'")
 QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<![\w'])'([^']+)'(?![\w'])")
 
@@ -101,9 +108,10 @@ class Featurizer:
     def __init__(self, tokenizer: Any, max_elements: int = 48, max_text_len: int = 16,
                  max_instruction_len: int = 48, max_spans: int = 16, max_options: int = 16,
                  screen_size: int | None = None, press_keys: bool = False, noop: bool = False, noop_limit: int = 0,
-                 read_class: bool = False, read_context: bool = False):
+                 read_class: bool = False, read_context: bool = False, read_derived: bool = False):
         self.press_keys, self.noop, self.read_class = bool(press_keys), bool(noop), bool(read_class)
         self.read_context = bool(read_context)
+        self.read_derived = bool(read_derived)  # worked-out candidates (zoo.web.derived), one more span column
         self.noop_limit = int(noop_limit)  # with noop: no-ops allowed in a row (0: no limit)
         self.tok = tokenizer
         self.screen_size = screen_size  # None: no screenshot array
@@ -184,6 +192,10 @@ class Featurizer:
                     past.append((text, start / max(len(goal), 1), is_quoted))
         # short texts on the page (a table cell to copy) after the instructions', with up to half the places
         page = [(eid, t) for eid, t in page_texts([by_id[i] for i in slots]) if t not in typed]
+        # worked out from the page (a word the instruction names, a sum) first: a long page must not push them out
+        derived = [(eid, t) for eid, t in derived_texts([by_id[i] for i in slots], instr)
+                   if t not in typed] if self.read_derived else []
+        page = derived + [(eid, t) for eid, t in page if t not in {d for _, d in derived}]
         cands = cands[: S - min(len(page), S // 2)]
         past = past[: S - min(len(page), S // 2) - len(cands)]
         page = page[: S - len(cands) - len(past)]
@@ -197,7 +209,8 @@ class Featurizer:
             "el_num": np.zeros((E, NUM_FEATURES), np.float32),
             "el_valid": np.zeros(E, bool), "el_click": np.zeros(E, bool),
             "el_type": np.zeros(E, bool), "el_select": np.zeros(E, bool),
-            "span_w": np.zeros((S, self.Li), np.float32), "span_num": np.zeros((S, SPAN_FEATURES), np.float32),
+            "span_w": np.zeros((S, self.Li), np.float32),
+            "span_num": np.zeros((S, span_features(self.read_derived)), np.float32),
             "span_el": np.full(S, -1, np.int64), "span_ids": np.full((S, Lt), self.pad, np.int64),
             "span_valid": np.zeros(S, bool),
             "opt_ids": np.full((O, Lt), self.pad, np.int64), "opt_owner": np.full(O, -1, np.int64),
@@ -264,18 +277,22 @@ class Featurizer:
             toks = [(ts, te) for (cs, ce, ts, te) in word_spans if cs < end and ce > start]
             for ts, te in toks:
                 a["span_w"][k, ts:te] = 1.0
-            a["span_num"][k] = [float(is_quoted), float(text.strip().lower() in values), start / max(len(instr), 1),
-                                0.0, 0.0]
+            a["span_num"][k, :SPAN_FEATURES] = [float(is_quoted), float(text.strip().lower() in values),
+                                                start / max(len(instr), 1), 0.0, 0.0]
             a["span_valid"][k] = True
             spans.append(text)
         for k, (text, position, is_quoted) in enumerate(past, start=len(cands)):
             a["span_ids"][k] = self.encode(text, Lt)
-            a["span_num"][k] = [float(is_quoted), float(text.strip().lower() in values), position, 0.0, 1.0]
+            a["span_num"][k, :SPAN_FEATURES] = [float(is_quoted), float(text.strip().lower() in values), position,
+                                                0.0, 1.0]
             a["span_valid"][k] = True
             spans.append(text)
+        worked_out = {t for _, t in derived}
         for k, (eid, text) in enumerate(page, start=len(cands) + len(past)):
             a["span_el"][k] = slots.index(eid)
-            a["span_num"][k] = [0.0, float(text.lower() in values), 1.0, 1.0, 0.0]
+            a["span_num"][k, :SPAN_FEATURES] = [0.0, float(text.lower() in values), 1.0, 1.0, 0.0]
+            if self.read_derived:  # the extra column: worked out, not copied (its element is where it came from)
+                a["span_num"][k, SPAN_FEATURES] = float(text in worked_out)
             a["span_valid"][k] = True
             spans.append(text)
         if self.screen_size:
@@ -309,4 +326,5 @@ def make_featurizer(tokenizer: Any, cfg: Any) -> Featurizer:
                       screen_size=int(cfg.env.screenshot_size) if cfg.model.use_screen else None,
                       press_keys=bool(cfg.ppo.get("press_keys", False)), noop=bool(cfg.ppo.get("noop", False)),
                       noop_limit=int(cfg.ppo.get("noop_limit", 0)), read_class=bool(cfg.ppo.get("read_class", False)),
-                      read_context=bool(cfg.ppo.get("read_context", False)))
+                      read_context=bool(cfg.ppo.get("read_context", False)),
+                      read_derived=bool(cfg.ppo.get("read_derived", False)))

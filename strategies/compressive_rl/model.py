@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from components.attention.xl import MaskedMemory, XLAttention
 from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
-from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, SPAN_FEATURES, TAGS
+from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, TAGS, span_features
 from strategies.compressive_rl.policy import Encoded, PolicyHeads
 from zoo.web.context import CONTEXT_LEVELS
 
@@ -70,7 +70,7 @@ def trim_padding(b: dict[str, Tensor], pad_id: int) -> dict[str, Tensor]:
 class ObservationEncoder(nn.Module):
     def __init__(self, dim: int, n_heads: int, vocab_size: int, pad_id: int, max_instruction_len: int,
                  layers: int, mlp_ratio: float, dropout: float, screen_tokenizer: Any = None, read_class: bool = False,
-                 read_context: bool = False):
+                 read_context: bool = False, read_derived: bool = False):
         super().__init__()
         # optional screenshot tokens from a registered frame tokenizer (model.use_screen)
         self.screen = None
@@ -94,7 +94,7 @@ class ObservationEncoder(nn.Module):
         layer = nn.TransformerEncoderLayer(dim, n_heads, int(mlp_ratio * dim), dropout, activation="gelu",
                                            batch_first=True, norm_first=True)
         self.mixer = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(dim), enable_nested_tensor=False)
-        self.span_num = nn.Linear(SPAN_FEATURES, dim)
+        self.span_num = nn.Linear(span_features(read_derived), dim)
         self.option = nn.Sequential(nn.Linear(dim + 2, dim), nn.GELU(), nn.Linear(dim, dim))
 
     def pooled_text(self, ids: Tensor) -> Tensor:
@@ -237,7 +237,8 @@ class ActionModel(nn.Module):
                                           int(ppo_cfg.encoder_layers), float(model_cfg.mlp_ratio), float(model_cfg.dropout),
                                           screen_tokenizer=model_cfg.tokenizer if model_cfg.use_screen else None,
                                           read_class=bool(ppo_cfg.get("read_class", False)),
-                                          read_context=bool(ppo_cfg.get("read_context", False)))
+                                          read_context=bool(ppo_cfg.get("read_context", False)),
+                                          read_derived=bool(ppo_cfg.get("read_derived", False)))
         self.core = MemoryCore(model_cfg, bptt=bool(ppo_cfg.bptt))
         self.heads = PolicyHeads(dim, press_keys=bool(ppo_cfg.get("press_keys", False)),
                                  noop=bool(ppo_cfg.get("noop", False)))

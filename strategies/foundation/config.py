@@ -144,6 +144,9 @@ class FoundationConfig:
     was quoted, it is already some field's value, where it starts in its goal (0-1), it is copied off the page, it
     comes from an earlier page's goal.  Without the second, a model filling several fields (multi-orderings) types
     one word twice.  Off by default (it changes the model's inputs).
+    read_derived: typing candidates worked out from the page as well as copied (``zoo.web.derived``, as Strategy
+    2's ``ppo.read_derived``): the word at a position the goal names ("the 8th word") and the value of a shown sum
+    ("7 x 6 ="), each at its element's token, with a flag saying it was worked out.  Off by default.
     finetune: the short SFT of few-shot adaptation (``finetune.py``: from a trained checkpoint, on
     k demonstrations per new task; ``zoo compare``'s ``fewshot``), ``epochs`` passes over them.
     """
@@ -160,6 +163,7 @@ class FoundationConfig:
     text_frozen: bool = True
     read_context: bool = False
     read_span_flags: bool = False
+    read_derived: bool = False
 
 
 @dataclass

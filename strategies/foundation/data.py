@@ -141,7 +141,8 @@ def builder_for(cfg: Any, tokenizer: BPETokenizer, tokens_per_frame: int, text_t
         text_tokenizer = TextTokenizer(text_tokenizer)
     return SequenceBuilder(tokenizer, tokens_per_frame, int(cfg.model.max_elements), int(cfg.model.max_text_len),
                            int(cfg.foundation.data.frames_per_step), text_tokenizer=text_tokenizer,
-                           read_context=bool(cfg.foundation.get("read_context", False)))
+                           read_context=bool(cfg.foundation.get("read_context", False)),
+                           read_derived=bool(cfg.foundation.get("read_derived", False)))
 
 
 def tokens_per_frame(cfg: Any) -> int:

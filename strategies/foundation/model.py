@@ -76,7 +76,7 @@ class FoundationModel(nn.Module):
     text side (``pretrained_text.PretrainedText``) or None (scratch)."""
 
     def __init__(self, model_cfg: Any, vocab_size: int, pad_id: int, text: nn.Module | None = None,
-                 read_context: bool = False, read_span_flags: bool = False):
+                 read_context: bool = False, read_span_flags: bool = False, read_derived: bool = False):
         super().__init__()
         dim = int(model_cfg.dim)
         self.dim, self.vocab_size = dim, int(vocab_size)
@@ -108,8 +108,12 @@ class FoundationModel(nn.Module):
             self.copy_match.weight.copy_(COPY_BONUS * torch.arange(COPY_MATCH + 1, dtype=torch.float32).unsqueeze(1))
         self.pointer = create_head("pointer", dim)
         self.span_pointer = create_head("pointer", dim)
-        # foundation.read_span_flags: a candidate span's flags (quoted, already typed, where, off the page, earlier)
-        self.span_flags = nn.Linear(SPAN_FLAGS, dim) if read_span_flags else None
+        # foundation.read_span_flags: a candidate span's first five flags (quoted, already typed, where, off the
+        # page, earlier); foundation.read_derived: the last (worked out, not copied), so that a sum is told apart
+        # from the copy of its own element's text, which shares its token
+        columns = [*range(SPAN_FLAGS - 1)] * bool(read_span_flags) + [SPAN_FLAGS - 1] * bool(read_derived)
+        self.register_buffer("span_columns", torch.tensor(columns, dtype=torch.long), persistent=False)
+        self.span_flags = nn.Linear(len(columns), dim) if columns else None
         self.span_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.kind_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(ELEMENT_ACTION_KINDS)))
         self.key_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(KEYS)))
@@ -168,7 +172,8 @@ class FoundationModel(nn.Module):
         b = batch.act_b[rows].view(-1, 1, 1)
         span_h = (h[b, pos.clamp(min=0)] * tok_mask.unsqueeze(-1)).sum(2) / tok_mask.sum(2, keepdim=True).clamp(min=1)
         if self.span_flags is not None:
-            span_h = span_h + self.span_flags(batch.span_flags[rows].to(span_h.dtype))
+            flags = batch.span_flags[rows].index_select(-1, self.span_columns.to(batch.span_flags.device))
+            span_h = span_h + self.span_flags(flags.to(span_h.dtype))
         query = self.span_query(torch.cat([q, element_h], dim=-1))
         return self.span_pointer(query, span_h, tok_mask.any(-1))
 

@@ -36,6 +36,7 @@ import numpy as np
 from strategies.foundation.instructions import clean_label, element_label, element_noun, element_position, number_lines
 from zoo.web.context import CONTEXT_LEVELS, context_overlap, context_texts
 from zoo.web.context import words as context_words
+from zoo.web.derived import derived_texts
 from zoo.web.types import (
     ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, field_values, instruction_spans, page_texts, quoted_spans,
     slot_order,
@@ -48,8 +49,9 @@ KEYS = (*NAMED_KEYS, "<other>")
 TAG_BUCKETS = 64
 N_FLAGS = 15
 # per candidate span (foundation.read_span_flags reads them), Strategy 2's span_num in its order: quoted, already
-# some field's value, where it starts in its goal (0-1), copied off the page, from an earlier page's goal
-SPAN_FLAGS = 5
+# some field's value, where it starts in its goal (0-1), copied off the page, from an earlier page's goal; then
+# (foundation.read_derived reads it) worked out from the page, not copied (zoo.web.derived)
+SPAN_FLAGS = 6
 MAX_POS, MAX_STEPS = 512, 32
 MAX_GOAL_TOKENS, MAX_LINE_TOKENS, MAX_SPANS, MAX_SPAN_TOKENS, MAX_POINTED_TOKENS = 64, 40, 40, 8, 56
 IGNORE = -100
@@ -191,8 +193,10 @@ class SequenceBuilder:
     """
 
     def __init__(self, tokenizer: Any, tokens_per_frame: int, max_elements: int = 48, max_text_len: int = 16,
-                 frames_per_step: int = 1, text_tokenizer: Any = None, read_context: bool = False):
+                 frames_per_step: int = 1, text_tokenizer: Any = None, read_context: bool = False,
+                 read_derived: bool = False):
         self.tok = tokenizer
+        self.read_derived = bool(read_derived)  # worked-out typing candidates (foundation.read_derived)
         self.read_context = bool(read_context)  # zoo.web.context's readings per element (foundation.read_context)
         self.n_flags = N_FLAGS + (CONTEXT_LEVELS if self.read_context else 0)
         self.text_tok = text_tokenizer
@@ -338,13 +342,17 @@ class SequenceBuilder:
                     span_texts.append(g[s:e])
                     span_pos.append([g_start + p for p in toks[:MAX_SPAN_TOKENS]] or [g_start])
                     span_flags.append([float((s, e) in quoted), float(g[s:e].strip().lower() in values),
-                                       s / max(len(g), 1), 0.0, float(g != goal)])
-            # then short texts on the page (a table cell to copy), each represented by its element's token
-            for eid, text in page_texts([by_id[i] for i in slots]):
+                                       s / max(len(g), 1), 0.0, float(g != goal), 0.0])
+            # then texts worked out from the page (read_derived: a word the goal names, a sum) and short texts on
+            # it (a table cell to copy), each represented by its element's token
+            shown = [by_id[i] for i in slots]
+            derived = derived_texts(shown, goal) if self.read_derived else []
+            for eid, text in derived + page_texts(shown):
                 if text not in span_texts and len(span_texts) < MAX_SPANS:
                     span_texts.append(text)
                     span_pos.append([elem_pos[slots.index(eid)]])
-                    span_flags.append([0.0, float(text.strip().lower() in values), 1.0, 1.0, 0.0])
+                    span_flags.append([0.0, float(text.strip().lower() in values), 1.0, 1.0, 0.0,
+                                       float((eid, text) in derived)])
             act_pos = push(self.ACT, ACT, t)
             action = step.action
             target_slot = slots.index(action.element) if action is not None and action.element in slots else -1

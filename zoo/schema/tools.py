@@ -27,6 +27,7 @@ class BenchConfig:
     trace: write each episode's instruction and actions (with the elements they hit) into its record.
     settle_ms: observe each page once it is still, at most this long after an action (env.settle_ms; 0: at once).
     A checkpoint is not scored with its run's env.settle_ms unless it is given here (the run's own scoring is).
+    derived: actions: count texts worked out from the page as typable (the agents' read_derived option).
     contexts: env throughput benchmark (zoo/web/throughput.py): context counts to time, each with one
     browser and with one browser per context.  steps: env steps per timing (at least 40 per context).
     repeats: interleaved repetitions.  single_task: the one-task setting's task (the suite is the mixed
@@ -54,6 +55,7 @@ class BenchConfig:
     screenshot: bool = False
     trace: bool = False
     settle_ms: float = field(default=0.0, metadata=between(0, 5000))
+    derived: bool = False
     contexts: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
     steps: int = field(default=200, metadata=at_least(1))
     repeats: int = field(default=3, metadata=at_least(1))

@@ -9,7 +9,8 @@ report counts the episodes that press one apart).  Strategy 2's no-op needs ``pp
 or time field takes text like any input (``Element.typable``), in the instruction's written form ("02/05/2014",
 "5:09 PM"; the harness converts it).  A word inside a longer text,
 text worked out (a sum), or keys outside ``NAMED_KEYS`` (digits) cannot be produced, and mouse actions at
-points cannot be taken at all.
+points cannot be taken at all; with ``derived=true`` (the agents' ``read_derived``) the word an instruction names
+and a shown sum can (``zoo.web.derived``), written to ``actions-<suite>-derived.*``.
 
 The probe plays the oracle on a suite, traced (``evaluate(trace=probe_step)``: the harness's own episodes), and
 marks every step of its demonstrations that the space could not have taken, with the reason: what the recorded demonstrations can teach step for step.  A task whose oracle takes
@@ -25,6 +26,7 @@ Writes ``<out>/actions-<suite>.{json,md}`` (default ``reports/bench/``).
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from typing import Any
 from zoo.core.io import atomic_write_json, atomic_write_text
 from zoo.web.agents import OracleAgent
 from zoo.web.bench import evaluate
+from zoo.web.derived import derived_texts
 from zoo.web.suites import resolve_tasks
 from zoo.web.tasks.oracle import ORACLES
 from zoo.web.types import (ELEMENT_ACTION_KINDS, NAMED_KEYS, Action, Observation, instruction_spans, page_texts,
@@ -41,12 +44,15 @@ SCHEMA = "actionzoo.actions/1"
 PRESS = "press"  # a step's note: expressible, by Strategy 1 (and Strategy 2 with ppo.press_keys) only
 DEFAULT_SLOTS = 48  # model.max_elements' default: the element slots both strategies fill (slot_order)
 DEFAULT_OUT = Path("reports/bench")
+NOT_TYPABLE = "types text that is neither an instruction span nor a text on the page"
+NOT_TYPABLE_DERIVED = "types text that is neither an instruction span, a text on the page nor worked out from it"
 
 
-def unexpressible(action: Action, obs: Observation, earlier: tuple[str, ...] = ()) -> str | None:
+def unexpressible(action: Action, obs: Observation, earlier: tuple[str, ...] = (), derived: bool = False) -> str | None:
     """Why the element action space could not take ``action`` on ``obs``, or None when it could.  ``earlier``:
     the episode's earlier instructions, whose spans may be typed too (a page may ask for text that only an
-    earlier page's instruction showed, as Strategy 1's span candidates allow)."""
+    earlier page's instruction showed, as Strategy 1's span candidates allow).  ``derived``: the agents' option
+    ``read_derived`` is on, so texts worked out from the page (``zoo.web.derived``) may be typed too."""
     if action.kind == "wait":
         return None
     if action.kind not in ELEMENT_ACTION_KINDS:
@@ -58,8 +64,11 @@ def unexpressible(action: Action, obs: Observation, earlier: tuple[str, ...] = (
     if action.element is None or not 0 <= action.element < len(obs.elements):
         return "targets no element of the observation"
     spans = {text[s:e] for text in (obs.instruction, *earlier) for s, e in instruction_spans(text)}
-    if action.kind == "type" and (action.text or "") not in spans | {t for _, t in page_texts(obs.elements)}:
-        return "types text that is neither an instruction span nor a text on the page"
+    typable = spans | {t for _, t in page_texts(obs.elements)}
+    if derived:
+        typable |= {t for _, t in derived_texts(obs.elements, obs.instruction)}
+    if action.kind == "type" and (action.text or "") not in typable:
+        return NOT_TYPABLE_DERIVED if derived else NOT_TYPABLE
     if action.kind == "select" and action.option not in obs.elements[action.element].options \
             and action.option not in spans:
         return "selects an option that is neither the element's nor an instruction span"
@@ -74,11 +83,12 @@ def slot_rank(action: Action, obs: Observation) -> int | None:
     return next((k for k, e in enumerate(slot_order(obs.elements)) if e.id == action.element), None)
 
 
-def probe_step(action: Action, obs: Observation, earlier: tuple[str, ...]) -> list:
+def probe_step(action: Action, obs: Observation, earlier: tuple[str, ...], derived: bool = False) -> list:
     """A trace step of the probe (``evaluate(trace=probe_step)``): [why the space could not take it, ``PRESS``
     for a named key (Strategy 1, and Strategy 2 with ``ppo.press_keys``) or None when both could; the target's
     ``slot_rank``]."""
-    return [unexpressible(action, obs, earlier) or (PRESS if action.kind == "press" else None), slot_rank(action, obs)]
+    return [unexpressible(action, obs, earlier, derived) or (PRESS if action.kind == "press" else None),
+            slot_rank(action, obs)]
 
 
 def summarise(episodes: list[tuple[str, list[list]]], results: dict[str, Any], tasks: list[str],
@@ -115,6 +125,8 @@ def markdown(report: dict[str, Any]) -> str:
     n = len(s["tasks"])
     lines = [f"# What the element action space can express: {report['suite']}", "",
              f"Command: `{report['command']}`", "",
+             *(["Texts worked out from the page (the agents' `read_derived`: the word an instruction names, a shown "
+                "sum) count as typable here.", ""] if report.get("derived") else []),
              f"The oracle played {report['episodes_per_task']} episodes of each of the {n} tasks with an oracle; "
              "a step is inexpressible when neither strategy's action heads could have produced it "
              "(zoo/web/expressible.py says how that is decided). This bounds what the demonstrations teach step for "
@@ -142,18 +154,22 @@ def main(cfg: Any) -> dict[str, Any]:
 
     tasks = [t for t in resolve_tasks(str(cfg.suite), list(cfg.tasks or [])) if t in ORACLES]
     suite = "custom" if cfg.tasks else str(cfg.suite)
+    derived = bool(cfg.get("derived", False))
     results = evaluate(OracleAgent(tasks), tasks, int(cfg.episodes), seed=int(cfg.seed), num_envs=int(cfg.num_envs),
                        max_episode_steps=int(cfg.max_episode_steps), retries=int(cfg.retries),
                        step_timeout_s=float(cfg.step_timeout_s), headless=bool(cfg.headless),
-                       progress=bool(cfg.progress), suite=suite, agent_name="oracle", trace=probe_step,
+                       progress=bool(cfg.progress), suite=suite, agent_name="oracle",
+                       trace=functools.partial(probe_step, derived=derived),
                        settle_ms=float(cfg.get("settle_ms", 0.0)))
     episodes = [(ep["task"], ep["trace"]["actions"]) for ep in results["episodes"]]
     command = (f"zoo bench actions suite={suite} episodes={int(cfg.episodes)} "
-               f"max_episode_steps={int(cfg.max_episode_steps)}") + (f" tasks=[{','.join(tasks)}]" if cfg.tasks else "")
+               f"max_episode_steps={int(cfg.max_episode_steps)}") + (f" tasks=[{','.join(tasks)}]" if cfg.tasks else "") \
+        + (" derived=true" if derived else "")
     report = {"schema": SCHEMA, "suite": suite, "episodes_per_task": int(cfg.episodes), "command": command,
+              "derived": derived,
               "summary": summarise(episodes, results, tasks)}
     out = Path(str(cfg.out)) if cfg.out else DEFAULT_OUT
-    stem = out / f"actions-{suite}"
+    stem = out / (f"actions-{suite}" + ("-derived" if derived else ""))
     atomic_write_json(stem.with_suffix(".json"), report)
     atomic_write_text(stem.with_suffix(".md"), markdown(report))
     s = report["summary"]
