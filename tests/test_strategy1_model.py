@@ -301,10 +301,10 @@ def test_span_flags_mark_a_typed_text_a_page_text_and_an_earlier_goal(data):
     ex = SequenceBuilder(tok, 0).build(ep)
     flags = [dict(zip(texts, a["span_flags"])) for texts, a in zip(ex.spans, ex.acts)]
     where = first.index("4821") / len(first)
-    assert flags[0]["4821"] == [0.0, 0.0, where, 0.0, 0.0]  # not typed yet
-    assert flags[1]["4821"] == [0.0, 1.0, where, 0.0, 1.0]  # in the field now, and from the first page's goal
-    assert flags[1]["Ann"] == [1.0, 0.0, second.index("Ann") / len(second), 0.0, 0.0]
-    assert flags[1]["Teal"] == [0.0, 0.0, 1.0, 1.0, 0.0]
+    assert flags[0]["4821"] == [0.0, 0.0, where, 0.0, 0.0, 0.0]  # not typed yet
+    assert flags[1]["4821"] == [0.0, 1.0, where, 0.0, 1.0, 0.0]  # in the field now, and from the first page's goal
+    assert flags[1]["Ann"] == [1.0, 0.0, second.index("Ann") / len(second), 0.0, 0.0, 0.0]
+    assert flags[1]["Teal"] == [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]  # copied, not worked out
 
     cfg = tiny_cfg("model.use_screen=false", "foundation.read_span_flags=true")
     model = FoundationModel(cfg.model, SequenceBuilder(tok, 0).vocab_size, tok.pad_id, read_span_flags=True)
@@ -324,3 +324,37 @@ def test_span_flags_mark_a_typed_text_a_page_text_and_an_earlier_goal(data):
     assert not torch.isclose(seen[0, typed], blind[0, typed])
     assert not torch.allclose(seen, blind)
     assert FoundationModel(cfg.model, SequenceBuilder(tok, 0).vocab_size, tok.pad_id).span_flags is None
+
+
+def test_read_derived_offers_a_named_word_and_a_sum_and_the_span_head_reads_that_flag_alone(data):
+    """foundation.read_derived: the word the goal names and a shown sum are candidates at their element's token,
+    flagged as worked out (the last span flag); the span head reads that flag alone (all six with
+    read_span_flags too), so the sum is told apart from the copy of its own element's text."""
+    _, tok = data
+    goal = "Type the 2nd word of the text, or the sum"
+    els = page(["save"]) + [Element(3, "p", "alpha beta gamma", {}, (50, 100, 40, 15), 0, 1, True, "text", False),
+                            Element(4, "div", "3 + 4 =", {}, (50, 130, 40, 15), 0, 1, True, "text", False)]
+    act = Action.type(1, "beta")
+    ep = Episode("derived", [Step(goal, els, None, act, action_line(act, els), expert=True)])
+    ex = SequenceBuilder(tok, 0, read_derived=True).build(ep)
+    flags = dict(zip(ex.spans[0], ex.acts[0]["span_flags"]))
+    assert flags["beta"][5] == 1.0 and flags["7"][5] == 1.0 and flags["3 + 4 ="][5] == 0.0
+    assert ex.acts[0]["span"] == ex.spans[0].index("beta")  # the demonstration's typed word is learnable
+    word, total, copy = (ex.acts[0]["span_pos"][ex.spans[0].index(t)] for t in ("beta", "7", "3 + 4 ="))
+    assert total == copy  # one element's token: only the flag tells them apart
+    assert "beta" not in SequenceBuilder(tok, 0).build(ep).spans[0]
+    cfg = tiny_cfg("model.use_screen=false")
+    vocab = SequenceBuilder(tok, 0).vocab_size
+    assert FoundationModel(cfg.model, vocab, tok.pad_id, read_derived=True).span_flags.in_features == 1
+    assert FoundationModel(cfg.model, vocab, tok.pad_id, read_derived=True,
+                           read_span_flags=True).span_flags.in_features == 6
+    assert FoundationModel(cfg.model, vocab, tok.pad_id, read_span_flags=True).span_flags.in_features == 5
+    model = FoundationModel(cfg.model, vocab, tok.pad_id, read_derived=True)
+    batch = collate([ex])
+    with torch.no_grad():
+        h, _ = model(batch)
+        heads = model.act_heads(h, batch)
+        rows = torch.tensor([0])
+        logits = model.span_logits(h, batch, rows, heads["q"][rows], heads["keys"][rows, ex.acts[0]["slot"]])
+    spans = ex.spans[0]
+    assert not torch.isclose(logits[0, spans.index("7")], logits[0, spans.index("3 + 4 =")])

@@ -412,6 +412,34 @@ def test_page_texts_and_clock_times_are_typing_candidates_and_labels_name_contro
     assert not torch.allclose(enc.spans[0, k], m.model.encoder.span_num(batch["span_num"])[0, k])
 
 
+def test_read_derived_offers_worked_out_texts_at_their_element_with_a_column_saying_so():
+    """ppo.read_derived: the word the instruction names and a shown sum become typing candidates, first of the
+    page's, each encoded as the element it came from, with one more span_num column (1 for them, 0 for the
+    copy of the sum's own text, which shares its element); the span head reads that column, and a policy step
+    can type them.  Without the option neither is a candidate and span_num keeps its five columns."""
+    instr = "Find the 3rd word in the paragraph and type it, or the answer to the sum, then press Submit."
+    els = [el(0, "body", "", "style", False), el(1, "p", "Lorem ipsum, dolor sit amet.", "text", False, 20),
+           el(2, "div", "7 x 6 =", "text", False, 40), el(3, "input", "", "input", True, 60, type="text"),
+           el(4, "button", "Submit", "action", True, 80)]
+    page = Observation("derived", instr, els, None, "derived", 0)
+    m = module_for([page], "ppo.read_derived=true")
+    f = m.featurizer(page)
+    a = f.arrays
+    assert a["span_num"].shape[1] == 6 and m.model.encoder.span_num.in_features == 6
+    k_word, k_sum, k_copy = f.spans.index("dolor"), f.spans.index("42"), f.spans.index("7 x 6 =")
+    assert k_word < k_sum < k_copy  # worked out first, named words before sums
+    assert a["span_el"][k_word] == f.el_slots.index(1) and a["span_el"][k_sum] == a["span_el"][k_copy]
+    assert a["span_num"][[k_word, k_sum, k_copy], 5].tolist() == [1.0, 1.0, 0.0]
+    assert (a["span_num"][: k_word, 5] == 0).all()  # the instruction's own spans
+    assert str(to_action(f, np.array([f.el_slots.index(3), TYPE, k_sum]))) == "type(3, '42')"
+    batch = to_tensors(stack([a]), "cpu")
+    with torch.no_grad():
+        enc = m.model.encoder(batch)
+    assert not torch.allclose(enc.spans[0, k_sum], enc.spans[0, k_copy])  # told apart though one element
+    plain = module_for([page]).featurizer(page)
+    assert plain.arrays["span_num"].shape[1] == 5 and "dolor" not in plain.spans and "42" not in plain.spans
+
+
 def test_page_texts_get_at_most_half_the_candidates_when_the_instruction_is_long():
     instr = " ".join(f"word{i}" for i in range(20))
     els = [el(0, "body", "", "style", False), el(1, "input", "", "input", True, 20, type="text")]
