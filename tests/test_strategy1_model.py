@@ -13,7 +13,7 @@ from strategies.foundation.instructions import action_line, line_to_action
 from strategies.foundation.losses import STAGE_TERMS, compute_losses, weighted_total
 from strategies.foundation.model import FoundationModel
 from strategies.foundation.policy import Policy
-from strategies.foundation.sequence import ACT, FRAME, IGNORE, POINTED, Episode, SequenceBuilder, Step
+from strategies.foundation.sequence import ACT, FRAME, IGNORE, N_FLAGS, POINTED, Episode, SequenceBuilder, Step
 from zoo.config import compose
 from zoo.web.types import Action, Element
 
@@ -358,3 +358,19 @@ def test_read_derived_offers_a_named_word_and_a_sum_and_the_span_head_reads_that
         logits = model.span_logits(h, batch, rows, heads["q"][rows], heads["keys"][rows, ex.acts[0]["slot"]])
     spans = ex.spans[0]
     assert not torch.isclose(logits[0, spans.index("7")], logits[0, spans.index("3 + 4 =")])
+
+
+@pytest.mark.parametrize(("value", "asked"), [("-7", 1.0), ("7", 0.0), ("", 0.0)])
+def test_read_derived_flags_an_element_showing_the_value_the_goal_asks_for(data, value, asked):
+    """foundation.read_derived's element flag (the last): the value is a word of the goal, sign kept; the
+    substring flag before it matched "7" in "-7"."""
+    _, tok = data
+    goal = "Select -7 with the spinner and hit Submit."
+    els = [e if e.id != 1 else Element(1, "input", "", {"type": "text", "value": value}, e.bbox, 0, 1, True, "input",
+                                       True) for e in page(["save"])]
+    act = Action.click(2)
+    ep = Episode("spin", [Step(goal, els, None, act, action_line(act, els), expert=True)])
+    ex = SequenceBuilder(tok, 0, read_derived=True).build(ep)
+    row = ex.rows[0][ex.slots[0].index(1)]
+    assert ex.el_flags.shape[1] == N_FLAGS + 1 and ex.el_flags[row, -1] == asked
+    assert SequenceBuilder(tok, 0).build(ep).el_flags.shape[1] == N_FLAGS

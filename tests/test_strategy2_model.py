@@ -440,6 +440,27 @@ def test_read_derived_offers_worked_out_texts_at_their_element_with_a_column_say
     assert plain.arrays["span_num"].shape[1] == 5 and "dolor" not in plain.spans and "42" not in plain.spans
 
 
+@pytest.mark.parametrize(("value", "asked"), [("-7", 1.0), ("7", 0.0), ("0", 0.0), ("", 0.0)])
+def test_read_derived_tells_a_field_showing_the_asked_value(value, asked):
+    """ppo.read_derived's element column: the field's value is one the instruction asks for, sign kept (the
+    value flag beside it compares with quoted texts only, and the instruction quotes nothing here)."""
+    instr = "Select -7 with the spinner and hit Submit."
+    els = [el(0, "body", "", "style", False), el(1, "input", "", "input", True, 20, type="text", value=value),
+           el(2, "button", "Submit", "action", True, 40)]
+    page = Observation("spin", instr, els, None, "spin", 0)
+    m = module_for([page], "ppo.read_derived=true")
+    a = m.featurizer(page).arrays
+    assert a["el_value_asked"][:, 0].tolist()[:3] == [0.0, asked, 0.0]
+    assert m.model.encoder.num.in_features == NUM_FEATURES + 1
+    batch = to_tensors(stack([a]), "cpu")
+    with torch.no_grad():
+        seen = m.model.encoder(batch).elements
+        batch["el_value_asked"] = 1.0 - batch["el_value_asked"]
+        flipped = m.model.encoder(batch).elements
+    assert not torch.allclose(seen[0, 1], flipped[0, 1])
+    assert "el_value_asked" not in module_for([page]).featurizer(page).arrays
+
+
 def test_page_texts_get_at_most_half_the_candidates_when_the_instruction_is_long():
     instr = " ".join(f"word{i}" for i in range(20))
     els = [el(0, "body", "", "style", False), el(1, "input", "", "input", True, 20, type="text")]

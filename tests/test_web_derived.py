@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from zoo.web.derived import arithmetic_value, arithmetic_values, derived_texts, named_positions, named_words
-from zoo.web.types import Element
+from zoo.web.types import Action, Element
 
 
 def el(i, tag, text, visible=True):
@@ -71,3 +71,26 @@ def test_on_real_pages_the_oracles_answers_are_worked_out_candidates(tmp_path):
     assert {t: v["oracle_successes"] for t, v in worked["summary"]["tasks"].items()} == {t: 2 for t in tasks}
     assert (tmp_path / "actions-custom-derived.md").exists() and (tmp_path / "actions-custom.md").exists()
     assert "derived=true" in (tmp_path / "actions-custom-derived.md").read_text()
+
+
+@pytest.mark.parametrize(("value", "focused", "step"), [
+    ("0", True, Action.press("ArrowUp")), ("0", False, Action.click(3)), ("9", True, Action.press("ArrowDown")),
+    ("8", True, Action.click(4)),
+])
+def test_the_spinner_oracle_steps_by_arrows_only_so_its_demonstrations_are_imitable(value, focused, step):
+    """use-spinner at "Select 8": PageUp (10 at a time) is no agent's named key, so its oracle steps by arrows,
+    one at a time, and submits once the field shows the number; unfocused, it clicks the arrow button first."""
+    from zoo.web.tasks.oracle import ORACLES
+    from zoo.web.types import NAMED_KEYS, Observation
+
+    attrs = {"id": "spinner", "value": value, **({"focused": "true"} if focused else {})}
+    els = [Element(0, "body", "", {}, (0, 0, 160, 210), -1, 0, True, "style", False, []),
+           Element(1, "input", "", attrs, (5, 20, 80, 20), 0, 1, True, "input", True, []),
+           Element(2, "span", "", {"class": "ui-spinner"}, (5, 20, 100, 20), 0, 1, True, "style", False, []),
+           Element(3, "a", "", {"class": "ui-spinner-button ui-spinner-up"}, (90, 20, 15, 10), 2, 2, True, "action",
+                   True, []),
+           Element(4, "button", "Submit", {"id": "subbtn"}, (5, 60, 50, 20), 0, 1, True, "action", True, [])]
+    obs = Observation("use-spinner", "Select 8 with the spinner and hit Submit.", els, None, "use-spinner", 0)
+    action = ORACLES["use-spinner"](obs, {})
+    assert (action.kind, action.element, action.key) == (step.kind, step.element, step.key)
+    assert action.kind != "press" or action.key in NAMED_KEYS

@@ -89,8 +89,10 @@ class PPOConfig:
     user).  Off by default (it changes the model's inputs; measured in reports/context/README.md).
     read_derived: typing candidates worked out from the page as well as copied (``zoo.web.derived``): the word at
     a position the instruction names ("the 8th word", find-word) and the value of a shown sum ("7 x 6 =",
-    simple-arithmetic), each pointing at the element it came from, with one more ``span_num`` column saying so.
-    Without it no agent can type either answer.  Off by default (it changes the model's inputs).
+    simple-arithmetic), each pointing at the element it came from, with one more ``span_num`` column saying so
+    (without it no agent can type either answer); and per element whether its value is one the instruction asks for
+    (``el_value_asked``: use-spinner's field showing "-7" at "Select -7"; the other flags compare values with
+    quoted texts only).  Off by default (it changes the model's inputs).
     tokenizer_steps: random-agent env steps per env whose pages train the run's BPE vocabulary.
     bptt: in the update, backpropagate through the carried memory over the whole rollout (truncated
     BPTT; for xl this lifts Transformer-XL's stop-gradient on the memory).  false: memory detached per step.

@@ -21,6 +21,8 @@ rollouts can be stacked and replayed without touching the page again:
   span_el (S,)           for a candidate copied off the page (a table cell): its element's slot, else -1
   span_ids (S, Lt)       BPE ids of a candidate from an earlier page's instruction (its tokens are not in
                          instr_ids), padding for the others
+  el_value_asked (E, 1)  with ``read_derived`` only: is the element's value a word or quoted text of the instruction
+                         (``zoo.web.derived.instruction_values``)?
   span_num (S, 5)        quoted?, already typed somewhere?, position in its instruction, off the page?,
                          from an earlier page's instruction?; with ``read_derived`` (S, 6): and worked out from the
                          page (``zoo.web.derived``: a word the instruction names, a sum), not copied?
@@ -44,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from zoo.web.context import CONTEXT_LEVELS, context_overlap, context_texts, words
-from zoo.web.derived import derived_texts
+from zoo.web.derived import derived_texts, instruction_values
 from zoo.web.types import (CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index, field_values, is_typable, page_texts,
                            slot_order, tag_index)
 
@@ -222,6 +224,9 @@ class Featurizer:
             a["el_class"] = np.full((E, Lt), self.pad, np.int64)
         context = context_overlap(obs.elements, instr_words) if self.read_context else {}
         around = context_texts(obs.elements) if self.read_context else {}
+        if self.read_derived:
+            a["el_value_asked"] = np.zeros((E, 1), np.float32)
+            asked = instruction_values(instr)
         if self.read_context:
             a["el_context"] = np.zeros((E, CONTEXT_LEVELS), np.float32)
             a["el_around"] = np.full((E, Lt), self.pad, np.int64)
@@ -236,6 +241,8 @@ class Featurizer:
             a["el_attr"][s] = self.encode(" ".join(f"{k} {attrs[k]}" for k in ATTR_KEYS if attrs.get(k)), Lt)
             if self.read_class:
                 a["el_class"][s] = self.encode(attrs.get("class", ""), Lt)
+            if self.read_derived:  # its value is one the instruction asks for (a spinner at "Select -7")
+                a["el_value_asked"][s, 0] = float(attrs.get("value", "").strip().lower() in asked)
             if self.read_context:
                 a["el_context"][s] = context[eid]
                 a["el_around"][s] = self.encode(around[eid], Lt)

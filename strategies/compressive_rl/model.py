@@ -39,8 +39,8 @@ def fourier_position(num: Tensor) -> Tensor:
     return torch.cat([angles.sin(), angles.cos()], -1).flatten(-2)
 
 
-ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_context", "el_around", "el_tag", "el_cat", "el_num", "el_valid",
-                "el_click", "el_type", "el_select")
+ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_context", "el_around", "el_value_asked", "el_tag", "el_cat",
+                "el_num", "el_valid", "el_click", "el_type", "el_select")
 
 
 def used_length(filled: Tensor) -> int:
@@ -60,7 +60,7 @@ def trim_padding(b: dict[str, Tensor], pad_id: int) -> dict[str, Tensor]:
     out = dict(b)
     lead = b["el_valid"].dim() - 1
     for k in ELEMENT_KEYS:
-        if k in b:  # el_class, el_context and el_around only with ppo.read_class / ppo.read_context
+        if k in b:  # el_class, el_context, el_around, el_value_asked only with ppo.read_class / _context / _derived
             out[k] = b[k][(slice(None),) * lead + (slice(0, e),)]
     out["instr_ids"] = b["instr_ids"][..., :li]
     out["span_w"] = b["span_w"][..., :li]
@@ -81,7 +81,9 @@ class ObservationEncoder(nn.Module):
         self.tag = nn.Embedding(len(TAGS), dim)
         self.cat = nn.Embedding(len(CATEGORIES), dim)
         self.read_context = bool(read_context)  # el_context: read beside the element's own numbers (ppo.read_context)
-        self.num = nn.Linear(NUM_FEATURES + (CONTEXT_LEVELS if self.read_context else 0), dim)
+        # el_value_asked (ppo.read_derived): one more number per element, read beside its own
+        self.read_derived = bool(read_derived)
+        self.num = nn.Linear(NUM_FEATURES + (CONTEXT_LEVELS if self.read_context else 0) + int(self.read_derived), dim)
         self.position = nn.Linear(4 * len(FREQUENCIES), dim)
         self.read_class = bool(read_class)  # el_class: one more pooled text per element (ppo.read_class)
         # pooled text, attributes (and class, and the texts around it); then tag, category, numbers
@@ -111,7 +113,8 @@ class ObservationEncoder(nn.Module):
             texts.append(self.pooled_text(b["el_class"]))
         if self.read_context:
             texts.append(self.pooled_text(b["el_around"]))
-        num = torch.cat([b["el_num"], b["el_context"]], -1) if self.read_context else b["el_num"]
+        num = torch.cat([b["el_num"], *([b["el_context"]] if self.read_context else []),
+                         *([b["el_value_asked"]] if self.read_derived else [])], -1)
         el = torch.cat([*texts, self.tag(b["el_tag"]), self.cat(b["el_cat"]), self.num(num)], dim=-1)
         el = self.element(el) + self.position(fourier_position(b["el_num"])) + self.segment[2]
         instr_ids = b["instr_ids"]

@@ -146,7 +146,9 @@ class FoundationConfig:
     one word twice.  Off by default (it changes the model's inputs).
     read_derived: typing candidates worked out from the page as well as copied (``zoo.web.derived``, as Strategy
     2's ``ppo.read_derived``): the word at a position the goal names ("the 8th word") and the value of a shown sum
-    ("7 x 6 ="), each at its element's token, with a flag saying it was worked out.  Off by default.
+    ("7 x 6 ="), each at its element's token, with a flag saying it was worked out; and one more element flag:
+    its value is one the goal asks for (``instruction_values``, a spinner showing "-7" at "Select -7").  Off by
+    default.
     finetune: the short SFT of few-shot adaptation (``finetune.py``: from a trained checkpoint, on
     k demonstrations per new task; ``zoo compare``'s ``fewshot``), ``epochs`` passes over them.
     """

@@ -45,7 +45,8 @@ COPY_BONUS = 4.0  # initial copy-score bonus per matched token (learned from the
 class ElementEncoder(nn.Module):
     """One embedding per DOM element: mean of its text token embeddings + tag, category, box, flags."""
 
-    def __init__(self, dim: int, text_embedding: nn.Embedding, pad_id: int, read_context: bool = False):
+    def __init__(self, dim: int, text_embedding: nn.Embedding, pad_id: int, read_context: bool = False,
+                 read_derived: bool = False):
         super().__init__()
         self.text, self.pad_id = text_embedding, int(pad_id)
         # foundation.read_context: 4 more flags, and the texts around the element through their own projection
@@ -53,7 +54,8 @@ class ElementEncoder(nn.Module):
         self.tag = nn.Embedding(TAG_BUCKETS, dim)
         self.cat = nn.Embedding(len(CATEGORY_VOCAB), dim)
         self.box = nn.Linear(4, dim)
-        self.flags = nn.Linear(N_FLAGS + (CONTEXT_LEVELS if read_context else 0), dim)
+        # foundation.read_derived: one more flag (its value is one the goal asks for), after the context's
+        self.flags = nn.Linear(N_FLAGS + (CONTEXT_LEVELS if read_context else 0) + int(read_derived), dim)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, text: torch.Tensor, tag: torch.Tensor, cat: torch.Tensor, box: torch.Tensor,
@@ -84,7 +86,7 @@ class FoundationModel(nn.Module):
         self.type_embed = nn.Embedding(N_TYPES, dim)
         self.pos_embed = nn.Embedding(MAX_POS, dim)
         self.step_embed = nn.Embedding(MAX_STEPS, dim)
-        self.elements = ElementEncoder(dim, self.embed, pad_id, read_context=read_context)
+        self.elements = ElementEncoder(dim, self.embed, pad_id, read_context=read_context, read_derived=read_derived)
         self.frame_tokenizer = None
         self.tokens_per_frame = 0
         if bool(model_cfg.use_screen):

@@ -36,7 +36,7 @@ import numpy as np
 from strategies.foundation.instructions import clean_label, element_label, element_noun, element_position, number_lines
 from zoo.web.context import CONTEXT_LEVELS, context_overlap, context_texts
 from zoo.web.context import words as context_words
-from zoo.web.derived import derived_texts
+from zoo.web.derived import derived_texts, instruction_values
 from zoo.web.types import (
     ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, field_values, instruction_spans, page_texts, quoted_spans,
     slot_order,
@@ -128,6 +128,14 @@ def element_flags(el: Any, goal: str) -> list[float]:
     ]
 
 
+def value_asked(el: Any, asked: set[str] | None) -> list[float]:
+    """foundation.read_derived's element flag: its value is one the goal asks for (``instruction_values``; the
+    value-in-goal flag above matches substrings, so a spinner at 1 looked done at "Select 10"); [] without it."""
+    if asked is None:
+        return []
+    return [float(str((el.attrs or {}).get("value", "")).strip().lower() in asked)]
+
+
 def grid_cell(cx: float, cy: float) -> list[float]:
     """One-hot column and row of the element's centre in a 3x3 page grid (the coarse place the
     instruction lines name: "at the top left of the page")."""
@@ -170,7 +178,7 @@ class Example:
     el_tag: np.ndarray
     el_cat: np.ndarray
     el_box: np.ndarray  # (NE, 4)
-    el_flags: np.ndarray  # (NE, N_FLAGS), (NE, N_FLAGS + CONTEXT_LEVELS) with read_context
+    el_flags: np.ndarray  # (NE, N_FLAGS), + CONTEXT_LEVELS with read_context, + 1 with read_derived
     text_row: np.ndarray  # row of ``ptext`` whose encoding is added at this position (goal tokens), else -1
     ptext: np.ndarray  # (NT, L) ids of the pretrained text encoder's tokenizer, -1 pad (NT = 0 without one)
     el_prow: np.ndarray  # (NE,) row of ``ptext`` holding each element's text, else -1
@@ -196,9 +204,9 @@ class SequenceBuilder:
                  frames_per_step: int = 1, text_tokenizer: Any = None, read_context: bool = False,
                  read_derived: bool = False):
         self.tok = tokenizer
-        self.read_derived = bool(read_derived)  # worked-out typing candidates (foundation.read_derived)
+        self.read_derived = bool(read_derived)  # worked-out typing candidates and a flag (foundation.read_derived)
         self.read_context = bool(read_context)  # zoo.web.context's readings per element (foundation.read_context)
-        self.n_flags = N_FLAGS + (CONTEXT_LEVELS if self.read_context else 0)
+        self.n_flags = N_FLAGS + (CONTEXT_LEVELS if self.read_context else 0) + int(self.read_derived)
         self.text_tok = text_tokenizer
         base = int(tokenizer.vocab_size)
         self.STEP, self.ACT, self.EOL = base, base + 1, base + 2
@@ -308,6 +316,7 @@ class SequenceBuilder:
             height = max([e.bbox[1] + e.bbox[3] for e in step.elements] + [1.0])
             elem_pos, step_rows = [], []
             context = context_overlap(step.elements, set(context_words(goal))) if self.read_context else {}
+            asked = instruction_values(goal) if self.read_derived else None
             around = context_texts(step.elements) if self.read_context else {}
             for eid in slots:
                 el = by_id[eid]
@@ -320,7 +329,7 @@ class SequenceBuilder:
                 x, y, w, h = el.bbox
                 table["box"].append([x / width, y / height, w / width, h / height])
                 table["flags"].append(element_flags(el, goal) + grid_cell((x + w / 2) / width, (y + h / 2) / height)
-                                      + context.get(eid, []))
+                                      + context.get(eid, []) + value_asked(el, asked))
                 if self.read_context:
                     ids = self.encode(around[eid], self.max_text_len)
                     table["around"].append(ids + [self.tok.pad_id] * (self.max_text_len - len(ids)))

@@ -11,6 +11,9 @@ demonstration of them could be imitated and no agent could solve them (``zoo ben
 - simple-arithmetic shows "7 x 6 =": ``arithmetic_values`` offers the value of each visible text that is one
   binary operation of integers followed by "=" (a calculator, as a person would use one).
 
+``instruction_values`` serves a third reading: whether a field already holds a value the instruction asks for
+(use-spinner's "Select -7": the field shows numbers that no key types, so the agent counts presses until it does).
+
 They are candidates, not answers: an agent still has to learn which field takes which, and when; a page with
 several long texts offers a word from each.  Equations to solve ("7 + x = 61", simple-algebra, held out) are
 not worked out.  The page stays the only source: nothing here reads the task's name or its seed.
@@ -74,6 +77,17 @@ def arithmetic_values(elements: list[Any]) -> list[tuple[int, str]]:
         if value is not None and value not in {v for _, v in out}:
             out.append((e.id, value))
     return out
+
+
+def instruction_values(instruction: str) -> set[str]:
+    """What a field's value may equal to be as the instruction asks, lower-cased: its quoted texts and its words,
+    with a number's sign kept ("Select -7 ..." -> "-7", not "7").  ``read_derived`` reads, for each element,
+    whether its value is one of them: a spinner is done when it shows the number asked for, which the value read
+    against quoted texts alone (the agents' other flag) could not tell."""
+    text = (instruction or "").lower()
+    out = {m.group(1).strip() for m in re.finditer(r'"([^"]+)"', text)}
+    out |= {w.strip("\"'“”.,:;!?()") for w in text.split()}
+    return out - {""}
 
 
 def derived_texts(elements: list[Any], instruction: str) -> list[tuple[int, str]]:
