@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from zoo.web.context import CONTEXT_LEVELS, context_overlap, context_texts, words
-from zoo.web.derived import derived_texts, instruction_values
+from zoo.web.derived import derived_texts, instruction_values, value_asked
 from zoo.web.types import (CATEGORY_VOCAB, CLOCK_TIME, TAG_VOCAB, category_index, field_values, is_typable, page_texts,
                            slot_order, tag_index)
 
@@ -197,7 +197,8 @@ class Featurizer:
         # worked out from the page (a word the instruction names, a sum) first: a long page must not push them out
         derived = [(eid, t) for eid, t in derived_texts([by_id[i] for i in slots], instr)
                    if t not in typed] if self.read_derived else []
-        page = derived + [(eid, t) for eid, t in page if t not in {d for _, d in derived}]
+        worked_out = {t for _, t in derived}
+        page = derived + [(eid, t) for eid, t in page if t not in worked_out]
         cands = cands[: S - min(len(page), S // 2)]
         past = past[: S - min(len(page), S // 2) - len(cands)]
         page = page[: S - len(cands) - len(past)]
@@ -242,7 +243,7 @@ class Featurizer:
             if self.read_class:
                 a["el_class"][s] = self.encode(attrs.get("class", ""), Lt)
             if self.read_derived:  # its value is one the instruction asks for (a spinner at "Select -7")
-                a["el_value_asked"][s, 0] = float(attrs.get("value", "").strip().lower() in asked)
+                a["el_value_asked"][s, 0] = value_asked(e, asked)
             if self.read_context:
                 a["el_context"][s] = context[eid]
                 a["el_around"][s] = self.encode(around[eid], Lt)
@@ -294,7 +295,6 @@ class Featurizer:
                                                 0.0, 1.0]
             a["span_valid"][k] = True
             spans.append(text)
-        worked_out = {t for _, t in derived}
         for k, (eid, text) in enumerate(page, start=len(cands) + len(past)):
             a["span_el"][k] = slots.index(eid)
             a["span_num"][k, :SPAN_FEATURES] = [0.0, float(text.lower() in values), 1.0, 1.0, 0.0]

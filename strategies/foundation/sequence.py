@@ -36,7 +36,7 @@ import numpy as np
 from strategies.foundation.instructions import clean_label, element_label, element_noun, element_position, number_lines
 from zoo.web.context import CONTEXT_LEVELS, context_overlap, context_texts
 from zoo.web.context import words as context_words
-from zoo.web.derived import derived_texts, instruction_values
+from zoo.web.derived import derived_texts, instruction_values, value_asked
 from zoo.web.types import (
     ELEMENT_ACTION_KINDS, NAMED_KEYS, category_index, field_values, instruction_spans, page_texts, quoted_spans,
     slot_order,
@@ -126,14 +126,6 @@ def element_flags(el: Any, goal: str) -> list[float]:
         float(bool(value)), float(bool(value) and value in goal.lower()), float(bool(label) and label in goal.lower()),
         overlap, float(bool(getattr(el, "options", None))), min(el.depth, 16) / 16.0,
     ]
-
-
-def value_asked(el: Any, asked: set[str] | None) -> list[float]:
-    """foundation.read_derived's element flag: its value is one the goal asks for (``instruction_values``; the
-    value-in-goal flag above matches substrings, so a spinner at 1 looked done at "Select 10"); [] without it."""
-    if asked is None:
-        return []
-    return [float(str((el.attrs or {}).get("value", "")).strip().lower() in asked)]
 
 
 def grid_cell(cx: float, cy: float) -> list[float]:
@@ -316,7 +308,7 @@ class SequenceBuilder:
             height = max([e.bbox[1] + e.bbox[3] for e in step.elements] + [1.0])
             elem_pos, step_rows = [], []
             context = context_overlap(step.elements, set(context_words(goal))) if self.read_context else {}
-            asked = instruction_values(goal) if self.read_derived else None
+            asked = instruction_values(goal) if self.read_derived else set()
             around = context_texts(step.elements) if self.read_context else {}
             for eid in slots:
                 el = by_id[eid]
@@ -329,7 +321,7 @@ class SequenceBuilder:
                 x, y, w, h = el.bbox
                 table["box"].append([x / width, y / height, w / width, h / height])
                 table["flags"].append(element_flags(el, goal) + grid_cell((x + w / 2) / width, (y + h / 2) / height)
-                                      + context.get(eid, []) + value_asked(el, asked))
+                                      + context.get(eid, []) + ([value_asked(el, asked)] if self.read_derived else []))
                 if self.read_context:
                     ids = self.encode(around[eid], self.max_text_len)
                     table["around"].append(ids + [self.tok.pad_id] * (self.max_text_len - len(ids)))

@@ -90,6 +90,12 @@ def instruction_values(instruction: str) -> set[str]:
     return out - {""}
 
 
+def value_asked(element: Any, asked: set[str]) -> float:
+    """1.0 when the element's value is one of ``asked`` (``instruction_values`` of the instruction), else 0.0:
+    the element reading both strategies' ``read_derived`` adds."""
+    return float(str((element.attrs or {}).get("value", "")).strip().lower() in asked)
+
+
 def derived_texts(elements: list[Any], instruction: str) -> list[tuple[int, str]]:
     """Both kinds of worked-out candidate, each with the element it was worked out from: named words first."""
     out = named_words(elements, instruction)
