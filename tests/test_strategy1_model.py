@@ -374,3 +374,53 @@ def test_read_derived_flags_an_element_showing_the_value_the_goal_asks_for(data,
     row = ex.rows[0][ex.slots[0].index(1)]
     assert ex.el_flags.shape[1] == N_FLAGS + 1 and ex.el_flags[row, -1] == asked
     assert SequenceBuilder(tok, 0).build(ep).el_flags.shape[1] == N_FLAGS
+
+
+def test_observation_layers_read_each_step_both_ways_and_never_across_steps(data):
+    """foundation.observation_layers: a step's goal and element tokens read one another both ways (the packed
+    encoder equals running each step's block alone), tokens of another step or sequence are never read, the rest
+    of the sequence passes through untouched; in the model a goal token then sees its own step's fields (the causal
+    trunk alone cannot: the goal comes first), the SFT loss trains the layer and the policy acts with it."""
+    from strategies.foundation.model import ObservationEncoder
+    from strategies.foundation.sequence import ELEMENT, GOAL
+
+    torch.manual_seed(0)
+    enc = ObservationEncoder(16, 2, 0.0, 1).eval()
+    x = torch.randn(2, 9, 16)
+    mask = torch.tensor([[0, 1, 1, 1, 0, 1, 1, 0, 0], [1, 1, 0, 1, 1, 1, 0, 0, 0]], dtype=torch.bool)
+    step = torch.tensor([[0, 0, 0, 0, 1, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1, 1, 0, 0]])
+    with torch.no_grad():
+        out = enc(x, mask, step)
+        assert torch.equal(out[~mask], x[~mask])
+        for b, positions in ((0, [1, 2, 3]), (0, [5, 6]), (1, [0, 1]), (1, [3, 4, 5])):  # each block alone
+            alone = enc.layers[0](x[b, positions].unsqueeze(0))[0]
+            assert torch.allclose(out[b, positions], alone, atol=1e-5)
+        moved = x.clone()
+        moved[0, 5] += torch.randn(16)  # sequence 0, step 1: step 0's block and sequence 1 do not see it
+        again = enc(moved, mask, step)
+    assert torch.equal(again[0, :5], out[0, :5]) and torch.equal(again[1], out[1])
+    assert not torch.allclose(again[0, 6], out[0, 6])
+
+    eps, tok = data
+    b = SequenceBuilder(tok, 0)
+    cfg = tiny_cfg("model.use_screen=false", "foundation.observation_layers=1")
+    model = FoundationModel(cfg.model, b.vocab_size, tok.pad_id, observation_layers=1)
+    plain = FoundationModel(cfg.model, b.vocab_size, tok.pad_id)
+    assert plain.observation is None and not any(k.startswith("observation") for k in plain.state_dict())
+    ex = b.build(Episode("one", eps[0].steps[:1]))
+    batch = collate([ex])
+    goal = (batch.ttype[0] == GOAL).nonzero()[:, 0]
+    elements = batch.elem_ref[0][batch.ttype[0] == ELEMENT]
+    assert goal.numel() and elements.numel() and goal.max() < (batch.ttype[0] == ELEMENT).nonzero()[:, 0].min()
+    with torch.no_grad():
+        h_model, h_plain = model(batch)[0][0, goal], plain(batch)[0][0, goal]
+        batch.el_box[elements] += torch.rand_like(batch.el_box[elements])  # move the step's fields
+        assert not torch.allclose(model(batch)[0][0, goal], h_model)
+        assert torch.allclose(plain(batch)[0][0, goal], h_plain)  # causal alone: the goal cannot see them
+    batch = collate([b.build(e) for e in eps[:2]])
+    weighted_total(compute_losses(model, batch, STAGE_TERMS["sft"]), {}).backward()
+    grads = [p.grad for p in model.observation.parameters()]
+    assert all(g is not None for g in grads) and sum(float(g.abs().sum()) for g in grads) > 0
+    live = [Episode(e.task, [Step(e.steps[0].instruction, e.steps[0].elements)]) for e in eps[:2]]
+    decisions = Policy(model.eval(), b, top_k=3).decide(live)
+    assert all(abs(sum(d.priors) - 1) < 1e-6 for d in decisions)

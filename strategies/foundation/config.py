@@ -149,6 +149,10 @@ class FoundationConfig:
     ("7 x 6 ="), each at its element's token, with a flag saying it was worked out; and one more element flag:
     its value is one the goal asks for (``instruction_values``, a spinner showing "-7" at "Select -7").  Off by
     default.
+    observation_layers: bidirectional layers (``model.ObservationEncoder``) that each step's goal and element
+    tokens pass through together before the causal trunk, so a word of the goal can read the fields (the trunk
+    has the goal before the elements) and each element the others, as in Strategy 2's encoder.  0 (the default)
+    adds none; checkpoints without it load as before.
     finetune: the short SFT of few-shot adaptation (``finetune.py``: from a trained checkpoint, on
     k demonstrations per new task; ``zoo compare``'s ``fewshot``), ``epochs`` passes over them.
     """
@@ -166,6 +170,7 @@ class FoundationConfig:
     read_context: bool = False
     read_span_flags: bool = False
     read_derived: bool = False
+    observation_layers: int = field(default=0, metadata=at_least(0))
 
 
 @dataclass

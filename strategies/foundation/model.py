@@ -73,12 +73,42 @@ class ElementEncoder(nn.Module):
         return (self.text(ids) * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
+class ObservationEncoder(nn.Module):
+    """Bidirectional layers over each step's observation tokens alone (its goal copy and its elements).
+
+    The tokens of one (sequence, step) are packed into a row of their own, so attention never crosses steps
+    or sequences and costs (steps x block length^2), not (sequence length^2); the rest of the sequence is
+    left as it is.  A step's goal and element tokens are contiguous and steps increase along a sequence."""
+
+    def __init__(self, dim: int, n_heads: int, dropout: float, n_layers: int):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(dim, n_heads, 2 * dim, dropout, activation="gelu", batch_first=True,
+                                       norm_first=True) for _ in range(n_layers))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        b, s = mask.nonzero(as_tuple=True)  # row-major: by sequence, then position
+        if b.numel() == 0:
+            return x
+        _, block = torch.unique_consecutive(b * MAX_STEPS + step[b, s], return_inverse=True)
+        counts = torch.bincount(block)
+        j = torch.arange(b.numel(), device=x.device) - (counts.cumsum(0) - counts)[block]
+        packed = x.new_zeros(counts.numel(), int(counts.max()), x.shape[-1])
+        packed[block, j] = x[b, s]
+        padding = torch.ones(packed.shape[:2], dtype=torch.bool, device=x.device)
+        padding[block, j] = False
+        for layer in self.layers:
+            packed = layer(packed, src_key_padding_mask=padding)
+        return x.index_put((b, s), packed[block, j])
+
+
 class FoundationModel(nn.Module):
     """model_cfg: ``cfg.model``.  vocab_size / pad_id: of the run's BPE + specials.  text: the pretrained
     text side (``pretrained_text.PretrainedText``) or None (scratch)."""
 
     def __init__(self, model_cfg: Any, vocab_size: int, pad_id: int, text: nn.Module | None = None,
-                 read_context: bool = False, read_span_flags: bool = False, read_derived: bool = False):
+                 read_context: bool = False, read_span_flags: bool = False, read_derived: bool = False,
+                 observation_layers: int = 0):
         super().__init__()
         dim = int(model_cfg.dim)
         self.dim, self.vocab_size = dim, int(vocab_size)
@@ -101,6 +131,10 @@ class FoundationModel(nn.Module):
         trunk_fields = {k: model_cfg[k] for k in ("dim", "n_layers", "n_heads", "mlp_ratio", "dropout",
                                                   "gated_residual", "attention")}
         self.trunk = Transformer(**trunk_fields)
+        # foundation.observation_layers: each step's goal and element tokens first read one another both ways
+        # (the causal trunk has a goal word see no field, as it comes before them; Strategy 2's encoder has both)
+        self.observation = ObservationEncoder(dim, int(model_cfg.n_heads), float(model_cfg.dropout),
+                                              int(observation_layers)) if int(observation_layers) > 0 else None
         self.lm_head = create_head("lm", dim, vocab=self.vocab_size).tie(self.embed)
         self.copy_query = nn.Linear(dim, dim)
         self.copy_key = nn.Linear(dim, dim)
@@ -151,6 +185,8 @@ class FoundationModel(nn.Module):
                                 None if read is None else read[batch.el_prow], batch.el_around)
             x = x.masked_scatter(elem_mask.unsqueeze(-1), emb[batch.elem_ref[elem_mask]].to(x.dtype))
         x = x + self.type_embed(batch.ttype) + self.pos_embed(batch.pos) + self.step_embed(batch.step)
+        if self.observation is not None:
+            x = self.observation(x, (batch.ttype == GOAL) | (batch.ttype == ELEMENT), batch.step)
         h, _ = self.trunk(x)
         return h, aux
 

@@ -45,7 +45,8 @@ class FoundationModule(L.LightningModule):
         self.model = FoundationModel(cfg.model, vocab_size, pad_id, text=text,
                                      read_context=bool(cfg.foundation.get("read_context", False)),
                                      read_span_flags=bool(cfg.foundation.get("read_span_flags", False)),
-                                     read_derived=bool(cfg.foundation.get("read_derived", False)))
+                                     read_derived=bool(cfg.foundation.get("read_derived", False)),
+                                     observation_layers=int(cfg.foundation.get("observation_layers", 0)))
         self.terms = STAGE_TERMS[stage]
         stage_cfg = cfg.foundation[stage]
         self.weights = {"frame": float(stage_cfg.frame_coef)}
