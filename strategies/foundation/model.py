@@ -78,7 +78,7 @@ class ObservationEncoder(nn.Module):
 
     The tokens of one (sequence, step) are packed into a row of their own, so attention never crosses steps
     or sequences and costs (steps x block length^2), not (sequence length^2); the rest of the sequence is
-    left as it is.  A step's goal and element tokens are contiguous and steps increase along a sequence."""
+    left as it is.  Packing needs only that steps never decrease along a sequence (``SequenceBuilder``'s layout)."""
 
     def __init__(self, dim: int, n_heads: int, dropout: float, n_layers: int):
         super().__init__()
