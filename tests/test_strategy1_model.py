@@ -424,3 +424,42 @@ def test_observation_layers_read_each_step_both_ways_and_never_across_steps(data
     live = [Episode(e.task, [Step(e.steps[0].instruction, e.steps[0].elements)]) for e in eps[:2]]
     decisions = Policy(model.eval(), b, top_k=3).decide(live)
     assert all(abs(sum(d.priors) - 1) < 1e-6 for d in decisions)
+
+
+def test_read_position_gives_elements_their_box_centres_fourier_features(data):
+    """foundation.read_position: fourier_position is sin/cos of the box centre at each frequency (hand-made box);
+    with the option the element encoder reads them, so two fields a Linear of the box keeps almost alike (a few
+    pixels apart) move further apart than without it; off builds no module (old checkpoints load); the SFT loss
+    trains it and the policy acts with it; the composed config carries it to the module."""
+    from components.position import FEATURES, FREQUENCIES, fourier_position
+    from strategies.foundation.module import FoundationModule
+
+    f = fourier_position(torch.tensor([[0.25, 0.0, 0.5, 0.5]]))  # centre (0.5, 0.25)
+    assert f.shape == (1, FEATURES)
+    ax, ay = (torch.tensor([c * k * torch.pi for k in FREQUENCIES]) for c in (0.5, 0.25))
+    assert torch.allclose(f[0], torch.cat([ax.sin(), ax.cos(), ay.sin(), ay.cos()]), atol=1e-6)
+
+    eps, tok = data
+    b = SequenceBuilder(tok, 0)
+    cfg = tiny_cfg("model.use_screen=false", "foundation.read_position=true")
+    torch.manual_seed(0)
+    model = FoundationModel(cfg.model, b.vocab_size, tok.pad_id, read_position=True)
+    torch.manual_seed(0)
+    plain = FoundationModel(cfg.model, b.vocab_size, tok.pad_id)
+    assert plain.elements.position is None and not any(".position." in k for k in plain.state_dict())
+    assert set(model.state_dict()) - set(plain.state_dict()) == {"elements.position.weight", "elements.position.bias"}
+    n = 2
+    text, tag, cat = torch.zeros(n, 4, dtype=torch.long), torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
+    flags = torch.zeros(n, model.elements.flags.in_features)
+    box = torch.tensor([[0.40, 0.5, 0.1, 0.05], [0.43, 0.5, 0.1, 0.05]])  # 3% of the page apart
+    with torch.no_grad():
+        gap = lambda m: float((m.elements(text, tag, cat, box, flags)[0] - m.elements(text, tag, cat, box, flags)[1]).norm())  # noqa: E731
+        assert gap(model) > 2 * gap(plain)
+    batch = collate([b.build(e) for e in eps[:2]])
+    weighted_total(compute_losses(model, batch, STAGE_TERMS["sft"]), {}).backward()
+    assert float(model.elements.position.weight.grad.abs().sum()) > 0
+    live = [Episode(e.task, [Step(e.steps[0].instruction, e.steps[0].elements)]) for e in eps[:2]]
+    decisions = Policy(model.eval(), b, top_k=3).decide(live)
+    assert all(abs(sum(d.priors) - 1) < 1e-6 for d in decisions)
+    module = FoundationModule(cfg, "sft", b.vocab_size, tok.pad_id, tokenizer_json="{}")
+    assert module.model.elements.position is not None

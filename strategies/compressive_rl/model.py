@@ -20,6 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from components.attention.xl import MaskedMemory, XLAttention
+from components.position import FEATURES as POSITION_FEATURES
+from components.position import fourier_position
 from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
 from strategies.compressive_rl.features import CATEGORIES, NUM_FEATURES, TAGS, span_features
@@ -27,16 +29,6 @@ from strategies.compressive_rl.policy import Encoded, PolicyHeads
 from zoo.web.context import CONTEXT_LEVELS
 
 MAX_STEPS_EMBEDDED = 32
-FREQUENCIES = (1.0, 2.0, 4.0, 8.0, 16.0)  # Fourier features of element centres, in page widths
-
-
-def fourier_position(num: Tensor) -> Tensor:
-    """sin/cos of the element centre at several frequencies: nearby but distinct elements get
-    clearly different embeddings (a raw coordinate through a Linear barely separates them)."""
-    cx = num[..., 0] + num[..., 2] / 2
-    cy = num[..., 1] + num[..., 3] / 2
-    angles = torch.stack([cx, cy], -1).unsqueeze(-1) * torch.tensor(FREQUENCIES, device=num.device) * torch.pi
-    return torch.cat([angles.sin(), angles.cos()], -1).flatten(-2)
 
 
 ELEMENT_KEYS = ("el_text", "el_attr", "el_class", "el_context", "el_around", "el_value_asked", "el_tag", "el_cat",
@@ -84,7 +76,7 @@ class ObservationEncoder(nn.Module):
         # el_value_asked (ppo.read_derived): one more number per element, read beside its own
         self.read_derived = bool(read_derived)
         self.num = nn.Linear(NUM_FEATURES + (CONTEXT_LEVELS if self.read_context else 0) + int(self.read_derived), dim)
-        self.position = nn.Linear(4 * len(FREQUENCIES), dim)
+        self.position = nn.Linear(POSITION_FEATURES, dim)
         self.read_class = bool(read_class)  # el_class: one more pooled text per element (ppo.read_class)
         # pooled text, attributes (and class, and the texts around it); then tag, category, numbers
         texts = 2 + int(self.read_class) + int(self.read_context)

@@ -153,6 +153,9 @@ class FoundationConfig:
     tokens pass through together before the causal trunk, so a word of the goal can read the fields (the trunk
     has the goal before the elements) and each element the others, as in Strategy 2's encoder.  0 (the default)
     adds none; checkpoints without it load as before.
+    read_position: each element token also reads its box centre as Fourier features (``components.position``, as
+    Strategy 2's encoder does) beside the box's four numbers through a Linear, which give neighbouring elements,
+    and elements on one row, nearly the same embedding.  Off by default; checkpoints without it load as before.
     finetune: the short SFT of few-shot adaptation (``finetune.py``: from a trained checkpoint, on
     k demonstrations per new task; ``zoo compare``'s ``fewshot``), ``epochs`` passes over them.
     """
@@ -171,6 +174,7 @@ class FoundationConfig:
     read_span_flags: bool = False
     read_derived: bool = False
     observation_layers: int = field(default=0, metadata=at_least(0))
+    read_position: bool = False
 
 
 @dataclass

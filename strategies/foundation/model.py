@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from components.heads import create_head
+from components.position import FEATURES as POSITION_FEATURES
+from components.position import fourier_position
 from components.tokenizers import create_tokenizer
 from components.trunk import Transformer
 from strategies.foundation.batch import Batch
@@ -46,7 +48,7 @@ class ElementEncoder(nn.Module):
     """One embedding per DOM element: mean of its text token embeddings + tag, category, box, flags."""
 
     def __init__(self, dim: int, text_embedding: nn.Embedding, pad_id: int, read_context: bool = False,
-                 read_derived: bool = False):
+                 read_derived: bool = False, read_position: bool = False):
         super().__init__()
         self.text, self.pad_id = text_embedding, int(pad_id)
         # foundation.read_context: 4 more flags, and the texts around the element through their own projection
@@ -54,6 +56,9 @@ class ElementEncoder(nn.Module):
         self.tag = nn.Embedding(TAG_BUCKETS, dim)
         self.cat = nn.Embedding(len(CATEGORY_VOCAB), dim)
         self.box = nn.Linear(4, dim)
+        # foundation.read_position: the box centre's Fourier features as well (components/position.py), as Strategy
+        # 2's element encoder reads them
+        self.position = nn.Linear(POSITION_FEATURES, dim) if read_position else None
         # foundation.read_derived: one more flag (its value is one the goal asks for), after the context's
         self.flags = nn.Linear(N_FLAGS + (CONTEXT_LEVELS if read_context else 0) + int(read_derived), dim)
         self.norm = nn.LayerNorm(dim)
@@ -66,7 +71,10 @@ class ElementEncoder(nn.Module):
             t = t + self.around(self.pooled(around))
         if pretrained is not None:  # the pretrained encoder's reading of the same text
             t = t + pretrained
-        return self.norm(t + self.tag(tag) + self.cat(cat) + self.box(box) + self.flags(flags))
+        x = t + self.tag(tag) + self.cat(cat) + self.box(box) + self.flags(flags)
+        if self.position is not None:
+            x = x + self.position(fourier_position(box))
+        return self.norm(x)
 
     def pooled(self, ids: torch.Tensor) -> torch.Tensor:
         m = (ids != self.pad_id).unsqueeze(-1).float()
@@ -108,7 +116,7 @@ class FoundationModel(nn.Module):
 
     def __init__(self, model_cfg: Any, vocab_size: int, pad_id: int, text: nn.Module | None = None,
                  read_context: bool = False, read_span_flags: bool = False, read_derived: bool = False,
-                 observation_layers: int = 0):
+                 observation_layers: int = 0, read_position: bool = False):
         super().__init__()
         dim = int(model_cfg.dim)
         self.dim, self.vocab_size = dim, int(vocab_size)
@@ -116,7 +124,8 @@ class FoundationModel(nn.Module):
         self.type_embed = nn.Embedding(N_TYPES, dim)
         self.pos_embed = nn.Embedding(MAX_POS, dim)
         self.step_embed = nn.Embedding(MAX_STEPS, dim)
-        self.elements = ElementEncoder(dim, self.embed, pad_id, read_context=read_context, read_derived=read_derived)
+        self.elements = ElementEncoder(dim, self.embed, pad_id, read_context=read_context, read_derived=read_derived,
+                                       read_position=read_position)
         self.frame_tokenizer = None
         self.tokens_per_frame = 0
         if bool(model_cfg.use_screen):

@@ -46,7 +46,8 @@ class FoundationModule(L.LightningModule):
                                      read_context=bool(cfg.foundation.get("read_context", False)),
                                      read_span_flags=bool(cfg.foundation.get("read_span_flags", False)),
                                      read_derived=bool(cfg.foundation.get("read_derived", False)),
-                                     observation_layers=int(cfg.foundation.get("observation_layers", 0)))
+                                     observation_layers=int(cfg.foundation.get("observation_layers", 0)),
+                                     read_position=bool(cfg.foundation.get("read_position", False)))
         self.terms = STAGE_TERMS[stage]
         stage_cfg = cfg.foundation[stage]
         self.weights = {"frame": float(stage_cfg.frame_coef)}
