@@ -57,6 +57,14 @@ def example_inputs(head: nn.Module, dim: int, batch: int = 3, n: int = 5, genera
     return torch.randn(batch, dim, generator=generator), torch.randn(batch, n, dim, generator=generator), mask
 
 
+def centred_keys(keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Pointer keys (B, N, D) minus their mean over the candidates ``mask`` (B, N) allows.  The shared part adds
+    one logit to every candidate anyway; taken out, candidates that are nearly alike (checkboxes of one list, the
+    words of one sentence) no longer look the same once the pointer's LayerNorm has scaled them."""
+    m = mask.to(keys.dtype).unsqueeze(-1)
+    return keys - (keys * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp(min=1.0)
+
+
 def _mlp(dim: int, hidden: int | None, out: int) -> nn.Sequential:
     hidden = hidden or dim
     return nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, out))

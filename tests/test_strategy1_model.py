@@ -463,3 +463,51 @@ def test_read_position_gives_elements_their_box_centres_fourier_features(data):
     assert all(abs(sum(d.priors) - 1) < 1e-6 for d in decisions)
     module = FoundationModule(cfg, "sft", b.vocab_size, tok.pad_id, tokenizer_json="{}")
     assert module.model.elements.position is not None
+
+
+def test_centre_keys_takes_the_candidates_shared_part_out_of_both_pointers(data):
+    """foundation.centre_keys: centred_keys subtracts the mean of the allowed candidates only (hand-made keys); with
+    it a part every element key shares, or every span key, changes no pointer logit (without it it does); it adds
+    no weights; the SFT loss and the policy run with it; the composed config reaches the model."""
+    from components.heads import centred_keys
+    from strategies.foundation.module import FoundationModule
+
+    keys = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
+    assert torch.equal(centred_keys(keys, torch.tensor([[True, True, False]])),
+                       torch.tensor([[[-1.0, -1.0], [1.0, 1.0], [98.0, 97.0]]]))
+
+    eps, tok = data
+    b = SequenceBuilder(tok, 0)
+    cfg = tiny_cfg("model.use_screen=false", "foundation.centre_keys=true")
+    torch.manual_seed(0)
+    model = FoundationModel(cfg.model, b.vocab_size, tok.pad_id, centre_keys=True).eval()
+    torch.manual_seed(0)
+    plain = FoundationModel(cfg.model, b.vocab_size, tok.pad_id).eval()
+    assert set(model.state_dict()) == set(plain.state_dict())
+    batch = collate([b.build(e) for e in eps[:2]])
+    with torch.no_grad():
+        h = model(batch)[0]
+        shifted = h.clone()
+        shifted[batch.act_b.unsqueeze(1), batch.elem_pos.clamp(min=0)] += torch.randn(model.dim)  # every element key
+        mask = batch.elem_pos >= 0
+        for m, same in ((model, True), (plain, False)):
+            a, c = m.act_heads(h, batch)["pointer"], m.act_heads(shifted, batch)["pointer"]
+            assert torch.allclose(a[mask], c[mask], atol=1e-4) == same
+        rows = torch.tensor([r for r, n in enumerate((batch.span_pos >= 0).any(-1).sum(-1).tolist()) if n > 1])
+        assert rows.numel()
+        heads = model.act_heads(h, batch)
+        element_h = heads["keys"][rows, 0]
+        spans = batch.span_pos[rows]
+        moved = h.clone()
+        moved[batch.act_b[rows].view(-1, 1, 1), spans.clamp(min=0)] += torch.randn(model.dim)  # every span token
+        valid = (spans >= 0).any(-1)
+        for m, same in ((model, True), (plain, False)):
+            a = m.span_logits(h, batch, rows, heads["q"][rows], element_h)
+            c = m.span_logits(moved, batch, rows, heads["q"][rows], element_h)
+            assert torch.allclose(a[valid], c[valid], atol=1e-4) == same
+    weighted_total(compute_losses(model.train(), batch, STAGE_TERMS["sft"]), {}).backward()
+    assert float(model.pointer.key[1].weight.grad.abs().sum()) > 0
+    live = [Episode(e.task, [Step(e.steps[0].instruction, e.steps[0].elements)]) for e in eps[:2]]
+    decisions = Policy(model.eval(), b, top_k=3).decide(live)
+    assert all(abs(sum(d.priors) - 1) < 1e-6 for d in decisions)
+    assert FoundationModule(cfg, "sft", b.vocab_size, tok.pad_id, tokenizer_json="{}").model.centre_keys

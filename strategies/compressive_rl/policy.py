@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
-from components.heads import create_head
+from components.heads import centred_keys, create_head
 from zoo.web.types import NAMED_KEYS
 
 CLICK, TYPE, SELECT, PRESS, NOOP = 0, 1, 2, 3, 4
@@ -33,14 +33,6 @@ def _guard(mask: Tensor) -> Tensor:
 
 def _masked(logits: Tensor, mask: Tensor) -> Tensor:
     return logits.masked_fill(~mask, torch.finfo(logits.dtype).min)
-
-
-def _centred(keys: Tensor, mask: Tensor) -> Tensor:
-    """Keys minus their mean over the candidates: the shared part adds the same logit to every
-    candidate anyway, and removing it keeps near-identical elements from looking the same to the
-    pointer's LayerNorm (without it the pointer could not learn the recall test task)."""
-    m = mask.to(keys.dtype).unsqueeze(-1)
-    return keys - (keys * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp(min=1.0)
 
 
 def _categorical(logits: Tensor) -> Categorical:
@@ -90,7 +82,7 @@ class PolicyHeads(nn.Module):
     def element_logits(self, h: Tensor, enc: Encoded, b: dict[str, Tensor]) -> Tensor:
         """(B, E) pointer logits over the clickable elements (a huge negative number elsewhere)."""
         mask = _guard(b["el_click"] & b["el_valid"])
-        return _masked(self.element_pointer(h, _centred(enc.elements, mask), mask), mask)
+        return _masked(self.element_pointer(h, centred_keys(enc.elements, mask), mask), mask)
 
     def forward(self, h: Tensor, enc: Encoded, b: dict[str, Tensor], actions: Tensor | None = None,
                 greedy: bool = False) -> ActionDist:
@@ -115,8 +107,8 @@ class PolicyHeads(nn.Module):
         # both argument pointers are scored; the action's kind decides which one counts
         q = self.arg_query(ctx)
         span_mask, opt_mask = _guard(b["span_valid"]), _guard(opt_mask)
-        span_dist = _categorical(_masked(self.arg_pointer(q, _centred(enc.spans, span_mask), span_mask), span_mask))
-        opt_dist = _categorical(_masked(self.arg_pointer(q, _centred(enc.options, opt_mask), opt_mask), opt_mask))
+        span_dist = _categorical(_masked(self.arg_pointer(q, centred_keys(enc.spans, span_mask), span_mask), span_mask))
+        opt_dist = _categorical(_masked(self.arg_pointer(q, centred_keys(enc.options, opt_mask), opt_mask), opt_mask))
         key_dist = _categorical(self.key(h)) if self.key is not None else None
         if actions is not None:
             arg = actions[:, 2]

@@ -156,6 +156,10 @@ class FoundationConfig:
     read_position: each element token also reads its box centre as Fourier features (``components.position``, as
     Strategy 2's encoder does) beside the box's four numbers through a Linear, which give neighbouring elements,
     and elements on one row, nearly the same embedding.  Off by default; checkpoints without it load as before.
+    centre_keys: the element pointer's and the span pointer's keys have their mean over the candidates taken out
+    before the pointer reads them (``components.heads.centred_keys``, as in Strategy 2's heads), so candidates that
+    share most of their encoding (the words of one goal, the boxes of one list) stay apart.  Off by default; it adds
+    no weights, so any checkpoint loads either way (its config says which it was trained with).
     finetune: the short SFT of few-shot adaptation (``finetune.py``: from a trained checkpoint, on
     k demonstrations per new task; ``zoo compare``'s ``fewshot``), ``epochs`` passes over them.
     """
@@ -175,6 +179,7 @@ class FoundationConfig:
     read_derived: bool = False
     observation_layers: int = field(default=0, metadata=at_least(0))
     read_position: bool = False
+    centre_keys: bool = False
 
 
 @dataclass

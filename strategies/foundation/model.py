@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from components.heads import create_head
+from components.heads import centred_keys, create_head
 from components.position import FEATURES as POSITION_FEATURES
 from components.position import fourier_position
 from components.tokenizers import create_tokenizer
@@ -116,7 +116,7 @@ class FoundationModel(nn.Module):
 
     def __init__(self, model_cfg: Any, vocab_size: int, pad_id: int, text: nn.Module | None = None,
                  read_context: bool = False, read_span_flags: bool = False, read_derived: bool = False,
-                 observation_layers: int = 0, read_position: bool = False):
+                 observation_layers: int = 0, read_position: bool = False, centre_keys: bool = False):
         super().__init__()
         dim = int(model_cfg.dim)
         self.dim, self.vocab_size = dim, int(vocab_size)
@@ -153,6 +153,8 @@ class FoundationModel(nn.Module):
             self.copy_match.weight.copy_(COPY_BONUS * torch.arange(COPY_MATCH + 1, dtype=torch.float32).unsqueeze(1))
         self.pointer = create_head("pointer", dim)
         self.span_pointer = create_head("pointer", dim)
+        # foundation.centre_keys: both pointers' keys minus their mean over the candidates, as Strategy 2's are
+        self.centre_keys = bool(centre_keys)
         # foundation.read_span_flags: a candidate span's first five flags (quoted, already typed, where, off the
         # page, earlier); foundation.read_derived: the last (worked out, not copied), so that a sum is told apart
         # from the copy of its own element's text, which shares its token
@@ -207,7 +209,7 @@ class FoundationModel(nn.Module):
         keys = h[batch.act_b.unsqueeze(1), batch.elem_pos.clamp(min=0)]
         return {
             "q": q, "keys": keys, "mask": mask,
-            "pointer": self.pointer(q, keys, mask),
+            "pointer": self.pointer(q, centred_keys(keys, mask) if self.centre_keys else keys, mask),
             "kind": self.kind_head(q), "key": self.key_head(q), "value": self.value_head(q),
         }
 
@@ -222,7 +224,8 @@ class FoundationModel(nn.Module):
             flags = batch.span_flags[rows].index_select(-1, self.span_columns.to(batch.span_flags.device))
             span_h = span_h + self.span_flags(flags.to(span_h.dtype))
         query = self.span_query(torch.cat([q, element_h], dim=-1))
-        return self.span_pointer(query, span_h, tok_mask.any(-1))
+        valid = tok_mask.any(-1)
+        return self.span_pointer(query, centred_keys(span_h, valid) if self.centre_keys else span_h, valid)
 
     def lm_log_probs(self, h: torch.Tensor, batch: Batch, b_idx: torch.Tensor, p_idx: torch.Tensor) -> torch.Tensor:
         """(N, vocab) log-probabilities of the next token at positions (b_idx, p_idx):

@@ -47,7 +47,8 @@ class FoundationModule(L.LightningModule):
                                      read_span_flags=bool(cfg.foundation.get("read_span_flags", False)),
                                      read_derived=bool(cfg.foundation.get("read_derived", False)),
                                      observation_layers=int(cfg.foundation.get("observation_layers", 0)),
-                                     read_position=bool(cfg.foundation.get("read_position", False)))
+                                     read_position=bool(cfg.foundation.get("read_position", False)),
+                                     centre_keys=bool(cfg.foundation.get("centre_keys", False)))
         self.terms = STAGE_TERMS[stage]
         stage_cfg = cfg.foundation[stage]
         self.weights = {"frame": float(stage_cfg.frame_coef)}
