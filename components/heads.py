@@ -60,7 +60,8 @@ def example_inputs(head: nn.Module, dim: int, batch: int = 3, n: int = 5, genera
 def centred_keys(keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Pointer keys (B, N, D) minus their mean over the candidates ``mask`` (B, N) allows.  The shared part adds
     one logit to every candidate anyway; taken out, candidates that are nearly alike (checkboxes of one list, the
-    words of one sentence) no longer look the same once the pointer's LayerNorm has scaled them."""
+    words of one sentence) no longer look the same once the pointer's LayerNorm has scaled them (without it Strategy
+    2's pointer could not learn the recall test task)."""
     m = mask.to(keys.dtype).unsqueeze(-1)
     return keys - (keys * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp(min=1.0)
 
