@@ -67,6 +67,29 @@ def test_finetune_adapts_a_checkpoint_to_a_new_task_and_scores_it(tmp_path):
     assert again["headline"] == "policy" and again["overall"] == again["variants"]["policy"]["overall"]
 
 
+def test_few_shot_adaptation_keeps_the_trained_models_inputs():
+    """The keys that shape the model (foundation's MODEL_KEYS) come from the checkpoint's config whatever the
+    adapting run's says, so its weights load; a checkpoint saved before a key existed reads the key's default."""
+    from omegaconf import OmegaConf
+
+    from strategies.foundation.config import MODEL_KEYS, FoundationRunConfig
+    from strategies.foundation.finetune import adaptation_config
+    from zoo.core.checkpoints import saved_run_config
+
+    trained = compose(["strategy=1", "foundation.read_context=true", "foundation.read_position=true",
+                       "foundation.observation_layers=1"])
+    adapted = adaptation_config(compose(["strategy=1"]), trained, ["t0"], 5)
+    assert [adapted.foundation[k] for k in MODEL_KEYS] == [True, False, False, 1, True, False]
+    saved = OmegaConf.to_container(trained)
+    for key in ("read_position", "centre_keys"):
+        del saved["foundation"][key]
+    del saved["foundation"]["data"]["record_workers"]
+    older = saved_run_config(saved, FoundationRunConfig, "foundation")
+    assert (older.foundation.read_position, older.foundation.centre_keys) == (False, False)
+    assert (older.foundation.read_context, older.foundation.observation_layers) == (True, 1)
+    assert older.foundation.data.record_workers == 6 and older.foundation.data.root == trained.foundation.data.root
+
+
 def test_few_shot_adaptation_takes_as_many_passes_whatever_k_is():
     """foundation.finetune.epochs sets the SFT steps from the demonstrations: 30 passes over 6 tasks x k
     in batches of 8 (k = 1, 5, 20 -> 23, 113, 450 steps); epochs=0 keeps max_steps whatever k is."""

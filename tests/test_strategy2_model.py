@@ -497,6 +497,29 @@ def test_date_and_time_fields_take_typed_text_as_in_every_strategy(kind, instruc
     assert str(to_action(f, np.array([slot, kind_index, arg]))) == str(Action.type(2, text))
 
 
+def test_a_checkpoint_saved_before_later_options_loads_with_their_defaults(tmp_path):
+    """A checkpoint whose saved ppo group lacks the options added after it was written (the observation flags, the
+    extra heads) loads, and each of them reads its dataclass default (off), as the code has no fallback of its
+    own; a group holding a named variant (model.attention) keeps exactly the saved keys."""
+    from strategies.compressive_rl.agent import load_agent
+    from strategies.compressive_rl.config import CompressiveRLRunConfig
+    from zoo.core.checkpoints import saved_run_config
+
+    page = form_page()
+    module = module_for([page])
+    cfg = dict(module.hparams["cfg"])
+    later = ("read_class", "read_context", "read_derived", "press_keys", "noop", "noop_limit", "act_groups")
+    cfg["ppo"] = {k: v for k, v in cfg["ppo"].items() if k not in later}
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": {"strategy": 2, "cfg": cfg},
+            "tokenizer_json": module.tokenizer_json, "global_step": 1}
+    torch.save(ckpt, tmp_path / "older.ckpt")
+    agent = load_agent(tmp_path / "older.ckpt")
+    assert torch.equal(agent.model.encoder.num.weight, module.model.encoder.num.weight)
+    filled = saved_run_config(cfg, CompressiveRLRunConfig, "ppo")
+    assert [filled.ppo[k] for k in later] == [False, False, False, False, False, 0, 1]
+    assert dict(filled.model.attention) == dict(cfg["model"]["attention"])  # nothing outside ppo is added
+
+
 def test_a_checkpoint_of_another_model_shape_is_one_line(tmp_path):
     """A checkpoint from a version whose observation had one feature fewer (el_num had 14 before the ticked flag)
     is refused with one line naming the first tensor that differs, not torch's list of every mismatch."""

@@ -7,12 +7,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from strategies.compressive_rl.config import CompressiveRLRunConfig
 from strategies.compressive_rl.features import EpisodeTracker, Featurizer, featurize_in_episode, make_featurizer, stack
 from strategies.compressive_rl.policy import NOOP
 from strategies.compressive_rl.model import ActionModel
 from strategies.compressive_rl.rollout import policy_step, to_action, to_tensors
 from strategies.compressive_rl.tokenizer import tokenizer_from_json
-from zoo.core.checkpoints import checkpoint_exists, load_checkpoint, load_weights
+from zoo.core.checkpoints import checkpoint_exists, load_checkpoint, load_weights, saved_run_config
 from zoo.core.errors import ZooError
 
 
@@ -70,12 +71,10 @@ def load_agent(checkpoint_path: str | Path, greedy: bool | None = None, device: 
 def model_from_checkpoint(ckpt: dict[str, Any], path: str | Path) -> tuple[ActionModel, Any, Any]:
     """(model with the checkpoint's weights, its BPE tokenizer, its run config) from a loaded strategy-2 checkpoint;
     one line where the file is another strategy's or its weights do not fit."""
-    from omegaconf import OmegaConf
-
     hp = ckpt.get("hyper_parameters", {})
     if str(hp.get("strategy")) not in ("2", "compressive_rl") or "tokenizer_json" not in ckpt:
         raise ZooError(f"{path} is not a strategy-2 (compressive_rl) checkpoint")
-    cfg = OmegaConf.create(hp["cfg"])
+    cfg = saved_run_config(hp["cfg"], CompressiveRLRunConfig, "ppo")  # older files: later keys' defaults
     tok = tokenizer_from_json(ckpt["tokenizer_json"])
     model = ActionModel(cfg.model, cfg.ppo, tok.vocab_size, int(tok.pad_id))
     prefix = "model."

@@ -331,7 +331,7 @@ def make_featurizer(tokenizer: Any, cfg: Any) -> Featurizer:
                       max_instruction_len=int(cfg.ppo.max_instruction_len), max_spans=int(cfg.ppo.max_spans),
                       max_options=int(cfg.ppo.max_options),
                       screen_size=int(cfg.env.screenshot_size) if cfg.model.use_screen else None,
-                      press_keys=bool(cfg.ppo.get("press_keys", False)), noop=bool(cfg.ppo.get("noop", False)),
-                      noop_limit=int(cfg.ppo.get("noop_limit", 0)), read_class=bool(cfg.ppo.get("read_class", False)),
-                      read_context=bool(cfg.ppo.get("read_context", False)),
-                      read_derived=bool(cfg.ppo.get("read_derived", False)))
+                      press_keys=bool(cfg.ppo.press_keys), noop=bool(cfg.ppo.noop),
+                      noop_limit=int(cfg.ppo.noop_limit), read_class=bool(cfg.ppo.read_class),
+                      read_context=bool(cfg.ppo.read_context),
+                      read_derived=bool(cfg.ppo.read_derived))

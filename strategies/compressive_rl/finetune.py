@@ -49,8 +49,8 @@ def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], d
                                                                                  int(cfg.seed)))
     finally:
         env.close()
-    schedule = str(cfg.ppo.get("bc_schedule", "constant"))
-    weight_decay = float(cfg.ppo.get("bc_weight_decay", 0.0))
+    schedule = str(cfg.ppo.bc_schedule)
+    weight_decay = float(cfg.ppo.bc_weight_decay)
     history = behaviour_clone(model, demos, int(cfg.ppo.bc_epochs), float(cfg.ppo.bc_lr), int(cfg.seed), device,
                               schedule=schedule, weight_decay=weight_decay)
     used = {"init_checkpoint": str(init_checkpoint), "tasks": list(tasks), "demos_per_task": int(demos_per_task),

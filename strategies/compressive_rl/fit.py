@@ -40,13 +40,13 @@ from zoo.web.vector import VecWebEnv
 
 def set_cpu_threads(cfg: DictConfig) -> None:
     """ppo.cpu_threads on a CPU run (see strategies/compressive_rl/config.py for why one is the default)."""
-    if int(cfg.ppo.get("cpu_threads", 0)) > 0 and cfg.trainer.accelerator == "cpu":
+    if int(cfg.ppo.cpu_threads) > 0 and cfg.trainer.accelerator == "cpu":
         torch.set_num_threads(int(cfg.ppo.cpu_threads))
 
 
 def make_env(cfg: DictConfig, tasks: list[str]) -> Any:
     """The training env; ``ppo.page_clock`` decides whether the page's own time limit runs in it."""
-    return VecWebEnv.from_config(cfg.env, tasks, page_clock=bool(cfg.ppo.get("page_clock", False)))
+    return VecWebEnv.from_config(cfg.env, tasks, page_clock=bool(cfg.ppo.page_clock))
 
 
 def gather_pages(env: Any, seeds: list[int], steps: int, seed: int) -> list[Any]:
@@ -97,14 +97,14 @@ def validation_options(cfg: DictConfig) -> dict[str, Any]:
 
 def warm_start(cfg: DictConfig, tasks: list[str], run_dir: Path | None = None) -> list[Any]:
     """The behaviour-cloning warm start callback (ppo.bc_demos_per_task > 0), else nothing."""
-    if int(cfg.ppo.get("bc_demos_per_task", 0)) <= 0:
+    if int(cfg.ppo.bc_demos_per_task) <= 0:
         return []
 
     return [BehaviourCloningWarmStart(tasks, int(cfg.ppo.bc_demos_per_task), int(cfg.ppo.bc_epochs),
-                                      float(cfg.ppo.bc_lr), int(cfg.seed), replay=float(cfg.ppo.get("bc_coef", 0)) > 0,
-                                      schedule=str(cfg.ppo.get("bc_schedule", "constant")),
-                                      val_demos_per_task=int(cfg.ppo.get("bc_val_demos_per_task", 0)),
-                                      run_dir=run_dir, weight_decay=float(cfg.ppo.get("bc_weight_decay", 0.0)))]
+                                      float(cfg.ppo.bc_lr), int(cfg.seed), replay=float(cfg.ppo.bc_coef) > 0,
+                                      schedule=str(cfg.ppo.bc_schedule),
+                                      val_demos_per_task=int(cfg.ppo.bc_val_demos_per_task),
+                                      run_dir=run_dir, weight_decay=float(cfg.ppo.bc_weight_decay))]
 
 
 def score_checkpoint(cfg: DictConfig, run_dir: Path, ckpt: Path, tasks: list[str]) -> dict:

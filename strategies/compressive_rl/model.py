@@ -231,12 +231,12 @@ class ActionModel(nn.Module):
         self.encoder = ObservationEncoder(dim, int(model_cfg.n_heads), vocab_size, pad_id, int(ppo_cfg.max_instruction_len),
                                           int(ppo_cfg.encoder_layers), float(model_cfg.mlp_ratio), float(model_cfg.dropout),
                                           screen_tokenizer=model_cfg.tokenizer if model_cfg.use_screen else None,
-                                          read_class=bool(ppo_cfg.get("read_class", False)),
-                                          read_context=bool(ppo_cfg.get("read_context", False)),
-                                          read_derived=bool(ppo_cfg.get("read_derived", False)))
+                                          read_class=bool(ppo_cfg.read_class),
+                                          read_context=bool(ppo_cfg.read_context),
+                                          read_derived=bool(ppo_cfg.read_derived))
         self.core = MemoryCore(model_cfg, bptt=bool(ppo_cfg.bptt))
-        self.heads = PolicyHeads(dim, press_keys=bool(ppo_cfg.get("press_keys", False)),
-                                 noop=bool(ppo_cfg.get("noop", False)))
+        self.heads = PolicyHeads(dim, press_keys=bool(ppo_cfg.press_keys),
+                                 noop=bool(ppo_cfg.noop))
 
     def init_state(self, batch: int, device: torch.device) -> Any:
         return self.core.init_state(batch, device)

@@ -101,9 +101,9 @@ class PPOModule(L.LightningModule):
         self._env = env
         self.collector = RolloutCollector(env, self.featurizer, len(seeds), seeds,
                                           timeout_reward=float(self.cfg.ppo.timeout_reward),
-                                          train_reward=str(self.cfg.ppo.get("train_reward", "raw")),
-                                          step_penalty=float(self.cfg.ppo.get("step_penalty", 0.0)),
-                                          groups=env_groups(env, int(self.cfg.ppo.get("act_groups", 1))))
+                                          train_reward=str(self.cfg.ppo.train_reward),
+                                          step_penalty=float(self.cfg.ppo.step_penalty),
+                                          groups=env_groups(env, int(self.cfg.ppo.act_groups)))
         self.val_jobs = validation_jobs(list(tasks or [s.name for s in getattr(env, "specs", [])]),
                                         int(self.cfg.ppo.val_episodes))
 
@@ -184,7 +184,7 @@ class PPOModule(L.LightningModule):
         opt = self.optimizers()
         plan = [(e, mb) for e in range(int(ppo.update_epochs)) for mb in range(n_mb)]
         stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")}
-        bc_coef = float(ppo.get("bc_coef", 0.0)) if self.demonstrations else 0.0
+        bc_coef = float(ppo.bc_coef) if self.demonstrations else 0.0
         bc_stats: dict[str, list[float]] = {"bc_loss": [], "bc_accuracy": []}
         order = torch.randperm(N, device=dev)
         for i, (epoch, mb) in enumerate(plan):

@@ -184,6 +184,10 @@ class FoundationConfig:
     centre_keys: bool = False
 
 
+# FoundationConfig's keys that shape FoundationModel (its inputs and layers): a trained checkpoint decides them
+MODEL_KEYS = ("read_context", "read_span_flags", "read_derived", "observation_layers", "read_position", "centre_keys")
+
+
 @dataclass
 class FoundationRunConfig(RunConfig):
     """stage: pretrain | sft | rl | all (each stage resumes from the previous stage's checkpoint)."""

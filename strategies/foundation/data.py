@@ -134,15 +134,15 @@ def load_or_train_tokenizer(run_dir: Path, episodes: list[Episode], vocab_size: 
 def builder_for(cfg: Any, tokenizer: BPETokenizer, tokens_per_frame: int, text_tokenizer: Any = None) -> SequenceBuilder:
     """The run's sequence builder.  ``text_tokenizer``: the pretrained text encoder's (a checkpoint's); by
     default loaded from ``foundation.text_init`` unless that is ``scratch``."""
-    spec = str(cfg.foundation.get("text_init", "scratch"))
+    spec = str(cfg.foundation.text_init)
     if text_tokenizer is None and spec != "scratch":
         text_tokenizer = load_tokenizer(spec)
     if text_tokenizer is not None:
         text_tokenizer = TextTokenizer(text_tokenizer)
     return SequenceBuilder(tokenizer, tokens_per_frame, int(cfg.model.max_elements), int(cfg.model.max_text_len),
                            int(cfg.foundation.data.frames_per_step), text_tokenizer=text_tokenizer,
-                           read_context=bool(cfg.foundation.get("read_context", False)),
-                           read_derived=bool(cfg.foundation.get("read_derived", False)))
+                           read_context=bool(cfg.foundation.read_context),
+                           read_derived=bool(cfg.foundation.read_derived))
 
 
 def tokens_per_frame(cfg: Any) -> int:
@@ -167,7 +167,7 @@ class EpisodeDataModule(L.LightningDataModule):
         self.directory = ensure_dataset(self.cfg.foundation.data.root, self.config, headless=bool(self.cfg.env.headless),
                                         step_timeout_s=float(self.cfg.env.step_timeout_s),
                                         progress=bool(self.cfg.trainer.progress),
-                                        workers=int(self.cfg.foundation.data.get("record_workers", 1)))
+                                        workers=int(self.cfg.foundation.data.record_workers))
 
     def setup(self, stage: str | None = None) -> None:
         if self.ready:

@@ -22,9 +22,10 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from strategies.foundation import score_checkpoint
+from strategies.foundation.config import MODEL_KEYS, FoundationRunConfig
 from strategies.foundation.loading import resolve_checkpoint
 from strategies.foundation.stages import final_checkpoint, run_stage, write_json
-from zoo.core.checkpoints import checkpoint_exists, load_checkpoint
+from zoo.core.checkpoints import checkpoint_exists, load_checkpoint, saved_run_config
 from zoo.core.errors import ZooError
 from zoo.core.io import atomic_write
 
@@ -34,9 +35,8 @@ def adaptation_config(cfg: Any, trained: Any, tasks: list[str], demos_per_task: 
     oracle demonstrations of ``tasks`` (all for training) and ``foundation.finetune`` as the SFT settings."""
     out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     out.model = OmegaConf.create(OmegaConf.to_container(trained.model, resolve=True))
-    for key in ("preset", "text_init", "text_frozen"):
-        if key in trained.foundation:
-            out.foundation[key] = trained.foundation[key]
+    for key in ("preset", "text_init", "text_frozen", *MODEL_KEYS):  # the weights' shape and inputs
+        out.foundation[key] = trained.foundation[key]
     out.env.tasks = list(tasks)
     out.stage = "sft"
     data = out.foundation.data
@@ -55,7 +55,8 @@ def finetune(cfg: Any, run_dir: Path, init_checkpoint: Path, tasks: list[str], d
     hp = ckpt.get("hyper_parameters", {})
     if "cfg" not in hp or "foundation_tokenizer" not in ckpt:
         raise ZooError(f"{init} is not a Strategy-1 checkpoint (no foundation config/tokenizer inside)")
-    sft_cfg = adaptation_config(cfg, OmegaConf.create(hp["cfg"]), list(tasks), int(demos_per_task))
+    sft_cfg = adaptation_config(cfg, saved_run_config(hp["cfg"], FoundationRunConfig, "foundation"), list(tasks),
+                                int(demos_per_task))
     del ckpt
     bpe = run_dir / "tokenizer" / "bpe.json"
     if not bpe.is_file():  # the vocabulary the weights were trained with, not one learnt from the new demos

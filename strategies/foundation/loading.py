@@ -5,14 +5,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
 
 from components.text import BPETokenizer
 from strategies.foundation.agent import FoundationAgent
+from strategies.foundation.config import FoundationRunConfig
 from strategies.foundation.data import builder_for
 from strategies.foundation.module import FoundationModule
 from strategies.foundation.policy import Policy
-from zoo.core.checkpoints import checkpoint_exists, load_checkpoint, load_weights, read_checkpoint_meta
+from zoo.core.checkpoints import (checkpoint_exists, load_checkpoint, load_weights, read_checkpoint_meta,
+                                  saved_run_config)
 from zoo.core.errors import ZooError
 
 
@@ -25,7 +26,7 @@ def load_module(checkpoint_path: str | Path, device: str = "cpu") -> tuple[Any, 
     hp = ckpt.get("hyper_parameters", {})
     if "cfg" not in hp or "foundation_tokenizer" not in ckpt:
         raise ZooError(f"{path} is not a Strategy-1 checkpoint (no foundation config/tokenizer inside)")
-    cfg = OmegaConf.create(hp["cfg"])
+    cfg = saved_run_config(hp["cfg"], FoundationRunConfig, "foundation")  # older files: later keys' defaults
     text_json = ckpt.get("foundation_text_tokenizer")  # a pretrained text side: built from the checkpoint alone
     module = FoundationModule(cfg, hp["stage"], hp["vocab_size"], hp["pad_id"], ckpt["foundation_tokenizer"],
                               text_config=hp.get("text_config"), text_tokenizer_json=text_json)

@@ -209,7 +209,7 @@ class FoundationModel(nn.Module):
         keys = h[batch.act_b.unsqueeze(1), batch.elem_pos.clamp(min=0)]
         return {
             "q": q, "keys": keys, "mask": mask,
-            "pointer": self.pointer(q, centred_keys(keys, mask) if self.centre_keys else keys, mask),
+            "pointer": self.pointer(q, self.pointer_keys(keys, mask), mask),
             "kind": self.kind_head(q), "key": self.key_head(q), "value": self.value_head(q),
         }
 
@@ -225,7 +225,12 @@ class FoundationModel(nn.Module):
             span_h = span_h + self.span_flags(flags.to(span_h.dtype))
         query = self.span_query(torch.cat([q, element_h], dim=-1))
         valid = tok_mask.any(-1)
-        return self.span_pointer(query, centred_keys(span_h, valid) if self.centre_keys else span_h, valid)
+        return self.span_pointer(query, self.pointer_keys(span_h, valid), valid)
+
+    def pointer_keys(self, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The keys both pointers read: as encoded, or less their mean over the allowed candidates
+        (``foundation.centre_keys``)."""
+        return centred_keys(keys, mask) if self.centre_keys else keys
 
     def lm_log_probs(self, h: torch.Tensor, batch: Batch, b_idx: torch.Tensor, p_idx: torch.Tensor) -> torch.Tensor:
         """(N, vocab) log-probabilities of the next token at positions (b_idx, p_idx):

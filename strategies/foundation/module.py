@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from components.optim import param_groups, warmup_cosine
 from strategies.foundation.batch import Batch
+from strategies.foundation.config import MODEL_KEYS
 from strategies.foundation.losses import STAGE_TERMS, compute_losses, weighted_total
 from strategies.foundation.model import FoundationModel
 from strategies.foundation.pretrained_text import make_text_side
@@ -33,7 +34,7 @@ class FoundationModule(L.LightningModule):
         super().__init__()
         cfg = as_config(cfg)
         text = None
-        if text_config is not None or str(cfg.foundation.get("text_init", "scratch")) != "scratch":
+        if text_config is not None or str(cfg.foundation.text_init) != "scratch":
             text = make_text_side(int(cfg.model.dim), bool(cfg.foundation.text_frozen),
                                   spec=cfg.foundation.text_init, config=text_config)
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg, resolve=True), "stage": stage,
@@ -43,12 +44,7 @@ class FoundationModule(L.LightningModule):
         self.tokenizer_json = tokenizer_json
         self.text_tokenizer_json = text_tokenizer_json
         self.model = FoundationModel(cfg.model, vocab_size, pad_id, text=text,
-                                     read_context=bool(cfg.foundation.get("read_context", False)),
-                                     read_span_flags=bool(cfg.foundation.get("read_span_flags", False)),
-                                     read_derived=bool(cfg.foundation.get("read_derived", False)),
-                                     observation_layers=int(cfg.foundation.get("observation_layers", 0)),
-                                     read_position=bool(cfg.foundation.get("read_position", False)),
-                                     centre_keys=bool(cfg.foundation.get("centre_keys", False)))
+                                     **{key: cfg.foundation[key] for key in MODEL_KEYS})
         self.terms = STAGE_TERMS[stage]
         stage_cfg = cfg.foundation[stage]
         self.weights = {"frame": float(stage_cfg.frame_coef)}

@@ -166,3 +166,17 @@ def load_weights(module: Any, state: dict[str, Any], path: str | Path) -> None:
                                 f"(missing: {len(missing)}, unexpected: {len(unexpected)}; made by another version or "
                                 "settings? train it again)")
     module.load_state_dict(state)
+
+
+def saved_run_config(saved: Any, schema: type, group: str) -> Any:
+    """A checkpoint's run config (``hyper_parameters["cfg"]``) as a DictConfig whose ``group`` (the strategy's own:
+    ``foundation``, ``ppo``) is laid over that group's defaults in ``schema`` (the strategy's run-config dataclass).
+    A key added after the checkpoint was written then reads its dataclass default, which every such option keeps
+    at the behaviour it had before, so code reads ``cfg.<group>.<key>`` with no fallback of its own.  Only the
+    one group is filled: groups holding a named variant (``model.attention``) keep exactly the saved keys."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(saved)
+    defaults = OmegaConf.to_container(OmegaConf.structured(schema)[group])
+    cfg[group] = OmegaConf.merge(OmegaConf.create(defaults), cfg.get(group) or {})
+    return cfg
