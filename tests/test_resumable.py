@@ -12,7 +12,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader
 
 from fault_helpers import Killed, KillBeforeStep
-from zoo.train.resumable import RandomState, ResumableLoader, ResumableSampler, random_state, set_random_state
+from zoo.train.resumable import (RandomState, ResumableLoader, ResumableSampler, grouped_by_length, random_state,
+                                 set_random_state)
 
 SAMPLES = 5  # batches of 2: three per epoch, the last one short
 
@@ -40,6 +41,50 @@ def test_epoch_order_is_a_function_of_seed_and_epoch_and_continues_after_the_con
 def test_ranks_share_out_each_epoch():
     ranks = [list(ResumableSampler(range(6), seed=0, num_replicas=2, rank=r)) for r in (0, 1)]
     assert sorted(ranks[0] + ranks[1]) == list(range(6)) and len(ranks[0]) == len(ranks[1]) == 3
+
+
+def test_grouped_by_length_sorts_each_run_of_batches_and_keeps_every_index():
+    """Hand-made lengths: runs of 2 batches of 2 (4 indices) are sorted by length and cut, the batches of a run
+    come in an order drawn from the seed, a short last run keeps its indices, and nothing is lost or repeated."""
+    lengths = [50, 10, 40, 20, 30, 5, 7]
+    order = [0, 1, 2, 3, 4, 5, 6]
+    out = grouped_by_length(order, lengths, batch_size=2, length_groups=2, seed=0)
+    assert sorted(out) == order
+    batches = [out[i:i + 2] for i in range(0, len(out), 2)]
+    assert sorted(map(sorted, batches[:2])) == [[0, 2], [1, 3]]  # first run (50, 10, 40, 20): 10+20 / 40+50
+    assert sorted(map(sorted, batches[2:])) == [[4], [5, 6]]  # last run (30, 5, 7): 5+7 / 30
+    assert grouped_by_length(order, lengths, 2, 2, seed=0) == out  # a pure function of the seed
+    assert {tuple(grouped_by_length(order, lengths, 2, 2, seed=s)) for s in range(20)} != {tuple(out)}
+    from strategies.foundation.batch_bench import padded_ratio  # what zoo bench batches reports
+
+    assert padded_ratio([[0, 2], [1, 3]], lengths) == (2 * 50 + 2 * 20) / 120
+    assert padded_ratio([[0, 1], [2, 3]], lengths) == (2 * 50 + 2 * 40) / 120
+
+
+def test_length_groups_cut_padding_and_resume_on_the_same_batches():
+    """Lengths spread like recorded episodes': batches of like length pad far less than random ones; the order
+    is a function of (seed, epoch), and a loader stopped mid-epoch resumes on the very same batches."""
+    rng = np.random.default_rng(0)
+    lengths = [int(x) for x in rng.lognormal(5.5, 0.8, 400)]
+
+    def padded(loader: ResumableLoader) -> int:
+        return sum(len(b) * max(lengths[i] for i in b) for b in loader)
+
+    def loader(groups: int) -> ResumableLoader:
+        return ResumableLoader(list(range(400)), 8, seed=1, collate_fn=list, lengths=lengths, length_groups=groups)
+
+    plain, grouped = padded(loader(0)), padded(loader(8))
+    assert grouped < 0.7 * plain and grouped >= sum(lengths)
+    batches = [tuple(b) for b in loader(8)]
+    assert sorted(i for b in batches for i in b) == list(range(400)) and batches == [tuple(b) for b in loader(8)]
+    stopped = loader(8)
+    it = iter(stopped)
+    head = [tuple(next(it)) for _ in range(7)]
+    resumed = loader(8)
+    resumed.load_state_dict(stopped.state_dict())
+    assert head + [tuple(b) for b in resumed] == batches
+    with pytest.raises(ValueError, match="one length per item"):
+        ResumableLoader(list(range(3)), 2, seed=0, collate_fn=list, lengths=[1, 2], length_groups=1)
 
 
 def test_random_state_round_trips_through_a_weights_only_checkpoint(tmp_path):

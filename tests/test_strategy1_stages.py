@@ -113,14 +113,16 @@ def test_a_partly_trained_stage_continues_from_its_last_checkpoint(tmp_path):
 def test_a_stage_killed_mid_epoch_ends_with_the_weights_of_the_unstopped_run(tmp_path):
     """Batches of one over three training episodes with dropout: killed after step 2 (inside the first epoch),
     resumed to step 4, the stage's final weights equal those of the run that was never stopped (the data order
-    and the random generators continue; zoo.train.resumable)."""
+    and the random generators continue; zoo.train.resumable), also with batches grouped by length, whose
+    setting and the episodes' lengths reach the stage's loader."""
     import lightning as L
     from fault_helpers import Killed, KillBeforeStep
 
+    from strategies.foundation.data import EpisodeDataModule
     from strategies.foundation.stages import run_stages
 
     settings = ("stage=pretrain", "foundation.pretrain.max_steps=4", "foundation.pretrain.batch_size=1",
-                "foundation.data.val_fraction=0", "model.dropout=0.1")
+                "foundation.data.val_fraction=0", "model.dropout=0.1", "foundation.pretrain.length_groups=2")
     straight = new_run_dir(tiny(tmp_path, *settings))
     L.seed_everything(0, verbose=False)  # as zoo fit does before the stages
     run_stages(tiny(tmp_path, *settings), straight, ["click-button"])
@@ -134,6 +136,22 @@ def test_a_stage_killed_mid_epoch_ends_with_the_weights_of_the_unstopped_run(tmp
     final = [load_checkpoint(d / "checkpoints" / "pretrain" / "final.ckpt")["state_dict"] for d in (straight, killed)]
     assert final[0].keys() == final[1].keys()
     assert all(torch.equal(final[0][k], final[1][k]) for k in final[0])
+    dm = EpisodeDataModule(tiny(tmp_path, *settings), straight, "pretrain", ["click-button"])
+    dm.setup()
+    sampler = dm.train_dataloader().sampler
+    assert sampler.length_groups == 2 and sampler.lengths == [len(e.ids) for e in dm.train_examples]
+    # zoo bench batches on this run's own episodes: every setting timed beside random batches, both files written
+    from strategies.foundation.batch_bench import main as bench_batches
+    from zoo.config import parse_tool_config
+    from zoo.schema.tools import BenchConfig
+
+    save_config(tiny(tmp_path, *settings), straight)
+    out = tmp_path / "bench" / "batches.json"
+    res = bench_batches(parse_tool_config(BenchConfig, [f"run={straight}", "stage=pretrain", "length_groups=[0,3]",
+                                                        "train_steps=2", "repeats=1", f"out={out}"]))
+    assert [r["length_groups"] for r in res["rows"]] == [0, 3] and res["rows"][0]["speed_vs_first"] == 1.0
+    assert res["episodes"] == 3 and all(r["real_tokens_per_s"] > 0 and r["timed_steps"] == 2 for r in res["rows"])
+    assert json.loads(out.read_text()) == res and "| 3 |" in out.with_suffix(".md").read_text()
 
 
 def test_a_resumed_rl_stage_keeps_its_search_state_and_never_replays_a_seed(tmp_path):

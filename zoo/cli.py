@@ -131,6 +131,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "env": ("zoo.web.bench", "throughput_main"),
         "attention": ("components.bench", "main"),
         "actions": ("zoo.web.expressible", "main"),
+        "batches": ("strategies.foundation.batch_bench", "main"),
     }
     if target not in entries:
         raise unknown("bench target", target, entries)
@@ -163,7 +164,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "fit": (cmd_fit, "train a strategy (key=value overrides; see `zoo config`)"),
-    "bench": (cmd_bench, "score agents on the web benchmark, or time the harness / attention variants"),
+    "bench": (cmd_bench, "score agents on the web benchmark, or time the harness / attention variants / training batches"),
     "search": (cmd_search, "Optuna hyper-parameter search over a YAML search space"),
     "compare": (cmd_compare, "run a comparison matrix (strategy x variant x seed, train and held-out splits)"),
     "report": (cmd_report, "generate the comparison report (HTML + Markdown) from results JSON"),

@@ -194,8 +194,10 @@ class EpisodeDataModule(L.LightningDataModule):
         # resumable: a stage killed mid-epoch continues on the very batches the unstopped run would have had
         trainer = self.trainer
         ranks, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        groups = int(self.cfg.foundation[self.stage].length_groups)
         return ResumableLoader(self.train_examples, self.batch_size(), int(self.cfg.seed), collate,
-                               num_replicas=ranks, rank=rank)
+                               num_replicas=ranks, rank=rank, lengths=[len(e.ids) for e in self.train_examples],
+                               length_groups=groups)
 
     def val_dataloader(self) -> DataLoader:
         own = torch.Generator().manual_seed(int(self.cfg.seed))  # iterating it draws nothing from the global one

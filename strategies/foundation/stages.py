@@ -132,7 +132,7 @@ def run_stage(cfg: Any, run_dir: Path, stage: str, tasks: list[str], init_from: 
         module.search_rounds = collector.rounds  # logged by the module as rounds complete
         replay = SearchReplay(dm.train_examples, dm.builder, collector, make_policy, int(rl_cfg.batch_size),
                               int(rl_cfg.updates_per_round), int(rl_cfg.episodes_per_round), seed=int(cfg.seed),
-                              max_env_steps=int(rl_cfg.get("max_env_steps", 0)))
+                              max_env_steps=int(rl_cfg.max_env_steps))
         module.replay = replay  # its state (search buffer, rounds, next seed) is saved in and restored from checkpoints
         loader = DataLoader(replay, batch_size=None, num_workers=0, generator=torch.Generator())  # not the global one
         try:

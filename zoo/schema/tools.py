@@ -9,7 +9,7 @@ from zoo.schema.checks import at_least, between, greater_than
 
 @dataclass
 class BenchConfig:
-    """zoo bench [harness|env|attention|actions] key=value ...
+    """zoo bench [harness|env|attention|actions|batches] key=value ...
 
     agent: random | oracle | checkpoint (with checkpoint=PATH; a checkpoint alone implies agent=checkpoint).
     suite / tasks: what to run (explicit tasks win over the suite).
@@ -35,6 +35,10 @@ class BenchConfig:
     seq_lens / variants / dim / n_heads / device: attention benchmark sweep (1K..64K tokens; the
     design note's minute of video at 3 fps is ~46K).  timeout_s: per-point cap; a point whose
     estimate from the previous length exceeds it is recorded as skipped with the estimate.
+    run / stage / length_groups / train_steps / threads: batches benchmark (``zoo bench batches``,
+    strategies/foundation/batch_bench.py): a Strategy-1 run directory whose recorded episodes are batched, the
+    stage (pretrain | sft), the ``foundation.<stage>.length_groups`` settings to compare (0: random batches),
+    optimiser steps timed per setting and repetition, torch threads (0: torch's default).
     """
 
     agent: str = "random"
@@ -67,6 +71,11 @@ class BenchConfig:
     n_heads: int = 4
     device: str = "cpu"
     timeout_s: float = 180.0
+    run: str | None = None
+    stage: str = "sft"
+    length_groups: list[int] = field(default_factory=lambda: [0, 8, 32])
+    train_steps: int = field(default=20, metadata=at_least(1))
+    threads: int = field(default=0, metadata=at_least(0))
 
 
 @dataclass
