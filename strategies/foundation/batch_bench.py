@@ -13,12 +13,27 @@ batches measured beside it.  The run's recorded dataset and tokenizer are read, 
 from __future__ import annotations
 
 import copy
+import json
 import time
 from pathlib import Path
 from typing import Any
 
+import torch
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.progress import Progress
+
+from strategies.foundation.batch import collate
+from strategies.foundation.config import FoundationRunConfig
+from strategies.foundation.data import EpisodeDataModule
+from strategies.foundation.losses import compute_losses, weighted_total
+from strategies.foundation.module import FoundationModule
+from strategies.foundation.recording import dataset_dir
+from zoo.core.checkpoints import saved_run_config
 from zoo.core.errors import ZooError
 from zoo.core.io import atomic_write_text
+from zoo.train.resumable import ResumableLoader
+from zoo.web.suites import resolve_tasks
 
 SCHEMA = "actionzoo.bench.batches/1"
 STAGES = ("pretrain", "sft")
@@ -32,14 +47,6 @@ def padded_ratio(batches: list[list[int]], lengths: list[int]) -> float:
 
 def _data(cfg: Any) -> tuple[Any, Any]:
     """(the run's config, its data module set up on the recorded episodes): one line for a run that lacks them."""
-    from omegaconf import OmegaConf
-
-    from strategies.foundation.config import FoundationRunConfig
-    from strategies.foundation.data import EpisodeDataModule
-    from strategies.foundation.recording import dataset_dir
-    from zoo.core.checkpoints import saved_run_config
-    from zoo.web.suites import resolve_tasks
-
     if str(cfg.stage) not in STAGES:
         raise ZooError(f"bad value for 'stage': '{cfg.stage}'; valid choices: {', '.join(STAGES)}")
     if cfg.run is None:
@@ -62,15 +69,6 @@ def _data(cfg: Any) -> tuple[Any, Any]:
 
 
 def main(cfg: Any) -> dict[str, Any]:
-    import torch
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from strategies.foundation.batch import collate
-    from strategies.foundation.losses import compute_losses, weighted_total
-    from strategies.foundation.module import FoundationModule
-    from zoo.train.resumable import ResumableLoader
-
     groups = [int(g) for g in cfg.length_groups]
     if not groups or min(groups) < 0:
         raise ZooError(f"bad value for 'length_groups': {list(cfg.length_groups)} (whole numbers >= 0; 0 is random)")
@@ -147,8 +145,6 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def write_report(results: dict[str, Any], out: Path) -> None:
-    import json
-
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(results, indent=2) + "\n")
     atomic_write_text(out.with_suffix(".md"), markdown(results))
