@@ -105,15 +105,15 @@ def main(cfg: Any) -> dict[str, Any]:
                     optimizer.step()
                 seconds = time.perf_counter() - t0
                 timed[g].append({"seconds": seconds, "real_tokens": sum(lengths[i] for b in batches for i in b),
-                                 "padded_tokens": sum(len(b) * max(lengths[i] for i in b) for b in batches)})
+                                 "steps": len(batches)})
                 progress.advance(task)
     rows = []
     for g in groups:
         seconds = sum(t["seconds"] for t in timed[g])
         real = sum(t["real_tokens"] for t in timed[g])
         rows.append({"length_groups": g, "epoch_padded_over_real": round(padded_ratio(orders[g], lengths), 3),
-                     "timed_steps": min(steps, len(orders[g])), "real_tokens_per_s": round(real / seconds, 1),
-                     "seconds_per_step": round(seconds / (int(cfg.repeats) * min(steps, len(orders[g]))), 4)})
+                     "timed_steps": timed[g][0]["steps"], "real_tokens_per_s": round(real / seconds, 1),
+                     "seconds_per_step": round(seconds / sum(t["steps"] for t in timed[g]), 4)})
     base = next((r for r in rows if r["length_groups"] == 0), rows[0])
     for r in rows:
         r["speed_vs_first"] = round(r["real_tokens_per_s"] / base["real_tokens_per_s"], 3)
