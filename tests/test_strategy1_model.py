@@ -316,7 +316,7 @@ def test_span_flags_mark_a_typed_text_a_page_text_and_an_earlier_goal(data):
         h, _ = model(batch)
         heads = model.act_heads(h, batch)
         slot = ex.acts[1]["slot"]
-        args = (h, batch, rows, heads["q"][rows], heads["keys"][rows, slot])
+        args = (h, batch, rows, heads["q"][rows], torch.tensor([slot]))
         seen = model.span_logits(*args)
         batch.span_flags.zero_()
         blind = model.span_logits(*args)
@@ -355,7 +355,7 @@ def test_read_derived_offers_a_named_word_and_a_sum_and_the_span_head_reads_that
         h, _ = model(batch)
         heads = model.act_heads(h, batch)
         rows = torch.tensor([0])
-        logits = model.span_logits(h, batch, rows, heads["q"][rows], heads["keys"][rows, ex.acts[0]["slot"]])
+        logits = model.span_logits(h, batch, rows, heads["q"][rows], torch.tensor([ex.acts[0]["slot"]]))
     spans = ex.spans[0]
     assert not torch.isclose(logits[0, spans.index("7")], logits[0, spans.index("3 + 4 =")])
 
@@ -496,14 +496,14 @@ def test_centre_keys_takes_the_candidates_shared_part_out_of_both_pointers(data)
         rows = torch.tensor([r for r, n in enumerate((batch.span_pos >= 0).any(-1).sum(-1).tolist()) if n > 1])
         assert rows.numel()
         heads = model.act_heads(h, batch)
-        element_h = heads["keys"][rows, 0]
+        first_slot = torch.zeros_like(rows)
         spans = batch.span_pos[rows]
         moved = h.clone()
         moved[batch.act_b[rows].view(-1, 1, 1), spans.clamp(min=0)] += torch.randn(model.dim)  # every span token
         valid = (spans >= 0).any(-1)
         for m, same in ((model, True), (plain, False)):
-            a = m.span_logits(h, batch, rows, heads["q"][rows], element_h)
-            c = m.span_logits(moved, batch, rows, heads["q"][rows], element_h)
+            a = m.span_logits(h, batch, rows, heads["q"][rows], first_slot)
+            c = m.span_logits(moved, batch, rows, heads["q"][rows], first_slot)
             assert torch.allclose(a[valid], c[valid], atol=1e-4) == same
     weighted_total(compute_losses(model.train(), batch, STAGE_TERMS["sft"]), {}).backward()
     assert float(model.pointer.key[1].weight.grad.abs().sum()) > 0

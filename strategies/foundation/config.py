@@ -169,6 +169,10 @@ class FoundationConfig:
     before the pointer reads them (``components.heads.centred_keys``, as in Strategy 2's heads), so candidates that
     share most of their encoding (the words of one goal, the boxes of one list) stay apart.  Off by default; it adds
     no weights, so any checkpoint loads either way (its config says which it was trained with).
+    span_lexical: the span pointer also scores each typing candidate from the trunk's inputs alone
+    (``model.LexicalSpanScore``): the chosen element's own embedding against the candidate's tokens and the goal
+    words before it, so that a field's row header can be matched to the words that introduce its value without
+    the whole sequence in between.  Off by default (it adds weights).
     finetune: the short SFT of few-shot adaptation (``finetune.py``: from a trained checkpoint, on
     k demonstrations per new task; ``zoo compare``'s ``fewshot``), ``epochs`` passes over them.
     """
@@ -189,10 +193,12 @@ class FoundationConfig:
     observation_layers: int = field(default=0, metadata=at_least(0))
     read_position: bool = False
     centre_keys: bool = False
+    span_lexical: bool = False
 
 
 # FoundationConfig's keys that shape FoundationModel (its inputs and layers): a trained checkpoint decides them
-MODEL_KEYS = ("read_context", "read_span_flags", "read_derived", "observation_layers", "read_position", "centre_keys")
+MODEL_KEYS = ("read_context", "read_span_flags", "read_derived", "observation_layers", "read_position", "centre_keys",
+              "span_lexical")
 
 
 @dataclass

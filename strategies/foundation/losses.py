@@ -96,8 +96,7 @@ def _action_losses(model, h, batch, heads, terms, anchor) -> dict[str, torch.Ten
     if "span" in terms:
         rows = torch.nonzero((batch.span >= 0) & has_slot).flatten()
         if rows.numel():
-            element_h = heads["keys"][rows, batch.slot[rows]]
-            logits = model.span_logits(h, batch, rows, heads["q"][rows], element_h)
+            logits = model.span_logits(h, batch, rows, heads["q"][rows], batch.slot[rows])
             out["span"] = F.cross_entropy(logits, batch.span[rows])
             out["span_acc"] = (logits.argmax(-1) == batch.span[rows]).float().mean().detach()
         else:

@@ -110,13 +110,60 @@ class ObservationEncoder(nn.Module):
         return x.index_put((b, s), packed[block, j])
 
 
+class LexicalSpanScore(nn.Module):
+    """``foundation.span_lexical``: a span score read off the trunk's inputs, not its outputs.
+
+    Query: the chosen element's words (its text, and with ``read_context`` the texts around it: a field's row
+    header).  Key per candidate: its tokens' embeddings and those of up to ``BEFORE`` goal tokens right before
+    it ("directed by" before a name).  The trunk's outputs can tell fifty training pages apart by their values and
+    fit every one; a score from these inputs can only match which words say what kind of value a field takes, the
+    kind of match that carries to a new page of the same task (multi-orderings' shuffled rows)."""
+
+    BEFORE = 2
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.query = nn.Linear(dim, dim)
+        self.own = nn.Linear(dim, dim)
+        self.before = nn.Linear(dim, dim)
+        self.pointer = create_head("pointer", dim)
+
+    def forward(self, inputs: tuple[torch.Tensor, torch.Tensor], batch: Batch, rows: torch.Tensor,
+                slots: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        vocab, table = inputs
+        b = batch.act_b[rows]
+
+        def embedded(pos: torch.Tensor) -> torch.Tensor:  # (R, ...) positions of row b's sequence -> (R, ..., D)
+            bb = b.view(-1, *([1] * (pos.dim() - 1))).expand_as(pos)
+            p = pos.clamp(min=0)
+            ref = batch.elem_ref[bb, p]
+            text = vocab[batch.ids[bb, p]]
+            return torch.where((ref >= 0).unsqueeze(-1), table[ref.clamp(min=0)].to(text.dtype), text)
+
+        def mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            m = mask.unsqueeze(-1).to(x.dtype)
+            return (x * m).sum(-2) / m.sum(-2).clamp(min=1.0)
+
+        element = embedded(batch.elem_pos[rows, slots])  # (R, D)
+        pos = batch.span_pos[rows]  # (R, C, L)
+        own = mean(embedded(pos), pos >= 0)
+        first = pos[..., :1]
+        before = first - torch.arange(1, self.BEFORE + 1, device=pos.device)  # (R, C, BEFORE)
+        bb = b.view(-1, 1, 1)
+        is_goal = (batch.ttype[bb, first.clamp(min=0)] == GOAL) & (first >= 0)
+        before_ok = (before >= 0) & is_goal & (batch.ttype[bb.expand_as(before), before.clamp(min=0)] == GOAL)
+        keys = self.own(own) + self.before(mean(embedded(before), before_ok))
+        return self.pointer(self.query(element), keys, valid)
+
+
 class FoundationModel(nn.Module):
     """model_cfg: ``cfg.model``.  vocab_size / pad_id: of the run's BPE + specials.  text: the pretrained
     text side (``pretrained_text.PretrainedText``) or None (scratch)."""
 
     def __init__(self, model_cfg: Any, vocab_size: int, pad_id: int, text: nn.Module | None = None,
                  read_context: bool = False, read_span_flags: bool = False, read_derived: bool = False,
-                 observation_layers: int = 0, read_position: bool = False, centre_keys: bool = False):
+                 observation_layers: int = 0, read_position: bool = False, centre_keys: bool = False,
+                 span_lexical: bool = False):
         super().__init__()
         dim = int(model_cfg.dim)
         self.dim, self.vocab_size = dim, int(vocab_size)
@@ -162,6 +209,9 @@ class FoundationModel(nn.Module):
         self.register_buffer("span_columns", torch.tensor(columns, dtype=torch.long), persistent=False)
         self.span_flags = nn.Linear(len(columns), dim) if columns else None
         self.span_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        # foundation.span_lexical: a second span score from the trunk's inputs alone, the chosen element's embedding
+        # (its text and the texts around it) against each candidate's own tokens and the goal words before it
+        self.lexical = LexicalSpanScore(dim) if span_lexical else None
         self.kind_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(ELEMENT_ACTION_KINDS)))
         self.key_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(KEYS)))
         self.value_head = create_head("reward", dim)
@@ -214,8 +264,9 @@ class FoundationModel(nn.Module):
         }
 
     def span_logits(self, h: torch.Tensor, batch: Batch, rows: torch.Tensor, q: torch.Tensor,
-                    element_h: torch.Tensor) -> torch.Tensor:
-        """(R, C) logits over candidate spans of act rows ``rows`` for the chosen elements."""
+                    slots: torch.Tensor) -> torch.Tensor:
+        """(R, C) logits over candidate spans of act rows ``rows`` for the chosen element slots ``slots``."""
+        element_h = h[batch.act_b[rows], batch.elem_pos[rows, slots]]
         pos = batch.span_pos[rows]  # (R, C, L)
         tok_mask = pos >= 0
         b = batch.act_b[rows].view(-1, 1, 1)
@@ -225,7 +276,19 @@ class FoundationModel(nn.Module):
             span_h = span_h + self.span_flags(flags.to(span_h.dtype))
         query = self.span_query(torch.cat([q, element_h], dim=-1))
         valid = tok_mask.any(-1)
-        return self.span_pointer(query, self.pointer_keys(span_h, valid), valid)
+        logits = self.span_pointer(query, self.pointer_keys(span_h, valid), valid)
+        if self.lexical is not None:
+            logits = logits + self.lexical(self.input_embeddings(batch), batch, rows, slots, valid)
+        return logits
+
+    def input_embeddings(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Words only: the BPE table (for goal tokens) and, per element of the batch's table, the mean of its own
+        text's token embeddings plus (with ``read_context``) that of the texts around it -- no box, tag or flag,
+        which tell one page's fields apart but say nothing of what value a field takes."""
+        table = self.elements.pooled(batch.el_text)
+        if batch.el_around is not None:
+            table = table + self.elements.pooled(batch.el_around)
+        return self.embed.weight, table
 
     def pointer_keys(self, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The keys both pointers read: as encoded, or less their mean over the allowed candidates

@@ -111,7 +111,7 @@ class Policy:
             return [""] * len(top)
         rows = torch.full((len(top),), row, dtype=torch.long, device=h.device)
         slots = torch.tensor(top, dtype=torch.long, device=h.device)
-        logits = self.model.span_logits(h, batch, rows, heads["q"][rows], heads["keys"][rows, slots])
+        logits = self.model.span_logits(h, batch, rows, heads["q"][rows], slots)
         return [spans[int(i)] if int(i) < len(spans) else "" for i in logits.argmax(-1)]
 
     @staticmethod
