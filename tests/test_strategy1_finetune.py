@@ -77,15 +77,15 @@ def test_few_shot_adaptation_keeps_the_trained_models_inputs():
     from zoo.core.checkpoints import saved_run_config
 
     trained = compose(["strategy=1", "foundation.read_context=true", "foundation.read_position=true",
-                       "foundation.observation_layers=1"])
+                       "foundation.observation_layers=1", "foundation.span_lexical=true"])
     adapted = adaptation_config(compose(["strategy=1"]), trained, ["t0"], 5)
-    assert [adapted.foundation[k] for k in MODEL_KEYS] == [True, False, False, 1, True, False]
+    assert [adapted.foundation[k] for k in MODEL_KEYS] == [True, False, False, 1, True, False, True]
     saved = OmegaConf.to_container(trained)
-    for key in ("read_position", "centre_keys"):
+    for key in ("read_position", "centre_keys", "span_lexical"):
         del saved["foundation"][key]
     del saved["foundation"]["data"]["record_workers"]
     older = saved_run_config(saved, FoundationRunConfig, "foundation")
-    assert (older.foundation.read_position, older.foundation.centre_keys) == (False, False)
+    assert (older.foundation.read_position, older.foundation.centre_keys, older.foundation.span_lexical) == (False,) * 3
     assert (older.foundation.read_context, older.foundation.observation_layers) == (True, 1)
     assert older.foundation.data.record_workers == 6 and older.foundation.data.root == trained.foundation.data.root
 

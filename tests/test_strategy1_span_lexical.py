@@ -95,3 +95,20 @@ def test_span_lexical_trains_decides_and_reaches_the_model_from_the_config(data)
     decisions = Policy(model.eval(), b, top_k=3).decide(live)
     assert all(abs(sum(d.priors) - 1) < 1e-6 for d in decisions)
     assert FoundationModule(cfg, "sft", b.vocab_size, tok.pad_id, tokenizer_json="{}").model.lexical is not None
+
+
+def test_span_choices_lists_each_typed_field_with_the_demonstrated_and_the_chosen_text(data):  # noqa: F811
+    from strategies.foundation.span_choices import span_choices
+
+    eps, tok = data
+    b = SequenceBuilder(tok, 0, read_context=True)
+    cfg = tiny_cfg("model.use_screen=false", "foundation.read_context=true", "foundation.span_lexical=true")
+    torch.manual_seed(0)
+    model = FoundationModel(cfg.model, b.vocab_size, tok.pad_id, read_context=True, span_lexical=True)
+    rows = span_choices(model, b, eps[:3])
+    assert [r["step"] for r in rows] == [0, 0, 0]  # each synthetic episode types once, at its first step
+    for row, ep in zip(rows, eps):
+        assert row["task"] == "synthetic" and row["field"] == ""  # the input has no text of its own
+        assert row["around"].split() == [e.text for e in ep.steps[0].elements[2:]]  # the buttons beside it
+        assert row["target"] == ep.steps[0].action.text
+        assert row["chosen"] in b.build(ep).spans[0]
