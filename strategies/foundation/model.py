@@ -111,7 +111,7 @@ class ObservationEncoder(nn.Module):
 
 
 class LexicalSpanScore(nn.Module):
-    """``foundation.span_lexical``: a span score read off the trunk's inputs, not its outputs.
+    """``foundation.span_lexical``: a span score read off words (``FoundationModel.input_embeddings``), not the trunk.
 
     Query: the chosen element's words (its text, and with ``read_context`` the texts around it: a field's row
     header).  Key per candidate: its tokens' embeddings and those of up to ``BEFORE`` goal tokens right before
@@ -209,8 +209,8 @@ class FoundationModel(nn.Module):
         self.register_buffer("span_columns", torch.tensor(columns, dtype=torch.long), persistent=False)
         self.span_flags = nn.Linear(len(columns), dim) if columns else None
         self.span_query = nn.Sequential(nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
-        # foundation.span_lexical: a second span score from the trunk's inputs alone, the chosen element's embedding
-        # (its text and the texts around it) against each candidate's own tokens and the goal words before it
+        # foundation.span_lexical: a second span score from words alone, the chosen element's text and the texts
+        # around it against each candidate's own tokens and the goal tokens before it
         self.lexical = LexicalSpanScore(dim) if span_lexical else None
         self.kind_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(ELEMENT_ACTION_KINDS)))
         self.key_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(KEYS)))
